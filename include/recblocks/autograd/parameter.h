@@ -1,0 +1,61 @@
+// Parameter: a named, persistent tensor that training updates, with its
+// gradient. Names are hierarchical ("top_mlp/0/kernel") and serve
+// save/load, optimizers and printing.
+//
+// The dense gradient is owned by the parameter and allocated once.
+// Embedding tables also receive sparse gradients: unique rows with their
+// summed gradient, one segment per lookup in the step, in the step's arena
+// (valid until the tape is reset). zero_grad() is O(1): it only marks both
+// empty, and the next backward overwrites instead of adding.
+//
+//   auto w = std::make_shared<Parameter>("top_mlp/0/kernel", Tensor::zeros({74, 64}));
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "recblocks/core/tensor.h"
+#include "recblocks/kernels/backend.h"
+
+namespace recblocks {
+
+class Parameter {
+ public:
+  // trainable == false: a buffer (batch-norm running statistics) that
+  // training does not differentiate.
+  Parameter(std::string name, Tensor value, bool trainable = true);
+
+  const std::string& name() const { return name_; }
+  const Tensor& value() const { return value_; }
+  bool trainable() const { return trainable_; }
+
+  // Dense gradient of value's shape; defined only after a backward wrote it.
+  bool has_dense_grad() const { return dense_written_; }
+  const Tensor& dense_grad() const { return grad_; }
+  std::span<const kernels::SparseRows> sparse_grads() const { return sparse_; }
+  bool has_grad() const { return dense_written_ || !sparse_.empty(); }
+
+  void zero_grad();
+  // The whole gradient as one dense tensor (dense part + sparse rows):
+  // for tests, checkers and printing, not for the training hot path.
+  Tensor grad_as_dense() const;
+
+  // Used by the tape: the dense buffer to write into (accumulate == false
+  // the first time after zero_grad()).
+  kernels::GradOut dense_grad_out();
+  void add_sparse_grad(kernels::SparseRows rows);
+
+ private:
+  std::string name_;
+  Tensor value_;
+  Tensor grad_;
+  std::vector<kernels::SparseRows> sparse_;
+  bool trainable_ = true;
+  bool dense_written_ = false;
+};
+
+using ParameterPtr = std::shared_ptr<Parameter>;
+
+}  // namespace recblocks

@@ -1,0 +1,171 @@
+// The kernel interface: every computation of recblocks goes through a
+// Backend. Ops (autograd/) check shapes, record the tape and call these;
+// blocks and models never see a backend. The CPU implementation lives in
+// src/kernels/cpu/; a CUDA backend implements the same interface in
+// src/kernels/cuda/ without touching ops, blocks or models.
+//
+// Conventions: tensors are row-major and contiguous; shapes were checked by
+// the caller. A GradOut is written when `accumulate` is false (every element
+// is overwritten) and added into when it is true. All float math is float32.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "recblocks/core/arena.h"
+#include "recblocks/core/tensor.h"
+
+namespace recblocks::kernels {
+
+// Activation fused into linear_forward.
+enum class Activation : std::uint8_t { kNone, kRelu, kSigmoid, kTanh };
+enum class Unary : std::uint8_t { kRelu, kSigmoid, kTanh, kSoftplus, kGelu };
+enum class Binary : std::uint8_t { kAdd, kSub, kMul, kDiv };
+enum class Pooling : std::uint8_t { kSum, kMean };
+
+// Where a gradient goes: overwrite (accumulate == false) or add.
+struct GradOut {
+  Tensor tensor;
+  bool accumulate = false;
+  bool wanted() const { return tensor.defined(); }
+};
+
+// A 2-D float matrix inside a larger buffer: rows x cols with a row stride
+// in elements (a column block of a wider matrix, or one feature of [B,F,D]).
+struct MatrixView {
+  float* data = nullptr;
+  std::int64_t rows = 0;
+  std::int64_t cols = 0;
+  std::int64_t stride = 0;
+};
+
+// Sparse gradient rows of an embedding table: unique sorted row ids and
+// the summed gradient of each.
+struct SparseRows {
+  Tensor rows;    // int64 [n], strictly increasing
+  Tensor values;  // float32 [n, dim]
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const char* name() const = 0;
+
+  // c = alpha * op(a) @ op(b) + beta * c; a, b, c 2-D.
+  virtual void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
+                    float beta, const Tensor& c) = 0;
+  // Batched over axis 0: a [B,..], b [B,..] or 2-D (shared), c [B,..].
+  virtual void batched_gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
+                            const Tensor& b, float beta, const Tensor& c) = 0;
+
+  // y = act(x @ w + bias); x [M,K], w [K,N], bias [N] or undefined, y [M,N].
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
+                              Activation act, const Tensor& y) = 0;
+  // dy [M,N] is overwritten with dz = dy * act'(y); then dx = dz w^T,
+  // dw = x^T dz, dbias = sum_rows(dz), each only if wanted.
+  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
+                               const Tensor& dy, const GradOut& dx, const GradOut& dw,
+                               const GradOut& dbias) = 0;
+
+  // Elementwise. a and b broadcast (numpy rules) to y's shape.
+  virtual void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y) = 0;
+  virtual void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& dy,
+                               const GradOut& da, const GradOut& db) = 0;
+  virtual void unary_forward(Unary op, const Tensor& x, const Tensor& y) = 0;
+  virtual void unary_backward(Unary op, const Tensor& x, const Tensor& y, const Tensor& dy,
+                              const GradOut& dx) = 0;
+  // y (+)= alpha * x, same numel.
+  virtual void scale(const Tensor& x, float alpha, const GradOut& y) = 0;
+
+  // Reductions over one axis of x viewed as [outer, n, inner]:
+  // y[outer, inner] = alpha * sum_n x;  its backward dx (+)= alpha * dy.
+  virtual void reduce_sum(const Tensor& x, int axis, float alpha, const Tensor& y) = 0;
+  virtual void broadcast_axis(const Tensor& dy, int axis, float alpha, const GradOut& dx) = 0;
+
+  // dst[r, c] (+)= src[r, c] for a rows x cols block of two strided matrices.
+  virtual void copy_matrix(const MatrixView& src, const MatrixView& dst, bool accumulate) = 0;
+  // y = x with axes a0 and a1 swapped.
+  virtual void transpose(const Tensor& x, int a0, int a1, const GradOut& y) = 0;
+
+  // DLRM pairwise dot interaction of F feature matrices [B, D]:
+  // out[b, p] = <x_i[b], x_j[b]> for pairs (i, j), i > j (i >= j with self
+  // interaction) in row-major lower-triangle order, as in the DLRM paper's
+  // reference. out [B, F(F-1)/2] or [B, F(F+1)/2].
+  virtual void dot_interaction_forward(std::span<const MatrixView> x, bool self_interaction,
+                                       const Tensor& out) = 0;
+  // dx[f] (+)= ..., written in feature order per sample, so two features
+  // that share one gradient buffer accumulate correctly (accumulate[f]).
+  virtual void dot_interaction_backward(std::span<const MatrixView> x, bool self_interaction,
+                                        const Tensor& dout, std::span<const MatrixView> dx,
+                                        std::span<const bool> accumulate) = 0;
+
+  // Row-wise L2 normalisation of x [R, D]: y = x / sqrt(max(sum x^2, eps)),
+  // norms [R] receives the denominator.
+  virtual void l2_normalize_forward(const Tensor& x, float eps, const Tensor& y,
+                                    const Tensor& norms) = 0;
+  virtual void l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps, const Tensor& dy,
+                                     const GradOut& dx) = 0;
+
+  // Inverted dropout: y = x * keep / (1 - rate), keep drawn from the
+  // counter-based stream `stream` (so backward regenerates the mask).
+  virtual void dropout_forward(const Tensor& x, float rate, std::uint64_t stream,
+                               const Tensor& y) = 0;
+  virtual void dropout_backward(const Tensor& dy, float rate, std::uint64_t stream,
+                                const GradOut& dx) = 0;
+
+  // Batch normalisation of x [N, C] over N. Training: batch statistics,
+  // mean/invstd [C] saved for backward. Evaluation: given mean/invstd.
+  virtual void batch_norm_statistics(const Tensor& x, float eps, const Tensor& mean,
+                                     const Tensor& var, const Tensor& invstd) = 0;
+  virtual void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                                const Tensor& gamma, const Tensor& beta, const Tensor& y) = 0;
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                                   const Tensor& gamma, const Tensor& dy, bool training,
+                                   const GradOut& dx, const GradOut& dgamma,
+                                   const GradOut& dbeta) = 0;
+  // Layer normalisation of x [R, D] over D; mean/invstd [R] saved.
+  virtual void layer_norm_forward(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                  float eps, const Tensor& y, const Tensor& mean,
+                                  const Tensor& invstd) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd,
+                                   const Tensor& gamma, const Tensor& dy, const GradOut& dx,
+                                   const GradOut& dgamma, const GradOut& dbeta) = 0;
+
+  // Index of the first id outside [0, cardinality), or -1.
+  virtual std::int64_t find_out_of_range(const Tensor& ids, std::int64_t cardinality) = 0;
+  // out[b] = pool(table[ids[offsets[b] : offsets[b+1]]]); with offsets
+  // undefined, one id per row: out[b] = table[ids[b]]. out [B, D].
+  virtual void embedding_bag_forward(const Tensor& table, const Tensor& ids, const Tensor& offsets,
+                                     Pooling pooling, const Tensor& out) = 0;
+  // Gradient w.r.t. the table as unique rows with duplicates summed;
+  // storage comes from `arena`.
+  virtual SparseRows embedding_bag_backward(const Tensor& ids, const Tensor& offsets,
+                                            Pooling pooling, const Tensor& dout,
+                                            Arena& arena) = 0;
+  // dense[rows[i]] += values[i].
+  virtual void scatter_add_rows(const SparseRows& g, const Tensor& dense) = 0;
+
+  // Softmax over the last axis of x [R, C] (log-softmax if `log`).
+  virtual void softmax_forward(const Tensor& x, bool log, const Tensor& y) = 0;
+  virtual void softmax_backward(const Tensor& y, bool log, const Tensor& dy,
+                                const GradOut& dx) = 0;
+
+  // Mean losses over N elements / rows; `loss` is a float32 scalar.
+  virtual void bce_with_logits_forward(const Tensor& logits, const Tensor& targets,
+                                       const Tensor& loss) = 0;
+  virtual void bce_with_logits_backward(const Tensor& logits, const Tensor& targets,
+                                        float dloss, const GradOut& dlogits) = 0;
+  virtual void mse_forward(const Tensor& pred, const Tensor& targets, const Tensor& loss) = 0;
+  virtual void mse_backward(const Tensor& pred, const Tensor& targets, float dloss,
+                            const GradOut& dpred) = 0;
+  // logits [N, C], labels int [N] in [0, C); log_probs [N, C] saved.
+  virtual void softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                             const Tensor& log_probs, const Tensor& loss) = 0;
+  virtual void softmax_cross_entropy_backward(const Tensor& log_probs, const Tensor& labels,
+                                              float dloss, const GradOut& dlogits) = 0;
+};
+
+// The backend for a device.
+Backend& backend(Device device = Device::kCpu);
+
+}  // namespace recblocks::kernels

@@ -1,0 +1,88 @@
+// recblocks: the command-line tool. A thin shell over the public API: every
+// subcommand does what a C++ program can do with <recblocks/recblocks.h>.
+//
+//   recblocks --help              the subcommands
+//   recblocks --version
+//   recblocks --threads 4 info    version, threads, backend, build settings
+//
+// Errors: a recblocks::Error or a command-line error prints one line to
+// stderr and exits non-zero (command-line errors with CLI11's exit code).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include "recblocks/recblocks.h"
+
+namespace {
+
+namespace rb = recblocks;
+
+constexpr int kExitError = 1;
+
+// `recblocks info`: what this binary runs with. The build settings come from
+// CMake (src/cli/CMakeLists.txt), which configures the library and the CLI
+// together.
+void run_info() {
+  fmt::print("recblocks {}\n", rb::kVersion);
+  fmt::print("threads:  {}\n", rb::num_threads());
+  fmt::print("backend:  {}\n", rb::kernels::backend().name());
+  fmt::print("blas:     {} (build setting RECBLOCKS_BLAS)\n", RECBLOCKS_CLI_BLAS);
+  fmt::print("build:    {}, {}, sanitizers {}\n", RECBLOCKS_CLI_BUILD_TYPE,
+             RECBLOCKS_CLI_NATIVE ? "-march=native" : "portable x86-64-v2",
+             RECBLOCKS_CLI_SANITIZE ? "on (ASan+UBSan)" : "off");
+}
+
+// One line for a command-line error, instead of CLI11's two.
+std::string one_line_failure(const CLI::App* app, const CLI::Error& e) {
+  return fmt::format("{}: {} (see '{} --help')\n", app->get_name(), e.what(), app->get_name());
+}
+
+// Parses the command line and runs the chosen subcommand; returns the exit code.
+int run(int argc, char** argv) {
+  CLI::App app{"recblocks: recommender models from composable blocks, trained fast on the CPU.",
+               "recblocks"};
+  app.set_version_flag("--version", std::string(rb::kVersion), "Print the version and exit");
+  app.failure_message(one_line_failure);
+  // Global options are accepted after a subcommand as well: `recblocks info --threads 2`.
+  app.fallthrough();
+
+  int threads = 0;
+  CLI::Option* threads_option =
+      app.add_option("--threads", threads,
+                     "Number of threads (default: $RECBLOCKS_NUM_THREADS, else $OMP_NUM_THREADS, "
+                     "else all cores)");
+
+  CLI::App* info = app.add_subcommand("info", "Print the version, thread count and backend");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+
+  if (threads_option->count() > 0) rb::set_num_threads(threads);
+  if (info->parsed()) {
+    run_info();
+    return 0;
+  }
+  std::fputs(app.help().c_str(), stdout);
+  return kExitError;  // no subcommand: nothing was done
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const rb::Error& e) {
+    std::fprintf(stderr, "recblocks: error: %s\n", e.what());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "recblocks: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fputs("recblocks: internal error: unknown exception\n", stderr);
+  }
+  return kExitError;
+}

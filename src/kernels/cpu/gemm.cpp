@@ -1,0 +1,71 @@
+#include <cblas.h>
+
+#include "kernels/cpu/cpu_backend.h"
+
+namespace recblocks::kernels::cpu {
+namespace {
+
+// OpenBLAS (OpenMP build) keeps its own thread count; keep it equal to
+// recblocks' so both use the one pool the same way.
+void sync_blas_threads() {
+  static int applied = -1;
+  const int n = num_threads();
+  if (n != applied) {
+    openblas_set_num_threads(n);
+    applied = n;
+  }
+}
+
+}  // namespace
+
+void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+           const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+           std::int64_t ldc) {
+  if (m == 0 || n == 0) return;
+  if (k == 0) {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+    return;
+  }
+  sync_blas_threads();
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
+              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
+              static_cast<blasint>(ldc));
+}
+
+void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
+                      float beta, const Tensor& c) {
+  const std::int64_t m = c.size(0), n = c.size(1);
+  const std::int64_t k = trans_a ? a.size(0) : a.size(1);
+  sgemm(trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1),
+        beta, c.data<float>(), n);
+}
+
+void CpuBackend::batched_gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
+                              const Tensor& b, float beta, const Tensor& c) {
+  const std::int64_t batch = c.size(0), m = c.size(1), n = c.size(2);
+  const std::int64_t k = trans_a ? a.size(1) : a.size(2);
+  const bool shared_b = b.rank() == 2;
+  const std::int64_t b_rows = shared_b ? b.size(0) : b.size(1);
+  const std::int64_t b_cols = shared_b ? b.size(1) : b.size(2);
+  const std::int64_t a_stride = a.size(1) * a.size(2);
+  const std::int64_t b_stride = shared_b ? 0 : b_rows * b_cols;
+  const float* pa = a.data<float>();
+  const float* pb = b.data<float>();
+  float* pc = c.data<float>();
+  if (shared_b && !trans_a && beta == 0) {
+    // [B, M, K] @ [K, N] is one [B*M, K] @ [K, N] GEMM.
+    sgemm(false, trans_b, batch * m, n, k, alpha, pa, k, pb, b_cols, beta, pc, n);
+    return;
+  }
+  // Many small products: one per thread, each a single-threaded GEMM.
+  parallel_for(batch, m * n * k, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) {
+      sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride,
+            b_cols, beta, pc + i * m * n, n);
+    }
+  });
+}
+
+}  // namespace recblocks::kernels::cpu
