@@ -138,7 +138,10 @@ std::string format_value(const Tensor& t, std::int64_t i) {
   if (v == 0) return "0.";
   const double a = std::fabs(v);
   if (a >= 1e5 || a < 1e-4) return fmt::format("{:.6e}", v);
-  return fmt::format("{:.8f}", v);
+  // numpy's style: up to 8 decimals, trailing zeros dropped ("2.5", "100.").
+  std::string text = fmt::format("{:.8f}", v);
+  text.erase(text.find_last_not_of('0') + 1);
+  return text;
 }
 
 // Recursively prints dimension `axis` starting at flat offset `base`, with

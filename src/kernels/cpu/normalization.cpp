@@ -35,13 +35,16 @@ void CpuBackend::l2_normalize_backward(const Tensor& y, const Tensor& norms, flo
   const float* g = dy.data<float>();
   float* pdx = dx.tensor.data<float>();
   const bool acc = dx.accumulate;
+  const float clamp = std::sqrt(eps);
   parallel_for(rows, d, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t r = begin; r < end; ++r) {
       const float* yr = py + r * d;
       const float* gr = g + r * d;
       float gy = 0.0f;
       for (std::int64_t k = 0; k < d; ++k) gy += gr[k] * yr[k];
-      const bool clamped = pn[r] * pn[r] <= eps;  // denominator was sqrt(eps)
+      // The forward computed exactly sqrt(eps) when it clamped; sqrt is
+      // monotone, so an unclamped norm is never below it.
+      const bool clamped = pn[r] <= clamp;
       const float proj = clamped ? 0.0f : gy;
       const float inv = 1.0f / pn[r];
       for (std::int64_t k = 0; k < d; ++k) store(pdx + r * d + k, (gr[k] - yr[k] * proj) * inv, acc);
