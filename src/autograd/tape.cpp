@@ -94,6 +94,9 @@ void Tape::backward(const Var& loss) {
 }
 
 void Tape::reset() {
+  // Sparse gradients point into the arena that is about to be reused.
+  for (const Node& n : nodes_)
+    if (n.param != nullptr) n.param->drop_sparse_grads();
   nodes_.clear();
   input_ids_.clear();
   arena_.reset();

@@ -4,9 +4,11 @@
 //
 // The dense gradient is owned by the parameter and allocated once.
 // Embedding tables also receive sparse gradients: unique rows with their
-// summed gradient, one segment per lookup in the step, in the step's arena
-// (valid until the tape is reset). zero_grad() is O(1): it only marks both
-// empty, and the next backward overwrites instead of adding.
+// summed gradient, one segment per lookup in the step. They live in the
+// step's arena: consume them (the optimizer step) before Tape::reset(),
+// which drops them. zero_grad() is O(1): it only marks both empty, and the
+// next backward overwrites instead of adding. A parameter must outlive the
+// tape steps that use it.
 //
 //   auto w = std::make_shared<Parameter>("top_mlp/0/kernel", Tensor::zeros({74, 64}));
 #pragma once
@@ -46,6 +48,7 @@ class Parameter {
   // the first time after zero_grad()).
   kernels::GradOut dense_grad_out();
   void add_sparse_grad(kernels::SparseRows rows);
+  void drop_sparse_grads() { sparse_.clear(); }
 
  private:
   std::string name_;

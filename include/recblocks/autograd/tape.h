@@ -45,6 +45,9 @@ class Var {
   const Tensor& value() const;
   const Shape& shape() const { return value().shape(); }
   // The gradient after backward(); undefined if none reached this value.
+  // Exact for leaves (constants, parameters). An intermediate value's
+  // buffer may have been reused by its op's fused backward (linear turns
+  // it into the pre-activation gradient in place).
   const Tensor& grad() const;
   bool requires_grad() const;
 
@@ -78,7 +81,8 @@ class Tape {
   // Computes gradients of `loss` (a scalar or one-element tensor) for every
   // node that requires them; parameters receive theirs.
   void backward(const Var& loss);
-  // Forgets all nodes and arena memory (every Var of this tape is invalid).
+  // Forgets all nodes and arena memory (every Var of this tape is invalid)
+  // and drops the parameters' sparse gradients, which lived in the arena.
   void reset();
 
   std::size_t size() const { return nodes_.size(); }

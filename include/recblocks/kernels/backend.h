@@ -84,7 +84,7 @@ class Backend {
 
   // dst[r, c] (+)= src[r, c] for a rows x cols block of two strided matrices.
   virtual void copy_matrix(const MatrixView& src, const MatrixView& dst, bool accumulate) = 0;
-  // y = x with axes a0 and a1 swapped.
+  // y = x with axes a0 and a1 (non-negative) swapped.
   virtual void transpose(const Tensor& x, int a0, int a1, const GradOut& y) = 0;
 
   // DLRM pairwise dot interaction of F feature matrices [B, D]:
@@ -113,8 +113,9 @@ class Backend {
   virtual void dropout_backward(const Tensor& dy, float rate, std::uint64_t stream,
                                 const GradOut& dx) = 0;
 
-  // Batch normalisation of x [N, C] over N. Training: batch statistics,
-  // mean/invstd [C] saved for backward. Evaluation: given mean/invstd.
+  // Batch normalisation of x [N, C] over N. Training: batch statistics
+  // (var is the biased variance, invstd = 1 / sqrt(var + eps)), mean/invstd
+  // [C] saved for backward. Evaluation: given mean/invstd.
   virtual void batch_norm_statistics(const Tensor& x, float eps, const Tensor& mean,
                                      const Tensor& var, const Tensor& invstd) = 0;
   virtual void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,

@@ -1,6 +1,6 @@
 // Fully connected layer with the bias and activation fused into one kernel.
 //
-//   x [M, K] (or [B, S, K]), kernel [K, N], bias [N] (optional) -> [M, N]
+//   x [M, K] -> [M, N], or x [B, S, K] -> [B, S, N]; kernel [K, N], bias [N] (optional)
 //   Var h = ops::linear(x, w, b, Activation::kRelu);
 #pragma once
 

@@ -1,0 +1,110 @@
+// gemm and batched_gemm against the naive reference, with every transpose
+// combination, at a tiny and at a DLRM-sized shape.
+#include <gtest/gtest.h>
+
+#include <tuple>
+
+#include "recblocks/kernels/backend.h"
+#include "testing/reference.h"
+#include "testing/tensor_testing.h"
+
+namespace recblocks {
+namespace {
+
+using testing::nans;
+using testing::tensors_close;
+using testing::uniform;
+
+// a, b shaped for op(a) [m, k] and op(b) [k, n].
+Tensor operand(bool trans, std::int64_t rows, std::int64_t cols, std::uint64_t seed) {
+  return trans ? uniform({cols, rows}, seed) : uniform({rows, cols}, seed);
+}
+
+class GemmTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
+
+TEST_P(GemmTest, TinyMatchesReference) {
+  const auto [ta, tb] = GetParam();
+  const Tensor a = operand(ta, 3, 5, 1), b = operand(tb, 5, 4, 2);
+  const Tensor c = nans({3, 4});
+  kernels::backend().gemm(ta, tb, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, tb, 1.0f, a, b, 0.0f, Tensor()), 1e-5, 1e-6));
+}
+
+TEST_P(GemmTest, AlphaAndBetaScale) {
+  const auto [ta, tb] = GetParam();
+  const Tensor a = operand(ta, 6, 7, 3), b = operand(tb, 7, 5, 4);
+  const Tensor c0 = uniform({6, 5}, 5);
+  const Tensor c = c0.clone();
+  kernels::backend().gemm(ta, tb, 0.5f, a, b, 2.0f, c);
+  EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, tb, 0.5f, a, b, 2.0f, c0), 1e-5, 1e-5));
+}
+
+TEST_P(GemmTest, RealisticMatchesReference) {
+  const auto [ta, tb] = GetParam();
+  const Tensor a = operand(ta, 256, 64, 6), b = operand(tb, 64, 128, 7);
+  const Tensor c = nans({256, 128});
+  kernels::backend().gemm(ta, tb, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, tb, 1.0f, a, b, 0.0f, Tensor()), 1e-4, 1e-4));
+}
+
+INSTANTIATE_TEST_SUITE_P(Transposes, GemmTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "T" : "N") +
+                                  (std::get<1>(info.param) ? "T" : "N");
+                         });
+
+TEST(Gemm, SeedDlrmTopMlpShape) {
+  // batch 1024, 512 -> 128 (the seed DLRM's widest layer).
+  const Tensor a = uniform({1024, 512}, 8), b = uniform({512, 128}, 9);
+  const Tensor c = nans({1024, 128});
+  kernels::backend().gemm(false, false, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(
+      tensors_close(c, testing::ref::gemm(false, false, 1.0f, a, b, 0.0f, Tensor()), 1e-4, 2e-4));
+}
+
+class BatchedGemmTest : public ::testing::TestWithParam<std::tuple<bool, bool>> {};
+
+Tensor batched_operand(bool trans, std::int64_t batch, std::int64_t rows, std::int64_t cols,
+                       std::uint64_t seed) {
+  return trans ? uniform({batch, cols, rows}, seed) : uniform({batch, rows, cols}, seed);
+}
+
+TEST_P(BatchedGemmTest, TinyMatchesReference) {
+  const auto [ta, tb] = GetParam();
+  const Tensor a = batched_operand(ta, 3, 2, 4, 10), b = batched_operand(tb, 3, 4, 5, 11);
+  const Tensor c = nans({3, 2, 5});
+  kernels::backend().batched_gemm(ta, tb, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(
+      tensors_close(c, testing::ref::batched_gemm(ta, tb, 1.0f, a, b, 0.0f, c), 1e-5, 1e-6));
+}
+
+TEST_P(BatchedGemmTest, SharedTwoDimensionalB) {
+  const auto [ta, tb] = GetParam();
+  const Tensor a = batched_operand(ta, 4, 3, 6, 12), b = operand(tb, 6, 2, 13);
+  const Tensor c0 = uniform({4, 3, 2}, 14);
+  const Tensor c = c0.clone();
+  kernels::backend().batched_gemm(ta, tb, 2.0f, a, b, 1.0f, c);
+  EXPECT_TRUE(
+      tensors_close(c, testing::ref::batched_gemm(ta, tb, 2.0f, a, b, 1.0f, c0), 1e-5, 1e-5));
+}
+
+TEST_P(BatchedGemmTest, CriteoInteractionShape) {
+  // 256 samples of 27 features x 16 dims times its own transpose.
+  const auto [ta, tb] = GetParam();
+  const Tensor a = batched_operand(ta, 256, 27, 16, 15), b = batched_operand(tb, 256, 16, 27, 16);
+  const Tensor c = nans({256, 27, 27});
+  kernels::backend().batched_gemm(ta, tb, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(
+      tensors_close(c, testing::ref::batched_gemm(ta, tb, 1.0f, a, b, 0.0f, c), 1e-4, 1e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(Transposes, BatchedGemmTest,
+                         ::testing::Combine(::testing::Bool(), ::testing::Bool()),
+                         [](const auto& info) {
+                           return std::string(std::get<0>(info.param) ? "T" : "N") +
+                                  (std::get<1>(info.param) ? "T" : "N");
+                         });
+
+}  // namespace
+}  // namespace recblocks
