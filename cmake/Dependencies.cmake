@@ -3,23 +3,31 @@
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(fmt REQUIRED)
 
-# BLAS: link the variant chosen by measurement (bench/RESULTS.md) directly,
+# BLAS: link the library chosen by measurement (bench/RESULTS.md) directly,
 # not through Debian's libblas.so.3 alternative, so the choice is explicit.
+# recblocks calls it single-threaded and splits the work over its own
+# OpenMP pool; both choices are OpenMP builds (one libgomp, one pool).
 if(NOT RECBLOCKS_BLAS)
-  set(RECBLOCKS_BLAS "openblas-openmp")
+  set(RECBLOCKS_BLAS "blis")
 endif()
 if(NOT TARGET recblocks::blas)
-  if(RECBLOCKS_BLAS MATCHES "^openblas-(openmp|pthread|serial)$")
+  set(_rb_inc /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
+  set(_rb_lib /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
+  if(RECBLOCKS_BLAS STREQUAL "blis")
+    find_path(RECBLOCKS_BLAS_INCLUDE_DIR blis.h PATHS ${_rb_inc}/blis-openmp NO_DEFAULT_PATH REQUIRED)
+    find_library(RECBLOCKS_BLAS_LIBRARY NAMES blis libblis.so.4 PATHS ${_rb_lib}/blis-openmp
+      NO_DEFAULT_PATH REQUIRED)
+  elseif(RECBLOCKS_BLAS STREQUAL "openblas-openmp")
     # Debian ships one cblas.h for all OpenBLAS variants, under openblas-pthread/.
-    find_path(RECBLOCKS_CBLAS_INCLUDE_DIR cblas.h
-      PATHS /usr/include/${CMAKE_LIBRARY_ARCHITECTURE}/openblas-pthread NO_DEFAULT_PATH REQUIRED)
-    find_library(RECBLOCKS_BLAS_LIBRARY NAMES openblas libopenblas.so.0
-      PATHS /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE}/${RECBLOCKS_BLAS} NO_DEFAULT_PATH REQUIRED)
+    find_path(RECBLOCKS_BLAS_INCLUDE_DIR cblas.h PATHS ${_rb_inc}/openblas-pthread NO_DEFAULT_PATH
+      REQUIRED)
+    find_library(RECBLOCKS_BLAS_LIBRARY NAMES openblas libopenblas.so.0 PATHS ${_rb_lib}/openblas-openmp
+      NO_DEFAULT_PATH REQUIRED)
   else()
-    message(FATAL_ERROR "RECBLOCKS_BLAS=${RECBLOCKS_BLAS}: expected openblas-openmp, openblas-pthread or openblas-serial")
+    message(FATAL_ERROR "RECBLOCKS_BLAS=${RECBLOCKS_BLAS}: expected blis or openblas-openmp")
   endif()
   add_library(recblocks::blas INTERFACE IMPORTED)
   set_target_properties(recblocks::blas PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${RECBLOCKS_CBLAS_INCLUDE_DIR}"
+    INTERFACE_INCLUDE_DIRECTORIES "${RECBLOCKS_BLAS_INCLUDE_DIR}"
     INTERFACE_LINK_LIBRARIES "${RECBLOCKS_BLAS_LIBRARY}")
 endif()

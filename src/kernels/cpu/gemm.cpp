@@ -1,23 +1,18 @@
-#include <cblas.h>
-
+#include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu_backend.h"
 
 namespace recblocks::kernels::cpu {
 namespace {
 
-// OpenBLAS (OpenMP build) keeps its own thread count; keep it equal to
-// recblocks' so both use the one pool the same way.
-void sync_blas_threads() {
-  static int applied = -1;
-  const int n = num_threads();
-  if (n != applied) {
-    openblas_set_num_threads(n);
-    applied = n;
-  }
-}
+// Below this many multiply-adds a GEMM runs on one thread.
+constexpr std::int64_t kSplitWork = 1 << 17;
 
 }  // namespace
 
+// Threads split C, each calling the single-threaded BLAS on its part: by
+// rows (the batch) when C has at least as many rows as columns, else by
+// columns (weight gradients, whose reduction runs over the batch). Each
+// thread owns disjoint outputs, so results do not depend on timing.
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
            const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
            std::int64_t ldc) {
@@ -27,11 +22,19 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
       for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
     return;
   }
-  sync_blas_threads();
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+  // parallel_for runs on one thread when cost * count < kParallelGrain.
+  const std::int64_t work = m * n * k;
+  if (m >= n) {
+    parallel_for(m, work < kSplitWork ? 0 : kParallelGrain, [&](std::int64_t r0, std::int64_t r1) {
+      blas_sgemm(trans_a, trans_b, r1 - r0, n, k, alpha, trans_a ? a + r0 : a + r0 * lda, lda, b,
+                 ldb, beta, c + r0 * ldc, ldc);
+    });
+  } else {
+    parallel_for(n, work < kSplitWork ? 0 : kParallelGrain, [&](std::int64_t c0, std::int64_t c1) {
+      blas_sgemm(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda, trans_b ? b + c0 * ldb : b + c0,
+                 ldb, beta, c + c0, ldc);
+    });
+  }
 }
 
 void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages recblocks needs, then configures and builds it.
+#
+#   bash scripts/setup.sh                 # Release build in build/
+#   bash scripts/setup.sh --sanitize      # ASan+UBSan build in build-asan/
+#   bash scripts/setup.sh --help          # all options
+#
+# Packages are installed with apt-get only when one is missing (as root, or
+# through sudo when it exists), so a second run installs nothing. The build
+# uses Ninja and every core.
+set -euo pipefail
+
+# shellcheck source=scripts/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+rb_parse_args "$@"
+
+# What the build needs, one group per purpose.
+packages=(
+  # compiler and build tools (g++ brings libgomp, the OpenMP runtime)
+  g++ cmake ninja-build
+  # the library (BLIS is the GEMM chosen in bench/RESULTS.md; OpenBLAS is the
+  # alternative behind -DRECBLOCKS_BLAS=openblas-openmp)
+  libfmt-dev libblis-openmp-dev libblis4-openmp libopenblas-dev libopenblas0-openmp
+  # the command-line tool and model files
+  libcli11-dev nlohmann-json3-dev
+  # tests
+  libgtest-dev libgmock-dev python3
+  # benchmarks (bench/gemm compares these GEMM libraries)
+  libbenchmark-dev libdnnl-dev libxsmm-dev
+  # formatting and linting (.clang-format, .clang-tidy)
+  clang-format clang-tidy
+)
+
+# Prints the packages of "$@" that are not installed.
+missing_packages() {
+  local pkg status
+  for pkg in "$@"; do
+    status="$(dpkg-query -W -f='${db:Status-Status}' "${pkg}" 2>/dev/null || true)"
+    [[ "${status}" == "installed" ]] || printf '%s\n' "${pkg}"
+  done
+}
+
+install_packages() {
+  rb_log "Checking ${#packages[@]} Debian packages"
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    rb_die "dpkg-query not found: this script installs packages on Debian 12 (use --no-install to skip)"
+  fi
+  local -a missing
+  mapfile -t missing < <(missing_packages "${packages[@]}")
+  if ((${#missing[@]} == 0)); then
+    echo "all installed" >&2
+    return
+  fi
+  echo "missing: ${missing[*]}" >&2
+  local -a sudo=()
+  if ((EUID != 0)); then
+    if command -v sudo >/dev/null 2>&1; then
+      sudo=(sudo)
+    else
+      rb_die "installing packages needs root; run as root, or install them yourself: ${missing[*]}"
+    fi
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  rb_run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+  rb_run "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+  mapfile -t missing < <(missing_packages "${packages[@]}")
+  ((${#missing[@]} == 0)) || rb_die "still missing after apt-get install: ${missing[*]}"
+}
+
+build() {
+  local -a configure=(cmake -S "${RB_ROOT}" -B "${RB_BUILD_DIR}" -G Ninja
+    "-DCMAKE_BUILD_TYPE=${RB_BUILD_TYPE}")
+  if ((RB_SANITIZE)); then
+    # -O1 -g1 (ASan's advice: fast enough to run, lines in stack traces) halves
+    # the compile time of -O2 -g. Benchmarks and examples are not run there.
+    configure+=(-DRECBLOCKS_SANITIZE=ON -DRECBLOCKS_BUILD_BENCH=OFF -DRECBLOCKS_BUILD_EXAMPLES=OFF
+      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+  fi
+  configure+=("${RB_CMAKE_ARGS[@]}")
+  rb_log "Configuring ${RB_BUILD_TYPE} build in ${RB_BUILD_DIR}"
+  rb_run "${configure[@]}"
+  rb_log "Building with ${RB_JOBS} jobs"
+  rb_run cmake --build "${RB_BUILD_DIR}" --parallel "${RB_JOBS}"
+}
+
+start=${SECONDS}
+if ((RB_INSTALL)); then
+  install_packages
+fi
+if ((RB_BUILD)); then
+  build
+fi
+rb_log "setup done in $((SECONDS - start)) s"
