@@ -46,6 +46,7 @@ soak_start() {
   local c
   stopfile=$(mktemp -u /tmp/gemm_soak.XXXXXX)
   for ((c = 0; c < $(nproc); c++)); do
+    # shellcheck disable=SC2016  # $1 is expanded by the inner bash
     chrt -f 1 taskset -c "$c" bash -c \
       'while ((SECONDS < 240)) && [[ ! -e $1 ]]; do for ((i = 0; i < 20000; i++)); do :; done; done' soak "$stopfile" &
     soakers+=($!)
