@@ -11,23 +11,27 @@ if(NOT RECBLOCKS_BLAS)
   set(RECBLOCKS_BLAS "blis")
 endif()
 if(NOT TARGET recblocks::blas)
+  # One cache entry per library, so switching RECBLOCKS_BLAS in an existing
+  # build directory finds the new one.
+  string(MAKE_C_IDENTIFIER "${RECBLOCKS_BLAS}" _rb_blas_id)
+  string(TOUPPER "${_rb_blas_id}" _rb_blas_id)
   set(_rb_inc /usr/include/${CMAKE_LIBRARY_ARCHITECTURE})
   set(_rb_lib /usr/lib/${CMAKE_LIBRARY_ARCHITECTURE})
   if(RECBLOCKS_BLAS STREQUAL "blis")
-    find_path(RECBLOCKS_BLAS_INCLUDE_DIR blis.h PATHS ${_rb_inc}/blis-openmp NO_DEFAULT_PATH REQUIRED)
-    find_library(RECBLOCKS_BLAS_LIBRARY NAMES blis libblis.so.4 PATHS ${_rb_lib}/blis-openmp
+    find_path(RECBLOCKS_${_rb_blas_id}_INCLUDE_DIR blis.h PATHS ${_rb_inc}/blis-openmp NO_DEFAULT_PATH REQUIRED)
+    find_library(RECBLOCKS_${_rb_blas_id}_LIBRARY NAMES blis libblis.so.4 PATHS ${_rb_lib}/blis-openmp
       NO_DEFAULT_PATH REQUIRED)
   elseif(RECBLOCKS_BLAS STREQUAL "openblas-openmp")
     # Debian ships one cblas.h for all OpenBLAS variants, under openblas-pthread/.
-    find_path(RECBLOCKS_BLAS_INCLUDE_DIR cblas.h PATHS ${_rb_inc}/openblas-pthread NO_DEFAULT_PATH
+    find_path(RECBLOCKS_${_rb_blas_id}_INCLUDE_DIR cblas.h PATHS ${_rb_inc}/openblas-pthread NO_DEFAULT_PATH
       REQUIRED)
-    find_library(RECBLOCKS_BLAS_LIBRARY NAMES openblas libopenblas.so.0 PATHS ${_rb_lib}/openblas-openmp
+    find_library(RECBLOCKS_${_rb_blas_id}_LIBRARY NAMES openblas libopenblas.so.0 PATHS ${_rb_lib}/openblas-openmp
       NO_DEFAULT_PATH REQUIRED)
   else()
     message(FATAL_ERROR "RECBLOCKS_BLAS=${RECBLOCKS_BLAS}: expected blis or openblas-openmp")
   endif()
   add_library(recblocks::blas INTERFACE IMPORTED)
   set_target_properties(recblocks::blas PROPERTIES
-    INTERFACE_INCLUDE_DIRECTORIES "${RECBLOCKS_BLAS_INCLUDE_DIR}"
-    INTERFACE_LINK_LIBRARIES "${RECBLOCKS_BLAS_LIBRARY}")
+    INTERFACE_INCLUDE_DIRECTORIES "${RECBLOCKS_${_rb_blas_id}_INCLUDE_DIR}"
+    INTERFACE_LINK_LIBRARIES "${RECBLOCKS_${_rb_blas_id}_LIBRARY}")
 endif()
