@@ -116,4 +116,20 @@ std::vector<double> to_doubles(const Tensor& t) {
   return v;
 }
 
+Tensor plus(const Tensor& t, float c) {
+  Tensor r = t.clone();
+  for (std::int64_t i = 0; i < r.numel(); ++i) r.data<float>()[i] += c;
+  return r;
+}
+
+std::string activation_name(kernels::Activation a) {
+  switch (a) {
+    case kernels::Activation::kNone: return "None";
+    case kernels::Activation::kRelu: return "Relu";
+    case kernels::Activation::kSigmoid: return "Sigmoid";
+    case kernels::Activation::kTanh: return "Tanh";
+  }
+  return "?";
+}
+
 }  // namespace recblocks::testing

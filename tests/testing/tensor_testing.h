@@ -5,6 +5,8 @@
 //   EXPECT_TRUE(testing::tensors_close(actual, expected, 1e-5, 1e-6));
 #pragma once
 
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "recblocks/core/tensor.h"
+#include "recblocks/kernels/backend.h"
 
 namespace recblocks::testing {
 
@@ -41,6 +44,12 @@ Tensor ids64(std::initializer_list<std::int64_t> values);
 // float32 tensor filled with quiet NaN: an output buffer that a kernel must
 // overwrite completely.
 Tensor nans(const Shape& shape);
+
+// A copy of t with c added to every element.
+Tensor plus(const Tensor& t, float c);
+
+// "None", "Relu", "Sigmoid", "Tanh": test-name suffixes.
+std::string activation_name(kernels::Activation a);
 
 // Same shape, and |a - e| <= atol + rtol * |e| for every element (NaN fails).
 ::testing::AssertionResult tensors_close(const Tensor& actual, const Tensor& expected,

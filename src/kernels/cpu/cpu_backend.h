@@ -2,6 +2,7 @@
 // the compiler (-march=native by default, see RECBLOCKS_NATIVE).
 #pragma once
 
+#include "kernels/cpu/parallel.h"
 #include "recblocks/kernels/backend.h"
 
 namespace recblocks::kernels::cpu {
@@ -84,11 +85,4 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 // Writes or adds: dst = v, or dst += v.
 inline void store(float* dst, float v, bool accumulate) { *dst = accumulate ? *dst + v : v; }
 
-// Runs body(begin, end) over [0, n) in static chunks on the OpenMP pool, or
-// inline when the work (n * cost_per_item) is below kParallelGrain.
-template <class Body>
-void parallel_for(std::int64_t n, std::int64_t cost_per_item, Body&& body);
-
 }  // namespace recblocks::kernels::cpu
-
-#include "kernels/cpu/parallel.h"

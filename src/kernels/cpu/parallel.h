@@ -11,6 +11,8 @@
 
 namespace recblocks::kernels::cpu {
 
+// Runs body(begin, end) over [0, n) in static chunks on the OpenMP pool, or
+// inline when the work (n * cost_per_item) is below kParallelGrain.
 template <class Body>
 void parallel_for(std::int64_t n, std::int64_t cost_per_item, Body&& body) {
   if (n <= 0) return;

@@ -16,17 +16,9 @@ using kernels::Activation;
 using testing::check_gradients;
 using ::testing::HasSubstr;
 using testing::tensors_close;
+using testing::activation_name;
 using testing::uniform;
 
-std::string activation_name(Activation a) {
-  switch (a) {
-    case Activation::kNone: return "None";
-    case Activation::kRelu: return "Relu";
-    case Activation::kSigmoid: return "Sigmoid";
-    case Activation::kTanh: return "Tanh";
-  }
-  return "?";
-}
 
 // (activation, bias, 3-D input)
 class LinearOpTest : public ::testing::TestWithParam<std::tuple<Activation, bool, bool>> {};

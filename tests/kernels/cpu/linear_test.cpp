@@ -16,17 +16,9 @@ using kernels::Activation;
 using kernels::GradOut;
 using testing::nans;
 using testing::tensors_close;
+using testing::activation_name;
 using testing::uniform;
 
-std::string activation_name(Activation a) {
-  switch (a) {
-    case Activation::kNone: return "None";
-    case Activation::kRelu: return "Relu";
-    case Activation::kSigmoid: return "Sigmoid";
-    case Activation::kTanh: return "Tanh";
-  }
-  return "?";
-}
 
 struct Size {
   std::int64_t m, k, n;

@@ -12,14 +12,10 @@ namespace {
 
 using kernels::GradOut;
 using testing::nans;
+using testing::plus;
 using testing::tensors_close;
 using testing::uniform;
 
-Tensor plus(const Tensor& t, float c) {
-  Tensor r = t.clone();
-  for (std::int64_t i = 0; i < r.numel(); ++i) r.data<float>()[i] += c;
-  return r;
-}
 
 class SoftmaxKernelTest : public ::testing::TestWithParam<std::tuple<Shape, bool>> {};
 
