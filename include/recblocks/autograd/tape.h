@@ -60,7 +60,7 @@ class Var {
 struct OpArgs {
   float f[4] = {};
   std::int64_t i[4] = {};
-  Tensor saved[3];
+  Tensor saved[2];
 };
 
 class Tape {

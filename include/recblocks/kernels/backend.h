@@ -118,6 +118,13 @@ class Backend {
   // [C] saved for backward. Evaluation: given mean/invstd.
   virtual void batch_norm_statistics(const Tensor& x, float eps, const Tensor& mean,
                                      const Tensor& var, const Tensor& invstd) = 0;
+  // running = (1 - momentum) * running + momentum * batch, the variance
+  // multiplied by `unbias` (n / (n - 1)) first.
+  virtual void batch_norm_update_running(const Tensor& mean, const Tensor& var, float momentum,
+                                         float unbias, const Tensor& running_mean,
+                                         const Tensor& running_var) = 0;
+  // invstd = 1 / sqrt(var + eps), for evaluation from running statistics.
+  virtual void batch_norm_inverse_std(const Tensor& var, float eps, const Tensor& invstd) = 0;
   virtual void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
                                 const Tensor& gamma, const Tensor& beta, const Tensor& y) = 0;
   virtual void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd,

@@ -1,7 +1,5 @@
 #include "recblocks/autograd/ops/norm.h"
 
-#include <cmath>
-
 #include "autograd/ops/common.h"
 
 namespace recblocks::ops {
@@ -56,24 +54,18 @@ Var batch_norm(const Var& x, const Var& gamma, const Var& beta, Parameter& runni
   Tape& tape = x.tape();
   Arena& arena = tape.arena();
   const Tensor x2 = x.value().view({n, c});
-  Tensor mean = arena.tensor({c}), invstd = arena.tensor({c});
+  Tensor mean, invstd = arena.tensor({c});
   if (options.training) {
+    mean = arena.tensor({c});
     RB_CHECK(n > 1, ShapeError, "batch_norm: training needs more than one row, got shape {}", s);
     Tensor var = arena.tensor({c});
     detail::backend().batch_norm_statistics(x2, options.eps, mean, var, invstd);
-    float* rm = running_mean.value().data<float>();
-    float* rv = running_var.value().data<float>();
-    const float m = options.momentum;
     const float unbias = static_cast<float>(n) / static_cast<float>(n - 1);
-    for (std::int64_t j = 0; j < c; ++j) {
-      rm[j] = (1.0f - m) * rm[j] + m * mean.data<float>()[j];
-      rv[j] = (1.0f - m) * rv[j] + m * var.data<float>()[j] * unbias;
-    }
+    detail::backend().batch_norm_update_running(mean, var, options.momentum, unbias,
+                                                running_mean.value(), running_var.value());
   } else {
-    mean.copy_from(running_mean.value());
-    const float* rv = running_var.value().data<float>();
-    for (std::int64_t j = 0; j < c; ++j)
-      invstd.data<float>()[j] = 1.0f / std::sqrt(rv[j] + options.eps);
+    mean = running_mean.value();
+    detail::backend().batch_norm_inverse_std(running_var.value(), options.eps, invstd);
   }
   Tensor y = arena.tensor(s);
   detail::backend().batch_norm_apply(x2, mean, invstd, gamma.value(), beta.value(), y.view({n, c}));

@@ -46,6 +46,10 @@ class CpuBackend final : public Backend {
                         const GradOut& dx) override;
   void batch_norm_statistics(const Tensor& x, float eps, const Tensor& mean, const Tensor& var,
                              const Tensor& invstd) override;
+  void batch_norm_update_running(const Tensor& mean, const Tensor& var, float momentum,
+                                 float unbias, const Tensor& running_mean,
+                                 const Tensor& running_var) override;
+  void batch_norm_inverse_std(const Tensor& var, float eps, const Tensor& invstd) override;
   void batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
                         const Tensor& gamma, const Tensor& beta, const Tensor& y) override;
   void batch_norm_backward(const Tensor& x, const Tensor& mean, const Tensor& invstd,

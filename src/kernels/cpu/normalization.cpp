@@ -102,6 +102,25 @@ void CpuBackend::batch_norm_statistics(const Tensor& x, float eps, const Tensor&
   }
 }
 
+void CpuBackend::batch_norm_update_running(const Tensor& mean, const Tensor& var, float momentum,
+                                           float unbias, const Tensor& running_mean,
+                                           const Tensor& running_var) {
+  const float* pm = mean.data<float>();
+  const float* pv = var.data<float>();
+  float* rm = running_mean.data<float>();
+  float* rv = running_var.data<float>();
+  for (std::int64_t j = 0; j < mean.numel(); ++j) {
+    rm[j] = (1.0f - momentum) * rm[j] + momentum * pm[j];
+    rv[j] = (1.0f - momentum) * rv[j] + momentum * pv[j] * unbias;
+  }
+}
+
+void CpuBackend::batch_norm_inverse_std(const Tensor& var, float eps, const Tensor& invstd) {
+  const float* pv = var.data<float>();
+  float* pi = invstd.data<float>();
+  for (std::int64_t j = 0; j < var.numel(); ++j) pi[j] = 1.0f / std::sqrt(pv[j] + eps);
+}
+
 void CpuBackend::batch_norm_apply(const Tensor& x, const Tensor& mean, const Tensor& invstd,
                                   const Tensor& gamma, const Tensor& beta, const Tensor& y) {
   const std::int64_t c = x.shape()[-1], n = x.numel() / c;
