@@ -2,6 +2,12 @@
 # Included by the build and by the installed recblocksConfig.cmake.
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 find_package(fmt REQUIRED)
+find_package(nlohmann_json REQUIRED)
+find_package(Threads REQUIRED)
+# Downloading and unpacking datasets (MovieLens zips): only the library's
+# own sources use them, but a static library passes them on to its users.
+find_package(CURL REQUIRED)
+find_package(LibArchive REQUIRED)
 
 # BLAS: link the library chosen by measurement (bench/RESULTS.md) directly,
 # not through Debian's libblas.so.3 alternative, so the choice is explicit.

@@ -23,8 +23,10 @@ packages=(
   libfmt-dev libblis-openmp-dev libblis4-openmp libopenblas-dev libopenblas0-openmp
   # the command-line tool and model files
   libcli11-dev nlohmann-json3-dev
+  # datasets: downloading and unpacking the MovieLens zips
+  libcurl4-openssl-dev libarchive-dev
   # tests
-  libgtest-dev libgmock-dev python3
+  libgtest-dev libgmock-dev python3 python3-numpy
   # benchmarks (bench/gemm compares these GEMM libraries)
   libbenchmark-dev libdnnl-dev libxsmm-dev
   # formatting and linting (.clang-format, .clang-tidy)

@@ -4,6 +4,7 @@
 //   recblocks --help              the subcommands
 //   recblocks --version
 //   recblocks --threads 4 info    version, threads, backend, build settings
+//   recblocks data movielens|criteo|csv|synthetic ...   build dataset directories
 //
 // Errors: a recblocks::Error or a command-line error prints one line to
 // stderr and exits non-zero (command-line errors with CLI11's exit code).
@@ -14,6 +15,7 @@
 #include <exception>
 #include <string>
 
+#include "commands.h"
 #include "recblocks/recblocks.h"
 
 namespace {
@@ -55,7 +57,14 @@ int run(int argc, char** argv) {
                      "Number of threads (default: $RECBLOCKS_NUM_THREADS, else $OMP_NUM_THREADS, "
                      "else all cores)");
 
+  // Applied as soon as it is parsed, before any subcommand's callback runs.
+  threads_option->each([](const std::string& value) { rb::set_num_threads(std::stoi(value)); });
+
   CLI::App* info = app.add_subcommand("info", "Print the version, thread count and backend");
+  CLI::App* data = app.add_subcommand("data", "Import raw data into a dataset directory");
+  data->require_subcommand(1);
+  rb::cli::register_data_movielens(*data);
+  rb::cli::register_data_import(*data);
 
   try {
     app.parse(argc, argv);
@@ -63,11 +72,11 @@ int run(int argc, char** argv) {
     return app.exit(e);
   }
 
-  if (threads_option->count() > 0) rb::set_num_threads(threads);
   if (info->parsed()) {
     run_info();
     return 0;
   }
+  if (data->parsed()) return 0;  // its subcommand's callback did the work
   std::fputs(app.help().c_str(), stdout);
   return kExitError;  // no subcommand: nothing was done
 }

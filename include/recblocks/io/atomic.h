@@ -1,0 +1,40 @@
+// Atomic writes: a reader sees the old file or directory, or the complete
+// new one, never a half-written one, even if the writer is killed.
+#pragma once
+
+#include <filesystem>
+#include <string_view>
+
+namespace recblocks::io {
+
+// Writes `contents` to a temporary file beside `path`, fsyncs it and
+// renames it over `path`.
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents);
+
+// Builds a directory under a temporary name beside `target`
+// (".<name>.tmp-<pid>-<n>") and moves it into place on commit(). An
+// existing target is replaced only at commit. Destroying an uncommitted
+// StagedDirectory removes what was written.
+class StagedDirectory {
+ public:
+  explicit StagedDirectory(std::filesystem::path target);
+  ~StagedDirectory();
+  StagedDirectory(const StagedDirectory&) = delete;
+  StagedDirectory& operator=(const StagedDirectory&) = delete;
+
+  // Where to write the files.
+  const std::filesystem::path& path() const { return staging_; }
+  const std::filesystem::path& target() const { return target_; }
+  // fsyncs the staged files, then renames: the target appears whole.
+  void commit();
+
+ private:
+  std::filesystem::path target_;
+  std::filesystem::path staging_;
+  bool committed_ = false;
+};
+
+// fsync of a file or a directory; throws Error naming it on failure.
+void fsync_path(const std::filesystem::path& path);
+
+}  // namespace recblocks::io

@@ -1,0 +1,15 @@
+// The CLI's subcommands, one file each, registered on the app by main.cpp.
+// Each register function adds its subcommand with a callback that does the
+// work; errors are thrown as recblocks::Error and printed by main().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace recblocks::cli {
+
+// `recblocks data movielens ...` (data_movielens.cpp)
+void register_data_movielens(CLI::App& data);
+// `recblocks data criteo|csv|synthetic ...` (data_import.cpp)
+void register_data_import(CLI::App& data);
+
+}  // namespace recblocks::cli

@@ -1,0 +1,425 @@
+#include "recblocks/schema/schema.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <fstream>
+#include <ostream>
+#include <sstream>
+#include <unordered_set>
+
+#include "recblocks/core/error.h"
+#include "recblocks/io/atomic.h"
+
+namespace recblocks {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kFormat = "recblocks.schema";
+constexpr int kFormatVersion = 1;
+
+std::string available(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+DType parse_dtype(std::string_view name, std::string_view where) {
+  for (DType d : {DType::kFloat32, DType::kInt32, DType::kInt64, DType::kBFloat16}) {
+    if (dtype_name(d) == name) return d;
+  }
+  throw ValueError(fmt::format("{}: unknown dtype '{}', expected float32, int32, int64 or bfloat16",
+                               where, name));
+}
+
+// Proto-JSON writes 64-bit integers as strings ("max": "6041").
+std::int64_t json_int(const json& j, std::string_view where) {
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  if (j.is_number_float()) return static_cast<std::int64_t>(j.get<double>());
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    std::size_t used = 0;
+    try {
+      const std::int64_t v = std::stoll(s, &used);
+      if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  throw ValueError(fmt::format("{}: expected an integer, got {}", where, j.dump()));
+}
+
+// Rejects keys other than `known`, naming the first unknown one.
+void check_keys(const json& j, std::initializer_list<std::string_view> known, std::string_view where) {
+  for (const auto& [key, value] : j.items()) {
+    bool ok = false;
+    for (std::string_view k : known) ok = ok || k == key;
+    RB_CHECK(ok, ValueError, "{}: unknown key '{}'; expected one of: {}", where, key,
+             fmt::join(known, ", "));
+  }
+}
+
+const json& require(const json& j, const char* key, std::string_view where) {
+  RB_CHECK(j.is_object() && j.contains(key), ValueError, "{}: missing key '{}'", where, key);
+  return j.at(key);
+}
+
+// ---- recblocks' own format -------------------------------------------------
+
+json column_to_json(const ColumnSchema& c) {
+  json j;
+  j["name"] = c.name();
+  j["dtype"] = std::string(dtype_name(c.dtype()));
+  j["tags"] = c.tags().names();
+  if (c.domain()) {
+    j["domain"] = {{"min", c.domain()->min}, {"max", c.domain()->max}, {"name", c.domain()->name}};
+  }
+  j["is_list"] = c.is_list();
+  j["is_ragged"] = c.is_ragged();
+  if (c.value_count()) j["value_count"] = {{"min", c.value_count()->min}, {"max", c.value_count()->max}};
+  if (c.embedding_dim()) j["embedding_dim"] = *c.embedding_dim();
+  j["properties"] = c.properties();
+  return j;
+}
+
+ColumnSchema column_from_json(const json& j, std::string_view where) {
+  RB_CHECK(j.is_object(), ValueError, "{}: expected a JSON object, got {}", where, j.dump());
+  check_keys(j,
+             {"name", "dtype", "tags", "domain", "is_list", "is_ragged", "value_count",
+              "embedding_dim", "properties"},
+             where);
+  const std::string name = require(j, "name", where).get<std::string>();
+  const std::string at = fmt::format("{} column '{}'", where, name);
+  std::vector<Tag> tags;
+  for (const json& t : j.value("tags", json::array())) tags.push_back(Tag::parse(t.get<std::string>()));
+  ColumnSchema c(name, parse_dtype(require(j, "dtype", at).get<std::string>(), at), TagSet(tags));
+  if (j.contains("domain")) {
+    const json& d = j.at("domain");
+    check_keys(d, {"min", "max", "name"}, at + " domain");
+    c = c.with_domain({json_int(require(d, "min", at), at), json_int(require(d, "max", at), at),
+                       d.value("name", std::string())});
+  }
+  if (j.value("is_list", false)) {
+    std::optional<ValueCount> vc;
+    if (j.contains("value_count")) {
+      const json& v = j.at("value_count");
+      vc = ValueCount{json_int(require(v, "min", at), at), json_int(require(v, "max", at), at)};
+    }
+    c = c.with_list(true, j.value("is_ragged", true), vc);
+  }
+  if (j.contains("embedding_dim")) c = c.with_embedding_dim(json_int(j.at("embedding_dim"), at));
+  if (j.contains("properties")) c = c.with_properties(j.at("properties"));
+  return c;
+}
+
+// ---- Merlin's proto-JSON (merlin/schema/io/tensorflow_metadata.py) ----------
+
+// Merlin's type is INT or FLOAT; the width comes from extra_metadata's
+// dtype_item_size when present. recblocks computes in 32 bits, so 64-bit
+// floats read as float32; 64-bit ints stay int64.
+DType merlin_dtype(const json& feature, const json& extra) {
+  const std::string type = feature.value("type", std::string("FLOAT"));
+  const double item_bits = extra.value("dtype_item_size", 32.0);
+  if (type == "INT") return item_bits > 32 ? DType::kInt64 : DType::kInt32;
+  return DType::kFloat32;
+}
+
+ColumnSchema merlin_column(const json& f, std::string_view where) {
+  const std::string name = require(f, "name", where).get<std::string>();
+  const std::string at = fmt::format("{} feature '{}'", where, name);
+  const json annotation = f.value("annotation", json::object());
+  json extra = json::object();
+  if (annotation.contains("extraMetadata") && !annotation["extraMetadata"].empty()) {
+    extra = annotation["extraMetadata"][0];
+  }
+  std::vector<Tag> tags;
+  for (const json& t : annotation.value("tag", json::array())) tags.push_back(Tag::parse(t.get<std::string>()));
+  ColumnSchema c(name, merlin_dtype(f, extra), TagSet(tags));
+
+  if (f.contains("intDomain")) {
+    const json& d = f["intDomain"];
+    c = c.with_domain({json_int(d.value("min", json(0)), at), json_int(require(d, "max", at), at),
+                       d.value("name", name)});
+  } else if (extra.contains("domain") && extra["domain"].contains("max") && c.dtype() != DType::kFloat32) {
+    const json& d = extra["domain"];
+    c = c.with_domain({json_int(d.value("min", json(0)), at), json_int(d["max"], at),
+                       d.value("name", name)});
+  }
+  const bool is_list = extra.value("is_list", false) || f.contains("valueCount") || c.has_tag(Tags::LIST);
+  if (is_list) {
+    std::optional<ValueCount> vc;
+    if (f.contains("valueCount")) {
+      const json& v = f["valueCount"];
+      vc = ValueCount{json_int(v.value("min", json(0)), at), json_int(v.value("max", json(0)), at)};
+    }
+    const bool ragged = extra.value("is_ragged", !(vc && vc->min == vc->max && vc->max > 0));
+    c = c.with_list(true, ragged, vc);
+  }
+  if (extra.contains("embedding_sizes") && extra["embedding_sizes"].contains("dimension")) {
+    c = c.with_embedding_dim(json_int(extra["embedding_sizes"]["dimension"], at));
+  }
+  // Everything else stays available as properties, as Merlin keeps it.
+  json props = extra;
+  for (const char* k : {"is_list", "is_ragged", "dtype_item_size", "domain", "value_count"}) props.erase(k);
+  return c.with_properties(props);
+}
+
+}  // namespace
+
+// ---- ColumnSchema ---------------------------------------------------------
+
+ColumnSchema::ColumnSchema(std::string name, DType dtype, TagSet tags)
+    : name_(std::move(name)), dtype_(dtype), tags_(tags) {
+  RB_CHECK(!name_.empty(), ValueError, "a column needs a non-empty name");
+}
+
+std::int64_t ColumnSchema::cardinality() const {
+  RB_CHECK(domain_.has_value(), ValueError,
+           "column '{}' has no integer domain, so no cardinality (tags {})", name_, to_string(tags_));
+  return domain_->max + 1;
+}
+
+ColumnSchema ColumnSchema::with_name(std::string name) const {
+  RB_CHECK(!name.empty(), ValueError, "a column needs a non-empty name");
+  ColumnSchema c = *this;
+  c.name_ = std::move(name);
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_dtype(DType dtype) const {
+  ColumnSchema c = *this;
+  c.dtype_ = dtype;
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_tags(const TagSet& tags) const {
+  ColumnSchema c = *this;
+  try {
+    c.tags_ = tags_.with(tags);
+  } catch (const ValueError& e) {
+    throw ValueError(fmt::format("column '{}': {}", name_, e.what()));
+  }
+  return c;
+}
+
+ColumnSchema ColumnSchema::without_tags(const TagSet& tags) const {
+  ColumnSchema c = *this;
+  c.tags_ = tags_.without(Tag(tags.bits()));
+  if (!c.tags_.has(Tags::LIST)) c.is_list_ = false;
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_domain(Domain domain) const {
+  RB_CHECK(domain.min <= domain.max, ValueError, "column '{}': domain min {} > max {}", name_,
+           domain.min, domain.max);
+  RB_CHECK(is_integer(dtype_), ValueError,
+           "column '{}': an integer domain needs an int32 or int64 column, got {}", name_,
+           dtype_name(dtype_));
+  ColumnSchema c = *this;
+  if (domain.name.empty()) domain.name = name_;
+  c.domain_ = std::move(domain);
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_list(bool is_list, bool is_ragged, std::optional<ValueCount> value_count) const {
+  ColumnSchema c = *this;
+  c.is_list_ = is_list;
+  c.is_ragged_ = is_list && is_ragged;
+  c.value_count_ = is_list ? value_count : std::nullopt;
+  c.tags_ = is_list ? tags_.with(Tags::LIST) : tags_.without(Tags::LIST);
+  if (is_list && !is_ragged) {
+    RB_CHECK(value_count && value_count->min == value_count->max && value_count->max > 0, ValueError,
+             "column '{}': a fixed-length list needs value_count min == max > 0", name_);
+  }
+  if (value_count) {
+    RB_CHECK(value_count->min >= 0 && (value_count->max == 0 || value_count->min <= value_count->max),
+             ValueError, "column '{}': bad value_count [{}, {}]", name_, value_count->min,
+             value_count->max);
+  }
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_embedding_dim(std::int64_t dim) const {
+  RB_CHECK(dim > 0, ValueError, "column '{}': embedding dim must be > 0, got {}", name_, dim);
+  ColumnSchema c = *this;
+  c.embedding_dim_ = dim;
+  return c;
+}
+
+ColumnSchema ColumnSchema::with_properties(const nlohmann::json& properties) const {
+  RB_CHECK(properties.is_object(), ValueError, "column '{}': properties must be a JSON object, got {}",
+           name_, properties.dump());
+  ColumnSchema c = *this;
+  c.properties_.update(properties);
+  return c;
+}
+
+// ---- Schema ---------------------------------------------------------------
+
+Schema::Schema(std::vector<ColumnSchema> columns) : columns_(std::move(columns)) {
+  std::unordered_set<std::string_view> seen;
+  for (const ColumnSchema& c : columns_) {
+    RB_CHECK(seen.insert(c.name()).second, ValueError, "duplicate column '{}' in schema", c.name());
+  }
+}
+
+Schema::Schema(std::initializer_list<ColumnSchema> columns) : Schema(std::vector<ColumnSchema>(columns)) {}
+
+bool Schema::contains(std::string_view name) const {
+  for (const ColumnSchema& c : columns_) {
+    if (c.name() == name) return true;
+  }
+  return false;
+}
+
+const ColumnSchema& Schema::column(std::string_view name) const {
+  for (const ColumnSchema& c : columns_) {
+    if (c.name() == name) return c;
+  }
+  throw ValueError(fmt::format("no column '{}' in the schema; available: {}", name,
+                               available(column_names())));
+}
+
+const ColumnSchema& Schema::first() const {
+  RB_CHECK(!columns_.empty(), ValueError, "first(): the schema is empty");
+  return columns_.front();
+}
+
+std::vector<std::string> Schema::column_names() const {
+  std::vector<std::string> names;
+  names.reserve(columns_.size());
+  for (const ColumnSchema& c : columns_) names.push_back(c.name());
+  return names;
+}
+
+Schema Schema::select_by_name(const std::vector<std::string>& names) const {
+  std::vector<ColumnSchema> out;
+  out.reserve(names.size());
+  for (const std::string& n : names) out.push_back(column(n));
+  return Schema(std::move(out));
+}
+
+Schema Schema::select_by_tag(Tag tag) const { return select_by_tag(std::vector<Tag>{tag}); }
+
+Schema Schema::select_by_tag(const std::vector<Tag>& tags) const {
+  std::vector<ColumnSchema> out;
+  for (const ColumnSchema& c : columns_) {
+    for (Tag t : tags) {
+      if (c.has_tag(t)) {
+        out.push_back(c);
+        break;
+      }
+    }
+  }
+  return Schema(std::move(out));
+}
+
+Schema Schema::remove_by_tag(Tag tag) const { return remove_by_tag(std::vector<Tag>{tag}); }
+
+Schema Schema::remove_by_tag(const std::vector<Tag>& tags) const {
+  return *this - select_by_tag(tags);
+}
+
+Schema Schema::without(const std::vector<std::string>& names) const {
+  std::vector<ColumnSchema> out;
+  for (const ColumnSchema& c : columns_) {
+    if (std::find(names.begin(), names.end(), c.name()) == names.end()) out.push_back(c);
+  }
+  return Schema(std::move(out));
+}
+
+Schema Schema::operator+(const Schema& other) const {
+  std::vector<ColumnSchema> out = columns_;
+  for (const ColumnSchema& c : other) {
+    if (!contains(c.name())) {
+      out.push_back(c);
+      continue;
+    }
+    RB_CHECK(column(c.name()) == c, ValueError,
+             "cannot merge schemas: column '{}' differs between them", c.name());
+  }
+  return Schema(std::move(out));
+}
+
+Schema Schema::operator-(const Schema& other) const {
+  std::vector<ColumnSchema> out;
+  for (const ColumnSchema& c : columns_) {
+    if (!other.contains(c.name())) out.push_back(c);
+  }
+  return Schema(std::move(out));
+}
+
+Schema Schema::with_column(ColumnSchema column) const {
+  std::vector<ColumnSchema> out = columns_;
+  for (ColumnSchema& c : out) {
+    if (c.name() == column.name()) {
+      c = std::move(column);
+      return Schema(std::move(out));
+    }
+  }
+  out.push_back(std::move(column));
+  return Schema(std::move(out));
+}
+
+nlohmann::json Schema::to_json() const {
+  json columns = json::array();
+  for (const ColumnSchema& c : columns_) columns.push_back(column_to_json(c));
+  return {{"format", kFormat}, {"version", kFormatVersion}, {"columns", columns}};
+}
+
+Schema Schema::from_json(const nlohmann::json& j, std::string_view source) {
+  RB_CHECK(j.is_object(), ValueError, "{}: expected a JSON object at the top level", source);
+  std::vector<ColumnSchema> columns;
+  if (j.contains("feature")) {  // Merlin / NVTabular
+    RB_CHECK(j["feature"].is_array(), ValueError, "{}: 'feature' must be an array", source);
+    for (const json& f : j["feature"]) columns.push_back(merlin_column(f, source));
+    return Schema(std::move(columns));
+  }
+  check_keys(j, {"format", "version", "columns"}, source);
+  RB_CHECK(j.value("format", std::string()) == kFormat, ValueError,
+           "{}: not a schema file (expected \"format\": \"{}\", or Merlin's \"feature\" list)", source,
+           kFormat);
+  const std::int64_t version = json_int(require(j, "version", source), source);
+  RB_CHECK(version == kFormatVersion, ValueError,
+           "{}: schema format version {} is not supported (this recblocks reads version {})", source,
+           version, kFormatVersion);
+  const json& cols = require(j, "columns", source);
+  RB_CHECK(cols.is_array(), ValueError, "{}: 'columns' must be an array", source);
+  for (std::size_t i = 0; i < cols.size(); ++i) {
+    columns.push_back(column_from_json(cols[i], fmt::format("{} columns[{}]", source, i)));
+  }
+  return Schema(std::move(columns));
+}
+
+void Schema::save(const std::filesystem::path& path) const {
+  io::write_file_atomic(path, to_json().dump(2) + "\n");
+}
+
+Schema Schema::load(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
+  std::stringstream text;
+  text << in.rdbuf();
+  json j;
+  try {
+    j = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw ValueError(fmt::format("{}: not valid JSON at byte {} ({})", path.string(), e.byte, e.what()));
+  }
+  try {
+    return from_json(j, path.string());
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("{}: unexpected JSON value: {}", path.string(), e.what()));
+  }
+}
+
+std::ostream& operator<<(std::ostream& os, const Schema& schema) {
+  os << "Schema(" << schema.size() << " columns)\n";
+  for (const ColumnSchema& c : schema) {
+    os << fmt::format("  {:<24} {:<8} {}", c.name(), dtype_name(c.dtype()), to_string(c.tags()));
+    if (c.domain()) os << fmt::format(" domain [{}, {}]", c.domain()->min, c.domain()->max);
+    if (c.is_list()) os << (c.is_ragged() ? " ragged list" : " fixed list");
+    os << '\n';
+  }
+  return os;
+}
+
+}  // namespace recblocks
