@@ -1,0 +1,309 @@
+// Blocks: the composable parts of a model, as in Merlin Models.
+//
+//   auto continuous = rb::ContinuousFeatures::from_schema(schema, rb::Tags::CONTINUOUS);
+//   auto deep = continuous.connect(rb::MLPBlock({64}));
+//   std::cout << deep(batch);        // eager: a tensor [4, 64]
+//
+// A Block is a cheap handle with shared ownership of its implementation
+// (BlockBase), so blocks compose like the Python original: connecting two
+// blocks makes a new block that holds both, and the weights are shared.
+//
+// Life of a block
+//   1. Build. Shapes come from the schema: build(input spec) creates the
+//      parameters and returns the output spec. It runs once, on the first
+//      eager call or when a model is compiled; later builds must see the
+//      same input spec. Initialisation is seeded by the BlockContext, so a
+//      model built twice from one seed has the same weights.
+//   2. Run. forward(input Flow, Run&) records ops on the step's Tape; the
+//      same code serves training (gradients), evaluation and the eager call
+//      (no gradients). Train/eval mode is a property of the run, not of the
+//      block (Run::training): Dropout and BatchNorm read it.
+//
+// What flows between blocks (Flow) is one of:
+//   - the raw batch (the features of one Batch): what feature blocks read;
+//   - a tensor [batch, ...];
+//   - a dict name -> tensor, in insertion order (the outputs of feature
+//     blocks and ParallelBlock).
+// A block that needs a tensor and gets a dict concatenates its values
+// along the last axis, in order (as Merlin's MLPBlock and Dense do).
+//
+// Save and rebuild: every block type has a registered name and a JSON
+// config (config()); Block::from_config rebuilds the architecture, and
+// state() / load_state() move the weights by name.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "recblocks/autograd/parameter.h"
+#include "recblocks/autograd/tape.h"
+#include "recblocks/core/shape.h"
+#include "recblocks/core/tensor.h"
+#include "recblocks/data/loader.h"
+#include "recblocks/schema/schema.h"
+
+namespace recblocks {
+
+class Block;
+class BlockBase;
+
+// ---------------------------------------------------------------------------
+// Specs: the shape of what flows, without the batch dimension.
+// ---------------------------------------------------------------------------
+
+// One tensor per row: `shape` excludes the batch axis ([64] for [B, 64]).
+struct TensorSpec {
+  Shape shape;
+  DType dtype = DType::kFloat32;
+  friend bool operator==(const TensorSpec&, const TensorSpec&) = default;
+};
+
+class FlowSpec {
+ public:
+  enum class Kind : std::uint8_t { kInputs, kTensor, kDict };
+  using Dict = std::vector<std::pair<std::string, TensorSpec>>;
+
+  // The raw inputs described by a schema (features only, no targets).
+  static FlowSpec inputs(Schema schema);
+  static FlowSpec tensor(TensorSpec spec);
+  static FlowSpec dict(Dict entries);
+
+  Kind kind() const { return kind_; }
+  const Schema& schema() const;      // kInputs
+  const TensorSpec& tensor() const;  // kTensor; throws naming the kind otherwise
+  const Dict& dict() const;          // kDict
+  // A tensor spec or a dict's values concatenated on the last axis (all
+  // float32, same rank; throws naming the mismatching entries).
+  TensorSpec as_tensor(std::string_view who) const;
+  std::string str() const;  // "[64]", "{userId: [64], movieId: [64]}", "inputs{...}"
+
+  friend bool operator==(const FlowSpec&, const FlowSpec&) = default;
+
+ private:
+  Kind kind_ = Kind::kTensor;
+  Schema schema_;
+  TensorSpec tensor_;
+  Dict dict_;
+};
+
+// ---------------------------------------------------------------------------
+// Flow: a value between blocks during one run on a Tape.
+// ---------------------------------------------------------------------------
+
+class Flow {
+ public:
+  using Dict = std::vector<std::pair<std::string, Var>>;
+
+  Flow() = default;
+  static Flow inputs(const Batch& batch);
+  static Flow tensor(Var value);
+  static Flow dict(Dict entries);
+
+  FlowSpec::Kind kind() const { return kind_; }
+  const Batch& batch() const;  // kInputs
+  const Var& tensor() const;   // kTensor
+  const Dict& dict() const;    // kDict
+  // The entry `name` of a dict; throws listing the keys.
+  const Var& at(std::string_view name) const;
+  // A tensor, or a dict concatenated on the last axis (see above).
+  Var as_tensor(std::string_view who) const;
+
+ private:
+  FlowSpec::Kind kind_ = FlowSpec::Kind::kTensor;
+  std::shared_ptr<const Batch> batch_;
+  Var tensor_;
+  Dict dict_;
+};
+
+// ---------------------------------------------------------------------------
+// Contexts.
+// ---------------------------------------------------------------------------
+
+// Shared by the blocks of one model (Merlin's BlockContext): the seed of
+// parameter initialisation and the embedding tables shared by domain name.
+class BlockContext {
+ public:
+  explicit BlockContext(std::uint64_t seed = 0) : seed_(seed) {}
+
+  std::uint64_t seed() const { return seed_; }
+  // A fresh initialisation stream per call, in build order.
+  std::uint64_t next_stream() { return seed_ * 0x9E3779B97F4A7C15ull + ++streams_; }
+  // The table of a domain: created by `make` on first request, then shared.
+  ParameterPtr shared_table(const std::string& domain, const std::function<ParameterPtr()>& make);
+  const std::map<std::string, ParameterPtr>& shared_tables() const { return tables_; }
+
+ private:
+  std::uint64_t seed_ = 0;
+  std::uint64_t streams_ = 0;
+  std::map<std::string, ParameterPtr> tables_;
+};
+
+// One run of the blocks over a batch on a tape.
+class Run {
+ public:
+  Run(Tape& tape, const Batch& batch, bool training) : tape_(tape), batch_(batch), training_(training) {}
+
+  Tape& tape() const { return tape_; }
+  const Batch& batch() const { return batch_; }
+  bool training() const { return training_; }
+  // The tape leaf of a parameter, one per run even when shared.
+  Var param(const ParameterPtr& p);
+
+ private:
+  Tape& tape_;
+  const Batch& batch_;
+  bool training_;
+  std::map<const Parameter*, Var> params_;
+};
+
+// ---------------------------------------------------------------------------
+// BlockBase: what a block type implements.
+// ---------------------------------------------------------------------------
+
+class BlockBase {
+ public:
+  virtual ~BlockBase() = default;
+
+  // The registered type name ("MLPBlock").
+  virtual std::string_view type() const = 0;
+  // Its configuration without children (they are listed by children()).
+  virtual nlohmann::json config() const = 0;
+  // Sub-blocks with their keys (branch names, or "0", "1", ... for a
+  // sequence): parameters are named by this path.
+  virtual std::vector<std::pair<std::string, Block>> children() const { return {}; }
+
+  // Creates this block's own parameters for `input` and returns the output
+  // spec. Called once per input spec by Block::build (which also checks
+  // that a built block is not rebuilt for a different input).
+  virtual FlowSpec build(const FlowSpec& input, BlockContext& context) = 0;
+  virtual Flow forward(const Flow& input, Run& run) const = 0;
+
+  // This block's own parameters by local name ("kernel", "bias").
+  virtual std::vector<std::pair<std::string, ParameterPtr>> own_parameters() const { return {}; }
+  // L2 regularisation: (parameter, factor) pairs; the loss adds
+  // factor * sum(w^2) for each.
+  virtual std::vector<std::pair<ParameterPtr, float>> regularizers() const { return {}; }
+
+  bool built() const { return built_; }
+  const FlowSpec& input_spec() const { return input_spec_; }
+  const FlowSpec& output_spec() const { return output_spec_; }
+
+ private:
+  friend class Block;
+  bool built_ = false;
+  FlowSpec input_spec_;
+  FlowSpec output_spec_;
+};
+
+// ---------------------------------------------------------------------------
+// Block: the handle users hold.
+// ---------------------------------------------------------------------------
+
+// What an eager call returns: a tensor or a name -> tensor map, printable.
+class Output {
+ public:
+  Output() = default;
+  explicit Output(Tensor tensor) : value_(std::move(tensor)) {}
+  explicit Output(std::vector<std::pair<std::string, Tensor>> dict) : value_(std::move(dict)) {}
+
+  bool is_tensor() const { return std::holds_alternative<Tensor>(value_); }
+  const Tensor& tensor() const;  // throws for a dict, listing its keys
+  const std::vector<std::pair<std::string, Tensor>>& dict() const;
+  const Tensor& operator[](std::string_view key) const;  // dict entry
+  std::vector<std::string> keys() const;
+  const Shape& shape() const { return tensor().shape(); }
+  std::string str(int edge_items = 3) const;
+
+ private:
+  std::variant<Tensor, std::vector<std::pair<std::string, Tensor>>> value_;
+};
+std::ostream& operator<<(std::ostream& os, const Output& output);
+
+struct ShortcutOptions {
+  // Applied to the input to make the shortcut; none = the input itself.
+  std::shared_ptr<Block> shortcut_filter;
+  // "concat" (default), "sum" (ElementwiseSum), or "" (a dict
+  // {"shortcut", "block"} is returned).
+  std::string aggregation = "concat";
+};
+
+class Block {
+ public:
+  Block() = default;
+  explicit Block(std::shared_ptr<BlockBase> impl) : impl_(std::move(impl)) {}
+
+  bool defined() const { return impl_ != nullptr; }
+  BlockBase& impl() const;
+  std::string_view type() const { return impl().type(); }
+
+  // Builds for `input` (once; a second call must give the same spec).
+  FlowSpec build(const FlowSpec& input, BlockContext& context) const;
+  FlowSpec build(const Schema& schema, std::uint64_t seed = 0) const;
+  bool built() const { return impl_ && impl_->built(); }
+  const FlowSpec& output_spec() const;
+  // Runs on a tape (used by models and by composite blocks).
+  Flow forward(const Flow& input, Run& run) const;
+
+  // Eager call, as in Merlin: builds on first use (from the batch's schema),
+  // runs in inference mode without gradients and returns the values.
+  Output operator()(const Batch& batch) const;
+  Output call(const Batch& batch, bool training) const;
+
+  // The four connect methods.
+  // this -> next, as a SequentialBlock.
+  Block connect(const Block& next) const;
+  // this -> ParallelBlock(branches) (named "0", "1", ... in order), with an
+  // optional aggregation ("concat", "stack", "sum", "" for a dict).
+  Block connect_branch(const std::vector<Block>& branches, const std::string& aggregation = "") const;
+  Block connect_branch(const std::vector<std::pair<std::string, Block>>& branches,
+                       const std::string& aggregation = "") const;
+  // this -> ParallelBlock({"shortcut": filter or identity, "block": block})
+  // aggregated ("concat" by default): Merlin's connect_with_shortcut.
+  Block connect_with_shortcut(const Block& block, const ShortcutOptions& options = {}) const;
+  // this -> input + block(input): connect_with_shortcut with "sum".
+  Block connect_with_residual(const Block& block) const;
+
+  // Parameters named by path ("1/dense_0/kernel"; shared tables
+  // "embeddings/<domain>"), each once, in a stable order.
+  std::vector<std::pair<std::string, ParameterPtr>> parameters() const;
+  std::vector<std::pair<ParameterPtr, float>> regularizers() const;
+  // The weights by parameter name (sharing storage) and back (copies;
+  // errors name a missing, extra or mis-shaped tensor).
+  std::map<std::string, Tensor> state() const;
+  void load_state(const std::map<std::string, Tensor>& state) const;
+
+  // {"type": ..., "config": {...}, "children": [{"key": ..., "block": {...}}]}
+  nlohmann::json to_json() const;
+  // Rebuilds (unbuilt) from to_json's output through the registry; an
+  // unknown type lists the registered ones, an unknown config key is
+  // reported by name.
+  static Block from_json(const nlohmann::json& json);
+
+  // Shows the tree: type, key, output spec once built.
+  std::string summary() const;
+
+ protected:
+  std::shared_ptr<BlockBase> impl_;
+};
+
+// ---------------------------------------------------------------------------
+// Registry: block types by name, each registered explicitly
+// (register_builtin_blocks in blocks/registry.cpp lists them all).
+// ---------------------------------------------------------------------------
+
+using BlockFactory =
+    std::function<Block(const nlohmann::json& config, std::vector<std::pair<std::string, Block>> children)>;
+
+void register_block_type(std::string name, BlockFactory factory);
+std::vector<std::string> registered_block_types();
+
+}  // namespace recblocks
