@@ -256,13 +256,15 @@ Block Block::connect_branch(const std::vector<std::pair<std::string, Block>>& br
   return connect(ParallelBlock(branches, aggregation));
 }
 
+Block Block::connect_with_shortcut(const Block& block) const { return connect_with_shortcut(block, {}); }
+
 Block Block::connect_with_shortcut(const Block& block, const ShortcutOptions& options) const {
   const Block shortcut = options.shortcut_filter ? *options.shortcut_filter : Identity();
   return connect(ParallelBlock({{"shortcut", shortcut}, {"block", block}}, options.aggregation));
 }
 
 Block Block::connect_with_residual(const Block& block) const {
-  return connect_with_shortcut(block, {.shortcut_filter = nullptr, .aggregation = "element-wise-sum"});
+  return connect_with_shortcut(block, {.shortcut_filter = std::nullopt, .aggregation = "element-wise-sum"});
 }
 
 // ---- rebuilding from JSON -----------------------------------------------------

@@ -189,7 +189,7 @@ TEST(Filter, SelectsRawInputsByTagAndByName) {
 TEST(Connect, ShortcutConcatenatesTheBlockOutputAndTheShortcut) {
   DictInput in({{"x", 2}, {"y", 3}});
   const Block model = Identity().connect_with_shortcut(
-      ConcatFeatures(), {.shortcut_filter = std::make_shared<Block>(Filter("y")), .aggregation = "concat"});
+      ConcatFeatures(), {.shortcut_filter = Filter("y"), .aggregation = "concat"});
   const Flow out = in.run(model);
   EXPECT_EQ(model.output_spec(), FlowSpec::tensor({Shape{8}, DType::kFloat32}));
   // "block" sorts before "y": the block's output first, then the shortcut.
@@ -228,7 +228,7 @@ TEST(Json, ACompositionRoundTrips) {
   const Block model =
       Filter(std::vector<std::string>{"x", "y", "z"})
           .connect_with_shortcut(StackFeatures(1).connect(Identity()),
-                                 {.shortcut_filter = std::make_shared<Block>(Filter("z", {.exclude = true})),
+                                 {.shortcut_filter = Filter("z", {.exclude = true}),
                                   .aggregation = ""})
           .connect_branch({{"sum", Filter("x")}}, "");
   const nlohmann::json j = model.to_json();

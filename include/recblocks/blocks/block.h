@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -228,13 +229,7 @@ class Output {
 };
 std::ostream& operator<<(std::ostream& os, const Output& output);
 
-struct ShortcutOptions {
-  // Applied to the input to make the shortcut; none = the input itself.
-  std::shared_ptr<Block> shortcut_filter;
-  // "concat" (default), "sum" (ElementwiseSum), or "" (a dict
-  // {"shortcut", "block"} is returned).
-  std::string aggregation = "concat";
-};
+struct ShortcutOptions;  // below Block, which it holds
 
 class Block {
  public:
@@ -268,7 +263,8 @@ class Block {
                        const std::string& aggregation = "") const;
   // this -> ParallelBlock({"shortcut": filter or identity, "block": block})
   // aggregated ("concat" by default): Merlin's connect_with_shortcut.
-  Block connect_with_shortcut(const Block& block, const ShortcutOptions& options = {}) const;
+  Block connect_with_shortcut(const Block& block) const;
+  Block connect_with_shortcut(const Block& block, const ShortcutOptions& options) const;
   // this -> input + block(input): connect_with_shortcut with "sum".
   Block connect_with_residual(const Block& block) const;
 
@@ -293,6 +289,14 @@ class Block {
 
  protected:
   std::shared_ptr<BlockBase> impl_;
+};
+
+struct ShortcutOptions {
+  // Applied to the input to make the shortcut; none = the input itself.
+  std::optional<Block> shortcut_filter;
+  // "concat" (default), "element-wise-sum", ... (see aggregation_block),
+  // or "" (the dict {"block": ..., shortcut entries} is returned).
+  std::string aggregation = "concat";
 };
 
 // ---------------------------------------------------------------------------

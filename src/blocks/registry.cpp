@@ -1,0 +1,78 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <map>
+#include <mutex>
+
+#include "blocks/registry.h"
+#include "recblocks/blocks/block.h"
+#include "recblocks/blocks/config.h"
+#include "recblocks/core/error.h"
+
+namespace recblocks {
+namespace {
+
+std::map<std::string, BlockFactory>& factories() {
+  static std::map<std::string, BlockFactory> map;
+  return map;
+}
+
+// Registers every built-in block type once, on first use of the registry.
+void ensure_builtins() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    register_combinators();
+    register_aggregations();
+    register_features();
+    register_transformations();
+    register_layers();
+    register_interaction_layers();
+  });
+}
+
+}  // namespace
+
+void config::check_keys(const nlohmann::json& config, std::string_view type,
+                        std::initializer_list<std::string_view> known) {
+  RB_CHECK(config.is_object(), ValueError, "{} config: expected a JSON object, got {}", type, config.dump());
+  for (const auto& [key, value] : config.items()) {
+    bool ok = false;
+    for (std::string_view k : known) ok = ok || k == key;
+    RB_CHECK(ok, ValueError, "{} config: unknown key '{}' (known: {})", type, key,
+             known.size() == 0 ? std::string("none") : fmt::format("{}", fmt::join(known, ", ")));
+  }
+}
+
+void register_block_type(std::string name, BlockFactory factory) {
+  factories()[std::move(name)] = std::move(factory);
+}
+
+std::vector<std::string> registered_block_types() {
+  ensure_builtins();
+  std::vector<std::string> names;
+  for (const auto& [name, f] : factories()) names.push_back(name);
+  return names;
+}
+
+Block Block::from_json(const nlohmann::json& json) {
+  ensure_builtins();
+  config::check_keys(json, "block", {"type", "config", "children"});
+  RB_CHECK(json.contains("type") && json["type"].is_string(), ValueError,
+           "block JSON: missing string 'type' in {}", json.dump().substr(0, 200));
+  const std::string type = json["type"].get<std::string>();
+  auto it = factories().find(type);
+  RB_CHECK(it != factories().end(), ValueError, "unknown block type '{}'; registered: {}", type,
+           fmt::join(registered_block_types(), ", "));
+  std::vector<std::pair<std::string, Block>> children;
+  for (const auto& c : json.value("children", nlohmann::json::array())) {
+    config::check_keys(c, "child", {"key", "block"});
+    children.emplace_back(c.at("key").get<std::string>(), from_json(c.at("block")));
+  }
+  try {
+    return it->second(json.value("config", nlohmann::json::object()), std::move(children));
+  } catch (const nlohmann::json::exception& e) {
+    throw ValueError(fmt::format("{} config: {}", type, e.what()));
+  }
+}
+
+}  // namespace recblocks
