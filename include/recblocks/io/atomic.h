@@ -13,8 +13,13 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 // Builds a directory under a temporary name beside `target`
 // (".<name>.tmp-<pid>-<n>") and moves it into place on commit(). An
-// existing target is replaced only at commit. Destroying an uncommitted
-// StagedDirectory removes what was written.
+// existing target is replaced only at commit, by swapping the two names in
+// one step (Linux renameat2 RENAME_EXCHANGE; where the file system lacks it,
+// the old target is renamed to ".<name>.old-<pid>-<n>" first), then the
+// old version is removed. Destroying an uncommitted StagedDirectory removes
+// what was written; the constructor also removes the staging and old
+// directories that killed processes (pids that no longer exist) left
+// beside `target`. Missing parent directories are created.
 class StagedDirectory {
  public:
   explicit StagedDirectory(std::filesystem::path target);

@@ -1,0 +1,244 @@
+#include "recblocks/data/dataset.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cstring>
+#include <optional>
+
+#include "data/gather.h"
+#include "recblocks/io/atomic.h"
+#include "recblocks/io/npy.h"
+
+namespace recblocks {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kSchemaFile = "schema.json";
+
+bool is_safe_file_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '-';
+}
+
+std::string joined_names(const std::vector<std::string>& names) {
+  return names.empty() ? std::string("(none)") : fmt::format("{}", fmt::join(names, ", "));
+}
+
+template <class Map>
+std::string joined_keys(const Map& columns) {
+  std::vector<std::string> names;
+  for (const auto& [name, column] : columns) names.push_back(name);
+  return joined_names(names);
+}
+
+// Checks a list column's offsets: int64 [rows + 1], from 0, non-decreasing,
+// ending at the number of values. `where` starts every message.
+void check_offsets(const Tensor& offsets, std::int64_t num_values, const std::string& where) {
+  RB_CHECK(offsets.dtype() == DType::kInt64 && offsets.rank() == 1 && offsets.numel() >= 1,
+           ValueError, "{}: offsets are {} {}, expected int64 [rows + 1]", where,
+           dtype_name(offsets.dtype()), offsets.shape());
+  const std::int64_t* o = offsets.data<std::int64_t>();
+  const std::int64_t n = offsets.numel();
+  RB_CHECK(o[0] == 0, ValueError, "{}: offsets[0] is {}, expected 0", where, o[0]);
+  for (std::int64_t i = 0; i + 1 < n; ++i) {
+    RB_CHECK(o[i] <= o[i + 1], ValueError,
+             "{}: offsets[{}] = {} > offsets[{}] = {}, expected non-decreasing offsets", where, i,
+             o[i], i + 1, o[i + 1]);
+  }
+  RB_CHECK(o[n - 1] == num_values, ValueError,
+           "{}: the last offset is {}, expected the number of values {}", where, o[n - 1],
+           num_values);
+}
+
+// Checks one column against its schema and returns its number of rows.
+// `where` names the column (and the file, when loading) in every message.
+std::int64_t check_column(const ColumnSchema& schema, const Column& column,
+                          const std::string& where) {
+  const Tensor& values = column.values;
+  RB_CHECK(values.defined() && values.rank() >= 1, ValueError,
+           "{}: values have shape {}, expected [rows, ...]", where, values.shape());
+  RB_CHECK(values.dtype() == schema.dtype(), ValueError, "{}: dtype is {}, the schema expects {}",
+           where, dtype_name(values.dtype()), dtype_name(schema.dtype()));
+  if (schema.is_ragged()) {
+    RB_CHECK(column.offsets.defined() && column.offsets.numel() > 0, ValueError,
+             "{}: a ragged list column needs offsets (int64 [rows + 1])", where);
+    check_offsets(column.offsets, values.size(0), where);
+    return column.offsets.numel() - 1;
+  }
+  RB_CHECK(!column.is_list(), ValueError,
+           "{}: has offsets, but the schema does not make it a ragged list column", where);
+  if (schema.is_list()) {  // fixed length: [rows, n]
+    const std::int64_t n = schema.value_count() ? schema.value_count()->max : 0;
+    RB_CHECK(values.rank() == 2 && values.size(1) == n, ValueError,
+             "{}: values have shape {}, expected [rows, {}] (a fixed-length list of {})", where,
+             values.shape(), n, n);
+  }
+  return values.size(0);
+}
+
+Column slice_column(const Column& c, std::int64_t begin, std::int64_t end) {
+  if (!c.is_list()) return {c.values.slice_rows(begin, end), Tensor()};
+  const std::int64_t* o = c.offsets.data<std::int64_t>();
+  Tensor offsets = Tensor::empty({end - begin + 1}, DType::kInt64);
+  std::int64_t* out = offsets.data<std::int64_t>();
+  for (std::int64_t r = begin; r <= end; ++r) out[r - begin] = o[r] - o[begin];
+  return {c.values.slice_rows(o[begin], o[end]), offsets};
+}
+
+Column take_column(const Column& c, std::span<const std::int64_t> rows) {
+  const auto n = static_cast<std::int64_t>(rows.size());
+  const std::size_t row_bytes =
+      static_cast<std::size_t>(c.values.shape().inner(0)) * dtype_size(c.values.dtype());
+  if (!c.is_list()) {
+    Tensor values = Tensor::empty(c.values.shape().with(0, n), c.values.dtype());
+    data_detail::gather_rows(c.values.raw(), row_bytes, rows, values.raw());
+    return {values, Tensor()};
+  }
+  Tensor offsets = Tensor::empty({n + 1}, DType::kInt64);
+  const std::int64_t* source_offsets = c.offsets.data<std::int64_t>();
+  const std::int64_t nnz =
+      data_detail::gather_offsets(source_offsets, rows, offsets.data<std::int64_t>());
+  Tensor values = Tensor::empty(c.values.shape().with(0, nnz), c.values.dtype());
+  data_detail::gather_list_values(c.values.raw(), row_bytes, source_offsets, rows, values.raw());
+  return {values, offsets};
+}
+
+}  // namespace
+
+std::string column_file_stem(std::string_view column_name) {
+  std::string stem;
+  for (const char c : column_name) {
+    if (is_safe_file_char(c)) {
+      stem += c;
+    } else {
+      stem += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+    }
+  }
+  return stem;
+}
+
+std::int64_t Column::rows() const { return is_list() ? offsets.numel() - 1 : values.size(0); }
+
+RaggedTensor Column::ragged() const {
+  RB_CHECK(is_list(), ValueError, "Column::ragged: the column has no offsets (not a list column)");
+  return RaggedTensor(values, offsets);
+}
+
+Dataset::Dataset(Schema schema, std::map<std::string, Column> columns)
+    : schema_(std::move(schema)), columns_(columns.begin(), columns.end()) {
+  for (const auto& [name, column] : columns_) {
+    RB_CHECK(schema_.contains(name), ValueError,
+             "Dataset: column '{}' is not in the schema (schema columns: {})", name,
+             joined_names(schema_.column_names()));
+  }
+  std::optional<std::string> first;
+  for (const ColumnSchema& cs : schema_) {
+    const auto it = columns_.find(cs.name());
+    RB_CHECK(it != columns_.end(), ValueError,
+             "Dataset: schema column '{}' has no data (columns given: {})", cs.name(),
+             joined_keys(columns_));
+    const std::int64_t rows =
+        check_column(cs, it->second, fmt::format("Dataset: column '{}'", cs.name()));
+    if (!first) {
+      first = cs.name();
+      num_rows_ = rows;
+    }
+    RB_CHECK(rows == num_rows_, ValueError, "Dataset: column '{}' has {} rows, column '{}' has {}",
+             cs.name(), rows, *first, num_rows_);
+  }
+}
+
+Dataset Dataset::load(const fs::path& dir) {
+  const fs::path schema_path = dir / kSchemaFile;
+  std::error_code ec;
+  RB_CHECK(fs::is_directory(dir, ec), Error, "{}: no such dataset directory", dir.string());
+  RB_CHECK(fs::exists(schema_path, ec), Error,
+           "{}: missing file (a dataset directory needs schema.json and one .npy per column)",
+           schema_path.string());
+  Schema schema = Schema::load(schema_path);
+
+  std::map<std::string, Column> columns;
+  std::optional<std::pair<fs::path, std::int64_t>> first;  // file, rows
+  for (const ColumnSchema& cs : schema) {
+    const std::string stem = column_file_stem(cs.name());
+    const fs::path values_path = dir / (stem + ".npy");
+    const auto read = [&](const fs::path& path) {
+      RB_CHECK(fs::exists(path, ec), Error, "{}: missing file for column '{}' of {}", path.string(),
+               cs.name(), schema_path.string());
+      return io::read_npy(path);
+    };
+    Column column{read(values_path), Tensor()};
+    const std::string where = fmt::format("{}: column '{}'", values_path.string(), cs.name());
+    RB_CHECK(column.values.dtype() == cs.dtype(), ValueError, "{} has dtype {}, {} expects {}",
+             where, dtype_name(column.values.dtype()), schema_path.string(),
+             dtype_name(cs.dtype()));
+    if (cs.is_ragged()) {
+      const fs::path offsets_path = dir / (stem + ".offsets.npy");
+      column.offsets = read(offsets_path);
+      check_offsets(column.offsets, column.values.rank() >= 1 ? column.values.size(0) : 0,
+                    fmt::format("{}: column '{}'", offsets_path.string(), cs.name()));
+    }
+    const std::int64_t rows = check_column(cs, column, where);
+    if (!first) first.emplace(values_path, rows);
+    RB_CHECK(rows == first->second, ValueError, "{} has {} rows, expected {} (as {})", where, rows,
+             first->second, first->first.string());
+    columns.emplace(cs.name(), std::move(column));
+  }
+  Dataset dataset(std::move(schema), std::move(columns));
+  dataset.path_ = dir;
+  return dataset;
+}
+
+void Dataset::save(const fs::path& dir) const {
+  io::StagedDirectory staged(dir);
+  for (const ColumnSchema& cs : schema_) {
+    const Column& c = columns_.find(cs.name())->second;
+    const std::string stem = column_file_stem(cs.name());
+    io::write_npy(staged.path() / (stem + ".npy"), c.values);
+    if (c.is_list()) io::write_npy(staged.path() / (stem + ".offsets.npy"), c.offsets);
+  }
+  schema_.save(staged.path() / kSchemaFile);  // last: without it nothing loads
+  staged.commit();
+}
+
+const Column& Dataset::column(std::string_view name) const {
+  const auto it = columns_.find(name);
+  RB_CHECK(it != columns_.end(), ValueError, "Dataset: no column '{}' (available: {})", name,
+           joined_names(schema_.column_names()));
+  return it->second;
+}
+
+Dataset Dataset::select(const Schema& schema) const {
+  std::map<std::string, Column> columns;
+  for (const ColumnSchema& cs : schema) columns.emplace(cs.name(), column(cs.name()));
+  Dataset selected(schema, std::move(columns));
+  selected.path_ = path_;
+  return selected;
+}
+
+Dataset Dataset::select_by_name(const std::vector<std::string>& names) const {
+  return select(schema_.select_by_name(names));
+}
+
+Dataset Dataset::slice_rows(std::int64_t begin, std::int64_t end) const {
+  RB_CHECK(0 <= begin && begin <= end && end <= num_rows_, ValueError,
+           "Dataset::slice_rows: rows [{}, {}) out of range for {} rows", begin, end, num_rows_);
+  std::map<std::string, Column> columns;
+  for (const auto& [name, c] : columns_) columns.emplace(name, slice_column(c, begin, end));
+  return Dataset(schema_, std::move(columns));
+}
+
+Dataset Dataset::take(std::span<const std::int64_t> rows) const {
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    RB_CHECK(0 <= rows[i] && rows[i] < num_rows_, ValueError,
+             "Dataset::take: rows[{}] = {} out of range for {} rows", i, rows[i], num_rows_);
+  }
+  std::map<std::string, Column> columns;
+  for (const auto& [name, c] : columns_) columns.emplace(name, take_column(c, rows));
+  return Dataset(schema_, std::move(columns));
+}
+
+}  // namespace recblocks
