@@ -44,7 +44,7 @@ class ConcatImpl final : public BlockBase {
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     return FlowSpec::tensor(input.as_tensor("ConcatFeatures"));
   }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     return Flow::tensor(input.as_tensor("ConcatFeatures"));
   }
 };
@@ -66,7 +66,7 @@ class StackImpl final : public BlockBase {
     return FlowSpec::tensor(
         {row.inserted(axis - 1, static_cast<std::int64_t>(input.dict().size())), DType::kFloat32});
   }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     std::vector<Var> parts;
     for (const auto* e : by_name(input.dict())) parts.push_back(e->second);
     return Flow::tensor(ops::stack(parts, axis_resolved_));
@@ -84,7 +84,7 @@ class SumImpl final : public BlockBase {
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     return FlowSpec::tensor({common_shape(input, "ElementwiseSum"), DType::kFloat32});
   }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     const Flow::Dict& dict = input.dict();
     Var sum = dict.front().second;
     for (std::size_t i = 1; i < dict.size(); ++i) sum = ops::add(sum, dict[i].second);
@@ -102,7 +102,7 @@ class CosineImpl final : public BlockBase {
              "CosineSimilarity: expected two inputs of shape [batch, d], got {}", input.str());
     return FlowSpec::tensor({Shape{1}, DType::kFloat32});
   }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     const Flow::Dict& dict = input.dict();
     return Flow::tensor(ops::cosine_similarity(dict[0].second, dict[1].second));  // [B, 1]
   }
@@ -122,7 +122,7 @@ void register_aggregations() {
   });
   register_block_type("StackFeatures", [](const json& c, auto) {
     config::check_keys(c, "StackFeatures", {"axis"});
-    return StackFeatures(c.value("axis", 1));
+    return StackFeatures(c.value("axis", -1));
   });
   register_block_type("ElementwiseSum", [](const json& c, auto) {
     config::check_keys(c, "ElementwiseSum", {});

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <atomic>
 #include <ostream>
 #include <set>
 #include <sstream>
@@ -92,7 +93,7 @@ TensorSpec FlowSpec::as_tensor(std::string_view who) const {
   for (const auto* e : entries) {
     const TensorSpec& t = e->second;
     RB_CHECK(t.dtype == DType::kFloat32 && t.shape.rank() == first.shape.rank() &&
-                 t.shape.rank() >= 1 && t.shape.outer(t.shape.rank() - 1) == first.shape.outer(first.shape.rank() - 1),
+                 t.shape.rank() >= 1 && t.shape.without(-1) == first.shape.without(-1),
              ValueError,
              "{}: cannot concatenate the dict on the last axis: '{}' is {} {} but '{}' is {} {}", who,
              e->first, t.shape, dtype_name(t.dtype), entries.front()->first, first.shape,
@@ -183,7 +184,7 @@ ParameterPtr BlockContext::shared_table(const std::string& domain, const std::fu
   return table;
 }
 
-Var Run::param(const ParameterPtr& p) {
+Var RunContext::param(const ParameterPtr& p) {
   auto it = params_.find(p.get());
   if (it != params_.end()) return it->second;
   Var v = tape_.parameter(*p);
@@ -251,8 +252,9 @@ FlowSpec Block::build(const FlowSpec& input, BlockContext& context) const {
   return output;
 }
 
-FlowSpec Block::build(const Schema& schema, std::uint64_t seed) const {
-  BlockContext context(seed);
+FlowSpec Block::build(const Schema& schema, std::optional<std::uint64_t> seed) const {
+  static std::atomic<std::uint64_t> next_seed{0};
+  BlockContext context(seed ? *seed : next_seed.fetch_add(1));
   return build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
 }
 
@@ -261,7 +263,7 @@ const FlowSpec& Block::output_spec() const {
   return impl_->output_spec_;
 }
 
-Flow Block::forward(const Flow& input, Run& run) const {
+Flow Block::forward(const Flow& input, RunContext& run) const {
   RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema", type());
   return impl_->forward(input, run);
 }
@@ -272,7 +274,7 @@ Output Block::call(const Batch& batch, bool training) const {
   if (!built()) build(batch.schema());
   NoGradGuard no_grad;
   Tape tape;
-  Run run(tape, batch, training);
+  RunContext run(tape, batch, training);
   const Flow out = forward(Flow::inputs(batch), run);
   // Values may live in the tape's arena: copy them out before it goes.
   switch (out.kind()) {
@@ -339,6 +341,8 @@ std::map<std::string, Tensor> Block::state() const {
 }
 
 void Block::load_state(const std::map<std::string, Tensor>& state) const {
+  RB_CHECK(built(), ValueError,
+           "load_state: {} is not built yet; build it (from a schema or a batch) before loading weights", type());
   const auto params = parameters();
   for (const auto& [name, p] : params) {
     auto it = state.find(name);
@@ -356,14 +360,47 @@ void Block::load_state(const std::map<std::string, Tensor>& state) const {
   for (const auto& [name, p] : params) p->value().copy_from(state.at(name));
 }
 
-nlohmann::json Block::to_json() const {
-  nlohmann::json j = {{"type", std::string(type())}, {"config", impl().config()}};
-  const auto kids = impl().children();
+namespace {
+
+nlohmann::json block_to_json(const Block& block, std::map<const BlockBase*, int>& ids) {
+  auto [it, first] = ids.emplace(&block.impl(), static_cast<int>(ids.size()));
+  if (!first) return {{"ref", it->second}};
+  nlohmann::json j = {{"type", std::string(block.type())}, {"config", block.impl().config()}};
+  const auto kids = block.impl().children();
   if (!kids.empty()) {
     nlohmann::json children = nlohmann::json::array();
-    for (const auto& [key, child] : kids) children.push_back({{"key", key}, {"block", child.to_json()}});
+    for (const auto& [key, child] : kids) children.push_back({{"key", key}, {"block", block_to_json(child, ids)}});
     j["children"] = children;
   }
+  return j;
+}
+
+// Marks with an "id" the blocks that are referred to later.
+void mark_shared(nlohmann::json& j, const std::set<int>& referenced, int& counter) {
+  if (j.contains("ref")) return;
+  const int id = counter++;
+  if (referenced.count(id)) j["id"] = id;
+  if (j.contains("children")) {
+    for (auto& c : j["children"]) mark_shared(c["block"], referenced, counter);
+  }
+}
+
+void collect_refs(const nlohmann::json& j, std::set<int>& refs) {
+  if (j.contains("ref")) refs.insert(j["ref"].get<int>());
+  if (j.contains("children")) {
+    for (const auto& c : j["children"]) collect_refs(c["block"], refs);
+  }
+}
+
+}  // namespace
+
+nlohmann::json Block::to_json() const {
+  std::map<const BlockBase*, int> ids;
+  nlohmann::json j = block_to_json(*this, ids);
+  std::set<int> refs;
+  collect_refs(j, refs);
+  int counter = 0;
+  mark_shared(j, refs, counter);
   return j;
 }
 

@@ -34,7 +34,7 @@ class SequentialImpl final : public BlockBase {
     for (const Block& b : blocks_) spec = b.build(spec, context);
     return spec;
   }
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     Flow flow = input;
     for (const Block& b : blocks_) flow = b.forward(flow, run);
     return flow;
@@ -85,7 +85,7 @@ class ParallelImpl final : public BlockBase {
     return aggregation_.defined() ? aggregation_.build(dict, context) : dict;
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     Flow::Dict merged;
     merged.reserve(branches_.size());
     for (const auto& [name, branch] : branches_) {
@@ -157,7 +157,7 @@ class FilterImpl final : public BlockBase {
     return FlowSpec::dict(std::move(out));
   }
 
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     if (input.kind() == FlowSpec::Kind::kInputs) return Flow::inputs(input.batch().select(selected_));
     Flow::Dict out;
     for (const auto& e : input.dict()) {
@@ -206,7 +206,7 @@ class IdentityImpl final : public BlockBase {
   std::string_view type() const override { return "Identity"; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return input; }
-  Flow forward(const Flow& input, Run&) const override { return input; }
+  Flow forward(const Flow& input, RunContext&) const override { return input; }
 };
 
 }  // namespace
@@ -264,7 +264,9 @@ Block Block::connect_with_shortcut(const Block& block, const ShortcutOptions& op
 }
 
 Block Block::connect_with_residual(const Block& block) const {
-  return connect_with_shortcut(block, {.shortcut_filter = std::nullopt, .aggregation = "element-wise-sum"});
+  // The shortcut is the input as one tensor (a dict is concatenated), so
+  // only the block's output is added to it, as Merlin's ResidualBlock does.
+  return connect_with_shortcut(block, {.shortcut_filter = ConcatFeatures(), .aggregation = "element-wise-sum"});
 }
 
 // ---- rebuilding from JSON -----------------------------------------------------

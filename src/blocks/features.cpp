@@ -77,7 +77,7 @@ class ContinuousImpl final : public BlockBase {
     return FlowSpec::dict(std::move(out));
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     const Batch& batch = input.batch();
     Flow::Dict out;
     out.reserve(features_.size());
@@ -92,7 +92,7 @@ class ContinuousImpl final : public BlockBase {
   // The column as float32 [rows, width]: a view for float columns, a
   // converted copy in the step's arena for integer ones.
   static Tensor as_float_rows(const Batch& batch, const std::string& name, std::int64_t width,
-                              Run& run) {
+                              RunContext& run) {
     const Tensor& t = batch.tensor(name);
     const std::int64_t rows = batch.rows();
     RB_CHECK(t.numel() == rows * width && t.shape()[0] == rows, ShapeError,
@@ -208,7 +208,7 @@ class EmbeddingImpl final : public BlockBase {
     return FlowSpec::dict(std::move(out));
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     const Batch& batch = input.batch();
     Flow::Dict out;
     for (const FeatureSpec& f : features_) {
@@ -366,7 +366,7 @@ class EmbeddingImpl final : public BlockBase {
   }
 
   // float32 [B, L]: 1 where the id is not the padding id 0.
-  static Tensor mask_of(const Tensor& ids, Run& run) {
+  static Tensor mask_of(const Tensor& ids, RunContext& run) {
     Tensor mask = run.tape().arena().tensor(ids.shape());
     float* out = mask.data<float>();
     if (ids.dtype() == DType::kInt32) {

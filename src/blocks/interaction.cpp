@@ -83,7 +83,7 @@ class DotProductImpl final : public BlockBase {
     return FlowSpec::tensor({Shape{outputs}, DType::kFloat32});
   }
 
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     if (input.kind() == FlowSpec::Kind::kTensor) {
       return Flow::tensor(ops::dot_interaction(input.tensor(), self_interaction_));
     }
@@ -108,7 +108,7 @@ class FMPairwiseImpl final : public BlockBase {
   }
 
   // 0.5 * ((sum_i v_i)^2 - sum_i v_i^2), per component.
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     Var sum, sum_of_squares;
     if (input.kind() == FlowSpec::Kind::kTensor) {
       const Var& x = input.tensor();
@@ -187,7 +187,7 @@ class CrossImpl final : public BlockBase {
     return FlowSpec::tensor(in);
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     const Var x0 = input.as_tensor("CrossBlock");
     Var x = x0;
     for (const CrossLayer& layer : layers_) {

@@ -119,7 +119,7 @@ class MLPImpl final : public BlockBase {
     return FlowSpec::tensor({in.shape.with(-1, dims_.back()), DType::kFloat32});
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     Var x = input.as_tensor("MLPBlock");
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer& layer = layers_[i];

@@ -17,16 +17,27 @@ std::map<std::string, BlockFactory>& factories() {
   return map;
 }
 
+std::mutex& registry_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 // Registers every built-in block type once, on first use of the registry.
+// True while ensure_builtins registers the built-in types (which call
+// register_block_type themselves).
+thread_local bool registering_builtins = false;
+
 void ensure_builtins() {
   static std::once_flag once;
   std::call_once(once, [] {
+    registering_builtins = true;
     register_combinators();
     register_aggregations();
     register_features();
     register_transformations();
     register_layers();
     register_interaction_layers();
+    registering_builtins = false;
   });
 }
 
@@ -44,6 +55,8 @@ void config::check_keys(const nlohmann::json& config, std::string_view type,
 }
 
 void register_block_type(std::string name, BlockFactory factory) {
+  if (!registering_builtins) ensure_builtins();  // built-ins never overwrite a user's type
+  const std::lock_guard lock(registry_mutex());
   factories()[std::move(name)] = std::move(factory);
 }
 
@@ -54,9 +67,18 @@ std::vector<std::string> registered_block_types() {
   return names;
 }
 
-Block Block::from_json(const nlohmann::json& json) {
-  ensure_builtins();
-  config::check_keys(json, "block", {"type", "config", "children"});
+namespace {
+
+Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) {
+  RB_CHECK(json.is_object(), ValueError, "block JSON: expected an object, got {}", json.dump().substr(0, 200));
+  if (json.contains("ref")) {
+    config::check_keys(json, "block reference", {"ref"});
+    const int ref = json["ref"].get<int>();
+    auto it = shared.find(ref);
+    RB_CHECK(it != shared.end(), ValueError, "block JSON: reference to block {} before its definition", ref);
+    return it->second;
+  }
+  config::check_keys(json, "block", {"type", "config", "children", "id"});
   RB_CHECK(json.contains("type") && json["type"].is_string(), ValueError,
            "block JSON: missing string 'type' in {}", json.dump().substr(0, 200));
   const std::string type = json["type"].get<std::string>();
@@ -64,14 +86,31 @@ Block Block::from_json(const nlohmann::json& json) {
   RB_CHECK(it != factories().end(), ValueError, "unknown block type '{}'; registered: {}", type,
            fmt::join(registered_block_types(), ", "));
   std::vector<std::pair<std::string, Block>> children;
-  for (const auto& c : json.value("children", nlohmann::json::array())) {
+  const nlohmann::json kids = json.value("children", nlohmann::json::array());
+  RB_CHECK(kids.is_array(), ValueError, "{}: 'children' must be an array", type);
+  for (const auto& c : kids) {
     config::check_keys(c, "child", {"key", "block"});
-    children.emplace_back(c.at("key").get<std::string>(), from_json(c.at("block")));
+    children.emplace_back(c.at("key").get<std::string>(), block_from_json(c.at("block"), shared));
   }
+  Block block;
   try {
-    return it->second(json.value("config", nlohmann::json::object()), std::move(children));
+    block = it->second(json.value("config", nlohmann::json::object()), std::move(children));
   } catch (const nlohmann::json::exception& e) {
     throw ValueError(fmt::format("{} config: {}", type, e.what()));
+  }
+  if (json.contains("id")) shared.emplace(json["id"].get<int>(), block);
+  return block;
+}
+
+}  // namespace
+
+Block Block::from_json(const nlohmann::json& json) {
+  ensure_builtins();
+  std::map<int, Block> shared;
+  try {
+    return block_from_json(json, shared);
+  } catch (const nlohmann::json::exception& e) {
+    throw ValueError(fmt::format("block JSON: {}", e.what()));
   }
 }
 

@@ -51,7 +51,7 @@ class L2NormImpl final : public BlockBase {
   std::string_view type() const override { return "L2Norm"; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     return map_flow(input, [](const Var& x) { return ops::l2_normalize(x); });
   }
 };
@@ -65,7 +65,7 @@ class TemperatureImpl final : public BlockBase {
   std::string_view type() const override { return "LogitsTemperatureScaler"; }
   json config() const override { return {{"temperature", temperature_}}; }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
-  Flow forward(const Flow& input, Run&) const override {
+  Flow forward(const Flow& input, RunContext&) const override {
     const auto inverse = static_cast<float>(1.0 / temperature_);
     return map_flow(input, [&](const Var& x) { return ops::scale(x, inverse); });
   }
@@ -83,7 +83,7 @@ class DropoutImpl final : public BlockBase {
   std::string_view type() const override { return "Dropout"; }
   json config() const override { return {{"rate", rate_}}; }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     const bool training = run.training();
     return map_flow(
         input, [&](const Var& x) { return ops::dropout(x, static_cast<float>(rate_), training); });
@@ -122,10 +122,10 @@ struct Affine {
       fixed_beta = Tensor::zeros({c});
     }
   }
-  Var gamma_var(Run& run) const {
+  Var gamma_var(RunContext& run) const {
     return gamma ? run.param(gamma) : run.tape().constant(fixed_gamma);
   }
-  Var beta_var(Run& run) const { return beta ? run.param(beta) : run.tape().constant(fixed_beta); }
+  Var beta_var(RunContext& run) const { return beta ? run.param(beta) : run.tape().constant(fixed_beta); }
   void add_to(std::vector<std::pair<std::string, ParameterPtr>>& out) const {
     if (gamma) out.emplace_back("gamma", gamma);
     if (beta) out.emplace_back("beta", beta);
@@ -158,7 +158,7 @@ class BatchNormImpl final : public BlockBase {
                                                    /*trainable=*/false);
     return FlowSpec::tensor(input.as_tensor(type()));
   }
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     ops::BatchNormOptions o;
     o.training = run.training();
     o.momentum = static_cast<float>(1.0 - options_.momentum);  // Keras -> PyTorch convention
@@ -197,7 +197,7 @@ class LayerNormImpl final : public BlockBase {
     affine_.make(channels(input, type(), Shape::kMaxRank - 1), options_.scale, options_.center);
     return FlowSpec::tensor(input.as_tensor(type()));
   }
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     return Flow::tensor(ops::layer_norm(input.as_tensor(type()), affine_.gamma_var(run),
                                         affine_.beta_var(run),
                                         static_cast<float>(options_.epsilon)));
@@ -246,7 +246,7 @@ class AsDenseImpl final : public BlockBase {
     return FlowSpec::inputs(std::move(schema));
   }
 
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     Batch batch = input.batch();
     for (const auto& [column, length] : dense_) {
       if (!batch.contains(column.name()) || !batch.is_list(column.name())) continue;

@@ -10,6 +10,9 @@
 #include "recblocks/core/error.h"
 #include "recblocks/data/dataset.h"
 #include "recblocks/data/loader.h"
+#include "recblocks/blocks/features.h"
+#include "recblocks/blocks/mlp.h"
+#include "testing/gradient_checker.h"
 #include "testing/tensor_testing.h"
 
 namespace recblocks {
@@ -46,7 +49,7 @@ struct DictInput {
     BlockContext context(seed);
     block.build(spec, context);
     static const Batch empty;
-    Run r(tape, empty, false);
+    RunContext r(tape, empty, false);
     return block.forward(flow, r);
   }
 };
@@ -253,6 +256,64 @@ TEST(Json, UnknownTypesAndKeysAreNamed) {
               HasSubstr("StackFeatures config: unknown key 'axes' (known: axis)"));
   EXPECT_THAT(error_of([] { (void)Block::from_json({{"type", "Identity"}, {"confg", {}}}); }),
               HasSubstr("unknown key 'confg'"));
+}
+
+// Each aggregation's gradient reaches every input entry (finite differences).
+TEST(Aggregations, GradientsMatchFiniteDifferences) {
+  const std::vector<std::pair<std::string, Block>> aggregations = {
+      {"concat", ConcatFeatures()}, {"stack", StackFeatures(1)}, {"stack_last", StackFeatures(-1)},
+      {"sum", ElementwiseSum()}, {"cosine", CosineSimilarity()}};
+  for (const auto& [name, block] : aggregations) {
+    Parameter a("a", testing::uniform(Shape{kBatch, 4}, 11));
+    Parameter b("b", testing::uniform(Shape{kBatch, 4}, 12));
+    BlockContext context;
+    block.build(FlowSpec::dict({{"b", {Shape{4}, DType::kFloat32}}, {"a", {Shape{4}, DType::kFloat32}}}), context);
+    const Batch empty;
+    EXPECT_TRUE(testing::check_gradients(name, {&a, &b}, [&](Tape& tape, std::span<const Var> in) {
+      RunContext run(tape, empty, true);
+      return block.forward(Flow::dict({{"b", in[1]}, {"a", in[0]}}), run).tensor();
+    }));
+  }
+}
+
+// A block used twice (one MLP on two branches) is saved once and shared
+// again after rebuilding; weights move by name and outputs are identical.
+TEST(Json, SharedBlocksStaySharedAndWeightsReload) {
+  const Block mlp = MLPBlock({4});
+  const Block model = ParallelBlock({{"left", Filter("x").connect(ConcatFeatures()).connect(mlp)},
+                                     {"right", Filter("y").connect(ConcatFeatures()).connect(mlp)}},
+                                    "concat")
+                          .connect(MLPBlock({3}));
+  DictInput in({{"x", 5}, {"y", 5}});
+  const Flow out = in.run(model, /*seed=*/7);
+  EXPECT_EQ(model.parameters().size(), 4u);  // the shared MLP once, the head once
+
+  const nlohmann::json j = model.to_json();
+  EXPECT_THAT(j.dump(), HasSubstr("\"ref\""));
+  const Block back = Block::from_json(j);
+  EXPECT_EQ(back.to_json(), j);
+  DictInput in2({{"x", 5}, {"y", 5}});
+  EXPECT_THAT(error_of([&] { back.load_state(model.state()); }), HasSubstr("not built yet"));
+  in2.run(back, /*seed=*/99);  // other initial weights ...
+  EXPECT_EQ(back.parameters().size(), 4u);
+  back.load_state(model.state());  // ... replaced by the model's
+  const Flow out2 = in2.run(back);
+  EXPECT_TRUE(testing::tensors_bitwise_equal(out.tensor().value(), out2.tensor().value()));
+}
+
+TEST(Block, SeparateEagerBuildsGetDifferentWeights) {
+  const Batch batch(tiny_dataset());
+  const Block a = ContinuousFeatures::from_schema(batch.schema()).connect(MLPBlock({8}));
+  const Block b = ContinuousFeatures::from_schema(batch.schema()).connect(MLPBlock({8}));
+  (void)a(batch);
+  (void)b(batch);
+  EXPECT_FALSE(allclose(a.state().at("1/dense_0/kernel"), b.state().at("1/dense_0/kernel")));
+  // An explicit seed reproduces the weights.
+  const Block c = ContinuousFeatures::from_schema(batch.schema()).connect(MLPBlock({8}));
+  const Block d = ContinuousFeatures::from_schema(batch.schema()).connect(MLPBlock({8}));
+  c.build(batch.schema(), 5);
+  d.build(batch.schema(), 5);
+  EXPECT_TRUE(testing::tensors_bitwise_equal(c.state().at("1/dense_0/kernel"), d.state().at("1/dense_0/kernel")));
 }
 
 TEST(Output, PrintsTensorsAndDicts) {

@@ -420,7 +420,7 @@ TEST(EmbeddingFeatures, GradientsReachTheTouchedRows) {
   for (const auto& [name, p] : e.parameters()) tables.push_back(p.get());
   EXPECT_TRUE(testing::check_gradients("EmbeddingFeatures", std::span<Parameter* const>(tables),
                                        [&](Tape& tape, std::span<const Var>) {
-                                         recblocks::Run run(tape, batch, /*training=*/true);
+                                         recblocks::RunContext run(tape, batch, /*training=*/true);
                                          return concat_dict(e.forward(Flow::inputs(batch), run));
                                        }));
   // Sum combiner too, and only the touched rows get a gradient.
@@ -430,11 +430,11 @@ TEST(EmbeddingFeatures, GradientsReachTheTouchedRows) {
   Parameter* genres = s.table("genres").get();
   EXPECT_TRUE(testing::check_gradients("EmbeddingFeatures sum", {genres},
                                        [&](Tape& tape, std::span<const Var>) {
-                                         recblocks::Run run(tape, batch, true);
+                                         recblocks::RunContext run(tape, batch, true);
                                          return concat_dict(s.forward(Flow::inputs(batch), run));
                                        }));
   Tape tape;
-  recblocks::Run run(tape, batch, true);
+  recblocks::RunContext run(tape, batch, true);
   genres->zero_grad();
   tape.backward(ops::sum_all(concat_dict(s.forward(Flow::inputs(batch), run))));
   const Tensor g = genres->grad_as_dense();
@@ -605,7 +605,7 @@ TEST(SequenceEmbeddingFeatures, GradientsAndJsonRoundTrip) {
   seq.build(seed_schema(), 11);
   EXPECT_TRUE(testing::check_gradients("SequenceEmbeddingFeatures", {seq.table("genres").get()},
                                        [&](Tape& tape, std::span<const Var>) {
-                                         recblocks::Run run(tape, batch, true);
+                                         recblocks::RunContext run(tape, batch, true);
                                          return seq.forward(Flow::inputs(batch), run).at("genres");
                                        }));
   const nlohmann::json j = seq.to_json();

@@ -74,7 +74,7 @@ Tensor stacked(Features features) {
 Tensor run_on(const Block& block, const std::function<Flow(Tape&)>& input, bool training = false) {
   Tape tape;
   static const Batch empty;
-  Run run(tape, empty, training);
+  RunContext run(tape, empty, training);
   return block.forward(input(tape), run).tensor().value().clone();
 }
 
@@ -177,7 +177,7 @@ Tensor cross_reference(const Tensor& x0, const Block& cross, int depth, bool low
                                     Flow::Dict dict;
                                     for (std::size_t i = 0; i < features.size(); ++i)
                                       dict.emplace_back(features[i].first, v[i]);
-                                    Run run(tape, empty, true);
+                                    RunContext run(tape, empty, true);
                                     return block.forward(Flow::dict(dict), run).tensor();
                                   },
                                   {.step = 1e-3, .rtol = 1e-2, .atol = 1e-3});
@@ -191,7 +191,7 @@ Tensor cross_reference(const Tensor& x0, const Block& cross, int depth, bool low
   static const Batch empty;
   return testing::check_gradients(what, inputs,
                                   [&](Tape& tape, std::span<const Var> v) {
-                                    Run run(tape, empty, true);
+                                    RunContext run(tape, empty, true);
                                     return block.forward(Flow::tensor(v[0]), run).tensor();
                                   },
                                   {.step = 1e-3, .rtol = 1e-2, .atol = 1e-3});

@@ -39,7 +39,7 @@ TensorSpec spec_of(Shape row) { return {row, DType::kFloat32}; }
 Tensor run_on(const Block& block, const std::function<Flow(Tape&)>& input, bool training = false) {
   Tape tape;
   static const Batch empty;
-  Run run(tape, empty, training);
+  RunContext run(tape, empty, training);
   return block.forward(input(tape), run).tensor().value().clone();
 }
 
@@ -477,7 +477,7 @@ TEST(MLPBlock, ReportsL2RegularizersWithTheirFactors) {
   static const Batch empty;
   return testing::check_gradients("MLPBlock", inputs,
                                   [&](Tape& tape, std::span<const Var> v) {
-                                    Run run(tape, empty, training);
+                                    RunContext run(tape, empty, training);
                                     return mlp.forward(Flow::tensor(v[0]), run).tensor();
                                   },
                                   {.step = 1e-3, .rtol = 2e-2, .atol = 2e-3});
@@ -610,7 +610,7 @@ class ColumnsImpl final : public BlockBase {
       dict.emplace_back(name, spec_of(Shape{1}));
     return FlowSpec::dict(dict);
   }
-  Flow forward(const Flow& input, Run& run) const override {
+  Flow forward(const Flow& input, RunContext& run) const override {
     Flow::Dict dict;
     for (const std::string& name : input.batch().names()) {
       const Tensor& t = input.batch().tensor(name);

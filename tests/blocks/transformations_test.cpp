@@ -34,7 +34,7 @@ Tensor run_on(const Block& block, const Tensor& x, bool training = false) {
     block.build(FlowSpec::tensor({x.shape().without(0), DType::kFloat32}), context);
   }
   Tape tape;
-  recblocks::Run run(tape, no_batch(), training);
+  recblocks::RunContext run(tape, no_batch(), training);
   return block.forward(Flow::tensor(tape.constant(x)), run).tensor().value().clone();
 }
 
@@ -48,7 +48,7 @@ Tensor run_on(const Block& block, const Tensor& x, bool training = false) {
   params.insert(params.begin(), &x);
   return testing::check_gradients(name, std::span<Parameter* const>(params),
                                   [&](Tape& tape, std::span<const Var> in) {
-                                    recblocks::Run run(tape, no_batch(), training);
+                                    recblocks::RunContext run(tape, no_batch(), training);
                                     return block.forward(Flow::tensor(in[0]), run).tensor();
                                   });
 }
@@ -164,7 +164,7 @@ TEST(L2Norm, NormalisesRowsOfATensorOrEachDictEntry) {
   l2.build(FlowSpec::dict({{"a", {Shape{2}, DType::kFloat32}}, {"b", {Shape{1}, DType::kFloat32}}}),
            context);
   EXPECT_EQ(l2.output_spec().dict().size(), 2u);
-  recblocks::Run run(tape, no_batch(), false);
+  recblocks::RunContext run(tape, no_batch(), false);
   const Flow out = l2.forward(Flow::dict({{"a", tape.constant(Tensor::from({1, 2}, {6, 8}))},
                                           {"b", tape.constant(Tensor::from({1, 1}, {-3}))}}),
                               run);

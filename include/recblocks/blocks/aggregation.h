@@ -4,7 +4,8 @@
 // Merlin's whatever order the branches were declared in.
 //
 //   ConcatFeatures()      [B, d1], [B, d2]          -> [B, d1 + d2]
-//   StackFeatures(axis)   n x [B, d]                -> [B, n, d] (axis 1)
+//   StackFeatures(axis)   n x [B, d]                -> [B, d, n] (axis -1, Merlin's
+//                                                      default), [B, n, d] (axis 1)
 //   ElementwiseSum()      n x [B, d]                -> [B, d]
 //   CosineSimilarity()    2 x [B, d] (in order)     -> [B, 1]
 #pragma once
@@ -21,7 +22,7 @@ class ConcatFeatures : public Block {
 class StackFeatures : public Block {
  public:
   // axis counts the batch axis, as in Merlin: 1 gives [B, n, d], -1 [B, d, n].
-  explicit StackFeatures(int axis = 1);
+  explicit StackFeatures(int axis = -1);
 };
 
 class ElementwiseSum : public Block {

@@ -14,10 +14,10 @@
 //      eager call or when a model is compiled; later builds must see the
 //      same input spec. Initialisation is seeded by the BlockContext, so a
 //      model built twice from one seed has the same weights.
-//   2. Run. forward(input Flow, Run&) records ops on the step's Tape; the
+//   2. RunContext. forward(input Flow, RunContext&) records ops on the step's Tape; the
 //      same code serves training (gradients), evaluation and the eager call
 //      (no gradients). Train/eval mode is a property of the run, not of the
-//      block (Run::training): Dropout and BatchNorm read it.
+//      block (RunContext::training): Dropout and BatchNorm read it.
 //
 // What flows between blocks (Flow) is one of:
 //   - the raw batch (the features of one Batch): what feature blocks read;
@@ -149,9 +149,10 @@ class BlockContext {
 };
 
 // One run of the blocks over a batch on a tape.
-class Run {
+class RunContext {
  public:
-  Run(Tape& tape, const Batch& batch, bool training) : tape_(tape), batch_(batch), training_(training) {}
+  RunContext(Tape& tape, const Batch& batch, bool training) : tape_(tape), batch_(batch), training_(training) {}
+  RunContext(Tape& tape, const Batch&& batch, bool training) = delete;  // would dangle
 
   Tape& tape() const { return tape_; }
   const Batch& batch() const { return batch_; }
@@ -186,7 +187,7 @@ class BlockBase {
   // spec. Called once per input spec by Block::build (which also checks
   // that a built block is not rebuilt for a different input).
   virtual FlowSpec build(const FlowSpec& input, BlockContext& context) = 0;
-  virtual Flow forward(const Flow& input, Run& run) const = 0;
+  virtual Flow forward(const Flow& input, RunContext& run) const = 0;
 
   // This block's own parameters by local name ("kernel", "bias").
   virtual std::vector<std::pair<std::string, ParameterPtr>> own_parameters() const { return {}; }
@@ -242,11 +243,14 @@ class Block {
 
   // Builds for `input` (once; a second call must give the same spec).
   FlowSpec build(const FlowSpec& input, BlockContext& context) const;
-  FlowSpec build(const Schema& schema, std::uint64_t seed = 0) const;
+  // Without a seed, each such build takes the next of a process-wide
+  // sequence (0, 1, 2, ...), like Keras' global random state: blocks built
+  // one after the other get different weights, reproducibly.
+  FlowSpec build(const Schema& schema, std::optional<std::uint64_t> seed = std::nullopt) const;
   bool built() const { return impl_ && impl_->built(); }
   const FlowSpec& output_spec() const;
   // Runs on a tape (used by models and by composite blocks).
-  Flow forward(const Flow& input, Run& run) const;
+  Flow forward(const Flow& input, RunContext& run) const;
 
   // Eager call, as in Merlin: builds on first use (from the batch's schema),
   // runs in inference mode without gradients and returns the values.
@@ -265,7 +269,8 @@ class Block {
   // aggregated ("concat" by default): Merlin's connect_with_shortcut.
   Block connect_with_shortcut(const Block& block) const;
   Block connect_with_shortcut(const Block& block, const ShortcutOptions& options) const;
-  // this -> input + block(input): connect_with_shortcut with "sum".
+  // this -> input + block(input) (a dict input is concatenated first):
+  // Merlin's connect_with_residual, without its optional activation.
   Block connect_with_residual(const Block& block) const;
 
   // Parameters named by path ("1/dense_0/kernel"; shared tables
@@ -278,6 +283,8 @@ class Block {
   void load_state(const std::map<std::string, Tensor>& state) const;
 
   // {"type": ..., "config": {...}, "children": [{"key": ..., "block": {...}}]}
+  // A block used in several places is written once with an "id" and
+  // referred to as {"ref": id} after that, so the rebuilt model shares it too.
   nlohmann::json to_json() const;
   // Rebuilds (unbuilt) from to_json's output through the registry; an
   // unknown type lists the registered ones, an unknown config key is

@@ -49,7 +49,7 @@ class LogitsTemperatureScaler : public Block {
   explicit LogitsTemperatureScaler(double temperature);
 };
 
-// Keras Dropout: in training (Run::training()) zeroes each element with
+// Keras Dropout: in training (RunContext::training()) zeroes each element with
 // probability `rate` (in [0, 1), else ValueError) and scales the others by
 // 1 / (1 - rate); in evaluation the identity. On a dict, each entry.
 class Dropout : public Block {
