@@ -54,14 +54,7 @@ struct DictInput {
   }
 };
 
-std::string error_of(const auto& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 Tensor concat_rows(const std::vector<Tensor>& parts) {
   std::int64_t width = 0;

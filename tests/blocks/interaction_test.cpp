@@ -23,14 +23,7 @@ using ::testing::HasSubstr;
 
 // ---- helpers ------------------------------------------------------------------
 
-std::string error_of(const auto& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 TensorSpec spec_of(Shape row) { return {row, DType::kFloat32}; }
 

@@ -61,15 +61,4 @@ inline std::vector<std::vector<std::int32_t>> seed_genres() {
   return {{1, 2}, {}, {3}, {4, 5, 6, 7}, {2, 2, 5}};
 }
 
-// The message of the recblocks Error that `fn` throws, or "(no error)".
-template <class F>
-std::string error_of(F fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
-
 }  // namespace recblocks::testing

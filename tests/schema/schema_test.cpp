@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "recblocks/core/error.h"
+#include "testing/tensor_testing.h"
 
 namespace recblocks {
 namespace {
@@ -33,14 +34,7 @@ Schema seed_schema() {
   };
 }
 
-std::string error_of(const auto& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using testing::error_of;
 
 struct TempDir {
   fs::path path = fs::temp_directory_path() / fs::path("rb_schema_test_" + std::to_string(::getpid()));

@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "recblocks/core/error.h"
 #include "recblocks/core/tensor.h"
 #include "recblocks/kernels/backend.h"
 
@@ -58,5 +59,17 @@ std::string activation_name(kernels::Activation a);
 ::testing::AssertionResult tensors_bitwise_equal(const Tensor& a, const Tensor& b);
 
 std::vector<double> to_doubles(const Tensor& t);
+
+// The message of the recblocks::Error that `fn` throws, or "(no error)":
+//   EXPECT_THAT(error_of([&] { ... }), HasSubstr("expected ..."));
+template <class F>
+std::string error_of(const F& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
 
 }  // namespace recblocks::testing
