@@ -321,18 +321,6 @@ std::vector<etl::Categorify> fit_categorify(const CriteoRaw& raw, std::int64_t r
   return cats;
 }
 
-// <dir>/<column>.json in Categorify::save's format, inside the staged etl/.
-void save_categorify(const etl::Categorify& c, const fs::path& dir) {
-  std::string text;
-  try {
-    text = c.to_json().dump(1);
-  } catch (const nlohmann::json::type_error& e) {
-    throw ValueError(fmt::format("column '{}': cannot save its vocabulary: {} (keys must be UTF-8)",
-                                 c.column(), e.what()));
-  }
-  text_input::write_staged_file(dir / (c.column() + ".json"), text);
-}
-
 }  // namespace
 
 CriteoFormat parse_criteo_format(std::string_view name) {
@@ -538,7 +526,7 @@ CriteoResult criteo(const std::vector<fs::path>& files, const fs::path& out,
   io::StagedDirectory etl_dir(result.etl_dir);
   fs::create_directories(etl_dir.path() / "categorify");
   for (int i = 0; i < kCriteoNumCategorical; ++i) {
-    save_categorify(transform.categorify(i), etl_dir.path() / "categorify");
+    text_input::save_categorify(transform.categorify(i), etl_dir.path() / "categorify");
   }
   json meta = {{"importer", "criteo"},
                {"format", criteo_format_name(raw.format)},

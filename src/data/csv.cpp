@@ -306,18 +306,6 @@ class ColumnParser {
   ColumnData& c_;
 };
 
-// <dir>/<column>.json in Categorify::save's format, inside the staged etl/.
-void save_categorify(const etl::Categorify& c, const fs::path& dir) {
-  std::string text;
-  try {
-    text = c.to_json().dump(1);
-  } catch (const nlohmann::json::type_error& e) {
-    throw ValueError(fmt::format("column '{}': cannot save its vocabulary: {} (keys must be UTF-8)",
-                                 c.column(), e.what()));
-  }
-  text_input::write_staged_file(dir / (c.column() + ".json"), text);
-}
-
 }  // namespace
 
 namespace {
@@ -650,7 +638,7 @@ CsvResult csv(const fs::path& input, const CsvSpec& spec_in, const fs::path& out
   fs::create_directories(etl_dir.path() / "categorify");
   for (const auto& c : spec.columns) {
     if (c.is_categorical())
-      save_categorify(*transform.categorify(c.name), etl_dir.path() / "categorify");
+      text_input::save_categorify(*transform.categorify(c.name), etl_dir.path() / "categorify");
   }
   const json meta = {{"importer", "csv"},
                      {"input", input.string()},

@@ -24,6 +24,7 @@
 
 #include "recblocks/core/error.h"
 #include "recblocks/core/threads.h"
+#include "recblocks/data/etl.h"
 
 namespace recblocks::text_input {
 
@@ -162,6 +163,19 @@ void parallel_for_each(std::size_t n, F&& f) {
 inline std::string shown(std::string_view field) {
   if (field.size() > 40) return fmt::format("'{}...'", field.substr(0, 40));
   return fmt::format("'{}'", field);
+}
+
+// <dir>/<column>.json in Categorify::save's format, inside a staged etl/
+// directory (Criteo and CSV importers).
+inline void save_categorify(const etl::Categorify& c, const std::filesystem::path& dir) {
+  std::string text;
+  try {
+    text = c.to_json().dump(1);
+  } catch (const nlohmann::json::type_error& e) {
+    throw ValueError(fmt::format("column '{}': cannot save its vocabulary: {} (keys must be UTF-8)",
+                                 c.column(), e.what()));
+  }
+  write_staged_file(dir / (c.column() + ".json"), text);
 }
 
 }  // namespace recblocks::text_input
