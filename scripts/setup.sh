@@ -26,7 +26,7 @@ packages=(
   # datasets: downloading and unpacking the MovieLens zips
   libcurl4-openssl-dev libarchive-dev
   # tests
-  libgtest-dev libgmock-dev python3 python3-numpy
+  libgtest-dev libgmock-dev python3 python3-numpy python3-sklearn python3-venv python3-pip
   # benchmarks (bench/gemm compares these GEMM libraries)
   libbenchmark-dev libdnnl-dev libxsmm-dev
   # formatting and linting (.clang-format, .clang-tidy)
@@ -70,6 +70,21 @@ install_packages() {
   ((${#missing[@]} == 0)) || rb_die "still missing after apt-get install: ${missing[*]}"
 }
 
+# The Python that tests and benchmarks use as a reference: a virtual
+# environment over Debian's python3 (it sees python3-numpy and
+# python3-sklearn) with the PyPI readers of our files added. The library and
+# the CLI never need it.
+python_env() {
+  local venv="${RB_ROOT}/.venv"
+  if [[ ! -x "${venv}/bin/python3" ]]; then
+    rb_log "Creating the test Python environment in ${venv}"
+    rb_run /usr/bin/python3 -m venv --system-site-packages "${venv}"
+  fi
+  if ! "${venv}/bin/python3" -c 'import safetensors' 2>/dev/null; then
+    rb_run "${venv}/bin/python3" -m pip install --quiet --disable-pip-version-check 'safetensors>=0.4'
+  fi
+}
+
 build() {
   local -a configure=(cmake -S "${RB_ROOT}" -B "${RB_BUILD_DIR}" -G Ninja
     "-DCMAKE_BUILD_TYPE=${RB_BUILD_TYPE}")
@@ -89,6 +104,7 @@ build() {
 start=${SECONDS}
 if ((RB_INSTALL)); then
   install_packages
+  python_env
 fi
 if ((RB_BUILD)); then
   build

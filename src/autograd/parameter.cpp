@@ -20,7 +20,13 @@ kernels::GradOut Parameter::dense_grad_out() {
   return {grad_, accumulate};
 }
 
-void Parameter::add_sparse_grad(kernels::SparseRows rows) { sparse_.push_back(std::move(rows)); }
+void Parameter::add_sparse_grad(kernels::SparseRows rows) {
+  if (sink_) {
+    sink_(rows);
+    return;
+  }
+  sparse_.push_back(std::move(rows));
+}
 
 Tensor Parameter::grad_as_dense() const {
   Tensor g = dense_written_ ? grad_.clone() : Tensor::zeros(value_.shape());

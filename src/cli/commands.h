@@ -11,5 +11,9 @@ namespace recblocks::cli {
 void register_data_movielens(CLI::App& data);
 // `recblocks data criteo|csv|synthetic ...` (data_import.cpp)
 void register_data_import(CLI::App& data);
+// `recblocks train|evaluate|predict` (model_commands.cpp)
+void register_model_commands(CLI::App& app);
+// `recblocks demo` (demo.cpp)
+void register_demo(CLI::App& app);
 
 }  // namespace recblocks::cli

@@ -5,6 +5,8 @@
 //   recblocks --version
 //   recblocks --threads 4 info    version, threads, backend, build settings
 //   recblocks data movielens|criteo|csv|synthetic ...   build dataset directories
+//   recblocks train | evaluate | predict ...             the Model API
+//   recblocks demo                 the seed notebook end to end
 //
 // Errors: a recblocks::Error or a command-line error prints one line to
 // stderr and exits non-zero (command-line errors with CLI11's exit code).
@@ -65,6 +67,8 @@ int run(int argc, char** argv) {
   data->require_subcommand(1);
   rb::cli::register_data_movielens(*data);
   rb::cli::register_data_import(*data);
+  rb::cli::register_model_commands(app);
+  rb::cli::register_demo(app);
 
   try {
     app.parse(argc, argv);
@@ -76,7 +80,10 @@ int run(int argc, char** argv) {
     run_info();
     return 0;
   }
-  if (data->parsed()) return 0;  // its subcommand's callback did the work
+  // A subcommand's callback did the work.
+  for (const CLI::App* sub : app.get_subcommands()) {
+    if (sub->parsed()) return 0;
+  }
   std::fputs(app.help().c_str(), stdout);
   return kExitError;  // no subcommand: nothing was done
 }

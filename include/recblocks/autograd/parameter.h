@@ -13,6 +13,7 @@
 //   auto w = std::make_shared<Parameter>("top_mlp/0/kernel", Tensor::zeros({74, 64}));
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -47,14 +48,24 @@ class Parameter {
   // Used by the tape: the dense buffer to write into (accumulate == false
   // the first time after zero_grad()).
   kernels::GradOut dense_grad_out();
+  // Passes the rows to the sparse sink when one is set, else keeps them.
   void add_sparse_grad(kernels::SparseRows rows);
   void drop_sparse_grads() { sparse_.clear(); }
+
+  // Fused optimizer updates (Optimizer::fuse_sparse_updates): a sink takes
+  // the sparse gradient rows as the backward produces them and applies the
+  // update at once, instead of the rows being stored for the optimizer's
+  // step(). The rows live in the step's arena: the sink must not keep them.
+  using SparseSink = std::function<void(const kernels::SparseRows& rows)>;
+  void set_sparse_sink(SparseSink sink) { sink_ = std::move(sink); }
+  bool has_sparse_sink() const { return static_cast<bool>(sink_); }
 
  private:
   std::string name_;
   Tensor value_;
   Tensor grad_;
   std::vector<kernels::SparseRows> sparse_;
+  SparseSink sink_;
   bool trainable_ = true;
   bool dense_written_ = false;
 };

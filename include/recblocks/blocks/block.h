@@ -56,6 +56,8 @@ namespace recblocks {
 
 class Block;
 class BlockBase;
+class Model;           // model/model.h
+class PredictionTask;  // tasks/tasks.h
 
 // ---------------------------------------------------------------------------
 // Specs: the shape of what flows, without the batch dimension.
@@ -272,6 +274,10 @@ class Block {
   // this -> input + block(input) (a dict input is concatenated first):
   // Merlin's connect_with_residual, without its optional activation.
   Block connect_with_residual(const Block& block) const;
+  // this -> the task(s): a Model (model/model.h), as Merlin's
+  // `deep.connect(task)`.
+  Model connect(const PredictionTask& task) const;
+  Model connect(const std::vector<PredictionTask>& tasks) const;
 
   // Parameters named by path ("1/dense_0/kernel"; shared tables
   // "embeddings/<domain>"), each once, in a stable order.

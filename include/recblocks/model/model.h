@@ -1,0 +1,208 @@
+// Model: blocks + prediction tasks, trained, evaluated, saved and loaded.
+//
+//   rb::Model model = deep.connect(task);            // or Model(body, tasks)
+//   model.compile(rb::optim::Adam());
+//   rb::History history = model.fit(train, {.batch_size = 1024, .epochs = 5});
+//   auto scores = model.evaluate(valid, {.batch_size = 1024});
+//   // scores["rating_binary/binary_classification_task/auc"], scores["loss"], ...
+//   model.save("custom_dlrm");
+//   rb::Model again = rb::Model::load("custom_dlrm");  // same predictions
+//
+// Keys of evaluate() and of each epoch in the history:
+//   "<task name>/<metric>"  each task's metrics, exact over all rows
+//   "loss"                  the tasks' losses, weighted (loss_weights), the
+//                           row-weighted mean over the batches (Keras')
+//   "regularization_loss"   the blocks' L2 terms (sum factor * ||w||^2)
+//   "total_loss"            loss + regularization_loss: what is minimised
+//   "<task name>/loss"      each task's loss, with more than one task
+// In the history, the validation figures carry a "val_" prefix. The
+// training metrics are those of the batches as they were trained on
+// (Keras' convention), the validation ones of the weights at the epoch end.
+//
+// A step: forward (body, then each task's head), loss, backward on the
+// step's tape, optimizer update. A loss or gradient that is NaN or Inf
+// stops training with a NonFiniteError naming the step, the epoch and the
+// first input column, op output or parameter that went bad.
+//
+// Model directory (save / load), written atomically (a staged directory
+// moved into place: a crash leaves the previous model whole):
+//   model.json          format and version, the architecture (Block JSON),
+//                       the tasks, the compile settings, the seed
+//   weights.safetensors every parameter and buffer by name, float32
+//   schema.json         the input schema (features and targets)
+//   etl/                the ETL state (vocabularies, target encodings) when
+//                       given to save()
+// A checkpoint directory is a model directory plus optimizer.safetensors
+// (the optimizer's slots and step count) and trainer.json (epoch, batch,
+// history so far, random state), from which fit() resumes exactly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "recblocks/blocks/block.h"
+#include "recblocks/core/error.h"
+#include "recblocks/data/dataset.h"
+#include "recblocks/optim/optim.h"
+#include "recblocks/tasks/tasks.h"
+
+namespace recblocks {
+
+class Model;
+
+// Training produced a NaN or an infinity.
+class NonFiniteError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
+
+using Logs = std::map<std::string, double>;
+
+// What fit() returns: the figures of every epoch, in order.
+struct History {
+  std::vector<Logs> epochs;
+  // The values of `key` over the epochs; throws listing the keys if absent.
+  std::vector<double> operator[](const std::string& key) const;
+};
+
+// Hooks into fit(). Return false from on_epoch_end to stop training.
+class Callback {
+ public:
+  virtual ~Callback() = default;
+  virtual void on_train_begin(Model& /*model*/) {}
+  // After each step; `step` counts all steps of the fit (from 1).
+  virtual void on_batch_end(Model& /*model*/, std::int64_t /*step*/, const Logs& /*logs*/) {}
+  virtual bool on_epoch_end(Model& /*model*/, int /*epoch*/, const Logs& /*logs*/) { return true; }
+  virtual void on_train_end(Model& /*model*/) {}
+};
+using CallbackPtr = std::shared_ptr<Callback>;
+
+struct EarlyStoppingOptions {
+  std::string monitor = "val_loss";
+  double min_delta = 0;
+  int patience = 0;
+  // "min", "max", or "auto": max for keys containing auc, accuracy,
+  // precision or recall, min otherwise.
+  std::string mode = "auto";
+  // At the end, put back the weights of the best epoch.
+  bool restore_best_weights = false;
+};
+// Keras' EarlyStopping: stops when `monitor` has not improved by more than
+// min_delta for `patience` epochs. A monitor missing from the logs throws,
+// listing the keys.
+CallbackPtr EarlyStopping(EarlyStoppingOptions options = {});
+
+struct CheckpointOptions {
+  // Every N training steps (0: never) and/or at every epoch's end.
+  std::int64_t every_n_steps = 0;
+  bool every_epoch = true;
+};
+// Writes a checkpoint directory to `dir` (atomically replacing the
+// previous one) for fit(..., {.resume_from = dir}).
+CallbackPtr ModelCheckpoint(std::filesystem::path dir, CheckpointOptions options = {});
+
+struct CompileOptions {
+  // One weight per task, in task order; empty = all 1.
+  std::vector<float> loss_weights = {};
+  // Apply the embedding rows' updates inside the backward pass when the
+  // optimizer allows it (Optimizer::fuse_sparse_updates).
+  bool fuse_sparse_updates = true;
+};
+
+struct FitOptions {
+  std::int64_t batch_size = 1024;
+  int epochs = 1;
+  bool shuffle = true;
+  // The loader's seed: with the epoch, fixes every epoch's order.
+  std::uint64_t seed = 0;
+  // Evaluated at the end of every epoch ("val_" keys in the history).
+  std::optional<Dataset> validation_data = std::nullopt;
+  // Training metrics every N steps (Merlin's train_metrics_steps); 0 = none.
+  std::int64_t train_metrics_steps = 1;
+  std::vector<CallbackPtr> callbacks = {};
+  // A progress bar on stderr (plain lines when stderr is not a terminal).
+  bool progress = true;
+  // A checkpoint directory (ModelCheckpoint) to continue from: weights,
+  // optimizer state, epoch and batch, history and random state are
+  // restored, and training goes on as if it had not stopped.
+  std::optional<std::filesystem::path> resume_from = std::nullopt;
+};
+
+struct EvaluateOptions {
+  std::int64_t batch_size = 1024;
+  bool progress = true;
+};
+
+struct SaveOptions {
+  // A directory of ETL state to copy into the model directory as etl/.
+  std::optional<std::filesystem::path> etl = std::nullopt;
+};
+
+class Model {
+ public:
+  Model() = default;
+  Model(Block body, std::vector<PredictionTask> tasks);
+  // Tasks from the schema's targets (prediction_tasks).
+  static Model from_block(Block body, const Schema& schema);
+
+  bool defined() const { return impl_ != nullptr; }
+  const Block& body() const;
+  const std::vector<PredictionTask>& tasks() const;
+  bool built() const;
+  const Schema& schema() const;  // once built
+
+  // Builds the blocks for `schema` (features and targets) with an
+  // initialisation seed; fit() and evaluate() build on first use from the
+  // dataset's schema with seed 0 when this was not called.
+  void build(const Schema& schema, std::uint64_t seed = 0);
+
+  void compile(Optimizer optimizer, CompileOptions options = {});
+  void compile(std::string_view optimizer, CompileOptions options = {});  // optim::by_name
+  bool compiled() const;
+  const Optimizer& optimizer() const;
+
+  History fit(const Dataset& train, FitOptions options = {});
+  Logs evaluate(const Dataset& data, EvaluateOptions options = {});
+  // Predictions per task name: float32 [N] (binary probabilities,
+  // regression values) or [N, C] (multi-class probabilities).
+  std::map<std::string, Tensor> predict(const Batch& batch) const;
+  std::map<std::string, Tensor> predict(const Dataset& data, std::int64_t batch_size = 1024) const;
+  // Writes `data`'s columns plus one prediction column per task (named
+  // "<target>_prediction", or "<target>_prediction_<c>" per class) as a
+  // dataset directory at `out` (atomically).
+  void predict_to(const Dataset& data, const std::filesystem::path& out,
+                  std::int64_t batch_size = 1024) const;
+
+  // Parameters by name: the body's as Block::parameters() names them, each
+  // task's under "<task name>/".
+  std::vector<std::pair<std::string, ParameterPtr>> parameters() const;
+  std::map<std::string, Tensor> state() const;
+  void load_state(const std::map<std::string, Tensor>& state) const;
+
+  void save(const std::filesystem::path& dir, SaveOptions options = {}) const;
+  static Model load(const std::filesystem::path& dir);
+  // A checkpoint (see above); fit's ModelCheckpoint calls it.
+  void save_checkpoint(const std::filesystem::path& dir) const;
+
+  std::string summary() const;
+
+  struct Impl;
+
+ private:
+  // Restores weights, optimizer state and fit's position from a checkpoint.
+  void resume_checkpoint(const std::filesystem::path& dir);
+
+  std::shared_ptr<Impl> impl_;
+};
+
+// The model directory's format version that save() writes and load() reads.
+inline constexpr int kModelFormatVersion = 1;
+
+}  // namespace recblocks

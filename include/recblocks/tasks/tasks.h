@@ -1,0 +1,121 @@
+// Prediction tasks: the heads of a model, as Merlin Models' V1 tasks.
+//
+//   auto task = rb::BinaryClassificationTask(
+//       "rating_binary", {.metrics = {rb::metrics::AUC()}, .pre = rb::LogitsTemperatureScaler(2.0)});
+//   rb::Model model = deep.connect(task);
+//
+// A task turns the body's output x into predictions, the loss and metrics:
+//   x = task_block(x)        optional (Merlin's task_block)
+//   x = pre(x)               optional (Merlin's `pre`: the seed's temperature
+//                            scaling divides x before the output layer)
+//   logits = x @ kernel + bias        Keras Dense, glorot-uniform kernel,
+//                                     zero bias: 1 unit, or num_classes
+//   binary:      prediction = sigmoid(logits [B]),   loss binary cross-entropy
+//   regression:  prediction = logits [B],            loss mean squared error
+//   multi-class: prediction = softmax(logits [B, C]), loss categorical cross-entropy
+//                on integer class ids (Keras' sparse form)
+// The losses are computed from the logits in one numerically stable op
+// (bce_with_logits, log-softmax), which equals Keras' loss on the
+// probabilities wherever Keras' 1e-7 clipping does not bite.
+//
+// Default metrics (Merlin's): binary precision, recall, binary_accuracy,
+// auc; regression root_mean_squared_error; multi-class accuracy. Passing
+// metrics replaces them. Metric keys in evaluate() are
+// "<task name>/<metric>", the task name "<target>/<snake_case class>", for
+// example "rating_binary/binary_classification_task/auc".
+//
+// Targets: binary targets are 0/1 (float32 or an integer column), a
+// regression target any number, multi-class targets integer ids in
+// [0, num_classes). A missing target column, or a value outside that range,
+// is a ValueError naming the column, the row and the value.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "recblocks/blocks/block.h"
+#include "recblocks/metrics/metrics.h"
+#include "recblocks/schema/schema.h"
+
+namespace recblocks {
+
+struct TaskOptions {
+  // Replace the default metrics; empty = the task's defaults.
+  std::vector<Metric> metrics = {};
+  // Applied to the task's input before the output layer; may be undefined.
+  Block pre = {};
+  // A block between the body and `pre` (a per-task tower); may be undefined.
+  Block task_block = {};
+  // Default "<target>/<snake_case class>".
+  std::string task_name = {};
+};
+
+class PredictionTask {
+ public:
+  enum class Kind : std::uint8_t { kBinaryClassification, kRegression, kMultiClassClassification };
+
+  PredictionTask() = default;
+
+  bool defined() const { return impl_ != nullptr; }
+  Kind kind() const;
+  const std::string& target() const;
+  const std::string& name() const;
+  std::int64_t num_classes() const;  // 1 for binary and regression
+  // Fresh metric instances (clones of the configured or default ones).
+  std::vector<Metric> make_metrics() const;
+  // The head (task_block -> pre -> output layer) as one block: parameters
+  // are named by its path, e.g. "output/dense_0/kernel".
+  const Block& head() const;
+
+  // The loss (a scalar on the tape) of the logits against the targets.
+  Var loss(const Var& logits, const Tensor& targets) const;
+  // Logits [B, 1] or [B, C] -> predictions: probabilities [B] (binary),
+  // values [B] (regression), class probabilities [B, C] (multi-class).
+  Tensor predictions(const Tensor& logits) const;
+  // The targets as the metrics and the loss expect them (float32 [B] for
+  // binary and regression, int64 [B] for multi-class), checked: throws
+  // ValueError naming the column and the first bad row.
+  Tensor prepare_targets(const Tensor& column) const;
+
+  // {"kind": ..., "target": ..., "name": ..., "num_classes": ...,
+  //  "metrics": [names], "head": Block JSON}
+  nlohmann::json to_json() const;
+  static PredictionTask from_json(const nlohmann::json& json);
+
+ protected:
+  struct Impl;
+  explicit PredictionTask(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+  static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options);
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+class BinaryClassificationTask : public PredictionTask {
+ public:
+  explicit BinaryClassificationTask(std::string target, TaskOptions options = {});
+};
+
+class RegressionTask : public PredictionTask {
+ public:
+  explicit RegressionTask(std::string target, TaskOptions options = {});
+};
+
+class MultiClassClassificationTask : public PredictionTask {
+ public:
+  // num_classes >= 2; the schema's cardinality of the target, usually.
+  MultiClassClassificationTask(std::string target, std::int64_t num_classes, TaskOptions options = {});
+};
+
+// One task per TARGET column of the schema, in schema order (Merlin's
+// parse_prediction_tasks / OutputBlock): a column tagged
+// binary_classification (or BINARY) -> BinaryClassificationTask,
+// regression -> RegressionTask, multi_class -> MultiClassClassificationTask
+// over its cardinality. A target without one of these tags throws,
+// naming it and its tags; no target column throws too.
+std::vector<PredictionTask> prediction_tasks(const Schema& schema);
+
+}  // namespace recblocks

@@ -1,0 +1,41 @@
+// The architectures `recblocks train --model` builds: the seed notebook's
+// custom DLRM, Merlin's DLRMModel preset, or a JSON file.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "recblocks/model/model.h"
+
+namespace recblocks::cli {
+
+// The columns the seed notebook selects (sub_schema), target last.
+const std::vector<std::string>& seed_columns();
+
+struct ArchitectureOptions {
+  // "custom-dlrm", "dlrm", or the path of a JSON file holding
+  // {"architecture": <Block JSON>, "tasks": [<task JSON>...]} (a saved
+  // model.json is one); without "tasks" they come from the schema's targets.
+  std::string model = "custom-dlrm";
+  std::int64_t embedding_dim = 64;
+  std::vector<std::int64_t> bottom;  // empty: the preset's
+  std::vector<std::int64_t> top;     // empty: the preset's
+  // The target of the presets' task; empty: the first binary target
+  // (custom-dlrm) or every target (dlrm).
+  std::string target;
+};
+
+// The seed's body: embeddings (dim 64) and continuous -> MLP[64] in
+// parallel, dot-product interaction with the continuous shortcut, MLP[64,
+// 128, 512] (the notebook's deep_dlrm_interaction).
+Block seed_dlrm_body(const Schema& schema, std::int64_t embedding_dim = 64);
+// The seed's task: binary classification of `target` with the AUC metric
+// and LogitsTemperatureScaler(2) as `pre`.
+PredictionTask seed_dlrm_task(const std::string& target);
+
+Model make_model(const ArchitectureOptions& options, const Schema& schema);
+// One line for --help.
+std::string architecture_help();
+
+}  // namespace recblocks::cli

@@ -1,0 +1,205 @@
+// `recblocks train | evaluate | predict`: the Model API from the command line.
+//
+//   recblocks train --data DIR [--model custom-dlrm|dlrm|FILE.json] [--epochs N]
+//                   [--batch-size N] [--optimizer adam] [--learning-rate X] [--out DIR] ...
+//   recblocks evaluate --model DIR --data DATASET_DIR [--batch-size N] [--json]
+//   recblocks predict --model DIR --data DATASET_DIR --out DIR [--batch-size N]
+//
+// --data of train is a folder with train/ and valid/ dataset directories
+// (what `recblocks data movielens` writes, with etl/ beside them, which the
+// saved model then carries), or give --train and --valid separately.
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "architectures.h"
+#include "commands.h"
+#include "recblocks/recblocks.h"
+
+namespace recblocks::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct TrainArgs {
+  std::string data, train, valid, out = "model";
+  ArchitectureOptions architecture;
+  std::vector<std::string> columns;
+  std::string optimizer = "adam";
+  double learning_rate = 0;  // 0: the optimizer's default
+  int epochs = 1;
+  std::int64_t batch_size = 1024;
+  std::uint64_t seed = 0;
+  std::string checkpoint_dir;
+  std::int64_t checkpoint_every = 0;
+  bool resume = false;
+  int early_stopping = -1;
+  std::string monitor = "val_loss";
+  bool no_progress = false;
+};
+
+Optimizer make_optimizer(const std::string& name, double learning_rate) {
+  Optimizer optimizer = optim::by_name(name);
+  if (learning_rate <= 0) return optimizer;
+  nlohmann::json config = optimizer.to_json();
+  config["learning_rate"] = LearningRate(static_cast<float>(learning_rate)).to_json();
+  return Optimizer::from_json(config);
+}
+
+void print_logs(const Logs& logs) {
+  for (const auto& [key, value] : logs) fmt::print("  {:<48} {:.6f}\n", key, value);
+}
+
+void run_train(const TrainArgs& args) {
+  RB_CHECK(!args.data.empty() || !args.train.empty(), ValueError, "train: give --data DIR or --train DIR");
+  const fs::path train_dir = args.train.empty() ? fs::path(args.data) / "train" : fs::path(args.train);
+  fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid" : fs::path(args.valid);
+  Dataset train = Dataset::load(train_dir);
+  std::optional<Dataset> valid;
+  if (!valid_dir.empty() && fs::exists(valid_dir)) valid = Dataset::load(valid_dir);
+
+  std::vector<std::string> columns = args.columns;
+  if (columns.empty() && args.architecture.model == "custom-dlrm") {
+    bool has_all = true;
+    for (const std::string& c : seed_columns()) has_all = has_all && train.columns().count(c) == 1;
+    if (has_all) {
+      columns = seed_columns();
+      fmt::print("custom-dlrm: the seed notebook's columns: {}\n", fmt::join(columns, ", "));
+    }
+  }
+  if (!columns.empty()) {
+    train = train.select_by_name(columns);
+    if (valid) valid = valid->select_by_name(columns);
+  }
+
+  Model model = make_model(args.architecture, train.schema());
+  model.build(train.schema(), args.seed);
+  model.compile(make_optimizer(args.optimizer, args.learning_rate));
+  FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
+                 .validation_data = valid, .progress = !args.no_progress};
+  if (!args.checkpoint_dir.empty()) {
+    fit.callbacks.push_back(
+        ModelCheckpoint(args.checkpoint_dir, {.every_n_steps = args.checkpoint_every, .every_epoch = true}));
+    if (args.resume && fs::exists(fs::path(args.checkpoint_dir) / "trainer.json")) {
+      fit.resume_from = fs::path(args.checkpoint_dir);
+      fmt::print("resuming from {}\n", args.checkpoint_dir);
+    }
+  } else {
+    RB_CHECK(!args.resume, ValueError, "train: --resume needs --checkpoint-dir");
+  }
+  if (args.early_stopping >= 0) {
+    fit.callbacks.push_back(EarlyStopping({.monitor = args.monitor, .patience = args.early_stopping,
+                                           .restore_best_weights = true}));
+  }
+  const History history = model.fit(train, fit);
+  fmt::print("trained {} epochs on {} rows\n", history.epochs.size(), train.num_rows());
+  if (valid) {
+    fmt::print("evaluation on {} ({} rows):\n", valid_dir.string(), valid->num_rows());
+    print_logs(model.evaluate(*valid, {.batch_size = args.batch_size, .progress = !args.no_progress}));
+  }
+  SaveOptions save;
+  const fs::path etl = train_dir.parent_path() / "etl";
+  if (fs::is_directory(etl)) save.etl = etl;
+  model.save(args.out, save);
+  fmt::print("saved the model to {}\n", args.out);
+}
+
+struct EvaluateArgs {
+  std::string model, data;
+  std::int64_t batch_size = 1024;
+  bool json = false;
+  bool no_progress = false;
+};
+
+// The data's columns that the model knows (a dataset may carry more).
+Dataset model_columns(const Model& model, const Dataset& data) {
+  std::vector<std::string> names;
+  for (const ColumnSchema& c : model.schema()) names.push_back(c.name());
+  return data.select_by_name(names);
+}
+
+void run_evaluate(const EvaluateArgs& args) {
+  Model model = Model::load(args.model);
+  const Dataset data = model_columns(model, Dataset::load(args.data));
+  const Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
+  if (args.json) {
+    fmt::print("{}\n", nlohmann::json(logs).dump());
+  } else {
+    print_logs(logs);
+  }
+}
+
+struct PredictArgs {
+  std::string model, data, out;
+  std::int64_t batch_size = 1024;
+};
+
+void run_predict(const PredictArgs& args) {
+  const Model model = Model::load(args.model);
+  const Dataset all = Dataset::load(args.data);
+  // Targets are not needed to predict: keep the feature columns the model
+  // reads, plus everything else of the data for the output.
+  model.predict_to(all, args.out, args.batch_size);
+  fmt::print("wrote {} rows with predictions of {} to {}\n", all.num_rows(),
+             fmt::join([&] {
+               std::vector<std::string> names;
+               for (const PredictionTask& t : model.tasks()) names.push_back(t.name());
+               return names;
+             }(),
+                       ", "),
+             args.out);
+}
+
+}  // namespace
+
+void register_model_commands(CLI::App& app) {
+  auto t = std::make_shared<TrainArgs>();
+  CLI::App* train = app.add_subcommand("train", "Train a model on dataset directories and save it");
+  train->add_option("--data", t->data, "A folder with train/ and valid/ dataset directories (and etl/)");
+  train->add_option("--train", t->train, "The training dataset directory (instead of --data)");
+  train->add_option("--valid", t->valid, "The validation dataset directory (instead of --data)");
+  train->add_option("--model", t->architecture.model, architecture_help())->capture_default_str();
+  train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")->capture_default_str();
+  train->add_option("--bottom", t->architecture.bottom, "Bottom MLP units, e.g. 128,64")->delimiter(',');
+  train->add_option("--top", t->architecture.top, "Top MLP units, e.g. 64,128,512")->delimiter(',');
+  train->add_option("--target", t->architecture.target, "The target column of the task");
+  train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
+  train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad")
+      ->capture_default_str();
+  train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)");
+  train->add_option("--epochs", t->epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
+  train->add_option("--batch-size", t->batch_size, "Rows per step")->capture_default_str()->check(CLI::PositiveNumber);
+  train->add_option("--seed", t->seed, "Seed of the initial weights and of the shuffling")->capture_default_str();
+  train->add_option("--out", t->out, "Where to save the model directory")->capture_default_str();
+  train->add_option("--checkpoint-dir", t->checkpoint_dir, "Write a checkpoint there every epoch");
+  train->add_option("--checkpoint-every", t->checkpoint_every, "Also every N steps")->check(CLI::NonNegativeNumber);
+  train->add_flag("--resume", t->resume, "Continue from the checkpoint in --checkpoint-dir if there is one");
+  train->add_option("--early-stopping", t->early_stopping,
+                    "Stop after N epochs without improvement of --monitor (restores the best weights)");
+  train->add_option("--monitor", t->monitor, "The figure early stopping watches")->capture_default_str();
+  train->add_flag("--no-progress", t->no_progress, "No progress bar");
+  train->callback([t] { run_train(*t); });
+
+  auto e = std::make_shared<EvaluateArgs>();
+  CLI::App* evaluate = app.add_subcommand("evaluate", "Evaluate a saved model on a dataset directory");
+  evaluate->add_option("--model", e->model, "The model directory")->required();
+  evaluate->add_option("--data", e->data, "The dataset directory")->required();
+  evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  evaluate->add_flag("--json", e->json, "Print one JSON object");
+  evaluate->add_flag("--no-progress", e->no_progress, "No progress bar");
+  evaluate->callback([e] { run_evaluate(*e); });
+
+  auto p = std::make_shared<PredictArgs>();
+  CLI::App* predict = app.add_subcommand("predict", "Write a dataset with the model's predictions");
+  predict->add_option("--model", p->model, "The model directory")->required();
+  predict->add_option("--data", p->data, "The dataset directory")->required();
+  predict->add_option("--out", p->out, "Output dataset directory (the data plus <target>_prediction)")->required();
+  predict->add_option("--batch-size", p->batch_size, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  predict->callback([p] { run_predict(*p); });
+}
+
+}  // namespace recblocks::cli

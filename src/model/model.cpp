@@ -1,0 +1,622 @@
+#include "recblocks/model/model.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <set>
+#include <utility>
+
+#include "model/model_impl.h"
+#include "model/progress.h"
+#include "recblocks/autograd/ops.h"
+#include "recblocks/data/loader.h"
+
+namespace recblocks {
+
+namespace {
+
+// ---- non-finite diagnosis ---------------------------------------------------
+
+// The first non-finite element of a float32 tensor, or -1.
+std::int64_t first_non_finite(const Tensor& t) {
+  if (t.dtype() != DType::kFloat32) return -1;
+  const float* p = t.data<float>();
+  const std::int64_t n = t.numel();
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(p[i])) return i;
+  }
+  return -1;
+}
+
+// Where a NaN or Inf first appears: an input column, a parameter, or the
+// output of an op (in the order the tape recorded them).
+std::string locate_non_finite(const Tape& tape, const Batch& batch,
+                              const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
+  for (const std::string& name : batch.names()) {
+    if (batch.is_list(name)) continue;
+    const Tensor& column = batch.tensor(name);
+    if (const std::int64_t i = first_non_finite(column); i >= 0) {
+      return fmt::format("input column '{}' is {} at batch row {}", name, column.data<float>()[i],
+                         i / std::max<std::int64_t>(1, column.numel() / std::max<std::int64_t>(1, batch.rows())));
+    }
+  }
+  for (const auto& [name, p] : parameters) {
+    if (const std::int64_t i = first_non_finite(p->value()); i >= 0) {
+      return fmt::format("parameter '{}' {} holds {} at flat index {}", name, p->value().shape(),
+                         p->value().data<float>()[i], i);
+    }
+  }
+  for (std::int32_t node = 0; node < static_cast<std::int32_t>(tape.size()); ++node) {
+    const Tensor& value = tape.value(node);
+    if (const std::int64_t i = first_non_finite(value); i >= 0) {
+      return fmt::format("the output of op '{}' (tape node {}, shape {}) is {} at flat index {}",
+                         tape.op_name(node), node, value.shape(), value.data<float>()[i], i);
+    }
+  }
+  return "no non-finite value found in the inputs, parameters or op outputs";
+}
+
+bool higher_is_better(const std::string& key) {
+  for (const char* word : {"auc", "accuracy", "precision", "recall"}) {
+    if (key.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::string join_keys(const Logs& logs) {
+  std::string out;
+  for (const auto& [k, v] : logs) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+}  // namespace
+
+// ---- Model::Impl ------------------------------------------------------------
+
+std::vector<std::pair<std::string, ParameterPtr>> Model::Impl::parameters() const {
+  std::vector<std::pair<std::string, ParameterPtr>> out;
+  std::set<const Parameter*> seen;
+  for (auto& [name, p] : body.parameters()) {
+    if (seen.insert(p.get()).second) out.emplace_back(name, p);
+  }
+  for (const PredictionTask& task : tasks) {
+    for (auto& [name, p] : task.head().parameters()) {
+      if (seen.insert(p.get()).second) out.emplace_back(task.name() + "/" + name, p);
+    }
+  }
+  return out;
+}
+
+// ---- History ------------------------------------------------------------------
+
+std::vector<double> History::operator[](const std::string& key) const {
+  std::vector<double> out;
+  for (const Logs& logs : epochs) {
+    const auto it = logs.find(key);
+    RB_CHECK(it != logs.end(), ValueError, "history has no '{}' (keys: {})", key, join_keys(logs));
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+// ---- construction -----------------------------------------------------------
+
+Model::Model(Block body, std::vector<PredictionTask> tasks) : impl_(std::make_shared<Impl>()) {
+  RB_CHECK(body.defined(), ValueError, "Model: the body block is empty");
+  RB_CHECK(!tasks.empty(), ValueError, "Model: no prediction task (use Model::from_block to derive them from a schema)");
+  std::set<std::string> names;
+  for (const PredictionTask& task : tasks) {
+    RB_CHECK(task.defined(), ValueError, "Model: a prediction task is empty");
+    RB_CHECK(names.insert(task.name()).second, ValueError, "Model: two tasks are named '{}'", task.name());
+  }
+  impl_->body = std::move(body);
+  impl_->tasks = std::move(tasks);
+}
+
+Model Model::from_block(Block body, const Schema& schema) {
+  Model model(std::move(body), prediction_tasks(schema));
+  return model;
+}
+
+Model Block::connect(const PredictionTask& task) const { return Model(*this, {task}); }
+Model Block::connect(const std::vector<PredictionTask>& tasks) const { return Model(*this, tasks); }
+
+const Block& Model::body() const { return impl_->body; }
+const std::vector<PredictionTask>& Model::tasks() const { return impl_->tasks; }
+bool Model::built() const { return impl_ && impl_->built; }
+bool Model::compiled() const { return impl_ && impl_->compiled; }
+
+const Schema& Model::schema() const {
+  RB_CHECK(built(), ValueError, "the model is not built yet: fit, evaluate or build it first");
+  return impl_->schema;
+}
+
+const Optimizer& Model::optimizer() const {
+  RB_CHECK(compiled(), ValueError, "the model is not compiled: call compile() first");
+  return impl_->optimizer;
+}
+
+void Model::build(const Schema& schema, std::uint64_t seed) {
+  RB_CHECK(impl_ != nullptr, ValueError, "Model is empty");
+  for (const PredictionTask& task : impl_->tasks) {
+    bool found = false;
+    for (const ColumnSchema& c : schema) found = found || c.name() == task.target();
+    RB_CHECK(found, ValueError, "the data has no target column '{}' for task '{}' (columns: {})", task.target(),
+             task.name(), fmt::join(schema.column_names(), ", "));
+  }
+  // Built already (fit after evaluate, or a loaded model): the blocks check
+  // that the features are the same when they run.
+  if (impl_->built) return;
+  BlockContext context(seed);
+  const FlowSpec out = impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
+  for (const PredictionTask& task : impl_->tasks) task.head().build(out, context);
+  impl_->schema = schema;
+  impl_->seed = seed;
+  impl_->built = true;
+}
+
+void Model::compile(Optimizer optimizer, CompileOptions options) {
+  RB_CHECK(impl_ != nullptr, ValueError, "Model is empty");
+  RB_CHECK(optimizer.defined(), ValueError, "compile: the optimizer is empty");
+  RB_CHECK(options.loss_weights.empty() || options.loss_weights.size() == impl_->tasks.size(), ValueError,
+           "compile: {} loss weights for {} tasks", options.loss_weights.size(), impl_->tasks.size());
+  for (float w : options.loss_weights) {
+    RB_CHECK(std::isfinite(w) && w >= 0, ValueError, "compile: loss weight {} is not a finite number >= 0", w);
+  }
+  impl_->optimizer = std::move(optimizer);
+  impl_->compile = std::move(options);
+  impl_->compiled = true;
+  if (impl_->built) impl_->optimizer.init(impl_->parameters());
+  impl_->optimizer.fuse_sparse_updates(impl_->compile.fuse_sparse_updates);
+}
+
+void Model::compile(std::string_view optimizer, CompileOptions options) {
+  compile(optim::by_name(optimizer), std::move(options));
+}
+
+std::vector<std::pair<std::string, ParameterPtr>> Model::parameters() const {
+  RB_CHECK(built(), ValueError, "the model is not built yet: fit, evaluate or build it first");
+  return impl_->parameters();
+}
+
+std::map<std::string, Tensor> Model::state() const {
+  std::map<std::string, Tensor> out;
+  for (const auto& [name, p] : parameters()) out.emplace(name, p->value());
+  return out;
+}
+
+void Model::load_state(const std::map<std::string, Tensor>& state) const {
+  const auto params = parameters();
+  std::set<std::string> known;
+  for (const auto& [name, p] : params) {
+    known.insert(name);
+    const auto it = state.find(name);
+    RB_CHECK(it != state.end(), ValueError, "load_state: tensor '{}' {} is missing", name, p->value().shape());
+    RB_CHECK(it->second.dtype() == DType::kFloat32 && it->second.shape() == p->value().shape(), ShapeError,
+             "load_state: tensor '{}' is {} {}, expected float32 {}", name, dtype_name(it->second.dtype()),
+             it->second.shape(), p->value().shape());
+  }
+  for (const auto& [name, t] : state) {
+    RB_CHECK(known.count(name) == 1, ValueError, "load_state: tensor '{}' {} is not a parameter of this model", name,
+             t.shape());
+  }
+  for (const auto& [name, p] : params) p->value().copy_from(state.at(name));
+}
+
+// ---- one forward ------------------------------------------------------------
+
+namespace {
+
+struct Forward {
+  std::vector<Var> logits;
+};
+
+Forward run_forward(const Model::Impl& impl, RunContext& run) {
+  Forward out;
+  const Flow body = impl.body.forward(Flow::inputs(run.batch()), run);
+  for (const PredictionTask& task : impl.tasks) {
+    out.logits.push_back(task.head().forward(body, run).as_tensor(task.name()));
+  }
+  return out;
+}
+
+double regularization_value(const Model::Impl& impl) {
+  double total = 0;
+  auto add = [&](const std::vector<std::pair<ParameterPtr, float>>& regs) {
+    for (const auto& [p, factor] : regs) {
+      const float* w = p->value().data<float>();
+      double s = 0;
+      for (std::int64_t i = 0; i < p->value().numel(); ++i) s += static_cast<double>(w[i]) * w[i];
+      total += factor * s;
+    }
+  };
+  add(impl.body.regularizers());
+  for (const PredictionTask& task : impl.tasks) add(task.head().regularizers());
+  return total;
+}
+
+std::vector<std::pair<ParameterPtr, float>> all_regularizers(const Model::Impl& impl) {
+  auto regs = impl.body.regularizers();
+  for (const PredictionTask& task : impl.tasks) {
+    auto more = task.head().regularizers();
+    regs.insert(regs.end(), more.begin(), more.end());
+  }
+  return regs;
+}
+
+// The metrics of every task, updated batch by batch.
+struct TaskMetrics {
+  std::vector<std::vector<Metric>> per_task;
+
+  explicit TaskMetrics(const std::vector<PredictionTask>& tasks) {
+    for (const PredictionTask& task : tasks) per_task.push_back(task.make_metrics());
+  }
+  void update(const std::vector<PredictionTask>& tasks, const std::vector<Tensor>& logits,
+              const std::vector<Tensor>& targets) {
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      const Tensor predictions = tasks[t].predictions(logits[t]);
+      for (Metric& m : per_task[t]) m.update(predictions, targets[t]);
+    }
+  }
+  void write(const std::vector<PredictionTask>& tasks, Logs& logs) const {
+    for (std::size_t t = 0; t < tasks.size(); ++t) {
+      for (const Metric& m : per_task[t]) logs[tasks[t].name() + "/" + m.name()] = m.result();
+    }
+  }
+};
+
+std::string format_logs(const Logs& logs) {
+  std::string out;
+  for (const auto& [k, v] : logs) out += fmt::format("{}{} {:.4f}", out.empty() ? "" : ", ", k, v);
+  return out;
+}
+
+}  // namespace
+
+// ---- fit --------------------------------------------------------------------
+
+History Model::fit(const Dataset& train, FitOptions options) {
+  RB_CHECK(compiled(), ValueError, "fit: the model is not compiled: call compile(optimizer) first");
+  RB_CHECK(options.epochs >= 0, ValueError, "fit: epochs is {}, expected >= 0", options.epochs);
+  RB_CHECK(options.batch_size > 0, ValueError, "fit: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(train.num_rows() > 0, ValueError, "fit: the training data has no rows");
+  Impl& impl = *impl_;
+  const bool was_built = impl.built;
+  build(train.schema(), impl.seed);
+  if (!was_built) impl.optimizer.init(impl.parameters());
+
+  Impl::Position& pos = impl.position;
+  pos = Impl::Position{};
+  pos.loader_seed = options.seed;
+  pos.batch_size = options.batch_size;
+  if (options.resume_from) {
+    resume_checkpoint(*options.resume_from);
+    RB_CHECK(pos.batch_size == options.batch_size && pos.loader_seed == options.seed, ValueError,
+             "fit: the checkpoint {} was written with batch_size {} and seed {}, this fit has {} and {}: "
+             "resuming would not continue the same run",
+             options.resume_from->string(), pos.batch_size, pos.loader_seed, options.batch_size, options.seed);
+  }
+
+  const auto params = impl.parameters();
+  const auto regs = all_regularizers(impl);
+  std::vector<float> weights = impl.compile.loss_weights;
+  if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
+
+  Loader loader(train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
+  const std::int64_t steps_per_epoch = loader.num_batches();
+  for (const CallbackPtr& cb : options.callbacks) cb->on_train_begin(*this);
+
+  std::vector<Tensor> targets(impl.tasks.size());
+  std::vector<Tensor> logits_values(impl.tasks.size());
+  bool stop = false;
+  for (; pos.epoch < options.epochs && !stop; ++pos.epoch) {
+    if (pos.batch_in_epoch == 0) {
+      pos.loss_sum = pos.regularization_sum = 0;
+      pos.task_loss_sums.assign(impl.tasks.size(), 0.0);
+      pos.rows = 0;
+    }
+    TaskMetrics metrics(impl.tasks);
+    bool metrics_seen = false;
+    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs), steps_per_epoch,
+                              options.progress);
+    loader.set_epoch(static_cast<std::uint64_t>(pos.epoch));
+    std::int64_t index = 0;
+    for (const Batch& batch : loader) {
+      if (index++ < pos.batch_in_epoch) continue;  // resumed: done before the checkpoint
+      for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+        targets[t] = impl.tasks[t].prepare_targets(batch.tensor(impl.tasks[t].target()));
+      }
+      const std::int64_t step = pos.global_step + 1;
+      impl.tape.reset();
+      double step_loss = 0;
+      double step_reg = 0;
+      {
+        RunContext run(impl.tape, batch, true);
+        const Forward fwd = run_forward(impl, run);
+        Var total;
+        for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+          const Var task_loss = impl.tasks[t].loss(fwd.logits[t], targets[t]);
+          const double v = task_loss.value().item();
+          pos.task_loss_sums[t] += v * static_cast<double>(batch.rows());
+          step_loss += weights[t] * v;
+          const Var weighted = weights[t] == 1.0f ? task_loss : ops::scale(task_loss, weights[t]);
+          total = total.defined() ? ops::add(total, weighted) : weighted;
+        }
+        for (const auto& [p, factor] : regs) {
+          const Var w = run.param(p);
+          const Var term = ops::scale(ops::sum_all(ops::mul(w, w)), factor);
+          step_reg += term.value().item();
+          total = ops::add(total, term);
+        }
+        if (!std::isfinite(total.value().item())) {
+          throw NonFiniteError(fmt::format("training stopped at step {} (epoch {}, batch {}): the loss is {}; "
+                                           "first non-finite value: {}",
+                                           step, pos.epoch + 1, index, total.value().item(),
+                                           locate_non_finite(impl.tape, batch, params)));
+        }
+        const bool want_metrics = options.train_metrics_steps > 0 && step % options.train_metrics_steps == 0;
+        if (want_metrics) {
+          for (std::size_t t = 0; t < impl.tasks.size(); ++t) logits_values[t] = fwd.logits[t].value();
+          metrics.update(impl.tasks, logits_values, targets);
+          metrics_seen = true;
+        }
+        try {
+          impl.tape.backward(total);
+          impl.optimizer.step();
+        } catch (const NonFiniteError&) {
+          throw;
+        } catch (const ValueError& e) {
+          // A gradient went bad (the optimizer checks before updating):
+          // name the input or op behind it too.
+          throw NonFiniteError(fmt::format("training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
+                                           "value: {}",
+                                           step, pos.epoch + 1, index, e.what(),
+                                           locate_non_finite(impl.tape, batch, params)));
+        }
+      }
+      pos.loss_sum += step_loss * static_cast<double>(batch.rows());
+      pos.regularization_sum += step_reg * static_cast<double>(batch.rows());
+      pos.rows += batch.rows();
+      pos.global_step = step;
+      pos.batch_in_epoch = index;
+      progress.update(index, pos.rows, pos.loss_sum / static_cast<double>(pos.rows));
+      if (!options.callbacks.empty()) {
+        const Logs step_logs{{"loss", step_loss}, {"regularization_loss", step_reg}};
+        for (const CallbackPtr& cb : options.callbacks) cb->on_batch_end(*this, step, step_logs);
+      }
+    }
+    impl.tape.reset();
+
+    Logs logs;
+    const double rows = static_cast<double>(std::max<std::int64_t>(1, pos.rows));
+    logs["loss"] = pos.loss_sum / rows;
+    logs["regularization_loss"] = pos.regularization_sum / rows;
+    logs["total_loss"] = logs["loss"] + logs["regularization_loss"];
+    if (impl.tasks.size() > 1) {
+      for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+        logs[impl.tasks[t].name() + "/loss"] = pos.task_loss_sums[t] / rows;
+      }
+    }
+    if (metrics_seen) metrics.write(impl.tasks, logs);
+    const double train_seconds = progress.seconds();
+    if (options.validation_data) {
+      const Logs val = evaluate(*options.validation_data, {.batch_size = options.batch_size, .progress = false});
+      for (const auto& [k, v] : val) logs["val_" + k] = v;
+    }
+    progress.finish(fmt::format("{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch, train_seconds,
+                                detail::Progress::human(static_cast<double>(pos.rows) / std::max(1e-9, train_seconds)),
+                                format_logs(logs)));
+    pos.history.epochs.push_back(logs);
+    pos.batch_in_epoch = 0;
+    // The position a checkpoint written now must resume from: the next epoch.
+    ++pos.epoch;
+    for (const CallbackPtr& cb : options.callbacks) stop = !cb->on_epoch_end(*this, pos.epoch - 1, logs) || stop;
+    --pos.epoch;
+  }
+  for (const CallbackPtr& cb : options.callbacks) cb->on_train_end(*this);
+  return pos.history;
+}
+
+// ---- evaluate and predict ---------------------------------------------------
+
+Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
+  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
+  Impl& impl = *impl_;
+  build(data.schema(), impl.seed);
+  NoGradGuard no_grad;
+  std::vector<float> weights = impl.compile.loss_weights;
+  if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
+
+  TaskMetrics metrics(impl.tasks);
+  std::vector<double> task_loss(impl.tasks.size(), 0.0);
+  std::vector<Tensor> targets(impl.tasks.size());
+  std::vector<Tensor> logits(impl.tasks.size());
+  std::int64_t rows = 0;
+  double loss_sum = 0;
+  Loader loader(data, {.batch_size = options.batch_size, .shuffle = false});
+  detail::Progress progress("evaluate", loader.num_batches(), options.progress);
+  std::int64_t index = 0;
+  for (const Batch& batch : loader) {
+    impl.tape.reset();
+    RunContext run(impl.tape, batch, false);
+    const Forward fwd = run_forward(impl, run);
+    double step_loss = 0;
+    for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+      targets[t] = impl.tasks[t].prepare_targets(batch.tensor(impl.tasks[t].target()));
+      const double v = impl.tasks[t].loss(fwd.logits[t], targets[t]).value().item();
+      task_loss[t] += v * static_cast<double>(batch.rows());
+      step_loss += weights[t] * v;
+      logits[t] = fwd.logits[t].value();
+    }
+    metrics.update(impl.tasks, logits, targets);
+    loss_sum += step_loss * static_cast<double>(batch.rows());
+    rows += batch.rows();
+    progress.update(++index, rows, loss_sum / static_cast<double>(rows));
+  }
+  impl.tape.reset();
+  Logs logs;
+  logs["loss"] = loss_sum / static_cast<double>(rows);
+  logs["regularization_loss"] = regularization_value(impl);
+  logs["total_loss"] = logs["loss"] + logs["regularization_loss"];
+  if (impl.tasks.size() > 1) {
+    for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+      logs[impl.tasks[t].name() + "/loss"] = task_loss[t] / static_cast<double>(rows);
+    }
+  }
+  metrics.write(impl.tasks, logs);
+  progress.finish(fmt::format("{} rows, {:.2f} s; {}", rows, progress.seconds(), format_logs(logs)));
+  return logs;
+}
+
+std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
+  Impl& impl = *impl_;
+  RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
+  NoGradGuard no_grad;
+  Tape tape;
+  RunContext run(tape, batch, false);
+  const Forward fwd = run_forward(impl, run);
+  std::map<std::string, Tensor> out;
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+    out.emplace(impl.tasks[t].name(), impl.tasks[t].predictions(fwd.logits[t].value()));
+  }
+  return out;
+}
+
+std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t batch_size) const {
+  RB_CHECK(batch_size > 0, ValueError, "predict: batch_size is {}, expected > 0", batch_size);
+  const Impl& impl = *impl_;
+  RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
+  std::map<std::string, Tensor> out;
+  for (const PredictionTask& task : impl.tasks) {
+    const Shape shape = task.kind() == PredictionTask::Kind::kMultiClassClassification
+                            ? Shape{data.num_rows(), task.num_classes()}
+                            : Shape{data.num_rows()};
+    out.emplace(task.name(), Tensor::empty(shape));
+  }
+  std::int64_t row = 0;
+  for (const Batch& batch : Loader(data, {.batch_size = batch_size, .shuffle = false})) {
+    for (auto& [name, values] : predict(batch)) {
+      out.at(name).slice_rows(row, row + batch.rows()).copy_from(values);
+    }
+    row += batch.rows();
+  }
+  return out;
+}
+
+void Model::predict_to(const Dataset& data, const std::filesystem::path& out, std::int64_t batch_size) const {
+  const auto predictions = predict(data, batch_size);
+  std::vector<ColumnSchema> columns(data.schema().begin(), data.schema().end());
+  std::map<std::string, Column> values;
+  for (const auto& [name, column] : data.columns()) values.emplace(name, column);
+  auto add = [&](const std::string& name, const std::string& task, Tensor v) {
+    RB_CHECK(values.count(name) == 0, ValueError, "predict_to: the data already has a column '{}'", name);
+    columns.push_back(ColumnSchema(name, DType::kFloat32).with_properties({{"prediction_of", task}}));
+    values.emplace(name, Column{std::move(v), {}});
+  };
+  for (const PredictionTask& task : impl_->tasks) {
+    const Tensor& p = predictions.at(task.name());
+    if (p.rank() == 1) {
+      add(task.target() + "_prediction", task.name(), p);
+      continue;
+    }
+    for (std::int64_t c = 0; c < p.size(1); ++c) {
+      Tensor col = Tensor::empty({p.size(0)});
+      for (std::int64_t i = 0; i < p.size(0); ++i) col.data<float>()[i] = p.data<float>()[i * p.size(1) + c];
+      add(fmt::format("{}_prediction_{}", task.target(), c), task.name(), std::move(col));
+    }
+  }
+  Dataset(Schema(std::move(columns)), std::move(values)).save(out);
+}
+
+std::string Model::summary() const {
+  std::string out = "body:\n" + impl_->body.summary();
+  for (const PredictionTask& task : impl_->tasks) {
+    out += fmt::format("task {} (target {}):\n{}", task.name(), task.target(), task.head().summary());
+  }
+  if (built()) {
+    std::int64_t count = 0;
+    for (const auto& [name, p] : impl_->parameters()) count += p->value().numel();
+    out += fmt::format("parameters: {} tensors, {} values\n", impl_->parameters().size(), count);
+  }
+  return out;
+}
+
+// ---- callbacks --------------------------------------------------------------
+
+namespace {
+
+class EarlyStoppingCallback final : public Callback {
+ public:
+  explicit EarlyStoppingCallback(EarlyStoppingOptions o) : options_(std::move(o)) {
+    RB_CHECK(options_.mode == "auto" || options_.mode == "min" || options_.mode == "max", ValueError,
+             "EarlyStopping: mode '{}' is not auto, min or max", options_.mode);
+    RB_CHECK(options_.patience >= 0, ValueError, "EarlyStopping: patience is {}, expected >= 0", options_.patience);
+    maximize_ = options_.mode == "max" || (options_.mode == "auto" && higher_is_better(options_.monitor));
+  }
+  void on_train_begin(Model&) override {
+    best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    wait_ = 0;
+    best_state_.clear();
+  }
+  bool on_epoch_end(Model& model, int /*epoch*/, const Logs& logs) override {
+    const auto it = logs.find(options_.monitor);
+    RB_CHECK(it != logs.end(), ValueError, "EarlyStopping: monitor '{}' is not in the logs (keys: {})",
+             options_.monitor, join_keys(logs));
+    const double v = it->second;
+    const bool improved = maximize_ ? v > best_ + options_.min_delta : v < best_ - options_.min_delta;
+    if (improved) {
+      best_ = v;
+      wait_ = 0;
+      if (options_.restore_best_weights) {
+        best_state_.clear();
+        for (const auto& [name, t] : model.state()) best_state_.emplace(name, t.clone());
+      }
+      return true;
+    }
+    return ++wait_ <= options_.patience;
+  }
+  void on_train_end(Model& model) override {
+    if (options_.restore_best_weights && !best_state_.empty()) model.load_state(best_state_);
+  }
+
+ private:
+  EarlyStoppingOptions options_;
+  bool maximize_ = false;
+  double best_ = 0;
+  int wait_ = 0;
+  std::map<std::string, Tensor> best_state_;
+};
+
+class CheckpointCallback final : public Callback {
+ public:
+  CheckpointCallback(std::filesystem::path dir, CheckpointOptions o) : dir_(std::move(dir)), options_(o) {
+    RB_CHECK(options_.every_n_steps >= 0, ValueError, "ModelCheckpoint: every_n_steps is {}, expected >= 0",
+             options_.every_n_steps);
+  }
+  void on_batch_end(Model& model, std::int64_t step, const Logs&) override {
+    if (options_.every_n_steps > 0 && step % options_.every_n_steps == 0) model.save_checkpoint(dir_);
+  }
+  bool on_epoch_end(Model& model, int, const Logs&) override {
+    if (options_.every_epoch) model.save_checkpoint(dir_);
+    return true;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  CheckpointOptions options_;
+};
+
+}  // namespace
+
+CallbackPtr EarlyStopping(EarlyStoppingOptions options) {
+  return std::make_shared<EarlyStoppingCallback>(std::move(options));
+}
+
+CallbackPtr ModelCheckpoint(std::filesystem::path dir, CheckpointOptions options) {
+  return std::make_shared<CheckpointCallback>(std::move(dir), options);
+}
+
+}  // namespace recblocks

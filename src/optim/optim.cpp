@@ -1,0 +1,836 @@
+#include "recblocks/optim/optim.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <set>
+#include <span>
+
+#include "recblocks/core/error.h"
+#include "recblocks/core/threads.h"
+
+namespace recblocks {
+namespace {
+
+using nlohmann::json;
+
+// Runs body(begin, end) over [0, n) items of `cost` floats each, in static
+// OpenMP chunks above kParallelGrain. Every update here is element- or
+// row-wise with distinct outputs, so the result does not depend on the
+// split.
+template <class Body>
+void parallel_ranges(std::int64_t n, std::int64_t cost, Body&& body) {
+  if (n <= 0) return;
+  cost = std::max<std::int64_t>(cost, 1);
+  const int threads = num_threads();
+  if (threads <= 1 || n * cost < kParallelGrain) {
+    body(std::int64_t{0}, n);
+    return;
+  }
+  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 12) / cost);
+  const std::int64_t chunks = (n + chunk - 1) / chunk;
+#pragma omp parallel for schedule(static) num_threads(threads)
+  for (std::int64_t c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
+// Index of the first non-finite value of x[0, n), or n.
+std::int64_t first_non_finite(const float* x, std::int64_t n) {
+  std::int64_t first = n;
+#pragma omp parallel for schedule(static) reduction(min : first) num_threads(num_threads()) \
+    if (n >= 4 * kParallelGrain)
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) first = std::min(first, i);
+  }
+  return first;
+}
+
+std::string index_str(const Shape& shape, std::int64_t flat) {
+  std::vector<std::int64_t> index(static_cast<std::size_t>(shape.rank()));
+  for (int a = shape.rank() - 1; a >= 0; --a) {
+    index[static_cast<std::size_t>(a)] = flat % shape[a];
+    flat /= shape[a];
+  }
+  return fmt::format("[{}]", fmt::join(index, ", "));
+}
+
+// The per-element updates. Dense and sparse updates both run these (on the
+// whole tensor, or on one touched row at a time), so a touched row moves
+// exactly as it would under the dense update. g already holds the gradient
+// without weight decay; `l2` is the coupled weight decay.
+
+void sgd_update(float* w, const float* g, std::int64_t n, float lr, float l2) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + l2 * w[i];
+    w[i] -= lr * gi;
+  }
+}
+
+// Keras' convention: the velocity holds the step, lr included.
+void momentum_update(float* w, const float* g, float* velocity, std::int64_t n, float lr,
+                     float l2, float momentum, bool nesterov) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + l2 * w[i];
+    velocity[i] = momentum * velocity[i] - lr * gi;
+    w[i] += nesterov ? momentum * velocity[i] - lr * gi : velocity[i];
+  }
+}
+
+struct AdamScalars {
+  float beta_1, one_minus_beta_1, beta_2, one_minus_beta_2, epsilon;
+  float l2;     // coupled weight decay
+  float decay;  // decoupled: lr * weight_decay
+  float step;   // lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
+};
+
+void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n,
+                 const AdamScalars& k) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + k.l2 * w[i];
+    m[i] = k.beta_1 * m[i] + k.one_minus_beta_1 * gi;
+    v[i] = k.beta_2 * v[i] + k.one_minus_beta_2 * gi * gi;
+    w[i] -= w[i] * k.decay;
+    w[i] -= k.step * m[i] / (std::sqrt(v[i]) + k.epsilon);
+  }
+}
+
+void adagrad_update(float* w, const float* g, float* acc, std::int64_t n, float lr, float l2,
+                    float epsilon) {
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float gi = g[i] + l2 * w[i];
+    acc[i] += gi * gi;
+    w[i] -= lr * gi / (std::sqrt(acc[i]) + epsilon);
+  }
+}
+
+// One row, one accumulator: acc += mean(g^2) over the row.
+void rowwise_adagrad_update(float* w, const float* g, float* acc, std::int64_t dim, float lr,
+                            float l2, float epsilon) {
+  double sum = 0;
+  for (std::int64_t d = 0; d < dim; ++d) {
+    const float gd = g[d] + l2 * w[d];
+    sum += static_cast<double>(gd) * gd;
+  }
+  *acc += static_cast<float>(sum / static_cast<double>(std::max<std::int64_t>(dim, 1)));
+  const float denom = std::sqrt(*acc) + epsilon;
+  for (std::int64_t d = 0; d < dim; ++d) {
+    const float gd = g[d] + l2 * w[d];
+    w[d] -= lr * gd / denom;
+  }
+}
+
+void check_weight_decay(std::string_view type, float weight_decay) {
+  RB_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, ValueError,
+           "{}: weight_decay {} must be finite and >= 0", type, weight_decay);
+}
+
+}  // namespace
+
+// The state and the step shared by every optimizer; subclasses give the
+// slots and the element updates.
+class OptimizerBase {
+ public:
+  explicit OptimizerBase(LearningRate learning_rate) : learning_rate_(learning_rate) {
+    (void)learning_rate_.at(0);  // validates the schedule now
+  }
+  virtual ~OptimizerBase() { remove_sinks(); }
+  OptimizerBase(const OptimizerBase&) = delete;
+  OptimizerBase& operator=(const OptimizerBase&) = delete;
+
+  virtual std::string_view type() const = 0;
+  json to_json() const {
+    json j = options_json();
+    j["type"] = std::string(type());
+    j["learning_rate"] = learning_rate_.to_json();
+    return j;
+  }
+
+  void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters);
+  void step();
+  std::int64_t iterations() const { return iterations_; }
+  float current_learning_rate() const { return learning_rate_.at(iterations_); }
+  void fuse_sparse_updates(bool enable);
+  std::map<std::string, Tensor> state() const;
+  void load_state(const std::map<std::string, Tensor>& state);
+
+ protected:
+  struct Slot {
+    std::string name;
+    Tensor value;
+  };
+  struct Entry {
+    std::string name;
+    ParameterPtr param;
+    std::vector<Slot> slots;
+    // The value seen as [rows, dim], the layout of sparse gradients.
+    std::int64_t rows = 1;
+    std::int64_t dim = 1;
+    int fused_segments = 0;      // applied by the sink during this step
+    bool last_single_sparse = false;  // last step: one sparse segment, no dense
+    bool sink = false;
+  };
+  struct StepScalars {
+    float lr = 0;
+    float adam_step = 0;  // Adam's bias-corrected step size
+  };
+
+  virtual json options_json() const = 0;
+  virtual std::vector<Slot> make_slots(const Parameter& p) const = 0;
+  virtual bool slot_shape_ok(const Entry& /*entry*/, const Slot& slot, const Shape& shape) const {
+    return shape == slot.value.shape();
+  }
+  virtual StepScalars scalars(std::int64_t iteration) const {
+    return {learning_rate_.at(iteration), 0.0f};
+  }
+  // Lazy: sparse gradients update only their rows (update_rows), so the
+  // update can also run fused in the backward.
+  virtual bool lazy() const = 0;
+  // g: the whole gradient; with_sparse: part of it came from sparse rows.
+  virtual void update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) = 0;
+  // Lazy optimizers: rows [n] unique, values [n, dim].
+  virtual void update_rows(Entry& e, const std::int64_t* rows, const float* values,
+                           std::int64_t n, const StepScalars& s) = 0;
+
+  // body(i, row) for each touched row, in parallel when the rows are many.
+  template <class Body>
+  static void for_rows(const Entry& e, const std::int64_t* rows, std::int64_t n, Body&& body) {
+    parallel_ranges(n, e.dim, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) body(i, rows[i]);
+    });
+  }
+
+  LearningRate learning_rate_;
+
+ private:
+  void check_dense(const Entry& e) const;
+  void check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment) const;
+  void apply(Entry& e, const StepScalars& s);
+  void fused_update(std::size_t index, const kernels::SparseRows& g);
+  void set_sink(std::size_t index, bool on);
+  void remove_sinks();
+
+  std::vector<Entry> entries_;
+  std::int64_t iterations_ = 0;
+  bool initialised_ = false;
+  bool fuse_ = false;
+  // Reused buffers: merged sparse segments, and a dense gradient built from
+  // sparse rows (non-lazy optimizers, or dense + sparse).
+  std::vector<std::int64_t> merged_rows_;
+  std::vector<float> merged_values_;
+  std::vector<float> scratch_;
+};
+
+void OptimizerBase::init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
+  remove_sinks();
+  entries_.clear();
+  iterations_ = 0;
+  initialised_ = false;
+  std::set<std::string> names;
+  std::set<const Parameter*> seen;
+  std::vector<Entry> entries;
+  for (const auto& [name, p] : parameters) {
+    RB_CHECK(p != nullptr, ValueError, "Optimizer.init: parameter '{}' is null", name);
+    RB_CHECK(names.insert(name).second, ValueError,
+             "Optimizer.init: two parameters are named '{}'", name);
+    RB_CHECK(seen.insert(p.get()).second, ValueError,
+             "Optimizer.init: parameter '{}' ('{}') is listed twice", name, p->name());
+    if (!p->trainable()) continue;
+    Entry e;
+    e.name = name;
+    e.param = p;
+    e.slots = make_slots(*p);
+    const Tensor& w = p->value();
+    e.rows = w.rank() >= 1 ? w.size(0) : 1;
+    e.dim = e.rows > 0 ? w.numel() / e.rows : 0;
+    entries.push_back(std::move(e));
+  }
+  entries_ = std::move(entries);
+  initialised_ = true;
+}
+
+void OptimizerBase::check_dense(const Entry& e) const {
+  const Tensor& g = e.param->dense_grad();
+  RB_CHECK(g.shape() == e.param->value().shape(), ShapeError,
+           "Optimizer: gradient of '{}' has shape {}, expected {}", e.name, g.shape(),
+           e.param->value().shape());
+  const float* x = g.data<float>();
+  const std::int64_t bad = first_non_finite(x, g.numel());
+  RB_CHECK(bad == g.numel(), ValueError,
+           "Optimizer: gradient of '{}' is not finite: {} at {}; no parameter was updated",
+           e.name, x[bad], index_str(g.shape(), bad));
+}
+
+void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g,
+                                  std::size_t segment) const {
+  const std::int64_t n = g.rows.numel();
+  RB_CHECK(g.rows.rank() == 1 && g.values.rank() == 2 && g.values.size(0) == n &&
+               g.values.size(1) == e.dim,
+           ShapeError,
+           "Optimizer: sparse gradient of '{}' (segment {}) has rows {} and values {}, expected "
+           "[n] and [n, {}]",
+           e.name, segment, g.rows.shape(), g.values.shape(), e.dim);
+  const std::int64_t* rows = g.rows.data<std::int64_t>();
+  for (std::int64_t i = 0; i < n; ++i) {
+    RB_CHECK(rows[i] >= 0 && rows[i] < e.rows && (i == 0 || rows[i] > rows[i - 1]), ValueError,
+             "Optimizer: sparse gradient of '{}' (segment {}): row {} at position {} is out of "
+             "[0, {}) or not increasing",
+             e.name, segment, rows[i], i, e.rows);
+  }
+  const float* x = g.values.data<float>();
+  const std::int64_t bad = first_non_finite(x, g.values.numel());
+  RB_CHECK(bad == g.values.numel(), ValueError,
+           "Optimizer: sparse gradient of '{}' is not finite: {} at row {}, column {} (segment "
+           "{}); no parameter was updated",
+           e.name, x[bad], rows[bad / e.dim], bad % e.dim, segment);
+}
+
+void OptimizerBase::step() {
+  RB_CHECK(initialised_, Error, "Optimizer.step: call init(parameters) first");
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    const Parameter& p = *e.param;
+    if (fuse_ && e.fused_segments > 0 && p.has_dense_grad()) {
+      // Fusing stops for this table; a step() after the error applies the
+      // dense gradient alone.
+      e.fused_segments = 0;
+      e.last_single_sparse = false;
+      set_sink(i, false);
+      throw Error(fmt::format(
+          "Optimizer.step: '{}' got a dense gradient in a step where its sparse gradient was "
+          "applied fused; fused updates need one lookup and no other use of a table per step "
+          "(fuse_sparse_updates(false) for this model)",
+          e.name));
+    }
+    if (p.has_dense_grad()) check_dense(e);
+    const auto segments = p.sparse_grads();
+    for (std::size_t k = 0; k < segments.size(); ++k) check_segment(e, segments[k], k);
+  }
+  const StepScalars s = scalars(iterations_);
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    Entry& e = entries_[i];
+    Parameter& p = *e.param;
+    const bool dense = p.has_dense_grad();
+    const std::size_t segments = p.sparse_grads().size() + static_cast<std::size_t>(e.fused_segments);
+    if (dense || !p.sparse_grads().empty()) apply(e, s);
+    p.zero_grad();
+    e.fused_segments = 0;
+    e.last_single_sparse = segments == 1 && !dense;
+    set_sink(i, fuse_ && lazy() && e.last_single_sparse);
+  }
+  ++iterations_;
+}
+
+void OptimizerBase::apply(Entry& e, const StepScalars& s) {
+  const Parameter& p = *e.param;
+  const auto segments = p.sparse_grads();
+  const bool dense = p.has_dense_grad();
+  if (!dense && lazy()) {
+    if (segments.size() == 1) {
+      update_rows(e, segments[0].rows.data<std::int64_t>(), segments[0].values.data<float>(),
+                  segments[0].rows.numel(), s);
+      return;
+    }
+    // A nonlinear update needs each row's total gradient: merge the
+    // segments, summing them in segment order.
+    merged_rows_.clear();
+    for (const kernels::SparseRows& g : segments) {
+      const std::int64_t* rows = g.rows.data<std::int64_t>();
+      merged_rows_.insert(merged_rows_.end(), rows, rows + g.rows.numel());
+    }
+    std::sort(merged_rows_.begin(), merged_rows_.end());
+    merged_rows_.erase(std::unique(merged_rows_.begin(), merged_rows_.end()), merged_rows_.end());
+    merged_values_.assign(merged_rows_.size() * static_cast<std::size_t>(e.dim), 0.0f);
+    for (const kernels::SparseRows& g : segments) {
+      const std::int64_t* rows = g.rows.data<std::int64_t>();
+      const float* values = g.values.data<float>();
+      std::size_t j = 0;
+      for (std::int64_t i = 0; i < g.rows.numel(); ++i) {
+        while (merged_rows_[j] < rows[i]) ++j;
+        float* out = merged_values_.data() + j * static_cast<std::size_t>(e.dim);
+        for (std::int64_t d = 0; d < e.dim; ++d) out[d] += values[i * e.dim + d];
+      }
+    }
+    update_rows(e, merged_rows_.data(), merged_values_.data(),
+                static_cast<std::int64_t>(merged_rows_.size()), s);
+    return;
+  }
+  if (segments.empty()) {
+    update_dense(e, p.dense_grad().data<float>(), s, false);
+    return;
+  }
+  const std::int64_t n = p.value().numel();
+  scratch_.resize(std::max(scratch_.size(), static_cast<std::size_t>(n)));
+  float* g = scratch_.data();
+  if (dense) {
+    std::copy_n(p.dense_grad().data<float>(), n, g);
+  } else {
+    std::fill_n(g, n, 0.0f);
+  }
+  for (const kernels::SparseRows& seg : segments) {
+    const float* values = seg.values.data<float>();
+    for_rows(e, seg.rows.data<std::int64_t>(), seg.rows.numel(),
+             [&](std::int64_t i, std::int64_t row) {
+               float* out = g + row * e.dim;
+               for (std::int64_t d = 0; d < e.dim; ++d) out[d] += values[i * e.dim + d];
+             });
+  }
+  update_dense(e, g, s, true);
+}
+
+// Runs inside the backward pass. iterations_ is still the number of steps
+// before this one, so the learning rate and Adam's t are the ones step()
+// would use, and update_rows is the very code step() runs on one segment:
+// the result is bit-identical to the unfused update.
+void OptimizerBase::fused_update(std::size_t index, const kernels::SparseRows& g) {
+  Entry& e = entries_[index];
+  if (e.fused_segments > 0) {
+    ++e.fused_segments;  // step() then turns this table's fusing off
+    throw Error(fmt::format(
+        "Optimizer: '{}' received a second sparse gradient in one step while its updates are "
+        "fused (the first was already applied); fused updates need one lookup per table per "
+        "step (fuse_sparse_updates(false) for this model)",
+        e.name));
+  }
+  RB_CHECK(!e.param->has_dense_grad(), Error,
+           "Optimizer: '{}' received a sparse gradient after a dense one in a step while its "
+           "updates are fused; fused updates need one lookup and no other use of a table per "
+           "step (fuse_sparse_updates(false) for this model)",
+           e.name);
+  check_segment(e, g, 0);
+  update_rows(e, g.rows.data<std::int64_t>(), g.values.data<float>(), g.rows.numel(),
+              scalars(iterations_));
+  ++e.fused_segments;
+}
+
+void OptimizerBase::set_sink(std::size_t index, bool on) {
+  Entry& e = entries_[index];
+  if (e.sink == on) return;
+  if (on) {
+    e.param->set_sparse_sink(
+        [this, index](const kernels::SparseRows& g) { fused_update(index, g); });
+  } else {
+    e.param->set_sparse_sink(nullptr);
+  }
+  e.sink = on;
+}
+
+void OptimizerBase::remove_sinks() {
+  for (std::size_t i = 0; i < entries_.size(); ++i) set_sink(i, false);
+}
+
+void OptimizerBase::fuse_sparse_updates(bool enable) {
+  fuse_ = enable;
+  for (std::size_t i = 0; i < entries_.size(); ++i) {
+    set_sink(i, enable && lazy() && entries_[i].last_single_sparse);
+  }
+}
+
+std::map<std::string, Tensor> OptimizerBase::state() const {
+  std::map<std::string, Tensor> out;
+  for (const Entry& e : entries_) {
+    for (const Slot& slot : e.slots) out.emplace(e.name + "/" + slot.name, slot.value.clone());
+  }
+  out.emplace("iterations", Tensor::from<std::int64_t>(Shape{}, {&iterations_, 1}));
+  return out;
+}
+
+void OptimizerBase::load_state(const std::map<std::string, Tensor>& state) {
+  RB_CHECK(initialised_, Error, "Optimizer.load_state: call init(parameters) first");
+  // Everything is checked before anything changes.
+  const auto it = state.find("iterations");
+  RB_CHECK(it != state.end(), ValueError, "Optimizer.load_state: 'iterations' is missing");
+  const Tensor& iterations = it->second;
+  RB_CHECK(iterations.dtype() == DType::kInt64 && iterations.numel() == 1, ValueError,
+           "Optimizer.load_state: 'iterations' must be one int64, got {} of shape {}",
+           dtype_name(iterations.dtype()), iterations.shape());
+  const std::int64_t loaded_iterations = iterations.data<std::int64_t>()[0];
+  RB_CHECK(loaded_iterations >= 0, ValueError, "Optimizer.load_state: 'iterations' is {}",
+           loaded_iterations);
+  std::size_t expected = 1;
+  for (const Entry& e : entries_) {
+    for (const Slot& slot : e.slots) {
+      const std::string key = e.name + "/" + slot.name;
+      const auto found = state.find(key);
+      RB_CHECK(found != state.end(), ValueError, "Optimizer.load_state: slot '{}' is missing",
+               key);
+      const Tensor& t = found->second;
+      RB_CHECK(t.dtype() == DType::kFloat32 && slot_shape_ok(e, slot, t.shape()), ValueError,
+               "Optimizer.load_state: slot '{}' is {} {}, expected float32 {}", key,
+               dtype_name(t.dtype()), t.shape(), slot.value.shape());
+      ++expected;
+    }
+  }
+  if (state.size() != expected) {
+    std::set<std::string> known = {"iterations"};
+    for (const Entry& e : entries_) {
+      for (const Slot& slot : e.slots) known.insert(e.name + "/" + slot.name);
+    }
+    std::vector<std::string> unknown;
+    for (const auto& [key, value] : state) {
+      if (!known.contains(key)) unknown.push_back(key);
+    }
+    throw ValueError(fmt::format(
+        "Optimizer.load_state: unknown key(s) '{}': not a slot of this {} optimizer's parameters",
+        fmt::join(unknown, "', '"), type()));
+  }
+  for (Entry& e : entries_) {
+    for (Slot& slot : e.slots) slot.value = state.at(e.name + "/" + slot.name).clone();
+  }
+  iterations_ = loaded_iterations;
+}
+
+namespace {
+
+class SgdImpl final : public OptimizerBase {
+ public:
+  explicit SgdImpl(optim::SGDOptions o) : OptimizerBase(o.learning_rate), o_(o) {
+    RB_CHECK(std::isfinite(o_.momentum) && o_.momentum >= 0 && o_.momentum <= 1, ValueError,
+             "sgd: momentum {} is outside [0, 1]", o_.momentum);
+    RB_CHECK(!o_.nesterov || o_.momentum > 0, ValueError, "sgd: nesterov needs momentum > 0");
+    check_weight_decay("sgd", o_.weight_decay);
+  }
+  std::string_view type() const override { return "sgd"; }
+
+ protected:
+  json options_json() const override {
+    return {{"momentum", o_.momentum}, {"nesterov", o_.nesterov},
+            {"weight_decay", o_.weight_decay}};
+  }
+  std::vector<Slot> make_slots(const Parameter& p) const override {
+    if (o_.momentum == 0) return {};
+    return {{"momentum", Tensor::zeros(p.value().shape())}};
+  }
+  bool lazy() const override { return o_.momentum == 0; }
+
+  void update_dense(Entry& e, const float* g, const StepScalars& s, bool) override {
+    float* w = e.param->value().data<float>();
+    float* velocity = lazy() ? nullptr : e.slots[0].value.data<float>();
+    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      if (velocity == nullptr) {
+        sgd_update(w + begin, g + begin, end - begin, s.lr, o_.weight_decay);
+      } else {
+        momentum_update(w + begin, g + begin, velocity + begin, end - begin, s.lr,
+                        o_.weight_decay, o_.momentum, o_.nesterov);
+      }
+    });
+  }
+  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
+                   const StepScalars& s) override {
+    float* w = e.param->value().data<float>();
+    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
+      sgd_update(w + row * e.dim, values + i * e.dim, e.dim, s.lr, o_.weight_decay);
+    });
+  }
+
+ private:
+  optim::SGDOptions o_;
+};
+
+class AdamImpl final : public OptimizerBase {
+ public:
+  AdamImpl(optim::AdamOptions o, bool lazy)
+      : OptimizerBase(o.learning_rate), o_(o), lazy_(lazy) {
+    const std::string_view name = type();
+    RB_CHECK(o_.beta_1 >= 0 && o_.beta_1 < 1, ValueError, "{}: beta_1 {} is outside [0, 1)",
+             name, o_.beta_1);
+    RB_CHECK(o_.beta_2 >= 0 && o_.beta_2 < 1, ValueError, "{}: beta_2 {} is outside [0, 1)",
+             name, o_.beta_2);
+    RB_CHECK(std::isfinite(o_.epsilon) && o_.epsilon >= 0, ValueError,
+             "{}: epsilon {} must be finite and >= 0", name, o_.epsilon);
+    check_weight_decay(name, o_.weight_decay);
+  }
+  std::string_view type() const override { return lazy_ ? "lazy_adam" : "adam"; }
+
+ protected:
+  json options_json() const override {
+    return {{"beta_1", o_.beta_1},
+            {"beta_2", o_.beta_2},
+            {"epsilon", o_.epsilon},
+            {"weight_decay", o_.weight_decay},
+            {"decoupled_weight_decay", o_.decoupled_weight_decay}};
+  }
+  std::vector<Slot> make_slots(const Parameter& p) const override {
+    return {{"m", Tensor::zeros(p.value().shape())}, {"v", Tensor::zeros(p.value().shape())}};
+  }
+  StepScalars scalars(std::int64_t iteration) const override {
+    const float lr = learning_rate_.at(iteration);
+    const double t = static_cast<double>(iteration + 1);
+    const double step = static_cast<double>(lr) *
+                        std::sqrt(1 - std::pow(static_cast<double>(o_.beta_2), t)) /
+                        (1 - std::pow(static_cast<double>(o_.beta_1), t));
+    return {lr, static_cast<float>(step)};
+  }
+  bool lazy() const override { return lazy_; }
+
+  AdamScalars kernel_scalars(const StepScalars& s) const {
+    const bool decoupled = o_.decoupled_weight_decay;
+    return {o_.beta_1,
+            1 - o_.beta_1,
+            o_.beta_2,
+            1 - o_.beta_2,
+            o_.epsilon,
+            decoupled ? 0.0f : o_.weight_decay,
+            decoupled ? s.lr * o_.weight_decay : 0.0f,
+            s.adam_step};
+  }
+  void update_dense(Entry& e, const float* g, const StepScalars& s, bool) override {
+    const AdamScalars k = kernel_scalars(s);
+    float* w = e.param->value().data<float>();
+    float* m = e.slots[0].value.data<float>();
+    float* v = e.slots[1].value.data<float>();
+    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      adam_update(w + begin, g + begin, m + begin, v + begin, end - begin, k);
+    });
+  }
+  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
+                   const StepScalars& s) override {
+    const AdamScalars k = kernel_scalars(s);
+    float* w = e.param->value().data<float>();
+    float* m = e.slots[0].value.data<float>();
+    float* v = e.slots[1].value.data<float>();
+    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
+      const std::int64_t at = row * e.dim;
+      adam_update(w + at, values + i * e.dim, m + at, v + at, e.dim, k);
+    });
+  }
+
+ private:
+  optim::AdamOptions o_;
+  bool lazy_;
+};
+
+class AdagradImpl final : public OptimizerBase {
+ public:
+  AdagradImpl(optim::AdagradOptions o, bool rowwise)
+      : OptimizerBase(o.learning_rate), o_(o), rowwise_(rowwise) {
+    const std::string_view name = type();
+    RB_CHECK(std::isfinite(o_.initial_accumulator_value) && o_.initial_accumulator_value >= 0,
+             ValueError, "{}: initial_accumulator_value {} must be finite and >= 0", name,
+             o_.initial_accumulator_value);
+    RB_CHECK(std::isfinite(o_.epsilon) && o_.epsilon >= 0, ValueError,
+             "{}: epsilon {} must be finite and >= 0", name, o_.epsilon);
+    RB_CHECK(o_.initial_accumulator_value > 0 || o_.epsilon > 0, ValueError,
+             "{}: initial_accumulator_value and epsilon are both 0 (a zero gradient would "
+             "divide 0 by 0)",
+             name);
+    check_weight_decay(name, o_.weight_decay);
+  }
+  std::string_view type() const override { return rowwise_ ? "rowwise_adagrad" : "adagrad"; }
+
+ protected:
+  json options_json() const override {
+    return {{"initial_accumulator_value", o_.initial_accumulator_value},
+            {"epsilon", o_.epsilon},
+            {"weight_decay", o_.weight_decay}};
+  }
+  // Row-wise: every 2-D parameter starts with one accumulator per row,
+  // since init cannot know which parameters will get sparse gradients.
+  std::vector<Slot> make_slots(const Parameter& p) const override {
+    const Shape& shape = p.value().shape();
+    if (rowwise_ && shape.rank() == 2) {
+      return {{"accumulator", Tensor::full({shape[0]}, o_.initial_accumulator_value)}};
+    }
+    return {{"accumulator", Tensor::full(shape, o_.initial_accumulator_value)}};
+  }
+  bool slot_shape_ok(const Entry& e, const Slot& slot, const Shape& shape) const override {
+    const Shape& value = e.param->value().shape();
+    if (rowwise_ && value.rank() == 2) return shape == value || shape == Shape{value[0]};
+    return shape == slot.value.shape();
+  }
+  bool lazy() const override { return true; }
+
+  bool row_mode(const Entry& e) const {
+    return rowwise_ && e.param->value().rank() == 2 && e.slots[0].value.rank() == 1;
+  }
+
+  void update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) override {
+    float* w = e.param->value().data<float>();
+    if (row_mode(e) && !with_sparse) {
+      // A dense parameter (only a dense gradient) whose per-row accumulator
+      // never moved gets element-wise Adagrad for good. The test reads only
+      // the state, so a resumed run decides the same way.
+      const Tensor& acc = e.slots[0].value;
+      const float* a = acc.data<float>();
+      if (std::all_of(a, a + acc.numel(),
+                      [&](float x) { return x == o_.initial_accumulator_value; })) {
+        e.slots[0].value = Tensor::full(e.param->value().shape(), o_.initial_accumulator_value);
+      }
+    }
+    float* acc = e.slots[0].value.data<float>();
+    if (row_mode(e)) {
+      parallel_ranges(e.rows, e.dim, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t r = begin; r < end; ++r) {
+          rowwise_adagrad_update(w + r * e.dim, g + r * e.dim, acc + r, e.dim, s.lr,
+                                 o_.weight_decay, o_.epsilon);
+        }
+      });
+      return;
+    }
+    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      adagrad_update(w + begin, g + begin, acc + begin, end - begin, s.lr, o_.weight_decay,
+                     o_.epsilon);
+    });
+  }
+  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
+                   const StepScalars& s) override {
+    float* w = e.param->value().data<float>();
+    float* acc = e.slots[0].value.data<float>();
+    const bool per_row = row_mode(e);
+    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
+      const std::int64_t at = row * e.dim;
+      if (per_row) {
+        rowwise_adagrad_update(w + at, values + i * e.dim, acc + row, e.dim, s.lr,
+                               o_.weight_decay, o_.epsilon);
+      } else {
+        adagrad_update(w + at, values + i * e.dim, acc + at, e.dim, s.lr, o_.weight_decay,
+                       o_.epsilon);
+      }
+    });
+  }
+
+ private:
+  optim::AdagradOptions o_;
+  bool rowwise_;
+};
+
+// Reads an optimizer's options from JSON, remembering the keys it knows so
+// the rest can be reported by name.
+class OptionReader {
+ public:
+  OptionReader(const json& j, std::string_view type) : j_(j), type_(type) {}
+
+  void read(const char* key, float& out) {
+    known_.push_back(key);
+    if (!j_.contains(key)) return;
+    RB_CHECK(j_[key].is_number(), ValueError, "{}: '{}' must be a number, got {}", type_, key,
+             j_[key].dump());
+    out = j_[key].get<float>();
+  }
+  void read(const char* key, bool& out) {
+    known_.push_back(key);
+    if (!j_.contains(key)) return;
+    RB_CHECK(j_[key].is_boolean(), ValueError, "{}: '{}' must be true or false, got {}", type_,
+             key, j_[key].dump());
+    out = j_[key].get<bool>();
+  }
+  void read(const char* key, LearningRate& out) {
+    known_.push_back(key);
+    if (j_.contains(key)) out = LearningRate::from_json(j_[key]);
+  }
+  void finish() const {
+    for (const auto& [key, value] : j_.items()) {
+      RB_CHECK(key == "type" || std::find(known_.begin(), known_.end(), key) != known_.end(),
+               ValueError, "{}: unknown option '{}' (known: {})", type_, key,
+               fmt::join(known_, ", "));
+    }
+  }
+
+ private:
+  const json& j_;
+  std::string_view type_;
+  std::vector<std::string> known_;
+};
+
+constexpr std::string_view kKnownNames =
+    "sgd, adam, lazy_adam (or lazyadam), adagrad, rowwise_adagrad";
+
+// The canonical type for a name, or "" if unknown.
+std::string canonical_type(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower == "lazyadam") return "lazy_adam";
+  for (const char* type : {"sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad"}) {
+    if (lower == type) return type;
+  }
+  return "";
+}
+
+}  // namespace
+
+OptimizerBase& Optimizer::impl() const {
+  RB_CHECK(impl_ != nullptr, Error,
+           "Optimizer is undefined (default-constructed); create one with optim::Adam(), "
+           "optim::SGD(), ...");
+  return *impl_;
+}
+
+std::string_view Optimizer::type() const { return impl().type(); }
+nlohmann::json Optimizer::to_json() const { return impl().to_json(); }
+void Optimizer::init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) const {
+  impl().init(parameters);
+}
+void Optimizer::step() const { impl().step(); }
+std::int64_t Optimizer::iterations() const { return impl().iterations(); }
+float Optimizer::current_learning_rate() const { return impl().current_learning_rate(); }
+void Optimizer::fuse_sparse_updates(bool enable) const { impl().fuse_sparse_updates(enable); }
+std::map<std::string, Tensor> Optimizer::state() const { return impl().state(); }
+void Optimizer::load_state(const std::map<std::string, Tensor>& state) const {
+  impl().load_state(state);
+}
+
+Optimizer Optimizer::from_json(const nlohmann::json& j) {
+  RB_CHECK(j.is_object(), ValueError, "optimizer: expected an object, got {}", j.dump());
+  RB_CHECK(j.contains("type") && j["type"].is_string(), ValueError,
+           "optimizer: 'type' must be a string (one of {})", kKnownNames);
+  const std::string name = j["type"].get<std::string>();
+  const std::string type = canonical_type(name);
+  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown type '{}'; known: {}", name,
+           kKnownNames);
+  OptionReader reader(j, type);
+  if (type == "sgd") {
+    optim::SGDOptions o;
+    reader.read("learning_rate", o.learning_rate);
+    reader.read("momentum", o.momentum);
+    reader.read("nesterov", o.nesterov);
+    reader.read("weight_decay", o.weight_decay);
+    reader.finish();
+    return optim::SGD(o);
+  }
+  if (type == "adam" || type == "lazy_adam") {
+    optim::AdamOptions o;
+    reader.read("learning_rate", o.learning_rate);
+    reader.read("beta_1", o.beta_1);
+    reader.read("beta_2", o.beta_2);
+    reader.read("epsilon", o.epsilon);
+    reader.read("weight_decay", o.weight_decay);
+    reader.read("decoupled_weight_decay", o.decoupled_weight_decay);
+    reader.finish();
+    return type == "adam" ? optim::Adam(o) : optim::LazyAdam(o);
+  }
+  optim::AdagradOptions o;
+  reader.read("learning_rate", o.learning_rate);
+  reader.read("initial_accumulator_value", o.initial_accumulator_value);
+  reader.read("epsilon", o.epsilon);
+  reader.read("weight_decay", o.weight_decay);
+  reader.finish();
+  return type == "adagrad" ? optim::Adagrad(o) : optim::RowWiseAdagrad(o);
+}
+
+namespace optim {
+
+Optimizer SGD(SGDOptions options) { return Optimizer(std::make_shared<SgdImpl>(options)); }
+Optimizer Adam(AdamOptions options) {
+  return Optimizer(std::make_shared<AdamImpl>(options, false));
+}
+Optimizer LazyAdam(AdamOptions options) {
+  return Optimizer(std::make_shared<AdamImpl>(options, true));
+}
+Optimizer Adagrad(AdagradOptions options) {
+  return Optimizer(std::make_shared<AdagradImpl>(options, false));
+}
+Optimizer RowWiseAdagrad(AdagradOptions options) {
+  return Optimizer(std::make_shared<AdagradImpl>(options, true));
+}
+
+Optimizer by_name(std::string_view name) {
+  const std::string type = canonical_type(name);
+  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown name '{}'; known: {}", name,
+           kKnownNames);
+  return Optimizer::from_json({{"type", type}});
+}
+
+}  // namespace optim
+}  // namespace recblocks

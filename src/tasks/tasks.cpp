@@ -1,0 +1,275 @@
+#include "recblocks/tasks/tasks.h"
+
+#include <cmath>
+#include <utility>
+
+#include "recblocks/autograd/ops.h"
+#include "recblocks/blocks/mlp.h"
+#include "recblocks/core/error.h"
+
+namespace recblocks {
+
+using json = nlohmann::json;
+
+namespace {
+
+const char* kind_name(PredictionTask::Kind kind) {
+  switch (kind) {
+    case PredictionTask::Kind::kBinaryClassification: return "binary_classification_task";
+    case PredictionTask::Kind::kRegression: return "regression_task";
+    case PredictionTask::Kind::kMultiClassClassification: return "multi_class_classification_task";
+  }
+  return "";
+}
+
+PredictionTask::Kind kind_from_name(const std::string& name) {
+  for (auto k : {PredictionTask::Kind::kBinaryClassification, PredictionTask::Kind::kRegression,
+                 PredictionTask::Kind::kMultiClassClassification}) {
+    if (name == kind_name(k)) return k;
+  }
+  throw ValueError(fmt::format(
+      "task kind '{}' is unknown (expected binary_classification_task, regression_task or "
+      "multi_class_classification_task)",
+      name));
+}
+
+std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
+  switch (kind) {
+    case PredictionTask::Kind::kBinaryClassification:
+      return {metrics::Precision(), metrics::Recall(), metrics::BinaryAccuracy(), metrics::AUC()};
+    case PredictionTask::Kind::kRegression: return {metrics::RMSE()};
+    case PredictionTask::Kind::kMultiClassClassification: return {metrics::Accuracy()};
+  }
+  return {};
+}
+
+// task_block -> pre -> output, each optional but the output. Not a
+// registered block type: the task's JSON stores the parts, and this only
+// gives the head's parameters their names ("output/dense_0/kernel").
+class HeadImpl final : public BlockBase {
+ public:
+  explicit HeadImpl(std::vector<std::pair<std::string, Block>> parts) : parts_(std::move(parts)) {}
+  std::string_view type() const override { return "PredictionHead"; }
+  json config() const override { return json::object(); }
+  std::vector<std::pair<std::string, Block>> children() const override { return parts_; }
+  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
+    FlowSpec spec = input;
+    for (const auto& [key, block] : parts_) spec = block.build(spec, context);
+    return spec;
+  }
+  Flow forward(const Flow& input, RunContext& run) const override {
+    Flow flow = input;
+    for (const auto& [key, block] : parts_) flow = block.forward(flow, run);
+    return flow;
+  }
+
+ private:
+  std::vector<std::pair<std::string, Block>> parts_;
+};
+
+}  // namespace
+
+struct PredictionTask::Impl {
+  Kind kind = Kind::kBinaryClassification;
+  std::string target;
+  std::string name;
+  std::int64_t num_classes = 1;
+  std::vector<Metric> metrics;
+  Block task_block;
+  Block pre;
+  Block head;
+};
+
+PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t num_classes,
+                                    TaskOptions options) {
+  RB_CHECK(!target.empty(), ValueError, "{}: the target name is empty", kind_name(kind));
+  auto impl = std::make_shared<Impl>();
+  impl->kind = kind;
+  impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(kind)) : options.task_name;
+  impl->target = std::move(target);
+  impl->num_classes = num_classes;
+  impl->metrics = options.metrics.empty() ? default_metrics(kind) : std::move(options.metrics);
+  for (const Metric& m : impl->metrics) {
+    RB_CHECK(m.defined(), ValueError, "task '{}': a metric is empty", impl->name);
+  }
+  impl->task_block = options.task_block;
+  impl->pre = options.pre;
+  std::vector<std::pair<std::string, Block>> parts;
+  if (impl->task_block.defined()) parts.emplace_back("task_block", impl->task_block);
+  if (impl->pre.defined()) parts.emplace_back("pre", impl->pre);
+  parts.emplace_back("output", MLPBlock({num_classes}, {.activation = "linear"}));
+  impl->head = Block(std::make_shared<HeadImpl>(std::move(parts)));
+  return PredictionTask(std::move(impl));
+}
+
+BinaryClassificationTask::BinaryClassificationTask(std::string target, TaskOptions options)
+    : PredictionTask(make(Kind::kBinaryClassification, std::move(target), 1, std::move(options))) {}
+
+RegressionTask::RegressionTask(std::string target, TaskOptions options)
+    : PredictionTask(make(Kind::kRegression, std::move(target), 1, std::move(options))) {}
+
+MultiClassClassificationTask::MultiClassClassificationTask(std::string target, std::int64_t num_classes,
+                                                           TaskOptions options)
+    : PredictionTask([&] {
+        RB_CHECK(num_classes >= 2, ValueError,
+                 "MultiClassClassificationTask '{}': num_classes is {}, expected at least 2", target,
+                 num_classes);
+        return make(Kind::kMultiClassClassification, std::move(target), num_classes, std::move(options));
+      }()) {}
+
+PredictionTask::Kind PredictionTask::kind() const { return impl_->kind; }
+const std::string& PredictionTask::target() const { return impl_->target; }
+const std::string& PredictionTask::name() const { return impl_->name; }
+std::int64_t PredictionTask::num_classes() const { return impl_->num_classes; }
+const Block& PredictionTask::head() const { return impl_->head; }
+
+std::vector<Metric> PredictionTask::make_metrics() const {
+  std::vector<Metric> out;
+  out.reserve(impl_->metrics.size());
+  for (const Metric& m : impl_->metrics) out.push_back(m.clone());
+  return out;
+}
+
+Tensor PredictionTask::prepare_targets(const Tensor& column) const {
+  const std::int64_t rows = column.rank() == 0 ? 0 : column.size(0);
+  RB_CHECK(column.rank() == 1 || (column.rank() == 2 && column.size(1) == 1), ShapeError,
+           "task '{}': target column '{}' has shape {}, expected [rows]", impl_->name, impl_->target,
+           column.shape());
+  auto value_at = [&](std::int64_t i) -> double {
+    switch (column.dtype()) {
+      case DType::kFloat32: return column.data<float>()[i];
+      case DType::kInt32: return column.data<std::int32_t>()[i];
+      case DType::kInt64: return static_cast<double>(column.data<std::int64_t>()[i]);
+      default:
+        throw ValueError(fmt::format("task '{}': target column '{}' has dtype {}, expected float32, int32 or int64",
+                                     impl_->name, impl_->target, dtype_name(column.dtype())));
+    }
+  };
+  if (impl_->kind == Kind::kMultiClassClassification) {
+    Tensor out = Tensor::empty({rows}, DType::kInt64);
+    auto* o = out.data<std::int64_t>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const double v = value_at(i);
+      RB_CHECK(v >= 0 && v < static_cast<double>(impl_->num_classes) && v == std::floor(v), ValueError,
+               "task '{}': target column '{}' row {} is {}, expected a class id in [0, {})", impl_->name,
+               impl_->target, i, v, impl_->num_classes);
+      o[i] = static_cast<std::int64_t>(v);
+    }
+    return out;
+  }
+  Tensor out = Tensor::empty({rows, 1});
+  float* o = out.data<float>();
+  const bool binary = impl_->kind == Kind::kBinaryClassification;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const double v = value_at(i);
+    RB_CHECK(std::isfinite(v), ValueError, "task '{}': target column '{}' row {} is {}, expected a finite number",
+             impl_->name, impl_->target, i, v);
+    RB_CHECK(!binary || v == 0 || v == 1, ValueError,
+             "task '{}': target column '{}' row {} is {}, expected 0 or 1", impl_->name, impl_->target, i, v);
+    o[i] = static_cast<float>(v);
+  }
+  return out;
+}
+
+Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
+  switch (impl_->kind) {
+    case Kind::kBinaryClassification: return ops::bce_with_logits(logits, targets);
+    case Kind::kRegression: return ops::mse(logits, targets);
+    case Kind::kMultiClassClassification: return ops::softmax_cross_entropy(logits, targets);
+  }
+  return {};
+}
+
+Tensor PredictionTask::predictions(const Tensor& logits) const {
+  const std::int64_t rows = logits.size(0);
+  const float* x = logits.data<float>();
+  if (impl_->kind == Kind::kMultiClassClassification) {
+    const std::int64_t c = impl_->num_classes;
+    Tensor out = Tensor::empty({rows, c});
+    float* y = out.data<float>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      float top = x[i * c];
+      for (std::int64_t j = 1; j < c; ++j) top = std::max(top, x[i * c + j]);
+      double total = 0;
+      for (std::int64_t j = 0; j < c; ++j) total += (y[i * c + j] = std::exp(x[i * c + j] - top));
+      for (std::int64_t j = 0; j < c; ++j) y[i * c + j] = static_cast<float>(y[i * c + j] / total);
+    }
+    return out;
+  }
+  Tensor out = Tensor::empty({rows});
+  float* y = out.data<float>();
+  if (impl_->kind == Kind::kRegression) {
+    std::copy(x, x + rows, y);
+  } else {
+    for (std::int64_t i = 0; i < rows; ++i) y[i] = 1.0f / (1.0f + std::exp(-x[i]));
+  }
+  return out;
+}
+
+json PredictionTask::to_json() const {
+  json metric_names = json::array();
+  for (const Metric& m : impl_->metrics) metric_names.push_back(m.name());
+  return {{"kind", kind_name(impl_->kind)},
+          {"target", impl_->target},
+          {"name", impl_->name},
+          {"num_classes", impl_->num_classes},
+          {"metrics", metric_names},
+          {"task_block", impl_->task_block.defined() ? impl_->task_block.to_json() : json(nullptr)},
+          {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
+}
+
+PredictionTask PredictionTask::from_json(const json& j) {
+  RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
+  for (const auto& [key, value] : j.items()) {
+    RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" || key == "metrics" ||
+                 key == "task_block" || key == "pre",
+             ValueError, "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre)",
+             key);
+  }
+  for (const char* key : {"kind", "target"}) {
+    RB_CHECK(j.contains(key) && j[key].is_string(), ValueError, "task: '{}' is missing or not a string in {}", key,
+             j.dump());
+  }
+  TaskOptions options;
+  if (j.contains("name")) options.task_name = j["name"].get<std::string>();
+  if (j.contains("metrics")) {
+    for (const json& m : j["metrics"]) options.metrics.push_back(metrics::by_name(m.get<std::string>()));
+  }
+  if (j.contains("task_block") && !j["task_block"].is_null()) options.task_block = Block::from_json(j["task_block"]);
+  if (j.contains("pre") && !j["pre"].is_null()) options.pre = Block::from_json(j["pre"]);
+  const Kind kind = kind_from_name(j["kind"].get<std::string>());
+  std::string target = j["target"].get<std::string>();
+  switch (kind) {
+    case Kind::kBinaryClassification: return BinaryClassificationTask(std::move(target), std::move(options));
+    case Kind::kRegression: return RegressionTask(std::move(target), std::move(options));
+    case Kind::kMultiClassClassification:
+      RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
+               "task '{}': num_classes is missing", target);
+      return MultiClassClassificationTask(std::move(target), j["num_classes"].get<std::int64_t>(),
+                                          std::move(options));
+  }
+  return {};
+}
+
+std::vector<PredictionTask> prediction_tasks(const Schema& schema) {
+  std::vector<PredictionTask> tasks;
+  for (const ColumnSchema& column : schema) {
+    if (!column.has_tag(Tags::TARGET)) continue;
+    if (column.has_tag(Tags::BINARY_CLASSIFICATION) || column.has_tag(Tags::BINARY)) {
+      tasks.push_back(BinaryClassificationTask(column.name()));
+    } else if (column.has_tag(Tags::REGRESSION)) {
+      tasks.push_back(RegressionTask(column.name()));
+    } else if (column.has_tag(Tags::MULTI_CLASS)) {
+      tasks.push_back(MultiClassClassificationTask(column.name(), column.cardinality()));
+    } else {
+      throw ValueError(fmt::format(
+          "target column '{}' (tags {}) has no task tag: expected binary_classification, regression or "
+          "multi_class",
+          column.name(), to_string(column.tags())));
+    }
+  }
+  RB_CHECK(!tasks.empty(), ValueError, "the schema has no TARGET column to derive prediction tasks from");
+  return tasks;
+}
+
+}  // namespace recblocks
