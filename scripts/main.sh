@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # The main job in one line: installs and builds recblocks (scripts/setup.sh), then runs
-# the seed notebook's architecture on MovieLens 1M (examples/define_your_own_architecture).
+# `recblocks demo`: the seed notebook end to end (MovieLens 1M through Merlin's ETL, the
+# custom DLRM built from blocks, fit 5 epochs at batch 1024 with Adam, evaluate, save to
+# custom_dlrm/).
 #
-#   bash scripts/main.sh                  # setup, then the seed notebook's cells
+#   bash scripts/main.sh                  # setup, then `recblocks demo`
 #   bash scripts/main.sh info             # setup, then `recblocks info` (any CLI arguments)
 #
 # The notebook's data is MovieLens 1M: it is downloaded into data/ when the network
 # allows (or give a local copy with RECBLOCKS_MOVIELENS_SOURCE=ZIP_OR_DIR); offline, the
-# example writes synthetic ml-1m-shaped raw files and runs the same importer on them.
-# Training the model end to end (compile/fit/evaluate/save) comes with the tasks issue.
+# demo writes synthetic ml-1m-shaped raw files, says so, and runs the same importer on them.
+# The model is saved to custom_dlrm/ in the repository root.
 # Build options come from the environment: RECBLOCKS_BUILD_DIR (default build/),
 # RECBLOCKS_CMAKE_ARGS, RECBLOCKS_JOBS.
 set -euo pipefail
@@ -21,7 +23,7 @@ if (($# > 0)); then
   printf '\n==> recblocks %s\n' "$*" >&2
   exec "${build_dir}/recblocks" "$@"
 fi
-args=(--data "${root}/data")
+args=(demo --data "${root}/data" --out "${root}/custom_dlrm")
 [[ -n "${RECBLOCKS_MOVIELENS_SOURCE:-}" ]] && args+=(--source "${RECBLOCKS_MOVIELENS_SOURCE}")
-printf '\n==> examples/define_your_own_architecture %s\n' "${args[*]}" >&2
-exec "${build_dir}/examples/define_your_own_architecture" "${args[@]}"
+printf '\n==> recblocks %s\n' "${args[*]}" >&2
+exec "${build_dir}/recblocks" "${args[@]}"

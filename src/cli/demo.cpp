@@ -43,7 +43,12 @@ struct DemoArgs {
   std::int64_t batch_size = 1024;
 };
 
-void cell(std::string_view title) { fmt::print("\n### {}\n", title); }
+// Flushed, so that the cells and the progress lines on stderr interleave in
+// order when both go to one log.
+void cell(std::string_view title) {
+  fmt::print("\n### {}\n", title);
+  std::fflush(stdout);
+}
 
 // In [3]: train, valid = get_movielens(variant="ml-1m")
 std::pair<rb::Dataset, rb::Dataset> load_movielens(const DemoArgs& args) {

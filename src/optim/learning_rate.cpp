@@ -33,9 +33,8 @@ void check(const LearningRate& lr) {
   RB_CHECK(lr.warmup_steps >= 0, ValueError, "learning_rate: warmup_steps is {}, expected >= 0",
            lr.warmup_steps);
   if (lr.decay == Decay::kConstant) return;
-  RB_CHECK(lr.decay_steps > 0, ValueError,
-           "learning_rate: {} decay needs decay_steps > 0, got {}", decay_name(lr.decay),
-           lr.decay_steps);
+  RB_CHECK(lr.decay_steps > 0, ValueError, "learning_rate: {} decay needs decay_steps > 0, got {}",
+           decay_name(lr.decay), lr.decay_steps);
   if (lr.decay == Decay::kExponential) {
     RB_CHECK(std::isfinite(lr.rate) && lr.rate > 0, ValueError,
              "learning_rate: exponential decay rate {} must be finite and > 0", lr.rate);
@@ -136,8 +135,8 @@ json LearningRate::to_json() const {
 
 LearningRate LearningRate::from_json(const json& j) {
   if (j.is_number()) return constant(j.get<float>());
-  RB_CHECK(j.is_object(), ValueError,
-           "learning_rate: expected a number or an object, got {}", j.dump());
+  RB_CHECK(j.is_object(), ValueError, "learning_rate: expected a number or an object, got {}",
+           j.dump());
   LearningRate out;
   if (j.contains("decay")) {
     RB_CHECK(j["decay"].is_string(), ValueError, "learning_rate: 'decay' must be a string, got {}",
@@ -157,12 +156,13 @@ LearningRate LearningRate::from_json(const json& j) {
   // The keys that mean something for this decay; any other is a typo or a
   // setting that would be silently ignored.
   std::vector<std::string> known = {"decay", "initial", "warmup_steps"};
-  if (out.decay == Decay::kExponential) known.insert(known.end(), {"decay_steps", "rate", "staircase"});
+  if (out.decay == Decay::kExponential)
+    known.insert(known.end(), {"decay_steps", "rate", "staircase"});
   if (out.decay == Decay::kCosine) known.insert(known.end(), {"decay_steps", "alpha"});
   for (const auto& [key, value] : j.items()) {
     RB_CHECK(std::find(known.begin(), known.end(), key) != known.end(), ValueError,
-             "learning_rate: unknown key '{}' for {} decay (known: {})", key,
-             decay_name(out.decay), fmt::join(known, ", "));
+             "learning_rate: unknown key '{}' for {} decay (known: {})", key, decay_name(out.decay),
+             fmt::join(known, ", "));
   }
   if (j.contains("initial")) out.initial = read<float>(j, "initial");
   if (j.contains("warmup_steps")) out.warmup_steps = read<std::int64_t>(j, "warmup_steps");

@@ -36,11 +36,20 @@ void parallel_ranges(std::int64_t n, std::int64_t cost, Body&& body) {
   for (std::int64_t c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
 }
 
+// body(i, rows[i]) for i in [0, n), in parallel when the rows are many.
+template <class Body>
+void for_rows(const std::int64_t* rows, std::int64_t n, std::int64_t dim, Body&& body) {
+  parallel_ranges(n, dim, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t i = begin; i < end; ++i) body(i, rows[i]);
+  });
+}
+
 // Index of the first non-finite value of x[0, n), or n.
 std::int64_t first_non_finite(const float* x, std::int64_t n) {
   std::int64_t first = n;
-#pragma omp parallel for schedule(static) reduction(min : first) num_threads(num_threads()) \
-    if (n >= 4 * kParallelGrain)
+#pragma omp parallel for schedule(static) reduction(min      \
+                                                    : first) \
+    num_threads(num_threads()) if (n >= 4 * kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) first = std::min(first, i);
   }
@@ -69,8 +78,8 @@ void sgd_update(float* w, const float* g, std::int64_t n, float lr, float l2) {
 }
 
 // Keras' convention: the velocity holds the step, lr included.
-void momentum_update(float* w, const float* g, float* velocity, std::int64_t n, float lr,
-                     float l2, float momentum, bool nesterov) {
+void momentum_update(float* w, const float* g, float* velocity, std::int64_t n, float lr, float l2,
+                     float momentum, bool nesterov) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + l2 * w[i];
     velocity[i] = momentum * velocity[i] - lr * gi;
@@ -167,7 +176,7 @@ class OptimizerBase {
     // The value seen as [rows, dim], the layout of sparse gradients.
     std::int64_t rows = 1;
     std::int64_t dim = 1;
-    int fused_segments = 0;      // applied by the sink during this step
+    int fused_segments = 0;           // applied by the sink during this step
     bool last_single_sparse = false;  // last step: one sparse segment, no dense
     bool sink = false;
   };
@@ -184,28 +193,36 @@ class OptimizerBase {
   virtual StepScalars scalars(std::int64_t iteration) const {
     return {learning_rate_.at(iteration), 0.0f};
   }
-  // Lazy: sparse gradients update only their rows (update_rows), so the
-  // update can also run fused in the backward.
+  // Lazy: sparse gradients update only their rows, so the update can also
+  // run fused in the backward. The others apply the dense update to every
+  // row, with a zero gradient on the untouched ones.
   virtual bool lazy() const = 0;
-  // g: the whole gradient; with_sparse: part of it came from sparse rows.
-  virtual void update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) = 0;
-  // Lazy optimizers: rows [n] unique, values [n, dim].
-  virtual void update_rows(Entry& e, const std::int64_t* rows, const float* values,
-                           std::int64_t n, const StepScalars& s) = 0;
-
-  // body(i, row) for each touched row, in parallel when the rows are many.
-  template <class Body>
-  static void for_rows(const Entry& e, const std::int64_t* rows, std::int64_t n, Body&& body) {
-    parallel_ranges(n, e.dim, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) body(i, rows[i]);
-    });
-  }
+  // The update of the value's elements [begin, end), g their gradient. When
+  // whole_rows(e), begin and end are multiples of e.dim (row-wise state).
+  virtual void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
+                            const StepScalars& s) = 0;
+  virtual bool whole_rows(const Entry& /*e*/) const { return false; }
+  // Before a dense update (g covers every element); with_sparse: part of g
+  // came from sparse rows.
+  virtual void before_dense_update(Entry& /*e*/, bool /*with_sparse*/) {}
 
   LearningRate learning_rate_;
 
  private:
+  // g: the whole gradient.
+  void update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse);
+  // Touched rows only: rows [n] increasing, values [n, dim].
+  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
+                   const StepScalars& s);
+  // Every row, the rows absent from rows [n] with a zero gradient, without
+  // building the table's dense gradient.
+  void update_all_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
+                       const StepScalars& s);
   void check_dense(const Entry& e) const;
-  void check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment) const;
+  // fused: called by the sink (earlier tables of this backward may have
+  // been updated already).
+  void check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment,
+                     bool fused = false) const;
   void apply(Entry& e, const StepScalars& s);
   void fused_update(std::size_t index, const kernels::SparseRows& g);
   void set_sink(std::size_t index, bool on);
@@ -215,10 +232,11 @@ class OptimizerBase {
   std::int64_t iterations_ = 0;
   bool initialised_ = false;
   bool fuse_ = false;
-  // Reused buffers: merged sparse segments, and a dense gradient built from
-  // sparse rows (non-lazy optimizers, or dense + sparse).
+  // Reused buffers: merged sparse segments, zero rows for update_all_rows,
+  // and the dense + sparse gradient of a table (freed after use).
   std::vector<std::int64_t> merged_rows_;
   std::vector<float> merged_values_;
+  std::vector<float> zeros_;
   std::vector<float> scratch_;
 };
 
@@ -232,8 +250,8 @@ void OptimizerBase::init(const std::vector<std::pair<std::string, ParameterPtr>>
   std::vector<Entry> entries;
   for (const auto& [name, p] : parameters) {
     RB_CHECK(p != nullptr, ValueError, "Optimizer.init: parameter '{}' is null", name);
-    RB_CHECK(names.insert(name).second, ValueError,
-             "Optimizer.init: two parameters are named '{}'", name);
+    RB_CHECK(names.insert(name).second, ValueError, "Optimizer.init: two parameters are named '{}'",
+             name);
     RB_CHECK(seen.insert(p.get()).second, ValueError,
              "Optimizer.init: parameter '{}' ('{}') is listed twice", name, p->name());
     if (!p->trainable()) continue;
@@ -258,12 +276,12 @@ void OptimizerBase::check_dense(const Entry& e) const {
   const float* x = g.data<float>();
   const std::int64_t bad = first_non_finite(x, g.numel());
   RB_CHECK(bad == g.numel(), ValueError,
-           "Optimizer: gradient of '{}' is not finite: {} at {}; no parameter was updated",
-           e.name, x[bad], index_str(g.shape(), bad));
+           "Optimizer: gradient of '{}' is not finite: {} at {}; no parameter was updated", e.name,
+           x[bad], index_str(g.shape(), bad));
 }
 
-void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g,
-                                  std::size_t segment) const {
+void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment,
+                                  bool fused) const {
   const std::int64_t n = g.rows.numel();
   RB_CHECK(g.rows.rank() == 1 && g.values.rank() == 2 && g.values.size(0) == n &&
                g.values.size(1) == e.dim,
@@ -282,8 +300,9 @@ void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g,
   const std::int64_t bad = first_non_finite(x, g.values.numel());
   RB_CHECK(bad == g.values.numel(), ValueError,
            "Optimizer: sparse gradient of '{}' is not finite: {} at row {}, column {} (segment "
-           "{}); no parameter was updated",
-           e.name, x[bad], rows[bad / e.dim], bad % e.dim, segment);
+           "{}); {}",
+           e.name, x[bad], rows[bad / e.dim], bad % e.dim, segment,
+           fused ? "the table was not updated" : "no parameter was updated");
 }
 
 void OptimizerBase::step() {
@@ -312,7 +331,8 @@ void OptimizerBase::step() {
     Entry& e = entries_[i];
     Parameter& p = *e.param;
     const bool dense = p.has_dense_grad();
-    const std::size_t segments = p.sparse_grads().size() + static_cast<std::size_t>(e.fused_segments);
+    const std::size_t segments =
+        p.sparse_grads().size() + static_cast<std::size_t>(e.fused_segments);
     if (dense || !p.sparse_grads().empty()) apply(e, s);
     p.zero_grad();
     e.fused_segments = 0;
@@ -324,59 +344,103 @@ void OptimizerBase::step() {
 
 void OptimizerBase::apply(Entry& e, const StepScalars& s) {
   const Parameter& p = *e.param;
+  if (p.value().numel() == 0) return;
   const auto segments = p.sparse_grads();
-  const bool dense = p.has_dense_grad();
-  if (!dense && lazy()) {
-    if (segments.size() == 1) {
-      update_rows(e, segments[0].rows.data<std::int64_t>(), segments[0].values.data<float>(),
-                  segments[0].rows.numel(), s);
-      return;
-    }
+  if (segments.empty()) {
+    update_dense(e, p.dense_grad().data<float>(), s, false);
+    return;
+  }
+  const std::int64_t* rows = segments[0].rows.data<std::int64_t>();
+  const float* values = segments[0].values.data<float>();
+  std::int64_t n = segments[0].rows.numel();
+  if (segments.size() > 1) {
     // A nonlinear update needs each row's total gradient: merge the
     // segments, summing them in segment order.
     merged_rows_.clear();
     for (const kernels::SparseRows& g : segments) {
-      const std::int64_t* rows = g.rows.data<std::int64_t>();
-      merged_rows_.insert(merged_rows_.end(), rows, rows + g.rows.numel());
+      const std::int64_t* r = g.rows.data<std::int64_t>();
+      merged_rows_.insert(merged_rows_.end(), r, r + g.rows.numel());
     }
     std::sort(merged_rows_.begin(), merged_rows_.end());
     merged_rows_.erase(std::unique(merged_rows_.begin(), merged_rows_.end()), merged_rows_.end());
     merged_values_.assign(merged_rows_.size() * static_cast<std::size_t>(e.dim), 0.0f);
     for (const kernels::SparseRows& g : segments) {
-      const std::int64_t* rows = g.rows.data<std::int64_t>();
-      const float* values = g.values.data<float>();
+      const std::int64_t* r = g.rows.data<std::int64_t>();
+      const float* v = g.values.data<float>();
       std::size_t j = 0;
       for (std::int64_t i = 0; i < g.rows.numel(); ++i) {
-        while (merged_rows_[j] < rows[i]) ++j;
+        while (merged_rows_[j] < r[i]) ++j;
         float* out = merged_values_.data() + j * static_cast<std::size_t>(e.dim);
-        for (std::int64_t d = 0; d < e.dim; ++d) out[d] += values[i * e.dim + d];
+        for (std::int64_t d = 0; d < e.dim; ++d) out[d] += v[i * e.dim + d];
       }
     }
-    update_rows(e, merged_rows_.data(), merged_values_.data(),
-                static_cast<std::int64_t>(merged_rows_.size()), s);
+    rows = merged_rows_.data();
+    values = merged_values_.data();
+    n = static_cast<std::int64_t>(merged_rows_.size());
+  }
+  if (p.has_dense_grad()) {
+    // Rare (a table also used densely, e.g. tied output weights): the
+    // whole gradient, built once.
+    const std::int64_t numel = p.value().numel();
+    scratch_.resize(static_cast<std::size_t>(numel));
+    float* g = scratch_.data();
+    std::copy_n(p.dense_grad().data<float>(), numel, g);
+    for_rows(rows, n, e.dim, [&](std::int64_t i, std::int64_t row) {
+      for (std::int64_t d = 0; d < e.dim; ++d) g[row * e.dim + d] += values[i * e.dim + d];
+    });
+    update_dense(e, g, s, true);
+    scratch_ = {};  // not kept: it is as large as the table
     return;
   }
-  if (segments.empty()) {
-    update_dense(e, p.dense_grad().data<float>(), s, false);
-    return;
-  }
-  const std::int64_t n = p.value().numel();
-  scratch_.resize(std::max(scratch_.size(), static_cast<std::size_t>(n)));
-  float* g = scratch_.data();
-  if (dense) {
-    std::copy_n(p.dense_grad().data<float>(), n, g);
+  if (lazy()) {
+    update_rows(e, rows, values, n, s);
   } else {
-    std::fill_n(g, n, 0.0f);
+    update_all_rows(e, rows, values, n, s);
   }
-  for (const kernels::SparseRows& seg : segments) {
-    const float* values = seg.values.data<float>();
-    for_rows(e, seg.rows.data<std::int64_t>(), seg.rows.numel(),
-             [&](std::int64_t i, std::int64_t row) {
-               float* out = g + row * e.dim;
-               for (std::int64_t d = 0; d < e.dim; ++d) out[d] += values[i * e.dim + d];
-             });
+}
+
+void OptimizerBase::update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) {
+  before_dense_update(e, with_sparse);
+  if (whole_rows(e)) {
+    parallel_ranges(e.rows, e.dim, [&](std::int64_t begin, std::int64_t end) {
+      update_range(e, g + begin * e.dim, begin * e.dim, end * e.dim, s);
+    });
+  } else {
+    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+      update_range(e, g + begin, begin, end, s);
+    });
   }
-  update_dense(e, g, s, true);
+}
+
+void OptimizerBase::update_rows(Entry& e, const std::int64_t* rows, const float* values,
+                                std::int64_t n, const StepScalars& s) {
+  for_rows(rows, n, e.dim, [&](std::int64_t i, std::int64_t row) {
+    update_range(e, values + i * e.dim, row * e.dim, (row + 1) * e.dim, s);
+  });
+}
+
+void OptimizerBase::update_all_rows(Entry& e, const std::int64_t* rows, const float* values,
+                                    std::int64_t n, const StepScalars& s) {
+  // Untouched rows read their zero gradient from this buffer, up to
+  // kZeroRows rows at a time.
+  constexpr std::int64_t kZeroRows = 64;
+  zeros_.assign(static_cast<std::size_t>(kZeroRows * e.dim), 0.0f);
+  const float* zeros = zeros_.data();
+  parallel_ranges(e.rows, e.dim, [&](std::int64_t begin, std::int64_t end) {
+    std::int64_t j = std::lower_bound(rows, rows + n, begin) - rows;
+    std::int64_t r = begin;
+    while (r < end) {
+      if (j < n && rows[j] == r) {
+        update_range(e, values + j * e.dim, r * e.dim, (r + 1) * e.dim, s);
+        ++j;
+        ++r;
+        continue;
+      }
+      const std::int64_t next = std::min({j < n ? rows[j] : end, end, r + kZeroRows});
+      update_range(e, zeros, r * e.dim, next * e.dim, s);
+      r = next;
+    }
+  });
 }
 
 // Runs inside the backward pass. iterations_ is still the number of steps
@@ -398,7 +462,7 @@ void OptimizerBase::fused_update(std::size_t index, const kernels::SparseRows& g
            "updates are fused; fused updates need one lookup and no other use of a table per "
            "step (fuse_sparse_updates(false) for this model)",
            e.name);
-  check_segment(e, g, 0);
+  check_segment(e, g, 0, /*fused=*/true);
   update_rows(e, g.rows.data<std::int64_t>(), g.values.data<float>(), g.rows.numel(),
               scalars(iterations_));
   ++e.fused_segments;
@@ -453,8 +517,7 @@ void OptimizerBase::load_state(const std::map<std::string, Tensor>& state) {
     for (const Slot& slot : e.slots) {
       const std::string key = e.name + "/" + slot.name;
       const auto found = state.find(key);
-      RB_CHECK(found != state.end(), ValueError, "Optimizer.load_state: slot '{}' is missing",
-               key);
+      RB_CHECK(found != state.end(), ValueError, "Optimizer.load_state: slot '{}' is missing", key);
       const Tensor& t = found->second;
       RB_CHECK(t.dtype() == DType::kFloat32 && slot_shape_ok(e, slot, t.shape()), ValueError,
                "Optimizer.load_state: slot '{}' is {} {}, expected float32 {}", key,
@@ -495,8 +558,8 @@ class SgdImpl final : public OptimizerBase {
 
  protected:
   json options_json() const override {
-    return {{"momentum", o_.momentum}, {"nesterov", o_.nesterov},
-            {"weight_decay", o_.weight_decay}};
+    return {
+        {"momentum", o_.momentum}, {"nesterov", o_.nesterov}, {"weight_decay", o_.weight_decay}};
   }
   std::vector<Slot> make_slots(const Parameter& p) const override {
     if (o_.momentum == 0) return {};
@@ -504,24 +567,15 @@ class SgdImpl final : public OptimizerBase {
   }
   bool lazy() const override { return o_.momentum == 0; }
 
-  void update_dense(Entry& e, const float* g, const StepScalars& s, bool) override {
-    float* w = e.param->value().data<float>();
-    float* velocity = lazy() ? nullptr : e.slots[0].value.data<float>();
-    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
-      if (velocity == nullptr) {
-        sgd_update(w + begin, g + begin, end - begin, s.lr, o_.weight_decay);
-      } else {
-        momentum_update(w + begin, g + begin, velocity + begin, end - begin, s.lr,
-                        o_.weight_decay, o_.momentum, o_.nesterov);
-      }
-    });
-  }
-  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
-                   const StepScalars& s) override {
-    float* w = e.param->value().data<float>();
-    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
-      sgd_update(w + row * e.dim, values + i * e.dim, e.dim, s.lr, o_.weight_decay);
-    });
+  void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
+                    const StepScalars& s) override {
+    float* w = e.param->value().data<float>() + begin;
+    if (o_.momentum == 0) {
+      sgd_update(w, g, end - begin, s.lr, o_.weight_decay);
+    } else {
+      momentum_update(w, g, e.slots[0].value.data<float>() + begin, end - begin, s.lr,
+                      o_.weight_decay, o_.momentum, o_.nesterov);
+    }
   }
 
  private:
@@ -530,13 +584,12 @@ class SgdImpl final : public OptimizerBase {
 
 class AdamImpl final : public OptimizerBase {
  public:
-  AdamImpl(optim::AdamOptions o, bool lazy)
-      : OptimizerBase(o.learning_rate), o_(o), lazy_(lazy) {
+  AdamImpl(optim::AdamOptions o, bool lazy) : OptimizerBase(o.learning_rate), o_(o), lazy_(lazy) {
     const std::string_view name = type();
-    RB_CHECK(o_.beta_1 >= 0 && o_.beta_1 < 1, ValueError, "{}: beta_1 {} is outside [0, 1)",
-             name, o_.beta_1);
-    RB_CHECK(o_.beta_2 >= 0 && o_.beta_2 < 1, ValueError, "{}: beta_2 {} is outside [0, 1)",
-             name, o_.beta_2);
+    RB_CHECK(o_.beta_1 >= 0 && o_.beta_1 < 1, ValueError, "{}: beta_1 {} is outside [0, 1)", name,
+             o_.beta_1);
+    RB_CHECK(o_.beta_2 >= 0 && o_.beta_2 < 1, ValueError, "{}: beta_2 {} is outside [0, 1)", name,
+             o_.beta_2);
     RB_CHECK(std::isfinite(o_.epsilon) && o_.epsilon >= 0, ValueError,
              "{}: epsilon {} must be finite and >= 0", name, o_.epsilon);
     check_weight_decay(name, o_.weight_decay);
@@ -575,25 +628,10 @@ class AdamImpl final : public OptimizerBase {
             decoupled ? s.lr * o_.weight_decay : 0.0f,
             s.adam_step};
   }
-  void update_dense(Entry& e, const float* g, const StepScalars& s, bool) override {
-    const AdamScalars k = kernel_scalars(s);
-    float* w = e.param->value().data<float>();
-    float* m = e.slots[0].value.data<float>();
-    float* v = e.slots[1].value.data<float>();
-    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
-      adam_update(w + begin, g + begin, m + begin, v + begin, end - begin, k);
-    });
-  }
-  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
-                   const StepScalars& s) override {
-    const AdamScalars k = kernel_scalars(s);
-    float* w = e.param->value().data<float>();
-    float* m = e.slots[0].value.data<float>();
-    float* v = e.slots[1].value.data<float>();
-    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
-      const std::int64_t at = row * e.dim;
-      adam_update(w + at, values + i * e.dim, m + at, v + at, e.dim, k);
-    });
+  void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
+                    const StepScalars& s) override {
+    adam_update(e.param->value().data<float>() + begin, g, e.slots[0].value.data<float>() + begin,
+                e.slots[1].value.data<float>() + begin, end - begin, kernel_scalars(s));
   }
 
  private:
@@ -641,53 +679,33 @@ class AdagradImpl final : public OptimizerBase {
   }
   bool lazy() const override { return true; }
 
-  bool row_mode(const Entry& e) const {
+  bool whole_rows(const Entry& e) const override {
     return rowwise_ && e.param->value().rank() == 2 && e.slots[0].value.rank() == 1;
   }
-
-  void update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) override {
-    float* w = e.param->value().data<float>();
-    if (row_mode(e) && !with_sparse) {
-      // A dense parameter (only a dense gradient) whose per-row accumulator
-      // never moved gets element-wise Adagrad for good. The test reads only
-      // the state, so a resumed run decides the same way.
-      const Tensor& acc = e.slots[0].value;
-      const float* a = acc.data<float>();
-      if (std::all_of(a, a + acc.numel(),
-                      [&](float x) { return x == o_.initial_accumulator_value; })) {
-        e.slots[0].value = Tensor::full(e.param->value().shape(), o_.initial_accumulator_value);
-      }
+  void before_dense_update(Entry& e, bool with_sparse) override {
+    if (!whole_rows(e) || with_sparse) return;
+    // A dense parameter (only a dense gradient) whose per-row accumulator
+    // never moved gets element-wise Adagrad for good. The test reads only
+    // the state, so a resumed run decides the same way.
+    const Tensor& acc = e.slots[0].value;
+    const float* a = acc.data<float>();
+    if (std::all_of(a, a + acc.numel(),
+                    [&](float x) { return x == o_.initial_accumulator_value; })) {
+      e.slots[0].value = Tensor::full(e.param->value().shape(), o_.initial_accumulator_value);
     }
+  }
+  void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
+                    const StepScalars& s) override {
+    float* w = e.param->value().data<float>();
     float* acc = e.slots[0].value.data<float>();
-    if (row_mode(e)) {
-      parallel_ranges(e.rows, e.dim, [&](std::int64_t begin, std::int64_t end) {
-        for (std::int64_t r = begin; r < end; ++r) {
-          rowwise_adagrad_update(w + r * e.dim, g + r * e.dim, acc + r, e.dim, s.lr,
-                                 o_.weight_decay, o_.epsilon);
-        }
-      });
+    if (!whole_rows(e)) {
+      adagrad_update(w + begin, g, acc + begin, end - begin, s.lr, o_.weight_decay, o_.epsilon);
       return;
     }
-    parallel_ranges(e.param->value().numel(), 1, [&](std::int64_t begin, std::int64_t end) {
-      adagrad_update(w + begin, g + begin, acc + begin, end - begin, s.lr, o_.weight_decay,
-                     o_.epsilon);
-    });
-  }
-  void update_rows(Entry& e, const std::int64_t* rows, const float* values, std::int64_t n,
-                   const StepScalars& s) override {
-    float* w = e.param->value().data<float>();
-    float* acc = e.slots[0].value.data<float>();
-    const bool per_row = row_mode(e);
-    for_rows(e, rows, n, [&](std::int64_t i, std::int64_t row) {
-      const std::int64_t at = row * e.dim;
-      if (per_row) {
-        rowwise_adagrad_update(w + at, values + i * e.dim, acc + row, e.dim, s.lr,
-                               o_.weight_decay, o_.epsilon);
-      } else {
-        adagrad_update(w + at, values + i * e.dim, acc + at, e.dim, s.lr, o_.weight_decay,
-                       o_.epsilon);
-      }
-    });
+    for (std::int64_t r = begin / e.dim; r < end / e.dim; ++r) {
+      rowwise_adagrad_update(w + r * e.dim, g + (r * e.dim - begin), acc + r, e.dim, s.lr,
+                             o_.weight_decay, o_.epsilon);
+    }
   }
 
  private:
@@ -711,8 +729,8 @@ class OptionReader {
   void read(const char* key, bool& out) {
     known_.push_back(key);
     if (!j_.contains(key)) return;
-    RB_CHECK(j_[key].is_boolean(), ValueError, "{}: '{}' must be true or false, got {}", type_,
-             key, j_[key].dump());
+    RB_CHECK(j_[key].is_boolean(), ValueError, "{}: '{}' must be true or false, got {}", type_, key,
+             j_[key].dump());
     out = j_[key].get<bool>();
   }
   void read(const char* key, LearningRate& out) {
@@ -777,8 +795,7 @@ Optimizer Optimizer::from_json(const nlohmann::json& j) {
            "optimizer: 'type' must be a string (one of {})", kKnownNames);
   const std::string name = j["type"].get<std::string>();
   const std::string type = canonical_type(name);
-  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown type '{}'; known: {}", name,
-           kKnownNames);
+  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown type '{}'; known: {}", name, kKnownNames);
   OptionReader reader(j, type);
   if (type == "sgd") {
     optim::SGDOptions o;
@@ -827,8 +844,7 @@ Optimizer RowWiseAdagrad(AdagradOptions options) {
 
 Optimizer by_name(std::string_view name) {
   const std::string type = canonical_type(name);
-  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown name '{}'; known: {}", name,
-           kKnownNames);
+  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown name '{}'; known: {}", name, kKnownNames);
   return Optimizer::from_json({{"type", type}});
 }
 

@@ -135,23 +135,37 @@ TEST(LearningRateTest, FromJsonTakesANumberAndDefaults) {
 }
 
 TEST(LearningRateTest, FromJsonErrorsNameTheKey) {
-  EXPECT_THAT([] { (void)LearningRate::from_json({{"initial", 0.1}, {"decay_step", 3}}); },
-              ThrowsMessage<ValueError>(HasSubstr("unknown key 'decay_step'")));
+  EXPECT_THAT(
+      [] {
+        (void)LearningRate::from_json({{"initial", 0.1}, {"decay_step", 3}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("unknown key 'decay_step'")));
   // A key of another decay would be silently ignored: an error too.
   EXPECT_THAT(
       [] {
         (void)LearningRate::from_json({{"decay", "cosine"}, {"decay_steps", 3}, {"rate", 0.5}});
       },
       ThrowsMessage<ValueError>(HasSubstr("unknown key 'rate' for cosine decay")));
-  EXPECT_THAT([] { (void)LearningRate::from_json({{"decay", "linear"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("unknown decay 'linear'")));
   EXPECT_THAT(
-      [] { (void)LearningRate::from_json({{"decay", "exponential"}, {"decay_steps", 2.5}}); },
+      [] {
+        (void)LearningRate::from_json({{"decay", "linear"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("unknown decay 'linear'")));
+  EXPECT_THAT(
+      [] {
+        (void)LearningRate::from_json({{"decay", "exponential"}, {"decay_steps", 2.5}});
+      },
       ThrowsMessage<ValueError>(HasSubstr("'decay_steps' must be an integer")));
-  EXPECT_THAT([] { (void)LearningRate::from_json({{"initial", "fast"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("'initial' must be a number")));
-  EXPECT_THAT([] { (void)LearningRate::from_json({{"decay", "exponential"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("decay_steps > 0")));
+  EXPECT_THAT(
+      [] {
+        (void)LearningRate::from_json({{"initial", "fast"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("'initial' must be a number")));
+  EXPECT_THAT(
+      [] {
+        (void)LearningRate::from_json({{"decay", "exponential"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("decay_steps > 0")));
   EXPECT_THAT([] { (void)LearningRate::from_json("0.1"); },
               ThrowsMessage<ValueError>(HasSubstr("expected a number or an object")));
 }

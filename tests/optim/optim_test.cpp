@@ -3,6 +3,8 @@
 // kernels), on a dense [2, 3] parameter and on a [5, 2] table with sparse
 // gradients; fused against unfused updates through the real embedding op;
 // checkpoint resume; error paths; JSON.
+#include "recblocks/optim/optim.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -16,7 +18,6 @@
 #include "recblocks/autograd/tape.h"
 #include "recblocks/core/error.h"
 #include "recblocks/core/threads.h"
-#include "recblocks/optim/optim.h"
 #include "testing/tensor_testing.h"
 
 namespace recblocks {
@@ -159,8 +160,8 @@ TEST(OptimizerDenseTest, SgdNesterov) {
 }
 
 TEST(OptimizerDenseTest, SgdMomentumWeightDecay) {
-  const DenseRun run = two_dense_steps(
-      optim::SGD({.learning_rate = 0.1f, .momentum = 0.5f, .weight_decay = 0.1f}));
+  const DenseRun run =
+      two_dense_steps(optim::SGD({.learning_rate = 0.1f, .momentum = 0.5f, .weight_decay = 0.1f}));
   expect_near(run.weights, reference(kW0, kGrads, momentum_ref(0.1, 0.5, false, 0.1)));
 }
 
@@ -175,8 +176,8 @@ TEST(OptimizerDenseTest, Adam) {
   adam.step();
   EXPECT_NEAR(w->value().item(0), 0.49, 1e-5);
   EXPECT_NEAR(w->value().item(1), -0.99, 1e-5);
-  EXPECT_EQ(w->value().item(4), 1.5);  // zero gradient: m = v = 0, no move
-  EXPECT_NEAR(adam.state().at("w/m").item(0), 0.01, 1e-8);    // 0.1 * g
+  EXPECT_EQ(w->value().item(4), 1.5);                       // zero gradient: m = v = 0, no move
+  EXPECT_NEAR(adam.state().at("w/m").item(0), 0.01, 1e-8);  // 0.1 * g
   EXPECT_NEAR(adam.state().at("w/v").item(0), 1e-5, 1e-9);  // 0.001 * g^2
 }
 
@@ -186,8 +187,8 @@ TEST(OptimizerDenseTest, AdamWeightDecayIsL2) {
 }
 
 TEST(OptimizerDenseTest, AdamW) {
-  const DenseRun run = two_dense_steps(optim::Adam(
-      {.learning_rate = 0.01f, .weight_decay = 0.1f, .decoupled_weight_decay = true}));
+  const DenseRun run = two_dense_steps(
+      optim::Adam({.learning_rate = 0.01f, .weight_decay = 0.1f, .decoupled_weight_decay = true}));
   expect_near(run.weights, reference(kW0, kGrads, adam_ref(0.01, 0.1, true)));
   // Element 4 has a zero gradient at step 1: only the decay moves it.
   const DenseRun l2 = two_dense_steps(optim::Adam({.learning_rate = 0.01f, .weight_decay = 0.1f}));
@@ -233,7 +234,8 @@ TEST(OptimizerDenseTest, LearningRateScheduleIsReadAtEachStep) {
   set_dense_grad(*w, kGrads[1]);
   opt.step();
   Vec expected(6);
-  for (std::size_t i = 0; i < 6; ++i) expected[i] = kW0[i] - 0.1 * kGrads[0][i] - 0.05 * kGrads[1][i];
+  for (std::size_t i = 0; i < 6; ++i)
+    expected[i] = kW0[i] - 0.1 * kGrads[0][i] - 0.05 * kGrads[1][i];
   expect_near(w->value().to_vector(), expected);
 }
 
@@ -270,8 +272,9 @@ void feed_table_step(Parameter& table, int step) {
 // The same gradients, dense, summed by hand.
 const Grads kTableGrads = {{0, 0, 0.1f, -0.2f, 0, 0, 0.3f, 0.4f, 0, 0},
                            {0.5f, 0.6f, 0, 0, 0, 0, 0.1f, -0.3f, 0.2f, 0.2f}};
-const std::vector<std::vector<bool>> kTouched = {{false, false, true, true, false, false, true, true, false, false},
-                                                 {true, true, false, false, false, false, true, true, true, true}};
+const std::vector<std::vector<bool>> kTouched = {
+    {false, false, true, true, false, false, true, true, false, false},
+    {true, true, false, false, false, false, true, true, true, true}};
 
 struct TableRun {
   std::vector<std::vector<float>> after;  // the table after each step
@@ -312,16 +315,16 @@ TEST(OptimizerSparseTest, SgdWeightDecayOnlyOnTouchedRows) {
 }
 
 TEST(OptimizerSparseTest, SgdMomentumIsTheDenseUpdate) {
-  const TableRun run = two_table_steps(
-      optim::SGD({.learning_rate = 0.1f, .momentum = 0.9f, .weight_decay = 0.5f}));
+  const TableRun run =
+      two_table_steps(optim::SGD({.learning_rate = 0.1f, .momentum = 0.9f, .weight_decay = 0.5f}));
   expect_near(run.after[1], reference(kTable0, kTableGrads, momentum_ref(0.1, 0.9, false, 0.5)));
   EXPECT_NE(row(run.after[1], 1), row(run.after[0], 1));  // velocity carries on
   EXPECT_NE(row(run.after[1], 2), row(kTable0, 2));       // decayed, never looked up
 }
 
 TEST(OptimizerSparseTest, SgdNesterovIsTheDenseUpdate) {
-  const TableRun run = two_table_steps(
-      optim::SGD({.learning_rate = 0.1f, .momentum = 0.9f, .nesterov = true}));
+  const TableRun run =
+      two_table_steps(optim::SGD({.learning_rate = 0.1f, .momentum = 0.9f, .nesterov = true}));
   expect_near(run.after[1], reference(kTable0, kTableGrads, momentum_ref(0.1, 0.9, true)));
   EXPECT_EQ(row(run.after[1], 2), row(kTable0, 2));  // zero gradient, zero velocity
 }
@@ -334,8 +337,8 @@ TEST(OptimizerSparseTest, AdamMovesEveryRowWithAMoment) {
 }
 
 TEST(OptimizerSparseTest, AdamWDecaysUntouchedRows) {
-  const TableRun run = two_table_steps(optim::Adam(
-      {.learning_rate = 0.01f, .weight_decay = 0.1f, .decoupled_weight_decay = true}));
+  const TableRun run = two_table_steps(
+      optim::Adam({.learning_rate = 0.01f, .weight_decay = 0.1f, .decoupled_weight_decay = true}));
   expect_near(run.after[1], reference(kTable0, kTableGrads, adam_ref(0.01, 0.1, true)));
   EXPECT_NEAR(run.after[1][4], 0.5 * (1 - 0.001) * (1 - 0.001), 1e-7);
 }
@@ -360,7 +363,8 @@ TEST(OptimizerSparseTest, LazyAdamWeightDecay) {
 }
 
 TEST(OptimizerSparseTest, AdagradUpdatesTouchedRowsOnly) {
-  const TableRun run = two_table_steps(optim::Adagrad({.learning_rate = 0.1f, .weight_decay = 0.1f}));
+  const TableRun run =
+      two_table_steps(optim::Adagrad({.learning_rate = 0.1f, .weight_decay = 0.1f}));
   expect_near(run.after[1], reference(kTable0, kTableGrads, adagrad_ref(0.1, 0.1), 0.1, kTouched));
   EXPECT_EQ(row(run.after[1], 2), row(kTable0, 2));
   EXPECT_EQ(run.state.at("emb/accumulator").item(4), 0.1f);  // row 2
@@ -425,10 +429,44 @@ TEST(OptimizerSparseTest, RowWiseAdagradWithDenseAndSparseStaysRowWise) {
   opt.step();
   const Tensor acc = opt.state().at("emb/accumulator");
   ASSERT_EQ(acc.shape(), Shape({5}));
-  EXPECT_NEAR(acc.item(0), 0.1 + 0.01, 1e-7);                  // dense part only
-  EXPECT_NEAR(acc.item(1), 0.1 + (0.16 + 0.0) / 2, 1e-7);      // (0.4^2 + 0^2) / 2
+  EXPECT_NEAR(acc.item(0), 0.1 + 0.01, 1e-7);              // dense part only
+  EXPECT_NEAR(acc.item(1), 0.1 + (0.16 + 0.0) / 2, 1e-7);  // (0.4^2 + 0^2) / 2
   EXPECT_NEAR(table->value().item(2), -0.3 - 0.1 * 0.4 / std::sqrt(0.18), 1e-6);
   EXPECT_EQ(table->value().item(3), 0.4f);  // g = -0.1 + 0.1 = 0
+}
+
+TEST(OptimizerSparseTest, NonLazyUpdatesEqualTheUpdateOfTheScatteredGradient) {
+  // A larger table with long runs of untouched rows: sparse rows must give
+  // what the same gradient gives as a dense tensor.
+  for (const Optimizer& make :
+       {optim::Adam({.learning_rate = 0.01f}),
+        optim::Adam({.weight_decay = 0.1f, .decoupled_weight_decay = true}),
+        optim::SGD(
+            {.learning_rate = 0.1f, .momentum = 0.9f, .nesterov = true, .weight_decay = 0.01f})}) {
+    SCOPED_TRACE(make.to_json().dump());
+    const Tensor initial = testing::uniform({300, 8}, 3);
+    auto sparse = std::make_shared<Parameter>("emb", initial.clone());
+    auto dense = std::make_shared<Parameter>("emb", initial.clone());
+    Optimizer a = Optimizer::from_json(make.to_json()), b = Optimizer::from_json(make.to_json());
+    a.init({{"emb", sparse}});
+    b.init({{"emb", dense}});
+    const std::vector<std::vector<std::int64_t>> rows = {{3, 150, 299}, {0, 1, 2, 200}, {150}};
+    for (std::size_t step = 0; step < rows.size(); ++step) {
+      const auto n = static_cast<std::int64_t>(rows[step].size());
+      const std::vector<float> values = testing::uniform({n, 8}, 40 + step).to_vector();
+      add_sparse_grad(*sparse, rows[step], values);
+      std::vector<float> full(300 * 8, 0.0f);
+      for (std::int64_t i = 0; i < n; ++i) {
+        for (int d = 0; d < 8; ++d) full[rows[step][i] * 8 + d] = values[i * 8 + d];
+      }
+      set_dense_grad(*dense, full);
+      a.step();
+      b.step();
+    }
+    EXPECT_TRUE(testing::tensors_close(sparse->value(), dense->value(), 1e-6, 1e-7));
+    EXPECT_TRUE(
+        testing::tensors_close(a.state().begin()->second, b.state().begin()->second, 1e-6, 1e-7));
+  }
 }
 
 // ----- fused updates, through the real embedding op -----
@@ -449,7 +487,8 @@ void forward_backward(Tape& tape, Model& m, int step, int lookups = 1) {
   for (int k = 1; k < lookups; ++k) {
     out = ops::add(out, ops::embedding(table, testing::random_ids({8}, 20, 200 + step)));
   }
-  Var loss = ops::mse(ops::mul(out, tape.parameter(*m.scale)), testing::uniform({8, 4}, 300 + step));
+  Var loss =
+      ops::mse(ops::mul(out, tape.parameter(*m.scale)), testing::uniform({8, 4}, 300 + step));
   tape.backward(loss);
 }
 
@@ -482,8 +521,8 @@ FusedRun train(const std::function<Optimizer()>& make, bool fused, int steps = 6
 TEST(OptimizerFusedTest, FusedUpdatesAreBitIdenticalToStep) {
   const std::vector<std::function<Optimizer()>> makers = {
       [] {
-        return optim::SGD({.learning_rate = LearningRate::constant(0.5f).with_warmup(3),
-                           .weight_decay = 0.01f});
+        return optim::SGD(
+            {.learning_rate = LearningRate::constant(0.5f).with_warmup(3), .weight_decay = 0.01f});
       },
       [] {
         return optim::Adagrad({.learning_rate = LearningRate::exponential_decay(0.3f, 2, 0.7f),
@@ -492,7 +531,8 @@ TEST(OptimizerFusedTest, FusedUpdatesAreBitIdenticalToStep) {
       [] { return optim::RowWiseAdagrad({.learning_rate = 0.3f}); },
       [] {
         return optim::LazyAdam({.learning_rate = LearningRate::cosine_decay(0.05f, 10),
-                                .weight_decay = 0.01f, .decoupled_weight_decay = true});
+                                .weight_decay = 0.01f,
+                                .decoupled_weight_decay = true});
       },
       [] { return optim::LazyAdam({.learning_rate = 0.05f, .weight_decay = 0.01f}); },
   };
@@ -557,8 +597,9 @@ TEST(OptimizerFusedTest, ASecondLookupInAFusedStepThrowsAndStopsFusing) {
   Model m;
   Tape tape;
   Optimizer opt = fused_sgd_with_sink(m, tape);
-  EXPECT_THAT([&] { forward_backward(tape, m, 1, /*lookups=*/2); },
-              ThrowsMessage<Error>(AllOf(HasSubstr("'emb'"), HasSubstr("one lookup per table per step"))));
+  EXPECT_THAT(
+      [&] { forward_backward(tape, m, 1, /*lookups=*/2); },
+      ThrowsMessage<Error>(AllOf(HasSubstr("'emb'"), HasSubstr("one lookup per table per step"))));
   tape.reset();
   opt.step();
   EXPECT_FALSE(m.table->has_sparse_sink());
@@ -575,7 +616,8 @@ TEST(OptimizerFusedTest, ADenseGradientInAFusedStepThrowsBeforeChangingAnything)
   EXPECT_NEAR(after_sparse.item(8), before.item(8) - 0.1, 1e-6);
   EXPECT_EQ(after_sparse.item(0), before.item(0));
   set_dense_grad(*m.table, std::vector<float>(80, 1.0f));
-  EXPECT_THAT([&] { opt.step(); }, ThrowsMessage<Error>(AllOf(HasSubstr("'emb'"), HasSubstr("dense gradient"))));
+  EXPECT_THAT([&] { opt.step(); },
+              ThrowsMessage<Error>(AllOf(HasSubstr("'emb'"), HasSubstr("dense gradient"))));
   EXPECT_TRUE(testing::tensors_bitwise_equal(m.table->value(), after_sparse));
   EXPECT_FALSE(m.table->has_sparse_sink());
   opt.step();  // now applies the dense gradient alone
@@ -588,8 +630,11 @@ TEST(OptimizerFusedTest, NonFiniteRowsInTheSinkThrowBeforeChangingAnything) {
   Tape tape;
   Optimizer opt = fused_sgd_with_sink(m, tape);
   const Tensor before = m.table->value().clone();
-  EXPECT_THAT([&] { add_sparse_grad(*m.table, {1, 4}, {0, 0, 0, 0, 0, NAN, 0, 0}); },
-              ThrowsMessage<ValueError>(AllOf(HasSubstr("'emb'"), HasSubstr("nan at row 4, column 1"))));
+  EXPECT_THAT(
+      [&] {
+        add_sparse_grad(*m.table, {1, 4}, {0, 0, 0, 0, 0, NAN, 0, 0});
+      },
+      ThrowsMessage<ValueError>(AllOf(HasSubstr("'emb'"), HasSubstr("nan at row 4, column 1"))));
   EXPECT_TRUE(testing::tensors_bitwise_equal(m.table->value(), before));
 }
 
@@ -622,16 +667,16 @@ TEST(OptimizerErrorTest, NonFiniteGradientThrowsBeforeChangingAnything) {
     set_dense_grad(*a, kGrads[0]);
     add_sparse_grad(*table, {1}, {0.1f, 0.2f});
     add_sparse_grad(*table, {0, 3}, {0.1f, 0.2f, 0.3f, INFINITY});
-    EXPECT_THAT([&] { opt.step(); },
-                ThrowsMessage<ValueError>(AllOf(HasSubstr("'emb'"), HasSubstr("inf at row 3, column 1"),
-                                                HasSubstr("segment 1"))));
+    EXPECT_THAT([&] { opt.step(); }, ThrowsMessage<ValueError>(AllOf(
+                                         HasSubstr("'emb'"), HasSubstr("inf at row 3, column 1"),
+                                         HasSubstr("segment 1"))));
     table->zero_grad();
     std::vector<float> bad = kGrads[1];
     bad[5] = NAN;
     add_sparse_grad(*table, {1}, {0.1f, 0.2f});
     set_dense_grad(*a, bad);  // accumulates: [1, 2] becomes nan
-    EXPECT_THAT([&] { opt.step(); },
-                ThrowsMessage<ValueError>(AllOf(HasSubstr("'dense/a'"), HasSubstr("nan at [1, 2]"))));
+    EXPECT_THAT([&] { opt.step(); }, ThrowsMessage<ValueError>(AllOf(HasSubstr("'dense/a'"),
+                                                                     HasSubstr("nan at [1, 2]"))));
     EXPECT_EQ(a->value().to_vector(), kW0);
     EXPECT_EQ(table->value().to_vector(), kTable0);
     EXPECT_EQ(opt.iterations(), 0);
@@ -651,10 +696,16 @@ TEST(OptimizerErrorTest, MisuseIsReported) {
   EXPECT_THAT([] { Optimizer().step(); }, ThrowsMessage<Error>(HasSubstr("undefined")));
   EXPECT_THAT([] { optim::Adam().step(); }, ThrowsMessage<Error>(HasSubstr("init")));
   ParameterPtr w = make_param("w", {2, 3}, kW0);
-  EXPECT_THAT([&] { optim::Adam().init({{"w", w}, {"w", make_param("w", {1}, {0})}}); },
-              ThrowsMessage<ValueError>(HasSubstr("two parameters are named 'w'")));
-  EXPECT_THAT([&] { optim::Adam().init({{"w", w}, {"w2", w}}); },
-              ThrowsMessage<ValueError>(HasSubstr("listed twice")));
+  EXPECT_THAT(
+      [&] {
+        optim::Adam().init({{"w", w}, {"w", make_param("w", {1}, {0})}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("two parameters are named 'w'")));
+  EXPECT_THAT(
+      [&] {
+        optim::Adam().init({{"w", w}, {"w2", w}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("listed twice")));
   EXPECT_THAT([] { (void)optim::SGD({.nesterov = true}); },
               ThrowsMessage<ValueError>(HasSubstr("nesterov needs momentum > 0")));
   EXPECT_THAT([] { (void)optim::Adam({.beta_1 = 1.0f}); },
@@ -678,7 +729,8 @@ struct Net {
     set_dense_grad(*kernel, testing::uniform({3, 2}, 50 + step).to_vector());
     set_dense_grad(*bias, testing::uniform({2}, 60 + step).to_vector());
     add_sparse_grad(*table, {step % 6, 5}, testing::uniform({2, 3}, 70 + step).to_vector());
-    if (step % 2 == 1) add_sparse_grad(*table, {1, 2}, testing::uniform({2, 3}, 80 + step).to_vector());
+    if (step % 2 == 1)
+      add_sparse_grad(*table, {1, 2}, testing::uniform({2, 3}, 80 + step).to_vector());
   }
 };
 
@@ -729,12 +781,15 @@ TEST(OptimizerStateTest, ResumeIsBitIdentical) {
       c.step();
     }
     for (const auto& [name, p] : straight.named()) {
-      const Parameter& q = *(name == "emb" ? resumed.table : name == "kernel" ? resumed.kernel : resumed.bias);
+      const Parameter& q = *(name == "emb"      ? resumed.table
+                             : name == "kernel" ? resumed.kernel
+                                                : resumed.bias);
       EXPECT_TRUE(testing::tensors_bitwise_equal(q.value(), p->value())) << name;
     }
     const auto sa = a.state(), sc = c.state();
     ASSERT_EQ(sa.size(), sc.size());
-    for (const auto& [key, value] : sa) EXPECT_TRUE(testing::tensors_bitwise_equal(sc.at(key), value)) << key;
+    for (const auto& [key, value] : sa)
+      EXPECT_TRUE(testing::tensors_bitwise_equal(sc.at(key), value)) << key;
   }
 }
 
@@ -773,19 +828,24 @@ TEST(OptimizerStateTest, LoadStateErrorsNameTheSlot) {
 
   auto without = good;
   without.erase("kernel/v");
-  EXPECT_THAT([&] { opt.load_state(without); }, ThrowsMessage<ValueError>(HasSubstr("'kernel/v' is missing")));
+  EXPECT_THAT([&] { opt.load_state(without); },
+              ThrowsMessage<ValueError>(HasSubstr("'kernel/v' is missing")));
   without = good;
   without.erase("iterations");
-  EXPECT_THAT([&] { opt.load_state(without); }, ThrowsMessage<ValueError>(HasSubstr("'iterations' is missing")));
+  EXPECT_THAT([&] { opt.load_state(without); },
+              ThrowsMessage<ValueError>(HasSubstr("'iterations' is missing")));
   auto extra = good;
   extra["decoder/m"] = Tensor::zeros({2});
-  EXPECT_THAT([&] { opt.load_state(extra); }, ThrowsMessage<ValueError>(HasSubstr("unknown key(s) 'decoder/m'")));
+  EXPECT_THAT([&] { opt.load_state(extra); },
+              ThrowsMessage<ValueError>(HasSubstr("unknown key(s) 'decoder/m'")));
   auto wrong = good;
   wrong["emb/m"] = Tensor::zeros({6, 4});
   EXPECT_THAT([&] { opt.load_state(wrong); },
-              ThrowsMessage<ValueError>(AllOf(HasSubstr("'emb/m'"), HasSubstr("[6, 4]"), HasSubstr("[6, 3]"))));
+              ThrowsMessage<ValueError>(
+                  AllOf(HasSubstr("'emb/m'"), HasSubstr("[6, 4]"), HasSubstr("[6, 3]"))));
   // Nothing changed on error.
-  for (const auto& [key, value] : opt.state()) EXPECT_TRUE(testing::tensors_bitwise_equal(value, good.at(key))) << key;
+  for (const auto& [key, value] : opt.state())
+    EXPECT_TRUE(testing::tensors_bitwise_equal(value, good.at(key))) << key;
 
   Optimizer rowwise = optim::RowWiseAdagrad();
   rowwise.init(net.named());
@@ -794,7 +854,8 @@ TEST(OptimizerStateTest, LoadStateErrorsNameTheSlot) {
   rowwise.load_state(full);
   EXPECT_EQ(rowwise.state().at("emb/accumulator").shape(), Shape({6, 3}));
   full["emb/accumulator"] = Tensor::full({3}, 0.5f);
-  EXPECT_THAT([&] { rowwise.load_state(full); }, ThrowsMessage<ValueError>(HasSubstr("'emb/accumulator'")));
+  EXPECT_THAT([&] { rowwise.load_state(full); },
+              ThrowsMessage<ValueError>(HasSubstr("'emb/accumulator'")));
 }
 
 // ----- threads -----
@@ -811,8 +872,9 @@ TEST(OptimizerThreadsTest, LargeUpdatesAreTheSameOnAnyThreadCount) {
       set_dense_grad(*w, testing::uniform({400, 300}, 10 + step).to_vector());
       std::vector<std::int64_t> rows;
       for (std::int64_t r = step; r < 5000; r += 3) rows.push_back(r);
-      add_sparse_grad(*table, rows,
-                      testing::uniform({static_cast<std::int64_t>(rows.size()), 16}, 20 + step).to_vector());
+      add_sparse_grad(
+          *table, rows,
+          testing::uniform({static_cast<std::int64_t>(rows.size()), 16}, 20 + step).to_vector());
       opt.step();
     }
     return std::make_pair(w->value().clone(), table->value().clone());
@@ -831,7 +893,8 @@ TEST(OptimizerThreadsTest, LargeUpdatesAreTheSameOnAnyThreadCount) {
 
 TEST(OptimizerJsonTest, RoundTrip) {
   const std::vector<Optimizer> optimizers = {
-      optim::SGD({.learning_rate = 0.2f, .momentum = 0.8f, .nesterov = true, .weight_decay = 1e-4f}),
+      optim::SGD(
+          {.learning_rate = 0.2f, .momentum = 0.8f, .nesterov = true, .weight_decay = 1e-4f}),
       optim::Adam({.learning_rate = LearningRate::cosine_decay(0.01f, 100, 0.1f).with_warmup(10),
                    .beta_1 = 0.8f,
                    .beta_2 = 0.99f,
@@ -868,29 +931,55 @@ TEST(OptimizerJsonTest, DefaultsByNameFollowKeras) {
   EXPECT_EQ(optim::by_name("lazyadam").type(), "lazy_adam");
   EXPECT_EQ(optim::by_name("Lazy_Adam").type(), "lazy_adam");
   EXPECT_EQ(optim::by_name("rowwise_adagrad").type(), "rowwise_adagrad");
-  EXPECT_EQ(Optimizer::from_json({{"type", "sgd"}, {"learning_rate", 0.3}}).current_learning_rate(), 0.3f);
+  EXPECT_EQ(Optimizer::from_json({{"type", "sgd"}, {"learning_rate", 0.3}}).current_learning_rate(),
+            0.3f);
 }
 
 TEST(OptimizerJsonTest, ErrorsNameTheProblem) {
-  EXPECT_THAT([] { (void)optim::by_name("rmsprop"); },
-              ThrowsMessage<ValueError>(AllOf(HasSubstr("'rmsprop'"), HasSubstr("sgd, adam, lazy_adam"))));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "adamax"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("unknown type 'adamax'")));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"learning_rate", 0.1}}); },
-              ThrowsMessage<ValueError>(HasSubstr("'type' must be a string")));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "sgd"}, {"momentun", 0.9}}); },
-              ThrowsMessage<ValueError>(AllOf(HasSubstr("unknown option 'momentun'"), HasSubstr("momentum"))));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "adam"}, {"momentum", 0.9}}); },
-              ThrowsMessage<ValueError>(HasSubstr("adam: unknown option 'momentum'")));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "sgd"}, {"nesterov", 1}}); },
-              ThrowsMessage<ValueError>(HasSubstr("'nesterov' must be true or false")));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "adam"}, {"beta_1", "high"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("'beta_1' must be a number")));
   EXPECT_THAT(
-      [] { (void)Optimizer::from_json({{"type", "adam"}, {"learning_rate", {{"decay", "step"}}}}); },
+      [] { (void)optim::by_name("rmsprop"); },
+      ThrowsMessage<ValueError>(AllOf(HasSubstr("'rmsprop'"), HasSubstr("sgd, adam, lazy_adam"))));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "adamax"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("unknown type 'adamax'")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"learning_rate", 0.1}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("'type' must be a string")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "sgd"}, {"momentun", 0.9}});
+      },
+      ThrowsMessage<ValueError>(
+          AllOf(HasSubstr("unknown option 'momentun'"), HasSubstr("momentum"))));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "adam"}, {"momentum", 0.9}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("adam: unknown option 'momentum'")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "sgd"}, {"nesterov", 1}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("'nesterov' must be true or false")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "adam"}, {"beta_1", "high"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("'beta_1' must be a number")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "adam"}, {"learning_rate", {{"decay", "step"}}}});
+      },
       ThrowsMessage<ValueError>(HasSubstr("unknown decay 'step'")));
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "adagrad"}, {"epsilon", -1}}); },
-              ThrowsMessage<ValueError>(HasSubstr("epsilon -1")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "adagrad"}, {"epsilon", -1}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("epsilon -1")));
 }
 
 }  // namespace

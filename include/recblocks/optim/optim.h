@@ -61,10 +61,11 @@
 // their defaults, unknown ones throw ValueError naming them.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -79,7 +80,8 @@ namespace recblocks {
 // done before this one).
 //   constant:          lr
 //   exponential decay: lr * rate^(step / decay_steps)   (floor() if staircase)
-//   cosine decay:      lr * (alpha + (1 - alpha) * 0.5 (1 + cos(pi min(step, decay_steps) / decay_steps)))
+//   cosine decay:      lr * (alpha + (1 - alpha) c),
+//                      c = 0.5 (1 + cos(pi min(step, decay_steps) / decay_steps))
 // With warmup_steps > 0, the first warmup_steps steps ramp linearly
 // (lr * (step + 1) / warmup_steps) and the decay starts after them.
 // JSON: {"decay": "constant" | "exponential" | "cosine", "initial": lr, the
