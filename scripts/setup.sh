@@ -81,7 +81,10 @@ python_env() {
     rb_run /usr/bin/python3 -m venv --system-site-packages "${venv}"
   fi
   if ! "${venv}/bin/python3" -c 'import safetensors' 2>/dev/null; then
-    rb_run "${venv}/bin/python3" -m pip install --quiet --disable-pip-version-check 'safetensors>=0.4'
+    # Only the tests need it: offline, the build and the main job go on, and
+    # the tests that read our files with it say what is missing.
+    rb_run "${venv}/bin/python3" -m pip install --quiet --disable-pip-version-check 'safetensors>=0.4' ||
+      echo "warning: could not install safetensors from PyPI; the tests that read model files from Python will fail" >&2
   fi
 }
 

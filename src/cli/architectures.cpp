@@ -104,6 +104,8 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     return Model(std::move(body), std::move(tasks));
   } catch (const Error& e) {
     throw ValueError(fmt::format("{}: {}", options.model, e.what()));
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("{}: {}", options.model, e.what()));
   }
 }
 

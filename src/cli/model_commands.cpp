@@ -60,10 +60,15 @@ void run_train(const TrainArgs& args) {
   fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid" : fs::path(args.valid);
   Dataset train = Dataset::load(train_dir);
   std::optional<Dataset> valid;
-  if (!valid_dir.empty() && fs::exists(valid_dir)) valid = Dataset::load(valid_dir);
+  // --data DIR without DIR/valid trains without validation; an explicit
+  // --valid must exist.
+  if (!args.valid.empty() || (!valid_dir.empty() && fs::exists(valid_dir))) valid = Dataset::load(valid_dir);
+  RB_CHECK(valid || args.early_stopping < 0, ValueError,
+           "train: --early-stopping needs validation data (--valid DIR, or DIR/valid with --data DIR)");
 
   std::vector<std::string> columns = args.columns;
-  if (columns.empty() && args.architecture.model == "custom-dlrm") {
+  const std::string& target = args.architecture.target;
+  if (columns.empty() && args.architecture.model == "custom-dlrm" && (target.empty() || target == "rating_binary")) {
     bool has_all = true;
     for (const std::string& c : seed_columns()) has_all = has_all && train.columns().count(c) == 1;
     if (has_all) {
@@ -170,7 +175,8 @@ void register_model_commands(CLI::App& app) {
   train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
   train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad")
       ->capture_default_str();
-  train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)");
+  train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)")
+      ->check(CLI::PositiveNumber);
   train->add_option("--epochs", t->epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
   train->add_option("--batch-size", t->batch_size, "Rows per step")->capture_default_str()->check(CLI::PositiveNumber);
   train->add_option("--seed", t->seed, "Seed of the initial weights and of the shuffling")->capture_default_str();

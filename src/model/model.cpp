@@ -103,6 +103,23 @@ std::vector<double> History::operator[](const std::string& key) const {
 
 // ---- construction -----------------------------------------------------------
 
+namespace {
+
+// init() for the model's parameters once both are known; then fused updates.
+void prepare_optimizer(Model::Impl& impl) {
+  if (impl.optimizer_ready) return;
+  impl.optimizer.init(impl.parameters());
+  impl.optimizer.fuse_sparse_updates(impl.compile.fuse_sparse_updates);
+  impl.optimizer_ready = true;
+}
+
+}  // namespace
+
+Model::Impl& Model::checked_impl() const {
+  RB_CHECK(impl_ != nullptr, ValueError, "this Model is empty (default-constructed): connect a block to a task");
+  return *impl_;
+}
+
 Model::Model(Block body, std::vector<PredictionTask> tasks) : impl_(std::make_shared<Impl>()) {
   RB_CHECK(body.defined(), ValueError, "Model: the body block is empty");
   RB_CHECK(!tasks.empty(), ValueError, "Model: no prediction task (use Model::from_block to derive them from a schema)");
@@ -123,8 +140,8 @@ Model Model::from_block(Block body, const Schema& schema) {
 Model Block::connect(const PredictionTask& task) const { return Model(*this, {task}); }
 Model Block::connect(const std::vector<PredictionTask>& tasks) const { return Model(*this, tasks); }
 
-const Block& Model::body() const { return impl_->body; }
-const std::vector<PredictionTask>& Model::tasks() const { return impl_->tasks; }
+const Block& Model::body() const { return checked_impl().body; }
+const std::vector<PredictionTask>& Model::tasks() const { return checked_impl().tasks; }
 bool Model::built() const { return impl_ && impl_->built; }
 bool Model::compiled() const { return impl_ && impl_->compiled; }
 
@@ -165,11 +182,14 @@ void Model::compile(Optimizer optimizer, CompileOptions options) {
   for (float w : options.loss_weights) {
     RB_CHECK(std::isfinite(w) && w >= 0, ValueError, "compile: loss weight {} is not a finite number >= 0", w);
   }
+  // The previous optimizer's fused updates must not keep writing into the
+  // tables (a user may still hold it).
+  if (impl_->compiled) impl_->optimizer.fuse_sparse_updates(false);
   impl_->optimizer = std::move(optimizer);
   impl_->compile = std::move(options);
   impl_->compiled = true;
-  if (impl_->built) impl_->optimizer.init(impl_->parameters());
-  impl_->optimizer.fuse_sparse_updates(impl_->compile.fuse_sparse_updates);
+  impl_->optimizer_ready = false;
+  if (impl_->built) prepare_optimizer(*impl_);
 }
 
 void Model::compile(std::string_view optimizer, CompileOptions options) {
@@ -188,9 +208,13 @@ std::map<std::string, Tensor> Model::state() const {
 }
 
 void Model::load_state(const std::map<std::string, Tensor>& state) const {
-  const auto params = parameters();
+  check_state(state);
+  for (const auto& [name, p] : parameters()) p->value().copy_from(state.at(name));
+}
+
+void Model::check_state(const std::map<std::string, Tensor>& state) const {
   std::set<std::string> known;
-  for (const auto& [name, p] : params) {
+  for (const auto& [name, p] : parameters()) {
     known.insert(name);
     const auto it = state.find(name);
     RB_CHECK(it != state.end(), ValueError, "load_state: tensor '{}' {} is missing", name, p->value().shape());
@@ -202,7 +226,6 @@ void Model::load_state(const std::map<std::string, Tensor>& state) const {
     RB_CHECK(known.count(name) == 1, ValueError, "load_state: tensor '{}' {} is not a parameter of this model", name,
              t.shape());
   }
-  for (const auto& [name, p] : params) p->value().copy_from(state.at(name));
 }
 
 // ---- one forward ------------------------------------------------------------
@@ -262,7 +285,16 @@ struct TaskMetrics {
   }
   void write(const std::vector<PredictionTask>& tasks, Logs& logs) const {
     for (std::size_t t = 0; t < tasks.size(); ++t) {
-      for (const Metric& m : per_task[t]) logs[tasks[t].name() + "/" + m.name()] = m.result();
+      for (const Metric& m : per_task[t]) {
+        // Undefined on these rows (AUC over one class): NaN, not an
+        // aborted epoch.
+        double value = std::numeric_limits<double>::quiet_NaN();
+        try {
+          value = m.result();
+        } catch (const ValueError&) {
+        }
+        logs[tasks[t].name() + "/" + m.name()] = value;
+      }
     }
   }
 };
@@ -278,26 +310,24 @@ std::string format_logs(const Logs& logs) {
 // ---- fit --------------------------------------------------------------------
 
 History Model::fit(const Dataset& train, FitOptions options) {
+  checked_impl();
   RB_CHECK(compiled(), ValueError, "fit: the model is not compiled: call compile(optimizer) first");
   RB_CHECK(options.epochs >= 0, ValueError, "fit: epochs is {}, expected >= 0", options.epochs);
   RB_CHECK(options.batch_size > 0, ValueError, "fit: batch_size is {}, expected > 0", options.batch_size);
   RB_CHECK(train.num_rows() > 0, ValueError, "fit: the training data has no rows");
   Impl& impl = *impl_;
-  const bool was_built = impl.built;
   build(train.schema(), impl.seed);
-  if (!was_built) impl.optimizer.init(impl.parameters());
+  prepare_optimizer(impl);
+  // Nothing left over from a step that failed before its update.
+  for (const auto& [name, p] : impl.parameters()) p->zero_grad();
 
   Impl::Position& pos = impl.position;
   pos = Impl::Position{};
   pos.loader_seed = options.seed;
   pos.batch_size = options.batch_size;
-  if (options.resume_from) {
-    resume_checkpoint(*options.resume_from);
-    RB_CHECK(pos.batch_size == options.batch_size && pos.loader_seed == options.seed, ValueError,
-             "fit: the checkpoint {} was written with batch_size {} and seed {}, this fit has {} and {}: "
-             "resuming would not continue the same run",
-             options.resume_from->string(), pos.batch_size, pos.loader_seed, options.batch_size, options.seed);
-  }
+  pos.shuffle = options.shuffle;
+  pos.train_rows = train.num_rows();
+  if (options.resume_from) resume_checkpoint(*options.resume_from);
 
   const auto params = impl.parameters();
   const auto regs = all_regularizers(impl);
@@ -368,6 +398,7 @@ History Model::fit(const Dataset& train, FitOptions options) {
         } catch (const NonFiniteError&) {
           throw;
         } catch (const ValueError& e) {
+          if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
           // A gradient went bad (the optimizer checks before updating):
           // name the input or op behind it too.
           throw NonFiniteError(fmt::format("training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
@@ -422,6 +453,7 @@ History Model::fit(const Dataset& train, FitOptions options) {
 // ---- evaluate and predict ---------------------------------------------------
 
 Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
+  checked_impl();
   RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0", options.batch_size);
   RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
   Impl& impl = *impl_;
@@ -472,7 +504,7 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
 }
 
 std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
-  Impl& impl = *impl_;
+  Impl& impl = checked_impl();
   RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
   NoGradGuard no_grad;
   Tape tape;
@@ -487,7 +519,7 @@ std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
 
 std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t batch_size) const {
   RB_CHECK(batch_size > 0, ValueError, "predict: batch_size is {}, expected > 0", batch_size);
-  const Impl& impl = *impl_;
+  const Impl& impl = checked_impl();
   RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
   std::map<std::string, Tensor> out;
   for (const PredictionTask& task : impl.tasks) {
@@ -532,6 +564,7 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out, st
 }
 
 std::string Model::summary() const {
+  checked_impl();
   std::string out = "body:\n" + impl_->body.summary();
   for (const PredictionTask& task : impl_->tasks) {
     out += fmt::format("task {} (target {}):\n{}", task.name(), task.target(), task.head().summary());
@@ -576,7 +609,7 @@ class EarlyStoppingCallback final : public Callback {
       }
       return true;
     }
-    return ++wait_ <= options_.patience;
+    return ++wait_ < std::max(1, options_.patience);
   }
   void on_train_end(Model& model) override {
     if (options_.restore_best_weights && !best_state_.empty()) model.load_state(best_state_);

@@ -23,6 +23,9 @@ struct Model::Impl {
   Optimizer optimizer;
   CompileOptions compile;
   bool compiled = false;
+  // init() ran for the built parameters (compile and build come in either
+  // order; fit() makes sure).
+  bool optimizer_ready = false;
 
   Tape tape{std::size_t{1} << 24};
 
@@ -35,6 +38,8 @@ struct Model::Impl {
     std::int64_t global_step = 0;
     std::uint64_t loader_seed = 0;
     std::int64_t batch_size = 0;
+    bool shuffle = true;
+    std::int64_t train_rows = 0;
     double loss_sum = 0;
     double regularization_sum = 0;
     std::vector<double> task_loss_sums;

@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "model/model_impl.h"
@@ -83,6 +84,15 @@ void Model::save(const fs::path& dir, SaveOptions options) const {
 }
 
 Model Model::load(const fs::path& dir) {
+  try {
+    return load_model(dir);
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("{}: model.json has a value of the wrong type: {}", (dir / "model.json").string(),
+                                 e.what()));
+  }
+}
+
+Model Model::load_model(const fs::path& dir) {
   RB_CHECK(fs::is_directory(dir), ValueError, "{}: no such model directory", dir.string());
   const fs::path json_path = dir / "model.json";
   const json j = read_json_file(json_path);
@@ -134,6 +144,7 @@ void Model::save_checkpoint(const fs::path& dir) const {
   write_model_files(*this, impl, staged.path(), {});
   io::write_safetensors(staged.path() / "optimizer.safetensors", impl.optimizer.state(),
                         {{"optimizer", impl.optimizer.to_json().dump()}});
+  // NaN figures (an undefined metric) are written as null.
   json history = json::array();
   for (const Logs& logs : pos.history.epochs) history.push_back(logs);
   const json trainer = {{"epoch", pos.epoch},
@@ -141,6 +152,9 @@ void Model::save_checkpoint(const fs::path& dir) const {
                         {"global_step", pos.global_step},
                         {"loader_seed", pos.loader_seed},
                         {"batch_size", pos.batch_size},
+                        {"shuffle", pos.shuffle},
+                        {"train_rows", pos.train_rows},
+                        {"optimizer", impl.optimizer.to_json()},
                         {"loss_sum", pos.loss_sum},
                         {"regularization_sum", pos.regularization_sum},
                         {"task_loss_sums", pos.task_loss_sums},
@@ -153,12 +167,57 @@ void Model::save_checkpoint(const fs::path& dir) const {
 
 void Model::resume_checkpoint(const fs::path& dir) {
   Impl& impl = *impl_;
-  const json j = read_json_file(dir / "model.json");
-  RB_CHECK(j.value("architecture", json()) == impl.body.to_json(), ValueError,
-           "{}: the checkpoint's architecture differs from this model's", (dir / "model.json").string());
-  const fs::path weights_path = dir / "weights.safetensors";
+  Impl::Position& pos = impl.position;
+  // Everything is read and checked before anything changes.
+  const fs::path trainer_path = dir / "trainer.json";
+  const json t = read_json_file(trainer_path);
+  Impl::Position saved;
+  std::uint64_t rng_state = 0;
+  json optimizer_config;
   try {
-    load_state(io::read_safetensors(weights_path).tensors);
+    saved.epoch = t.at("epoch").get<int>();
+    saved.batch_in_epoch = t.at("batch_in_epoch").get<std::int64_t>();
+    saved.global_step = t.at("global_step").get<std::int64_t>();
+    saved.loader_seed = t.at("loader_seed").get<std::uint64_t>();
+    saved.batch_size = t.at("batch_size").get<std::int64_t>();
+    saved.shuffle = t.at("shuffle").get<bool>();
+    saved.train_rows = t.at("train_rows").get<std::int64_t>();
+    optimizer_config = t.at("optimizer");
+    saved.loss_sum = t.at("loss_sum").get<double>();
+    saved.regularization_sum = t.at("regularization_sum").get<double>();
+    saved.task_loss_sums = t.at("task_loss_sums").get<std::vector<double>>();
+    saved.rows = t.at("rows").get<std::int64_t>();
+    for (const json& logs : t.at("history")) {
+      Logs epoch;
+      for (const auto& [key, value] : logs.items()) {
+        epoch[key] = value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
+      }
+      saved.history.epochs.push_back(std::move(epoch));
+    }
+    rng_state = t.at("dropout_rng_state").get<std::uint64_t>();
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("{}: {}", trainer_path.string(), e.what()));
+  }
+  RB_CHECK(saved.batch_size == pos.batch_size && saved.loader_seed == pos.loader_seed &&
+               saved.shuffle == pos.shuffle && saved.train_rows == pos.train_rows,
+           ValueError,
+           "fit: the checkpoint {} was written with batch_size {}, seed {}, shuffle {} on {} rows; this fit has {}, "
+           "{}, {} on {} rows: resuming would not continue the same run",
+           dir.string(), saved.batch_size, saved.loader_seed, saved.shuffle, saved.train_rows, pos.batch_size,
+           pos.loader_seed, pos.shuffle, pos.train_rows);
+  RB_CHECK(optimizer_config == impl.optimizer.to_json(), ValueError,
+           "fit: the checkpoint {} was written with the optimizer {}, this model is compiled with {}", dir.string(),
+           optimizer_config.dump(), impl.optimizer.to_json().dump());
+  RB_CHECK(saved.task_loss_sums.size() == impl.tasks.size(), ValueError, "{}: {} task loss sums for {} tasks",
+           trainer_path.string(), saved.task_loss_sums.size(), impl.tasks.size());
+  const json j = read_json_file(dir / "model.json");
+  RB_CHECK(j.is_object() && j.contains("architecture") && j["architecture"] == impl.body.to_json(), ValueError,
+           "{}: the checkpoint's architecture differs from this model's", (dir / "model.json").string());
+
+  const fs::path weights_path = dir / "weights.safetensors";
+  const io::SafetensorsFile weights = io::read_safetensors(weights_path);
+  try {
+    check_state(weights.tensors);
   } catch (const Error& e) {
     throw ValueError(fmt::format("{}: {}", weights_path.string(), e.what()));
   }
@@ -168,28 +227,9 @@ void Model::resume_checkpoint(const fs::path& dir) {
   } catch (const Error& e) {
     throw ValueError(fmt::format("{}: {}", optimizer_path.string(), e.what()));
   }
-  const fs::path trainer_path = dir / "trainer.json";
-  const json t = read_json_file(trainer_path);
-  try {
-    Impl::Position& pos = impl.position;
-    pos.epoch = t.at("epoch").get<int>();
-    pos.batch_in_epoch = t.at("batch_in_epoch").get<std::int64_t>();
-    pos.global_step = t.at("global_step").get<std::int64_t>();
-    pos.loader_seed = t.at("loader_seed").get<std::uint64_t>();
-    pos.batch_size = t.at("batch_size").get<std::int64_t>();
-    pos.loss_sum = t.at("loss_sum").get<double>();
-    pos.regularization_sum = t.at("regularization_sum").get<double>();
-    pos.task_loss_sums = t.at("task_loss_sums").get<std::vector<double>>();
-    pos.rows = t.at("rows").get<std::int64_t>();
-    pos.history.epochs.clear();
-    for (const json& logs : t.at("history")) pos.history.epochs.push_back(logs.get<Logs>());
-    impl.tape.rng().set_state(t.at("dropout_rng_state").get<std::uint64_t>());
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("{}: {}", trainer_path.string(), e.what()));
-  }
-  RB_CHECK(impl.position.task_loss_sums.size() == impl.tasks.size(), ValueError,
-           "{}: {} task loss sums for {} tasks", trainer_path.string(), impl.position.task_loss_sums.size(),
-           impl.tasks.size());
+  load_state(weights.tensors);
+  pos = std::move(saved);
+  impl.tape.rng().set_state(rng_state);
 }
 
 }  // namespace recblocks

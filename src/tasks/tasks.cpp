@@ -219,6 +219,14 @@ json PredictionTask::to_json() const {
 }
 
 PredictionTask PredictionTask::from_json(const json& j) {
+  try {
+    return from_json_checked(j);
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("task {}: a value has the wrong type: {}", j.dump(), e.what()));
+  }
+}
+
+PredictionTask PredictionTask::from_json_checked(const json& j) {
   RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
     RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" || key == "metrics" ||

@@ -125,7 +125,7 @@ TEST(Model, ValidationDataAndEarlyStopping) {
                                      .validation_data = data,
                                      .callbacks = {EarlyStopping({.monitor = "val_loss", .patience = 1})},
                                      .progress = false});
-  EXPECT_EQ(h.epochs.size(), 3u);
+  EXPECT_EQ(h.epochs.size(), 2u);  // no improvement in epoch 2: patience 1 is spent
   EXPECT_TRUE(h.epochs[0].count("val_rating_binary/binary_classification_task/auc"));
   EXPECT_THROW(model.fit(data, {.epochs = 1, .callbacks = {EarlyStopping({.monitor = "val_nothing"})},
                                 .progress = false}),
@@ -204,6 +204,46 @@ TEST(Model, PredictToWritesADataset) {
   EXPECT_EQ(scored.column("userId").values.data<std::int32_t>()[7], data.column("userId").values.data<std::int32_t>()[7]);
 }
 
+TEST(Model, CompileBuildEvaluateAndFitInAnyOrder) {
+  const Dataset data = planted_dataset(300, 12);
+  Model a = testing::small_dlrm_body(data.schema()).connect(testing::seed_task());
+  a.compile("adam");
+  a.build(data.schema(), 4);  // compile first, then build: fit still initialises the optimizer
+  a.evaluate(data, {.progress = false});
+  a.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+  Model b = small_seed_model(data, 4);
+  b.compile("adam");
+  b.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+  EXPECT_TRUE(testing::same_state(a, b));
+}
+
+TEST(Model, RecompilingStopsTheOldOptimizersFusedUpdates) {
+  const Dataset data = planted_dataset(300, 13);
+  Model model = small_seed_model(data, 1);
+  Optimizer lazy = optim::LazyAdam();
+  model.compile(lazy);
+  model.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+  // Now plain SGD at lr 0: nothing may move, although `lazy` is still alive.
+  model.compile(optim::SGD({.learning_rate = 0.0f}));
+  std::map<std::string, Tensor> before;
+  for (const auto& [k, v] : model.state()) before.emplace(k, v.clone());
+  model.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+  for (const auto& [k, v] : model.state()) {
+    EXPECT_EQ(std::memcmp(v.raw(), before.at(k).raw(), v.nbytes()), 0) << k;
+  }
+}
+
+TEST(Model, UndefinedMetricIsNaNNotAnAbortedEpoch) {
+  Dataset data = planted_dataset(200, 14);
+  auto* y = data.column("rating_binary").values.data<std::int32_t>();
+  for (int i = 0; i < 200; ++i) y[i] = 1;  // one class: AUC is undefined
+  Model model = small_seed_model(data);
+  model.compile("adam");
+  const History h = model.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+  EXPECT_TRUE(std::isnan(h["rating_binary/binary_classification_task/auc"][0]));
+  EXPECT_TRUE(std::isnan(model.evaluate(data, {.progress = false}).at("rating_binary/binary_classification_task/auc")));
+}
+
 TEST(Model, ErrorsNameWhatIsWrong) {
   const Dataset data = planted_dataset(100, 11);
   Model model = testing::small_dlrm_body(data.schema()).connect(testing::seed_task());
@@ -218,6 +258,8 @@ TEST(Model, ErrorsNameWhatIsWrong) {
   EXPECT_THAT([] { Model(Block(), {testing::seed_task()}); },
               ::testing::ThrowsMessage<ValueError>(HasSubstr("body block is empty")));
   EXPECT_THAT([] { optim::by_name("rmsprop"); }, ::testing::Throws<ValueError>());
+  EXPECT_THAT([] { Model().evaluate(planted_dataset(10)); },
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("this Model is empty")));
 }
 
 }  // namespace

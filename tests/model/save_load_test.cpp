@@ -219,11 +219,19 @@ TEST(ModelCheckpoint, ResumedFitEndsWithTheSameWeights) {
       EXPECT_EQ(resumed.optimizer().iterations(), 21);
     }
   }
+  // A checkpoint of another optimizer is refused before anything changes.
+  Model lazy = small_seed_model(data, 3, {.dropout = 0.2});
+  lazy.compile("lazy_adam");
+  const auto before = lazy.state().at(std::string(kTask) + "/output/dense_0/kernel").clone();
+  EXPECT_THAT([&] { lazy.fit(data, {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false,
+                                   .resume_from = dir / "ckpt-adam-9"}); },
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("was written with the optimizer")));
+  EXPECT_TRUE(bitwise_equal(lazy.state().at(std::string(kTask) + "/output/dense_0/kernel"), before));
   Model other = small_seed_model(data, 3, {.dropout = 0.2});
   other.compile("adam");
   const fs::path ckpt = dir / "ckpt-adam-9";
   EXPECT_THAT([&] { other.fit(data, {.batch_size = 50, .epochs = 3, .seed = 11, .progress = false, .resume_from = ckpt}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("written with batch_size 100 and seed 11")));
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("written with batch_size 100, seed 11, shuffle true on 700 rows; this fit has 50, 11, true on 700 rows")));
 }
 
 }  // namespace

@@ -9,7 +9,8 @@
 //   rb::Model again = rb::Model::load("custom_dlrm");  // same predictions
 //
 // Keys of evaluate() and of each epoch in the history:
-//   "<task name>/<metric>"  each task's metrics, exact over all rows
+//   "<task name>/<metric>"  each task's metrics, exact over all rows (NaN
+//                           where undefined, e.g. AUC over one class)
 //   "loss"                  the tasks' losses, weighted (loss_weights), the
 //                           row-weighted mean over the batches (Keras')
 //   "regularization_loss"   the blocks' L2 terms (sum factor * ||w||^2)
@@ -95,8 +96,9 @@ struct EarlyStoppingOptions {
   bool restore_best_weights = false;
 };
 // Keras' EarlyStopping: stops when `monitor` has not improved by more than
-// min_delta for `patience` epochs. A monitor missing from the logs throws,
-// listing the keys.
+// min_delta for `patience` epochs (0 counts as 1). A monitor missing from
+// the logs throws, listing the keys. Its state is not in checkpoints: a
+// resumed fit starts counting afresh.
 CallbackPtr EarlyStopping(EarlyStoppingOptions options = {});
 
 struct CheckpointOptions {
@@ -131,7 +133,12 @@ struct FitOptions {
   bool progress = true;
   // A checkpoint directory (ModelCheckpoint) to continue from: weights,
   // optimizer state, epoch and batch, history and random state are
-  // restored, and training goes on as if it had not stopped.
+  // restored, and training goes on as if it had not stopped: the weights
+  // end bit-identical. The checkpoint must come from the same model,
+  // optimizer, data size, batch_size, shuffle and seed (checked before
+  // anything is changed). Not restored: the training metrics of the
+  // interrupted epoch (they cover the batches after the resume) and the
+  // callbacks' own state.
   std::optional<std::filesystem::path> resume_from = std::nullopt;
 };
 
@@ -185,6 +192,9 @@ class Model {
   std::vector<std::pair<std::string, ParameterPtr>> parameters() const;
   std::map<std::string, Tensor> state() const;
   void load_state(const std::map<std::string, Tensor>& state) const;
+  // What load_state checks, without changing anything: every parameter
+  // present with its shape, nothing else. Errors name the tensor.
+  void check_state(const std::map<std::string, Tensor>& state) const;
 
   void save(const std::filesystem::path& dir, SaveOptions options = {}) const;
   static Model load(const std::filesystem::path& dir);
@@ -196,8 +206,11 @@ class Model {
   struct Impl;
 
  private:
-  // Restores weights, optimizer state and fit's position from a checkpoint.
+  // Restores weights, optimizer state and fit's position from a checkpoint
+  // (after checking all of it against this model and fit).
   void resume_checkpoint(const std::filesystem::path& dir);
+  Impl& checked_impl() const;
+  static Model load_model(const std::filesystem::path& dir);
 
   std::shared_ptr<Impl> impl_;
 };

@@ -75,13 +75,14 @@ class PredictionTask {
   // Logits [B, 1] or [B, C] -> predictions: probabilities [B] (binary),
   // values [B] (regression), class probabilities [B, C] (multi-class).
   Tensor predictions(const Tensor& logits) const;
-  // The targets as the metrics and the loss expect them (float32 [B] for
-  // binary and regression, int64 [B] for multi-class), checked: throws
+  // The targets as the loss and the metrics expect them (float32 [B, 1]
+  // for binary and regression, int64 [B] for multi-class), checked: throws
   // ValueError naming the column and the first bad row.
   Tensor prepare_targets(const Tensor& column) const;
 
   // {"kind": ..., "target": ..., "name": ..., "num_classes": ...,
-  //  "metrics": [names], "head": Block JSON}
+  //  "metrics": [names], "task_block": Block JSON or null, "pre": ...}.
+  // Metrics are saved by name: a non-default threshold is not kept.
   nlohmann::json to_json() const;
   static PredictionTask from_json(const nlohmann::json& json);
 
@@ -89,6 +90,7 @@ class PredictionTask {
   struct Impl;
   explicit PredictionTask(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options);
+  static PredictionTask from_json_checked(const nlohmann::json& json);
 
  private:
   std::shared_ptr<Impl> impl_;

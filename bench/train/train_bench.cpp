@@ -1,0 +1,135 @@
+// train_bench: recblocks' side of the training benchmark (bench/train/run.sh
+// runs it and the PyTorch reference on the same dataset directories).
+//
+//   train_bench --model seed|criteo --data DIR [--batch-size N] [--epochs E]
+//               [--optimizer adam|sgd] [--learning-rate X] [--threads T]
+//
+// DIR holds train/ and valid/ dataset directories. `seed` is the seed
+// notebook's custom DLRM on its columns (src/cli/architectures.cpp);
+// `criteo` is facebookresearch/dlrm's Kaggle configuration: embedding dim
+// 16, bottom 13-512-256-64-16, top 367-512-256-1 (the `dlrm` preset with
+// those sizes). Prints one JSON line:
+//   {"impl": "recblocks", "model", "batch_size", "threads", "epochs",
+//    "train_samples_per_s", "eval_samples_per_s", "first_step_s",
+//    "peak_rss_mib", "val_auc", "final_loss"}
+// train_samples_per_s counts the training steps only (no validation);
+// first_step_s is from process start to the end of the first step.
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "cli/architectures.h"
+#include "recblocks/recblocks.h"
+
+namespace rb = recblocks;
+
+namespace {
+
+const auto kStart = std::chrono::steady_clock::now();
+
+double since_start() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - kStart).count(); }
+
+struct Args {
+  std::string model = "seed";
+  std::filesystem::path data;
+  std::int64_t batch_size = 1024;
+  int epochs = 1;
+  std::string optimizer;
+  double learning_rate = 0;
+  int threads = 0;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw rb::ValueError(fmt::format("{} needs a value", arg));
+      return argv[++i];
+    };
+    if (arg == "--model") a.model = value();
+    else if (arg == "--data") a.data = value();
+    else if (arg == "--batch-size") a.batch_size = std::stoll(value());
+    else if (arg == "--epochs") a.epochs = std::stoi(value());
+    else if (arg == "--optimizer") a.optimizer = value();
+    else if (arg == "--learning-rate") a.learning_rate = std::stod(value());
+    else if (arg == "--threads") a.threads = std::stoi(value());
+    else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
+  }
+  RB_CHECK(a.model == "seed" || a.model == "criteo", rb::ValueError, "--model {}: expected seed or criteo", a.model);
+  RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
+  return a;
+}
+
+// Records when the first step ended.
+struct FirstStep : rb::Callback {
+  double at = -1;
+  void on_batch_end(rb::Model&, std::int64_t step, const rb::Logs&) override {
+    if (step == 1) at = since_start();
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) try {
+  const Args args = parse(argc, argv);
+  if (args.threads > 0) rb::set_num_threads(args.threads);
+  rb::Dataset train = rb::Dataset::load(args.data / "train");
+  rb::Dataset valid = rb::Dataset::load(args.data / "valid");
+  rb::cli::ArchitectureOptions arch;
+  std::string optimizer = args.optimizer;
+  double lr = args.learning_rate;
+  if (args.model == "seed") {
+    train = train.select_by_name(rb::cli::seed_columns());
+    valid = valid.select_by_name(rb::cli::seed_columns());
+    arch.model = "custom-dlrm";
+    if (optimizer.empty()) optimizer = "adam";
+  } else {
+    arch = {.model = "dlrm", .embedding_dim = 16, .bottom = {512, 256, 64, 16}, .top = {512, 256}};
+    if (optimizer.empty()) optimizer = "sgd";
+    if (lr == 0) lr = 0.1;
+  }
+  rb::Model model = rb::cli::make_model(arch, train.schema());
+  model.build(train.schema(), 0);
+  nlohmann::json config = rb::optim::by_name(optimizer).to_json();
+  if (lr > 0) config["learning_rate"] = rb::LearningRate(static_cast<float>(lr)).to_json();
+  model.compile(rb::Optimizer::from_json(config));
+
+  auto first = std::make_shared<FirstStep>();
+  const auto t0 = std::chrono::steady_clock::now();
+  const rb::History history = model.fit(train, {.batch_size = args.batch_size, .epochs = args.epochs,
+                                                .train_metrics_steps = 0, .callbacks = {first}, .progress = false});
+  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const auto t1 = std::chrono::steady_clock::now();
+  const rb::Logs scores = model.evaluate(valid, {.batch_size = args.batch_size, .progress = false});
+  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  double auc = 0;
+  for (const auto& [k, v] : scores) {
+    if (k.size() > 4 && k.ends_with("/auc")) auc = v;
+  }
+  const nlohmann::json line = {
+      {"impl", "recblocks"},
+      {"model", args.model},
+      {"batch_size", args.batch_size},
+      {"threads", rb::num_threads()},
+      {"epochs", args.epochs},
+      {"optimizer", optimizer},
+      {"train_samples_per_s", static_cast<double>(train.num_rows()) * args.epochs / train_s},
+      {"eval_samples_per_s", static_cast<double>(valid.num_rows()) / eval_s},
+      {"first_step_s", first->at},
+      {"peak_rss_mib", static_cast<double>(usage.ru_maxrss) / 1024.0},
+      {"val_auc", auc},
+      {"final_loss", history.epochs.back().at("loss")}};
+  std::printf("%s\n", line.dump().c_str());
+  return 0;
+} catch (const rb::Error& e) {
+  std::fprintf(stderr, "train_bench: error: %s\n", e.what());
+  return 1;
+}
