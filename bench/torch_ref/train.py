@@ -78,8 +78,13 @@ def main(argv=None) -> int:
     p.add_argument("--no-shuffle", dest="shuffle", action="store_false")
     p.add_argument("--threads-omp", type=int, default=None)
     p.add_argument("--threads-blas", type=int, default=None)
-    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-steps", type=int, default=None,
+                   help="stop after this many steps (counted from the start, --start-step included)")
     p.add_argument("--init-weights", help="recblocks weights.safetensors to start from")
+    p.add_argument("--init-optimizer",
+                   help="a recblocks checkpoint's optimizer.safetensors (Adam's m, v, iterations)")
+    p.add_argument("--start-step", type=int, default=0,
+                   help="skip the run's first N batches (resuming a checkpoint written after them)")
     p.add_argument("--init-seed", type=int, default=0,
                    help="without --init-weights: seed of recblocks-like random initialisation")
     p.add_argument("--out-weights", help="write the final weights (recblocks names and layout)")
@@ -99,9 +104,11 @@ def main(argv=None) -> int:
     else:
         rt.init_like_recblocks(model, a.init_seed)
     optimizer = rt.make_optimizer(model, a.optimizer, lr)
+    if a.init_optimizer:
+        rt.load_recblocks_optimizer_state(optimizer, model, a.init_optimizer)
 
     result = rt.train(model, train, optimizer, a.batch_size, epochs=a.epochs, seed=a.seed,
-                      shuffle=a.shuffle, max_steps=a.max_steps)
+                      shuffle=a.shuffle, max_steps=a.max_steps, start_step=a.start_step)
 
     if a.out_losses:
         np.save(a.out_losses, np.asarray(result.losses, dtype=np.float32))

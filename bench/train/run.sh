@@ -61,21 +61,22 @@ echo "{\"bench\": \"sgemm_2048\", \"threads\": $threads, \"gflops\": $gflops}" |
 
 # One comparison: recblocks, then PyTorch with the given thread setting.
 compare() {
-  local model=$1 batch=$2 omp=$3 blas=$4 data=$5
+  local model=$1 batch=$2 omp=$3 blas=$4 data=$5 optimizer=$6
   local ours theirs
   ours=$("$build/bench/train/train_bench" --model "$model" --data "$data" --batch-size "$batch" \
-    --epochs "$epochs" --threads "$threads")
+    --epochs "$epochs" --threads "$threads" --optimizer "$optimizer")
   theirs=$("$python" "$root/bench/torch_ref/train.py" --model "$model" --data "$data/train" \
     --valid "$data/valid" --batch-size "$batch" --epochs "$epochs" --threads-omp "$omp" \
-    --threads-blas "$blas" --json)
+    --threads-blas "$blas" --optimizer "$optimizer" --json)
   "$python" - "$ours" "$theirs" "$gflops" "$omp" "$blas" <<'PY' | tee -a "$jsonl"
 import json, sys
 ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 gflops, omp, blas = float(sys.argv[3]), sys.argv[4], sys.argv[5]
 line = {"bench": "train", "model": ours["model"], "batch_size": ours["batch_size"],
         "recblocks_threads": ours["threads"], "torch_setting": f"OMP_NUM_THREADS={omp} OPENBLAS_NUM_THREADS={blas}"}
-for key, theirs_key in [("train_samples_per_s", "train_samples_per_s"), ("eval_samples_per_s", "eval_samples_per_s"),
-                        ("peak_rss_mib", "peak_rss_mib"), ("first_step_s", "first_step_s"), ("val_auc", "val_auc")]:
+for key, theirs_key in [("train_samples_per_s", "samples_per_s"), ("eval_samples_per_s", "eval_samples_per_s"),
+                        ("peak_rss_mib", "peak_rss_mb"), ("first_step_s", "time_to_first_step_s"),
+                        ("val_auc", "valid_auc")]:
     a, b = ours.get(key), theirs.get(theirs_key)
     line[key] = {"recblocks": a, "torch": b, "ratio": (a / b if a and b else None)}
 if ours["model"] == "seed":
@@ -85,7 +86,7 @@ print(json.dumps(line))
 PY
 }
 
-compare seed 1024 2 1 "$out/ml/ml-1m"
-compare criteo 128 1 2 "$out/criteo"
-compare criteo 256 1 2 "$out/criteo"
+compare seed 1024 2 1 "$out/ml/ml-1m" adam
+compare criteo 128 1 2 "$out/criteo" sgd
+compare criteo 256 1 2 "$out/criteo" sgd
 echo "results: $jsonl" >&2
