@@ -608,7 +608,9 @@ def predict(model: RecblocksDLRM, data: Dataset, batch_size: int = 8192) -> np.n
     """sigmoid(logits) of every row, in order."""
     model.eval()
     batches = Batches(data, model)
-    out = [torch.sigmoid(model(x)) for x, _ in batches.epoch(batch_size, 0, 0, False)]
+    with torch.no_grad():
+        out = [torch.sigmoid(model(x)) for x, _ in batches.epoch(batch_size, 0, 0, False)]
+    model.train()
     return torch.cat(out).numpy()
 
 

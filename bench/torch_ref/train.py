@@ -116,10 +116,13 @@ def main(argv=None) -> int:
         rt.save_weights(model, a.out_weights)
 
     auc = None
+    eval_seconds = None
     if a.valid:
         from sklearn.metrics import roc_auc_score
         valid = rt.load_dataset(a.valid, columns)
-        scores = rt.predict(model, valid)
+        eval_start = time.perf_counter()
+        scores = rt.predict(model, valid, a.batch_size)
+        eval_seconds = time.perf_counter() - eval_start
         auc = float(roc_auc_score(np.asarray(valid.columns[model.target]), scores))
 
     first_step = (None if result.first_step_at is None
@@ -141,6 +144,7 @@ def main(argv=None) -> int:
         "final_loss": result.losses[-1] if result.losses else None,
         "last_epoch_loss": result.last_epoch_loss,
         "valid_auc": auc,
+        "eval_samples_per_s": (len(scores) / eval_seconds) if eval_seconds else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "time_to_first_step_s": first_step,
         "total_seconds": _AGE_AT_T0 + (time.perf_counter() - _T0),

@@ -28,6 +28,7 @@
 #include "recblocks/data/movielens.h"
 #include "recblocks/data/synthetic.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/json.h"
 #include "recblocks/io/npy.h"
 #include "recblocks/io/safetensors.h"
 #include "recblocks/kernels/backend.h"

@@ -3,14 +3,13 @@
 #include <fmt/format.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "recblocks/blocks/combinators.h"
 #include "recblocks/blocks/features.h"
 #include "recblocks/blocks/interaction.h"
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/blocks/transformations.h"
+#include "recblocks/io/json.h"
 
 namespace recblocks::cli {
 
@@ -49,15 +48,9 @@ std::string first_binary_target(const Schema& schema) {
 }
 
 json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  RB_CHECK(in.good(), ValueError, "--model {}: not a preset (custom-dlrm, dlrm) and no such file", path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
+  RB_CHECK(std::filesystem::is_regular_file(path), ValueError,
+           "--model {}: not a preset (custom-dlrm, dlrm) and no such file", path.string());
+  return io::read_json_file(path);
 }
 
 }  // namespace

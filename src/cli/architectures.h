@@ -19,11 +19,11 @@ struct ArchitectureOptions {
   // model.json is one); without "tasks" they come from the schema's targets.
   std::string model = "custom-dlrm";
   std::int64_t embedding_dim = 64;
-  std::vector<std::int64_t> bottom;  // empty: the preset's
-  std::vector<std::int64_t> top;     // empty: the preset's
+  std::vector<std::int64_t> bottom = {};  // empty: the preset's
+  std::vector<std::int64_t> top = {};     // empty: the preset's
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
-  std::string target;
+  std::string target = {};
 };
 
 // The seed's body: embeddings (dim 64) and continuous -> MLP[64] in

@@ -3,10 +3,10 @@
 
 #include <fstream>
 #include <limits>
-#include <sstream>
 
 #include "model/model_impl.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/json.h"
 #include "recblocks/io/safetensors.h"
 #include "recblocks/version.h"
 
@@ -19,16 +19,10 @@ namespace {
 
 constexpr const char* kFormat = "recblocks.model";
 
+// A model directory's JSON file; a missing one is named as such.
 json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  RB_CHECK(in.good(), ValueError, "{}: cannot open the file (is this a model directory?)", path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  try {
-    return json::parse(text.str());
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
-  }
+  RB_CHECK(fs::exists(path), ValueError, "{}: missing (is this a model directory?)", path.string());
+  return io::read_json_file(path);
 }
 
 void write_text(const fs::path& path, const std::string& text) {

@@ -28,19 +28,7 @@ using ::testing::HasSubstr;
 
 // Runs `script` in `dir` with the reference Python (numpy + safetensors).
 PythonResult run_reference_python(const fs::path& dir, std::string_view script) {
-  write_bytes(dir / "check.py", script);
-  const std::string command =
-      fmt::format("cd '{}' && '{}' check.py 2>&1", dir.string(), RECBLOCKS_TEST_PYTHON);
-  PythonResult result;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  std::array<char, 4096> buffer{};
-  std::size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
-    result.output.append(buffer.data(), n);
-  const int status = ::pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
+  return testing::run_python(dir, script, RECBLOCKS_TEST_PYTHON);
 }
 
 // The JSON a script printed on its line "RESULT {...}".

@@ -55,12 +55,14 @@ struct PythonResult {
   std::string output;  // stdout and stderr
 };
 
-// Runs `script` with /usr/bin/python3 (which has numpy) in `dir`.
-inline PythonResult run_python(const std::filesystem::path& dir, std::string_view script) {
+// Runs `script` in `dir` with `python` (default Debian's /usr/bin/python3,
+// which has numpy; tests that need more pass RECBLOCKS_TEST_PYTHON, the
+// project's virtual environment).
+inline PythonResult run_python(const std::filesystem::path& dir, std::string_view script,
+                               std::string_view python = "/usr/bin/python3") {
   const std::filesystem::path file = dir / "check.py";
   write_bytes(file, script);
-  const std::string command =
-      fmt::format("cd '{}' && /usr/bin/python3 '{}' 2>&1", dir.string(), file.string());
+  const std::string command = fmt::format("cd '{}' && '{}' '{}' 2>&1", dir.string(), python, file.string());
   PythonResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;

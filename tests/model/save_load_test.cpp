@@ -83,15 +83,9 @@ assert sorted(p["name"] for p in model["parameters"]) == sorted(header)
 print("ok", len(header))
 )",
                                          fmt::arg("task", kTask), fmt::arg("sum", kernel_sum));
-  testing::write_bytes(dir / "check.py", script);
-  const std::string command = fmt::format("cd '{}' && '{}' check.py 2>&1", dir.path().string(), RECBLOCKS_TEST_PYTHON);
-  FILE* pipe = ::popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  for (std::size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  const int status = ::pclose(pipe);
-  EXPECT_EQ(WEXITSTATUS(status), 0) << output;
+  const testing::PythonResult r = testing::run_python(dir.path(), script, RECBLOCKS_TEST_PYTHON);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  const std::string& output = r.output;
   EXPECT_THAT(output, HasSubstr(fmt::format("ok {}", model.parameters().size())));
 }
 

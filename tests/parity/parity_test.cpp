@@ -227,7 +227,10 @@ Weights read_weights(const fs::path& model_dir) {
 //     check is the one from the same weights.
 struct Tolerances {
   double same_start_loss = 1e-6;   // relative, step 1 and the last step
-  double last_step_weight = 1e-6;  // absolute, after the last step
+  // absolute, after the last step: a bias gradient sums 1024 rows, in
+  // another order in the -O1 sanitizer build than at -O3 (2.2e-6 measured
+  // there on the seed model's 512-wide bias at SGD lr 0.1; 7.5e-9 at -O3).
+  double last_step_weight = 1e-5;
   double run_loss = 1e-2;          // relative, every step of the run
   double run_drift = 0.25;         // of every parameter, after the run
 };

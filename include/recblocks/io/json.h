@@ -1,0 +1,13 @@
+// Reading a JSON file with errors that name it.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace recblocks::io {
+
+// The parsed file. Throws ValueError "<path>: cannot open the file" or
+// "<path>: not valid JSON: <parser message with the byte position>".
+nlohmann::json read_json_file(const std::filesystem::path& path);
+
+}  // namespace recblocks::io
