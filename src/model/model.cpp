@@ -349,12 +349,15 @@ History Model::fit(const Dataset& train, FitOptions options) {
     }
     TaskMetrics metrics(impl.tasks);
     bool metrics_seen = false;
-    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs), steps_per_epoch,
+    // After a resume, the rate and the ETA count only this run's batches.
+    const std::int64_t skip = pos.batch_in_epoch;
+    const std::int64_t rows_before = pos.rows;
+    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs), steps_per_epoch - skip,
                               options.progress);
     loader.set_epoch(static_cast<std::uint64_t>(pos.epoch));
     std::int64_t index = 0;
     for (const Batch& batch : loader) {
-      if (index++ < pos.batch_in_epoch) continue;  // resumed: done before the checkpoint
+      if (index++ < skip) continue;  // resumed: done before the checkpoint
       for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
         targets[t] = impl.tasks[t].prepare_targets(batch.tensor(impl.tasks[t].target()));
       }
@@ -412,7 +415,7 @@ History Model::fit(const Dataset& train, FitOptions options) {
       pos.rows += batch.rows();
       pos.global_step = step;
       pos.batch_in_epoch = index;
-      progress.update(index, pos.rows, pos.loss_sum / static_cast<double>(pos.rows));
+      progress.update(index - skip, pos.rows - rows_before, pos.loss_sum / static_cast<double>(pos.rows));
       if (!options.callbacks.empty()) {
         const Logs step_logs{{"loss", step_loss}, {"regularization_loss", step_reg}};
         for (const CallbackPtr& cb : options.callbacks) cb->on_batch_end(*this, step, step_logs);
@@ -436,9 +439,10 @@ History Model::fit(const Dataset& train, FitOptions options) {
       const Logs val = evaluate(*options.validation_data, {.batch_size = options.batch_size, .progress = false});
       for (const auto& [k, v] : val) logs["val_" + k] = v;
     }
-    progress.finish(fmt::format("{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch, train_seconds,
-                                detail::Progress::human(static_cast<double>(pos.rows) / std::max(1e-9, train_seconds)),
-                                format_logs(logs)));
+    progress.finish(fmt::format(
+        "{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch - skip, train_seconds,
+        detail::Progress::human(static_cast<double>(pos.rows - rows_before) / std::max(1e-9, train_seconds)),
+        format_logs(logs)));
     pos.history.epochs.push_back(logs);
     pos.batch_in_epoch = 0;
     // The position a checkpoint written now must resume from: the next epoch.
