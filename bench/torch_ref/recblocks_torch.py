@@ -46,7 +46,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -553,7 +553,8 @@ class TrainResult:
 
 def train(model: RecblocksDLRM, data: Dataset, optimizer: torch.optim.Optimizer, batch_size: int,
           epochs: int = 1, seed: int = 0, shuffle: bool = True,
-          max_steps: Optional[int] = None, start_step: int = 0) -> TrainResult:
+          max_steps: Optional[int] = None, start_step: int = 0,
+          epoch_end: Optional[Callable[[int], None]] = None) -> TrainResult:
     """recblocks' Model::fit loop: per step forward, loss (recorded before
     the update, as recblocks' on_batch_end logs["loss"]), backward, update.
     Steps are counted over the whole run, from 0: the first `start_step`
@@ -597,6 +598,12 @@ def train(model: RecblocksDLRM, data: Dataset, optimizer: torch.optim.Optimizer,
         rows += epoch_rows
         if epoch_rows:
             last_epoch_loss = total / epoch_rows
+        if epoch_end is not None:
+            # Outside the training clock: validation after every epoch.
+            paused = time.perf_counter()
+            epoch_end(e)
+            start += time.perf_counter() - paused
+            model.train()
         if max_steps is not None and step >= max_steps:
             break
     return TrainResult(losses, len(losses), rows, time.perf_counter() - start, first, last_epoch_loss,

@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     p.add_argument("--out-weights", help="write the final weights (recblocks names and layout)")
     p.add_argument("--out-losses", help="write the per-step losses (.npy, float32 as the losses are)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    p.add_argument("--valid-every-epoch", action="store_true",
+                   help="also the validation AUC after every epoch (valid_auc_per_epoch; needs --valid)")
     a = p.parse_args(argv)
 
     if a.threads_omp is not None:
@@ -107,8 +109,21 @@ def main(argv=None) -> int:
     if a.init_optimizer:
         rt.load_recblocks_optimizer_state(optimizer, model, a.init_optimizer)
 
+    per_epoch = []
+    epoch_end = None
+    if a.valid_every_epoch:
+        if not a.valid:
+            p.error("--valid-every-epoch needs --valid")
+        from sklearn.metrics import roc_auc_score
+        valid_every = rt.load_dataset(a.valid, columns)
+
+        def epoch_end(_epoch):
+            scores = rt.predict(model, valid_every, a.batch_size)
+            per_epoch.append(float(roc_auc_score(np.asarray(valid_every.columns[model.target]), scores)))
+
     result = rt.train(model, train, optimizer, a.batch_size, epochs=a.epochs, seed=a.seed,
-                      shuffle=a.shuffle, max_steps=a.max_steps, start_step=a.start_step)
+                      shuffle=a.shuffle, max_steps=a.max_steps, start_step=a.start_step,
+                      epoch_end=epoch_end)
 
     if a.out_losses:
         np.save(a.out_losses, np.asarray(result.losses, dtype=np.float32))
@@ -144,6 +159,7 @@ def main(argv=None) -> int:
         "final_loss": result.losses[-1] if result.losses else None,
         "last_epoch_loss": result.last_epoch_loss,
         "valid_auc": auc,
+        "valid_auc_per_epoch": per_epoch or None,
         "eval_samples_per_s": (len(scores) / eval_seconds) if eval_seconds else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "time_to_first_step_s": first_step,

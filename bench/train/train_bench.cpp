@@ -3,6 +3,12 @@
 //
 //   train_bench --model seed|criteo --data DIR [--batch-size N] [--epochs E]
 //               [--optimizer adam|sgd] [--learning-rate X] [--threads T]
+//               [--seed S] [--save-initial DIR] [--valid-every-epoch]
+//
+// --seed sets the initial weights' seed and the loader's; --save-initial
+// writes the initial model directory (for the PyTorch side's
+// --init-weights DIR/weights.safetensors); --valid-every-epoch adds
+// "val_auc_per_epoch" (then the training time includes the validations).
 //
 // DIR holds train/ and valid/ dataset directories. `seed` is the seed
 // notebook's custom DLRM on its columns (src/cli/architectures.cpp);
@@ -41,6 +47,9 @@ struct Args {
   std::string optimizer;
   double learning_rate = 0;
   int threads = 0;
+  std::uint64_t seed = 0;
+  std::filesystem::path save_initial;
+  bool valid_every_epoch = false;
 };
 
 Args parse(int argc, char** argv) {
@@ -58,6 +67,9 @@ Args parse(int argc, char** argv) {
     else if (arg == "--optimizer") a.optimizer = value();
     else if (arg == "--learning-rate") a.learning_rate = std::stod(value());
     else if (arg == "--threads") a.threads = std::stoi(value());
+    else if (arg == "--seed") a.seed = std::stoull(value());
+    else if (arg == "--save-initial") a.save_initial = value();
+    else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo", rb::ValueError, "--model {}: expected seed or criteo", a.model);
@@ -94,15 +106,18 @@ int main(int argc, char** argv) try {
     if (lr == 0) lr = 0.1;
   }
   rb::Model model = rb::cli::make_model(arch, train.schema());
-  model.build(train.schema(), 0);
+  model.build(train.schema(), args.seed);
+  if (!args.save_initial.empty()) model.save(args.save_initial);
   nlohmann::json config = rb::optim::by_name(optimizer).to_json();
   if (lr > 0) config["learning_rate"] = rb::LearningRate(static_cast<float>(lr)).to_json();
   model.compile(rb::Optimizer::from_json(config));
 
   auto first = std::make_shared<FirstStep>();
   const auto t0 = std::chrono::steady_clock::now();
-  const rb::History history = model.fit(train, {.batch_size = args.batch_size, .epochs = args.epochs,
-                                                .train_metrics_steps = 0, .callbacks = {first}, .progress = false});
+  rb::FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
+                     .train_metrics_steps = 0, .callbacks = {first}, .progress = false};
+  if (args.valid_every_epoch) fit.validation_data = valid;
+  const rb::History history = model.fit(train, fit);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto t1 = std::chrono::steady_clock::now();
   const rb::Logs scores = model.evaluate(valid, {.batch_size = args.batch_size, .progress = false});
@@ -114,7 +129,7 @@ int main(int argc, char** argv) try {
   for (const auto& [k, v] : scores) {
     if (k.size() > 4 && k.ends_with("/auc")) auc = v;
   }
-  const nlohmann::json line = {
+  nlohmann::json line = {
       {"impl", "recblocks"},
       {"model", args.model},
       {"batch_size", args.batch_size},
@@ -127,6 +142,15 @@ int main(int argc, char** argv) try {
       {"peak_rss_mib", static_cast<double>(usage.ru_maxrss) / 1024.0},
       {"val_auc", auc},
       {"final_loss", history.epochs.back().at("loss")}};
+  if (args.valid_every_epoch) {
+    std::vector<double> per_epoch;
+    for (const rb::Logs& logs : history.epochs) {
+      for (const auto& [k, v] : logs) {
+        if (k.starts_with("val_") && k.ends_with("/auc")) per_epoch.push_back(v);
+      }
+    }
+    line["val_auc_per_epoch"] = per_epoch;
+  }
   std::printf("%s\n", line.dump().c_str());
   return 0;
 } catch (const rb::Error& e) {
