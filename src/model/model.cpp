@@ -245,21 +245,6 @@ Forward run_forward(const Model::Impl& impl, RunContext& run) {
   return out;
 }
 
-double regularization_value(const Model::Impl& impl) {
-  double total = 0;
-  auto add = [&](const std::vector<std::pair<ParameterPtr, float>>& regs) {
-    for (const auto& [p, factor] : regs) {
-      const float* w = p->value().data<float>();
-      double s = 0;
-      for (std::int64_t i = 0; i < p->value().numel(); ++i) s += static_cast<double>(w[i]) * w[i];
-      total += factor * s;
-    }
-  };
-  add(impl.body.regularizers());
-  for (const PredictionTask& task : impl.tasks) add(task.head().regularizers());
-  return total;
-}
-
 std::vector<std::pair<ParameterPtr, float>> all_regularizers(const Model::Impl& impl) {
   auto regs = impl.body.regularizers();
   for (const PredictionTask& task : impl.tasks) {
@@ -267,6 +252,18 @@ std::vector<std::pair<ParameterPtr, float>> all_regularizers(const Model::Impl& 
     regs.insert(regs.end(), more.begin(), more.end());
   }
   return regs;
+}
+
+// sum factor * ||w||^2 over the blocks' L2 terms, in double.
+double regularization_value(const Model::Impl& impl) {
+  double total = 0;
+  for (const auto& [p, factor] : all_regularizers(impl)) {
+    const float* w = p->value().data<float>();
+    double s = 0;
+    for (std::int64_t i = 0; i < p->value().numel(); ++i) s += static_cast<double>(w[i]) * w[i];
+    total += factor * s;
+  }
+  return total;
 }
 
 // The metrics of every task, updated batch by batch.
@@ -507,38 +504,50 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
   return logs;
 }
 
-std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
-  Impl& impl = checked_impl();
+namespace {
+
+// Each task's predictions for one batch, computed on `tape` (reset first,
+// so one tape serves every batch of a dataset).
+std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Batch& batch) {
   RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
   NoGradGuard no_grad;
-  Tape tape;
+  tape.reset();
   RunContext run(tape, batch, false);
   const Forward fwd = run_forward(impl, run);
+  std::vector<Tensor> out;
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.push_back(impl.tasks[t].predictions(fwd.logits[t].value()));
+  return out;
+}
+
+}  // namespace
+
+std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
+  const Impl& impl = checked_impl();
+  Tape tape;
+  std::vector<Tensor> predictions = predict_batch(impl, tape, batch);
   std::map<std::string, Tensor> out;
-  for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
-    out.emplace(impl.tasks[t].name(), impl.tasks[t].predictions(fwd.logits[t].value()));
-  }
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.emplace(impl.tasks[t].name(), std::move(predictions[t]));
   return out;
 }
 
 std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t batch_size) const {
   RB_CHECK(batch_size > 0, ValueError, "predict: batch_size is {}, expected > 0", batch_size);
   const Impl& impl = checked_impl();
-  RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
-  std::map<std::string, Tensor> out;
+  std::vector<Tensor> all;
   for (const PredictionTask& task : impl.tasks) {
-    const Shape shape = task.kind() == PredictionTask::Kind::kMultiClassClassification
-                            ? Shape{data.num_rows(), task.num_classes()}
-                            : Shape{data.num_rows()};
-    out.emplace(task.name(), Tensor::empty(shape));
+    all.push_back(Tensor::empty(task.kind() == PredictionTask::Kind::kMultiClassClassification
+                                    ? Shape{data.num_rows(), task.num_classes()}
+                                    : Shape{data.num_rows()}));
   }
+  Tape tape;
   std::int64_t row = 0;
   for (const Batch& batch : Loader(data, {.batch_size = batch_size, .shuffle = false})) {
-    for (auto& [name, values] : predict(batch)) {
-      out.at(name).slice_rows(row, row + batch.rows()).copy_from(values);
-    }
+    const std::vector<Tensor> predictions = predict_batch(impl, tape, batch);
+    for (std::size_t t = 0; t < all.size(); ++t) all[t].slice_rows(row, row + batch.rows()).copy_from(predictions[t]);
     row += batch.rows();
   }
+  std::map<std::string, Tensor> out;
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.emplace(impl.tasks[t].name(), std::move(all[t]));
   return out;
 }
 
