@@ -10,6 +10,7 @@
 #include <span>
 
 #include "recblocks/core/error.h"
+#include "kernels/cpu/simd.h"
 #include "recblocks/core/threads.h"
 
 namespace recblocks {
@@ -44,16 +45,29 @@ void for_rows(const std::int64_t* rows, std::int64_t n, std::int64_t dim, Body&&
   });
 }
 
-// Index of the first non-finite value of x[0, n), or n.
+// Index of the first non-finite value of x[0, n), or n. A vector pass
+// (x - x is 0 when x is finite, NaN otherwise), then a scalar search only
+// when it fails.
 std::int64_t first_non_finite(const float* x, std::int64_t n) {
-  std::int64_t first = n;
-#pragma omp parallel for schedule(static) reduction(min      \
-                                                    : first) \
-    num_threads(num_threads()) if (n >= 4 * kParallelGrain)
-  for (std::int64_t i = 0; i < n; ++i) {
-    if (!std::isfinite(x[i])) first = std::min(first, i);
+  using kernels::cpu::f8;
+  f8 acc{};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const f8 v = kernels::cpu::load8(x + i);
+    acc += v - v;
   }
-  return first;
+  bool finite = true;
+  for (int l = 0; l < 8; ++l) finite = finite && acc[l] == 0.0f;
+  if (finite) {
+    for (; i < n; ++i) {
+      if (!std::isfinite(x[i])) return i;
+    }
+    return n;
+  }
+  for (i = 0; i < n; ++i) {
+    if (!std::isfinite(x[i])) return i;
+  }
+  return n;
 }
 
 std::string index_str(const Shape& shape, std::int64_t flat) {

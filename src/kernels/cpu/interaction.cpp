@@ -1,15 +1,40 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/simd.h"
 
 namespace recblocks::kernels::cpu {
 namespace {
 
-inline float dot(const float* a, const float* b, std::int64_t d) {
-  float s = 0.0f;
-#pragma omp simd reduction(+ : s)
-  for (std::int64_t k = 0; k < d; ++k) s += a[k] * b[k];
-  return s;
+// g = sum over j < f of c[j] x[j] (each of d floats), the j in order, kept
+// in registers 32 floats at a time.
+void combine(const float* const* x, const float* c, std::int64_t f, std::int64_t d, float* g) {
+  std::int64_t k = 0;
+  for (; k + 32 <= d; k += 32) {
+    f8 a0{}, a1{}, a2{}, a3{};
+    for (std::int64_t j = 0; j < f; ++j) {
+      const f8 cj = splat8(c[j]);
+      const float* xj = x[j] + k;
+      a0 += cj * load8(xj);
+      a1 += cj * load8(xj + 8);
+      a2 += cj * load8(xj + 16);
+      a3 += cj * load8(xj + 24);
+    }
+    store8(g + k, a0);
+    store8(g + k + 8, a1);
+    store8(g + k + 16, a2);
+    store8(g + k + 24, a3);
+  }
+  for (; k + 8 <= d; k += 8) {
+    f8 a{};
+    for (std::int64_t j = 0; j < f; ++j) a += splat8(c[j]) * load8(x[j] + k);
+    store8(g + k, a);
+  }
+  for (; k < d; ++k) {
+    float s = 0.0f;
+    for (std::int64_t j = 0; j < f; ++j) s += c[j] * x[j][k];
+    g[k] = s;
+  }
 }
 
 }  // namespace
@@ -32,6 +57,8 @@ void CpuBackend::dot_interaction_forward(std::span<const MatrixView> x, bool sel
   });
 }
 
+// For each sample, feature i's gradient is sum_j c_ij x_j, where c_ij is
+// the output gradient of pair (i, j) or (j, i) (twice it for i == j).
 void CpuBackend::dot_interaction_backward(std::span<const MatrixView> x, bool self_interaction,
                                           const Tensor& dout, std::span<const MatrixView> dx,
                                           std::span<const bool> accumulate) {
@@ -41,27 +68,27 @@ void CpuBackend::dot_interaction_backward(std::span<const MatrixView> x, bool se
   parallel_for(batch, pairs * d * 2, [&](std::int64_t begin, std::int64_t end) {
     // Per-sample gradient of all F features, then written feature by
     // feature, so features sharing one buffer accumulate in order.
-    static thread_local std::vector<float> local;
+    static thread_local std::vector<float> local, coef;
+    static thread_local std::vector<const float*> rows;
     local.resize(static_cast<std::size_t>(f * d));
+    coef.resize(static_cast<std::size_t>(f * f));
+    rows.resize(static_cast<std::size_t>(f));
     float* g = local.data();
+    float* c = coef.data();
     for (std::int64_t b = begin; b < end; ++b) {
-      std::fill(local.begin(), local.end(), 0.0f);
       const float* grow = pg + b * pairs;
+      std::fill(coef.begin(), coef.end(), 0.0f);
       std::int64_t p = 0;
       for (std::int64_t i = 0; i < f; ++i) {
-        const float* xi = x[i].data + b * x[i].stride;
+        rows[static_cast<std::size_t>(i)] = x[i].data + b * x[i].stride;
         const std::int64_t last = self_interaction ? i + 1 : i;
         for (std::int64_t j = 0; j < last; ++j) {
           const float v = grow[p++];
-          const float* xj = x[j].data + b * x[j].stride;
-          float* gi = g + i * d;
-          float* gj = g + j * d;
-#pragma omp simd
-          for (std::int64_t k = 0; k < d; ++k) gi[k] += v * xj[k];
-#pragma omp simd
-          for (std::int64_t k = 0; k < d; ++k) gj[k] += v * xi[k];
+          c[i * f + j] += v;
+          c[j * f + i] += v;
         }
       }
+      for (std::int64_t i = 0; i < f; ++i) combine(rows.data(), c + i * f, f, d, g + i * d);
       for (std::int64_t i = 0; i < f; ++i) {
         if (dx[i].data == nullptr) continue;
         float* dst = dx[i].data + b * dx[i].stride;
@@ -69,7 +96,7 @@ void CpuBackend::dot_interaction_backward(std::span<const MatrixView> x, bool se
         if (accumulate[i]) {
           for (std::int64_t k = 0; k < d; ++k) dst[k] += src[k];
         } else {
-          for (std::int64_t k = 0; k < d; ++k) dst[k] = src[k];
+          std::copy(src, src + d, dst);
         }
       }
     }
