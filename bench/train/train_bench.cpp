@@ -74,6 +74,8 @@ Args parse(int argc, char** argv) {
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo", rb::ValueError, "--model {}: expected seed or criteo", a.model);
   RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
+  RB_CHECK(a.epochs >= 1, rb::ValueError, "--epochs {}: expected at least 1", a.epochs);
+  RB_CHECK(a.batch_size >= 1, rb::ValueError, "--batch-size {}: expected at least 1", a.batch_size);
   return a;
 }
 

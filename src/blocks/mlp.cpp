@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "blocks/mlp_internal.h"
 #include "blocks/registry.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/config.h"
@@ -120,13 +121,19 @@ class MLPImpl final : public BlockBase {
   }
 
   Flow forward(const Flow& input, RunContext& run) const override {
+    return forward_scaled(input, run, 1.0f);
+  }
+
+  // The forward of input * input_scale, the scale folded into the first
+  // layer's GEMM.
+  Flow forward_scaled(const Flow& input, RunContext& run, float input_scale) const {
     Var x = input.as_tensor("MLPBlock");
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer& layer = layers_[i];
       const bool plain_last = options_.no_activation_last_layer && i + 1 == layers_.size();
       const ActivationSpec act = plain_last ? ActivationSpec{} : activation_;
       x = ops::linear(x, run.param(layer.kernel), layer.bias ? run.param(layer.bias) : Var(),
-                      act.fused);
+                      act.fused, i == 0 ? input_scale : 1.0f);
       if (act.after != nullptr) x = act.after(x);
       if (options_.dropout > 0 && !plain_last) {
         x = ops::dropout(x, static_cast<float>(options_.dropout), run.training());
@@ -206,6 +213,13 @@ void register_layers() {
     o.bias_regularizer_l2 = c.value("bias_regularizer_l2", o.bias_regularizer_l2);
     return MLPBlock(c["dimensions"].get<std::vector<std::int64_t>>(), o);
   });
+}
+
+Flow mlp_forward_scaled(const Block& mlp, const Flow& input, RunContext& run, float input_scale) {
+  const auto* impl = dynamic_cast<const MLPImpl*>(&mlp.impl());
+  RB_CHECK(impl != nullptr, Error, "mlp_forward_scaled: the block is a {}, not an MLPBlock",
+           mlp.type());
+  return impl->forward_scaled(input, run, input_scale);
 }
 
 }  // namespace recblocks

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "blocks/mlp_internal.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/core/error.h"
@@ -57,9 +58,21 @@ class HeadImpl final : public BlockBase {
     for (const auto& [key, block] : parts_) spec = block.build(spec, context);
     return spec;
   }
+  // A LogitsTemperatureScaler right before the output layer is folded into
+  // the output layer's GEMM: the scaled [batch, width] copy and its
+  // gradient pass are never made (bit-identical for a power-of-two
+  // temperature such as the seed's 2, within rounding otherwise).
   Flow forward(const Flow& input, RunContext& run) const override {
     Flow flow = input;
-    for (const auto& [key, block] : parts_) flow = block.forward(flow, run);
+    for (std::size_t i = 0; i < parts_.size(); ++i) {
+      const Block& block = parts_[i].second;
+      if (block.type() == "LogitsTemperatureScaler" && i + 2 == parts_.size() &&
+          parts_[i + 1].first == "output") {
+        const auto inverse = static_cast<float>(1.0 / block.impl().config().at("temperature").get<double>());
+        return mlp_forward_scaled(parts_[i + 1].second, flow, run, inverse);
+      }
+      flow = block.forward(flow, run);
+    }
     return flow;
   }
 

@@ -58,13 +58,15 @@ class Backend {
   virtual void batched_gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
                             const Tensor& b, float beta, const Tensor& c) = 0;
 
-  // y = act(x @ w + bias); x [M,K], w [K,N], bias [N] or undefined, y [M,N].
+  // y = act(alpha (x @ w) + bias); x [M,K], w [K,N], bias [N] or
+  // undefined, y [M,N]. alpha scales the input: alpha (x @ w) is
+  // (alpha x) @ w, exactly so when alpha is a power of two.
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                              Activation act, const Tensor& y) = 0;
-  // dy [M,N] is overwritten with dz = dy * act'(y); then dx = dz w^T,
-  // dw = x^T dz, dbias = sum_rows(dz), each only if wanted.
+                              Activation act, float alpha, const Tensor& y) = 0;
+  // dy [M,N] is overwritten with dz = dy * act'(y); then dx = alpha dz w^T,
+  // dw = alpha x^T dz, dbias = sum_rows(dz), each only if wanted.
   virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
-                               const Tensor& dy, const GradOut& dx, const GradOut& dw,
+                               float alpha, const Tensor& dy, const GradOut& dx, const GradOut& dw,
                                const GradOut& dbias) = 0;
 
   // Elementwise. a and b broadcast (numpy rules) to y's shape.

@@ -16,9 +16,9 @@ class CpuBackend final : public Backend {
   void batched_gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
                     float beta, const Tensor& c) override;
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act,
-                      const Tensor& y) override;
+                      float alpha, const Tensor& y) override;
   void linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
-                       const Tensor& dy, const GradOut& dx, const GradOut& dw,
+                       float alpha, const Tensor& dy, const GradOut& dx, const GradOut& dw,
                        const GradOut& dbias) override;
   void binary_forward(Binary op, const Tensor& a, const Tensor& b, const Tensor& y) override;
   void binary_backward(Binary op, const Tensor& a, const Tensor& b, const Tensor& dy,
@@ -81,10 +81,29 @@ class CpuBackend final : public Backend {
                                       const GradOut& dlogits) override;
 };
 
-// Raw row-major sgemm used by the kernels: C = alpha op(A) op(B) + beta C.
+// Raw row-major sgemm used by the kernels: C = alpha op(A) op(B) + beta C,
+// split over the pool in sgemm_parts parts.
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
            const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
            std::int64_t ldc);
+
+// Below this many multiply-adds a GEMM runs on one thread.
+inline constexpr std::int64_t kSplitWork = 1 << 17;
+
+// The rectangle [r0, r1) x [c0, c1) of an M x N result.
+struct GemmPart {
+  std::int64_t r0, r1, c0, c1;
+};
+
+// How many parts sgemm splits an M x N x K product into (1 below
+// kSplitWork or inside a parallel region), part `part` of them (rows when
+// M >= N, else columns), and that part's product alone on the calling
+// thread: for kernels that run a GEMM inside their own parallel region.
+int sgemm_parts(std::int64_t m, std::int64_t n, std::int64_t k);
+GemmPart sgemm_part(std::int64_t m, std::int64_t n, int part, int parts);
+void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t k, float alpha,
+                    const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+                    float* c, std::int64_t ldc);
 
 // Writes or adds: dst = v, or dst += v.
 inline void store(float* dst, float v, bool accumulate) { *dst = accumulate ? *dst + v : v; }

@@ -2,39 +2,50 @@
 #include "kernels/cpu/cpu_backend.h"
 
 namespace recblocks::kernels::cpu {
-namespace {
-
-// Below this many multiply-adds a GEMM runs on one thread.
-constexpr std::int64_t kSplitWork = 1 << 17;
-
-}  // namespace
 
 // Threads split C, each calling the single-threaded BLAS on its part: by
 // rows (the batch) when C has at least as many rows as columns, else by
 // columns (weight gradients, whose reduction runs over the batch). Each
 // thread owns disjoint outputs, so results do not depend on timing.
+int sgemm_parts(std::int64_t m, std::int64_t n, std::int64_t k) {
+  if (m * n * k < kSplitWork) return 1;
+  return parallel_chunks(std::max(m, n), kParallelGrain);
+}
+
+GemmPart sgemm_part(std::int64_t m, std::int64_t n, int part, int parts) {
+  if (m >= n) return {m * part / parts, m * (part + 1) / parts, 0, n};
+  return {0, m, n * part / parts, n * (part + 1) / parts};
+}
+
+void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t k, float alpha,
+                    const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
+                    float* c, std::int64_t ldc) {
+  const std::int64_t rows = p.r1 - p.r0, cols = p.c1 - p.c0;
+  if (rows <= 0 || cols <= 0) return;
+  if (k == 0) {
+    for (std::int64_t i = p.r0; i < p.r1; ++i) {
+      for (std::int64_t j = p.c0; j < p.c1; ++j) {
+        c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+      }
+    }
+    return;
+  }
+  blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, trans_a ? a + p.r0 : a + p.r0 * lda, lda,
+             trans_b ? b + p.c0 * ldb : b + p.c0, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
+}
+
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
            const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
            std::int64_t ldc) {
   if (m == 0 || n == 0) return;
-  if (k == 0) {
-    for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j];
+  const int parts = sgemm_parts(m, n, k);
+  if (parts == 1) {
+    sgemm_run_part(sgemm_part(m, n, 0, 1), trans_a, trans_b, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
-  // parallel_for runs on one thread when cost * count < kParallelGrain.
-  const std::int64_t work = m * n * k;
-  if (m >= n) {
-    parallel_for(m, work < kSplitWork ? 0 : kParallelGrain, [&](std::int64_t r0, std::int64_t r1) {
-      blas_sgemm(trans_a, trans_b, r1 - r0, n, k, alpha, trans_a ? a + r0 : a + r0 * lda, lda, b,
-                 ldb, beta, c + r0 * ldc, ldc);
-    });
-  } else {
-    parallel_for(n, work < kSplitWork ? 0 : kParallelGrain, [&](std::int64_t c0, std::int64_t c1) {
-      blas_sgemm(trans_a, trans_b, m, c1 - c0, k, alpha, a, lda, trans_b ? b + c0 * ldb : b + c0,
-                 ldb, beta, c + c0, ldc);
-    });
-  }
+#pragma omp parallel num_threads(parts)
+  sgemm_run_part(sgemm_part(m, n, omp_get_thread_num(), parts), trans_a, trans_b, k, alpha, a, lda,
+                 b, ldb, beta, c, ldc);
 }
 
 void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,

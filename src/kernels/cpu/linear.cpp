@@ -1,4 +1,6 @@
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -27,102 +29,121 @@ inline float activation_grad(Activation act, float y) {
   return 1.0f;
 }
 
-template <Activation kAct>
-void epilogue_rows(float* y, const float* bias, std::int64_t begin, std::int64_t end,
-                   std::int64_t n) {
-  for (std::int64_t r = begin; r < end; ++r) {
-    float* row = y + r * n;
-    if (bias != nullptr) {
-      for (std::int64_t j = 0; j < n; ++j) row[j] = activate(kAct, row[j] + bias[j]);
-    } else {
-      for (std::int64_t j = 0; j < n; ++j) row[j] = activate(kAct, row[j]);
-    }
-  }
-}
-
-template <Activation kAct>
-void activation_backward_rows(const float* y, float* dy, float* colsum, std::int64_t begin,
-                              std::int64_t end, std::int64_t n) {
-  for (std::int64_t r = begin; r < end; ++r) {
-    const float* yr = y + r * n;
-    float* dr = dy + r * n;
-    if constexpr (kAct != Activation::kNone) {
-      for (std::int64_t j = 0; j < n; ++j) dr[j] *= activation_grad(kAct, yr[j]);
-    }
-    if (colsum != nullptr) {
-      for (std::int64_t j = 0; j < n; ++j) colsum[j] += dr[j];
-    }
+// fn(integral_constant<Activation, act>): one instantiation per activation.
+template <class Fn>
+void with_activation(Activation act, Fn&& fn) {
+  switch (act) {
+    case Activation::kNone: fn(std::integral_constant<Activation, Activation::kNone>{}); break;
+    case Activation::kRelu: fn(std::integral_constant<Activation, Activation::kRelu>{}); break;
+    case Activation::kSigmoid: fn(std::integral_constant<Activation, Activation::kSigmoid>{}); break;
+    case Activation::kTanh: fn(std::integral_constant<Activation, Activation::kTanh>{}); break;
   }
 }
 
 }  // namespace
 
+// One parallel region: each thread multiplies its part of y (sgemm's split)
+// and applies the bias and activation to that part while it is in cache.
 void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                                Activation act, const Tensor& y) {
+                                Activation act, float alpha, const Tensor& y) {
   const std::int64_t m = x.size(0), k = x.size(1), n = w.size(1);
+  if (m == 0 || n == 0) return;
   float* py = y.data<float>();
-  sgemm(false, false, m, n, k, 1.0f, x.data<float>(), k, w.data<float>(), n, 0.0f, py, n);
+  const float* px = x.data<float>();
+  const float* pw = w.data<float>();
   const float* pb = bias.defined() ? bias.data<float>() : nullptr;
-  if (pb == nullptr && act == Activation::kNone) return;
-  parallel_for(m, n, [&](std::int64_t begin, std::int64_t end) {
-    switch (act) {
-      case Activation::kNone: epilogue_rows<Activation::kNone>(py, pb, begin, end, n); break;
-      case Activation::kRelu: epilogue_rows<Activation::kRelu>(py, pb, begin, end, n); break;
-      case Activation::kSigmoid: epilogue_rows<Activation::kSigmoid>(py, pb, begin, end, n); break;
-      case Activation::kTanh: epilogue_rows<Activation::kTanh>(py, pb, begin, end, n); break;
-    }
-  });
+  auto run = [&](int part, int parts) {
+    const GemmPart p = sgemm_part(m, n, part, parts);
+    sgemm_run_part(p, false, false, k, alpha, px, k, pw, n, 0.0f, py, n);
+    if (pb == nullptr && act == Activation::kNone) return;
+    with_activation(act, [&](auto a) {
+      for (std::int64_t r = p.r0; r < p.r1; ++r) {
+        float* row = py + r * n;
+        if (pb != nullptr) {
+          for (std::int64_t j = p.c0; j < p.c1; ++j) row[j] = activate(a, row[j] + pb[j]);
+        } else {
+          for (std::int64_t j = p.c0; j < p.c1; ++j) row[j] = activate(a, row[j]);
+        }
+      }
+    });
+  };
+  const int parts = std::max(sgemm_parts(m, n, k), parallel_chunks(m, n));
+  if (parts == 1) {
+    run(0, 1);
+    return;
+  }
+#pragma omp parallel num_threads(parts)
+  run(omp_get_thread_num(), parts);
 }
 
+// One parallel region. Before its barrier each thread takes its rows of dy:
+// dz = dy * act'(y) in place, the column sums of its rows for the bias, and
+// its rows of dx (which need only those rows of dz). After it, its part of
+// dw (sgemm's split of [K, N]) and its columns of the bias gradient, summed
+// over the row chunks in chunk order (deterministic for a thread count).
 void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& y,
-                                 Activation act, const Tensor& dy, const GradOut& dx,
+                                 Activation act, float alpha, const Tensor& dy, const GradOut& dx,
                                  const GradOut& dw, const GradOut& dbias) {
   const std::int64_t m = x.size(0), k = x.size(1), n = w.size(1);
   float* pdy = dy.data<float>();
   const float* py = y.data<float>();
-  if (act != Activation::kNone || dbias.wanted()) {
-    // One pass over dy: dz = dy * act'(y) in place, and per-chunk column
-    // sums for the bias, combined in chunk order.
-    static thread_local std::vector<float> partial;
-    const int chunks = parallel_chunks(m, n);
-    float* sums = nullptr;
-    if (dbias.wanted()) {
-      partial.assign(static_cast<std::size_t>(chunks) * n, 0.0f);
-      sums = partial.data();
+  const float* px = x.data<float>();
+  const float* pw = w.data<float>();
+  const int parts = std::max({sgemm_parts(m, n, k), sgemm_parts(k, n, m), parallel_chunks(m, n)});
+  static thread_local std::vector<float> partial;
+  float* sums = nullptr;
+  if (dbias.wanted()) {
+    partial.assign(static_cast<std::size_t>(parts) * static_cast<std::size_t>(n), 0.0f);
+    sums = partial.data();
+  }
+  const bool rows_pass = act != Activation::kNone || dbias.wanted();
+  auto before_barrier = [&](int part) {
+    const std::int64_t r0 = m * part / parts, r1 = m * (part + 1) / parts;
+    if (rows_pass) {
+      float* cs = sums != nullptr ? sums + part * n : nullptr;
+      with_activation(act, [&](auto a) {
+        for (std::int64_t r = r0; r < r1; ++r) {
+          const float* yr = py + r * n;
+          float* dr = pdy + r * n;
+          if constexpr (decltype(a)::value != Activation::kNone) {
+            for (std::int64_t j = 0; j < n; ++j) dr[j] *= activation_grad(a, yr[j]);
+          }
+          if (cs != nullptr) {
+            for (std::int64_t j = 0; j < n; ++j) cs[j] += dr[j];
+          }
+        }
+      });
     }
-    parallel_for_chunks(m, n, [&](int chunk, std::int64_t begin, std::int64_t end) {
-      float* cs = sums != nullptr ? sums + chunk * n : nullptr;
-      switch (act) {
-        case Activation::kNone:
-          activation_backward_rows<Activation::kNone>(py, pdy, cs, begin, end, n);
-          break;
-        case Activation::kRelu:
-          activation_backward_rows<Activation::kRelu>(py, pdy, cs, begin, end, n);
-          break;
-        case Activation::kSigmoid:
-          activation_backward_rows<Activation::kSigmoid>(py, pdy, cs, begin, end, n);
-          break;
-        case Activation::kTanh:
-          activation_backward_rows<Activation::kTanh>(py, pdy, cs, begin, end, n);
-          break;
-      }
-    });
-    if (dbias.wanted()) {
+    if (dx.wanted()) {
+      sgemm_run_part({r0, r1, 0, k}, false, true, n, alpha, pdy, n, pw, n,
+                     dx.accumulate ? 1.0f : 0.0f, dx.tensor.data<float>(), k);
+    }
+  };
+  auto after_barrier = [&](int part) {
+    if (dw.wanted()) {
+      sgemm_run_part(sgemm_part(k, n, part, parts), true, false, m, alpha, px, k, pdy, n,
+                     dw.accumulate ? 1.0f : 0.0f, dw.tensor.data<float>(), n);
+    }
+    if (sums != nullptr) {
       float* db = dbias.tensor.data<float>();
-      for (std::int64_t j = 0; j < n; ++j) {
+      for (std::int64_t j = n * part / parts; j < n * (part + 1) / parts; ++j) {
         float s = 0.0f;
-        for (int c = 0; c < chunks; ++c) s += sums[c * n + j];
+        for (int c = 0; c < parts; ++c) s += sums[c * n + j];
         store(db + j, s, dbias.accumulate);
       }
     }
+  };
+  if (parts == 1) {
+    before_barrier(0);
+    after_barrier(0);
+    return;
   }
-  if (dw.wanted()) {
-    sgemm(true, false, k, n, m, 1.0f, x.data<float>(), k, pdy, n, dw.accumulate ? 1.0f : 0.0f,
-          dw.tensor.data<float>(), n);
-  }
-  if (dx.wanted()) {
-    sgemm(false, true, m, k, n, 1.0f, pdy, n, w.data<float>(), n, dx.accumulate ? 1.0f : 0.0f,
-          dx.tensor.data<float>(), k);
+#pragma omp parallel num_threads(parts)
+  {
+    const int part = omp_get_thread_num();
+    before_barrier(part);
+#pragma omp barrier
+    after_barrier(part);
   }
 }
 

@@ -11,9 +11,11 @@ namespace recblocks::ops {
 
 using kernels::Activation;
 
-// act(x @ kernel + bias). A 3-D x is treated as [B*S, K]. bias may be an
-// undefined Var (no bias).
+// act((x * input_scale) @ kernel + bias). A 3-D x is treated as [B*S, K].
+// bias may be an undefined Var (no bias). input_scale is folded into the
+// GEMM as input_scale (x @ kernel): exact when it is a power of two, within
+// rounding otherwise.
 Var linear(const Var& x, const Var& kernel, const Var& bias = {},
-           Activation activation = Activation::kNone);
+           Activation activation = Activation::kNone, float input_scale = 1.0f);
 
 }  // namespace recblocks::ops
