@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -6,34 +7,42 @@
 namespace recblocks::kernels::cpu {
 namespace {
 
-// g = sum over j < f of c[j] x[j] (each of d floats), the j in order, kept
-// in registers 32 floats at a time.
-void combine(const float* const* x, const float* c, std::int64_t f, std::int64_t d, float* g) {
+// For the four features i0 .. i0 + 3: g[t] = sum over j < f of
+// c[t * f + j] x[j] (each of d floats), the j in order. The four sums share
+// each load of x[j] and are kept in registers 16 floats at a time. c has
+// four rows (zero rows past the last feature); g[t] is written for t < n.
+void combine4(const float* const* x, const float* c, std::int64_t f, std::int64_t d, float* g,
+              std::int64_t n) {
   std::int64_t k = 0;
-  for (; k + 32 <= d; k += 32) {
-    f8 a0{}, a1{}, a2{}, a3{};
+  for (; k + 16 <= d; k += 16) {
+    f8 acc[4][2] = {};
     for (std::int64_t j = 0; j < f; ++j) {
-      const f8 cj = splat8(c[j]);
-      const float* xj = x[j] + k;
-      a0 += cj * load8(xj);
-      a1 += cj * load8(xj + 8);
-      a2 += cj * load8(xj + 16);
-      a3 += cj * load8(xj + 24);
+      const f8 x0 = load8(x[j] + k), x1 = load8(x[j] + k + 8);
+      for (int t = 0; t < 4; ++t) {
+        const f8 ct = splat8(c[t * f + j]);
+        acc[t][0] += ct * x0;
+        acc[t][1] += ct * x1;
+      }
     }
-    store8(g + k, a0);
-    store8(g + k + 8, a1);
-    store8(g + k + 16, a2);
-    store8(g + k + 24, a3);
+    for (std::int64_t t = 0; t < n; ++t) {
+      store8(g + t * d + k, acc[t][0]);
+      store8(g + t * d + k + 8, acc[t][1]);
+    }
   }
   for (; k + 8 <= d; k += 8) {
-    f8 a{};
-    for (std::int64_t j = 0; j < f; ++j) a += splat8(c[j]) * load8(x[j] + k);
-    store8(g + k, a);
+    f8 acc[4] = {};
+    for (std::int64_t j = 0; j < f; ++j) {
+      const f8 x0 = load8(x[j] + k);
+      for (int t = 0; t < 4; ++t) acc[t] += splat8(c[t * f + j]) * x0;
+    }
+    for (std::int64_t t = 0; t < n; ++t) store8(g + t * d + k, acc[t]);
   }
   for (; k < d; ++k) {
-    float s = 0.0f;
-    for (std::int64_t j = 0; j < f; ++j) s += c[j] * x[j][k];
-    g[k] = s;
+    for (std::int64_t t = 0; t < n; ++t) {
+      float s = 0.0f;
+      for (std::int64_t j = 0; j < f; ++j) s += c[t * f + j] * x[j][k];
+      g[t * d + k] = s;
+    }
   }
 }
 
@@ -71,7 +80,8 @@ void CpuBackend::dot_interaction_backward(std::span<const MatrixView> x, bool se
     static thread_local std::vector<float> local, coef;
     static thread_local std::vector<const float*> rows;
     local.resize(static_cast<std::size_t>(f * d));
-    coef.resize(static_cast<std::size_t>(f * f));
+    const std::int64_t f4 = (f + 3) / 4 * 4;  // coefficient rows, padded for combine4
+    coef.resize(static_cast<std::size_t>(f4 * f));
     rows.resize(static_cast<std::size_t>(f));
     float* g = local.data();
     float* c = coef.data();
@@ -88,7 +98,9 @@ void CpuBackend::dot_interaction_backward(std::span<const MatrixView> x, bool se
           c[j * f + i] += v;
         }
       }
-      for (std::int64_t i = 0; i < f; ++i) combine(rows.data(), c + i * f, f, d, g + i * d);
+      for (std::int64_t i = 0; i < f; i += 4) {
+        combine4(rows.data(), c + i * f, f, d, g + i * d, std::min<std::int64_t>(4, f - i));
+      }
       for (std::int64_t i = 0; i < f; ++i) {
         if (dx[i].data == nullptr) continue;
         float* dst = dx[i].data + b * dx[i].stride;
