@@ -96,10 +96,19 @@ SparseRows CpuBackend::embedding_bag_backward(const Tensor& ids, const Tensor& o
         occ[i] = {static_cast<std::int64_t>(pid[i]), static_cast<std::int32_t>(b), w};
     }
   });
-  // Group occurrences by row (ties by position: a fixed summation order).
-  std::sort(occ, occ + nnz, [](const Occurrence& a, const Occurrence& b) {
-    return a.row != b.row ? a.row < b.row : a.out < b.out;
-  });
+  // Group occurrences by row, ties in position order (a fixed summation
+  // order): a stable radix sort on the row, 8 bits a pass, over as many
+  // passes as the largest row needs (two for tables under 65,536 rows).
+  std::int64_t max_row = 0;
+  for (std::int64_t i = 0; i < nnz; ++i) max_row = std::max(max_row, occ[i].row);
+  Occurrence* other = arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
+  for (int shift = 0; shift == 0 || (max_row >> shift) != 0; shift += 8) {
+    std::int64_t count[257] = {};
+    for (std::int64_t i = 0; i < nnz; ++i) ++count[((occ[i].row >> shift) & 0xff) + 1];
+    for (int b = 0; b < 256; ++b) count[b + 1] += count[b];
+    for (std::int64_t i = 0; i < nnz; ++i) other[count[(occ[i].row >> shift) & 0xff]++] = occ[i];
+    std::swap(occ, other);
+  }
   std::int64_t unique = 0;
   for (std::int64_t i = 0; i < nnz; ++i)
     if (i == 0 || occ[i].row != occ[i - 1].row) ++unique;
