@@ -45,26 +45,39 @@ void for_rows(const std::int64_t* rows, std::int64_t n, std::int64_t dim, Body&&
   });
 }
 
-// Index of the first non-finite value of x[0, n), or n. A vector pass
-// (x - x is 0 when x is finite, NaN otherwise), then a scalar search only
-// when it fails.
-std::int64_t first_non_finite(const float* x, std::int64_t n) {
+// True when x[0, n) is all finite: x - x is 0 for a finite x and NaN
+// otherwise, summed in four vector accumulators.
+bool all_finite(const float* x, std::int64_t n) {
   using kernels::cpu::f8;
-  f8 acc{};
+  using kernels::cpu::load8;
+  f8 a0{}, a1{}, a2{}, a3{};
   std::int64_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    const f8 v = kernels::cpu::load8(x + i);
-    acc += v - v;
+  for (; i + 32 <= n; i += 32) {
+    const f8 v0 = load8(x + i), v1 = load8(x + i + 8), v2 = load8(x + i + 16), v3 = load8(x + i + 24);
+    a0 += v0 - v0;
+    a1 += v1 - v1;
+    a2 += v2 - v2;
+    a3 += v3 - v3;
   }
+  const f8 a = (a0 + a1) + (a2 + a3);
   bool finite = true;
-  for (int l = 0; l < 8; ++l) finite = finite && acc[l] == 0.0f;
-  if (finite) {
-    for (; i < n; ++i) {
-      if (!std::isfinite(x[i])) return i;
+  for (int l = 0; l < 8; ++l) finite = finite && a[l] == 0.0f;
+  for (; i < n; ++i) finite = finite && std::isfinite(x[i]);
+  return finite;
+}
+
+// Index of the first non-finite value of x[0, n), or n: a vector pass over
+// both threads' halves, then a scalar search only when it fails.
+std::int64_t first_non_finite(const float* x, std::int64_t n) {
+  bool finite = true;
+  parallel_ranges(n, 1, [&](std::int64_t begin, std::int64_t end) {
+    if (!all_finite(x + begin, end - begin)) {
+#pragma omp atomic write
+      finite = false;
     }
-    return n;
-  }
-  for (i = 0; i < n; ++i) {
+  });
+  if (finite) return n;
+  for (std::int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(x[i])) return i;
   }
   return n;
