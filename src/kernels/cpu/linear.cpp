@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/simd.h"
 
 namespace recblocks::kernels::cpu {
 namespace {
@@ -54,7 +55,13 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
   const float* pb = bias.defined() ? bias.data<float>() : nullptr;
   auto run = [&](int part, int parts) {
     const GemmPart p = sgemm_part(m, n, part, parts);
-    sgemm_run_part(p, false, false, k, alpha, px, k, pw, n, 0.0f, py, n);
+    if (n == 1) {
+      // A single output (a logit): one dot product per row, where the BLAS
+      // calls are slow (bench/RESULTS.md, GEMM choice).
+      for (std::int64_t r = p.r0; r < p.r1; ++r) py[r] = alpha * dot(px + r * k, pw, k);
+    } else {
+      sgemm_run_part(p, false, false, k, alpha, px, k, pw, n, 0.0f, py, n);
+    }
     if (pb == nullptr && act == Activation::kNone) return;
     with_activation(act, [&](auto a) {
       for (std::int64_t r = p.r0; r < p.r1; ++r) {
@@ -114,13 +121,39 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
         }
       });
     }
-    if (dx.wanted()) {
+    if (dx.wanted() && n == 1) {
+      // dx = alpha dz w^T is an outer product.
+      float* pdx = dx.tensor.data<float>();
+      for (std::int64_t r = r0; r < r1; ++r) {
+        const float c = alpha * pdy[r];
+        float* row = pdx + r * k;
+        if (dx.accumulate) {
+          for (std::int64_t j = 0; j < k; ++j) row[j] += c * pw[j];
+        } else {
+          for (std::int64_t j = 0; j < k; ++j) row[j] = c * pw[j];
+        }
+      }
+    } else if (dx.wanted()) {
       sgemm_run_part({r0, r1, 0, k}, false, true, n, alpha, pdy, n, pw, n,
                      dx.accumulate ? 1.0f : 0.0f, dx.tensor.data<float>(), k);
     }
   };
   auto after_barrier = [&](int part) {
-    if (dw.wanted()) {
+    if (dw.wanted() && n == 1) {
+      // dw = alpha x^T dz: this thread's entries of dw, summed over the rows
+      // in order.
+      const GemmPart p = sgemm_part(k, n, part, parts);
+      static thread_local std::vector<float> acc;
+      acc.assign(static_cast<std::size_t>(p.r1 - p.r0), 0.0f);
+      float* a = acc.data();
+      for (std::int64_t r = 0; r < m; ++r) {
+        const float c = pdy[r];
+        const float* row = px + r * k + p.r0;
+        for (std::int64_t j = 0; j < p.r1 - p.r0; ++j) a[j] += c * row[j];
+      }
+      float* pdw = dw.tensor.data<float>();
+      for (std::int64_t j = p.r0; j < p.r1; ++j) store(pdw + j, alpha * a[j - p.r0], dw.accumulate);
+    } else if (dw.wanted()) {
       sgemm_run_part(sgemm_part(k, n, part, parts), true, false, m, alpha, px, k, pdy, n,
                      dw.accumulate ? 1.0f : 0.0f, dw.tensor.data<float>(), n);
     }
