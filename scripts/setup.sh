@@ -25,8 +25,9 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # datasets: downloading and unpacking the MovieLens zips
   libcurl4-openssl-dev libarchive-dev
-  # tests
-  libgtest-dev libgmock-dev python3 python3-numpy python3-sklearn python3-venv python3-pip
+  # tests (python3-torch, Debian's CPU build, runs the PyTorch reference of
+  # tests/parity and bench/torch_ref)
+  libgtest-dev libgmock-dev python3 python3-numpy python3-sklearn python3-venv python3-pip python3-torch
   # benchmarks (bench/gemm compares these GEMM libraries)
   libbenchmark-dev libdnnl-dev libxsmm-dev
   # formatting and linting (.clang-format, .clang-tidy)
