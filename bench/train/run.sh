@@ -7,7 +7,11 @@
 #
 #   bench/train/run.sh [BUILD_DIR]          (default: build)
 #
-# Environment: EPOCHS (default 1), SEED_RATINGS (synthetic ml-1m ratings,
+# Each comparison runs both sides REPEAT times (default 3), alternating, and
+# reports the median of each figure on each side, with every run's training
+# throughput in "runs" (a VM's neighbours move single runs by 10 % or more).
+#
+# Environment: EPOCHS (default 1), REPEAT (default 3), SEED_RATINGS (synthetic ml-1m ratings,
 # default 1000209), CRITEO_ROWS (default 300000), THREADS (default 2),
 # TRAIN_OUT (folder for data and results, default a new /tmp/train_bench.*),
 # PYTHON (default .venv/bin/python3).
@@ -23,6 +27,7 @@ build=${1:-$root/build}
 out=${TRAIN_OUT:-$(mktemp -d /tmp/train_bench.XXXXXX)}
 epochs=${EPOCHS:-1}
 threads=${THREADS:-2}
+repeat=${REPEAT:-3}
 python=${PYTHON:-$root/.venv/bin/python3}
 mkdir -p "$out"
 jsonl=$out/train.jsonl
@@ -59,29 +64,40 @@ PY
 )
 echo "{\"bench\": \"sgemm_2048\", \"threads\": $threads, \"gflops\": $gflops}" | tee -a "$jsonl"
 
-# One comparison: recblocks, then PyTorch with the given thread setting.
+# One comparison: recblocks, then PyTorch with the given thread setting,
+# REPEAT times.
 compare() {
   local model=$1 batch=$2 omp=$3 blas=$4 data=$5 optimizer=$6
-  local ours theirs
-  ours=$("$build/bench/train/train_bench" --model "$model" --data "$data" --batch-size "$batch" \
-    --epochs "$epochs" --threads "$threads" --optimizer "$optimizer")
-  theirs=$("$python" "$root/bench/torch_ref/train.py" --model "$model" --data "$data/train" \
-    --valid "$data/valid" --batch-size "$batch" --epochs "$epochs" --threads-omp "$omp" \
-    --threads-blas "$blas" --optimizer "$optimizer" --json)
-  "$python" - "$ours" "$theirs" "$gflops" "$omp" "$blas" <<'PY' | tee -a "$jsonl"
+  local runs=$out/runs_${model}_${batch}.jsonl
+  : >"$runs"
+  for ((r = 0; r < repeat; ++r)); do
+    "$build/bench/train/train_bench" --model "$model" --data "$data" --batch-size "$batch" \
+      --epochs "$epochs" --threads "$threads" --optimizer "$optimizer" >>"$runs"
+    "$python" "$root/bench/torch_ref/train.py" --model "$model" --data "$data/train" \
+      --valid "$data/valid" --batch-size "$batch" --epochs "$epochs" --threads-omp "$omp" \
+      --threads-blas "$blas" --optimizer "$optimizer" --json >>"$runs"
+  done
+  "$python" - "$runs" "$gflops" "$omp" "$blas" <<'PY' | tee -a "$jsonl"
 import json, sys
-ours, theirs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-gflops, omp, blas = float(sys.argv[3]), sys.argv[4], sys.argv[5]
+records = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+gflops, omp, blas = float(sys.argv[2]), sys.argv[3], sys.argv[4]
+def median(impl, key):
+    values = sorted(r[key] for r in records if r["impl"] == impl and r.get(key) is not None)
+    return values[len(values) // 2] if values else None
+ours = next(r for r in records if r["impl"] == "recblocks")
 line = {"bench": "train", "model": ours["model"], "batch_size": ours["batch_size"],
-        "recblocks_threads": ours["threads"], "torch_setting": f"OMP_NUM_THREADS={omp} OPENBLAS_NUM_THREADS={blas}"}
+        "recblocks_threads": ours["threads"], "torch_setting": f"OMP_NUM_THREADS={omp} OPENBLAS_NUM_THREADS={blas}",
+        "runs": {"recblocks_train_samples_per_s": [round(r["train_samples_per_s"]) for r in records if r["impl"] == "recblocks"],
+                 "torch_train_samples_per_s": [round(r["samples_per_s"]) for r in records if r["impl"] == "pytorch"]}}
+# Each figure is the median over the runs of each side.
 for key, theirs_key in [("train_samples_per_s", "samples_per_s"), ("eval_samples_per_s", "eval_samples_per_s"),
                         ("peak_rss_mib", "peak_rss_mb"), ("first_step_s", "time_to_first_step_s"),
                         ("val_auc", "valid_auc")]:
-    a, b = ours.get(key), theirs.get(theirs_key)
+    a, b = median("recblocks", key), median("pytorch", theirs_key)
     line[key] = {"recblocks": a, "torch": b, "ratio": (a / b if a and b else None)}
 if ours["model"] == "seed":
     # 484 kFLOP per training sample (forward and backward of the MLPs and the interaction).
-    line["roofline_fraction"] = 484e3 * ours["train_samples_per_s"] / (gflops * 1e9)
+    line["roofline_fraction"] = 484e3 * line["train_samples_per_s"]["recblocks"] / (gflops * 1e9)
 print(json.dumps(line))
 PY
 }
