@@ -43,8 +43,23 @@ void with_activation(Activation act, Fn&& fn) {
 
 }  // namespace
 
-// One parallel region: each thread multiplies its part of y (sgemm's split)
-// and applies the bias and activation to that part while it is in cache.
+// Blocks of a kernel's output per thread, taken dynamically so that a
+// thread slowed by the OS or a neighbour does not hold the other at the
+// barrier. Every block's result is computed whole by one thread, so the
+// values do not depend on which thread takes it.
+constexpr int kBlocksPerThread = 4;
+// Blocks below this many rows (or columns) cost more in packing than they
+// save.
+constexpr std::int64_t kMinBlock = 64;
+
+int blocks_for(int parts, std::int64_t extent) {
+  if (parts == 1) return 1;
+  const auto most = static_cast<int>(std::min<std::int64_t>(parts * kBlocksPerThread, extent / kMinBlock));
+  return std::max(parts, most);
+}
+
+// One parallel region: each block of y (sgemm's split, in more parts) is
+// multiplied and gets its bias and activation while it is in cache.
 void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
                                 Activation act, float alpha, const Tensor& y) {
   const std::int64_t m = x.size(0), k = x.size(1), n = w.size(1);
@@ -79,15 +94,17 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
     run(0, 1);
     return;
   }
-#pragma omp parallel num_threads(parts)
-  run(omp_get_thread_num(), parts);
+  const int blocks = blocks_for(parts, std::max(m, n));
+#pragma omp parallel for schedule(dynamic, 1) num_threads(parts)
+  for (int b = 0; b < blocks; ++b) run(b, blocks);
 }
 
-// One parallel region. Before its barrier each thread takes its rows of dy:
-// dz = dy * act'(y) in place, the column sums of its rows for the bias, and
-// its rows of dx (which need only those rows of dz). After it, its part of
-// dw (sgemm's split of [K, N]) and its columns of the bias gradient, summed
-// over the row chunks in chunk order (deterministic for a thread count).
+// One parallel region in two loops over blocks. The first takes blocks of
+// rows of dy: dz = dy * act'(y) in place, the column sums of the block's
+// rows for the bias, and the block's rows of dx (which need only those rows
+// of dz). After its barrier, the second takes blocks of dw (sgemm's split
+// of [K, N]) and their columns of the bias gradient, summed over the row
+// blocks in block order (deterministic for a thread count).
 void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& y,
                                  Activation act, float alpha, const Tensor& dy, const GradOut& dx,
                                  const GradOut& dw, const GradOut& dbias) {
@@ -97,15 +114,17 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
   const float* px = x.data<float>();
   const float* pw = w.data<float>();
   const int parts = std::max({sgemm_parts(m, n, k), sgemm_parts(k, n, m), parallel_chunks(m, n)});
+  const int row_blocks = blocks_for(parts, m);
+  const int dw_blocks = blocks_for(parts, std::max(k, n));
   static thread_local std::vector<float> partial;
   float* sums = nullptr;
   if (dbias.wanted()) {
-    partial.assign(static_cast<std::size_t>(parts) * static_cast<std::size_t>(n), 0.0f);
+    partial.assign(static_cast<std::size_t>(row_blocks) * static_cast<std::size_t>(n), 0.0f);
     sums = partial.data();
   }
   const bool rows_pass = act != Activation::kNone || dbias.wanted();
   auto before_barrier = [&](int part) {
-    const std::int64_t r0 = m * part / parts, r1 = m * (part + 1) / parts;
+    const std::int64_t r0 = m * part / row_blocks, r1 = m * (part + 1) / row_blocks;
     if (rows_pass) {
       float* cs = sums != nullptr ? sums + part * n : nullptr;
       with_activation(act, [&](auto a) {
@@ -142,7 +161,7 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
     if (dw.wanted() && n == 1) {
       // dw = alpha x^T dz: this thread's entries of dw, summed over the rows
       // in order.
-      const GemmPart p = sgemm_part(k, n, part, parts);
+      const GemmPart p = sgemm_part(k, n, part, dw_blocks);
       static thread_local std::vector<float> acc;
       acc.assign(static_cast<std::size_t>(p.r1 - p.r0), 0.0f);
       float* a = acc.data();
@@ -154,14 +173,14 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
       float* pdw = dw.tensor.data<float>();
       for (std::int64_t j = p.r0; j < p.r1; ++j) store(pdw + j, alpha * a[j - p.r0], dw.accumulate);
     } else if (dw.wanted()) {
-      sgemm_run_part(sgemm_part(k, n, part, parts), true, false, m, alpha, px, k, pdy, n,
+      sgemm_run_part(sgemm_part(k, n, part, dw_blocks), true, false, m, alpha, px, k, pdy, n,
                      dw.accumulate ? 1.0f : 0.0f, dw.tensor.data<float>(), n);
     }
     if (sums != nullptr) {
       float* db = dbias.tensor.data<float>();
-      for (std::int64_t j = n * part / parts; j < n * (part + 1) / parts; ++j) {
+      for (std::int64_t j = n * part / dw_blocks; j < n * (part + 1) / dw_blocks; ++j) {
         float s = 0.0f;
-        for (int c = 0; c < parts; ++c) s += sums[c * n + j];
+        for (int c = 0; c < row_blocks; ++c) s += sums[c * n + j];
         store(db + j, s, dbias.accumulate);
       }
     }
@@ -173,10 +192,10 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
   }
 #pragma omp parallel num_threads(parts)
   {
-    const int part = omp_get_thread_num();
-    before_barrier(part);
-#pragma omp barrier
-    after_barrier(part);
+#pragma omp for schedule(dynamic, 1)
+    for (int b = 0; b < row_blocks; ++b) before_barrier(b);
+#pragma omp for schedule(dynamic, 1)
+    for (int b = 0; b < dw_blocks; ++b) after_barrier(b);
   }
 }
 
