@@ -90,6 +90,9 @@ def main(argv=None) -> int:
     p.add_argument("--out-weights", help="write the final weights (recblocks names and layout)")
     p.add_argument("--out-losses", help="write the per-step losses (.npy, float32 as the losses are)")
     p.add_argument("--json", action="store_true", help="print the summary as one JSON line")
+    p.add_argument("--eval-repeat", type=int, default=1,
+                   help="evaluate --valid this many times (scores and AUC each time); "
+                        "eval_samples_per_s is over all of them")
     p.add_argument("--valid-every-epoch", action="store_true",
                    help="also the validation AUC after every epoch (valid_auc_per_epoch; needs --valid)")
     a = p.parse_args(argv)
@@ -135,10 +138,13 @@ def main(argv=None) -> int:
     if a.valid:
         from sklearn.metrics import roc_auc_score
         valid = rt.load_dataset(a.valid, columns)
+        labels = np.asarray(valid.columns[model.target])
+        # Evaluation as recblocks' evaluate does it: the scores and the AUC.
         eval_start = time.perf_counter()
-        scores = rt.predict(model, valid, a.batch_size)
+        for _ in range(max(a.eval_repeat, 1)):
+            scores = rt.predict(model, valid, a.batch_size)
+            auc = float(roc_auc_score(labels, scores))
         eval_seconds = time.perf_counter() - eval_start
-        auc = float(roc_auc_score(np.asarray(valid.columns[model.target]), scores))
 
     first_step = (None if result.first_step_at is None
                   else _AGE_AT_T0 + (result.first_step_at - _T0))
@@ -160,7 +166,7 @@ def main(argv=None) -> int:
         "last_epoch_loss": result.last_epoch_loss,
         "valid_auc": auc,
         "valid_auc_per_epoch": per_epoch or None,
-        "eval_samples_per_s": (len(scores) / eval_seconds) if eval_seconds else None,
+        "eval_samples_per_s": (max(a.eval_repeat, 1) * len(scores) / eval_seconds) if eval_seconds else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "time_to_first_step_s": first_step,
         "total_seconds": _AGE_AT_T0 + (time.perf_counter() - _T0),

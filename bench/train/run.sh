@@ -11,7 +11,10 @@
 # reports the median of each figure on each side, with every run's training
 # throughput in "runs" (a VM's neighbours move single runs by 10 % or more).
 #
-# Environment: EPOCHS (default 1), REPEAT (default 3), SEED_RATINGS (synthetic ml-1m ratings,
+# Evaluation throughput is over EVAL_REPEAT (default 3) evaluations of the
+# validation set, each computing the scores and the AUC, on both sides.
+#
+# Environment: EPOCHS (default 1), REPEAT (default 3), EVAL_REPEAT (default 3), SEED_RATINGS (synthetic ml-1m ratings,
 # default 1000209), CRITEO_ROWS (default 300000), THREADS (default 2),
 # TRAIN_OUT (folder for data and results, default a new /tmp/train_bench.*),
 # PYTHON (default .venv/bin/python3).
@@ -28,6 +31,7 @@ out=${TRAIN_OUT:-$(mktemp -d /tmp/train_bench.XXXXXX)}
 epochs=${EPOCHS:-1}
 threads=${THREADS:-2}
 repeat=${REPEAT:-3}
+eval_repeat=${EVAL_REPEAT:-3}
 python=${PYTHON:-$root/.venv/bin/python3}
 mkdir -p "$out"
 jsonl=$out/train.jsonl
@@ -72,10 +76,10 @@ compare() {
   : >"$runs"
   for ((r = 0; r < repeat; ++r)); do
     "$build/bench/train/train_bench" --model "$model" --data "$data" --batch-size "$batch" \
-      --epochs "$epochs" --threads "$threads" --optimizer "$optimizer" >>"$runs"
+      --epochs "$epochs" --threads "$threads" --optimizer "$optimizer" --eval-repeat "$eval_repeat" >>"$runs"
     "$python" "$root/bench/torch_ref/train.py" --model "$model" --data "$data/train" \
       --valid "$data/valid" --batch-size "$batch" --epochs "$epochs" --threads-omp "$omp" \
-      --threads-blas "$blas" --optimizer "$optimizer" --json >>"$runs"
+      --threads-blas "$blas" --optimizer "$optimizer" --eval-repeat "$eval_repeat" --json >>"$runs"
   done
   "$python" - "$runs" "$gflops" "$omp" "$blas" <<'PY' | tee -a "$jsonl"
 import json, sys

@@ -4,6 +4,7 @@
 //   train_bench --model seed|criteo --data DIR [--batch-size N] [--epochs E]
 //               [--optimizer adam|sgd] [--learning-rate X] [--threads T]
 //               [--seed S] [--save-initial DIR] [--valid-every-epoch]
+//               [--eval-repeat N]
 //
 // --seed sets the initial weights' seed and the loader's; --save-initial
 // writes the initial model directory (for the PyTorch side's
@@ -19,7 +20,9 @@
 //    "train_samples_per_s", "eval_samples_per_s", "first_step_s",
 //    "peak_rss_mib", "val_auc", "final_loss"}
 // train_samples_per_s counts the training steps only (no validation);
-// first_step_s is from process start to the end of the first step.
+// first_step_s is from process start to the end of the first step;
+// eval_samples_per_s is over --eval-repeat evaluations of valid/ (default 1;
+// each computes the scores and the metrics).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -50,6 +53,7 @@ struct Args {
   std::uint64_t seed = 0;
   std::filesystem::path save_initial;
   bool valid_every_epoch = false;
+  int eval_repeat = 1;
 };
 
 Args parse(int argc, char** argv) {
@@ -70,11 +74,13 @@ Args parse(int argc, char** argv) {
     else if (arg == "--seed") a.seed = std::stoull(value());
     else if (arg == "--save-initial") a.save_initial = value();
     else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
+    else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo", rb::ValueError, "--model {}: expected seed or criteo", a.model);
   RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
   RB_CHECK(a.epochs >= 1, rb::ValueError, "--epochs {}: expected at least 1", a.epochs);
+  RB_CHECK(a.eval_repeat >= 1, rb::ValueError, "--eval-repeat {}: expected at least 1", a.eval_repeat);
   RB_CHECK(a.batch_size >= 1, rb::ValueError, "--batch-size {}: expected at least 1", a.batch_size);
   return a;
 }
@@ -122,7 +128,10 @@ int main(int argc, char** argv) try {
   const rb::History history = model.fit(train, fit);
   const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto t1 = std::chrono::steady_clock::now();
-  const rb::Logs scores = model.evaluate(valid, {.batch_size = args.batch_size, .progress = false});
+  rb::Logs scores;
+  for (int r = 0; r < args.eval_repeat; ++r) {
+    scores = model.evaluate(valid, {.batch_size = args.batch_size, .progress = false});
+  }
   const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
   rusage usage{};
@@ -139,7 +148,7 @@ int main(int argc, char** argv) try {
       {"epochs", args.epochs},
       {"optimizer", optimizer},
       {"train_samples_per_s", static_cast<double>(train.num_rows()) * args.epochs / train_s},
-      {"eval_samples_per_s", static_cast<double>(valid.num_rows()) / eval_s},
+      {"eval_samples_per_s", static_cast<double>(valid.num_rows()) * args.eval_repeat / eval_s},
       {"first_step_s", first->at},
       {"peak_rss_mib", static_cast<double>(usage.ru_maxrss) / 1024.0},
       {"val_auc", auc},
