@@ -41,8 +41,6 @@ void with_activation(Activation act, Fn&& fn) {
   }
 }
 
-}  // namespace
-
 // Blocks of a kernel's output per thread, taken dynamically so that a
 // thread slowed by the OS or a neighbour does not hold the other at the
 // barrier. Every block's result is computed whole by one thread, so the
@@ -57,6 +55,8 @@ int blocks_for(int parts, std::int64_t extent) {
   const auto most = static_cast<int>(std::min<std::int64_t>(parts * kBlocksPerThread, extent / kMinBlock));
   return std::max(parts, most);
 }
+
+}  // namespace
 
 // One parallel region: each block of y (sgemm's split, in more parts) is
 // multiplied and gets its bias and activation while it is in cache.
