@@ -9,8 +9,8 @@
 #include <set>
 #include <span>
 
-#include "recblocks/core/error.h"
 #include "kernels/cpu/simd.h"
+#include "recblocks/core/error.h"
 #include "recblocks/core/threads.h"
 
 namespace recblocks {
@@ -53,7 +53,8 @@ bool all_finite(const float* x, std::int64_t n) {
   f8 a0{}, a1{}, a2{}, a3{};
   std::int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
-    const f8 v0 = load8(x + i), v1 = load8(x + i + 8), v2 = load8(x + i + 16), v3 = load8(x + i + 24);
+    const f8 v0 = load8(x + i), v1 = load8(x + i + 8), v2 = load8(x + i + 16),
+             v3 = load8(x + i + 24);
     a0 += v0 - v0;
     a1 += v1 - v1;
     a2 += v2 - v2;

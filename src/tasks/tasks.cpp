@@ -68,7 +68,8 @@ class HeadImpl final : public BlockBase {
       const Block& block = parts_[i].second;
       if (block.type() == "LogitsTemperatureScaler" && i + 2 == parts_.size() &&
           parts_[i + 1].first == "output") {
-        const auto inverse = static_cast<float>(1.0 / block.impl().config().at("temperature").get<double>());
+        const double temperature = block.impl().config().at("temperature").get<double>();
+        const auto inverse = static_cast<float>(1.0 / temperature);
         return mlp_forward_scaled(parts_[i + 1].second, flow, run, inverse);
       }
       flow = block.forward(flow, run);

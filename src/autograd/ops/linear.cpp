@@ -44,8 +44,8 @@ Var linear(const Var& x, const Var& kernel, const Var& bias, Activation activati
   const std::int64_t m = xs.numel() / ws[0];
   Tensor y = tape.arena().tensor({m, ws[1]});
   detail::backend().linear_forward(x.value().view({m, ws[0]}), kernel.value(),
-                                   bias.defined() ? bias.value() : Tensor(), activation, input_scale,
-                                   y);
+                                   bias.defined() ? bias.value() : Tensor(), activation,
+                                   input_scale, y);
   OpArgs args;
   args.i[0] = static_cast<std::int64_t>(activation);
   args.i[1] = bias.defined() ? 1 : 0;

@@ -40,8 +40,7 @@ class CpuBackend final : public Backend {
                             const Tensor& norms) override;
   void l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps, const Tensor& dy,
                              const GradOut& dx) override;
-  void dropout_forward(const Tensor& x, float rate, std::uint64_t stream,
-                       const Tensor& y) override;
+  void dropout_forward(const Tensor& x, float rate, std::uint64_t stream, const Tensor& y) override;
   void dropout_backward(const Tensor& dy, float rate, std::uint64_t stream,
                         const GradOut& dx) override;
   void batch_norm_statistics(const Tensor& x, float eps, const Tensor& mean, const Tensor& var,

@@ -13,7 +13,6 @@ std::int64_t first_out_of_range(const Id* ids, std::int64_t n, std::int64_t card
   return -1;
 }
 
-
 // Calls f(ids, offsets) with the concrete integer types; offsets may be null.
 template <class F>
 void with_index_types(const Tensor& ids, const Tensor& offsets, F&& f) {
@@ -82,7 +81,8 @@ void CpuBackend::embedding_bag_forward(const Tensor& table, const Tensor& ids,
 SparseRows CpuBackend::embedding_bag_backward(const Tensor& ids, const Tensor& offsets,
                                               Pooling pooling, const Tensor& dout, Arena& arena) {
   const std::int64_t nnz = ids.numel(), batch = dout.size(0), d = dout.size(1);
-  Occurrence* occ = arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
+  Occurrence* occ =
+      arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
   with_index_types(ids, offsets, [&](const auto* pid, const auto* poff) {
     if (poff == nullptr) {
       for (std::int64_t i = 0; i < nnz; ++i)
@@ -101,7 +101,8 @@ SparseRows CpuBackend::embedding_bag_backward(const Tensor& ids, const Tensor& o
   // passes as the largest row needs (two for tables under 65,536 rows).
   std::int64_t max_row = 0;
   for (std::int64_t i = 0; i < nnz; ++i) max_row = std::max(max_row, occ[i].row);
-  Occurrence* other = arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
+  Occurrence* other =
+      arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
   for (int shift = 0; shift == 0 || (max_row >> shift) != 0; shift += 8) {
     std::int64_t count[257] = {};
     for (std::int64_t i = 0; i < nnz; ++i) ++count[((occ[i].row >> shift) & 0xff) + 1];

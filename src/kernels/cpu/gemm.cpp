@@ -40,7 +40,8 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
   if (m == 0 || n == 0) return;
   const int parts = sgemm_parts(m, n, k);
   if (parts == 1) {
-    sgemm_run_part(sgemm_part(m, n, 0, 1), trans_a, trans_b, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    sgemm_run_part(sgemm_part(m, n, 0, 1), trans_a, trans_b, k, alpha, a, lda, b, ldb, beta, c,
+                   ldc);
     return;
   }
 #pragma omp parallel num_threads(parts)

@@ -36,7 +36,9 @@ void with_activation(Activation act, Fn&& fn) {
   switch (act) {
     case Activation::kNone: fn(std::integral_constant<Activation, Activation::kNone>{}); break;
     case Activation::kRelu: fn(std::integral_constant<Activation, Activation::kRelu>{}); break;
-    case Activation::kSigmoid: fn(std::integral_constant<Activation, Activation::kSigmoid>{}); break;
+    case Activation::kSigmoid:
+      fn(std::integral_constant<Activation, Activation::kSigmoid>{});
+      break;
     case Activation::kTanh: fn(std::integral_constant<Activation, Activation::kTanh>{}); break;
   }
 }
@@ -52,7 +54,8 @@ constexpr std::int64_t kMinBlock = 64;
 
 int blocks_for(int parts, std::int64_t extent) {
   if (parts == 1) return 1;
-  const auto most = static_cast<int>(std::min<std::int64_t>(parts * kBlocksPerThread, extent / kMinBlock));
+  const auto most =
+      static_cast<int>(std::min<std::int64_t>(parts * kBlocksPerThread, extent / kMinBlock));
   return std::max(parts, most);
 }
 
@@ -105,8 +108,8 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
 // of dz). After its barrier, the second takes blocks of dw (sgemm's split
 // of [K, N]) and their columns of the bias gradient, summed over the row
 // blocks in block order (deterministic for a thread count).
-void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& y,
-                                 Activation act, float alpha, const Tensor& dy, const GradOut& dx,
+void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
+                                 float alpha, const Tensor& dy, const GradOut& dx,
                                  const GradOut& dw, const GradOut& dbias) {
   const std::int64_t m = x.size(0), k = x.size(1), n = w.size(1);
   float* pdy = dy.data<float>();

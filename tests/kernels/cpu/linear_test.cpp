@@ -16,11 +16,10 @@ namespace {
 
 using kernels::Activation;
 using kernels::GradOut;
+using testing::activation_name;
 using testing::nans;
 using testing::tensors_close;
-using testing::activation_name;
 using testing::uniform;
-
 
 struct Size {
   std::int64_t m, k, n;
@@ -104,8 +103,8 @@ TEST(LinearKernel, BackwardWritesOnlyWantedGradients) {
     const Tensor y = testing::ref::linear_forward(x, w, Tensor(), act);
     const Tensor dy0 = uniform({4, 5}, 14);
     const Tensor dw = nans({3, 5});
-    kernels::backend().linear_backward(x, w, y, act, 1.0f, dy0.clone(), GradOut{}, GradOut{dw, false},
-                                       GradOut{});
+    kernels::backend().linear_backward(x, w, y, act, 1.0f, dy0.clone(), GradOut{},
+                                       GradOut{dw, false}, GradOut{});
     EXPECT_TRUE(tensors_close(dw, testing::ref::linear_backward(x, w, y, act, dy0).dw, 1e-5, 1e-5))
         << activation_name(act);
   }
