@@ -49,7 +49,10 @@ std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
 // gives the head's parameters their names ("output/dense_0/kernel").
 class HeadImpl final : public BlockBase {
  public:
-  explicit HeadImpl(std::vector<std::pair<std::string, Block>> parts) : parts_(std::move(parts)) {}
+  // fold_scale: 1 / temperature when the parts end with a
+  // LogitsTemperatureScaler and the output layer, else 0.
+  HeadImpl(std::vector<std::pair<std::string, Block>> parts, float fold_scale)
+      : parts_(std::move(parts)), fold_scale_(fold_scale) {}
   std::string_view type() const override { return "PredictionHead"; }
   json config() const override { return json::object(); }
   std::vector<std::pair<std::string, Block>> children() const override { return parts_; }
@@ -64,21 +67,15 @@ class HeadImpl final : public BlockBase {
   // temperature such as the seed's 2, within rounding otherwise).
   Flow forward(const Flow& input, RunContext& run) const override {
     Flow flow = input;
-    for (std::size_t i = 0; i < parts_.size(); ++i) {
-      const Block& block = parts_[i].second;
-      if (block.type() == "LogitsTemperatureScaler" && i + 2 == parts_.size() &&
-          parts_[i + 1].first == "output") {
-        const double temperature = block.impl().config().at("temperature").get<double>();
-        const auto inverse = static_cast<float>(1.0 / temperature);
-        return mlp_forward_scaled(parts_[i + 1].second, flow, run, inverse);
-      }
-      flow = block.forward(flow, run);
-    }
+    const std::size_t unfused = fold_scale_ > 0 ? parts_.size() - 2 : parts_.size();
+    for (std::size_t i = 0; i < unfused; ++i) flow = parts_[i].second.forward(flow, run);
+    if (fold_scale_ > 0) return mlp_forward_scaled(parts_.back().second, flow, run, fold_scale_);
     return flow;
   }
 
  private:
   std::vector<std::pair<std::string, Block>> parts_;
+  float fold_scale_;
 };
 
 }  // namespace
@@ -112,7 +109,12 @@ PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t 
   if (impl->task_block.defined()) parts.emplace_back("task_block", impl->task_block);
   if (impl->pre.defined()) parts.emplace_back("pre", impl->pre);
   parts.emplace_back("output", MLPBlock({num_classes}, {.activation = "linear"}));
-  impl->head = Block(std::make_shared<HeadImpl>(std::move(parts)));
+  float fold_scale = 0;
+  if (impl->pre.defined() && impl->pre.type() == "LogitsTemperatureScaler") {
+    const double temperature = impl->pre.impl().config().at("temperature").get<double>();
+    fold_scale = static_cast<float>(1.0 / temperature);
+  }
+  impl->head = Block(std::make_shared<HeadImpl>(std::move(parts), fold_scale));
   return PredictionTask(std::move(impl));
 }
 
