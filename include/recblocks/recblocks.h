@@ -34,6 +34,7 @@
 #include "recblocks/kernels/backend.h"
 #include "recblocks/metrics/metrics.h"
 #include "recblocks/model/model.h"
+#include "recblocks/model/ranking.h"
 #include "recblocks/optim/optim.h"
 #include "recblocks/schema/schema.h"
 #include "recblocks/schema/tags.h"

@@ -92,6 +92,21 @@ class SumImpl final : public BlockBase {
   }
 };
 
+class ProductImpl final : public BlockBase {
+ public:
+  std::string_view type() const override { return "ElementwiseProduct"; }
+  json config() const override { return json::object(); }
+  FlowSpec build(const FlowSpec& input, BlockContext&) override {
+    return FlowSpec::tensor({common_shape(input, "ElementwiseProduct"), DType::kFloat32});
+  }
+  Flow forward(const Flow& input, RunContext&) const override {
+    const auto entries = by_name(input.dict());
+    Var product = entries.front()->second;
+    for (std::size_t i = 1; i < entries.size(); ++i) product = ops::mul(product, entries[i]->second);
+    return Flow::tensor(product);
+  }
+};
+
 class CosineImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "CosineSimilarity"; }
@@ -113,6 +128,7 @@ class CosineImpl final : public BlockBase {
 ConcatFeatures::ConcatFeatures() : Block(std::make_shared<ConcatImpl>()) {}
 StackFeatures::StackFeatures(int axis) : Block(std::make_shared<StackImpl>(axis)) {}
 ElementwiseSum::ElementwiseSum() : Block(std::make_shared<SumImpl>()) {}
+ElementwiseProduct::ElementwiseProduct() : Block(std::make_shared<ProductImpl>()) {}
 CosineSimilarity::CosineSimilarity() : Block(std::make_shared<CosineImpl>()) {}
 
 void register_aggregations() {
@@ -127,6 +143,10 @@ void register_aggregations() {
   register_block_type("ElementwiseSum", [](const json& c, auto) {
     config::check_keys(c, "ElementwiseSum", {});
     return ElementwiseSum();
+  });
+  register_block_type("ElementwiseProduct", [](const json& c, auto) {
+    config::check_keys(c, "ElementwiseProduct", {});
+    return ElementwiseProduct();
   });
   register_block_type("CosineSimilarity", [](const json& c, auto) {
     config::check_keys(c, "CosineSimilarity", {});

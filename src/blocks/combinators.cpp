@@ -236,9 +236,10 @@ Block aggregation_block(const std::string& name) {
   if (name == "concat") return ConcatFeatures();
   if (name == "stack") return StackFeatures();
   if (name == "element-wise-sum" || name == "sum") return ElementwiseSum();
+  if (name == "element-wise-multiply" || name == "product") return ElementwiseProduct();
   if (name == "cosine" || name == "cosine-similarity") return CosineSimilarity();
   throw ValueError(fmt::format(
-      "unknown aggregation '{}'; expected concat, stack, element-wise-sum (sum) or cosine", name));
+      "unknown aggregation '{}'; expected concat, stack, element-wise-sum (sum), element-wise-multiply (product) or cosine", name));
 }
 
 // ---- the connect methods ------------------------------------------------------

@@ -127,7 +127,8 @@ constexpr const char* kEmbeddingOptionKeys[] = {"dim",
                                                 "initializer",
                                                 "initializers",
                                                 "l2_reg",
-                                                "combiner"};
+                                                "combiner",
+                                                "table_prefix"};
 
 std::int64_t resolve_dim(const ColumnSchema& c, const EmbeddingOptions& o) {
   if (auto it = o.dims.find(c.name()); it != o.dims.end()) return it->second;
@@ -283,7 +284,8 @@ class EmbeddingImpl final : public BlockBase {
              dtype_name(c.dtype()));
     FeatureSpec f{c.name(), 0, 0};
     if (sequence_) f.length = sequence_length(c);
-    const std::string& domain = c.domain()->name.empty() ? c.name() : c.domain()->name;
+    const std::string domain =
+        options_.table_prefix + (c.domain()->name.empty() ? c.name() : c.domain()->name);
     const std::int64_t cardinality = c.cardinality();
     const std::int64_t dim = resolve_dim(c, options_);
     RB_CHECK(dim > 0, ValueError, "{}: column '{}' has embedding dim {}, expected > 0", type(),
@@ -407,7 +409,7 @@ std::vector<std::string> list_columns_only(const Schema& schema) {
 nlohmann::json EmbeddingOptions::to_json() const {
   json inits = json::object();
   for (const auto& [name, init] : initializers) inits[name] = init.to_json();
-  return {{"dim", dim},
+  json j = {{"dim", dim},
           {"dims", dims},
           {"use_schema_dims", use_schema_dims},
           {"infer_dims", infer_dims},
@@ -417,6 +419,8 @@ nlohmann::json EmbeddingOptions::to_json() const {
           {"initializers", inits},
           {"l2_reg", l2_reg},
           {"combiner", combiner}};
+  if (!table_prefix.empty()) j["table_prefix"] = table_prefix;
+  return j;
 }
 
 EmbeddingOptions EmbeddingOptions::from_json(const nlohmann::json& j) {
@@ -441,6 +445,7 @@ EmbeddingOptions EmbeddingOptions::from_json(const nlohmann::json& j) {
   }
   o.l2_reg = j.value("l2_reg", o.l2_reg);
   o.combiner = j.value("combiner", o.combiner);
+  o.table_prefix = j.value("table_prefix", o.table_prefix);
   return o;
 }
 

@@ -56,6 +56,23 @@ class L2NormImpl final : public BlockBase {
   }
 };
 
+class ReduceSumImpl final : public BlockBase {
+ public:
+  std::string_view type() const override { return "ReduceSum"; }
+  json config() const override { return json::object(); }
+  FlowSpec build(const FlowSpec& input, BlockContext&) override {
+    RB_CHECK(input.kind() == FlowSpec::Kind::kTensor, ShapeError,
+             "ReduceSum: expected a tensor, got {} (aggregate a dict first)", input.str());
+    const TensorSpec& t = input.tensor();
+    RB_CHECK(t.shape.rank() >= 1 && t.dtype == DType::kFloat32, ShapeError,
+             "ReduceSum: expected a float32 tensor [batch, ..., d], got {}", input.str());
+    return FlowSpec::tensor({t.shape.with(t.shape.rank() - 1, 1), DType::kFloat32});
+  }
+  Flow forward(const Flow& input, RunContext&) const override {
+    return Flow::tensor(ops::sum(input.tensor(), -1, /*keepdim=*/true));
+  }
+};
+
 class TemperatureImpl final : public BlockBase {
  public:
   explicit TemperatureImpl(double temperature) : temperature_(temperature) {
@@ -270,6 +287,7 @@ class AsDenseImpl final : public BlockBase {
 AsDenseFeatures::AsDenseFeatures(std::int64_t max_seq_length)
     : Block(std::make_shared<AsDenseImpl>(max_seq_length)) {}
 L2Norm::L2Norm() : Block(std::make_shared<L2NormImpl>()) {}
+ReduceSum::ReduceSum() : Block(std::make_shared<ReduceSumImpl>()) {}
 LogitsTemperatureScaler::LogitsTemperatureScaler(double temperature)
     : Block(std::make_shared<TemperatureImpl>(temperature)) {}
 Dropout::Dropout(double rate) : Block(std::make_shared<DropoutImpl>(rate)) {}
@@ -284,6 +302,10 @@ void register_transformations() {
   register_block_type("L2Norm", [](const json& c, auto) {
     config::check_keys(c, "L2Norm", {});
     return L2Norm();
+  });
+  register_block_type("ReduceSum", [](const json& c, auto) {
+    config::check_keys(c, "ReduceSum", {});
+    return ReduceSum();
   });
   register_block_type("LogitsTemperatureScaler", [](const json& c, auto) {
     config::check_keys(c, "LogitsTemperatureScaler", {"temperature"});

@@ -10,6 +10,7 @@
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/blocks/transformations.h"
 #include "recblocks/io/json.h"
+#include "recblocks/model/ranking.h"
 
 namespace recblocks::cli {
 
@@ -29,12 +30,7 @@ Block dlrm_body(const Schema& schema, std::int64_t embedding_dim, const std::vec
            "DLRM: the bottom MLP must end with the embedding dim {} (the dot products pair it with the "
            "embeddings), got [{}]",
            embedding_dim, fmt::join(bottom, ", "));
-  const auto embeddings = EmbeddingFeatures::from_schema(schema, {.dim = embedding_dim});
-  const auto continuous = ContinuousFeatures::from_schema(schema, Tags::CONTINUOUS).connect(MLPBlock(bottom));
-  const auto inputs = ParallelBlock({{"embeddings", embeddings}, {"deep_continuous", continuous}});
-  const auto interaction = inputs.connect_with_shortcut(
-      DotProductInteractionBlock(), {.shortcut_filter = Filter("deep_continuous"), .aggregation = "concat"});
-  return interaction.connect(MLPBlock(top));
+  return DLRMBlock(schema, {.embedding_dim = embedding_dim, .bottom_block = MLPBlock(bottom), .top_block = MLPBlock(top)});
 }
 
 std::string first_binary_target(const Schema& schema) {
@@ -47,9 +43,23 @@ std::string first_binary_target(const Schema& schema) {
                                fmt::join(schema.column_names(), ", ")));
 }
 
+// The presets' tasks: the one named by --target, or every target.
+std::vector<PredictionTask> preset_tasks(const ArchitectureOptions& options, const Schema& schema) {
+  if (options.target.empty()) return {};
+  for (const PredictionTask& task : prediction_tasks(schema)) {
+    if (task.target() == options.target) return {task};
+  }
+  throw ValueError(fmt::format("--target {}: not a target column of the data (targets: {})", options.target,
+                               fmt::join(schema.select_by_tag(Tags::TARGET).column_names(), ", ")));
+}
+
+std::vector<std::int64_t> or_default(const std::vector<std::int64_t>& given, std::vector<std::int64_t> preset) {
+  return given.empty() ? preset : given;
+}
+
 json read_json(const std::filesystem::path& path) {
   RB_CHECK(std::filesystem::is_regular_file(path), ValueError,
-           "--model {}: not a preset (custom-dlrm, dlrm) and no such file", path.string());
+           "--model {}: not a preset ({}) and no such file", path.string(), fmt::join(preset_names(), ", "));
   return io::read_json_file(path);
 }
 
@@ -73,18 +83,33 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   }
   if (options.model == "dlrm") {
     // Merlin's DLRMModel example: bottom [128, 64], top [128, 64, 32].
-    const std::vector<std::int64_t> bottom =
-        options.bottom.empty() ? std::vector<std::int64_t>{128, options.embedding_dim} : options.bottom;
-    const std::vector<std::int64_t> top = options.top.empty() ? std::vector<std::int64_t>{128, 64, 32} : options.top;
-    const Block body = dlrm_body(schema, options.embedding_dim, bottom, top);
-    if (!options.target.empty()) {
-      for (const PredictionTask& task : prediction_tasks(schema)) {
-        if (task.target() == options.target) return body.connect(task);
-      }
-      throw ValueError(fmt::format("--target {}: not a target column of the data (targets: {})", options.target,
-                                   fmt::join(schema.select_by_tag(Tags::TARGET).column_names(), ", ")));
-    }
-    return Model::from_block(body, schema);
+    const Block body = dlrm_body(schema, options.embedding_dim, or_default(options.bottom, {128, options.embedding_dim}),
+                                 or_default(options.top, {128, 64, 32}));
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
+    return tasks.empty() ? Model::from_block(body, schema) : Model(body, std::move(tasks));
+  }
+  if (options.model == "dcn") {
+    // The Exploring-different-models notebook's DCN-v2: stacked, depth 2, deep [64, 32].
+    return DCNModel(schema, {.depth = options.cross_depth,
+                             .deep_block = MLPBlock(or_default(options.top, {64, 32})),
+                             .stacked = !options.parallel,
+                             .cross = {.low_rank_dim = options.low_rank_dim},
+                             .prediction_tasks = preset_tasks(options, schema)});
+  }
+  if (options.model == "deepfm") {
+    return DeepFMModel(schema, {.embedding_dim = options.embedding_dim,
+                                .deep_block = MLPBlock(or_default(options.top, {64})),
+                                .prediction_tasks = preset_tasks(options, schema)});
+  }
+  if (options.model == "ncf") {
+    return NCFModel(schema, {.embedding_dim = options.embedding_dim,
+                             .mlp_block = MLPBlock(or_default(options.top, {128, 64})),
+                             .prediction_tasks = preset_tasks(options, schema)});
+  }
+  if (options.model == "mlp") {
+    return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),
+                             .embedding_options = {.dim = options.embedding_dim},
+                             .prediction_tasks = preset_tasks(options, schema)});
   }
   const json j = read_json(options.model);
   RB_CHECK(j.is_object() && j.contains("architecture"), ValueError,
@@ -102,9 +127,16 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   }
 }
 
+const std::vector<std::string>& preset_names() {
+  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn", "deepfm", "ncf", "mlp"};
+  return names;
+}
+
 std::string architecture_help() {
-  return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top [128, 64, 32], "
-         "a task per target), or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
+  return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top [128, 64, 32]), "
+         "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep [64]), ncf (NCFModel: "
+         "MLP [128, 64]), mlp (MLP [64, 32]); --top sets the deep/MLP units of the last four; the presets train "
+         "every target, or --target. Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
 }
 
 }  // namespace recblocks::cli

@@ -14,13 +14,16 @@ namespace recblocks::cli {
 const std::vector<std::string>& seed_columns();
 
 struct ArchitectureOptions {
-  // "custom-dlrm", "dlrm", or the path of a JSON file holding
+  // A preset (preset_names()) or the path of a JSON file holding
   // {"architecture": <Block JSON>, "tasks": [<task JSON>...]} (a saved
   // model.json is one); without "tasks" they come from the schema's targets.
   std::string model = "custom-dlrm";
   std::int64_t embedding_dim = 64;
   std::vector<std::int64_t> bottom = {};  // empty: the preset's
-  std::vector<std::int64_t> top = {};     // empty: the preset's
+  std::vector<std::int64_t> top = {};     // empty: the preset's (the deep/MLP block of dcn, deepfm, ncf, mlp)
+  int cross_depth = 2;                    // dcn
+  std::int64_t low_rank_dim = 0;          // dcn: 0 = full-rank cross layers
+  bool parallel = false;                  // dcn: cross and deep side by side instead of stacked
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
   std::string target = {};
@@ -35,6 +38,8 @@ Block seed_dlrm_body(const Schema& schema, std::int64_t embedding_dim = 64);
 PredictionTask seed_dlrm_task(const std::string& target);
 
 Model make_model(const ArchitectureOptions& options, const Schema& schema);
+// custom-dlrm, dlrm, dcn, deepfm, ncf, mlp.
+const std::vector<std::string>& preset_names();
 // One line for --help.
 std::string architecture_help();
 

@@ -170,7 +170,10 @@ void register_model_commands(CLI::App& app) {
   train->add_option("--model", t->architecture.model, architecture_help())->capture_default_str();
   train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")->capture_default_str();
   train->add_option("--bottom", t->architecture.bottom, "Bottom MLP units, e.g. 128,64")->delimiter(',');
-  train->add_option("--top", t->architecture.top, "Top MLP units, e.g. 64,128,512")->delimiter(',');
+  train->add_option("--top", t->architecture.top, "Top MLP units, e.g. 64,128,512 (the deep/MLP block of dcn, deepfm, ncf, mlp)")->delimiter(',');
+  train->add_option("--cross-depth", t->architecture.cross_depth, "dcn: cross layers")->capture_default_str();
+  train->add_option("--low-rank-dim", t->architecture.low_rank_dim, "dcn: low-rank cross layers of this rank (0: full rank)")->capture_default_str();
+  train->add_flag("--parallel", t->architecture.parallel, "dcn: cross and deep side by side (default: stacked)");
   train->add_option("--target", t->architecture.target, "The target column of the task");
   train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
   train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad")

@@ -104,6 +104,20 @@ TEST(ElementwiseSum, AddsEntriesAndRejectsMismatchedShapes) {
               HasSubstr("ElementwiseSum: every input must have the same shape; 'b' is [4] but 'a' is [3]"));
 }
 
+TEST(ElementwiseProduct, MultipliesEntriesAndRejectsMismatchedShapes) {
+  DictInput in({{"a", 3}, {"b", 3}, {"c", 3}});
+  const Flow out = in.run(ElementwiseProduct());
+  for (std::int64_t i = 0; i < kBatch * 3; ++i) {
+    const double want = static_cast<double>(in.values["a"].data<float>()[i]) * in.values["b"].data<float>()[i] *
+                        in.values["c"].data<float>()[i];
+    EXPECT_NEAR(out.tensor().value().data<float>()[i], want, 1e-6);
+  }
+  EXPECT_EQ(aggregation_block("element-wise-multiply").type(), "ElementwiseProduct");
+  DictInput bad({{"a", 3}, {"b", 4}});
+  EXPECT_THAT(error_of([&] { bad.run(ElementwiseProduct()); }),
+              HasSubstr("ElementwiseProduct: every input must have the same shape"));
+}
+
 TEST(CosineSimilarity, IsTheCosineOfTheTwoEntries) {
   DictInput in({{"q", 5}, {"c", 5}});
   const Flow out = in.run(CosineSimilarity());
@@ -255,7 +269,7 @@ TEST(Json, UnknownTypesAndKeysAreNamed) {
 TEST(Aggregations, GradientsMatchFiniteDifferences) {
   const std::vector<std::pair<std::string, Block>> aggregations = {
       {"concat", ConcatFeatures()}, {"stack", StackFeatures(1)}, {"stack_last", StackFeatures(-1)},
-      {"sum", ElementwiseSum()}, {"cosine", CosineSimilarity()}};
+      {"sum", ElementwiseSum()}, {"product", ElementwiseProduct()}, {"cosine", CosineSimilarity()}};
   for (const auto& [name, block] : aggregations) {
     Parameter a("a", testing::uniform(Shape{kBatch, 4}, 11));
     Parameter b("b", testing::uniform(Shape{kBatch, 4}, 12));

@@ -1,4 +1,4 @@
-// Transformations as blocks: AsDenseFeatures, L2Norm,
+// Transformations as blocks: AsDenseFeatures, L2Norm, ReduceSum,
 // LogitsTemperatureScaler, Dropout, BatchNorm and LayerNorm, against naive
 // references computed here.
 #include "recblocks/blocks/transformations.h"
@@ -182,6 +182,22 @@ TEST(L2Norm, GradientJsonAndErrors) {
                 Block::from_json({{"type", "L2Norm"}, {"config", {{"axis", -1}}}});
               }),
               HasSubstr("L2Norm config: unknown key 'axis' (known: none)"));
+}
+
+TEST(ReduceSum, SumsTheLastAxisKeepingIt) {
+  const Tensor x = Tensor::from({2, 3}, {1.0f, 2.0f, 3.5f, -1.0f, 0.25f, 4.0f});
+  const Tensor y = run_on(ReduceSum(), x);
+  EXPECT_EQ(y.shape(), (Shape{2, 1}));
+  EXPECT_THAT(y.to_vector(), ElementsAre(6.5f, 3.25f));
+  const Tensor z = run_on(ReduceSum(), testing::uniform({2, 3, 4}, 5));
+  EXPECT_EQ(z.shape(), (Shape{2, 3, 1}));
+}
+
+TEST(ReduceSum, GradientJsonAndErrors) {
+  Parameter x("x", testing::uniform({3, 4}, 6));
+  EXPECT_TRUE(check_block("ReduceSum", ReduceSum(), x, {}, true));
+  expect_json_round_trip(ReduceSum(), x.value());
+  EXPECT_THAT(error_of([] { ReduceSum()(seed_batch()); }), HasSubstr("ReduceSum: expected a tensor, got"));
 }
 
 TEST(LogitsTemperatureScaler, DividesByTheTemperatureInTrainingAndEvaluation) {

@@ -7,6 +7,7 @@
 //   StackFeatures(axis)   n x [B, d]                -> [B, d, n] (axis -1, Merlin's
 //                                                      default), [B, n, d] (axis 1)
 //   ElementwiseSum()      n x [B, d]                -> [B, d]
+//   ElementwiseProduct()  n x [B, d]                -> [B, d]  (NCF's GMF)
 //   CosineSimilarity()    2 x [B, d] (in order)     -> [B, 1]
 #pragma once
 
@@ -28,6 +29,11 @@ class StackFeatures : public Block {
 class ElementwiseSum : public Block {
  public:
   ElementwiseSum();
+};
+
+class ElementwiseProduct : public Block {
+ public:
+  ElementwiseProduct();
 };
 
 class CosineSimilarity : public Block {

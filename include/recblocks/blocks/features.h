@@ -59,6 +59,11 @@ struct EmbeddingOptions {
   // How a list column's embeddings are pooled into one vector per row:
   // "mean" (Merlin's default) or "sum". Empty rows give zeros.
   std::string combiner = "mean";
+  // Prepended to the domain names of this block's tables: blocks with
+  // different prefixes get separate tables for the same columns (NCF's
+  // GMF and MLP embeddings, DeepFM's first-order weights), named
+  // "<prefix><domain>". Empty: tables shared by domain across the model.
+  std::string table_prefix = "";
 
   nlohmann::json to_json() const;
   // Unknown keys are reported by name.

@@ -7,6 +7,7 @@
 //   Dropout(0.1)                    inverted dropout in training, identity in evaluation
 //   BatchNorm()                     Keras BatchNormalization (momentum 0.99, epsilon 1e-3)
 //   LayerNorm()                     Keras LayerNormalization (epsilon 1e-3)
+//   ReduceSum()                     [B, ..., d] -> [B, ..., 1], the sum over the last axis
 //
 //   auto deep =
 //   embeddings.connect(rb::MLPBlock({64})).connect(rb::BatchNorm()).connect(rb::Dropout(0.2));
@@ -37,6 +38,14 @@ class AsDenseFeatures : public Block {
 class L2Norm : public Block {
  public:
   L2Norm();
+};
+
+// The sum over the last axis, kept as an axis of 1: [B, ..., d] -> [B, ..., 1]
+// (what Merlin's FMBlock does after FMPairwiseInteraction with a Lambda).
+// Takes a tensor; a dict is refused (aggregate it first).
+class ReduceSum : public Block {
+ public:
+  ReduceSum();
 };
 
 // Divides the logits by `temperature` (> 0, else ValueError), in training
