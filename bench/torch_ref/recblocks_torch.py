@@ -46,7 +46,7 @@ import json
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -356,6 +356,149 @@ class CriteoDLRM(RecblocksDLRM):
                          target=None, sparse=sparse, embedding_bag=True)
 
 
+class _RankingBase(nn.Module):
+    """What the ranking references share: the schema's feature columns, the
+    first binary target, one table per domain, key orders as recblocks'
+    aggregations sort dict entries (by bytes), and the task's output unit."""
+
+    def __init__(self, schema: Sequence[ColumnInfo]):
+        super().__init__()
+        features = [c for c in schema if not c.has_tag("target")]
+        self.categorical = [c.name for c in features if c.has_tag("categorical")]
+        self.continuous = [c.name for c in features if c.has_tag("continuous")]
+        binary = [c.name for c in schema
+                  if c.has_tag("target") and (c.has_tag("binary_classification") or c.has_tag("binary"))]
+        if not binary:
+            raise ValueError("no binary target column among {}".format([c.name for c in schema]))
+        self.target = binary[0]
+        self.columns = {c.name: c for c in features}
+        self.key_order = sorted(self.categorical + self.continuous, key=lambda s: s.encode("utf-8"))
+
+    def make_tables(self, dim_of: Callable[[ColumnInfo], int]) -> Tuple[nn.ModuleDict, List[str]]:
+        tables, domains = nn.ModuleDict(), []
+        for name in self.categorical:
+            c = self.columns[name]
+            if c.domain_name not in domains:
+                domains.append(c.domain_name)
+                tables[str(len(domains) - 1)] = nn.Embedding(c.cardinality, dim_of(c))
+        return tables, domains
+
+    def lookup(self, tables: nn.ModuleDict, domains: List[str], column: str, ids: torch.Tensor) -> torch.Tensor:
+        return tables[str(domains.index(self.columns[column].domain_name))](ids)
+
+    def inputs(self, tables, domains, batch) -> Dict[str, torch.Tensor]:
+        """{column: [B, d]} for the categorical columns and [B, 1] for the continuous ones."""
+        out = {c: self.lookup(tables, domains, c, batch[c]) for c in self.categorical}
+        for c in self.continuous:
+            out[c] = batch[c].reshape(-1, 1).to(torch.float32)
+        return out
+
+    def concat(self, values: Dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.cat([values[k] for k in self.key_order], dim=1)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return nn.functional.binary_cross_entropy_with_logits(logits, labels, reduction="mean")
+
+    def task_name(self) -> str:
+        return "{}/binary_classification_task".format(self.target)
+
+    @staticmethod
+    def add_dense(out: Dict[str, tuple], prefix: str, layers) -> None:
+        for i, layer in enumerate(layers):
+            out["{}dense_{}/kernel".format(prefix, i)] = (layer.weight, True)
+            out["{}dense_{}/bias".format(prefix, i)] = (layer.bias, False)
+
+
+def infer_embedding_dim(cardinality: int, multiplier: float = 2.0) -> int:
+    """recblocks' (Merlin's) infer_embedding_dim without the multiple of 8."""
+    return int(math.ceil(cardinality ** 0.25 * multiplier))
+
+
+class RecblocksDCN(_RankingBase):
+    """recblocks' DCNModel (model/ranking.h), stacked or parallel, full rank:
+    the embeddings (dims inferred from the cardinalities) and the continuous
+    columns concatenated in key order, `depth` cross layers
+    x_{l+1} = x0 * (x_l W + b) + x_l, the deep MLP (ReLU), the output unit."""
+
+    def __init__(self, schema: Sequence[ColumnInfo], depth: int = 2, deep: Sequence[int] = (64, 32),
+                 stacked: bool = True):
+        super().__init__(schema)
+        self.tables, self.domains = self.make_tables(lambda c: infer_embedding_dim(c.cardinality))
+        width = sum(self.tables[str(self.domains.index(self.columns[c].domain_name))].embedding_dim
+                    for c in self.categorical) + len(self.continuous)
+        self.cross = nn.ModuleList([nn.Linear(width, width) for _ in range(depth)])
+        self.deep = MLP(width, deep)
+        self.stacked = stacked
+        self.output = nn.Linear(deep[-1] if stacked else width + deep[-1], 1)
+
+    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        x0 = self.concat(self.inputs(self.tables, self.domains, batch))
+        x = x0
+        for layer in self.cross:
+            x = x0 * layer(x) + x
+        if self.stacked:
+            return self.output(self.deep(x)).reshape(-1)
+        return self.output(torch.cat([x, self.deep(x0)], dim=1)).reshape(-1)  # keys: cross, deep
+
+    def recblocks_parameters(self) -> Dict[str, tuple]:
+        out = {}
+        prefix = "0/0/0/categorical/" if self.stacked else "0/0/categorical/"
+        for k, domain in enumerate(self.domains):
+            out[prefix + domain] = (self.tables[str(k)].weight, False)
+        cross = "0/1/" if self.stacked else "1/cross/"
+        for l, layer in enumerate(self.cross):
+            out["{}cross_{}/kernel".format(cross, l)] = (layer.weight, True)
+            out["{}cross_{}/bias".format(cross, l)] = (layer.bias, False)
+        self.add_dense(out, "1/" if self.stacked else "1/deep/", self.deep.layers)
+        self.add_dense(out, self.task_name() + "/output/", [self.output])
+        return out
+
+
+class RecblocksDeepFM(_RankingBase):
+    """recblocks' DeepFMModel (model/ranking.h): the sum of
+      first order: a weight per category (dim-1 tables) + a linear unit on
+                   the continuous columns;
+      FM: 0.5 * sum_d ((sum_i v_id)^2 - sum_i v_id^2) over the categorical
+          embeddings (Rendle's second-order term);
+      deep: the embeddings and the continuous columns concatenated in key
+            order, an MLP (ReLU), a linear unit;
+    then the output unit."""
+
+    def __init__(self, schema: Sequence[ColumnInfo], embedding_dim: int = 64, deep: Sequence[int] = (64,)):
+        super().__init__(schema)
+        self.weights, self.weight_domains = self.make_tables(lambda c: 1)
+        self.tables, self.domains = self.make_tables(lambda c: embedding_dim)
+        self.linear = nn.Linear(len(self.continuous), 1) if self.continuous else None
+        self.deep = MLP(len(self.categorical) * embedding_dim + len(self.continuous), deep)
+        self.deep_out = nn.Linear(deep[-1], 1)
+        self.output = nn.Linear(1, 1)
+        self.continuous_order = sorted(self.continuous, key=lambda s: s.encode("utf-8"))
+
+    def forward(self, batch: Dict[str, torch.Tensor]) -> torch.Tensor:
+        first = sum(self.lookup(self.weights, self.weight_domains, c, batch[c]) for c in self.categorical)
+        if self.linear is not None:
+            first = first + self.linear(torch.cat(
+                [batch[c].reshape(-1, 1).to(torch.float32) for c in self.continuous_order], dim=1))
+        values = self.inputs(self.tables, self.domains, batch)
+        v = torch.stack([values[c] for c in self.categorical], dim=1)  # [B, n, d]
+        fm = 0.5 * (v.sum(dim=1).square() - v.square().sum(dim=1)).sum(dim=1, keepdim=True)
+        deep = self.deep_out(self.deep(self.concat(values)))
+        return self.output(first + fm + deep).reshape(-1)
+
+    def recblocks_parameters(self) -> Dict[str, tuple]:
+        out = {}
+        for k, domain in enumerate(self.weight_domains):
+            out["first_order/categorical/0/first_order_" + domain] = (self.weights[str(k)].weight, False)
+        if self.linear is not None:
+            self.add_dense(out, "first_order/continuous/1/", [self.linear])
+        for k, domain in enumerate(self.domains):
+            out["fm_deep/0/categorical/" + domain] = (self.tables[str(k)].weight, False)
+        self.add_dense(out, "fm_deep/1/deep/0/1/", self.deep.layers)
+        self.add_dense(out, "fm_deep/1/deep/1/", [self.deep_out])
+        self.add_dense(out, self.task_name() + "/output/", [self.output])
+        return out
+
+
 # --------------------------------------------------------------------------
 # Weights in recblocks' layout (safetensors)
 # --------------------------------------------------------------------------
@@ -621,11 +764,18 @@ def predict(model: RecblocksDLRM, data: Dataset, batch_size: int = 8192) -> np.n
     return torch.cat(out).numpy()
 
 
-def build_model(kind: str, schema: Sequence[ColumnInfo], optimizer: str) -> RecblocksDLRM:
-    """"seed" or "criteo". Sparse embedding gradients go with SGD only: Adam
-    here has dense semantics (as recblocks'), which needs dense gradients."""
+def build_model(kind: str, schema: Sequence[ColumnInfo], optimizer: str,
+                embedding_dim: Optional[int] = None, deep: Optional[Sequence[int]] = None) -> nn.Module:
+    """"seed" or "criteo" (DLRMs), or "dcn" / "deepfm" (recblocks' presets:
+    DCN stacked with 2 cross layers, deep [64, 32]; DeepFM dim 64, deep
+    [64]). Sparse embedding gradients go with SGD only: Adam here has dense
+    semantics (as recblocks'), which needs dense gradients."""
     if kind == "seed":
         return SeedDLRM(schema)
     if kind == "criteo":
         return CriteoDLRM(schema, sparse=(optimizer == "sgd"))
-    raise ValueError("model '{}': expected seed or criteo".format(kind))
+    if kind == "dcn":
+        return RecblocksDCN(schema, depth=2, deep=deep or (64, 32))
+    if kind == "deepfm":
+        return RecblocksDeepFM(schema, embedding_dim=embedding_dim or 64, deep=deep or (64,))
+    raise ValueError("model '{}': expected seed, criteo, dcn or deepfm".format(kind))

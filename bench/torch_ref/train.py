@@ -66,7 +66,11 @@ import recblocks_torch as rt  # noqa: E402
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["seed", "criteo"], required=True)
+    p.add_argument("--model", choices=["seed", "criteo", "dcn", "deepfm"], required=True)
+    p.add_argument("--seed-columns", action="store_true",
+                   help="dcn, deepfm: only the seed notebook's columns (as train_bench --seed-columns)")
+    p.add_argument("--embedding-dim", type=int, default=None, help="deepfm (default 64)")
+    p.add_argument("--deep", default=None, help="dcn, deepfm: the deep MLP's units, e.g. 64,32")
     p.add_argument("--data", required=True, help="a recblocks dataset directory (train)")
     p.add_argument("--valid", help="a dataset directory to compute the AUC on after training")
     p.add_argument("--batch-size", type=int, default=1024)
@@ -101,9 +105,10 @@ def main(argv=None) -> int:
         torch.set_num_threads(a.threads_omp)
     lr = a.lr if a.lr is not None else (1e-3 if a.optimizer == "adam" else 0.1)
 
-    columns = rt.SEED_COLUMNS if a.model == "seed" else None
+    columns = rt.SEED_COLUMNS if a.model == "seed" or a.seed_columns else None
     train = rt.load_dataset(a.data, columns)
-    model = rt.build_model(a.model, train.schema, a.optimizer)
+    deep = [int(u) for u in a.deep.split(",")] if a.deep else None
+    model = rt.build_model(a.model, train.schema, a.optimizer, a.embedding_dim, deep)
     if a.init_weights:
         rt.load_recblocks_weights(model, a.init_weights)
     else:
@@ -134,6 +139,7 @@ def main(argv=None) -> int:
         rt.save_weights(model, a.out_weights)
 
     auc = None
+    logloss = None
     eval_seconds = None
     if a.valid:
         from sklearn.metrics import roc_auc_score
@@ -145,6 +151,8 @@ def main(argv=None) -> int:
             scores = rt.predict(model, valid, a.batch_size)
             auc = float(roc_auc_score(labels, scores))
         eval_seconds = time.perf_counter() - eval_start
+        p1 = np.clip(scores.astype(np.float64), 1e-7, 1 - 1e-7)
+        logloss = float(-np.mean(labels * np.log(p1) + (1 - labels) * np.log(1 - p1)))
 
     first_step = (None if result.first_step_at is None
                   else _AGE_AT_T0 + (result.first_step_at - _T0))
@@ -165,6 +173,7 @@ def main(argv=None) -> int:
         "final_loss": result.losses[-1] if result.losses else None,
         "last_epoch_loss": result.last_epoch_loss,
         "valid_auc": auc,
+        "valid_logloss": logloss,
         "valid_auc_per_epoch": per_epoch or None,
         "eval_samples_per_s": (max(a.eval_repeat, 1) * len(scores) / eval_seconds) if eval_seconds else None,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

@@ -1,10 +1,12 @@
 // train_bench: recblocks' side of the training benchmark (bench/train/run.sh
 // runs it and the PyTorch reference on the same dataset directories).
 //
-//   train_bench --model seed|criteo --data DIR [--batch-size N] [--epochs E]
-//               [--optimizer adam|sgd] [--learning-rate X] [--threads T]
+//   train_bench --model seed|criteo|dlrm|dcn|deepfm|ncf|mlp --data DIR
+//               [--batch-size N] [--epochs E]
+//               [--optimizer adam|sgd|...] [--learning-rate X] [--threads T]
 //               [--seed S] [--save-initial DIR] [--valid-every-epoch]
-//               [--eval-repeat N]
+//               [--eval-repeat N] [--seed-columns] [--embedding-dim D]
+//               [--deep U,U,...]
 //
 // --seed sets the initial weights' seed and the loader's; --save-initial
 // writes the initial model directory (for the PyTorch side's
@@ -15,10 +17,14 @@
 // notebook's custom DLRM on its columns (src/cli/architectures.cpp);
 // `criteo` is facebookresearch/dlrm's Kaggle configuration: embedding dim
 // 16, bottom 13-512-256-64-16, top 367-512-256-1 (the `dlrm` preset with
-// those sizes). Prints one JSON line:
+// those sizes). dlrm, dcn, deepfm, ncf, mlp are the CLI's ranking presets
+// (src/cli/architectures.cpp, model/ranking.h) on the first binary target,
+// with --embedding-dim and --deep (their deep/MLP units, the CLI's --top);
+// --seed-columns keeps the seed notebook's columns only (all scalar, as the
+// PyTorch references read them). Prints one JSON line:
 //   {"impl": "recblocks", "model", "batch_size", "threads", "epochs",
 //    "train_samples_per_s", "eval_samples_per_s", "first_step_s",
-//    "peak_rss_mib", "val_auc", "final_loss"}
+//    "peak_rss_mib", "val_auc", "val_logloss", "final_loss"}
 // train_samples_per_s counts the training steps only (no validation);
 // first_step_s is from process start to the end of the first step;
 // eval_samples_per_s is over --eval-repeat evaluations of valid/ (default 1;
@@ -54,7 +60,28 @@ struct Args {
   std::filesystem::path save_initial;
   bool valid_every_epoch = false;
   int eval_repeat = 1;
+  bool seed_columns = false;
+  std::int64_t embedding_dim = 0;  // presets: 0 = the preset's
+  std::vector<std::int64_t> deep;  // presets: empty = the preset's
 };
+
+std::vector<std::int64_t> parse_units(const std::string& text) {
+  std::vector<std::int64_t> units;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t end = std::min(text.find(',', begin), text.size());
+    units.push_back(std::stoll(text.substr(begin, end - begin)));
+    begin = end + 1;
+  }
+  return units;
+}
+
+bool is_preset(const std::string& model) {
+  for (const std::string& name : rb::cli::preset_names()) {
+    if (name == model && name != "custom-dlrm") return true;
+  }
+  return false;
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -75,9 +102,13 @@ Args parse(int argc, char** argv) {
     else if (arg == "--save-initial") a.save_initial = value();
     else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
     else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
+    else if (arg == "--seed-columns") a.seed_columns = true;
+    else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
+    else if (arg == "--deep") a.deep = parse_units(value());
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
-  RB_CHECK(a.model == "seed" || a.model == "criteo", rb::ValueError, "--model {}: expected seed or criteo", a.model);
+  RB_CHECK(a.model == "seed" || a.model == "criteo" || is_preset(a.model), rb::ValueError,
+           "--model {}: expected seed, criteo, dlrm, dcn, deepfm, ncf or mlp", a.model);
   RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
   RB_CHECK(a.epochs >= 1, rb::ValueError, "--epochs {}: expected at least 1", a.epochs);
   RB_CHECK(a.eval_repeat >= 1, rb::ValueError, "--eval-repeat {}: expected at least 1", a.eval_repeat);
@@ -103,10 +134,24 @@ int main(int argc, char** argv) try {
   rb::cli::ArchitectureOptions arch;
   std::string optimizer = args.optimizer;
   double lr = args.learning_rate;
-  if (args.model == "seed") {
+  if (args.model == "seed" || args.seed_columns) {
     train = train.select_by_name(rb::cli::seed_columns());
     valid = valid.select_by_name(rb::cli::seed_columns());
+  }
+  if (args.model == "seed") {
     arch.model = "custom-dlrm";
+    if (optimizer.empty()) optimizer = "adam";
+  } else if (is_preset(args.model)) {
+    arch.model = args.model;
+    if (args.embedding_dim > 0) arch.embedding_dim = args.embedding_dim;
+    arch.top = args.deep;
+    if (args.model == "dlrm") arch.bottom = {128, arch.embedding_dim};
+    for (const rb::ColumnSchema& c : train.schema()) {
+      if (c.has_tag(rb::Tags::TARGET) && (c.has_tag(rb::Tags::BINARY_CLASSIFICATION) || c.has_tag(rb::Tags::BINARY))) {
+        arch.target = c.name();
+        break;
+      }
+    }
     if (optimizer.empty()) optimizer = "adam";
   } else {
     arch = {.model = "dlrm", .embedding_dim = 16, .bottom = {512, 256, 64, 16}, .top = {512, 256}};
@@ -152,6 +197,7 @@ int main(int argc, char** argv) try {
       {"first_step_s", first->at},
       {"peak_rss_mib", static_cast<double>(usage.ru_maxrss) / 1024.0},
       {"val_auc", auc},
+      {"val_logloss", scores.at("loss")},
       {"final_loss", history.epochs.back().at("loss")}};
   if (args.valid_every_epoch) {
     std::vector<double> per_epoch;
