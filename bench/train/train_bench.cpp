@@ -24,7 +24,7 @@
 // PyTorch references read them). Prints one JSON line:
 //   {"impl": "recblocks", "model", "batch_size", "threads", "epochs",
 //    "train_samples_per_s", "eval_samples_per_s", "first_step_s",
-//    "peak_rss_mib", "val_auc", "val_logloss", "final_loss"}
+//    "peak_rss_mib", "val_auc", "val_logloss", "final_loss", "train_rows"}
 // train_samples_per_s counts the training steps only (no validation);
 // first_step_s is from process start to the end of the first step;
 // eval_samples_per_s is over --eval-repeat evaluations of valid/ (default 1;
@@ -191,6 +191,7 @@ int main(int argc, char** argv) try {
       {"batch_size", args.batch_size},
       {"threads", rb::num_threads()},
       {"epochs", args.epochs},
+      {"train_rows", train.num_rows()},
       {"optimizer", optimizer},
       {"train_samples_per_s", static_cast<double>(train.num_rows()) * args.epochs / train_s},
       {"eval_samples_per_s", static_cast<double>(valid.num_rows()) * args.eval_repeat / eval_s},

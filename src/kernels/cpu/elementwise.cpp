@@ -64,6 +64,18 @@ inline float grad_b(Binary op, float a, float b, float g) {
   return 0;
 }
 
+// fn(std::integral_constant<Binary, op>{}): the same-shape loops below are
+// compiled once per op, so the op's switch folds away and they vectorise.
+template <class F>
+void with_binary(Binary op, F&& fn) {
+  switch (op) {
+    case Binary::kAdd: fn(std::integral_constant<Binary, Binary::kAdd>{}); break;
+    case Binary::kSub: fn(std::integral_constant<Binary, Binary::kSub>{}); break;
+    case Binary::kMul: fn(std::integral_constant<Binary, Binary::kMul>{}); break;
+    case Binary::kDiv: fn(std::integral_constant<Binary, Binary::kDiv>{}); break;
+  }
+}
+
 // Visits every element of the broadcast output: f(out_index, a_index, b_index).
 template <class F>
 void for_each_broadcast(const Shape& out, const Broadcast& ba, const Broadcast& bb, F&& f) {
@@ -98,8 +110,10 @@ void CpuBackend::binary_forward(Binary op, const Tensor& a, const Tensor& b, con
   const float* pb = b.data<float>();
   float* py = y.data<float>();
   if (a.shape() == y.shape() && b.shape() == y.shape()) {
-    parallel_for(y.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) py[i] = apply(op, pa[i], pb[i]);
+    with_binary(op, [&](auto kind) {
+      parallel_for(y.numel(), 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) py[i] = apply(kind.value, pa[i], pb[i]);
+      });
     });
     return;
   }
@@ -118,10 +132,34 @@ void CpuBackend::binary_backward(Binary op, const Tensor& a, const Tensor& b, co
   if (a.shape() == dy.shape() && b.shape() == dy.shape()) {
     float* pda = da.wanted() ? da.tensor.data<float>() : nullptr;
     float* pdb = db.wanted() ? db.tensor.data<float>() : nullptr;
-    parallel_for(dy.numel(), 2, [&](std::int64_t begin, std::int64_t end) {
-      for (std::int64_t i = begin; i < end; ++i) {
-        if (pda != nullptr) store(pda + i, grad_a(op, pa[i], pb[i], g[i]), da.accumulate);
-        if (pdb != nullptr) store(pdb + i, grad_b(op, pa[i], pb[i], g[i]), db.accumulate);
+    // One pass computing both gradients per element (dy may share a buffer
+    // with a gradient it feeds), compiled per op and per case of wanted /
+    // accumulated gradient so that each loop vectorises.
+    with_binary(op, [&](auto kind) {
+      constexpr Binary kOp = decltype(kind)::value;
+      auto loop = [&](auto a_mode, auto b_mode) {  // 0: not wanted, 1: overwrite, 2: add
+        parallel_for(dy.numel(), 2, [&](std::int64_t begin, std::int64_t end) {
+          for (std::int64_t i = begin; i < end; ++i) {
+            const float ga = grad_a(kOp, pa[i], pb[i], g[i]), gb = grad_b(kOp, pa[i], pb[i], g[i]);
+            if constexpr (decltype(a_mode)::value == 1) pda[i] = ga;
+            if constexpr (decltype(a_mode)::value == 2) pda[i] += ga;
+            if constexpr (decltype(b_mode)::value == 1) pdb[i] = gb;
+            if constexpr (decltype(b_mode)::value == 2) pdb[i] += gb;
+          }
+        });
+      };
+      auto mode = [](float* p, bool accumulate) { return p == nullptr ? 0 : accumulate ? 2 : 1; };
+      auto with_b = [&](auto a_mode) {
+        switch (mode(pdb, db.accumulate)) {
+          case 0: loop(a_mode, std::integral_constant<int, 0>{}); break;
+          case 1: loop(a_mode, std::integral_constant<int, 1>{}); break;
+          default: loop(a_mode, std::integral_constant<int, 2>{}); break;
+        }
+      };
+      switch (mode(pda, da.accumulate)) {
+        case 0: with_b(std::integral_constant<int, 0>{}); break;
+        case 1: with_b(std::integral_constant<int, 1>{}); break;
+        default: with_b(std::integral_constant<int, 2>{}); break;
       }
     });
     return;
