@@ -37,6 +37,7 @@ void ensure_builtins() {
     register_transformations();
     register_layers();
     register_interaction_layers();
+    register_experts();
     registering_builtins = false;
   });
 }

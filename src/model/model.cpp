@@ -32,6 +32,18 @@ std::int64_t first_non_finite(const Tensor& t) {
 
 // Where a NaN or Inf first appears: an input column, a parameter, or the
 // output of an op (in the order the tape recorded them).
+// What a task's head reads: the body's dict entry named after the task
+// when there is one (MMOEBlock's outputs), else the whole body output.
+template <class F>
+F task_input(const F& body, const PredictionTask& task) {
+  if (body.kind() == FlowSpec::Kind::kDict) {
+    for (const auto& [name, value] : body.dict()) {
+      if (name == task.name()) return F::tensor(value);
+    }
+  }
+  return body;
+}
+
 std::string locate_non_finite(const Tape& tape, const Batch& batch,
                               const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
   for (const std::string& name : batch.names()) {
@@ -168,7 +180,7 @@ void Model::build(const Schema& schema, std::uint64_t seed) {
   if (impl_->built) return;
   BlockContext context(seed);
   const FlowSpec out = impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
-  for (const PredictionTask& task : impl_->tasks) task.head().build(out, context);
+  for (const PredictionTask& task : impl_->tasks) task.head().build(task_input(out, task), context);
   impl_->schema = schema;
   impl_->seed = seed;
   impl_->built = true;
@@ -240,7 +252,7 @@ Forward run_forward(const Model::Impl& impl, RunContext& run) {
   Forward out;
   const Flow body = impl.body.forward(Flow::inputs(run.batch()), run);
   for (const PredictionTask& task : impl.tasks) {
-    out.logits.push_back(task.head().forward(body, run).as_tensor(task.name()));
+    out.logits.push_back(task.head().forward(task_input(body, task), run).as_tensor(task.name()));
   }
   return out;
 }

@@ -156,6 +156,9 @@ class Model {
  public:
   Model() = default;
   Model(Block body, std::vector<PredictionTask> tasks);
+  // Each task's head reads the body's output, or, when the body returns a
+  // dict with an entry named after the task (PredictionTask::name(), as
+  // MMOEBlock's outputs are), that entry alone.
   // Tasks from the schema's targets (prediction_tasks).
   static Model from_block(Block body, const Schema& schema);
 
