@@ -1,6 +1,6 @@
-// MMOEBlock against the formula computed here from its weights, its
-// gradients (finite differences), JSON round trip, errors, and a Model that
-// trains two tasks on it with loss weights.
+// MMOEBlock, CGCBlock and PLEBlock against the formulas computed here from
+// their weights, their gradients (finite differences), JSON round trips,
+// errors, and Models that train two tasks on them with loss weights.
 #include "recblocks/blocks/experts.h"
 
 #include <gmock/gmock.h>
@@ -172,6 +172,104 @@ TEST(MMOEBlock, AModelTrainsTwoTasksWithLossWeights) {
   EXPECT_TRUE(testing::tensors_bitwise_equal(again.predict(data).at(binary),
                                              model.predict(data).at(binary)));
   EXPECT_TRUE(testing::tensors_bitwise_equal(again.predict(data).at(regression),
+                                             model.predict(data).at(regression)));
+}
+
+// softmax(gate(x_r)) . experts(x_r) in double; `experts` name dense layers.
+std::vector<double> mix(const Block& block, const Tensor& x, std::int64_t r,
+                        const std::string& gate, const std::vector<std::string>& experts) {
+  std::vector<double> g = dense_row(x, r, param(block, gate + "/dense_0/kernel"),
+                                    param(block, gate + "/dense_0/bias"), false);
+  EXPECT_EQ(g.size(), experts.size());
+  double total = 0;
+  for (double& v : g) total += v = std::exp(v);
+  std::vector<double> out;
+  for (std::size_t e = 0; e < experts.size(); ++e) {
+    const auto h = dense_row(x, r, param(block, experts[e] + "/dense_0/kernel"),
+                             param(block, experts[e] + "/dense_0/bias"), true);
+    out.resize(h.size(), 0.0);
+    for (std::size_t d = 0; d < h.size(); ++d) out[d] += g[e] / total * h[d];
+  }
+  return out;
+}
+
+TEST(CGCBlock, EachOutputMixesItsOwnAndTheSharedExperts) {
+  const CGCBlock cgc({"a", "b"}, MLPBlock({3}),
+                     {.num_task_experts = 2, .num_shared_experts = 1, .add_shared_gate = true});
+  const Tensor x = testing::uniform({4, 5}, 6);
+  const auto out = run_dict(cgc, x);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[2].first, "shared");
+  const std::vector<std::vector<std::string>> experts = {
+      {"task_0_expert_0", "task_0_expert_1", "shared_expert_0"},
+      {"task_1_expert_0", "task_1_expert_1", "shared_expert_0"},
+      {"task_0_expert_0", "task_0_expert_1", "task_1_expert_0", "task_1_expert_1",
+       "shared_expert_0"}};
+  const std::vector<std::string> gates = {"gate_0", "gate_1", "shared_gate"};
+  for (std::size_t k = 0; k < 3; ++k) {
+    for (std::int64_t r = 0; r < 4; ++r) {
+      const auto want = mix(cgc, x, r, gates[k], experts[k]);
+      for (int d = 0; d < 3; ++d)
+        EXPECT_NEAR(out[k].second.data<float>()[r * 3 + d], want[d], 1e-6) << k << " " << r;
+    }
+  }
+}
+
+TEST(PLEBlock, GradientsAndJsonRoundTrip) {
+  const PLEBlock ple(2, {"a", "b"}, MLPBlock({3}, {.activation = "tanh"}),
+                     {.num_task_experts = 1, .num_shared_experts = 2});
+  Parameter x("x", testing::uniform({4, 5}, 7));
+  BlockContext context(8);
+  const FlowSpec spec = ple.build(FlowSpec::tensor({Shape{5}, DType::kFloat32}), context);
+  EXPECT_EQ(spec.str(), "{a: [3], b: [3]}");
+  std::vector<Parameter*> inputs{&x};
+  for (const auto& [name, p] : ple.parameters()) inputs.push_back(p.get());
+  EXPECT_TRUE(testing::check_gradients("PLEBlock", inputs, [&](Tape& tape, std::span<const Var> v) {
+    RunContext run(tape, no_batch(), true);
+    return ple.forward(Flow::tensor(v[0]), run).as_tensor("test");
+  }));
+  const auto before = run_dict(ple, x.value());
+  const nlohmann::json j = ple.to_json();
+  const Block again = Block::from_json(nlohmann::json::parse(j.dump()));
+  EXPECT_EQ(again.to_json(), j);
+  BlockContext other(99);
+  again.build(FlowSpec::tensor({Shape{5}, DType::kFloat32}), other);
+  again.load_state(ple.state());
+  const auto after = run_dict(again, x.value());
+  for (std::size_t k = 0; k < 2; ++k)
+    EXPECT_TRUE(testing::tensors_bitwise_equal(after[k].second, before[k].second));
+}
+
+TEST(PLEBlock, ErrorsNameTheProblem) {
+  EXPECT_THAT(error_of([] { PLEBlock(0, {"a"}, MLPBlock({3})); }),
+              HasSubstr("PLEBlock: num_layers is 0"));
+  EXPECT_THAT(error_of([] {
+                CGCBlock({"a"}, MLPBlock({3}), {.num_task_experts = 0, .num_shared_experts = 0});
+              }),
+              HasSubstr("CGCBlock: no experts"));
+  EXPECT_THAT(error_of([] { CGCBlock({"shared"}, MLPBlock({3})); }),
+              HasSubstr("may not be named 'shared'"));
+}
+
+TEST(PLEBlock, AModelTrainsTwoTasksWithLossWeights) {
+  const Dataset data = testing::planted_dataset(3000, 12);
+  const Block inputs =
+      ParallelBlock({{"categorical", EmbeddingFeatures::from_schema(data.schema(), {.dim = 8})},
+                     {"continuous", ContinuousFeatures::from_schema(data.schema())}});
+  const std::string binary = "rating_binary/binary_classification_task",
+                    regression = "rating/regression_task";
+  const Block body =
+      inputs.connect(ConcatFeatures()).connect(PLEBlock(2, {binary, regression}, MLPBlock({16})));
+  Model model(body, {BinaryClassificationTask("rating_binary"), RegressionTask("rating")});
+  model.build(data.schema(), 1);
+  model.compile(optim::Adam({.learning_rate = 0.01f}), {.loss_weights = {1.0f, 0.5f}});
+  model.fit(data, {.batch_size = 128, .epochs = 4, .progress = false});
+  const Logs logs = model.evaluate(data, {.progress = false});
+  EXPECT_GT(logs.at(binary + "/auc"), 0.75);
+  EXPECT_LT(logs.at(regression + "/root_mean_squared_error"), 1.0);
+  testing::TempDir dir;
+  model.save(dir / "m");
+  EXPECT_TRUE(testing::tensors_bitwise_equal(Model::load(dir / "m").predict(data).at(regression),
                                              model.predict(data).at(regression)));
 }
 

@@ -1,5 +1,6 @@
 // Multi-task experts: Merlin's MMOEBlock (Ma et al. 2018, Multi-gate
-// Mixture-of-Experts).
+// Mixture-of-Experts), CGCBlock and PLEBlock (Tang et al. 2020, Customized
+// Gate Control and Progressive Layered Extraction).
 //
 //   auto body = inputs.connect(rb::MLPBlock({64}))
 //                   .connect(rb::MMOEBlock({"click/binary_classification_task",
@@ -41,6 +42,43 @@ class MMOEBlock : public Block {
  private:
   explicit MMOEBlock(std::shared_ptr<BlockBase> impl) : Block(std::move(impl)) {}
   friend void register_experts();
+};
+
+struct CGCOptions {
+  int num_task_experts = 1;    // per output
+  int num_shared_experts = 1;  // >= 0; task + shared experts must be >= 1 per output
+  // Also output "shared": a gate over every expert (what the next layer of a
+  // PLEBlock reads as its shared input).
+  bool add_shared_gate = false;
+  Block gate_block = {};  // as MMOEOptions::gate_block
+  double gate_softmax_temperature = 1.0;
+};
+
+// One CGC layer. Each output k has num_task_experts experts of its own and
+// shares num_shared_experts; its gate mixes its own and the shared experts
+// (softmax over num_task_experts + num_shared_experts). The input is a
+// tensor [B, n] (a dict without these keys is concatenated) read by every
+// expert and gate, or, between PLE layers, a dict holding an entry per
+// output (read by that output's experts and gate) and "shared" (read by the
+// shared experts and the shared gate). Output: a dict, an entry per output,
+// plus "shared" with add_shared_gate. Parameters: "task_<k>_expert_<i>/...",
+// "shared_expert_<i>/...", "gate_<k>/...", "shared_gate/...".
+class CGCBlock : public Block {
+ public:
+  CGCBlock(std::vector<std::string> outputs, const Block& expert_block, CGCOptions options = {});
+
+ private:
+  explicit CGCBlock(std::shared_ptr<BlockBase> impl) : Block(std::move(impl)) {}
+  friend void register_experts();
+};
+
+// num_layers CGC layers in sequence (a SequentialBlock of CGCBlocks): all
+// but the last add the shared gate, which the next layer's shared experts
+// read; the last outputs an entry per output. num_layers >= 1.
+class PLEBlock : public Block {
+ public:
+  PLEBlock(int num_layers, std::vector<std::string> outputs, const Block& expert_block,
+           CGCOptions options = {});
 };
 
 }  // namespace recblocks
