@@ -106,6 +106,18 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                              .mlp_block = MLPBlock(or_default(options.top, {128, 64})),
                              .prediction_tasks = preset_tasks(options, schema)});
   }
+  if (options.model == "mmoe") {
+    return MMOEModel(schema, {.expert_block = MLPBlock(or_default(options.top, {64})),
+                              .num_experts = options.num_experts,
+                              .embedding_options = {.dim = options.embedding_dim},
+                              .prediction_tasks = preset_tasks(options, schema)});
+  }
+  if (options.model == "ple") {
+    return PLEModel(schema, {.num_layers = options.cross_depth,
+                             .expert_block = MLPBlock(or_default(options.top, {64})),
+                             .embedding_options = {.dim = options.embedding_dim},
+                             .prediction_tasks = preset_tasks(options, schema)});
+  }
   if (options.model == "mlp") {
     return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),
                              .embedding_options = {.dim = options.embedding_dim},
@@ -128,15 +140,17 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
 }
 
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn", "deepfm", "ncf", "mlp"};
+  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm",
+                                                 "ncf",         "mlp",  "mmoe", "ple"};
   return names;
 }
 
 std::string architecture_help() {
   return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top [128, 64, 32]), "
          "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep [64]), ncf (NCFModel: "
-         "MLP [128, 64]), mlp (MLP [64, 32]); --top sets the deep/MLP units of the last four; the presets train "
-         "every target, or --target. Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
+         "MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, experts MLP [64]), ple (PLE, "
+         "--cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of the last six; the presets "
+         "train every target, or --target. Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
 }
 
 }  // namespace recblocks::cli

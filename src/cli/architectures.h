@@ -21,9 +21,10 @@ struct ArchitectureOptions {
   std::int64_t embedding_dim = 64;
   std::vector<std::int64_t> bottom = {};  // empty: the preset's
   std::vector<std::int64_t> top = {};     // empty: the preset's (the deep/MLP block of dcn, deepfm, ncf, mlp)
-  int cross_depth = 2;                    // dcn
+  int cross_depth = 2;                    // dcn: cross layers; ple: CGC layers
   std::int64_t low_rank_dim = 0;          // dcn: 0 = full-rank cross layers
   bool parallel = false;                  // dcn: cross and deep side by side instead of stacked
+  int num_experts = 4;                    // mmoe
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
   std::string target = {};
@@ -38,7 +39,7 @@ Block seed_dlrm_body(const Schema& schema, std::int64_t embedding_dim = 64);
 PredictionTask seed_dlrm_task(const std::string& target);
 
 Model make_model(const ArchitectureOptions& options, const Schema& schema);
-// custom-dlrm, dlrm, dcn, deepfm, ncf, mlp.
+// custom-dlrm, dlrm, dcn, deepfm, ncf, mlp, mmoe, ple.
 const std::vector<std::string>& preset_names();
 // One line for --help.
 std::string architecture_help();

@@ -31,6 +31,7 @@ struct TrainArgs {
   std::vector<std::string> columns;
   std::string optimizer = "adam";
   double learning_rate = 0;  // 0: the optimizer's default
+  std::vector<float> loss_weights;
   int epochs = 1;
   std::int64_t batch_size = 1024;
   std::uint64_t seed = 0;
@@ -83,7 +84,7 @@ void run_train(const TrainArgs& args) {
 
   Model model = make_model(args.architecture, train.schema());
   model.build(train.schema(), args.seed);
-  model.compile(make_optimizer(args.optimizer, args.learning_rate));
+  model.compile(make_optimizer(args.optimizer, args.learning_rate), {.loss_weights = args.loss_weights});
   FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
                  .validation_data = valid, .progress = !args.no_progress};
   if (!args.checkpoint_dir.empty()) {
@@ -174,6 +175,9 @@ void register_model_commands(CLI::App& app) {
   train->add_option("--cross-depth", t->architecture.cross_depth, "dcn: cross layers")->capture_default_str();
   train->add_option("--low-rank-dim", t->architecture.low_rank_dim, "dcn: low-rank cross layers of this rank (0: full rank)")->capture_default_str();
   train->add_flag("--parallel", t->architecture.parallel, "dcn: cross and deep side by side (default: stacked)");
+  train->add_option("--num-experts", t->architecture.num_experts, "mmoe: experts")->capture_default_str();
+  train->add_option("--loss-weights", t->loss_weights, "One weight per task, in task order (the schema's order of the targets), e.g. 0.5,1")
+      ->delimiter(',');
   train->add_option("--target", t->architecture.target, "The target column of the task");
   train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
   train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad")

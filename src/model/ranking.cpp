@@ -145,6 +145,43 @@ Model NCFModel(const Schema& schema, NCFOptions options) {
   return with_tasks(std::move(body), schema, std::move(options.prediction_tasks));
 }
 
+namespace {
+
+// The tasks given, or the schema's; and the names their outputs go by.
+std::vector<PredictionTask> tasks_or_schema(std::vector<PredictionTask> tasks,
+                                            const Schema& schema) {
+  return tasks.empty() ? prediction_tasks(schema) : tasks;
+}
+
+std::vector<std::string> task_names(const std::vector<PredictionTask>& tasks) {
+  std::vector<std::string> names;
+  for (const PredictionTask& t : tasks) names.push_back(t.name());
+  return names;
+}
+
+}  // namespace
+
+Model MMOEModel(const Schema& schema, MMOEModelOptions options) {
+  std::vector<PredictionTask> tasks = tasks_or_schema(std::move(options.prediction_tasks), schema);
+  const Block experts =
+      MMOEBlock(task_names(tasks), options.expert_block ? *options.expert_block : MLPBlock({64}),
+                options.num_experts);
+  Block body =
+      ranking_inputs(schema, options.embedding_options).connect(ConcatFeatures()).connect(experts);
+  return Model(std::move(body), std::move(tasks));
+}
+
+Model PLEModel(const Schema& schema, PLEModelOptions options) {
+  std::vector<PredictionTask> tasks = tasks_or_schema(std::move(options.prediction_tasks), schema);
+  const Block experts = PLEBlock(options.num_layers, task_names(tasks),
+                                 options.expert_block ? *options.expert_block : MLPBlock({64}),
+                                 {.num_task_experts = options.num_task_experts,
+                                  .num_shared_experts = options.num_shared_experts});
+  Block body =
+      ranking_inputs(schema, options.embedding_options).connect(ConcatFeatures()).connect(experts);
+  return Model(std::move(body), std::move(tasks));
+}
+
 Model MLPModel(const Schema& schema, MLPModelOptions options) {
   Block body = ranking_inputs(schema, options.embedding_options)
                    .connect(ConcatFeatures())

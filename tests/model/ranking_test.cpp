@@ -284,6 +284,25 @@ TEST(RankingModels, EachLearnsSavesAndLoads) {
   }
 }
 
+TEST(RankingModels, MultiTaskModelsGiveEachTaskItsOwnOutput) {
+  const Dataset data = planted_dataset(400, 10);
+  for (Model model : {MMOEModel(data.schema(), {.expert_block = MLPBlock({6}), .num_experts = 3}),
+                      PLEModel(data.schema(), {.num_layers = 2, .expert_block = MLPBlock({6})})}) {
+    SCOPED_TRACE(model.body().summary());
+    ASSERT_EQ(model.tasks().size(), 3u);  // rating_binary, rating, genre
+    model.build(data.schema(), 2);
+    model.compile("adam", {.loss_weights = {1.0f, 0.5f, 0.25f}});
+    model.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
+    for (const auto& [name, p] : model.parameters()) {
+      if (name.ends_with("/output/dense_0/kernel")) {
+        EXPECT_EQ(p->value().size(0), 6) << name;  // its expert mixture, not a concatenation
+      }
+    }
+    const auto predictions = model.predict(data);
+    EXPECT_EQ(predictions.size(), 3u);
+  }
+}
+
 TEST(RankingModels, TasksComeFromTheSchemaWhenNoneAreGiven) {
   const Dataset data = planted_dataset(50, 8);
   const Model model = DCNModel(data.schema(), {.deep_block = MLPBlock({4})});

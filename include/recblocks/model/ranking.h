@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "recblocks/blocks/experts.h"
 #include "recblocks/blocks/features.h"
 #include "recblocks/blocks/interaction.h"
 #include "recblocks/blocks/mlp.h"
@@ -107,6 +108,31 @@ struct MLPModelOptions {
   std::vector<PredictionTask> prediction_tasks = {};
 };
 Model MLPModel(const Schema& schema, MLPModelOptions options = {});
+
+// Multi-task ranking: the categorical embeddings and the continuous columns
+// concatenated, then MMOEBlock or PLEBlock with an output per task (the
+// tasks: prediction_tasks, or one per TARGET column of the schema), each
+// task reading its own output. Compile with CompileOptions::loss_weights
+// to weight the tasks' losses.
+struct MMOEModelOptions {
+  // None: MLPBlock({64}).
+  std::optional<Block> expert_block = std::nullopt;
+  int num_experts = 4;
+  EmbeddingOptions embedding_options = {};
+  std::vector<PredictionTask> prediction_tasks = {};
+};
+Model MMOEModel(const Schema& schema, MMOEModelOptions options = {});
+
+struct PLEModelOptions {
+  int num_layers = 2;
+  // None: MLPBlock({64}).
+  std::optional<Block> expert_block = std::nullopt;
+  int num_task_experts = 1;
+  int num_shared_experts = 1;
+  EmbeddingOptions embedding_options = {};
+  std::vector<PredictionTask> prediction_tasks = {};
+};
+Model PLEModel(const Schema& schema, PLEModelOptions options = {});
 
 // InputBlockV2 with aggregation=None: {column: tensor} for every categorical
 // column (EmbeddingFeatures with `embeddings`) and every continuous column
