@@ -6,7 +6,7 @@
 //               [--optimizer adam|sgd|...] [--learning-rate X] [--threads T]
 //               [--seed S] [--save-initial DIR] [--valid-every-epoch]
 //               [--eval-repeat N] [--seed-columns] [--embedding-dim D]
-//               [--deep U,U,...]
+//               [--deep U,U,...] [--loss-weights W,W,...]
 //
 // --seed sets the initial weights' seed and the loader's; --save-initial
 // writes the initial model directory (for the PyTorch side's
@@ -21,7 +21,10 @@
 // (src/cli/architectures.cpp, model/ranking.h) on the first binary target,
 // with --embedding-dim and --deep (their deep/MLP units, the CLI's --top);
 // --seed-columns keeps the seed notebook's columns only (all scalar, as the
-// PyTorch references read them). Prints one JSON line:
+// PyTorch references read them); mmoe and ple train every target (with
+// --seed-columns: rating and rating_binary), weighted by --loss-weights,
+// val_logloss then being the binary task's loss and val_rmse the
+// regression's. Prints one JSON line:
 //   {"impl": "recblocks", "model", "batch_size", "threads", "epochs",
 //    "train_samples_per_s", "eval_samples_per_s", "first_step_s",
 //    "peak_rss_mib", "val_auc", "val_logloss", "final_loss", "train_rows"}
@@ -63,6 +66,7 @@ struct Args {
   bool seed_columns = false;
   std::int64_t embedding_dim = 0;  // presets: 0 = the preset's
   std::vector<std::int64_t> deep;  // presets: empty = the preset's
+  std::vector<float> loss_weights;  // mmoe, ple: in task order
 };
 
 std::vector<std::int64_t> parse_units(const std::string& text) {
@@ -105,6 +109,14 @@ Args parse(int argc, char** argv) {
     else if (arg == "--seed-columns") a.seed_columns = true;
     else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
     else if (arg == "--deep") a.deep = parse_units(value());
+    else if (arg == "--loss-weights") {
+      const std::string text = value();
+      for (std::size_t begin = 0; begin <= text.size();) {
+        const std::size_t end = std::min(text.find(',', begin), text.size());
+        a.loss_weights.push_back(std::stof(text.substr(begin, end - begin)));
+        begin = end + 1;
+      }
+    }
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo" || is_preset(a.model), rb::ValueError,
@@ -134,9 +146,12 @@ int main(int argc, char** argv) try {
   rb::cli::ArchitectureOptions arch;
   std::string optimizer = args.optimizer;
   double lr = args.learning_rate;
+  const bool multi_task = args.model == "mmoe" || args.model == "ple";
   if (args.model == "seed" || args.seed_columns) {
-    train = train.select_by_name(rb::cli::seed_columns());
-    valid = valid.select_by_name(rb::cli::seed_columns());
+    std::vector<std::string> columns = rb::cli::seed_columns();
+    if (multi_task) columns.insert(columns.begin(), "rating");  // the second target, before rating_binary as in the schema
+    train = train.select_by_name(columns);
+    valid = valid.select_by_name(columns);
   }
   if (args.model == "seed") {
     arch.model = "custom-dlrm";
@@ -147,6 +162,7 @@ int main(int argc, char** argv) try {
     arch.top = args.deep;
     if (args.model == "dlrm") arch.bottom = {128, arch.embedding_dim};
     for (const rb::ColumnSchema& c : train.schema()) {
+      if (multi_task) break;  // every target
       if (c.has_tag(rb::Tags::TARGET) && (c.has_tag(rb::Tags::BINARY_CLASSIFICATION) || c.has_tag(rb::Tags::BINARY))) {
         arch.target = c.name();
         break;
@@ -163,7 +179,7 @@ int main(int argc, char** argv) try {
   if (!args.save_initial.empty()) model.save(args.save_initial);
   nlohmann::json config = rb::optim::by_name(optimizer).to_json();
   if (lr > 0) config["learning_rate"] = rb::LearningRate(static_cast<float>(lr)).to_json();
-  model.compile(rb::Optimizer::from_json(config));
+  model.compile(rb::Optimizer::from_json(config), {.loss_weights = args.loss_weights});
 
   auto first = std::make_shared<FirstStep>();
   const auto t0 = std::chrono::steady_clock::now();
@@ -181,9 +197,11 @@ int main(int argc, char** argv) try {
 
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  double auc = 0;
+  double auc = 0, logloss = scores.at("loss"), rmse = -1;
   for (const auto& [k, v] : scores) {
     if (k.size() > 4 && k.ends_with("/auc")) auc = v;
+    if (k.ends_with("/root_mean_squared_error")) rmse = v;
+    if (multi_task && k.ends_with("binary_classification_task/loss")) logloss = v;
   }
   nlohmann::json line = {
       {"impl", "recblocks"},
@@ -198,7 +216,8 @@ int main(int argc, char** argv) try {
       {"first_step_s", first->at},
       {"peak_rss_mib", static_cast<double>(usage.ru_maxrss) / 1024.0},
       {"val_auc", auc},
-      {"val_logloss", scores.at("loss")},
+      {"val_logloss", logloss},
+      {"val_rmse", rmse},
       {"final_loss", history.epochs.back().at("loss")}};
   if (args.valid_every_epoch) {
     std::vector<double> per_epoch;

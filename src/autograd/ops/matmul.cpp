@@ -51,6 +51,28 @@ void bmm_backward(Tape& tape, std::int32_t node) {
   const kernels::GradOut da = tape.grad_out(in[0]);
   const kernels::GradOut db = tape.grad_out(in[1]);
   const bool shared_b = b.rank() == 2;
+  if (!shared_b) {
+    // Every item has its own b: both gradients are batched products (split
+    // over the threads, tiny ones without a BLAS call).
+    kernels::Backend& k = detail::backend();
+    if (da.wanted()) {
+      const float beta = da.accumulate ? 1.0f : 0.0f;
+      if (!ta) {
+        k.batched_gemm(false, !tb, 1.0f, dc, b, beta, da.tensor);
+      } else {
+        k.batched_gemm(tb, true, 1.0f, b, dc, beta, da.tensor);
+      }
+    }
+    if (db.wanted()) {
+      const float beta = db.accumulate ? 1.0f : 0.0f;
+      if (!tb) {
+        k.batched_gemm(!ta, false, 1.0f, a, dc, beta, db.tensor);
+      } else {
+        k.batched_gemm(true, ta, 1.0f, dc, a, beta, db.tensor);
+      }
+    }
+    return;
+  }
   for (std::int64_t i = 0; i < a.size(0); ++i) {
     const kernels::GradOut dai =
         da.wanted() ? kernels::GradOut{batch_item(da.tensor, i), da.accumulate} : kernels::GradOut{};

@@ -57,6 +57,33 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
         beta, c.data<float>(), n);
 }
 
+namespace {
+
+// Products this small (m * n * k) cost less as a direct loop than as a BLAS
+// call (its setup, locking and packing): MMoE's gate mixtures are
+// [1, E] x [E, d] per row, a thousand of them per batch.
+constexpr std::int64_t kSmallProduct = 32 * 32 * 32;
+
+void small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+                std::int64_t ldc) {
+  for (std::int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    for (std::int64_t j = 0; j < n; ++j) row[j] = beta == 0 ? 0.0f : beta * row[j];
+    for (std::int64_t p = 0; p < k; ++p) {
+      const float av = alpha * (trans_a ? a[p * lda + i] : a[i * lda + p]);
+      if (trans_b) {
+        for (std::int64_t j = 0; j < n; ++j) row[j] += av * b[j * ldb + p];
+      } else {
+        const float* brow = b + p * ldb;
+        for (std::int64_t j = 0; j < n; ++j) row[j] += av * brow[j];
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void CpuBackend::batched_gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a,
                               const Tensor& b, float beta, const Tensor& c) {
   const std::int64_t batch = c.size(0), m = c.size(1), n = c.size(2);
@@ -74,11 +101,18 @@ void CpuBackend::batched_gemm(bool trans_a, bool trans_b, float alpha, const Ten
     sgemm(false, trans_b, batch * m, n, k, alpha, pa, k, pb, b_cols, beta, pc, n);
     return;
   }
-  // Many small products: one per thread, each a single-threaded GEMM.
+  // Many small products, split over the threads: each a direct loop when
+  // tiny, else a single-threaded GEMM.
+  const bool tiny = m * n * k <= kSmallProduct;
   parallel_for(batch, m * n * k, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
-      sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride,
-            b_cols, beta, pc + i * m * n, n);
+      if (tiny) {
+        small_gemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride, b_cols, beta,
+                   pc + i * m * n, n);
+      } else {
+        sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride, b_cols, beta,
+              pc + i * m * n, n);
+      }
     }
   });
 }
