@@ -6,7 +6,8 @@
 # PyTorch references (bench/torch_ref) from the same initial weights on the
 # same rows in the same order. Prints a markdown table (mean and spread of
 # validation AUC and logloss, seconds per epoch, samples/s, peak memory) and
-# writes every run to $MODELS_OUT/runs.jsonl.
+# writes every run to $MODELS_OUT/runs.jsonl. MMoE and PLE train two tasks
+# of ml-100k (rating_binary and rating, the regression's loss weighted 0.5).
 #
 #   bench/models/run.sh [BUILD_DIR]          (default: build)
 #
@@ -68,6 +69,8 @@ run() {  # data_name data_dir model extra_recblocks_args... -- extra_torch_args.
 
 ml=$out/ml/ml-100k
 for model in dlrm dcn deepfm ncf mlp; do run ml-100k "$ml" "$model" --seed-columns -- --seed-columns; done
+# Multi-task: rating (regression, loss weight 0.5) and rating_binary (1).
+for model in mmoe ple; do run ml-100k "$ml" "$model" --seed-columns --loss-weights 0.5,1; done
 for model in dlrm dcn deepfm mlp; do
   run criteo "$out/criteo" "$model" --embedding-dim 16 -- --embedding-dim 16
 done

@@ -28,7 +28,8 @@ def main() -> int:
         impl = run["impl"]
         if impl == "recblocks":
             row = {"auc": run["val_auc"], "logloss": run["val_logloss"], "rows": run["train_rows"],
-                   "samples_per_s": run["train_samples_per_s"], "rss": run["peak_rss_mib"]}
+                   "samples_per_s": run["train_samples_per_s"], "rss": run["peak_rss_mib"],
+                   "rmse": run.get("val_rmse", -1)}
         else:
             row = {"auc": run["valid_auc"], "logloss": run["valid_logloss"], "rows": run["rows"] // run["epochs"],
                    "samples_per_s": run["samples_per_s"], "rss": run["peak_rss_mb"]}
@@ -56,6 +57,9 @@ def main() -> int:
         rss = [r["rss"] for r in rows]
         summary[(data, model, impl)] = (statistics.mean(auc), statistics.median(speed))
         epoch_s = f"{rows[0]['rows'] / statistics.median(speed):.2f}"
+        rmse = [r.get("rmse", -1) for r in rows]
+        if min(rmse) >= 0:
+            model = f"{model} (rating RMSE {statistics.mean(rmse):.4f} ± {spread(rmse):.4f})"
         print(f"| {data} | {model} | {impl} | {statistics.mean(auc):.4f} ± {spread(auc):.4f} | "
               f"{statistics.mean(loss):.4f} ± {spread(loss):.4f} | {statistics.median(speed):,.0f} | {epoch_s} | "
               f"{statistics.median(rss):.0f} |")
