@@ -141,19 +141,27 @@ TEST(MMOEBlock, ErrorsNameTheProblem) {
               HasSubstr("gate_softmax_temperature is 0, expected > 0"));
 }
 
-// Two tasks on one dataset: each reads its own mixture, the losses weighted.
-TEST(MMOEBlock, AModelTrainsTwoTasksWithLossWeights) {
-  const Dataset data = testing::planted_dataset(3000, 11);
+const std::string kBinary = "rating_binary/binary_classification_task";
+const std::string kRegression = "rating/regression_task";
+
+// Embeddings and continuous columns concatenated, then `experts` (outputs
+// named after the two tasks), compiled with loss weights 1 and 0.5.
+Model two_task_model(const Dataset& data, const Block& experts) {
   const Block inputs =
       ParallelBlock({{"categorical", EmbeddingFeatures::from_schema(data.schema(), {.dim = 8})},
                      {"continuous", ContinuousFeatures::from_schema(data.schema())}});
-  const std::string binary = "rating_binary/binary_classification_task",
-                    regression = "rating/regression_task";
-  const Block body =
-      inputs.connect(ConcatFeatures()).connect(MMOEBlock({binary, regression}, MLPBlock({16}), 3));
-  Model model(body, {BinaryClassificationTask("rating_binary"), RegressionTask("rating")});
+  Model model(inputs.connect(ConcatFeatures()).connect(experts),
+              {BinaryClassificationTask("rating_binary"), RegressionTask("rating")});
   model.build(data.schema(), 1);
   model.compile(optim::Adam({.learning_rate = 0.01f}), {.loss_weights = {1.0f, 0.5f}});
+  return model;
+}
+
+// Two tasks on one dataset: each reads its own mixture, the losses weighted.
+TEST(MMOEBlock, AModelTrainsTwoTasksWithLossWeights) {
+  const Dataset data = testing::planted_dataset(3000, 11);
+  const std::string binary = kBinary, regression = kRegression;
+  Model model = two_task_model(data, MMOEBlock({binary, regression}, MLPBlock({16}), 3));
   const Logs before = model.evaluate(data, {.progress = false});
   model.fit(data, {.batch_size = 128, .epochs = 4, .progress = false});
   const Logs after = model.evaluate(data, {.progress = false});
@@ -253,16 +261,8 @@ TEST(PLEBlock, ErrorsNameTheProblem) {
 
 TEST(PLEBlock, AModelTrainsTwoTasksWithLossWeights) {
   const Dataset data = testing::planted_dataset(3000, 12);
-  const Block inputs =
-      ParallelBlock({{"categorical", EmbeddingFeatures::from_schema(data.schema(), {.dim = 8})},
-                     {"continuous", ContinuousFeatures::from_schema(data.schema())}});
-  const std::string binary = "rating_binary/binary_classification_task",
-                    regression = "rating/regression_task";
-  const Block body =
-      inputs.connect(ConcatFeatures()).connect(PLEBlock(2, {binary, regression}, MLPBlock({16})));
-  Model model(body, {BinaryClassificationTask("rating_binary"), RegressionTask("rating")});
-  model.build(data.schema(), 1);
-  model.compile(optim::Adam({.learning_rate = 0.01f}), {.loss_weights = {1.0f, 0.5f}});
+  const std::string binary = kBinary, regression = kRegression;
+  Model model = two_task_model(data, PLEBlock(2, {binary, regression}, MLPBlock({16})));
   model.fit(data, {.batch_size = 128, .epochs = 4, .progress = false});
   const Logs logs = model.evaluate(data, {.progress = false});
   EXPECT_GT(logs.at(binary + "/auc"), 0.75);

@@ -5,26 +5,35 @@
 namespace recblocks::ops {
 namespace {
 
-// The 2-D gradients of c = op(a) @ op(b), written with gemm (beta 0 or 1).
-void matmul_grads(bool ta, bool tb, const Tensor& a, const Tensor& b, const Tensor& dc,
-                  const kernels::GradOut& da, const kernels::GradOut& db) {
-  kernels::Backend& k = detail::backend();
+// The gradients of c = op(a) @ op(b), written with `product`
+// (trans_a, trans_b, a, b, beta, c): the backend's gemm for 2-D operands,
+// its batched_gemm for per-item ones.
+template <class Product>
+void product_grads(bool ta, bool tb, const Tensor& a, const Tensor& b, const Tensor& dc,
+                   const kernels::GradOut& da, const kernels::GradOut& db, Product&& product) {
   if (da.wanted()) {
     const float beta = da.accumulate ? 1.0f : 0.0f;
     if (!ta) {
-      k.gemm(false, !tb, 1.0f, dc, b, beta, da.tensor);
+      product(false, !tb, dc, b, beta, da.tensor);
     } else {
-      k.gemm(tb, true, 1.0f, b, dc, beta, da.tensor);
+      product(tb, true, b, dc, beta, da.tensor);
     }
   }
   if (db.wanted()) {
     const float beta = db.accumulate ? 1.0f : 0.0f;
     if (!tb) {
-      k.gemm(!ta, false, 1.0f, a, dc, beta, db.tensor);
+      product(!ta, false, a, dc, beta, db.tensor);
     } else {
-      k.gemm(true, ta, 1.0f, dc, a, beta, db.tensor);
+      product(true, ta, dc, a, beta, db.tensor);
     }
   }
+}
+
+void matmul_grads(bool ta, bool tb, const Tensor& a, const Tensor& b, const Tensor& dc,
+                  const kernels::GradOut& da, const kernels::GradOut& db) {
+  product_grads(ta, tb, a, b, dc, da, db,
+                [](bool t1, bool t2, const Tensor& x, const Tensor& y, float beta,
+                   const Tensor& out) { detail::backend().gemm(t1, t2, 1.0f, x, y, beta, out); });
 }
 
 void matmul_backward(Tape& tape, std::int32_t node) {
@@ -54,28 +63,17 @@ void bmm_backward(Tape& tape, std::int32_t node) {
   if (!shared_b) {
     // Every item has its own b: both gradients are batched products (split
     // over the threads, tiny ones without a BLAS call).
-    kernels::Backend& k = detail::backend();
-    if (da.wanted()) {
-      const float beta = da.accumulate ? 1.0f : 0.0f;
-      if (!ta) {
-        k.batched_gemm(false, !tb, 1.0f, dc, b, beta, da.tensor);
-      } else {
-        k.batched_gemm(tb, true, 1.0f, b, dc, beta, da.tensor);
-      }
-    }
-    if (db.wanted()) {
-      const float beta = db.accumulate ? 1.0f : 0.0f;
-      if (!tb) {
-        k.batched_gemm(!ta, false, 1.0f, a, dc, beta, db.tensor);
-      } else {
-        k.batched_gemm(true, ta, 1.0f, dc, a, beta, db.tensor);
-      }
-    }
+    product_grads(
+        ta, tb, a, b, dc, da, db,
+        [](bool t1, bool t2, const Tensor& x, const Tensor& y, float beta, const Tensor& out) {
+          detail::backend().batched_gemm(t1, t2, 1.0f, x, y, beta, out);
+        });
     return;
   }
   for (std::int64_t i = 0; i < a.size(0); ++i) {
-    const kernels::GradOut dai =
-        da.wanted() ? kernels::GradOut{batch_item(da.tensor, i), da.accumulate} : kernels::GradOut{};
+    const kernels::GradOut dai = da.wanted()
+                                     ? kernels::GradOut{batch_item(da.tensor, i), da.accumulate}
+                                     : kernels::GradOut{};
     kernels::GradOut dbi{};
     if (db.wanted()) {
       // A shared b sums its gradient over the batch.
