@@ -69,15 +69,16 @@ struct Args {
   std::vector<float> loss_weights;  // mmoe, ple: in task order
 };
 
-std::vector<std::int64_t> parse_units(const std::string& text) {
-  std::vector<std::int64_t> units;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
+// "a,b,c" -> {a, b, c}, each read by `read` (std::stoll, std::stof).
+template <class T, class Read>
+std::vector<T> parse_list(const std::string& text, Read read) {
+  std::vector<T> values;
+  for (std::size_t begin = 0; begin <= text.size();) {
     const std::size_t end = std::min(text.find(',', begin), text.size());
-    units.push_back(std::stoll(text.substr(begin, end - begin)));
+    values.push_back(static_cast<T>(read(text.substr(begin, end - begin))));
     begin = end + 1;
   }
-  return units;
+  return values;
 }
 
 bool is_preset(const std::string& model) {
@@ -108,14 +109,11 @@ Args parse(int argc, char** argv) {
     else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
     else if (arg == "--seed-columns") a.seed_columns = true;
     else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
-    else if (arg == "--deep") a.deep = parse_units(value());
+    else if (arg == "--deep") {
+      a.deep = parse_list<std::int64_t>(value(), [](const std::string& v) { return std::stoll(v); });
+    }
     else if (arg == "--loss-weights") {
-      const std::string text = value();
-      for (std::size_t begin = 0; begin <= text.size();) {
-        const std::size_t end = std::min(text.find(',', begin), text.size());
-        a.loss_weights.push_back(std::stof(text.substr(begin, end - begin)));
-        begin = end + 1;
-      }
+      a.loss_weights = parse_list<float>(value(), [](const std::string& v) { return std::stof(v); });
     }
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }

@@ -52,83 +52,6 @@ void check_expert(const TensorSpec& out, TensorSpec& first, bool is_first, const
   first = out;
 }
 
-class MMOEImpl final : public BlockBase {
- public:
-  MMOEImpl(std::vector<std::string> outputs, double temperature, std::vector<Block> experts,
-           std::vector<Block> gates)
-      : outputs_(std::move(outputs)),
-        temperature_(temperature),
-        experts_(std::move(experts)),
-        gates_(std::move(gates)) {
-    RB_CHECK(!outputs_.empty(), ValueError, "MMOEBlock: no outputs (give the tasks' names)");
-    RB_CHECK(std::set<std::string>(outputs_.begin(), outputs_.end()).size() == outputs_.size(),
-             ValueError, "MMOEBlock: an output is named twice in [{}]", fmt::join(outputs_, ", "));
-    RB_CHECK(!experts_.empty(), ValueError, "MMOEBlock: num_experts is 0, expected >= 1");
-    RB_CHECK(std::isfinite(temperature_) && temperature_ > 0, ValueError,
-             "MMOEBlock: gate_softmax_temperature is {}, expected > 0", temperature_);
-    RB_CHECK(gates_.size() == outputs_.size(), ValueError, "MMOEBlock: {} gates for {} outputs",
-             gates_.size(), outputs_.size());
-  }
-  std::string_view type() const override { return "MMOEBlock"; }
-  json config() const override {
-    return {{"outputs", outputs_},
-            {"num_experts", static_cast<int>(experts_.size())},
-            {"gate_softmax_temperature", temperature_}};
-  }
-  std::vector<std::pair<std::string, Block>> children() const override {
-    std::vector<std::pair<std::string, Block>> out;
-    for (std::size_t e = 0; e < experts_.size(); ++e)
-      out.emplace_back(fmt::format("expert_{}", e), experts_[e]);
-    for (std::size_t k = 0; k < gates_.size(); ++k)
-      out.emplace_back(fmt::format("gate_{}", k), gates_[k]);
-    return out;
-  }
-  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
-    const FlowSpec x = FlowSpec::tensor(input.as_tensor("MMOEBlock"));
-    TensorSpec expert;
-    for (std::size_t e = 0; e < experts_.size(); ++e) {
-      const TensorSpec out = experts_[e].build(x, context).as_tensor("MMOEBlock expert");
-      RB_CHECK(out.shape.rank() == 1, ShapeError,
-               "MMOEBlock: expert {} gives [{}], expected a vector [d]", e,
-               fmt::join(out.shape.dims(), ", "));
-      RB_CHECK(e == 0 || out == expert, ShapeError,
-               "MMOEBlock: expert {} gives {} but expert 0 gives {}", e,
-               FlowSpec::tensor(out).str(), FlowSpec::tensor(expert).str());
-      expert = out;
-    }
-    const auto experts = static_cast<std::int64_t>(experts_.size());
-    FlowSpec::Dict dict;
-    for (std::size_t k = 0; k < gates_.size(); ++k) {
-      const TensorSpec gate = gates_[k].build(x, context).as_tensor("MMOEBlock gate");
-      RB_CHECK(gate.shape == Shape{experts}, ShapeError,
-               "MMOEBlock: gate {} gives {}, expected [{}]", k, FlowSpec::tensor(gate).str(),
-               experts);
-      dict.emplace_back(outputs_[k], expert);
-    }
-    return FlowSpec::dict(std::move(dict));
-  }
-  Flow forward(const Flow& input, RunContext& run) const override {
-    const Var x = input.as_tensor("MMOEBlock");
-    const Flow in = Flow::tensor(x);
-    std::vector<Var> experts;
-    experts.reserve(experts_.size());
-    for (const Block& e : experts_)
-      experts.push_back(e.forward(in, run).as_tensor("MMOEBlock expert"));
-    Flow::Dict out;
-    for (std::size_t k = 0; k < gates_.size(); ++k) {
-      out.emplace_back(outputs_[k], mixture(gates_[k].forward(in, run).as_tensor("MMOEBlock gate"),
-                                            experts, temperature_));
-    }
-    return Flow::dict(std::move(out));
-  }
-
- private:
-  std::vector<std::string> outputs_;
-  double temperature_;
-  std::vector<Block> experts_;
-  std::vector<Block> gates_;
-};
-
 class CGCImpl final : public BlockBase {
  public:
   // task_experts[k]: output k's experts; gates: one per output, then the
@@ -186,11 +109,11 @@ class CGCImpl final : public BlockBase {
                    "CGCBlock");
       first = false;
     };
-    const FlowSpec shared_in = input_for(input, kShared);
+    const std::vector<FlowSpec> ins = inputs_of(input);
+    const FlowSpec& shared_in = ins.back();
     for (std::size_t k = 0; k < outputs_.size(); ++k) {
-      const FlowSpec in = input_for(input, outputs_[k]);
       for (std::size_t i = 0; i < task_experts_[k].size(); ++i) {
-        build_expert(task_experts_[k][i], in, fmt::format("task {} expert {}", k, i));
+        build_expert(task_experts_[k][i], ins[k], fmt::format("task {} expert {}", k, i));
       }
     }
     for (std::size_t i = 0; i < shared_experts_.size(); ++i) {
@@ -199,7 +122,7 @@ class CGCImpl final : public BlockBase {
     FlowSpec::Dict dict;
     for (std::size_t g = 0; g < gates_.size(); ++g) {
       const bool shared = g == outputs_.size();
-      const FlowSpec in = shared ? shared_in : input_for(input, outputs_[g]);
+      const FlowSpec& in = ins[g];
       const auto want = static_cast<std::int64_t>(shared ? experts_total() : own_and_shared());
       const TensorSpec gate = gates_[g].build(in, context).as_tensor("CGCBlock gate");
       RB_CHECK(gate.shape == Shape{want}, ShapeError, "CGCBlock: gate {} gives {}, expected [{}]",
@@ -210,14 +133,15 @@ class CGCImpl final : public BlockBase {
   }
 
   Flow forward(const Flow& input, RunContext& run) const override {
-    const Flow shared_in = input_for(input, kShared);
+    const std::vector<Flow> ins = inputs_of(input);
+    const Flow& shared_in = ins.back();
     std::vector<Var> shared;
     for (const Block& e : shared_experts_)
       shared.push_back(e.forward(shared_in, run).as_tensor("CGCBlock expert"));
     std::vector<Var> all;
     Flow::Dict out;
     for (std::size_t k = 0; k < outputs_.size(); ++k) {
-      const Flow in = input_for(input, outputs_[k]);
+      const Flow& in = ins[k];
       std::vector<Var> experts;
       for (const Block& e : task_experts_[k])
         experts.push_back(e.forward(in, run).as_tensor("CGCBlock expert"));
@@ -243,17 +167,26 @@ class CGCImpl final : public BlockBase {
     return task_experts_.size() * task_experts_[0].size() + shared_experts_.size();
   }
 
-  // What the experts and the gate of `key` (an output, or kShared) read:
-  // the dict's entry `key` when the input is a per-task dict (a previous
-  // CGC layer's output), else the whole input as one tensor.
+  // What each output's experts and gate read (in the order of outputs_),
+  // then what the shared experts and the shared gate read: a per-task
+  // dict's entries (a previous CGC layer's output), else the whole input
+  // as one tensor, concatenated once.
   template <class F>
-  F input_for(const F& input, const std::string& key) const {
+  std::vector<F> inputs_of(const F& input) const {
+    std::vector<F> out;
     if (input.kind() == FlowSpec::Kind::kDict && per_task(input)) {
-      for (const auto& [name, value] : input.dict()) {
-        if (name == key) return F::tensor(value);
-      }
+      auto entry = [&](const std::string& key) {
+        for (const auto& [name, value] : input.dict()) {
+          if (name == key) return F::tensor(value);
+        }
+        return F::tensor(input.dict().front().second);  // not reached: per_task checked the keys
+      };
+      for (const std::string& o : outputs_) out.push_back(entry(o));
+      out.push_back(entry(kShared));
+    } else {
+      out.assign(outputs_.size() + 1, F::tensor(input.as_tensor("CGCBlock")));
     }
-    return F::tensor(input.as_tensor("CGCBlock"));
+    return out;
   }
   // A dict with an entry per output and "shared".
   template <class F>
@@ -285,17 +218,21 @@ std::vector<Block> make_gates(std::size_t outputs, int num_experts, const Block&
 
 }  // namespace
 
+// MMoE is CGC with shared experts only: each output's gate mixes all of
+// them.
 MMOEBlock::MMOEBlock(std::vector<std::string> outputs, const Block& expert_block, int num_experts,
                      MMOEOptions options)
     : Block([&] {
-        RB_CHECK(expert_block.defined(), ValueError, "MMOEBlock: the expert block is empty");
+        check_outputs(outputs, "MMOEBlock");
         RB_CHECK(num_experts >= 1, ValueError, "MMOEBlock: num_experts is {}, expected >= 1",
                  num_experts);
-        std::vector<Block> experts;
-        for (int e = 0; e < num_experts; ++e) experts.push_back(copy_of(expert_block));
-        std::vector<Block> gates = make_gates(outputs.size(), num_experts, options.gate_block);
-        return std::make_shared<MMOEImpl>(std::move(outputs), options.gate_softmax_temperature,
-                                          std::move(experts), std::move(gates));
+        check_temperature(options.gate_softmax_temperature, "MMOEBlock");
+        return static_cast<const Block&>(
+            CGCBlock(std::move(outputs), expert_block,
+                     {.num_task_experts = 0,
+                      .num_shared_experts = num_experts,
+                      .gate_block = options.gate_block,
+                      .gate_softmax_temperature = options.gate_softmax_temperature}));
       }()) {}
 
 CGCBlock::CGCBlock(std::vector<std::string> outputs, const Block& expert_block, CGCOptions options)
@@ -340,25 +277,6 @@ PLEBlock::PLEBlock(int num_layers, std::vector<std::string> outputs, const Block
       }()) {}
 
 void register_experts() {
-  register_block_type("MMOEBlock", [](const json& c,
-                                      std::vector<std::pair<std::string, Block>> children) {
-    config::check_keys(c, "MMOEBlock", {"outputs", "num_experts", "gate_softmax_temperature"});
-    const auto outputs = c.at("outputs").get<std::vector<std::string>>();
-    const int num_experts = c.at("num_experts").get<int>();
-    std::vector<Block> experts, gates;
-    for (auto& [key, block] : children) {
-      if (key.starts_with("expert_"))
-        experts.push_back(std::move(block));
-      else if (key.starts_with("gate_"))
-        gates.push_back(std::move(block));
-      else
-        throw ValueError(fmt::format("MMOEBlock: unexpected child '{}'", key));
-    }
-    RB_CHECK(static_cast<int>(experts.size()) == num_experts, ValueError,
-             "MMOEBlock: num_experts is {} but {} experts are saved", num_experts, experts.size());
-    return MMOEBlock(std::make_shared<MMOEImpl>(outputs, c.value("gate_softmax_temperature", 1.0),
-                                                std::move(experts), std::move(gates)));
-  });
   register_block_type(
       "CGCBlock", [](const json& c, std::vector<std::pair<std::string, Block>> children) {
         config::check_keys(c, "CGCBlock",

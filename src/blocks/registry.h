@@ -9,6 +9,6 @@ void register_features();         // features.cpp
 void register_transformations();  // transformations.cpp
 void register_layers();              // mlp.cpp: MLPBlock
 void register_interaction_layers();  // interaction.cpp: dot product, FM, CrossBlock
-void register_experts();             // experts.cpp: MMOEBlock
+void register_experts();             // experts.cpp: CGCBlock (MMOEBlock is one)
 
 }  // namespace recblocks

@@ -30,10 +30,9 @@ std::int64_t first_non_finite(const Tensor& t) {
   return -1;
 }
 
-// Where a NaN or Inf first appears: an input column, a parameter, or the
-// output of an op (in the order the tape recorded them).
 // What a task's head reads: the body's dict entry named after the task
-// when there is one (MMOEBlock's outputs), else the whole body output.
+// when there is one (MMOEBlock's and PLEBlock's outputs), else the whole
+// body output.
 template <class F>
 F task_input(const F& body, const PredictionTask& task) {
   if (body.kind() == FlowSpec::Kind::kDict) {
@@ -44,6 +43,8 @@ F task_input(const F& body, const PredictionTask& task) {
   return body;
 }
 
+// Where a NaN or Inf first appears: an input column, a parameter, or the
+// output of an op (in the order the tape recorded them).
 std::string locate_non_finite(const Tape& tape, const Batch& batch,
                               const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
   for (const std::string& name : batch.names()) {

@@ -80,7 +80,7 @@ TEST(MMOEBlock, EachOutputIsItsGatesMixtureOfTheExperts) {
       for (double& v : g) total += v = std::exp(v / 2.0);
       std::vector<double> want(3, 0.0);
       for (int e = 0; e < 4; ++e) {
-        const std::string expert = "expert_" + std::to_string(e) + "/dense_0/";
+        const std::string expert = "shared_expert_" + std::to_string(e) + "/dense_0/";
         const auto h =
             dense_row(x, r, param(mmoe, expert + "kernel"), param(mmoe, expert + "bias"), true);
         for (int d = 0; d < 3; ++d) want[d] += g[e] / total * h[d];
@@ -92,8 +92,8 @@ TEST(MMOEBlock, EachOutputIsItsGatesMixtureOfTheExperts) {
     }
   }
   // The experts are copies with their own weights.
-  EXPECT_FALSE(testing::tensors_bitwise_equal(param(mmoe, "expert_0/dense_0/kernel"),
-                                              param(mmoe, "expert_1/dense_0/kernel")));
+  EXPECT_FALSE(testing::tensors_bitwise_equal(param(mmoe, "shared_expert_0/dense_0/kernel"),
+                                              param(mmoe, "shared_expert_1/dense_0/kernel")));
 }
 
 TEST(MMOEBlock, Gradients) {

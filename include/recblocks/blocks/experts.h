@@ -30,18 +30,16 @@ struct MMOEOptions {
 // num_experts copies of expert_block (each with its own weights) on the
 // input x [B, n] (a dict is concatenated), each giving [B, d]; for each
 // output k a gate g_k = softmax(Dense_E(gate_block(x)) / temperature)
-// [B, E]; output k is sum_e g_k[:, e] * expert_e(x) [B, d]. Parameters:
-// "expert_<e>/...", "gate_<k>/..." (k in the order of `outputs`).
-// Throws ValueError for no outputs, a repeated output, num_experts < 1 or a
-// bad temperature; experts whose outputs differ in shape fail at build.
+// [B, E]; output k is sum_e g_k[:, e] * expert_e(x) [B, d]. This is a
+// CGCBlock with shared experts only, and it is one (its type and JSON are
+// CGCBlock's). Parameters: "shared_expert_<e>/...", "gate_<k>/..." (k in the
+// order of `outputs`). Throws ValueError for no outputs, a repeated output,
+// num_experts < 1 or a bad temperature; experts whose outputs differ in
+// shape fail at build.
 class MMOEBlock : public Block {
  public:
   MMOEBlock(std::vector<std::string> outputs, const Block& expert_block, int num_experts,
             MMOEOptions options = {});
-
- private:
-  explicit MMOEBlock(std::shared_ptr<BlockBase> impl) : Block(std::move(impl)) {}
-  friend void register_experts();
 };
 
 struct CGCOptions {
