@@ -1,12 +1,13 @@
 // train_bench: recblocks' side of the training benchmark (bench/train/run.sh
 // runs it and the PyTorch reference on the same dataset directories).
 //
-//   train_bench --model seed|criteo|dlrm|dcn|deepfm|ncf|mlp --data DIR
+//   train_bench --model seed|criteo|dlrm|dcn|deepfm|wide_deep|ncf|mlp|mmoe|ple --data DIR
 //               [--batch-size N] [--epochs E]
 //               [--optimizer adam|sgd|...] [--learning-rate X] [--threads T]
 //               [--seed S] [--save-initial DIR] [--valid-every-epoch]
 //               [--eval-repeat N] [--seed-columns] [--embedding-dim D]
 //               [--deep U,U,...] [--loss-weights W,W,...]
+//               [--wide-optimizer NAME] [--wide-learning-rate X]
 //
 // --seed sets the initial weights' seed and the loader's; --save-initial
 // writes the initial model directory (for the PyTorch side's
@@ -36,6 +37,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -58,6 +60,8 @@ struct Args {
   int epochs = 1;
   std::string optimizer;
   double learning_rate = 0;
+  std::string wide_optimizer;
+  double wide_learning_rate = 0;
   int threads = 0;
   std::uint64_t seed = 0;
   std::filesystem::path save_initial;
@@ -108,6 +112,8 @@ Args parse(int argc, char** argv) {
     else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
     else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
     else if (arg == "--seed-columns") a.seed_columns = true;
+    else if (arg == "--wide-optimizer") a.wide_optimizer = value();
+    else if (arg == "--wide-learning-rate") a.wide_learning_rate = std::stod(value());
     else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
     else if (arg == "--deep") {
       a.deep = parse_list<std::int64_t>(value(), [](const std::string& v) { return std::stoll(v); });
@@ -118,7 +124,8 @@ Args parse(int argc, char** argv) {
     else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo" || is_preset(a.model), rb::ValueError,
-           "--model {}: expected seed, criteo, dlrm, dcn, deepfm, ncf or mlp", a.model);
+           "--model {}: expected seed, criteo or a preset ({})", a.model,
+           fmt::join(rb::cli::preset_names(), ", "));
   RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
   RB_CHECK(a.epochs >= 1, rb::ValueError, "--epochs {}: expected at least 1", a.epochs);
   RB_CHECK(a.eval_repeat >= 1, rb::ValueError, "--eval-repeat {}: expected at least 1", a.eval_repeat);
@@ -175,9 +182,12 @@ int main(int argc, char** argv) try {
   rb::Model model = rb::cli::make_model(arch, train.schema());
   model.build(train.schema(), args.seed);
   if (!args.save_initial.empty()) model.save(args.save_initial);
-  nlohmann::json config = rb::optim::by_name(optimizer).to_json();
-  if (lr > 0) config["learning_rate"] = rb::LearningRate(static_cast<float>(lr)).to_json();
-  model.compile(rb::Optimizer::from_json(config), {.loss_weights = args.loss_weights});
+  model.compile(rb::cli::make_optimizer({.name = optimizer,
+                                         .learning_rate = lr,
+                                         .wide_name = args.wide_optimizer,
+                                         .wide_learning_rate = args.wide_learning_rate},
+                                        arch.model),
+                {.loss_weights = args.loss_weights});
 
   auto first = std::make_shared<FirstStep>();
   const auto t0 = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 #include "recblocks/blocks/aggregation.h"
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/combinators.h"
+#include "recblocks/blocks/crosses.h"
 #include "recblocks/blocks/experts.h"
 #include "recblocks/blocks/features.h"
 #include "recblocks/blocks/initializers.h"

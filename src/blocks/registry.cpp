@@ -38,6 +38,7 @@ void ensure_builtins() {
     register_layers();
     register_interaction_layers();
     register_experts();
+    register_crosses();
     registering_builtins = false;
   });
 }

@@ -101,6 +101,14 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                                 .deep_block = MLPBlock(or_default(options.top, {64})),
                                 .prediction_tasks = preset_tasks(options, schema)});
   }
+  if (options.model == "wide_deep") {
+    // The notebook's Wide&Deep: one-hot and every pair of categorical columns
+    // crossed (wide), deep [128, 64, 32].
+    return WideAndDeepModel(schema, {.crosses = {.num_bins = options.num_bins},
+                                     .deep_block = MLPBlock(or_default(options.top, {128, 64, 32})),
+                                     .embedding_options = {.dim = options.embedding_dim},
+                                     .prediction_tasks = preset_tasks(options, schema)});
+  }
   if (options.model == "ncf") {
     return NCFModel(schema, {.embedding_dim = options.embedding_dim,
                              .mlp_block = MLPBlock(or_default(options.top, {128, 64})),
@@ -139,17 +147,45 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   }
 }
 
+namespace {
+
+Optimizer by_name_at(const std::string& name, double learning_rate) {
+  Optimizer optimizer = optim::by_name(name);
+  if (learning_rate <= 0) return optimizer;
+  json config = optimizer.to_json();
+  config["learning_rate"] = LearningRate(static_cast<float>(learning_rate)).to_json();
+  return Optimizer::from_json(config);
+}
+
+}  // namespace
+
+Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model) {
+  Optimizer optimizer = by_name_at(choice.name, choice.learning_rate);
+  std::string wide = choice.wide_name;
+  if (wide.empty() && model == "wide_deep") wide = "ftrl";
+  if (wide.empty()) {
+    RB_CHECK(choice.wide_learning_rate <= 0, ValueError,
+             "--wide-learning-rate needs --wide-optimizer (or --model wide_deep)");
+    return optimizer;
+  }
+  const bool ftrl = optim::by_name(wide).type() == "ftrl";
+  const double rate = choice.wide_learning_rate > 0 ? choice.wide_learning_rate : ftrl ? kWideFtrlRate : 0;
+  return optim::MultiOptimizer(std::move(optimizer), {{kWidePrefix, by_name_at(wide, rate)}});
+}
+
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm",
+  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm", "wide_deep",
                                                  "ncf",         "mlp",  "mmoe", "ple"};
   return names;
 }
 
 std::string architecture_help() {
   return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top [128, 64, 32]), "
-         "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep [64]), ncf (NCFModel: "
-         "MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, experts MLP [64]), ple (PLE, "
-         "--cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of the last six; the presets "
+         "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep [64]), wide_deep "
+         "(WideAndDeepModel: one-hot and pairwise crosses into --num-bins, trained by --wide-optimizer; deep [128, 64, "
+         "32]), ncf (NCFModel: MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, experts MLP [64]), ple "
+         "(PLE, --cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of the last seven; the "
+         "presets "
          "train every target, or --target. Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
 }
 

@@ -20,11 +20,12 @@ struct ArchitectureOptions {
   std::string model = "custom-dlrm";
   std::int64_t embedding_dim = 64;
   std::vector<std::int64_t> bottom = {};  // empty: the preset's
-  std::vector<std::int64_t> top = {};     // empty: the preset's (the deep/MLP block of dcn, deepfm, ncf, mlp)
+  std::vector<std::int64_t> top = {};     // empty: the preset's (the deep/MLP block of dcn, deepfm, wide_deep, ncf, mlp)
   int cross_depth = 2;                    // dcn: cross layers; ple: CGC layers
   std::int64_t low_rank_dim = 0;          // dcn: 0 = full-rank cross layers
   bool parallel = false;                  // dcn: cross and deep side by side instead of stacked
   int num_experts = 4;                    // mmoe
+  std::int64_t num_bins = 10000;          // wide_deep: the most bins of a hashed cross
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
   std::string target = {};
@@ -39,7 +40,26 @@ Block seed_dlrm_body(const Schema& schema, std::int64_t embedding_dim = 64);
 PredictionTask seed_dlrm_task(const std::string& target);
 
 Model make_model(const ArchitectureOptions& options, const Schema& schema);
-// custom-dlrm, dlrm, dcn, deepfm, ncf, mlp, mmoe, ple.
+
+// The optimizer `recblocks train` compiles with: `name` at `learning_rate`
+// (0: its default), and when wide_name is given (or for the wide_deep
+// preset, where it defaults to ftrl) a MultiOptimizer giving the parameters
+// under "wide/" wide_name at wide_learning_rate (0: kWideFtrlRate for ftrl,
+// else its default).
+struct OptimizerChoice {
+  std::string name = "adam";
+  double learning_rate = 0;
+  std::string wide_name = {};
+  double wide_learning_rate = 0;
+};
+Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model);
+// The wide part's FTRL rate when none is given. The loss is the batch mean,
+// so a weight seen once in a batch gets a gradient of about 1 / batch_size,
+// which FTRL's first steps scale by lr / sqrt(0.1): Keras' default 0.001
+// leaves the wide part near zero. Chosen on ml-100k (bench/RESULTS.md,
+// "Wide&Deep's wide learning rate").
+inline constexpr double kWideFtrlRate = 0.05;
+// custom-dlrm, dlrm, dcn, deepfm, wide_deep, ncf, mlp, mmoe, ple.
 const std::vector<std::string>& preset_names();
 // One line for --help.
 std::string architecture_help();

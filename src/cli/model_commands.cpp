@@ -31,6 +31,8 @@ struct TrainArgs {
   std::vector<std::string> columns;
   std::string optimizer = "adam";
   double learning_rate = 0;  // 0: the optimizer's default
+  std::string wide_optimizer;
+  double wide_learning_rate = 0;
   std::vector<float> loss_weights;
   int epochs = 1;
   std::int64_t batch_size = 1024;
@@ -42,14 +44,6 @@ struct TrainArgs {
   std::string monitor = "val_loss";
   bool no_progress = false;
 };
-
-Optimizer make_optimizer(const std::string& name, double learning_rate) {
-  Optimizer optimizer = optim::by_name(name);
-  if (learning_rate <= 0) return optimizer;
-  nlohmann::json config = optimizer.to_json();
-  config["learning_rate"] = LearningRate(static_cast<float>(learning_rate)).to_json();
-  return Optimizer::from_json(config);
-}
 
 void print_logs(const Logs& logs) {
   for (const auto& [key, value] : logs) fmt::print("  {:<48} {:.6f}\n", key, value);
@@ -84,7 +78,12 @@ void run_train(const TrainArgs& args) {
 
   Model model = make_model(args.architecture, train.schema());
   model.build(train.schema(), args.seed);
-  model.compile(make_optimizer(args.optimizer, args.learning_rate), {.loss_weights = args.loss_weights});
+  model.compile(make_optimizer({.name = args.optimizer,
+                                 .learning_rate = args.learning_rate,
+                                 .wide_name = args.wide_optimizer,
+                                 .wide_learning_rate = args.wide_learning_rate},
+                                args.architecture.model),
+                {.loss_weights = args.loss_weights});
   FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
                  .validation_data = valid, .progress = !args.no_progress};
   if (!args.checkpoint_dir.empty()) {
@@ -180,8 +179,16 @@ void register_model_commands(CLI::App& app) {
       ->delimiter(',');
   train->add_option("--target", t->architecture.target, "The target column of the task");
   train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
-  train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad")
+  train->add_option("--num-bins", t->architecture.num_bins, "wide_deep: the most bins of one hashed cross")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad, ftrl")
       ->capture_default_str();
+  train->add_option("--wide-optimizer", t->wide_optimizer,
+                    "The optimizer of the wide part (parameters under wide/; default for wide_deep: ftrl)");
+  train->add_option("--wide-learning-rate", t->wide_learning_rate,
+                    "Its learning rate (default: 0.05 for ftrl, else the optimizer's)")
+      ->check(CLI::PositiveNumber);
   train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)")
       ->check(CLI::PositiveNumber);
   train->add_option("--epochs", t->epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);

@@ -123,6 +123,50 @@ Model DeepFMModel(const Schema& schema, DeepFMOptions options) {
   return with_tasks(std::move(body), schema, std::move(options.prediction_tasks));
 }
 
+Model WideAndDeepModel(const Schema& schema, WideAndDeepOptions options) {
+  const Schema wide_schema =
+      options.wide_schema ? *options.wide_schema : features_of(schema, Tags::CATEGORICAL);
+  const Schema deep_schema = options.deep_schema ? *options.deep_schema : schema;
+  const Schema categorical = features_of(wide_schema, Tags::CATEGORICAL);
+  const Schema continuous = features_of(wide_schema, Tags::CONTINUOUS);
+  RB_CHECK(!categorical.empty() || !continuous.empty(), ValueError,
+           "WideAndDeepModel: the wide schema has no categorical or continuous feature column "
+           "(columns: {})",
+           fmt::join(wide_schema.column_names(), ", "));
+  ParallelBlock::Branches wide;
+  if (!categorical.empty()) {
+    EmbeddingOptions weights = with_dim(options.embedding_options, 1);
+    weights.combiner = "sum";
+    weights.l2_reg = 0.0f;
+    weights.initializer = Initializer::zeros();
+    weights.initializers.clear();
+    weights.table_prefix = "wide_";
+    wide.emplace_back("categorical",
+                      EmbeddingFeatures::from_schema(wide_schema, weights).connect(ElementwiseSum()));
+    std::size_t scalar = 0;
+    for (const ColumnSchema& c : categorical) scalar += c.is_list() ? 0 : 1;
+    if (options.cross && (scalar >= 2 || !options.crosses.crosses.empty())) {
+      HashedCrossOptions crosses = options.crosses;
+      crosses.dim = 1;
+      crosses.table_prefix = "wide_";
+      wide.emplace_back("crosses", HashedCrossFeatures::from_schema(wide_schema, crosses)
+                                       .connect(ElementwiseSum()));
+    }
+  }
+  if (!continuous.empty()) {
+    wide.emplace_back("continuous",
+                      ContinuousFeatures::from_schema(wide_schema).connect(linear_unit()));
+  }
+  const Block deep = ranking_inputs(deep_schema, options.embedding_options)
+                         .connect(ConcatFeatures())
+                         .connect(options.deep_block ? *options.deep_block : MLPBlock({128, 64, 32}))
+                         .connect(linear_unit());
+  Block body = ParallelBlock(
+      {{"wide", ParallelBlock(std::move(wide), "element-wise-sum")}, {"deep", deep}},
+      "element-wise-sum");
+  return with_tasks(std::move(body), schema, std::move(options.prediction_tasks));
+}
+
 Model NCFModel(const Schema& schema, NCFOptions options) {
   const Schema ids = features_of(schema, Tags::USER_ID) + features_of(schema, Tags::ITEM_ID);
   RB_CHECK(features_of(schema, Tags::USER_ID).size() == 1 &&

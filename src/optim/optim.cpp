@@ -158,6 +158,27 @@ void rowwise_adagrad_update(float* w, const float* g, float* acc, std::int64_t d
   }
 }
 
+// FTRL-Proximal (McMahan et al. 2013) with learning_rate_power -0.5, as
+// TensorFlow's ApplyFtrlV2 computes it (Keras' beta folded into the l2 term):
+//   n' = n + g^2;  z += g - (sqrt(n') - sqrt(n)) / lr * w;  n = n'
+//   w = |z| > l1 ? (sign(z) l1 - z) / ((beta + sqrt(n)) / lr + 2 l2) : 0
+struct FtrlScalars {
+  float lr, l1, l2, beta;
+};
+
+void ftrl_update(float* w, const float* g, float* n, float* z, std::int64_t count,
+                 const FtrlScalars& k) {
+  for (std::int64_t i = 0; i < count; ++i) {
+    const float root = std::sqrt(n[i]);
+    const float next = n[i] + g[i] * g[i];
+    const float next_root = std::sqrt(next);
+    z[i] += g[i] - (next_root - root) / k.lr * w[i];
+    n[i] = next;
+    const float quadratic = (k.beta + next_root) / k.lr + 2 * k.l2;
+    w[i] = std::abs(z[i]) > k.l1 ? (std::copysign(k.l1, z[i]) - z[i]) / quadratic : 0.0f;
+  }
+}
+
 void check_weight_decay(std::string_view type, float weight_decay) {
   RB_CHECK(std::isfinite(weight_decay) && weight_decay >= 0, ValueError,
            "{}: weight_decay {} must be finite and >= 0", type, weight_decay);
@@ -165,32 +186,58 @@ void check_weight_decay(std::string_view type, float weight_decay) {
 
 }  // namespace
 
-// The state and the step shared by every optimizer; subclasses give the
-// slots and the element updates.
+// What the Optimizer handle calls: one update rule (RuleOptimizer) or a
+// rule per group of parameters (MultiImpl).
 class OptimizerBase {
  public:
-  explicit OptimizerBase(LearningRate learning_rate) : learning_rate_(learning_rate) {
-    (void)learning_rate_.at(0);  // validates the schedule now
-  }
-  virtual ~OptimizerBase() { remove_sinks(); }
+  OptimizerBase() = default;
+  virtual ~OptimizerBase() = default;
   OptimizerBase(const OptimizerBase&) = delete;
   OptimizerBase& operator=(const OptimizerBase&) = delete;
 
   virtual std::string_view type() const = 0;
-  json to_json() const {
+  virtual json to_json() const = 0;
+  virtual void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) = 0;
+  // step() is check_step() then apply_step(): a MultiOptimizer checks every
+  // group's gradients before any group changes a weight.
+  void step() {
+    check_step();
+    apply_step();
+  }
+  virtual void check_step() = 0;
+  virtual void apply_step() = 0;
+  virtual std::int64_t iterations() const = 0;
+  virtual float current_learning_rate() const = 0;
+  virtual void fuse_sparse_updates(bool enable) = 0;
+  virtual std::map<std::string, Tensor> state() const = 0;
+  // Checks everything before changing anything.
+  virtual void load_state(const std::map<std::string, Tensor>& state) = 0;
+};
+
+// The state and the step shared by every update rule; subclasses give the
+// slots and the element updates.
+class RuleOptimizer : public OptimizerBase {
+ public:
+  explicit RuleOptimizer(LearningRate learning_rate) : learning_rate_(learning_rate) {
+    (void)learning_rate_.at(0);  // validates the schedule now
+  }
+  ~RuleOptimizer() override { remove_sinks(); }
+
+  json to_json() const override {
     json j = options_json();
     j["type"] = std::string(type());
     j["learning_rate"] = learning_rate_.to_json();
     return j;
   }
 
-  void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters);
-  void step();
-  std::int64_t iterations() const { return iterations_; }
-  float current_learning_rate() const { return learning_rate_.at(iterations_); }
-  void fuse_sparse_updates(bool enable);
-  std::map<std::string, Tensor> state() const;
-  void load_state(const std::map<std::string, Tensor>& state);
+  void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) override;
+  void check_step() override;
+  void apply_step() override;
+  std::int64_t iterations() const override { return iterations_; }
+  float current_learning_rate() const override { return learning_rate_.at(iterations_); }
+  void fuse_sparse_updates(bool enable) override;
+  std::map<std::string, Tensor> state() const override;
+  void load_state(const std::map<std::string, Tensor>& state) override;
 
  protected:
   struct Slot {
@@ -268,7 +315,7 @@ class OptimizerBase {
   std::vector<float> scratch_;
 };
 
-void OptimizerBase::init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
+void RuleOptimizer::init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
   remove_sinks();
   entries_.clear();
   iterations_ = 0;
@@ -296,7 +343,7 @@ void OptimizerBase::init(const std::vector<std::pair<std::string, ParameterPtr>>
   initialised_ = true;
 }
 
-void OptimizerBase::check_dense(const Entry& e) const {
+void RuleOptimizer::check_dense(const Entry& e) const {
   const Tensor& g = e.param->dense_grad();
   RB_CHECK(g.shape() == e.param->value().shape(), ShapeError,
            "Optimizer: gradient of '{}' has shape {}, expected {}", e.name, g.shape(),
@@ -308,7 +355,7 @@ void OptimizerBase::check_dense(const Entry& e) const {
            x[bad], index_str(g.shape(), bad));
 }
 
-void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment,
+void RuleOptimizer::check_segment(const Entry& e, const kernels::SparseRows& g, std::size_t segment,
                                   bool fused) const {
   const std::int64_t n = g.rows.numel();
   RB_CHECK(g.rows.rank() == 1 && g.values.rank() == 2 && g.values.size(0) == n &&
@@ -333,7 +380,7 @@ void OptimizerBase::check_segment(const Entry& e, const kernels::SparseRows& g, 
            fused ? "the table was not updated" : "no parameter was updated");
 }
 
-void OptimizerBase::step() {
+void RuleOptimizer::check_step() {
   RB_CHECK(initialised_, Error, "Optimizer.step: call init(parameters) first");
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
@@ -354,6 +401,9 @@ void OptimizerBase::step() {
     const auto segments = p.sparse_grads();
     for (std::size_t k = 0; k < segments.size(); ++k) check_segment(e, segments[k], k);
   }
+}
+
+void RuleOptimizer::apply_step() {
   const StepScalars s = scalars(iterations_);
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     Entry& e = entries_[i];
@@ -370,7 +420,7 @@ void OptimizerBase::step() {
   ++iterations_;
 }
 
-void OptimizerBase::apply(Entry& e, const StepScalars& s) {
+void RuleOptimizer::apply(Entry& e, const StepScalars& s) {
   const Parameter& p = *e.param;
   if (p.value().numel() == 0) return;
   const auto segments = p.sparse_grads();
@@ -427,7 +477,7 @@ void OptimizerBase::apply(Entry& e, const StepScalars& s) {
   }
 }
 
-void OptimizerBase::update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) {
+void RuleOptimizer::update_dense(Entry& e, const float* g, const StepScalars& s, bool with_sparse) {
   before_dense_update(e, with_sparse);
   if (whole_rows(e)) {
     parallel_ranges(e.rows, e.dim, [&](std::int64_t begin, std::int64_t end) {
@@ -440,14 +490,14 @@ void OptimizerBase::update_dense(Entry& e, const float* g, const StepScalars& s,
   }
 }
 
-void OptimizerBase::update_rows(Entry& e, const std::int64_t* rows, const float* values,
+void RuleOptimizer::update_rows(Entry& e, const std::int64_t* rows, const float* values,
                                 std::int64_t n, const StepScalars& s) {
   for_rows(rows, n, e.dim, [&](std::int64_t i, std::int64_t row) {
     update_range(e, values + i * e.dim, row * e.dim, (row + 1) * e.dim, s);
   });
 }
 
-void OptimizerBase::update_all_rows(Entry& e, const std::int64_t* rows, const float* values,
+void RuleOptimizer::update_all_rows(Entry& e, const std::int64_t* rows, const float* values,
                                     std::int64_t n, const StepScalars& s) {
   // Untouched rows read their zero gradient from this buffer, up to
   // kZeroRows rows at a time.
@@ -475,7 +525,7 @@ void OptimizerBase::update_all_rows(Entry& e, const std::int64_t* rows, const fl
 // before this one, so the learning rate and Adam's t are the ones step()
 // would use, and update_rows is the very code step() runs on one segment:
 // the result is bit-identical to the unfused update.
-void OptimizerBase::fused_update(std::size_t index, const kernels::SparseRows& g) {
+void RuleOptimizer::fused_update(std::size_t index, const kernels::SparseRows& g) {
   Entry& e = entries_[index];
   if (e.fused_segments > 0) {
     ++e.fused_segments;  // step() then turns this table's fusing off
@@ -496,7 +546,7 @@ void OptimizerBase::fused_update(std::size_t index, const kernels::SparseRows& g
   ++e.fused_segments;
 }
 
-void OptimizerBase::set_sink(std::size_t index, bool on) {
+void RuleOptimizer::set_sink(std::size_t index, bool on) {
   Entry& e = entries_[index];
   if (e.sink == on) return;
   if (on) {
@@ -508,18 +558,18 @@ void OptimizerBase::set_sink(std::size_t index, bool on) {
   e.sink = on;
 }
 
-void OptimizerBase::remove_sinks() {
+void RuleOptimizer::remove_sinks() {
   for (std::size_t i = 0; i < entries_.size(); ++i) set_sink(i, false);
 }
 
-void OptimizerBase::fuse_sparse_updates(bool enable) {
+void RuleOptimizer::fuse_sparse_updates(bool enable) {
   fuse_ = enable;
   for (std::size_t i = 0; i < entries_.size(); ++i) {
     set_sink(i, enable && lazy() && entries_[i].last_single_sparse);
   }
 }
 
-std::map<std::string, Tensor> OptimizerBase::state() const {
+std::map<std::string, Tensor> RuleOptimizer::state() const {
   std::map<std::string, Tensor> out;
   for (const Entry& e : entries_) {
     for (const Slot& slot : e.slots) out.emplace(e.name + "/" + slot.name, slot.value.clone());
@@ -528,7 +578,7 @@ std::map<std::string, Tensor> OptimizerBase::state() const {
   return out;
 }
 
-void OptimizerBase::load_state(const std::map<std::string, Tensor>& state) {
+void RuleOptimizer::load_state(const std::map<std::string, Tensor>& state) {
   RB_CHECK(initialised_, Error, "Optimizer.load_state: call init(parameters) first");
   // Everything is checked before anything changes.
   const auto it = state.find("iterations");
@@ -574,9 +624,9 @@ void OptimizerBase::load_state(const std::map<std::string, Tensor>& state) {
 
 namespace {
 
-class SgdImpl final : public OptimizerBase {
+class SgdImpl final : public RuleOptimizer {
  public:
-  explicit SgdImpl(optim::SGDOptions o) : OptimizerBase(o.learning_rate), o_(o) {
+  explicit SgdImpl(optim::SGDOptions o) : RuleOptimizer(o.learning_rate), o_(o) {
     RB_CHECK(std::isfinite(o_.momentum) && o_.momentum >= 0 && o_.momentum <= 1, ValueError,
              "sgd: momentum {} is outside [0, 1]", o_.momentum);
     RB_CHECK(!o_.nesterov || o_.momentum > 0, ValueError, "sgd: nesterov needs momentum > 0");
@@ -610,9 +660,9 @@ class SgdImpl final : public OptimizerBase {
   optim::SGDOptions o_;
 };
 
-class AdamImpl final : public OptimizerBase {
+class AdamImpl final : public RuleOptimizer {
  public:
-  AdamImpl(optim::AdamOptions o, bool lazy) : OptimizerBase(o.learning_rate), o_(o), lazy_(lazy) {
+  AdamImpl(optim::AdamOptions o, bool lazy) : RuleOptimizer(o.learning_rate), o_(o), lazy_(lazy) {
     const std::string_view name = type();
     RB_CHECK(o_.beta_1 >= 0 && o_.beta_1 < 1, ValueError, "{}: beta_1 {} is outside [0, 1)", name,
              o_.beta_1);
@@ -667,10 +717,10 @@ class AdamImpl final : public OptimizerBase {
   bool lazy_;
 };
 
-class AdagradImpl final : public OptimizerBase {
+class AdagradImpl final : public RuleOptimizer {
  public:
   AdagradImpl(optim::AdagradOptions o, bool rowwise)
-      : OptimizerBase(o.learning_rate), o_(o), rowwise_(rowwise) {
+      : RuleOptimizer(o.learning_rate), o_(o), rowwise_(rowwise) {
     const std::string_view name = type();
     RB_CHECK(std::isfinite(o_.initial_accumulator_value) && o_.initial_accumulator_value >= 0,
              ValueError, "{}: initial_accumulator_value {} must be finite and >= 0", name,
@@ -741,6 +791,54 @@ class AdagradImpl final : public OptimizerBase {
   bool rowwise_;
 };
 
+class FtrlImpl final : public RuleOptimizer {
+ public:
+  explicit FtrlImpl(optim::FtrlOptions o) : RuleOptimizer(o.learning_rate), o_(o) {
+    // FTRL divides by the rate: it must stay > 0 (a cosine decay to 0 would
+    // not).
+    RB_CHECK(learning_rate_.initial > 0, ValueError, "ftrl: learning_rate {} must be > 0",
+             learning_rate_.initial);
+    RB_CHECK(learning_rate_.decay != LearningRate::Decay::kCosine || learning_rate_.alpha > 0,
+             ValueError, "ftrl: a cosine decay needs alpha > 0 (FTRL divides by the rate)");
+    RB_CHECK(std::isfinite(o_.initial_accumulator_value) && o_.initial_accumulator_value >= 0,
+             ValueError, "ftrl: initial_accumulator_value {} must be finite and >= 0",
+             o_.initial_accumulator_value);
+    for (const auto& [name, value] :
+         {std::pair{"l1", o_.l1}, std::pair{"l2", o_.l2}, std::pair{"beta", o_.beta}}) {
+      RB_CHECK(std::isfinite(value) && value >= 0, ValueError, "ftrl: {} {} must be finite and >= 0",
+               name, value);
+    }
+    RB_CHECK(o_.initial_accumulator_value > 0 || o_.beta > 0 || o_.l2 > 0, ValueError,
+             "ftrl: initial_accumulator_value, beta and l2 are all 0 (a zero gradient would "
+             "divide by 0)");
+  }
+  std::string_view type() const override { return "ftrl"; }
+
+ protected:
+  json options_json() const override {
+    return {{"initial_accumulator_value", o_.initial_accumulator_value},
+            {"l1", o_.l1},
+            {"l2", o_.l2},
+            {"beta", o_.beta}};
+  }
+  std::vector<Slot> make_slots(const Parameter& p) const override {
+    const Shape& shape = p.value().shape();
+    return {{"accumulator", Tensor::full(shape, o_.initial_accumulator_value)},
+            {"linear", Tensor::zeros(shape)}};
+  }
+  // TensorFlow's sparse FTRL updates the gathered rows only.
+  bool lazy() const override { return true; }
+  void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
+                    const StepScalars& s) override {
+    ftrl_update(e.param->value().data<float>() + begin, g, e.slots[0].value.data<float>() + begin,
+                e.slots[1].value.data<float>() + begin, end - begin,
+                {s.lr, o_.l1, o_.l2, o_.beta});
+  }
+
+ private:
+  optim::FtrlOptions o_;
+};
+
 // Reads an optimizer's options from JSON, remembering the keys it knows so
 // the rest can be reported by name.
 class OptionReader {
@@ -780,7 +878,7 @@ class OptionReader {
 };
 
 constexpr std::string_view kKnownNames =
-    "sgd, adam, lazy_adam (or lazyadam), adagrad, rowwise_adagrad";
+    "sgd, adam, lazy_adam (or lazyadam), adagrad, rowwise_adagrad, ftrl";
 
 // The canonical type for a name, or "" if unknown.
 std::string canonical_type(std::string_view name) {
@@ -788,11 +886,138 @@ std::string canonical_type(std::string_view name) {
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   if (lower == "lazyadam") return "lazy_adam";
-  for (const char* type : {"sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad"}) {
+  for (const char* type : {"sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad", "ftrl"}) {
     if (lower == type) return type;
   }
   return "";
 }
+
+// One update rule per group of parameters, chosen by name prefix.
+class MultiImpl final : public OptimizerBase {
+ public:
+  MultiImpl(Optimizer default_optimizer, std::vector<optim::OptimizerGroup> groups)
+      : groups_(std::move(groups)) {
+    groups_.push_back({"", std::move(default_optimizer)});
+    std::set<const OptimizerBase*> seen;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+      const optim::OptimizerGroup& group = groups_[g];
+      const bool is_default = g + 1 == groups_.size();
+      RB_CHECK(group.optimizer.defined(), ValueError, "MultiOptimizer: the {} has no optimizer",
+               is_default ? std::string("default") : fmt::format("group '{}'", group.prefix));
+      RB_CHECK(group.optimizer.type() != "multi", ValueError,
+               "MultiOptimizer: a group's optimizer cannot itself be a MultiOptimizer");
+      RB_CHECK(is_default || !group.prefix.empty(), ValueError,
+               "MultiOptimizer: group {} has an empty prefix (it would take every parameter; "
+               "make it the default optimizer instead)",
+               g);
+      RB_CHECK(seen.insert(&group.optimizer.impl()).second, ValueError,
+               "MultiOptimizer: one optimizer object is given to two groups (each group needs "
+               "its own: its state is per parameter)");
+      for (std::size_t h = 0; h < g; ++h) {
+        RB_CHECK(is_default || groups_[h].prefix != group.prefix, ValueError,
+                 "MultiOptimizer: two groups have the prefix '{}'", group.prefix);
+      }
+    }
+  }
+
+  std::string_view type() const override { return "multi"; }
+  json to_json() const override {
+    json groups = json::array();
+    for (std::size_t g = 0; g + 1 < groups_.size(); ++g) {
+      groups.push_back(
+          {{"prefix", groups_[g].prefix}, {"optimizer", groups_[g].optimizer.to_json()}});
+    }
+    return {{"type", "multi"}, {"default", groups_.back().optimizer.to_json()}, {"groups", groups}};
+  }
+
+  // Each parameter goes to the first group whose prefix its name starts
+  // with, else to the default optimizer.
+  void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) override {
+    std::vector<std::vector<std::pair<std::string, ParameterPtr>>> parts(groups_.size());
+    std::map<std::string, std::size_t> route;
+    for (const auto& [name, p] : parameters) {
+      std::size_t g = 0;
+      while (g + 1 < groups_.size() && !name.starts_with(groups_[g].prefix)) ++g;
+      parts[g].emplace_back(name, p);
+      route[name] = g;
+    }
+    for (std::size_t g = 0; g + 1 < groups_.size(); ++g) {
+      if (!parts[g].empty()) continue;
+      std::vector<std::string> names;
+      for (const auto& [name, p] : parameters) {
+        if (names.size() == 8) {
+          names.push_back("...");
+          break;
+        }
+        names.push_back(name);
+      }
+      throw ValueError(fmt::format(
+          "MultiOptimizer.init: no parameter's name starts with the group prefix '{}' "
+          "(parameters: {})",
+          groups_[g].prefix, fmt::join(names, ", ")));
+    }
+    for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].optimizer.init(parts[g]);
+    route_ = std::move(route);
+  }
+
+  void check_step() override {
+    for (auto& group : groups_) group.optimizer.impl().check_step();
+  }
+  void apply_step() override {
+    for (auto& group : groups_) group.optimizer.impl().apply_step();
+  }
+  std::int64_t iterations() const override { return groups_.back().optimizer.iterations(); }
+  float current_learning_rate() const override {
+    return groups_.back().optimizer.current_learning_rate();
+  }
+  void fuse_sparse_updates(bool enable) override {
+    for (auto& group : groups_) group.optimizer.fuse_sparse_updates(enable);
+  }
+
+  // The groups' slots ("<parameter>/<slot>", distinct since each parameter
+  // is in one group) and one "iterations" (every group steps together).
+  std::map<std::string, Tensor> state() const override {
+    std::map<std::string, Tensor> out;
+    for (const auto& group : groups_) out.merge(group.optimizer.state());
+    return out;
+  }
+
+  void load_state(const std::map<std::string, Tensor>& state) override {
+    std::vector<std::map<std::string, Tensor>> parts(groups_.size());
+    std::vector<std::string> unknown;
+    for (const auto& [key, value] : state) {
+      if (key == "iterations") {
+        for (auto& part : parts) part.emplace(key, value);
+        continue;
+      }
+      const std::size_t slash = key.rfind('/');
+      const auto it = slash == std::string::npos ? route_.end() : route_.find(key.substr(0, slash));
+      if (it == route_.end()) {
+        unknown.push_back(key);
+      } else {
+        parts[it->second].emplace(key, value);
+      }
+    }
+    RB_CHECK(unknown.empty(), ValueError,
+             "MultiOptimizer.load_state: unknown key(s) '{}': not a slot of this optimizer's "
+             "parameters",
+             fmt::join(unknown, "', '"));
+    // A group that fails leaves the earlier ones as they were.
+    std::vector<std::map<std::string, Tensor>> before;
+    for (const auto& group : groups_) before.push_back(group.optimizer.state());
+    std::size_t g = 0;
+    try {
+      for (; g < groups_.size(); ++g) groups_[g].optimizer.load_state(parts[g]);
+    } catch (...) {
+      for (std::size_t h = 0; h < g; ++h) groups_[h].optimizer.load_state(before[h]);
+      throw;
+    }
+  }
+
+ private:
+  std::vector<optim::OptimizerGroup> groups_;  // the default last, prefix ""
+  std::map<std::string, std::size_t> route_;   // parameter name -> group
+};
 
 }  // namespace
 
@@ -822,6 +1047,25 @@ Optimizer Optimizer::from_json(const nlohmann::json& j) {
   RB_CHECK(j.contains("type") && j["type"].is_string(), ValueError,
            "optimizer: 'type' must be a string (one of {})", kKnownNames);
   const std::string name = j["type"].get<std::string>();
+  if (name == "multi") {
+    for (const auto& [key, value] : j.items()) {
+      RB_CHECK(key == "type" || key == "default" || key == "groups", ValueError,
+               "multi: unknown option '{}' (known: default, groups)", key);
+    }
+    RB_CHECK(j.contains("default"), ValueError, "multi: 'default' (the default optimizer) is missing");
+    RB_CHECK(j.value("groups", json::array()).is_array(), ValueError,
+             "multi: 'groups' must be an array of {{\"prefix\": ..., \"optimizer\": ...}}");
+    std::vector<optim::OptimizerGroup> groups;
+    for (const json& g : j.value("groups", json::array())) {
+      RB_CHECK(g.is_object() && g.size() == 2 && g.contains("prefix") && g["prefix"].is_string() &&
+                   g.contains("optimizer"),
+               ValueError,
+               "multi: a group must be {{\"prefix\": string, \"optimizer\": {{...}}}}, got {}",
+               g.dump());
+      groups.push_back({g["prefix"].get<std::string>(), from_json(g["optimizer"])});
+    }
+    return optim::MultiOptimizer(from_json(j["default"]), std::move(groups));
+  }
   const std::string type = canonical_type(name);
   RB_CHECK(!type.empty(), ValueError, "optimizer: unknown type '{}'; known: {}", name, kKnownNames);
   OptionReader reader(j, type);
@@ -844,6 +1088,16 @@ Optimizer Optimizer::from_json(const nlohmann::json& j) {
     reader.read("decoupled_weight_decay", o.decoupled_weight_decay);
     reader.finish();
     return type == "adam" ? optim::Adam(o) : optim::LazyAdam(o);
+  }
+  if (type == "ftrl") {
+    optim::FtrlOptions o;
+    reader.read("learning_rate", o.learning_rate);
+    reader.read("initial_accumulator_value", o.initial_accumulator_value);
+    reader.read("l1", o.l1);
+    reader.read("l2", o.l2);
+    reader.read("beta", o.beta);
+    reader.finish();
+    return optim::Ftrl(o);
   }
   optim::AdagradOptions o;
   reader.read("learning_rate", o.learning_rate);
@@ -868,6 +1122,12 @@ Optimizer Adagrad(AdagradOptions options) {
 }
 Optimizer RowWiseAdagrad(AdagradOptions options) {
   return Optimizer(std::make_shared<AdagradImpl>(options, true));
+}
+
+Optimizer Ftrl(FtrlOptions options) { return Optimizer(std::make_shared<FtrlImpl>(options)); }
+
+Optimizer MultiOptimizer(Optimizer default_optimizer, std::vector<OptimizerGroup> groups) {
+  return Optimizer(std::make_shared<MultiImpl>(std::move(default_optimizer), std::move(groups)));
 }
 
 Optimizer by_name(std::string_view name) {

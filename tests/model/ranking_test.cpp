@@ -193,6 +193,95 @@ TEST(RankingModels, DeepFMIsFirstOrderPlusFMPlusDeep) {
   });
 }
 
+// The bin of a two-column cross (crosses.h), written out here.
+std::int64_t cross_bin(std::int64_t a, std::int64_t na, std::int64_t b, std::int64_t nb,
+                       std::int64_t num_bins) {
+  if (na * nb <= num_bins) return a * nb + b;
+  auto mix = [](std::uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+  };
+  std::uint64_t h = 0x9E3779B97F4A7C15ull;
+  h = mix(h ^ static_cast<std::uint64_t>(a));
+  h = mix(h ^ static_cast<std::uint64_t>(b));
+  return static_cast<std::int64_t>(h % static_cast<std::uint64_t>(num_bins));
+}
+
+Model wide_and_deep(const Schema& schema) {
+  return WideAndDeepModel(schema, {.crosses = {.num_bins = 100},
+                                   .deep_block = MLPBlock({8}),
+                                   .embedding_options = {.dim = 4},
+                                   .prediction_tasks = binary_task()});
+}
+
+Optimizer wide_ftrl_deep_adam() {
+  return optim::MultiOptimizer(optim::Adam({.learning_rate = 0.01f}),
+                               {{kWidePrefix, optim::Ftrl({.learning_rate = 0.5f})}});
+}
+
+TEST(RankingModels, WideAndDeepIsALinearModelOverCrossesPlusDeep) {
+  const Dataset data = planted_dataset(200, 11);
+  Model model = wide_and_deep(data.schema());
+  model.build(data.schema(), 3);
+  for (const auto& [name, p] : model.parameters()) {
+    EXPECT_TRUE(name.starts_with("wide/") || name.starts_with("deep/") ||
+                name.starts_with(kTask))
+        << name;
+    if (name.starts_with("wide/")) {  // the wide tables start at zero
+      EXPECT_EQ(p->value().to_vector(), std::vector<float>(p->value().numel(), 0.0f)) << name;
+    }
+  }
+  model.compile(wide_ftrl_deep_adam());
+  model.fit(data, {.batch_size = 64, .epochs = 1, .progress = false});
+  const State s = model.state();
+  expect_matches(model, data, [&](const Row& r) {
+    // Wide: a weight per category and per bin of each cross (user 40,
+    // movie 30, gender 3; 100 bins: user x movie and user x gender hashed,
+    // movie x gender exact).
+    double wide = row(weight(s, "/wide_userId"), r.user)[0] +
+                  row(weight(s, "/wide_movieId"), r.movie)[0] +
+                  row(weight(s, "/wide_gender"), r.gender)[0];
+    wide += row(weight(s, "wide_userId_x_movieId"), cross_bin(r.user, 40, r.movie, 30, 100))[0];
+    wide += row(weight(s, "wide_userId_x_gender"), cross_bin(r.user, 40, r.gender, 3, 100))[0];
+    wide += row(weight(s, "wide_movieId_x_gender"), r.movie * 3 + r.gender)[0];
+    // Deep: the embeddings and the continuous columns, in key order.
+    Vec x = {r.a, r.b};
+    append(x, row(weight(s, "categorical/gender"), r.gender));
+    append(x, row(weight(s, "categorical/movieId"), r.movie));
+    append(x, row(weight(s, "categorical/userId"), r.user));
+    const Vec h = dense(x, weight(s, "deep/0/1/dense_0/kernel"),
+                        weight(s, "deep/0/1/dense_0/bias"), true);
+    const double deep =
+        dense(h, weight(s, "deep/1/dense_0/kernel"), weight(s, "deep/1/dense_0/bias"), false)[0];
+    return sigmoid(dense({wide + deep}, weight(s, kHead + "kernel"), weight(s, kHead + "bias"),
+                         false)[0]);
+  });
+  // The wide part moved under FTRL: its slots are FTRL's.
+  const auto opt_state = model.optimizer().state();
+  EXPECT_TRUE(opt_state.contains("wide/crosses/0/wide_userId_x_movieId/linear"));
+}
+
+TEST(RankingModels, WideAndDeepLearnsSavesLoadsAndResumes) {
+  const Dataset train = planted_dataset(3000, 12);
+  Model model = wide_and_deep(train.schema());
+  model.compile(wide_ftrl_deep_adam());
+  model.fit(train, {.batch_size = 128, .epochs = 4, .progress = false});
+  EXPECT_GT(model.evaluate(train, {.progress = false}).at(kTask + "/auc"), 0.75);
+  TempDir dir;
+  model.save(dir / "m");
+  Model again = Model::load(dir / "m");
+  EXPECT_TRUE(testing::tensors_bitwise_equal(again.predict(train).at(kTask),
+                                             model.predict(train).at(kTask)));
+  EXPECT_EQ(again.optimizer().to_json(), model.optimizer().to_json());
+  again.fit(train, {.batch_size = 128, .epochs = 1, .progress = false});
+  // The wide part alone (no crosses, no deep continuous) also builds.
+  const Model plain = WideAndDeepModel(
+      train.schema(), {.cross = false, .deep_block = MLPBlock({4}), .prediction_tasks = binary_task()});
+  EXPECT_THAT(plain.body().summary(), ::testing::Not(HasSubstr("HashedCrossFeatures")));
+}
+
 TEST(RankingModels, NCFConcatenatesGMFAndMLPOnSeparateTables) {
   const Dataset data = planted_dataset(200, 4);
   const Model model = trained(
@@ -321,6 +410,11 @@ TEST(RankingModels, ErrorsNameTheProblem) {
       error_of([&] { NCFModel(no_ids); }),
       HasSubstr("NCFModel: expected one USER_ID and one ITEM_ID column, got [userId] and []"));
   EXPECT_THAT(error_of([&] { DCNModel(data.schema(), {.depth = 0}); }), HasSubstr("depth"));
+  EXPECT_THAT(error_of([&] {
+                WideAndDeepModel(data.schema(), {.wide_schema = data.schema().select_by_tag(
+                                                     Tags::TARGET)});
+              }),
+              HasSubstr("WideAndDeepModel: the wide schema has no categorical or continuous"));
   EXPECT_THAT(error_of([&] { DeepFMModel(data.schema().remove_by_tag(Tags::CATEGORICAL)); }),
               HasSubstr("DeepFMModel: the schema has no categorical column"));
   const Schema targets_only = data.schema().select_by_tag(Tags::TARGET);

@@ -743,6 +743,11 @@ const std::vector<std::function<Optimizer()>>& all_optimizers() {
       [] { return optim::LazyAdam({.learning_rate = 0.01f}); },
       [] { return optim::Adagrad({.learning_rate = 0.1f}); },
       [] { return optim::RowWiseAdagrad({.learning_rate = 0.1f}); },
+      [] { return optim::Ftrl({.learning_rate = 0.1f, .l1 = 0.001f}); },
+      // The table by FTRL, the rest by Adam.
+      [] {
+        return optim::MultiOptimizer(optim::Adam(), {{"emb", optim::Ftrl({.learning_rate = 0.1f})}});
+      },
   };
   return makers;
 }
@@ -801,6 +806,7 @@ TEST(OptimizerStateTest, SlotsAreCreatedAtInit) {
       {"adagrad", {{"emb/accumulator", {6, 3}}, {"bias/accumulator", {2}}}},
       {"rowwise_adagrad",
        {{"emb/accumulator", {6}}, {"kernel/accumulator", {3}}, {"bias/accumulator", {2}}}},
+      {"ftrl", {{"emb/accumulator", {6, 3}}, {"emb/linear", {6, 3}}, {"bias/linear", {2}}}},
   };
   for (const auto& [type, slots] : expected) {
     Optimizer opt = optim::by_name(type);
@@ -980,6 +986,240 @@ TEST(OptimizerJsonTest, ErrorsNameTheProblem) {
         (void)Optimizer::from_json({{"type", "adagrad"}, {"epsilon", -1}});
       },
       ThrowsMessage<ValueError>(HasSubstr("epsilon -1")));
+}
+
+// ----- FTRL -----
+
+// TensorFlow's ApplyFtrlV2 with learning_rate_power -0.5, in double.
+ElementUpdate ftrl_ref(double lr, double l1 = 0, double l2 = 0, double beta = 0) {
+  return [=](int, double g, double& w, ElementState& s) {
+    const double next = s.a + g * g;
+    s.b += g - (std::sqrt(next) - std::sqrt(s.a)) / lr * w;
+    s.a = next;
+    const double quadratic = (beta + std::sqrt(next)) / lr + 2 * l2;
+    w = std::abs(s.b) > l1 ? (std::copysign(l1, s.b) - s.b) / quadratic : 0.0;
+  };
+}
+
+TEST(OptimizerDenseTest, Ftrl) {
+  const DenseRun run = two_dense_steps(optim::Ftrl({.learning_rate = 0.1f}));
+  // Element 0, step 1: n = 0.11, z = 0.1 - (sqrt(0.11) - sqrt(0.1)) / 0.1 * 0.5,
+  // w = -z * 0.1 / sqrt(0.11).
+  const double z = 0.1 - (std::sqrt(0.11) - std::sqrt(0.1)) / 0.1 * 0.5;
+  const DenseRun one = [] {
+    ParameterPtr w = make_param("w", {2, 3}, kW0);
+    Optimizer opt = optim::Ftrl({.learning_rate = 0.1f});
+    opt.init({{"w", w}});
+    set_dense_grad(*w, kGrads[0]);
+    opt.step();
+    return DenseRun{w->value().to_vector(), opt.state()};
+  }();
+  EXPECT_NEAR(one.weights[0], -z * 0.1 / std::sqrt(0.11), 1e-6);
+  expect_near(run.weights, reference(kW0, kGrads, ftrl_ref(0.1), 0.1), 1e-5);
+  EXPECT_NEAR(run.state.at("w/accumulator").item(0), 0.1 + 0.01 + 0.09, 1e-7);
+  EXPECT_TRUE(run.state.contains("w/linear"));
+}
+
+TEST(OptimizerDenseTest, FtrlRegularisation) {
+  const auto optimizer = [] {
+    return optim::Ftrl({.learning_rate = 0.5f, .l1 = 0.05f, .l2 = 0.2f, .beta = 0.3f});
+  };
+  const DenseRun run = two_dense_steps(optimizer());
+  expect_near(run.weights, reference(kW0, kGrads, ftrl_ref(0.5, 0.05, 0.2, 0.3), 0.1), 1e-5);
+  // l1 makes exact zeros: |z| <= l1 gives w = 0.
+  const DenseRun sparse = two_dense_steps(optim::Ftrl({.learning_rate = 0.1f, .l1 = 100.0f}));
+  EXPECT_EQ(sparse.weights, std::vector<float>(6, 0.0f));
+}
+
+TEST(OptimizerSparseTest, FtrlUpdatesTouchedRowsOnly) {
+  const TableRun run = two_table_steps(optim::Ftrl({.learning_rate = 0.2f}));
+  expect_near(run.after[1], reference(kTable0, kTableGrads, ftrl_ref(0.2), 0.1, kTouched), 1e-5);
+  EXPECT_EQ(row(run.after[1], 2), row(kTable0, 2));
+  EXPECT_EQ(run.state.at("emb/linear").item(4), 0.0f);  // row 2
+}
+
+TEST(OptimizerErrorTest, FtrlOptionsAreChecked) {
+  EXPECT_THAT([] { (void)optim::Ftrl({.learning_rate = 0.0f}); },
+              ThrowsMessage<ValueError>(HasSubstr("ftrl: learning_rate 0 must be > 0")));
+  EXPECT_THAT([] { (void)optim::Ftrl({.l1 = -1.0f}); },
+              ThrowsMessage<ValueError>(HasSubstr("ftrl: l1 -1 must be finite and >= 0")));
+  EXPECT_THAT([] { (void)optim::Ftrl({.learning_rate = LearningRate::cosine_decay(0.1f, 10)}); },
+              ThrowsMessage<ValueError>(HasSubstr("alpha > 0")));
+  EXPECT_THAT([] { (void)optim::Ftrl({.initial_accumulator_value = 0.0f}); },
+              ThrowsMessage<ValueError>(HasSubstr("divide by 0")));
+}
+
+// ----- MultiOptimizer -----
+
+struct TwoGroups {
+  ParameterPtr wide = make_param("wide/emb", {5, 2}, kTable0);
+  ParameterPtr deep = make_param("deep/w", {2, 3}, kW0);
+  ParameterPtr bias = make_param("head/b", {2}, {0.5f, -0.5f});
+
+  std::vector<std::pair<std::string, ParameterPtr>> all() const {
+    return {{"deep/w", deep}, {"wide/emb", wide}, {"head/b", bias}};
+  }
+  void feed(int step) const {
+    feed_table_step(*wide, step);
+    set_dense_grad(*deep, kGrads[static_cast<std::size_t>(step)]);
+    set_dense_grad(*bias, {0.25f, static_cast<float>(step) - 0.5f});
+  }
+};
+
+Optimizer wide_ftrl_rest_adam() {
+  return optim::MultiOptimizer(optim::Adam({.learning_rate = 0.05f}),
+                               {{"wide/", optim::Ftrl({.learning_rate = 0.2f})},
+                                {"head/", optim::SGD({.learning_rate = 0.1f})}});
+}
+
+TEST(MultiOptimizerTest, EachGroupIsUpdatedByItsOwnOptimizer) {
+  // Against each optimizer run alone on its parameters: bit-identical.
+  TwoGroups multi, alone;
+  const Optimizer opt = wide_ftrl_rest_adam();
+  opt.init(multi.all());
+  const Optimizer ftrl = optim::Ftrl({.learning_rate = 0.2f});
+  const Optimizer adam = optim::Adam({.learning_rate = 0.05f});
+  const Optimizer sgd = optim::SGD({.learning_rate = 0.1f});
+  ftrl.init({{"wide/emb", alone.wide}});
+  adam.init({{"deep/w", alone.deep}});
+  sgd.init({{"head/b", alone.bias}});
+  for (int step = 0; step < 2; ++step) {
+    multi.feed(step);
+    alone.feed(step);
+    opt.step();
+    ftrl.step();
+    adam.step();
+    sgd.step();
+  }
+  EXPECT_EQ(multi.wide->value().to_vector(), alone.wide->value().to_vector());
+  EXPECT_EQ(multi.deep->value().to_vector(), alone.deep->value().to_vector());
+  EXPECT_EQ(multi.bias->value().to_vector(), alone.bias->value().to_vector());
+  expect_near(multi.wide->value().to_vector(),
+              reference(kTable0, kTableGrads, ftrl_ref(0.2), 0.1, kTouched), 1e-5);
+  EXPECT_EQ(opt.iterations(), 2);
+  EXPECT_EQ(opt.type(), "multi");
+  EXPECT_FLOAT_EQ(opt.current_learning_rate(), 0.05f);
+  // The state: every group's slots and one iterations.
+  const auto state = opt.state();
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : state) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"deep/w/m", "deep/w/v", "iterations",
+                                            "wide/emb/accumulator", "wide/emb/linear"}));
+}
+
+TEST(MultiOptimizerTest, ResumeIsBitIdentical) {
+  TwoGroups straight, resumed;
+  const Optimizer a = wide_ftrl_rest_adam();
+  a.init(straight.all());
+  straight.feed(0);
+  a.step();
+  // Resume after step 1 from the weights and the optimizer state.
+  resumed.wide->value().copy_from(straight.wide->value());
+  resumed.deep->value().copy_from(straight.deep->value());
+  resumed.bias->value().copy_from(straight.bias->value());
+  const Optimizer b = Optimizer::from_json(a.to_json());
+  b.init(resumed.all());
+  b.load_state(a.state());
+  straight.feed(1);
+  resumed.feed(1);
+  a.step();
+  b.step();
+  EXPECT_EQ(resumed.wide->value().to_vector(), straight.wide->value().to_vector());
+  EXPECT_EQ(resumed.deep->value().to_vector(), straight.deep->value().to_vector());
+  EXPECT_EQ(resumed.bias->value().to_vector(), straight.bias->value().to_vector());
+  EXPECT_EQ(b.iterations(), 2);
+}
+
+TEST(MultiOptimizerTest, NonFiniteGradientInOneGroupChangesNoGroup) {
+  TwoGroups p;
+  const Optimizer opt = wide_ftrl_rest_adam();
+  opt.init(p.all());
+  p.feed(0);
+  add_sparse_grad(*p.wide, {2}, {NAN, 0.0f});  // the FTRL group; Adam's group comes first
+  EXPECT_THAT([&] { opt.step(); }, ThrowsMessage<ValueError>(HasSubstr("'wide/emb'")));
+  EXPECT_EQ(p.deep->value().to_vector(), kW0);
+  EXPECT_EQ(p.wide->value().to_vector(), kTable0);
+  EXPECT_EQ(opt.iterations(), 0);
+}
+
+TEST(MultiOptimizerTest, LoadStateChecksEverythingFirst) {
+  TwoGroups p;
+  const Optimizer opt = wide_ftrl_rest_adam();
+  opt.init(p.all());
+  p.feed(0);
+  opt.step();
+  const auto good = opt.state();
+  auto unknown = good;
+  unknown.emplace("tower/w/m", Tensor::zeros({1}));
+  EXPECT_THAT([&] { opt.load_state(unknown); },
+              ThrowsMessage<ValueError>(HasSubstr("unknown key(s) 'tower/w/m'")));
+  // A bad slot in the last group (the default's) leaves the first group's
+  // state as it was, though that group loads first.
+  auto bad = good;
+  bad.at("deep/w/v") = Tensor::zeros({3});
+  bad.at("wide/emb/linear") = Tensor::full({5, 2}, 7.0f);
+  EXPECT_THAT([&] { opt.load_state(bad); },
+              ThrowsMessage<ValueError>(HasSubstr("slot 'deep/w/v'")));
+  EXPECT_TRUE(testing::tensors_bitwise_equal(opt.state().at("wide/emb/linear"),
+                                             good.at("wide/emb/linear")));
+}
+
+TEST(MultiOptimizerTest, MisuseIsReported) {
+  TwoGroups p;
+  EXPECT_THAT(
+      [&] {
+        optim::MultiOptimizer(optim::Adam(), {{"tower/", optim::SGD()}}).init(p.all());
+      },
+      ThrowsMessage<ValueError>(HasSubstr("no parameter's name starts with the group prefix "
+                                          "'tower/' (parameters: deep/w, wide/emb, head/b)")));
+  EXPECT_THAT([] { (void)optim::MultiOptimizer(optim::Adam(), {{"", optim::SGD()}}); },
+              ThrowsMessage<ValueError>(HasSubstr("empty prefix")));
+  EXPECT_THAT(
+      [] {
+        (void)optim::MultiOptimizer(optim::Adam(), {{"a/", optim::SGD()}, {"a/", optim::SGD()}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("two groups have the prefix 'a/'")));
+  EXPECT_THAT(
+      [] {
+        const Optimizer shared = optim::SGD();
+        (void)optim::MultiOptimizer(optim::Adam(), {{"a/", shared}, {"b/", shared}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("one optimizer object is given to two groups")));
+  EXPECT_THAT([] { (void)optim::MultiOptimizer(Optimizer(), {}); },
+              ThrowsMessage<ValueError>(HasSubstr("the default has no optimizer")));
+  EXPECT_THAT(
+      [] {
+        (void)optim::MultiOptimizer(optim::Adam(),
+                                    {{"a/", optim::MultiOptimizer(optim::SGD(), {})}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("cannot itself be a MultiOptimizer")));
+}
+
+TEST(MultiOptimizerTest, JsonRoundTripAndErrors) {
+  const Optimizer opt = wide_ftrl_rest_adam();
+  const nlohmann::json j = opt.to_json();
+  EXPECT_EQ(j["type"], "multi");
+  EXPECT_EQ(j["default"]["type"], "adam");
+  EXPECT_EQ(j["groups"][0]["prefix"], "wide/");
+  EXPECT_EQ(j["groups"][0]["optimizer"]["type"], "ftrl");
+  EXPECT_EQ(Optimizer::from_json(nlohmann::json::parse(j.dump())).to_json(), j);
+  const nlohmann::json ftrl =
+      optim::Ftrl({.learning_rate = 0.3f, .l1 = 0.01f, .l2 = 0.02f, .beta = 1.0f}).to_json();
+  EXPECT_EQ(Optimizer::from_json(ftrl).to_json(), ftrl);
+  EXPECT_EQ(optim::by_name("FTRL").type(), "ftrl");
+  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "multi"}}); },
+              ThrowsMessage<ValueError>(HasSubstr("'default' (the default optimizer) is missing")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json(
+            {{"type", "multi"}, {"default", {{"type", "adam"}}}, {"groups", {{{"prefix", "a/"}}}}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("a group must be {\"prefix\": string")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "multi"}, {"default", {{"type", "adam"}}}, {"x", 1}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("multi: unknown option 'x'")));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include <optional>
 #include <vector>
 
+#include "recblocks/blocks/crosses.h"
 #include "recblocks/blocks/experts.h"
 #include "recblocks/blocks/features.h"
 #include "recblocks/blocks/interaction.h"
@@ -85,6 +86,41 @@ struct DeepFMOptions {
   std::vector<PredictionTask> prediction_tasks = {};
 };
 Model DeepFMModel(const Schema& schema, DeepFMOptions options = {});
+
+// Merlin's WideAndDeepModel (Cheng et al. 2016): the element-wise sum of
+//   wide: a linear model, [B, 1]: one weight per category of each
+//         categorical column of wide_schema (dim-1 tables named
+//         "wide_<domain>", lists summed: one-hot and multi-hot), one weight
+//         per bin of each hashed cross of its scalar categorical columns
+//         (HashedCrossFeatures with `crosses`; every pair by default,
+//         Merlin's HashedCrossAll), and a linear layer on its continuous
+//         columns if it has any; the tables start at zero;
+//   deep: deep_schema's categorical embeddings and continuous columns,
+//         concatenated, through deep_block and a linear unit, [B, 1];
+// then the tasks. The wide part's parameters are named "wide/...", the deep
+// part's "deep/...", so the wide part gets its own optimizer with
+//   model.compile(rb::optim::MultiOptimizer(
+//       rb::optim::Adam(), {{"wide/", rb::optim::Ftrl({.learning_rate = 0.05f})}}));
+// (Merlin's wide_optimizer / deep_optimizer). Without crosses (cross = false,
+// or fewer than two scalar categorical columns and no explicit crosses) the
+// wide part is the one-hot linear model alone.
+struct WideAndDeepOptions {
+  // None: the schema's categorical feature columns.
+  std::optional<Schema> wide_schema = std::nullopt;
+  // None: the schema's categorical and continuous feature columns.
+  std::optional<Schema> deep_schema = std::nullopt;
+  bool cross = true;
+  // num_bins: Merlin's example uses 100; 10000 keeps the user x item crosses
+  // of MovieLens from colliding much.
+  HashedCrossOptions crosses = {};
+  // None: MLPBlock({128, 64, 32}), the Exploring-different-models notebook's.
+  std::optional<Block> deep_block = std::nullopt;
+  EmbeddingOptions embedding_options = {};
+  std::vector<PredictionTask> prediction_tasks = {};
+};
+Model WideAndDeepModel(const Schema& schema, WideAndDeepOptions options = {});
+// The wide part's parameter-name prefix, for MultiOptimizer groups.
+inline constexpr const char* kWidePrefix = "wide/";
 
 // Merlin's benchmark.NCFModel (He et al. 2017): the USER_ID and ITEM_ID
 // columns' embeddings twice, in separate tables: their element-wise product

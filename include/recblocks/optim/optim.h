@@ -9,7 +9,8 @@
 // beta1 0.9, beta2 0.999, epsilon 1e-7 with Keras' update
 //   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
 //   w -= lr sqrt(1 - b2^t) / (1 - b1^t) * m / (sqrt(v) + eps)
-// SGD lr 0.01; Adagrad lr 1e-3, initial accumulator 0.1, epsilon 1e-7.
+// SGD lr 0.01; Adagrad lr 1e-3, initial accumulator 0.1, epsilon 1e-7;
+// FTRL lr 1e-3, initial accumulator 0.1, l1 = l2 = beta = 0.
 // The updates (g the gradient, lr the rate of this step):
 //   SGD:      w -= lr g
 //   momentum: Keras' form, the velocity holds the step (lr included):
@@ -19,11 +20,19 @@
 //   Adagrad:  acc += g^2;  w -= lr g / (sqrt(acc) + eps)
 //   RowWiseAdagrad on a table row r: acc[r] += mean(g[r]^2);
 //             w[r] -= lr g[r] / (sqrt(acc[r]) + eps)
+//   FTRL:     FTRL-Proximal (McMahan et al. 2013), learning_rate_power
+//             -0.5, as TensorFlow computes it ("accumulator" n, "linear" z):
+//             n' = n + g^2;  z += g - (sqrt(n') - sqrt(n)) / lr * w;  n = n'
+//             w = |z| > l1 ? (sign(z) l1 - z) / ((beta + sqrt(n)) / lr + 2 l2)
+//                          : 0
+//             (Keras' l2_regularization_strength is l2.) The rate must stay
+//             > 0. Tables for FTRL usually start at zero.
 //
 // Embedding tables receive sparse gradients (Parameter::sparse_grads():
 // the rows the batch touched). What each optimizer does to the rows a batch
 // did not touch:
-//   - SGD without momentum, Adagrad, RowWiseAdagrad, LazyAdam: nothing. For
+//   - SGD without momentum, Adagrad, RowWiseAdagrad, LazyAdam, FTRL:
+//     nothing (FTRL: as TensorFlow's sparse FTRL). For
 //     SGD and Adagrad this is exactly the dense update (a zero gradient
 //     changes neither the weights nor the accumulator); LazyAdam and
 //     RowWiseAdagrad are defined that way. These four update only the
@@ -126,7 +135,8 @@ class Optimizer {
   bool defined() const { return impl_ != nullptr; }
   OptimizerBase& impl() const;
 
-  std::string_view type() const;  // "sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad"
+  // "sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad", "ftrl", "multi"
+  std::string_view type() const;
   // {"type": ..., "learning_rate": {...}, options...}: what from_json reads.
   nlohmann::json to_json() const;
   static Optimizer from_json(const nlohmann::json& json);
@@ -206,7 +216,40 @@ Optimizer Adagrad(AdagradOptions options = {});
 // parameters get element-wise Adagrad.
 Optimizer RowWiseAdagrad(AdagradOptions options = {});
 
-// "sgd", "adam", "lazy_adam"/"lazyadam", "adagrad", "rowwise_adagrad" with
+struct FtrlOptions {
+  LearningRate learning_rate = 1e-3f;
+  float initial_accumulator_value = 0.1f;
+  float l1 = 0.0f;  // l1_regularization_strength
+  float l2 = 0.0f;  // l2_regularization_strength
+  float beta = 0.0f;
+};
+Optimizer Ftrl(FtrlOptions options = {});
+
+// Merlin's MultiOptimizer: a different optimizer for some parameters, here
+// chosen by the parameter's name (Block::parameters(): "<path>/<name>", so
+// a prefix is a block of the model, e.g. "wide/"). Each parameter goes to
+// the first group whose prefix its name starts with, the others to
+// default_optimizer.
+//
+//   model.compile(rb::optim::MultiOptimizer(
+//       rb::optim::Adam(), {{"wide/", rb::optim::Ftrl({.learning_rate = 0.05f})}}));
+//
+// Every group steps each step; iterations() and current_learning_rate()
+// are the default optimizer's. state() holds every group's slots and one
+// "iterations". init throws ValueError for a group that matches no
+// parameter; the constructor for a group without an optimizer, an empty or
+// repeated prefix, one Optimizer object in two groups, or a nested
+// MultiOptimizer. step() checks every group's gradients before any group
+// updates (the guarantee of step() above holds for the whole model).
+// JSON: {"type": "multi", "default": {...},
+//        "groups": [{"prefix": "wide/", "optimizer": {...}}, ...]}.
+struct OptimizerGroup {
+  std::string prefix;
+  Optimizer optimizer;
+};
+Optimizer MultiOptimizer(Optimizer default_optimizer, std::vector<OptimizerGroup> groups);
+
+// "sgd", "adam", "lazy_adam"/"lazyadam", "adagrad", "rowwise_adagrad", "ftrl" with
 // defaults (Merlin's compile(optimizer="adam")); unknown names throw
 // ValueError listing the known ones.
 Optimizer by_name(std::string_view name);

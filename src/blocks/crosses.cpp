@@ -1,0 +1,337 @@
+#include "recblocks/blocks/crosses.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "blocks/registry.h"
+#include "recblocks/autograd/ops.h"
+#include "recblocks/blocks/config.h"
+#include "recblocks/core/error.h"
+#include "recblocks/data/loader.h"
+
+namespace recblocks {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::uint64_t kCrossSeed = 0x9E3779B97F4A7C15ull;
+
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+constexpr const char* kOptionKeys[] = {"crosses", "max_level",   "num_bins",
+                                       "dim",     "initializer", "table_prefix"};
+
+struct Cross {
+  std::string name;                         // "<c1>_x_<c2>..."
+  std::vector<std::string> columns;
+  std::vector<std::int64_t> cardinalities;
+  std::int64_t bins = 0;
+  bool exact = false;  // bins is the product of the cardinalities
+  ParameterPtr table;  // set by build
+};
+
+// Every combination of 2..max_level of `names`, in order.
+std::vector<std::vector<std::string>> all_crosses(const std::vector<std::string>& names,
+                                                  int max_level) {
+  std::vector<std::vector<std::string>> out;
+  std::vector<std::size_t> pick;
+  // Depth-first over increasing indices: combinations of each size in
+  // lexicographic order, sizes ascending.
+  for (int level = 2; level <= max_level; ++level) {
+    const auto k = static_cast<std::size_t>(level);
+    if (k > names.size()) break;
+    pick.resize(k);
+    for (std::size_t i = 0; i < k; ++i) pick[i] = i;
+    while (true) {
+      std::vector<std::string> cross;
+      for (std::size_t i : pick) cross.push_back(names[i]);
+      out.push_back(std::move(cross));
+      std::size_t i = k;
+      while (i > 0 && pick[i - 1] == names.size() - k + (i - 1)) --i;
+      if (i == 0) break;
+      ++pick[i - 1];
+      for (std::size_t j = i; j < k; ++j) pick[j] = pick[j - 1] + 1;
+    }
+  }
+  return out;
+}
+
+class HashedCrossImpl final : public BlockBase {
+ public:
+  HashedCrossImpl(Schema schema, HashedCrossOptions options)
+      : schema_(std::move(schema)), options_(std::move(options)) {
+    RB_CHECK(options_.num_bins > 0, ValueError, "HashedCrossFeatures: num_bins is {}, expected > 0",
+             options_.num_bins);
+    RB_CHECK(options_.dim > 0, ValueError, "HashedCrossFeatures: dim is {}, expected > 0",
+             options_.dim);
+    RB_CHECK(options_.max_level >= 2, ValueError,
+             "HashedCrossFeatures: max_level is {}, expected >= 2", options_.max_level);
+    for (const ColumnSchema& c : schema_) {
+      RB_CHECK(!c.is_list(), ValueError,
+               "HashedCrossFeatures: column '{}' is a list column; only scalar columns can be "
+               "crossed",
+               c.name());
+      RB_CHECK(c.domain().has_value(), ValueError,
+               "HashedCrossFeatures: column '{}' has no integer domain in the schema, so its "
+               "cardinality is unknown",
+               c.name());
+    }
+    const auto specs = options_.crosses.empty()
+                           ? all_crosses(schema_.column_names(), options_.max_level)
+                           : options_.crosses;
+    RB_CHECK(!specs.empty(), ValueError,
+             "HashedCrossFeatures: nothing to cross: the scalar columns are [{}] (need two or more)",
+             fmt::join(schema_.column_names(), ", "));
+    for (const auto& columns : specs) add_cross(columns);
+  }
+
+  std::string_view type() const override { return "HashedCrossFeatures"; }
+  json config() const override {
+    return {{"schema", schema_.to_json()}, {"options", options_.to_json()}};
+  }
+
+  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
+    RB_CHECK(input.kind() == FlowSpec::Kind::kInputs, ValueError,
+             "HashedCrossFeatures: expected the raw inputs of a batch, got {}", input.str());
+    FlowSpec::Dict out;
+    for (Cross& cross : crosses_) {
+      for (const std::string& name : cross.columns) {
+        RB_CHECK(input.schema().contains(name), ValueError,
+                 "HashedCrossFeatures: the inputs have no column '{}'; they have: {}", name,
+                 fmt::join(input.schema().column_names(), ", "));
+        const DType d = input.schema().column(name).dtype();
+        RB_CHECK(d == DType::kInt32 || d == DType::kInt64, ValueError,
+                 "HashedCrossFeatures: column '{}' is {}, expected int32 or int64 ids", name,
+                 dtype_name(d));
+      }
+      const std::string domain = options_.table_prefix + cross.name;
+      const Shape shape{cross.bins, options_.dim};
+      cross.table = context.shared_table(domain, [&] {
+        return std::make_shared<Parameter>(
+            domain, options_.initializer.make(shape, context.next_stream()));
+      });
+      RB_CHECK(cross.table->value().shape() == shape, ShapeError,
+               "HashedCrossFeatures: the model already has a table '{}' of shape {}, the cross "
+               "needs {}",
+               domain, cross.table->value().shape(), shape);
+      out.emplace_back(cross.name, TensorSpec{Shape{options_.dim}, DType::kFloat32});
+    }
+    return FlowSpec::dict(std::move(out));
+  }
+
+  Flow forward(const Flow& input, RunContext& run) const override {
+    const Batch& batch = input.batch();
+    const std::int64_t rows = batch.rows();
+    Flow::Dict out;
+    out.reserve(crosses_.size());
+    for (const Cross& cross : crosses_) {
+      Tensor bins = run.tape().arena().tensor({rows}, DType::kInt64);
+      compute_bins(cross, batch, bins.data<std::int64_t>());
+      out.emplace_back(cross.name, ops::embedding(run.param(cross.table), bins));
+    }
+    return Flow::dict(std::move(out));
+  }
+
+  std::vector<std::pair<std::string, ParameterPtr>> own_parameters() const override {
+    std::vector<std::pair<std::string, ParameterPtr>> out;
+    for (const Cross& cross : crosses_) {
+      if (cross.table) out.emplace_back(options_.table_prefix + cross.name, cross.table);
+    }
+    return out;
+  }
+
+  std::vector<std::string> names() const {
+    std::vector<std::string> out;
+    for (const Cross& cross : crosses_) out.push_back(cross.name);
+    return out;
+  }
+  std::int64_t bins(std::string_view name) const {
+    for (const Cross& cross : crosses_) {
+      if (cross.name == name) return cross.bins;
+    }
+    throw ValueError(fmt::format("HashedCrossFeatures: no cross '{}'; it has: {}", name,
+                                 fmt::join(names(), ", ")));
+  }
+
+ private:
+  void add_cross(const std::vector<std::string>& columns) {
+    RB_CHECK(columns.size() >= 2, ValueError,
+             "HashedCrossFeatures: a cross needs two or more columns, got [{}]",
+             fmt::join(columns, ", "));
+    Cross cross;
+    for (const std::string& name : columns) {
+      RB_CHECK(schema_.contains(name), ValueError,
+               "HashedCrossFeatures: the cross [{}] names '{}', which is not one of the scalar "
+               "categorical columns [{}]",
+               fmt::join(columns, ", "), name, fmt::join(schema_.column_names(), ", "));
+      RB_CHECK(std::count(columns.begin(), columns.end(), name) == 1, ValueError,
+               "HashedCrossFeatures: the cross [{}] names '{}' twice", fmt::join(columns, ", "),
+               name);
+      cross.columns.push_back(name);
+      cross.cardinalities.push_back(schema_.column(name).cardinality());
+    }
+    cross.name = fmt::format("{}", fmt::join(columns, "_x_"));
+    for (const Cross& other : crosses_) {
+      RB_CHECK(other.name != cross.name, ValueError, "HashedCrossFeatures: the cross '{}' is "
+               "listed twice", cross.name);
+    }
+    cross.bins = hashed_cross_bins(cross.cardinalities, options_.num_bins);
+    cross.exact = cross.bins == hashed_cross_product(cross.cardinalities);
+    crosses_.push_back(std::move(cross));
+  }
+
+  // bins[rows]: each row's bin of `cross`.
+  static void compute_bins(const Cross& cross, const Batch& batch, std::int64_t* bins) {
+    const std::int64_t rows = batch.rows();
+    std::fill(bins, bins + rows, 0);
+    const bool exact = cross.exact;
+    std::vector<std::uint64_t> hash(exact ? 0 : static_cast<std::size_t>(rows), kCrossSeed);
+    for (std::size_t k = 0; k < cross.columns.size(); ++k) {
+      const std::string& name = cross.columns[k];
+      const std::int64_t n = cross.cardinalities[k];
+      const Tensor& ids = batch.tensor(name);
+      RB_CHECK(ids.numel() == rows, ShapeError,
+               "HashedCrossFeatures: column '{}' has shape {}, expected [{}] (one id per row)",
+               name, ids.shape(), rows);
+      for (std::int64_t r = 0; r < rows; ++r) {
+        const std::int64_t x = ids.dtype() == DType::kInt32 ? ids.data<std::int32_t>()[r]
+                                                            : ids.data<std::int64_t>()[r];
+        RB_CHECK(x >= 0 && x < n, ValueError,
+                 "HashedCrossFeatures: column '{}' (cardinality {}): id {} at row {} is outside "
+                 "[0, {})",
+                 name, n, x, r, n);
+        if (exact) {
+          bins[r] = bins[r] * n + x;
+        } else {
+          hash[static_cast<std::size_t>(r)] =
+              splitmix64(hash[static_cast<std::size_t>(r)] ^ static_cast<std::uint64_t>(x));
+        }
+      }
+    }
+    if (exact) return;
+    const auto b = static_cast<std::uint64_t>(cross.bins);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      bins[r] = static_cast<std::int64_t>(hash[static_cast<std::size_t>(r)] % b);
+    }
+  }
+
+ public:
+  // n1 * ... * nk, saturated at int64's max.
+  static std::int64_t hashed_cross_product(const std::vector<std::int64_t>& cardinalities) {
+    std::int64_t product = 1;
+    for (std::int64_t n : cardinalities) {
+      if (n > 0 && product > std::numeric_limits<std::int64_t>::max() / n)
+        return std::numeric_limits<std::int64_t>::max();
+      product *= n;
+    }
+    return product;
+  }
+
+ private:
+  Schema schema_;
+  HashedCrossOptions options_;
+  std::vector<Cross> crosses_;
+};
+
+const HashedCrossImpl& cross_impl(const Block& block) {
+  return static_cast<const HashedCrossImpl&>(block.impl());
+}
+
+}  // namespace
+
+nlohmann::json HashedCrossOptions::to_json() const {
+  json j = {{"max_level", max_level},
+            {"num_bins", num_bins},
+            {"dim", dim},
+            {"initializer", initializer.to_json()}};
+  if (!crosses.empty()) j["crosses"] = crosses;
+  if (!table_prefix.empty()) j["table_prefix"] = table_prefix;
+  return j;
+}
+
+HashedCrossOptions HashedCrossOptions::from_json(const nlohmann::json& j) {
+  RB_CHECK(j.is_object(), ValueError, "HashedCrossOptions: expected a JSON object, got {}",
+           j.dump());
+  for (const auto& [key, value] : j.items()) {
+    const bool known =
+        std::find(std::begin(kOptionKeys), std::end(kOptionKeys), key) != std::end(kOptionKeys);
+    RB_CHECK(known, ValueError, "HashedCrossOptions: unknown key '{}' (known: {})", key,
+             fmt::join(kOptionKeys, ", "));
+  }
+  HashedCrossOptions o;
+  if (j.contains("crosses")) o.crosses = j["crosses"].get<std::vector<std::vector<std::string>>>();
+  o.max_level = j.value("max_level", o.max_level);
+  o.num_bins = j.value("num_bins", o.num_bins);
+  o.dim = j.value("dim", o.dim);
+  if (j.contains("initializer")) o.initializer = Initializer::from_json(j["initializer"]);
+  o.table_prefix = j.value("table_prefix", o.table_prefix);
+  return o;
+}
+
+std::int64_t hashed_cross_bins(const std::vector<std::int64_t>& cardinalities,
+                               std::int64_t num_bins) {
+  return std::min(HashedCrossImpl::hashed_cross_product(cardinalities), num_bins);
+}
+
+std::int64_t hashed_cross_bin(const std::vector<std::int64_t>& ids,
+                              const std::vector<std::int64_t>& cardinalities,
+                              std::int64_t num_bins) {
+  RB_CHECK(ids.size() == cardinalities.size() && ids.size() >= 2 && num_bins > 0, ValueError,
+           "hashed_cross_bin: {} ids and {} cardinalities (expected the same number, >= 2), "
+           "num_bins {}",
+           ids.size(), cardinalities.size(), num_bins);
+  const std::int64_t bins = hashed_cross_bins(cardinalities, num_bins);
+  const bool exact = bins == HashedCrossImpl::hashed_cross_product(cardinalities);
+  std::int64_t index = 0;
+  std::uint64_t hash = kCrossSeed;
+  for (std::size_t k = 0; k < ids.size(); ++k) {
+    RB_CHECK(ids[k] >= 0 && ids[k] < cardinalities[k], ValueError,
+             "hashed_cross_bin: id {} is outside [0, {})", ids[k], cardinalities[k]);
+    index = index * cardinalities[k] + ids[k];
+    hash = splitmix64(hash ^ static_cast<std::uint64_t>(ids[k]));
+  }
+  return exact ? index : static_cast<std::int64_t>(hash % static_cast<std::uint64_t>(bins));
+}
+
+HashedCrossFeatures HashedCrossFeatures::from_schema(const Schema& schema,
+                                                     HashedCrossOptions options, Tag tags) {
+  const Schema tagged = schema.select_by_tag(tags).remove_by_tag(Tags::TARGET);
+  std::vector<std::string> scalar;
+  for (const ColumnSchema& c : tagged) {
+    if (!c.is_list()) scalar.push_back(c.name());
+  }
+  for (const auto& cross : options.crosses) {
+    for (const std::string& name : cross) {
+      RB_CHECK(!tagged.contains(name) || !tagged.column(name).is_list(), ValueError,
+               "HashedCrossFeatures: the cross [{}] names the list column '{}'; only scalar "
+               "columns can be crossed",
+               fmt::join(cross, ", "), name);
+    }
+  }
+  return HashedCrossFeatures(
+      std::make_shared<HashedCrossImpl>(tagged.select_by_name(scalar), std::move(options)));
+}
+
+std::vector<std::string> HashedCrossFeatures::names() const { return cross_impl(*this).names(); }
+std::int64_t HashedCrossFeatures::bins(std::string_view name) const {
+  return cross_impl(*this).bins(name);
+}
+
+void register_crosses() {
+  register_block_type("HashedCrossFeatures", [](const json& c, auto) {
+    config::check_keys(c, "HashedCrossFeatures", {"schema", "options"});
+    return Block(std::make_shared<HashedCrossImpl>(
+        Schema::from_json(c.at("schema"), "HashedCrossFeatures config"),
+        HashedCrossOptions::from_json(c.value("options", json::object()))));
+  });
+}
+
+}  // namespace recblocks
