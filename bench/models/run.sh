@@ -17,7 +17,8 @@
 # default 10000). Both sides on 2 cores; PyTorch at OMP 2 / OpenBLAS 1 and at
 # OMP 1 / OpenBLAS 2, the table showing its faster setting.
 # Optimizer: Adam lr 1e-3 (Keras' update, dense on the tables, both sides),
-# batch 1024. Criteo: embedding dim 16 (DLRM, DeepFM, MLP; DCN infers its
+# batch 1024; Wide&Deep's wide part (one-hot and every pair of categorical
+# columns crossed into at most 10000 bins) by FTRL lr 0.05, the CLI's default. Criteo: embedding dim 16 (DLRM, DeepFM, MLP; DCN infers its
 # dims from the cardinalities, as Merlin's DCNModel).
 set -euo pipefail
 
@@ -68,10 +69,10 @@ run() {  # data_name data_dir model extra_recblocks_args... -- extra_torch_args.
 }
 
 ml=$out/ml/ml-100k
-for model in dlrm dcn deepfm ncf mlp; do run ml-100k "$ml" "$model" --seed-columns -- --seed-columns; done
+for model in dlrm dcn deepfm wide_deep ncf mlp; do run ml-100k "$ml" "$model" --seed-columns -- --seed-columns; done
 # Multi-task: rating (regression, loss weight 0.5) and rating_binary (1).
 for model in mmoe ple; do run ml-100k "$ml" "$model" --seed-columns --loss-weights 0.5,1; done
-for model in dlrm dcn deepfm mlp; do
+for model in dlrm dcn deepfm wide_deep mlp; do
   run criteo "$out/criteo" "$model" --embedding-dim 16 -- --embedding-dim 16
 done
 
