@@ -30,7 +30,7 @@ constexpr const char* kOptionKeys[] = {"crosses", "max_level",   "num_bins",
                                        "dim",     "initializer", "table_prefix"};
 
 struct Cross {
-  std::string name;                         // "<c1>_x_<c2>..."
+  std::string name;  // "<c1>_x_<c2>..."
   std::vector<std::string> columns;
   std::vector<std::int64_t> cardinalities;
   std::int64_t bins = 0;
@@ -87,9 +87,10 @@ class HashedCrossImpl final : public BlockBase {
     const auto specs = options_.crosses.empty()
                            ? all_crosses(schema_.column_names(), options_.max_level)
                            : options_.crosses;
-    RB_CHECK(!specs.empty(), ValueError,
-             "HashedCrossFeatures: nothing to cross: the scalar columns are [{}] (need two or more)",
-             fmt::join(schema_.column_names(), ", "));
+    RB_CHECK(
+        !specs.empty(), ValueError,
+        "HashedCrossFeatures: nothing to cross: the scalar columns are [{}] (need two or more)",
+        fmt::join(schema_.column_names(), ", "));
     for (const auto& columns : specs) add_cross(columns);
   }
 
@@ -115,8 +116,8 @@ class HashedCrossImpl final : public BlockBase {
       const std::string domain = options_.table_prefix + cross.name;
       const Shape shape{cross.bins, options_.dim};
       cross.table = context.shared_table(domain, [&] {
-        return std::make_shared<Parameter>(
-            domain, options_.initializer.make(shape, context.next_stream()));
+        return std::make_shared<Parameter>(domain,
+                                           options_.initializer.make(shape, context.next_stream()));
       });
       RB_CHECK(cross.table->value().shape() == shape, ShapeError,
                "HashedCrossFeatures: the model already has a table '{}' of shape {}, the cross "
@@ -180,8 +181,10 @@ class HashedCrossImpl final : public BlockBase {
     }
     cross.name = fmt::format("{}", fmt::join(columns, "_x_"));
     for (const Cross& other : crosses_) {
-      RB_CHECK(other.name != cross.name, ValueError, "HashedCrossFeatures: the cross '{}' is "
-               "listed twice", cross.name);
+      RB_CHECK(other.name != cross.name, ValueError,
+               "HashedCrossFeatures: the cross '{}' is "
+               "listed twice",
+               cross.name);
     }
     cross.bins = hashed_cross_bins(cross.cardinalities, options_.num_bins);
     cross.exact = cross.bins == hashed_cross_product(cross.cardinalities);

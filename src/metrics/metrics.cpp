@@ -8,6 +8,7 @@
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <utility>
 
 #include "recblocks/core/error.h"
@@ -425,12 +426,16 @@ constexpr std::array<Named, 16> kByName{{
 
 }  // namespace
 
+// topk.cpp: "<recall|precision|map|mrr|ndcg>_at_<k>".
+std::optional<Metric> topk_by_name(std::string_view name);
+
 Metric by_name(std::string_view name) {
   for (const Named& n : kByName)
     if (n.name == name) return n.make();
+  if (std::optional<Metric> topk = topk_by_name(name)) return *topk;
   std::vector<std::string_view> aliases;
   for (std::size_t i = kCanonical; i < kByName.size(); ++i) aliases.push_back(kByName[i].name);
-  throw ValueError(fmt::format("unknown metric '{}'; known: {} (aliases: {})", name,
+  throw ValueError(fmt::format("unknown metric '{}'; known: {}, <recall|precision|map|mrr|ndcg>_at_<k> (aliases: {})", name,
                                fmt::join(names(), ", "), fmt::join(aliases, ", ")));
 }
 

@@ -43,9 +43,9 @@ std::int64_t expected_bin(const std::vector<std::int64_t>& ids,
 }
 
 // The seed batch's scalar columns (5 rows).
-const std::vector<std::int64_t> kUser = {3, 1, 4, 1, 9};     // cardinality 10
-const std::vector<std::int64_t> kMovie = {5, 0, 19, 7, 2};   // 20
-const std::vector<std::int64_t> kGender = {0, 1, 2, 1, 0};   // 3
+const std::vector<std::int64_t> kUser = {3, 1, 4, 1, 9};    // cardinality 10
+const std::vector<std::int64_t> kMovie = {5, 0, 19, 7, 2};  // 20
+const std::vector<std::int64_t> kGender = {0, 1, 2, 1, 0};  // 3
 
 TEST(HashedCrossFeatures, EveryPairOfScalarColumnsByDefault) {
   const HashedCrossFeatures crosses = HashedCrossFeatures::from_schema(seed_schema());
@@ -57,8 +57,8 @@ TEST(HashedCrossFeatures, EveryPairOfScalarColumnsByDefault) {
   EXPECT_EQ(crosses.bins("title_x_gender"), 60);
   const HashedCrossFeatures three = HashedCrossFeatures::from_schema(
       seed_schema().select_by_name({"userId", "movieId", "gender"}), {.max_level = 3});
-  EXPECT_THAT(three.names(), ElementsAre("userId_x_movieId", "userId_x_gender",
-                                         "movieId_x_gender", "userId_x_movieId_x_gender"));
+  EXPECT_THAT(three.names(), ElementsAre("userId_x_movieId", "userId_x_gender", "movieId_x_gender",
+                                         "userId_x_movieId_x_gender"));
   EXPECT_EQ(three.bins("userId_x_movieId_x_gender"), 600);
 }
 
@@ -152,8 +152,8 @@ TEST(HashedCrossFeatures, GradientsReachTheBinsOfTheBatch) {
 TEST(HashedCrossFeatures, JsonRoundTripGivesIdenticalOutputs) {
   const Batch batch = seed_batch();
   const HashedCrossFeatures crosses = HashedCrossFeatures::from_schema(
-      seed_schema(), {.num_bins = 64, .initializer = Initializer::uniform(-1, 1),
-                      .table_prefix = "wide_"});
+      seed_schema(),
+      {.num_bins = 64, .initializer = Initializer::uniform(-1, 1), .table_prefix = "wide_"});
   const Output a = crosses(batch);
   EXPECT_EQ(crosses.parameters()[0].first, "wide_userId_x_movieId");
   const nlohmann::json j = crosses.to_json();
@@ -180,14 +180,17 @@ TEST(HashedCrossFeatures, ErrorsNameTheProblem) {
               HasSubstr("the cross [userId, genres] names the list column 'genres'; only scalar "
                         "columns can be crossed"));
   EXPECT_THAT(
-      error_of([&] { HashedCrossFeatures::from_schema(schema, {.crosses = {{"userId", "zip"}}}); }),
+      error_of([&] {
+        HashedCrossFeatures::from_schema(schema, {.crosses = {{"userId", "zip"}}});
+      }),
       HasSubstr("the cross [userId, zip] names 'zip', which is not one of the scalar categorical "
                 "columns [userId, movieId, title, gender]"));
   EXPECT_THAT(
       error_of([&] { HashedCrossFeatures::from_schema(schema, {.crosses = {{"userId"}}}); }),
       HasSubstr("a cross needs two or more columns, got [userId]"));
-  EXPECT_THAT(error_of([&] { HashedCrossFeatures::from_schema(schema.select_by_name({"userId"})); }),
-              HasSubstr("nothing to cross: the scalar columns are [userId]"));
+  EXPECT_THAT(
+      error_of([&] { HashedCrossFeatures::from_schema(schema.select_by_name({"userId"})); }),
+      HasSubstr("nothing to cross: the scalar columns are [userId]"));
   EXPECT_THAT(error_of([&] { HashedCrossFeatures::from_schema(schema, {.num_bins = 0}); }),
               HasSubstr("num_bins is 0, expected > 0"));
   EXPECT_THAT(error_of([&] { HashedCrossFeatures::from_schema(schema, {.max_level = 1}); }),

@@ -97,7 +97,34 @@ Metric MAE();
 // Multi-class, on [B, C] scores.
 Metric Accuracy();
 
-// By name: any name() above, plus the aliases "rmse", "mse", "mae",
+// Top-k ranking metrics (Merlin's RecallAt, PrecisionAt, AvgPrecisionAt,
+// MRRAt, NDCGAt), exact over every item: predictions are float32 [B, N]
+// scores of all N items (the whole catalogue for retrieval; NaN is an error,
+// -inf ranks last, e.g. for items masked as already seen); targets are
+// either one relevant item per row (int32/int64 [B] or [B, 1], an id in
+// [0, N)) or a relevance per item (float32 [B, N] in [0, 1], > 0.5
+// relevant). Each row's top k items are its k highest scores, ties going to
+// the lower item id (Merlin shuffles ties at random; a fixed order makes the
+// metric reproducible). With hits h_1..h_k (1 where the i-th item is
+// relevant), R the row's number of relevant items and c = clamp(R, 1, k):
+//   recall_at_k     sum h / c           (Merlin divides by min(R, k) too)
+//   precision_at_k  sum h / k
+//   map_at_k        sum_i h_i (h_1 + ... + h_i) / i / c
+//   mrr_at_k        1 / (the first i with h_i = 1), 0 if none
+//   ndcg_at_k       sum_i h_i / log2(i + 1) over the same sum for the ideal
+//                   order (min(R, k) hits first); 0 when R = 0
+// result() is the mean over the rows seen. k must be >= 1 (ValueError) and
+// at most N (ValueError at update, naming both).
+Metric RecallAt(int k = 10);
+Metric PrecisionAt(int k = 10);
+Metric AvgPrecisionAt(int k = 10);
+Metric MRRAt(int k = 10);
+Metric NDCGAt(int k = 10);
+// All five at each of `ks`, in that order for each k.
+std::vector<Metric> ranking_metrics(const std::vector<int>& ks = {10});
+
+// By name: any name() above, "<recall|precision|map|mrr|ndcg>_at_<k>",
+// plus the aliases "rmse", "mse", "mae",
 // "log_loss"/"binary_crossentropy", "acc" and Keras' "AUC"; thresholds are
 // the default 0.5. Unknown names throw ValueError listing the known ones.
 // names() gives the nine name()s, without the aliases.
