@@ -415,18 +415,25 @@ def infer_embedding_dim(cardinality: int, multiplier: float = 2.0) -> int:
 
 
 class RecblocksDCN(_RankingBase):
-    """recblocks' DCNModel (model/ranking.h), stacked or parallel, full rank:
-    the embeddings (dims inferred from the cardinalities) and the continuous
-    columns concatenated in key order, `depth` cross layers
-    x_{l+1} = x0 * (x_l W + b) + x_l, the deep MLP (ReLU), the output unit."""
+    """recblocks' DCNModel (model/ranking.h), stacked or parallel, full or low
+    rank: the embeddings (dims inferred from the cardinalities) and the
+    continuous columns concatenated in key order, `depth` cross layers
+    x_{l+1} = x0 * (x_l W + b) + x_l (low rank r: W = U V, U [d, r], V [r, d]),
+    the deep MLP (ReLU), the output unit."""
 
     def __init__(self, schema: Sequence[ColumnInfo], depth: int = 2, deep: Sequence[int] = (64, 32),
-                 stacked: bool = True):
+                 stacked: bool = True, low_rank_dim: int = 0):
         super().__init__(schema)
         self.tables, self.domains = self.make_tables(lambda c: infer_embedding_dim(c.cardinality))
         width = sum(self.tables[str(self.domains.index(self.columns[c].domain_name))].embedding_dim
                     for c in self.categorical) + len(self.continuous)
-        self.cross = nn.ModuleList([nn.Linear(width, width) for _ in range(depth)])
+        self.low_rank = low_rank_dim > 0
+        if self.low_rank:
+            self.cross = nn.ModuleList([nn.Sequential(nn.Linear(width, low_rank_dim, bias=False),
+                                                      nn.Linear(low_rank_dim, width))
+                                        for _ in range(depth)])
+        else:
+            self.cross = nn.ModuleList([nn.Linear(width, width) for _ in range(depth)])
         self.deep = MLP(width, deep)
         self.stacked = stacked
         self.output = nn.Linear(deep[-1] if stacked else width + deep[-1], 1)
@@ -447,6 +454,9 @@ class RecblocksDCN(_RankingBase):
             out[prefix + domain] = (self.tables[str(k)].weight, False)
         cross = "0/1/" if self.stacked else "1/cross/"
         for l, layer in enumerate(self.cross):
+            if self.low_rank:
+                out["{}cross_{}/kernel_u".format(cross, l)] = (layer[0].weight, True)
+                layer = layer[1]
             out["{}cross_{}/kernel".format(cross, l)] = (layer.weight, True)
             out["{}cross_{}/bias".format(cross, l)] = (layer.bias, False)
         self.add_dense(out, "1/" if self.stacked else "1/deep/", self.deep.layers)
@@ -765,7 +775,8 @@ def predict(model: RecblocksDLRM, data: Dataset, batch_size: int = 8192) -> np.n
 
 
 def build_model(kind: str, schema: Sequence[ColumnInfo], optimizer: str,
-                embedding_dim: Optional[int] = None, deep: Optional[Sequence[int]] = None) -> nn.Module:
+                embedding_dim: Optional[int] = None, deep: Optional[Sequence[int]] = None,
+                low_rank_dim: int = 0) -> nn.Module:
     """"seed" or "criteo" (DLRMs), or "dcn" / "deepfm" (recblocks' presets:
     DCN stacked with 2 cross layers, deep [64, 32]; DeepFM dim 64, deep
     [64]). Sparse embedding gradients go with SGD only: Adam here has dense
@@ -775,7 +786,7 @@ def build_model(kind: str, schema: Sequence[ColumnInfo], optimizer: str,
     if kind == "criteo":
         return CriteoDLRM(schema, sparse=(optimizer == "sgd"))
     if kind == "dcn":
-        return RecblocksDCN(schema, depth=2, deep=deep or (64, 32))
+        return RecblocksDCN(schema, depth=2, deep=deep or (64, 32), low_rank_dim=low_rank_dim)
     if kind == "deepfm":
         return RecblocksDeepFM(schema, embedding_dim=embedding_dim or 64, deep=deep or (64,))
     raise ValueError("model '{}': expected seed, criteo, dcn or deepfm".format(kind))

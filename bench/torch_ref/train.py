@@ -71,6 +71,7 @@ def main(argv=None) -> int:
                    help="dcn, deepfm: only the seed notebook's columns (as train_bench --seed-columns)")
     p.add_argument("--embedding-dim", type=int, default=None, help="deepfm (default 64)")
     p.add_argument("--deep", default=None, help="dcn, deepfm: the deep MLP's units, e.g. 64,32")
+    p.add_argument("--low-rank-dim", type=int, default=0, help="dcn: low-rank cross layers (0: full rank)")
     p.add_argument("--data", required=True, help="a recblocks dataset directory (train)")
     p.add_argument("--valid", help="a dataset directory to compute the AUC on after training")
     p.add_argument("--batch-size", type=int, default=1024)
@@ -108,7 +109,7 @@ def main(argv=None) -> int:
     columns = rt.SEED_COLUMNS if a.model == "seed" or a.seed_columns else None
     train = rt.load_dataset(a.data, columns)
     deep = [int(u) for u in a.deep.split(",")] if a.deep else None
-    model = rt.build_model(a.model, train.schema, a.optimizer, a.embedding_dim, deep)
+    model = rt.build_model(a.model, train.schema, a.optimizer, a.embedding_dim, deep, a.low_rank_dim)
     if a.init_weights:
         rt.load_recblocks_weights(model, a.init_weights)
     else:

@@ -7,7 +7,7 @@
 //               [--seed S] [--save-initial DIR] [--valid-every-epoch]
 //               [--eval-repeat N] [--seed-columns] [--embedding-dim D]
 //               [--deep U,U,...] [--loss-weights W,W,...]
-//               [--wide-optimizer NAME] [--wide-learning-rate X]
+//               [--wide-optimizer NAME] [--wide-learning-rate X] [--low-rank-dim R]
 //
 // --seed sets the initial weights' seed and the loader's; --save-initial
 // writes the initial model directory (for the PyTorch side's
@@ -62,6 +62,7 @@ struct Args {
   double learning_rate = 0;
   std::string wide_optimizer;
   double wide_learning_rate = 0;
+  std::int64_t low_rank_dim = 0;
   int threads = 0;
   std::uint64_t seed = 0;
   std::filesystem::path save_initial;
@@ -112,6 +113,7 @@ Args parse(int argc, char** argv) {
     else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
     else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
     else if (arg == "--seed-columns") a.seed_columns = true;
+    else if (arg == "--low-rank-dim") a.low_rank_dim = std::stoll(value());
     else if (arg == "--wide-optimizer") a.wide_optimizer = value();
     else if (arg == "--wide-learning-rate") a.wide_learning_rate = std::stod(value());
     else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
@@ -165,6 +167,7 @@ int main(int argc, char** argv) try {
     arch.model = args.model;
     if (args.embedding_dim > 0) arch.embedding_dim = args.embedding_dim;
     arch.top = args.deep;
+    arch.low_rank_dim = args.low_rank_dim;
     if (args.model == "dlrm") arch.bottom = {128, arch.embedding_dim};
     for (const rb::ColumnSchema& c : train.schema()) {
       if (multi_task) break;  // every target
