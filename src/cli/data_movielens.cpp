@@ -1,5 +1,6 @@
 // `recblocks data movielens --variant ml-100k|ml-1m|ml-25m|ml-latest-small
 //      [--source ZIP_OR_DIR] --out DIR [--seed N] [--valid-fraction F]
+//      [--split random|leave-last-out|time]
 //      [--overwrite] [--no-download]`
 // Imports MovieLens with Merlin's get_movielens ETL (datasets::movielens)
 // and prints what it wrote.
@@ -22,6 +23,7 @@ struct MovieLensArgs {
   std::string out;
   std::uint64_t seed = 42;
   double valid_fraction = 0.2;
+  std::string split = "random";
   bool overwrite = false;
   bool no_download = false;
 };
@@ -39,6 +41,7 @@ void run(const MovieLensArgs& args) {
   options.source = args.source;
   options.seed = args.seed;
   options.valid_fraction = args.valid_fraction;
+  options.split = datasets::split_from_name(args.split);
   options.overwrite = args.overwrite;
   options.download = !args.no_download;
   const auto [train, valid] = datasets::movielens(args.variant, args.out, options);
@@ -47,7 +50,8 @@ void run(const MovieLensArgs& args) {
 
   fmt::print("{} -> {} ({:.2f} s)\n", args.variant, train.path().parent_path().string(), seconds);
   fmt::print("  train  {:>10} rows  {}\n", train.num_rows(), train.path().string());
-  fmt::print("  valid  {:>10} rows  {}\n", valid.num_rows(), valid.path().string());
+  fmt::print("  valid  {:>10} rows  {} ({} split)\n", valid.num_rows(), valid.path().string(),
+             datasets::split_name(options.split));
   fmt::print("  etl    {}\n", (train.path().parent_path() / "etl").string());
   fmt::print("columns:\n");
   for (const ColumnSchema& c : train.schema()) fmt::print("{}\n", describe(c));
@@ -71,6 +75,11 @@ void register_data_movielens(CLI::App& data) {
       ->capture_default_str();
   cmd->add_option("--valid-fraction", args->valid_fraction, "Fraction of ratings in valid")
       ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
+  cmd->add_option("--split", args->split,
+                  "random (--seed, --valid-fraction), leave-last-out (each user's latest rating "
+                  "in valid) or time (the latest --valid-fraction of ratings in valid)")
+      ->check(CLI::IsMember({"random", "leave-last-out", "time"}))
       ->capture_default_str();
   cmd->add_flag("--overwrite", args->overwrite, "Redo the import even if the outputs exist");
   cmd->add_flag("--no-download", args->no_download, "Never download; fail if files are missing");

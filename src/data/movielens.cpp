@@ -251,6 +251,7 @@ struct Ratings {
   std::vector<std::int32_t> user_entries;  // with a users table
   std::vector<std::int32_t> movie_entries;
   std::vector<double> rating;
+  std::vector<std::int64_t> timestamp;  // seconds since the epoch, as the files give it
 };
 
 // Titles are appended to one buffer, then viewed once it stops growing.
@@ -445,7 +446,7 @@ Users read_u_user(const fs::path& path) {
 void add_rating(Ratings& r, const TextFile& file, const Movies& movies, const Users* users,
                 const std::string& movies_path, const std::string& users_path,
                 std::string_view user_field, std::string_view movie_field,
-                std::string_view rating_field) {
+                std::string_view rating_field, std::string_view timestamp_field) {
   const std::int64_t user = parse_int(file, user_field, "userId");
   const std::int64_t movie = parse_int(file, movie_field, "movieId");
   const std::int32_t movie_entry = movies.index.find(movie);
@@ -460,6 +461,7 @@ void add_rating(Ratings& r, const TextFile& file, const Movies& movies, const Us
   r.user_ids.push_back(user);
   r.movie_entries.push_back(movie_entry);
   r.rating.push_back(parse_number(file, rating_field, "rating"));
+  r.timestamp.push_back(parse_int(file, timestamp_field, "timestamp"));
 }
 
 Ratings read_ratings(std::string_view variant, const fs::path& path, const Movies& movies,
@@ -471,6 +473,7 @@ Ratings read_ratings(std::string_view variant, const fs::path& path, const Movie
   r.user_ids.reserve(guess);
   r.movie_entries.reserve(guess);
   r.rating.reserve(guess);
+  r.timestamp.reserve(guess);
   if (users != nullptr) r.user_entries.reserve(guess);
   const bool csv = variant == "ml-25m" || variant == "ml-latest-small";
   if (csv) expect_header(file, "userId,movieId,rating,timestamp");
@@ -483,7 +486,7 @@ Ratings read_ratings(std::string_view variant, const fs::path& path, const Movie
   while (file.next(line)) {
     if (blank(line)) continue;
     expect_fields(file, split(line, sep, f), 4, layout);
-    add_rating(r, file, movies, users, movies_path, users_path, f[0], f[1], f[2]);
+    add_rating(r, file, movies, users, movies_path, users_path, f[0], f[1], f[2], f[3]);
   }
   return r;
 }
@@ -571,6 +574,7 @@ etl::RawTable read_movielens(std::string_view variant, const fs::path& raw_dir) 
   }
   t["rating"] = etl::RawColumn::of_floats(std::move(r.rating));
   t["rating_binary"] = etl::RawColumn::of_ints(std::move(binary));
+  t["timestamp"] = etl::RawColumn::of_ints(std::move(r.timestamp));
   return t;
 }
 
@@ -595,6 +599,24 @@ etl::Workflow movielens_workflow(std::string_view variant) {
   return wf;
 }
 
+namespace {
+
+// {rows not in valid, rows in valid}, both in file order: gathers stay
+// sequential, and the loader shuffles anyway.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_of(
+    const std::vector<std::uint8_t>& in_valid) {
+  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split;
+  const auto valid = static_cast<std::size_t>(std::count(in_valid.begin(), in_valid.end(), 1));
+  split.first.reserve(in_valid.size() - valid);
+  split.second.reserve(valid);
+  for (std::size_t r = 0; r < in_valid.size(); ++r) {
+    (in_valid[r] ? split.second : split.first).push_back(static_cast<std::int64_t>(r));
+  }
+  return split;
+}
+
+}  // namespace
+
 std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_rows(std::int64_t rows,
                                                                            std::uint64_t seed,
                                                                            double valid_fraction) {
@@ -615,15 +637,74 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_rows(std::
   for (std::int64_t i = rows - n_valid; i < rows; ++i) {
     in_valid[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = 1;
   }
-  // Both splits in file order: gathers stay sequential, and the loader
-  // shuffles anyway.
-  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split;
-  split.first.reserve(static_cast<std::size_t>(rows - n_valid));
-  split.second.reserve(static_cast<std::size_t>(n_valid));
-  for (std::int64_t r = 0; r < rows; ++r) {
-    (in_valid[static_cast<std::size_t>(r)] ? split.second : split.first).push_back(r);
+  return split_of(in_valid);
+}
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_leave_last_out(
+    std::span<const std::int64_t> users, std::span<const std::int64_t> timestamps, int per_user) {
+  RB_CHECK(users.size() == timestamps.size(), ValueError,
+           "leave-last-out split: {} users but {} timestamps", users.size(), timestamps.size());
+  RB_CHECK(per_user >= 1, ValueError, "leave-last-out split: per_user is {}, expected >= 1",
+           per_user);
+  const auto rows = static_cast<std::int64_t>(users.size());
+  // Rows by (user, timestamp, row): each user's rows end with its latest.
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    const auto ua = static_cast<std::size_t>(a), ub = static_cast<std::size_t>(b);
+    if (users[ua] != users[ub]) return users[ua] < users[ub];
+    if (timestamps[ua] != timestamps[ub]) return timestamps[ua] < timestamps[ub];
+    return a < b;
+  });
+  std::vector<std::uint8_t> in_valid(static_cast<std::size_t>(rows), 0);
+  for (std::int64_t begin = 0; begin < rows;) {
+    std::int64_t end = begin + 1;
+    const std::int64_t user = users[static_cast<std::size_t>(order[static_cast<std::size_t>(begin)])];
+    while (end < rows && users[static_cast<std::size_t>(order[static_cast<std::size_t>(end)])] == user)
+      ++end;
+    if (end - begin > per_user) {
+      for (std::int64_t i = end - per_user; i < end; ++i)
+        in_valid[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = 1;
+    }
+    begin = end;
   }
-  return split;
+  return split_of(in_valid);
+}
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_by_time(
+    std::span<const std::int64_t> timestamps, double valid_fraction) {
+  RB_CHECK(valid_fraction > 0 && valid_fraction < 1, ValueError,
+           "valid_fraction {}: expected a value in (0, 1)", valid_fraction);
+  const auto rows = static_cast<std::int64_t>(timestamps.size());
+  const auto n_valid =
+      static_cast<std::int64_t>(std::llround(static_cast<double>(rows) * valid_fraction));
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return timestamps[static_cast<std::size_t>(a)] < timestamps[static_cast<std::size_t>(b)];
+  });
+  std::vector<std::uint8_t> in_valid(static_cast<std::size_t>(rows), 0);
+  for (std::int64_t i = rows - n_valid; i < rows; ++i)
+    in_valid[static_cast<std::size_t>(order[static_cast<std::size_t>(i)])] = 1;
+  return split_of(in_valid);
+}
+
+const char* split_name(MovieLensSplit split) {
+  switch (split) {
+    case MovieLensSplit::kRandom: return "random";
+    case MovieLensSplit::kLeaveLastOut: return "leave-last-out";
+    case MovieLensSplit::kTime: return "time";
+  }
+  return "";
+}
+
+MovieLensSplit split_from_name(std::string_view name) {
+  for (MovieLensSplit s :
+       {MovieLensSplit::kRandom, MovieLensSplit::kLeaveLastOut, MovieLensSplit::kTime}) {
+    if (name == split_name(s)) return s;
+  }
+  throw ValueError(
+      fmt::format("MovieLens split '{}': expected random, leave-last-out or time", name));
 }
 
 fs::path locate_movielens(std::string_view variant, const fs::path& dir,
@@ -693,11 +774,18 @@ namespace {
 // What an import was made with; written last, so its presence also says
 // the outputs are complete.
 nlohmann::json import_record(std::string_view variant, const MovieLensOptions& options) {
-  return {{"format", "recblocks-movielens-import"},
-          {"version", 1},
-          {"variant", variant},
-          {"seed", options.seed},
-          {"valid_fraction", options.valid_fraction}};
+  nlohmann::json record = {{"format", "recblocks-movielens-import"},
+                           {"version", 1},
+                           {"variant", variant},
+                           {"seed", options.seed},
+                           {"valid_fraction", options.valid_fraction}};
+  // Older records (random split only) have no "split": they still match.
+  if (options.split != MovieLensSplit::kRandom) {
+    record["split"] = split_name(options.split);
+    record.erase("seed");  // only the random split draws
+    if (options.split == MovieLensSplit::kLeaveLastOut) record.erase("valid_fraction");
+  }
+  return record;
 }
 
 bool import_matches(const fs::path& out, const nlohmann::json& record) {
@@ -710,6 +798,19 @@ bool import_matches(const fs::path& out, const nlohmann::json& record) {
   std::ifstream in(path);
   const nlohmann::json existing = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
   return existing == record;
+}
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_movielens(
+    const etl::RawTable& raw, const MovieLensOptions& options) {
+  switch (options.split) {
+    case MovieLensSplit::kRandom:
+      return split_rows(etl::num_rows(raw), options.seed, options.valid_fraction);
+    case MovieLensSplit::kLeaveLastOut:
+      return split_leave_last_out(raw.at("userId").ints, raw.at("timestamp").ints);
+    case MovieLensSplit::kTime:
+      return split_by_time(raw.at("timestamp").ints, options.valid_fraction);
+  }
+  throw Error("MovieLens: unknown split");
 }
 
 }  // namespace
@@ -727,8 +828,7 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
 
   const fs::path raw_dir = locate_movielens(variant, dir, options);
   const etl::RawTable raw = read_movielens(variant, raw_dir);
-  const auto [train_rows, valid_rows] =
-      split_rows(etl::num_rows(raw), options.seed, options.valid_fraction);
+  const auto [train_rows, valid_rows] = split_movielens(raw, options);
   etl::Workflow workflow = movielens_workflow(variant);
   const Dataset train = workflow.fit_transform(etl::take(raw, train_rows));
   const Dataset valid = workflow.transform(etl::take(raw, valid_rows));

@@ -229,6 +229,63 @@ TEST(MovieLens, SeedChangesTheSplitNotItsSize) {
   for (std::int64_t i = 0; i < 1000; ++i) ASSERT_EQ(all[static_cast<std::size_t>(i)], i);
 }
 
+TEST(MovieLens, LeaveLastOutPutsEachUsersLatestRatingInValid) {
+  // User 1: rows 0 (t 5), 2 (t 9), 3 (t 9, the later line wins the tie);
+  // user 2: rows 1 (t 1), 5 (t 0); user 3: row 4 alone stays in train.
+  const std::vector<std::int64_t> users = {1, 2, 1, 1, 3, 2};
+  const std::vector<std::int64_t> times = {5, 1, 9, 9, 4, 0};
+  auto [train, valid] = split_leave_last_out(users, times);
+  EXPECT_THAT(valid, ElementsAre(1, 3));
+  EXPECT_THAT(train, ElementsAre(0, 2, 4, 5));
+  std::tie(train, valid) = split_leave_last_out(users, times, 2);
+  EXPECT_THAT(valid, ElementsAre(2, 3));  // user 2 has only two rows: both stay
+  EXPECT_THAT(train, ElementsAre(0, 1, 4, 5));
+  // By time: the 3 latest of 6 (t 9, 9, 5).
+  std::tie(train, valid) = split_by_time(times, 0.5);
+  EXPECT_THAT(valid, ElementsAre(0, 2, 3));
+  EXPECT_THAT(train, ElementsAre(1, 4, 5));
+  EXPECT_THAT([&] { split_leave_last_out(users, {times.data(), 5}); },
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("6 users but 5 timestamps")));
+  EXPECT_THAT([] { split_from_name("last"); },
+              ::testing::ThrowsMessage<ValueError>(
+                  HasSubstr("split 'last': expected random, leave-last-out or time")));
+}
+
+TEST(MovieLens, LeaveLastOutAndTimeSplitsOfTheRealMl100k) {
+  const etl::RawTable raw = read_movielens("ml-100k", shared_data() / "ml-100k");
+  const std::vector<std::int64_t>& users = raw.at("userId").ints;
+  const std::vector<std::int64_t>& times = raw.at("timestamp").ints;
+  ASSERT_EQ(times.size(), 100000u);
+  EXPECT_EQ(times[0], 881250949);  // u.data's first line: 196 242 3 881250949
+  const auto [train, valid] = split_leave_last_out(users, times);
+  EXPECT_EQ(valid.size(), 943u);  // every ml-100k user has 20 ratings or more
+  std::map<std::int64_t, std::int64_t> latest_train;
+  for (std::int64_t r : train) {
+    auto& t = latest_train[users[static_cast<std::size_t>(r)]];
+    t = std::max(t, times[static_cast<std::size_t>(r)]);
+  }
+  for (std::int64_t r : valid) {
+    EXPECT_GE(times[static_cast<std::size_t>(r)], latest_train.at(users[static_cast<std::size_t>(r)]))
+        << "row " << r;
+  }
+  const auto [early, late] = split_by_time(times, 0.2);
+  EXPECT_EQ(late.size(), 20000u);
+  std::int64_t last_early = 0, first_late = INT64_MAX;
+  for (std::int64_t r : early) last_early = std::max(last_early, times[static_cast<std::size_t>(r)]);
+  for (std::int64_t r : late) first_late = std::min(first_late, times[static_cast<std::size_t>(r)]);
+  EXPECT_LE(last_early, first_late);
+  // Through the importer: the split is recorded and a different one re-imports.
+  TempDir tmp;
+  auto [lt, lv] = movielens("ml-100k", tmp.path(),
+                            {.source = shared_data() / "ml-100k",
+                             .download = false,
+                             .split = MovieLensSplit::kLeaveLastOut});
+  EXPECT_EQ(lv.num_rows(), 943);
+  EXPECT_EQ(lt.num_rows(), 100000 - 943);
+  EXPECT_THAT(read_text(tmp.path() / "ml-100k" / "import.json"),
+              HasSubstr("\"split\": \"leave-last-out\""));
+}
+
 TEST(MovieLens, ZipSourceAndOverwrite) {
   TempDir tmp;
   const fs::path raw = shared_data() / "ml-100k";

@@ -25,12 +25,19 @@
 // The ETL (as get_movielens; fitted on train only):
 //   1. ratings joined with movies (title, genres) and users (gender, age,
 //      occupation, zipcode); a rating for an unknown movie or user is an
-//      error naming the file and line. timestamp is dropped.
-//   2. a random split: valid is a uniform random subset of
-//      llround(valid_fraction * rows) ratings (the last places of a
-//      Fisher-Yates shuffle over Rng(seed)), train the rest; both keep the
-//      file order (the Loader shuffles). Merlin takes the last 20% of
-//      ratings.sample() (unseeded) and keeps the shuffled order.
+//      error naming the file and line. The timestamp is read (the splits
+//      below use it) but not written to the datasets.
+//   2. the split (options.split), both sides in file order (the Loader
+//      shuffles):
+//      random (default): valid is a uniform random subset of
+//        llround(valid_fraction * rows) ratings (the last places of a
+//        Fisher-Yates shuffle over Rng(seed)), train the rest. Merlin takes
+//        the last 20% of ratings.sample() (unseeded) and keeps the shuffled
+//        order.
+//      leave-last-out: each user's latest rating is in valid (ties: the
+//        later line), the rest in train; retrieval's usual evaluation.
+//      time: the llround(valid_fraction * rows) latest ratings are in valid
+//        (ties: the later line), the earlier ones in train.
 //   3. Categorify (int32, reserved ids 0 pad / 1 null / 2 OOV, see etl.h):
 //        userId      tags categorical, user_id (user, id)
 //        movieId     tags categorical, item_id (item, id)
@@ -52,6 +59,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -62,15 +70,18 @@
 
 namespace recblocks::datasets {
 
+enum class MovieLensSplit : std::uint8_t { kRandom, kLeaveLastOut, kTime };
+
 struct MovieLensOptions {
   // A <variant>.zip or a directory holding the raw files; empty: look in
   // dir/<variant>/ and dir/, then download.
   std::filesystem::path source = {};
   std::uint64_t seed = 42;      // the train/valid split
-  double valid_fraction = 0.2;  // in (0, 1)
+  double valid_fraction = 0.2;  // in (0, 1); random and time splits
   bool overwrite = false;       // redo the import even if outputs exist
   bool download = true;         // allowed to download missing raw files
   bool progress = true;         // download progress on stderr
+  MovieLensSplit split = MovieLensSplit::kRandom;  // step 2 above
 };
 
 std::pair<Dataset, Dataset> movielens(std::string_view variant, const std::filesystem::path& dir,
@@ -89,7 +100,8 @@ bool movielens_has_demographics(std::string_view variant);
 // rating_binary (int64), title (string), genres (string list) and, with
 // demographics, gender, zipcode (string), age (int64) and occupation
 // (int64 in ml-1m, string in ml-100k). Errors name the file, the 1-based
-// line (and column) and what was expected.
+// line (and column) and what was expected. Also timestamp (int64, seconds
+// since the epoch).
 etl::RawTable read_movielens(std::string_view variant, const std::filesystem::path& raw_dir);
 
 // The get_movielens ETL for a variant (unfitted).
@@ -100,6 +112,21 @@ etl::Workflow movielens_workflow(std::string_view variant);
 std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_rows(std::int64_t rows,
                                                                            std::uint64_t seed,
                                                                            double valid_fraction);
+
+// Leave-last-out: for each user, its per_user rows with the latest
+// timestamps (ties: the later row) in valid; a user with no more than
+// per_user rows keeps them all in train. {train, valid}, each ascending.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_leave_last_out(
+    std::span<const std::int64_t> users, std::span<const std::int64_t> timestamps,
+    int per_user = 1);
+// By time: the llround(rows * valid_fraction) rows with the latest
+// timestamps (ties: the later row) in valid, the rest in train; each
+// ascending.
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_by_time(
+    std::span<const std::int64_t> timestamps, double valid_fraction);
+// "random", "leave-last-out", "time" and back (ValueError listing them).
+const char* split_name(MovieLensSplit split);
+MovieLensSplit split_from_name(std::string_view name);
 
 // Where the raw files of `variant` are, fetching them if needed (from
 // options.source, else by download). Throws Error saying what to get from
