@@ -38,6 +38,7 @@
 #include "recblocks/model/model.h"
 #include "recblocks/model/ranking.h"
 #include "recblocks/optim/optim.h"
+#include "recblocks/retrieval/topk.h"
 #include "recblocks/schema/schema.h"
 #include "recblocks/schema/tags.h"
 #include "recblocks/tasks/tasks.h"

@@ -659,8 +659,10 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_leave_last
   std::vector<std::uint8_t> in_valid(static_cast<std::size_t>(rows), 0);
   for (std::int64_t begin = 0; begin < rows;) {
     std::int64_t end = begin + 1;
-    const std::int64_t user = users[static_cast<std::size_t>(order[static_cast<std::size_t>(begin)])];
-    while (end < rows && users[static_cast<std::size_t>(order[static_cast<std::size_t>(end)])] == user)
+    const std::int64_t user =
+        users[static_cast<std::size_t>(order[static_cast<std::size_t>(begin)])];
+    while (end < rows &&
+           users[static_cast<std::size_t>(order[static_cast<std::size_t>(end)])] == user)
       ++end;
     if (end - begin > per_user) {
       for (std::int64_t i = end - per_user; i < end; ++i)

@@ -244,8 +244,11 @@ TEST(MovieLens, LeaveLastOutPutsEachUsersLatestRatingInValid) {
   std::tie(train, valid) = split_by_time(times, 0.5);
   EXPECT_THAT(valid, ElementsAre(0, 2, 3));
   EXPECT_THAT(train, ElementsAre(1, 4, 5));
-  EXPECT_THAT([&] { split_leave_last_out(users, {times.data(), 5}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("6 users but 5 timestamps")));
+  EXPECT_THAT(
+      [&] {
+        split_leave_last_out(users, {times.data(), 5});
+      },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("6 users but 5 timestamps")));
   EXPECT_THAT([] { split_from_name("last"); },
               ::testing::ThrowsMessage<ValueError>(
                   HasSubstr("split 'last': expected random, leave-last-out or time")));
@@ -265,13 +268,15 @@ TEST(MovieLens, LeaveLastOutAndTimeSplitsOfTheRealMl100k) {
     t = std::max(t, times[static_cast<std::size_t>(r)]);
   }
   for (std::int64_t r : valid) {
-    EXPECT_GE(times[static_cast<std::size_t>(r)], latest_train.at(users[static_cast<std::size_t>(r)]))
+    EXPECT_GE(times[static_cast<std::size_t>(r)],
+              latest_train.at(users[static_cast<std::size_t>(r)]))
         << "row " << r;
   }
   const auto [early, late] = split_by_time(times, 0.2);
   EXPECT_EQ(late.size(), 20000u);
   std::int64_t last_early = 0, first_late = INT64_MAX;
-  for (std::int64_t r : early) last_early = std::max(last_early, times[static_cast<std::size_t>(r)]);
+  for (std::int64_t r : early)
+    last_early = std::max(last_early, times[static_cast<std::size_t>(r)]);
   for (std::int64_t r : late) first_late = std::min(first_late, times[static_cast<std::size_t>(r)]);
   EXPECT_LE(last_early, first_late);
   // Through the importer: the split is recorded and a different one re-imports.

@@ -43,7 +43,7 @@ TEST(TopKMetrics, HandComputedWithOneTargetPerRow) {
   // 5 (masked) last; its target 4 is third. Row 1 ranks 2, 3, 4 first and
   // its target 0 is outside the top 3.
   const Tensor p = floats({2, 6}, {0.1f, 0.9f, 0.3f, 0.9f, 0.5f, kMasked,  //
-                                                0.2f, 0.1f, 0.8f, 0.4f, 0.3f, 0.0f});
+                                   0.2f, 0.1f, 0.8f, 0.4f, 0.3f, 0.0f});
   const Tensor t = ints({2}, {4, 0});
   const std::vector<double> r = results(metrics::ranking_metrics({3}), p, t);
   // recall 1/1 and 0; precision 1/3 and 0; map (1/3)/1; mrr 1/3; ndcg 1/log2(4) = 0.5.
@@ -63,9 +63,9 @@ TEST(TopKMetrics, HandComputedWithRelevancePerItem) {
   // Row 0 as above, relevant items 2, 3, 5 (R = 3): the top 3 (1, 3, 4) has
   // one hit, at position 2. Row 1 has no relevant item.
   const Tensor p = floats({2, 6}, {0.1f, 0.9f, 0.3f, 0.9f, 0.5f, kMasked,  //
-                                                0.2f, 0.1f, 0.8f, 0.4f, 0.3f, 0.0f});
+                                   0.2f, 0.1f, 0.8f, 0.4f, 0.3f, 0.0f});
   const Tensor t = floats({2, 6}, {0, 0, 1, 1, 0, 1,  //
-                                                0, 0, 0, 0, 0, 0});
+                                   0, 0, 0, 0, 0, 0});
   const std::vector<double> r = results(metrics::ranking_metrics({3}), p, t);
   const double ideal = 1 + 1 / std::log2(3.0) + 0.5;
   EXPECT_DOUBLE_EQ(r[0], (1.0 / 3) / 2);                     // recall: 1 / min(3, 3)
@@ -125,13 +125,11 @@ TEST(TopKMetrics, MatchTheNaiveReferenceWithTiesAndBatches) {
     std::vector<Metric> by_relevance = metrics::ranking_metrics({k});
     for (int half = 0; half < 2; ++half) {
       const auto first = scores.begin() + half * 30 * items;
-      const Tensor p =
-          floats({30, items}, std::vector<float>(first, first + 30 * items));
+      const Tensor p = floats({30, items}, std::vector<float>(first, first + 30 * items));
       const Tensor t = Tensor::from<std::int64_t>(
           {30}, std::vector<std::int64_t>(ids.begin() + half * 30, ids.begin() + (half + 1) * 30));
       const auto rel_first = relevance.begin() + half * 30 * items;
-      const Tensor rel =
-          floats({30, items}, std::vector<float>(rel_first, rel_first + 30 * items));
+      const Tensor rel = floats({30, items}, std::vector<float>(rel_first, rel_first + 30 * items));
       for (Metric& m : by_id) m.update(p, t);
       for (Metric& m : by_relevance) m.update(p, rel);
     }
