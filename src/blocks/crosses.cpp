@@ -26,6 +26,37 @@ std::uint64_t splitmix64(std::uint64_t x) {
   return x ^ (x >> 31);
 }
 
+// n1 * ... * nk, saturated at int64's max.
+std::int64_t cardinality_product(const std::vector<std::int64_t>& cardinalities) {
+  std::int64_t product = 1;
+  for (std::int64_t n : cardinalities) {
+    if (n > 0 && product > std::numeric_limits<std::int64_t>::max() / n)
+      return std::numeric_limits<std::int64_t>::max();
+    product *= n;
+  }
+  return product;
+}
+
+// The bin rule of crosses.h as a fold over a row's ids, in the cross's
+// column order: acc = start(), acc = add(acc, x, n) per column, bin(acc).
+struct BinRule {
+  bool exact = false;  // bins is the product of the cardinalities
+  std::uint64_t bins = 0;
+
+  explicit BinRule(const std::vector<std::int64_t>& cardinalities = {}, std::int64_t num_bins = 1)
+      : bins(static_cast<std::uint64_t>(hashed_cross_bins(cardinalities, num_bins))) {
+    exact = static_cast<std::int64_t>(bins) == cardinality_product(cardinalities);
+  }
+  std::uint64_t start() const { return exact ? 0 : kCrossSeed; }
+  std::uint64_t add(std::uint64_t acc, std::int64_t x, std::int64_t n) const {
+    const auto ux = static_cast<std::uint64_t>(x);
+    return exact ? acc * static_cast<std::uint64_t>(n) + ux : splitmix64(acc ^ ux);
+  }
+  std::int64_t bin(std::uint64_t acc) const {
+    return static_cast<std::int64_t>(exact ? acc : acc % bins);
+  }
+};
+
 constexpr const char* kOptionKeys[] = {"crosses", "max_level",   "num_bins",
                                        "dim",     "initializer", "table_prefix"};
 
@@ -33,8 +64,7 @@ struct Cross {
   std::string name;  // "<c1>_x_<c2>..."
   std::vector<std::string> columns;
   std::vector<std::int64_t> cardinalities;
-  std::int64_t bins = 0;
-  bool exact = false;  // bins is the product of the cardinalities
+  BinRule rule;
   ParameterPtr table;  // set by build
 };
 
@@ -114,7 +144,7 @@ class HashedCrossImpl final : public BlockBase {
                  dtype_name(d));
       }
       const std::string domain = options_.table_prefix + cross.name;
-      const Shape shape{cross.bins, options_.dim};
+      const Shape shape{static_cast<std::int64_t>(cross.rule.bins), options_.dim};
       cross.table = context.shared_table(domain, [&] {
         return std::make_shared<Parameter>(domain,
                                            options_.initializer.make(shape, context.next_stream()));
@@ -156,7 +186,7 @@ class HashedCrossImpl final : public BlockBase {
   }
   std::int64_t bins(std::string_view name) const {
     for (const Cross& cross : crosses_) {
-      if (cross.name == name) return cross.bins;
+      if (cross.name == name) return static_cast<std::int64_t>(cross.rule.bins);
     }
     throw ValueError(fmt::format("HashedCrossFeatures: no cross '{}'; it has: {}", name,
                                  fmt::join(names(), ", ")));
@@ -186,17 +216,16 @@ class HashedCrossImpl final : public BlockBase {
                "listed twice",
                cross.name);
     }
-    cross.bins = hashed_cross_bins(cross.cardinalities, options_.num_bins);
-    cross.exact = cross.bins == hashed_cross_product(cross.cardinalities);
+    cross.rule = BinRule(cross.cardinalities, options_.num_bins);
     crosses_.push_back(std::move(cross));
   }
 
-  // bins[rows]: each row's bin of `cross`.
+  // bins[rows]: each row's bin of `cross` (the fold runs in place, a
+  // column at a time).
   static void compute_bins(const Cross& cross, const Batch& batch, std::int64_t* bins) {
     const std::int64_t rows = batch.rows();
-    std::fill(bins, bins + rows, 0);
-    const bool exact = cross.exact;
-    std::vector<std::uint64_t> hash(exact ? 0 : static_cast<std::size_t>(rows), kCrossSeed);
+    const BinRule& rule = cross.rule;
+    std::fill(bins, bins + rows, static_cast<std::int64_t>(rule.start()));
     for (std::size_t k = 0; k < cross.columns.size(); ++k) {
       const std::string& name = cross.columns[k];
       const std::int64_t n = cross.cardinalities[k];
@@ -204,38 +233,23 @@ class HashedCrossImpl final : public BlockBase {
       RB_CHECK(ids.numel() == rows, ShapeError,
                "HashedCrossFeatures: column '{}' has shape {}, expected [{}] (one id per row)",
                name, ids.shape(), rows);
-      for (std::int64_t r = 0; r < rows; ++r) {
-        const std::int64_t x = ids.dtype() == DType::kInt32 ? ids.data<std::int32_t>()[r]
-                                                            : ids.data<std::int64_t>()[r];
-        RB_CHECK(x >= 0 && x < n, ValueError,
-                 "HashedCrossFeatures: column '{}' (cardinality {}): id {} at row {} is outside "
-                 "[0, {})",
-                 name, n, x, r, n);
-        if (exact) {
-          bins[r] = bins[r] * n + x;
-        } else {
-          hash[static_cast<std::size_t>(r)] =
-              splitmix64(hash[static_cast<std::size_t>(r)] ^ static_cast<std::uint64_t>(x));
+      const auto fold = [&](const auto* x) {
+        for (std::int64_t r = 0; r < rows; ++r) {
+          RB_CHECK(x[r] >= 0 && x[r] < n, ValueError,
+                   "HashedCrossFeatures: column '{}' (cardinality {}): id {} at row {} is "
+                   "outside [0, {})",
+                   name, n, x[r], r, n);
+          bins[r] = static_cast<std::int64_t>(
+              rule.add(static_cast<std::uint64_t>(bins[r]), static_cast<std::int64_t>(x[r]), n));
         }
+      };
+      if (ids.dtype() == DType::kInt32) {
+        fold(ids.data<std::int32_t>());
+      } else {
+        fold(ids.data<std::int64_t>());
       }
     }
-    if (exact) return;
-    const auto b = static_cast<std::uint64_t>(cross.bins);
-    for (std::int64_t r = 0; r < rows; ++r) {
-      bins[r] = static_cast<std::int64_t>(hash[static_cast<std::size_t>(r)] % b);
-    }
-  }
-
- public:
-  // n1 * ... * nk, saturated at int64's max.
-  static std::int64_t hashed_cross_product(const std::vector<std::int64_t>& cardinalities) {
-    std::int64_t product = 1;
-    for (std::int64_t n : cardinalities) {
-      if (n > 0 && product > std::numeric_limits<std::int64_t>::max() / n)
-        return std::numeric_limits<std::int64_t>::max();
-      product *= n;
-    }
-    return product;
+    for (std::int64_t r = 0; r < rows; ++r) bins[r] = rule.bin(static_cast<std::uint64_t>(bins[r]));
   }
 
  private:
@@ -281,7 +295,7 @@ HashedCrossOptions HashedCrossOptions::from_json(const nlohmann::json& j) {
 
 std::int64_t hashed_cross_bins(const std::vector<std::int64_t>& cardinalities,
                                std::int64_t num_bins) {
-  return std::min(HashedCrossImpl::hashed_cross_product(cardinalities), num_bins);
+  return std::min(cardinality_product(cardinalities), num_bins);
 }
 
 std::int64_t hashed_cross_bin(const std::vector<std::int64_t>& ids,
@@ -291,17 +305,14 @@ std::int64_t hashed_cross_bin(const std::vector<std::int64_t>& ids,
            "hashed_cross_bin: {} ids and {} cardinalities (expected the same number, >= 2), "
            "num_bins {}",
            ids.size(), cardinalities.size(), num_bins);
-  const std::int64_t bins = hashed_cross_bins(cardinalities, num_bins);
-  const bool exact = bins == HashedCrossImpl::hashed_cross_product(cardinalities);
-  std::int64_t index = 0;
-  std::uint64_t hash = kCrossSeed;
+  const BinRule rule(cardinalities, num_bins);
+  std::uint64_t acc = rule.start();
   for (std::size_t k = 0; k < ids.size(); ++k) {
     RB_CHECK(ids[k] >= 0 && ids[k] < cardinalities[k], ValueError,
              "hashed_cross_bin: id {} is outside [0, {})", ids[k], cardinalities[k]);
-    index = index * cardinalities[k] + ids[k];
-    hash = splitmix64(hash ^ static_cast<std::uint64_t>(ids[k]));
+    acc = rule.add(acc, ids[k], cardinalities[k]);
   }
-  return exact ? index : static_cast<std::int64_t>(hash % static_cast<std::uint64_t>(bins));
+  return rule.bin(acc);
 }
 
 HashedCrossFeatures HashedCrossFeatures::from_schema(const Schema& schema,

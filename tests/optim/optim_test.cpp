@@ -1135,11 +1135,24 @@ TEST(MultiOptimizerTest, NonFiniteGradientInOneGroupChangesNoGroup) {
   const Optimizer opt = wide_ftrl_rest_adam();
   opt.init(p.all());
   p.feed(0);
-  add_sparse_grad(*p.wide, {2}, {NAN, 0.0f});  // the FTRL group; Adam's group comes first
+  add_sparse_grad(*p.wide, {2}, {NAN, 0.0f});  // the FTRL group, the first one checked
   EXPECT_THAT([&] { opt.step(); }, ThrowsMessage<ValueError>(HasSubstr("'wide/emb'")));
   EXPECT_EQ(p.deep->value().to_vector(), kW0);
   EXPECT_EQ(p.wide->value().to_vector(), kTable0);
   EXPECT_EQ(opt.iterations(), 0);
+  // A NaN in the last group (the default's Adam) leaves the groups that
+  // step before it unchanged too.
+  TwoGroups q;
+  const Optimizer other = wide_ftrl_rest_adam();
+  other.init(q.all());
+  q.feed(0);
+  std::vector<float> bad = kGrads[1];
+  bad[4] = NAN;
+  set_dense_grad(*q.deep, bad);  // accumulates: element 4 becomes nan
+  EXPECT_THAT([&] { other.step(); }, ThrowsMessage<ValueError>(HasSubstr("'deep/w'")));
+  EXPECT_EQ(q.wide->value().to_vector(), kTable0);
+  EXPECT_EQ(q.bias->value().to_vector(), (std::vector<float>{0.5f, -0.5f}));
+  EXPECT_EQ(other.iterations(), 0);
 }
 
 TEST(MultiOptimizerTest, LoadStateChecksEverythingFirst) {
