@@ -39,6 +39,7 @@ void ensure_builtins() {
     register_interaction_layers();
     register_experts();
     register_crosses();
+    register_retrieval_blocks();
     registering_builtins = false;
   });
 }

@@ -11,5 +11,6 @@ void register_layers();              // mlp.cpp: MLPBlock
 void register_interaction_layers();  // interaction.cpp: dot product, FM, CrossBlock
 void register_experts();             // experts.cpp: CGCBlock (MMOEBlock is one)
 void register_crosses();             // crosses.cpp: HashedCrossFeatures
+void register_retrieval_blocks();     // retrieval.cpp: ItemRetrievalScorer
 
 }  // namespace recblocks

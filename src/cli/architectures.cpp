@@ -11,6 +11,7 @@
 #include "recblocks/blocks/transformations.h"
 #include "recblocks/io/json.h"
 #include "recblocks/model/ranking.h"
+#include "recblocks/model/retrieval.h"
 
 namespace recblocks::cli {
 
@@ -126,6 +127,20 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                              .embedding_options = {.dim = options.embedding_dim},
                              .prediction_tasks = preset_tasks(options, schema)});
   }
+  const ItemRetrievalOptions retrieval{.l2_normalization = options.l2_normalization,
+                                       .temperature = options.temperature,
+                                       .loss = options.retrieval_loss,
+                                       .logq_correction = options.logq_correction};
+  if (options.model == "two_tower") {
+    // Merlin's retrieval example: towers MLP [128, 64], the last one linear.
+    return TwoTowerModel(schema, {.query_tower = MLPBlock(or_default(options.top, {128, 64}),
+                                                          {.no_activation_last_layer = true}),
+                                  .embedding_options = {.dim = options.embedding_dim},
+                                  .retrieval = retrieval});
+  }
+  if (options.model == "mf") {
+    return MatrixFactorizationModel(schema, {.dim = options.embedding_dim, .retrieval = retrieval});
+  }
   if (options.model == "mlp") {
     return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),
                              .embedding_options = {.dim = options.embedding_dim},
@@ -175,7 +190,8 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 
 const std::vector<std::string>& preset_names() {
   static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm", "wide_deep",
-                                                 "ncf",         "mlp",  "mmoe", "ple"};
+                                                 "ncf",         "mlp",  "mmoe", "ple",    "two_tower",
+                                                 "mf"};
   return names;
 }
 
@@ -186,7 +202,9 @@ std::string architecture_help() {
          "32]), ncf (NCFModel: MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, experts MLP [64]), ple "
          "(PLE, --cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of the last seven; the "
          "presets "
-         "train every target, or --target. Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
+         "train every target, or --target. Retrieval (an ItemRetrievalTask on the ITEM_ID column, in-batch negatives): "
+         "two_tower (TwoTowerModel: USER and ITEM columns, towers MLP [128, 64] or --top), mf "
+         "(MatrixFactorizationModel, --embedding-dim). Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
 }
 
 }  // namespace recblocks::cli

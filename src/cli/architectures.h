@@ -26,6 +26,13 @@ struct ArchitectureOptions {
   bool parallel = false;                  // dcn: cross and deep side by side instead of stacked
   int num_experts = 4;                    // mmoe
   std::int64_t num_bins = 10000;          // wide_deep: the most bins of a hashed cross
+  // two_tower and mf (item retrieval on the ITEM_ID column): the task's
+  // loss, logQ correction (on: in-batch negatives are popularity-sampled;
+  // measured in bench/RESULTS.md), cosine scores and temperature.
+  std::string retrieval_loss = "categorical_crossentropy";
+  bool logq_correction = true;
+  bool l2_normalization = false;
+  double temperature = 1.0;
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
   std::string target = {};
@@ -59,7 +66,8 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 // leaves the wide part near zero. Chosen on ml-100k (bench/RESULTS.md,
 // "Wide&Deep's wide learning rate").
 inline constexpr double kWideFtrlRate = 0.05;
-// custom-dlrm, dlrm, dcn, deepfm, wide_deep, ncf, mlp, mmoe, ple.
+// custom-dlrm, dlrm, dcn, deepfm, wide_deep, ncf, mlp, mmoe, ple,
+// two_tower, mf.
 const std::vector<std::string>& preset_names();
 // One line for --help.
 std::string architecture_help();

@@ -13,6 +13,8 @@ void register_data_movielens(CLI::App& data);
 void register_data_import(CLI::App& data);
 // `recblocks train|evaluate|predict` (model_commands.cpp)
 void register_model_commands(CLI::App& app);
+// `recblocks recommend` (recommend.cpp)
+void register_recommend(CLI::App& app);
 // `recblocks demo` (demo.cpp)
 void register_demo(CLI::App& app);
 

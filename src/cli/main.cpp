@@ -68,6 +68,7 @@ int run(int argc, char** argv) {
   rb::cli::register_data_movielens(*data);
   rb::cli::register_data_import(*data);
   rb::cli::register_model_commands(app);
+  rb::cli::register_recommend(app);
   rb::cli::register_demo(app);
 
   try {

@@ -43,10 +43,41 @@ struct TrainArgs {
   int early_stopping = -1;
   std::string monitor = "val_loss";
   bool no_progress = false;
+  std::vector<int> eval_k = {10};
 };
 
 void print_logs(const Logs& logs) {
   for (const auto& [key, value] : logs) fmt::print("  {:<48} {:.6f}\n", key, value);
+}
+
+bool is_retrieval(const Model& model) {
+  for (const PredictionTask& task : model.tasks()) {
+    if (task.kind() == PredictionTask::Kind::kItemRetrieval) return true;
+  }
+  return false;
+}
+
+// Full-catalogue top-k metrics of a retrieval model on `data`, the
+// catalogue and each user's history taken from `items` (the training
+// data), beside the popularity baseline's.
+Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data, const std::vector<int>& ks,
+                 bool exclude_seen) {
+  const std::string& item_column = model.tasks().front().target();
+  const Schema users = model.schema().select_by_tag(Tags::USER_ID);
+  RB_CHECK(!exclude_seen || users.size() == 1, ValueError,
+           "top-k evaluation: excluding seen items needs one USER_ID column, the schema has [{}]",
+           fmt::join(users.column_names(), ", "));
+  std::optional<retrieval::SeenItems> seen;
+  if (exclude_seen) seen.emplace(items, users.column_names().front(), item_column);
+  const retrieval::TopKEvaluateOptions options{.ks = ks, .seen = seen ? &*seen : nullptr};
+  const retrieval::TopKRecommender top(model, items);
+  const Logs logs = top.evaluate(data, options);
+  const Logs popular = retrieval::PopularityRecommender(items, item_column).evaluate(data, options);
+  fmt::print("top-k over the {} items of the catalogue ({}), {} queries:\n", top.num_items(),
+             exclude_seen ? "each user's training items excluded" : "seen items included", data.num_rows());
+  fmt::print("  {:<24} {:>12} {:>12}\n", "", "model", "popularity");
+  for (const auto& [key, value] : logs) fmt::print("  {:<24} {:>12.6f} {:>12.6f}\n", key, value, popular.at(key));
+  return logs;
 }
 
 void run_train(const TrainArgs& args) {
@@ -105,6 +136,7 @@ void run_train(const TrainArgs& args) {
   if (valid) {
     fmt::print("evaluation on {} ({} rows):\n", valid_dir.string(), valid->num_rows());
     print_logs(model.evaluate(*valid, {.batch_size = args.batch_size, .progress = !args.no_progress}));
+    if (is_retrieval(model)) print_top_k(model, train, *valid, args.eval_k, true);
   }
   SaveOptions save;
   const fs::path etl = train_dir.parent_path() / "etl";
@@ -114,7 +146,9 @@ void run_train(const TrainArgs& args) {
 }
 
 struct EvaluateArgs {
-  std::string model, data;
+  std::string model, data, items;
+  std::vector<int> eval_k = {10};
+  bool include_seen = false;
   std::int64_t batch_size = 1024;
   bool json = false;
   bool no_progress = false;
@@ -130,7 +164,26 @@ Dataset model_columns(const Model& model, const Dataset& data) {
 void run_evaluate(const EvaluateArgs& args) {
   Model model = Model::load(args.model);
   const Dataset data = model_columns(model, Dataset::load(args.data));
-  const Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
+  Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
+  if (!args.items.empty()) {
+    RB_CHECK(is_retrieval(model), ValueError, "evaluate: --items is for retrieval models (two_tower, mf)");
+    const Dataset items = Dataset::load(args.items);
+    if (args.json) {
+      const retrieval::TopKRecommender top(model, items);
+      std::optional<retrieval::SeenItems> seen;
+      if (!args.include_seen) {
+        seen.emplace(items, model.schema().select_by_tag(Tags::USER_ID).column_names().at(0),
+                     model.tasks().front().target());
+      }
+      for (const auto& [k, v] : top.evaluate(data, {.ks = args.eval_k, .seen = seen ? &*seen : nullptr})) {
+        logs["top_k/" + k] = v;
+      }
+    } else {
+      print_logs(logs);
+      print_top_k(model, items, data, args.eval_k, !args.include_seen);
+      return;
+    }
+  }
   if (args.json) {
     fmt::print("{}\n", nlohmann::json(logs).dump());
   } else {
@@ -202,6 +255,18 @@ void register_model_commands(CLI::App& app) {
                     "Stop after N epochs without improvement of --monitor (restores the best weights)");
   train->add_option("--monitor", t->monitor, "The figure early stopping watches")->capture_default_str();
   train->add_flag("--no-progress", t->no_progress, "No progress bar");
+  train->add_option("--retrieval-loss", t->architecture.retrieval_loss,
+                    "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
+      ->capture_default_str();
+  train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
+                  "two_tower, mf: lower each in-batch negative's score by log(its training frequency) (default on)");
+  train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf: cosine scores");
+  train->add_option("--temperature", t->architecture.temperature, "two_tower, mf: scores divided by it")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_option("--eval-k", t->eval_k, "two_tower, mf: the k of the top-k metrics on --valid, e.g. 10,20")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   train->callback([t] { run_train(*t); });
 
   auto e = std::make_shared<EvaluateArgs>();
@@ -211,6 +276,11 @@ void register_model_commands(CLI::App& app) {
   evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
   evaluate->add_flag("--json", e->json, "Print one JSON object");
   evaluate->add_flag("--no-progress", e->no_progress, "No progress bar");
+  evaluate->add_option("--items", e->items,
+                       "Retrieval models: the dataset whose items form the catalogue and whose rows are each user's "
+                       "history (the training data); adds exact top-k metrics");
+  evaluate->add_option("--eval-k", e->eval_k, "The k of the top-k metrics, e.g. 10,20")->delimiter(',')->check(CLI::PositiveNumber);
+  evaluate->add_flag("--include-seen", e->include_seen, "Do not exclude the items of each user's history");
   evaluate->callback([e] { run_evaluate(*e); });
 
   auto p = std::make_shared<PredictArgs>();

@@ -96,6 +96,17 @@ class TopKImpl final : public MetricBase {
       }
       // The top k: highest score first, the lower id on ties (a strict
       // total order, so the selection is exact and deterministic).
+      if (ids) {
+        // One relevant item: its rank is the number of items before it in
+        // that order, counted in one pass (no selection needed).
+        const float t = row[target];
+        std::int64_t rank = 0;
+        for (std::int64_t i = 0; i < items; ++i) rank += (row[i] > t) | ((row[i] == t) & (i < target));
+        std::fill(hits.begin(), hits.end(), 0);
+        if (rank < k_) hits[static_cast<std::size_t>(rank)] = 1;
+        sum += row_value(hits, relevant);
+        continue;
+      }
       std::iota(order.begin(), order.end(), std::int64_t{0});
       const auto before = [row](std::int64_t a, std::int64_t b) {
         return row[a] > row[b] || (row[a] == row[b] && a < b);

@@ -290,7 +290,8 @@ struct TaskMetrics {
               const std::vector<Tensor>& targets) {
     for (std::size_t t = 0; t < tasks.size(); ++t) {
       const Tensor predictions = tasks[t].predictions(logits[t]);
-      for (Metric& m : per_task[t]) m.update(predictions, targets[t]);
+      const Tensor metric_targets = tasks[t].metric_targets(targets[t]);
+      for (Metric& m : per_task[t]) m.update(predictions, metric_targets);
     }
   }
   void write(const std::vector<PredictionTask>& tasks, Logs& logs) const {
@@ -308,6 +309,30 @@ struct TaskMetrics {
     }
   }
 };
+
+// How often each id of an integer column occurs: int64 [max(domain max,
+// largest id) + 1] (logQ correction of retrieval tasks).
+Tensor item_counts(const Dataset& data, const std::string& column) {
+  const Column& values = data.columns().at(column);
+  const Tensor& ids = values.values;
+  RB_CHECK(is_integer(ids.dtype()) && !values.is_list(), ValueError,
+           "item counts: column '{}' must be a scalar int32 or int64 column", column);
+  std::int64_t size = 0;
+  for (const ColumnSchema& c : data.schema()) {
+    if (c.name() == column && c.domain()) size = c.domain()->max + 1;
+  }
+  auto id_at = [&](std::int64_t i) {
+    return ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
+  };
+  for (std::int64_t i = 0; i < ids.numel(); ++i) {
+    RB_CHECK(id_at(i) >= 0, ValueError, "item counts: column '{}' row {} is {}, expected an id >= 0", column, i,
+             id_at(i));
+    size = std::max(size, id_at(i) + 1);
+  }
+  Tensor counts = Tensor::zeros({size}, DType::kInt64);
+  for (std::int64_t i = 0; i < ids.numel(); ++i) ++counts.data<std::int64_t>()[id_at(i)];
+  return counts;
+}
 
 std::string format_logs(const Logs& logs) {
   std::string out;
@@ -339,6 +364,9 @@ History Model::fit(const Dataset& train, FitOptions options) {
   pos.train_rows = train.num_rows();
   if (options.resume_from) resume_checkpoint(*options.resume_from);
 
+  for (const PredictionTask& task : impl.tasks) {
+    if (task.needs_item_counts()) task.set_item_counts(item_counts(train, task.target()));
+  }
   const auto params = impl.parameters();
   const auto regs = all_regularizers(impl);
   std::vector<float> weights = impl.compile.loss_weights;
@@ -523,6 +551,12 @@ namespace {
 // so one tape serves every batch of a dataset).
 std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Batch& batch) {
   RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
+  for (const PredictionTask& task : impl.tasks) {
+    RB_CHECK(task.kind() != PredictionTask::Kind::kItemRetrieval, ValueError,
+             "predict: task '{}' is an item retrieval task, whose scores are in-batch; use "
+             "retrieval::TopKRecommender to score the catalogue",
+             task.name());
+  }
   NoGradGuard no_grad;
   tape.reset();
   RunContext run(tape, batch, false);

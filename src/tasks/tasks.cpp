@@ -1,11 +1,15 @@
 #include "recblocks/tasks/tasks.h"
 
+#include <fmt/ranges.h>
+
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
 #include "blocks/mlp_internal.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/mlp.h"
+#include "recblocks/blocks/retrieval.h"
 #include "recblocks/core/error.h"
 
 namespace recblocks {
@@ -19,18 +23,19 @@ const char* kind_name(PredictionTask::Kind kind) {
     case PredictionTask::Kind::kBinaryClassification: return "binary_classification_task";
     case PredictionTask::Kind::kRegression: return "regression_task";
     case PredictionTask::Kind::kMultiClassClassification: return "multi_class_classification_task";
+    case PredictionTask::Kind::kItemRetrieval: return "item_retrieval_task";
   }
   return "";
 }
 
 PredictionTask::Kind kind_from_name(const std::string& name) {
   for (auto k : {PredictionTask::Kind::kBinaryClassification, PredictionTask::Kind::kRegression,
-                 PredictionTask::Kind::kMultiClassClassification}) {
+                 PredictionTask::Kind::kMultiClassClassification, PredictionTask::Kind::kItemRetrieval}) {
     if (name == kind_name(k)) return k;
   }
   throw ValueError(fmt::format(
-      "task kind '{}' is unknown (expected binary_classification_task, regression_task or "
-      "multi_class_classification_task)",
+      "task kind '{}' is unknown (expected binary_classification_task, regression_task, "
+      "multi_class_classification_task or item_retrieval_task)",
       name));
 }
 
@@ -40,6 +45,9 @@ std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
       return {metrics::Precision(), metrics::Recall(), metrics::BinaryAccuracy(), metrics::AUC()};
     case PredictionTask::Kind::kRegression: return {metrics::RMSE()};
     case PredictionTask::Kind::kMultiClassClassification: return {metrics::Accuracy()};
+    case PredictionTask::Kind::kItemRetrieval:
+      return {metrics::RecallAt(10), metrics::MRRAt(10), metrics::NDCGAt(10), metrics::AvgPrecisionAt(10),
+              metrics::PrecisionAt(10)};
   }
   return {};
 }
@@ -89,10 +97,15 @@ struct PredictionTask::Impl {
   Block task_block;
   Block pre;
   Block head;
+  // Item retrieval only.
+  ItemRetrievalOptions retrieval;
+  ops::RetrievalLoss retrieval_loss = ops::RetrievalLoss::kCategoricalCrossEntropy;
+  Tensor item_counts;  // int64 [items], with logq_correction once known
+  Tensor log_q;        // float32 [items]: -log(frequency), from item_counts
 };
 
 PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t num_classes,
-                                    TaskOptions options) {
+                                    TaskOptions options, ItemRetrievalOptions retrieval) {
   RB_CHECK(!target.empty(), ValueError, "{}: the target name is empty", kind_name(kind));
   auto impl = std::make_shared<Impl>();
   impl->kind = kind;
@@ -106,6 +119,16 @@ PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t 
   impl->task_block = options.task_block;
   impl->pre = options.pre;
   std::vector<std::pair<std::string, Block>> parts;
+  if (kind == Kind::kItemRetrieval) {
+    parts.emplace_back("scorer", ItemRetrievalScorer({.l2_normalization = retrieval.l2_normalization,
+                                                      .temperature = retrieval.temperature}));
+    impl->retrieval = std::move(retrieval);
+    impl->retrieval_loss = ops::retrieval_loss_from_name(impl->retrieval.loss);
+    RB_CHECK(std::isfinite(impl->retrieval.margin), ValueError, "task '{}': margin is {}, expected a finite number",
+             impl->name, impl->retrieval.margin);
+    impl->head = Block(std::make_shared<HeadImpl>(std::move(parts), 0.0f));
+    return PredictionTask(std::move(impl));
+  }
   if (impl->task_block.defined()) parts.emplace_back("task_block", impl->task_block);
   if (impl->pre.defined()) parts.emplace_back("pre", impl->pre);
   parts.emplace_back("output", MLPBlock({num_classes}, {.activation = "linear"}));
@@ -132,6 +155,19 @@ MultiClassClassificationTask::MultiClassClassificationTask(std::string target, s
                  num_classes);
         return make(Kind::kMultiClassClassification, std::move(target), num_classes, std::move(options));
       }()) {}
+
+ItemRetrievalTask::ItemRetrievalTask(std::string item_id_column, ItemRetrievalOptions options)
+    : PredictionTask([&] {
+        TaskOptions base{.metrics = std::move(options.metrics), .task_name = std::move(options.task_name)};
+        return make(Kind::kItemRetrieval, std::move(item_id_column), 1, std::move(base), std::move(options));
+      }()) {}
+
+ItemRetrievalTask ItemRetrievalTask::from_schema(const Schema& schema, ItemRetrievalOptions options) {
+  const Schema ids = schema.select_by_tag(Tags::ITEM_ID).remove_by_tag(Tags::TARGET);
+  RB_CHECK(ids.size() == 1, ValueError, "ItemRetrievalTask: expected one ITEM_ID column in the schema, got [{}]",
+           fmt::join(ids.column_names(), ", "));
+  return ItemRetrievalTask(ids.column_names().front(), std::move(options));
+}
 
 PredictionTask::Kind PredictionTask::kind() const { return impl_->kind; }
 const std::string& PredictionTask::target() const { return impl_->target; }
@@ -161,6 +197,22 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
                                      impl_->name, impl_->target, dtype_name(column.dtype())));
     }
   };
+  if (impl_->kind == Kind::kItemRetrieval) {
+    RB_CHECK(is_integer(column.dtype()), ValueError,
+             "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name, impl_->target,
+             dtype_name(column.dtype()));
+    const std::int64_t items = impl_->log_q.defined() ? impl_->log_q.numel() : -1;
+    Tensor out = Tensor::empty({rows}, DType::kInt64);
+    auto* o = out.data<std::int64_t>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const auto v = static_cast<std::int64_t>(value_at(i));
+      RB_CHECK(v >= 0 && (items < 0 || v < items), ValueError,
+               "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
+               i, v, items < 0 ? std::string("inf") : std::to_string(items));
+      o[i] = v;
+    }
+    return out;
+  }
   if (impl_->kind == Kind::kMultiClassClassification) {
     Tensor out = Tensor::empty({rows}, DType::kInt64);
     auto* o = out.data<std::int64_t>();
@@ -192,8 +244,69 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
     case Kind::kBinaryClassification: return ops::bce_with_logits(logits, targets);
     case Kind::kRegression: return ops::mse(logits, targets);
     case Kind::kMultiClassClassification: return ops::softmax_cross_entropy(logits, targets);
+    case Kind::kItemRetrieval: {
+      const std::int64_t rows = targets.numel();
+      RB_CHECK(logits.shape() == Shape({rows, rows}), ShapeError,
+               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch)", impl_->name, logits.shape(), rows,
+               rows);
+      RB_CHECK(!impl_->retrieval.logq_correction || impl_->log_q.defined(), ValueError,
+               "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
+               "set_item_counts) first",
+               impl_->name);
+      Tensor diagonal = Tensor::empty({rows}, DType::kInt64);
+      for (std::int64_t i = 0; i < rows; ++i) diagonal.data<std::int64_t>()[i] = i;
+      ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss, .margin = impl_->retrieval.margin};
+      if (impl_->retrieval.remove_accidental_hits) options.column_ids = targets;
+      if (impl_->retrieval.logq_correction) {
+        Tensor bias = Tensor::empty({rows});
+        const auto* id = targets.data<std::int64_t>();
+        for (std::int64_t j = 0; j < rows; ++j) bias.data<float>()[j] = impl_->log_q.data<float>()[id[j]];
+        options.column_bias = std::move(bias);
+      }
+      return ops::retrieval_loss(logits, diagonal, options);
+    }
   }
   return {};
+}
+
+Tensor PredictionTask::metric_targets(const Tensor& prepared) const {
+  if (impl_->kind != Kind::kItemRetrieval) return prepared;
+  Tensor out = Tensor::empty({prepared.numel()}, DType::kInt64);
+  for (std::int64_t i = 0; i < prepared.numel(); ++i) out.data<std::int64_t>()[i] = i;
+  return out;
+}
+
+const ItemRetrievalOptions& PredictionTask::retrieval_options() const {
+  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError, "task '{}' is not an item retrieval task", impl_->name);
+  return impl_->retrieval;
+}
+
+bool PredictionTask::needs_item_counts() const {
+  return impl_->kind == Kind::kItemRetrieval && impl_->retrieval.logq_correction;
+}
+
+void PredictionTask::set_item_counts(Tensor counts) const {
+  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError, "task '{}': item counts are for item retrieval tasks",
+           impl_->name);
+  RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
+           "task '{}': item counts are {} {}, expected int64 [items]", impl_->name, dtype_name(counts.dtype()),
+           counts.shape());
+  const auto* c = counts.data<std::int64_t>();
+  double total = 0;
+  for (std::int64_t i = 0; i < counts.numel(); ++i) {
+    RB_CHECK(c[i] >= 0, ValueError, "task '{}': item {} has count {}, expected >= 0", impl_->name, i, c[i]);
+    total += static_cast<double>(c[i]);
+  }
+  RB_CHECK(total > 0, ValueError, "task '{}': every item count is 0", impl_->name);
+  // An item never seen in training counts as seen once: its correction
+  // stays finite.
+  Tensor log_q = Tensor::empty({counts.numel()});
+  for (std::int64_t i = 0; i < counts.numel(); ++i) {
+    log_q.data<float>()[i] =
+        static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(c[i], 1)) / total));
+  }
+  impl_->item_counts = std::move(counts);
+  impl_->log_q = std::move(log_q);
 }
 
 Tensor PredictionTask::predictions(const Tensor& logits) const {
@@ -212,6 +325,7 @@ Tensor PredictionTask::predictions(const Tensor& logits) const {
     }
     return out;
   }
+  if (impl_->kind == Kind::kItemRetrieval) return logits.clone();
   Tensor out = Tensor::empty({rows});
   float* y = out.data<float>();
   if (impl_->kind == Kind::kRegression) {
@@ -225,13 +339,29 @@ Tensor PredictionTask::predictions(const Tensor& logits) const {
 json PredictionTask::to_json() const {
   json metric_names = json::array();
   for (const Metric& m : impl_->metrics) metric_names.push_back(m.name());
-  return {{"kind", kind_name(impl_->kind)},
-          {"target", impl_->target},
-          {"name", impl_->name},
-          {"num_classes", impl_->num_classes},
-          {"metrics", metric_names},
-          {"task_block", impl_->task_block.defined() ? impl_->task_block.to_json() : json(nullptr)},
-          {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
+  json out = {{"kind", kind_name(impl_->kind)},
+              {"target", impl_->target},
+              {"name", impl_->name},
+              {"num_classes", impl_->num_classes},
+              {"metrics", metric_names},
+              {"task_block", impl_->task_block.defined() ? impl_->task_block.to_json() : json(nullptr)},
+              {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
+  if (impl_->kind == Kind::kItemRetrieval) {
+    const ItemRetrievalOptions& r = impl_->retrieval;
+    json counts = nullptr;
+    if (impl_->item_counts.defined()) {
+      const auto* c = impl_->item_counts.data<std::int64_t>();
+      counts = std::vector<std::int64_t>(c, c + impl_->item_counts.numel());
+    }
+    out["retrieval"] = {{"l2_normalization", r.l2_normalization},
+                        {"temperature", r.temperature},
+                        {"loss", ops::retrieval_loss_name(impl_->retrieval_loss)},
+                        {"margin", r.margin},
+                        {"logq_correction", r.logq_correction},
+                        {"remove_accidental_hits", r.remove_accidental_hits},
+                        {"item_counts", counts}};
+  }
+  return out;
 }
 
 PredictionTask PredictionTask::from_json(const json& j) {
@@ -246,8 +376,9 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
   RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
     RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" || key == "metrics" ||
-                 key == "task_block" || key == "pre",
-             ValueError, "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre)",
+                 key == "task_block" || key == "pre" || key == "retrieval",
+             ValueError,
+             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre, retrieval)",
              key);
   }
   for (const char* key : {"kind", "target"}) {
@@ -271,6 +402,35 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
                "task '{}': num_classes is missing", target);
       return MultiClassClassificationTask(std::move(target), j["num_classes"].get<std::int64_t>(),
                                           std::move(options));
+    case Kind::kItemRetrieval: {
+      const json r = j.value("retrieval", json::object());
+      RB_CHECK(r.is_object(), ValueError, "task '{}': 'retrieval' must be an object", target);
+      for (const auto& [key, value] : r.items()) {
+        RB_CHECK(key == "l2_normalization" || key == "temperature" || key == "loss" || key == "margin" ||
+                     key == "logq_correction" || key == "remove_accidental_hits" || key == "item_counts",
+                 ValueError,
+                 "task '{}': unknown retrieval key '{}' (expected l2_normalization, temperature, loss, margin, "
+                 "logq_correction, remove_accidental_hits, item_counts)",
+                 target, key);
+      }
+      RB_CHECK(!options.task_block.defined() && !options.pre.defined(), ValueError,
+               "task '{}': an item retrieval task has no task_block or pre", target);
+      ItemRetrievalOptions o{.metrics = std::move(options.metrics), .task_name = std::move(options.task_name)};
+      o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
+      o.temperature = r.value("temperature", o.temperature);
+      o.loss = r.value("loss", o.loss);
+      o.margin = r.value("margin", o.margin);
+      o.logq_correction = r.value("logq_correction", o.logq_correction);
+      o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
+      ItemRetrievalTask task(std::move(target), std::move(o));
+      if (r.contains("item_counts") && !r["item_counts"].is_null()) {
+        const auto counts = r["item_counts"].get<std::vector<std::int64_t>>();
+        Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);
+        std::copy(counts.begin(), counts.end(), t.data<std::int64_t>());
+        task.set_item_counts(std::move(t));
+      }
+      return task;
+    }
   }
   return {};
 }

@@ -14,5 +14,6 @@
 #include "recblocks/autograd/ops/norm.h"
 #include "recblocks/autograd/ops/normalize.h"
 #include "recblocks/autograd/ops/reduce.h"
+#include "recblocks/autograd/ops/retrieval.h"
 #include "recblocks/autograd/ops/shape.h"
 #include "recblocks/autograd/ops/softmax.h"

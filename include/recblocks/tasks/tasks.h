@@ -14,6 +14,10 @@
 //   regression:  prediction = logits [B],            loss mean squared error
 //   multi-class: prediction = softmax(logits [B, C]), loss categorical cross-entropy
 //                on integer class ids (Keras' sparse form)
+//   item retrieval (ItemRetrievalTask, below): no output layer; the head
+//                scores the body's {query, candidate} dict in batch
+//                (ItemRetrievalScorer), prediction = the scores [B, B],
+//                loss ops::retrieval_loss with the diagonal as positives
 // The losses are computed from the logits in one numerically stable op
 // (bce_with_logits, log-softmax), which equals Keras' loss on the
 // probabilities wherever Keras' 1e-7 clipping does not bite.
@@ -38,6 +42,7 @@
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/metrics/metrics.h"
+#include "recblocks/autograd/ops/retrieval.h"
 #include "recblocks/schema/schema.h"
 
 namespace recblocks {
@@ -53,9 +58,36 @@ struct TaskOptions {
   std::string task_name = {};
 };
 
+// Merlin's ItemRetrievalTask: the body gives a dict {"query": [B, d],
+// "candidate": [B, d]} (TwoTowerModel, MatrixFactorizationModel); every
+// query is scored against every candidate of the batch (in-batch
+// negatives), its own item on the diagonal.
+//   scores = q c^T / temperature   (q, c L2-normalised with l2_normalization)
+//   loss   = ops::retrieval_loss(scores, diagonal, {loss, logQ, accidental hits})
+// The target is the item id column (the candidates' ids): with
+// remove_accidental_hits a candidate holding the row's own item is no
+// negative of it; with logq_correction each candidate's score is lowered
+// by log(its frequency in the training data) in the loss (Yi et al. 2019:
+// in-batch negatives are sampled by popularity). The training and
+// evaluate() metrics are in batch (as Merlin's); retrieval::TopKRecommender
+// evaluates over the whole catalogue.
+struct ItemRetrievalOptions {
+  // Default: RecallAt, MRRAt, NDCGAt, AvgPrecisionAt, PrecisionAt at 10.
+  std::vector<Metric> metrics = {};
+  // Default "<target>/item_retrieval_task".
+  std::string task_name = {};
+  bool l2_normalization = false;
+  double temperature = 1.0;
+  // "categorical_crossentropy" (or "ce"), "bpr", "logistic", "hinge".
+  std::string loss = "categorical_crossentropy";
+  float margin = 1.0f;  // hinge
+  bool logq_correction = false;
+  bool remove_accidental_hits = true;
+};
+
 class PredictionTask {
  public:
-  enum class Kind : std::uint8_t { kBinaryClassification, kRegression, kMultiClassClassification };
+  enum class Kind : std::uint8_t { kBinaryClassification, kRegression, kMultiClassClassification, kItemRetrieval };
 
   PredictionTask() = default;
 
@@ -73,12 +105,25 @@ class PredictionTask {
   // The loss (a scalar on the tape) of the logits against the targets.
   Var loss(const Var& logits, const Tensor& targets) const;
   // Logits [B, 1] or [B, C] -> predictions: probabilities [B] (binary),
-  // values [B] (regression), class probabilities [B, C] (multi-class).
+  // values [B] (regression), class probabilities [B, C] (multi-class),
+  // the scores [B, B] themselves (item retrieval).
   Tensor predictions(const Tensor& logits) const;
-  // The targets as the loss and the metrics expect them (float32 [B, 1]
-  // for binary and regression, int64 [B] for multi-class), checked: throws
-  // ValueError naming the column and the first bad row.
+  // The targets as the loss expects them (float32 [B, 1] for binary and
+  // regression, int64 [B] for multi-class and item ids for retrieval),
+  // checked: throws ValueError naming the column and the first bad row.
   Tensor prepare_targets(const Tensor& column) const;
+  // What the metrics compare the predictions with: the prepared targets,
+  // or for retrieval each row's positive column (0, 1, ..., B-1).
+  Tensor metric_targets(const Tensor& prepared) const;
+
+  // Retrieval with logQ correction needs the items' frequencies in the
+  // training data: Model::fit counts the target column and sets them
+  // (kept in the task's JSON, so a loaded model evaluates the same loss).
+  bool needs_item_counts() const;
+  // The retrieval settings (item retrieval tasks; throws for the others).
+  const ItemRetrievalOptions& retrieval_options() const;
+  // int64 [num_items]: how often each item id occurs in the training data.
+  void set_item_counts(Tensor counts) const;
 
   // {"kind": ..., "target": ..., "name": ..., "num_classes": ...,
   //  "metrics": [names], "task_block": Block JSON or null, "pre": ...}.
@@ -89,7 +134,8 @@ class PredictionTask {
  protected:
   struct Impl;
   explicit PredictionTask(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-  static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options);
+  static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options,
+                             ItemRetrievalOptions retrieval = {});
   static PredictionTask from_json_checked(const nlohmann::json& json);
 
  private:
@@ -110,6 +156,13 @@ class MultiClassClassificationTask : public PredictionTask {
  public:
   // num_classes >= 2; the schema's cardinality of the target, usually.
   MultiClassClassificationTask(std::string target, std::int64_t num_classes, TaskOptions options = {});
+};
+
+class ItemRetrievalTask : public PredictionTask {
+ public:
+  explicit ItemRetrievalTask(std::string item_id_column, ItemRetrievalOptions options = {});
+  // On the schema's one ITEM_ID column (throws listing them otherwise).
+  static ItemRetrievalTask from_schema(const Schema& schema, ItemRetrievalOptions options = {});
 };
 
 // One task per TARGET column of the schema, in schema order (Merlin's

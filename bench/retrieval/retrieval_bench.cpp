@@ -1,0 +1,93 @@
+// retrieval_bench: recblocks' side of the retrieval benchmark (run.sh runs
+// it and the PyTorch reference bench/torch_ref/retrieval.py on the same
+// dataset directories).
+//
+//   retrieval_bench --model mf|two_tower|popularity --data DIR [--epochs 5]
+//                   [--batch-size 1024] [--learning-rate 0.005] [--threads 2]
+//                   [--seed S] [--no-logq] [--l2-norm] [--temperature T]
+//                   [--loss categorical_crossentropy|bpr|logistic|hinge]
+//
+// DIR holds train/ and valid/ (e.g. `recblocks data movielens --split
+// leave-last-out`). The models are the CLI's presets (src/cli/
+// architectures.cpp) trained with Adam; the evaluation is exact top-k over
+// the catalogue of train's items, each user's train items excluded, the
+// valid row's item the one relevant item. Prints one JSON line:
+//   {"impl": "recblocks", "model", "seed", "epochs", "batch_size", "lr",
+//    "threads", "train_seconds", "train_samples_per_s", "final_loss",
+//    "recall_at_10", "ndcg_at_10", "mrr_at_10", "precision_at_10"}
+// train_samples_per_s counts the training steps only (fit without
+// training metrics or validation).
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/architectures.h"
+#include "recblocks/recblocks.h"
+
+namespace rb = recblocks;
+
+int main(int argc, char** argv) {
+  std::string model_name = "mf", data, loss = "categorical_crossentropy";
+  int epochs = 5, threads = 2;
+  std::int64_t batch_size = 1024;
+  double learning_rate = 0.005, temperature = 1.0;
+  std::uint64_t seed = 0;
+  bool no_logq = false, l2_norm = false;
+  CLI::App app("recblocks' side of the retrieval benchmark");
+  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "popularity"}));
+  app.add_option("--data", data)->required();
+  app.add_option("--epochs", epochs);
+  app.add_option("--batch-size", batch_size);
+  app.add_option("--learning-rate", learning_rate);
+  app.add_option("--threads", threads);
+  app.add_option("--seed", seed);
+  app.add_flag("--no-logq", no_logq);
+  app.add_flag("--l2-norm", l2_norm);
+  app.add_option("--temperature", temperature);
+  app.add_option("--loss", loss);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    rb::set_num_threads(threads);
+    const rb::Dataset train = rb::Dataset::load(std::filesystem::path(data) / "train");
+    const rb::Dataset valid = rb::Dataset::load(std::filesystem::path(data) / "valid");
+    const rb::Schema ids = train.schema().select_by_tag(rb::Tags::ITEM_ID);
+    const std::string item_column = ids.column_names().at(0);
+    const std::string user_column = train.schema().select_by_tag(rb::Tags::USER_ID).column_names().at(0);
+    const rb::retrieval::SeenItems seen(train, user_column, item_column);
+    const rb::retrieval::TopKEvaluateOptions eval{.ks = {10}, .seen = &seen};
+    nlohmann::json out = {{"impl", "recblocks"}, {"model", model_name}, {"seed", seed}, {"threads", threads}};
+    rb::Logs logs;
+    if (model_name == "popularity") {
+      logs = rb::retrieval::PopularityRecommender(train, item_column).evaluate(valid, eval);
+    } else {
+      rb::cli::ArchitectureOptions arch{.model = model_name};
+      arch.retrieval_loss = loss;
+      arch.logq_correction = !no_logq;
+      arch.l2_normalization = l2_norm;
+      arch.temperature = temperature;
+      rb::Model model = rb::cli::make_model(arch, train.schema());
+      model.build(train.schema(), seed);
+      model.compile(rb::optim::Adam({.learning_rate = learning_rate}));
+      const auto start = std::chrono::steady_clock::now();
+      const rb::History history = model.fit(
+          train, {.batch_size = batch_size, .epochs = epochs, .seed = seed, .train_metrics_steps = 0, .progress = false});
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      logs = rb::retrieval::TopKRecommender(model, train).evaluate(valid, eval);
+      out["epochs"] = epochs;
+      out["batch_size"] = batch_size;
+      out["lr"] = learning_rate;
+      out["logq"] = !no_logq;
+      out["train_seconds"] = seconds;
+      out["train_samples_per_s"] = static_cast<double>(train.num_rows()) * epochs / seconds;
+      out["final_loss"] = history.epochs.back().at("loss");
+    }
+    for (const char* key : {"recall_at_10", "ndcg_at_10", "mrr_at_10", "precision_at_10"}) out[key] = logs.at(key);
+    std::printf("%s\n", out.dump().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "retrieval_bench: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,56 @@
+// Prebuilt retrieval models (Merlin's models/retrieval): a query tower and a
+// candidate tower whose outputs meet in an ItemRetrievalTask.
+//
+//   auto model = rb::TwoTowerModel(schema, {.query_tower = rb::MLPBlock({128, 64})});
+//   model.compile(rb::optim::Adam({.learning_rate = 0.005}));
+//   model.fit(train, {.batch_size = 1024, .epochs = 5});
+//   rb::retrieval::TopKRecommender top(model, items);     // retrieval/recommender.h
+//   auto scores = top.evaluate(valid, {.ks = {10}, .seen = &train});
+//
+// The body of each is TwoTowerBlock's: ParallelBlock({"query": query
+// tower, "candidate": candidate tower}), giving the dict
+// {"query": [B, d], "candidate": [B, d]} that ItemRetrievalTask scores and
+// that TopKRecommender splits to embed queries and items apart.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "recblocks/blocks/features.h"
+#include "recblocks/blocks/mlp.h"
+#include "recblocks/model/model.h"
+
+namespace recblocks {
+
+// Merlin's TwoTowerModel: each tower reads the schema's CATEGORICAL
+// (embedded, list columns pooled) and CONTINUOUS columns carrying its tag
+// (USER for the query, ITEM for the candidate), concatenated, through its
+// top block.
+struct TwoTowerOptions {
+  // The query tower's top block. Default MLPBlock({128, 64}) without an
+  // activation on the last layer.
+  std::optional<Block> query_tower = std::nullopt;
+  // The candidate tower's; default a fresh copy of the query tower's
+  // configuration (Merlin's item_tower=None), with its own weights.
+  std::optional<Block> item_tower = std::nullopt;
+  Tag query_tower_tag = Tags::USER;
+  Tag item_tower_tag = Tags::ITEM;
+  EmbeddingOptions embedding_options = {};
+  ItemRetrievalOptions retrieval = {};
+};
+Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options = {});
+// The task is ItemRetrievalTask on the schema's ITEM_ID column.
+Model TwoTowerModel(const Schema& schema, TwoTowerOptions options = {});
+
+// Merlin's MatrixFactorizationModel: the query is the USER_ID column's
+// embedding, the candidate the ITEM_ID column's, both `dim` wide; the
+// score their dot product.
+struct MatrixFactorizationOptions {
+  std::int64_t dim = 64;
+  Initializer initializer = Initializer::truncated_normal(0.0, 0.05);
+  float embeddings_l2_reg = 0.0f;
+  ItemRetrievalOptions retrieval = {};
+};
+Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions options = {});
+
+}  // namespace recblocks

@@ -1,0 +1,267 @@
+#include "recblocks/autograd/ops/retrieval.h"
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <numeric>
+#include <limits>
+#include <vector>
+
+#include "autograd/ops/common.h"
+#include "kernels/cpu/parallel.h"
+
+namespace recblocks::ops {
+namespace {
+
+std::int64_t id_at(const Tensor& ids, std::int64_t i) {
+  return ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
+}
+
+// log(1 + exp(x)) without overflow.
+double softplus(double x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
+
+// exp(x) for x <= 0 (Cephes' expf: 2^n times a degree-6 polynomial on
+// |r| <= ln2 / 2, about 1 ulp), written branch-free so the row loops
+// vectorise; below -87 it gives ~1e-38 instead of 0, which is negligible
+// against the row's largest term, exp(0) = 1.
+inline float exp_approx(float x) {
+  x = std::max(x, -87.0f);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float q = 1.9875691500e-4f;
+  q = q * r + 1.3981999507e-3f;
+  q = q * r + 8.3334519073e-3f;
+  q = q * r + 4.1665795894e-2f;
+  q = q * r + 1.6666665459e-1f;
+  q = q * r + 5.0000001201e-1f;
+  const float y = q * r * r + r + 1.0f;
+  return y * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+}
+
+// The loss's gradient for an upstream of 1 was computed by the forward pass
+// (saved[0]); the backward scales it.
+void retrieval_loss_backward(Tape& tape, std::int32_t node) {
+  const Tensor& unit = tape.args(node).saved[0];
+  const float g = tape.grad(node).data<float>()[0];
+  const kernels::GradOut out = tape.grad_out(tape.inputs(node)[0]);
+  if (!out.wanted()) return;
+  const float* u = unit.data<float>();
+  float* d = out.tensor.data<float>();
+  const std::int64_t n = unit.numel();
+  kernels::cpu::parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
+    if (out.accumulate) {
+      for (std::int64_t i = begin; i < end; ++i) d[i] += g * u[i];
+    } else {
+      for (std::int64_t i = begin; i < end; ++i) d[i] = g * u[i];
+    }
+  });
+}
+
+}  // namespace
+
+const char* retrieval_loss_name(RetrievalLoss kind) {
+  switch (kind) {
+    case RetrievalLoss::kCategoricalCrossEntropy: return "categorical_crossentropy";
+    case RetrievalLoss::kBPR: return "bpr";
+    case RetrievalLoss::kLogistic: return "logistic";
+    case RetrievalLoss::kHinge: return "hinge";
+  }
+  return "";
+}
+
+RetrievalLoss retrieval_loss_from_name(std::string_view name) {
+  if (name == "ce") return RetrievalLoss::kCategoricalCrossEntropy;
+  for (RetrievalLoss k : {RetrievalLoss::kCategoricalCrossEntropy, RetrievalLoss::kBPR, RetrievalLoss::kLogistic,
+                          RetrievalLoss::kHinge}) {
+    if (name == retrieval_loss_name(k)) return k;
+  }
+  throw ValueError(fmt::format(
+      "retrieval loss '{}' is unknown (expected categorical_crossentropy (or ce), bpr, logistic or hinge)", name));
+}
+
+Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLossOptions& options) {
+  detail::check_float(scores, "retrieval_loss", "scores");
+  detail::check_int(positives, "retrieval_loss", "positives");
+  const Shape& s = scores.shape();
+  RB_CHECK(s.rank() == 2 && s[0] > 0 && s[1] > 0, ShapeError,
+           "retrieval_loss: scores have shape {}, expected [queries, candidates]", s);
+  const std::int64_t rows = s[0];
+  const std::int64_t cols = s[1];
+  RB_CHECK(positives.shape() == Shape{rows}, ShapeError, "retrieval_loss: positives have shape {}, expected [{}]",
+           positives.shape(), rows);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t p = id_at(positives, i);
+    RB_CHECK(p >= 0 && p < cols, ValueError, "retrieval_loss: the positive of row {} is column {}, expected [0, {})",
+             i, p, cols);
+  }
+  const bool has_bias = options.column_bias.defined();
+  if (has_bias) {
+    RB_CHECK(options.column_bias.dtype() == DType::kFloat32 && options.column_bias.shape() == Shape{cols},
+             ShapeError, "retrieval_loss: column_bias is {} {}, expected float32 [{}]",
+             dtype_name(options.column_bias.dtype()), options.column_bias.shape(), cols);
+  }
+  const bool has_ids = options.column_ids.defined();
+  if (has_ids) {
+    detail::check_int(options.column_ids, "retrieval_loss", "column_ids");
+    RB_CHECK(options.column_ids.shape() == Shape{cols}, ShapeError,
+             "retrieval_loss: column_ids have shape {}, expected [{}]", options.column_ids.shape(), cols);
+  }
+  RB_CHECK(std::isfinite(options.margin), ValueError, "retrieval_loss: margin is {}, expected a finite number",
+           options.margin);
+
+  const float* x = scores.value().data<float>();
+  const float* bias = has_bias ? options.column_bias.data<float>() : nullptr;
+  // Each column's item, and each row's positive column, as int64 once.
+  std::vector<std::int64_t> ids;
+  if (has_ids) {
+    ids.resize(static_cast<std::size_t>(cols));
+    for (std::int64_t j = 0; j < cols; ++j) ids[static_cast<std::size_t>(j)] = id_at(options.column_ids, j);
+  }
+  std::vector<std::int64_t> positive(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) positive[static_cast<std::size_t>(i)] = id_at(positives, i);
+  // The columns a row compares against: all but its accidental hits.
+  auto included = [&](std::int64_t p_id, std::int64_t p, std::int64_t j) {
+    return j == p || !has_ids || ids[static_cast<std::size_t>(j)] != p_id;
+  };
+  auto value = [&](std::int64_t i, std::int64_t j) {
+    return static_cast<double>(x[i * cols + j]) + (has_bias ? bias[j] : 0.0);
+  };
+  auto positive_item = [&](std::int64_t p) { return has_ids ? ids[static_cast<std::size_t>(p)] : 0; };
+
+  Tape& tape = scores.tape();
+  Tensor unit = tape.arena().tensor(s);
+  float* u = unit.data<float>();
+  std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
+  const RetrievalLoss kind = options.kind;
+
+  if (kind == RetrievalLoss::kCategoricalCrossEntropy) {
+    // The columns holding each column's item, grouped: a row's accidental
+    // hits are its positive's group (without the positive).
+    std::vector<std::int64_t> by_item;      // columns sorted by (item, column)
+    std::vector<std::int64_t> group_of;     // column -> start of its group in by_item
+    std::vector<std::int64_t> group_end;    // column -> end of its group
+    if (has_ids) {
+      by_item.resize(static_cast<std::size_t>(cols));
+      std::iota(by_item.begin(), by_item.end(), std::int64_t{0});
+      std::sort(by_item.begin(), by_item.end(), [&](std::int64_t a, std::int64_t b) {
+        return ids[static_cast<std::size_t>(a)] != ids[static_cast<std::size_t>(b)]
+                   ? ids[static_cast<std::size_t>(a)] < ids[static_cast<std::size_t>(b)]
+                   : a < b;
+      });
+      group_of.resize(static_cast<std::size_t>(cols));
+      group_end.resize(static_cast<std::size_t>(cols));
+      for (std::int64_t g = 0; g < cols;) {
+        std::int64_t e = g + 1;
+        const std::int64_t item = ids[static_cast<std::size_t>(by_item[static_cast<std::size_t>(g)])];
+        while (e < cols && ids[static_cast<std::size_t>(by_item[static_cast<std::size_t>(e)])] == item) ++e;
+        for (std::int64_t m = g; m < e; ++m) {
+          group_of[static_cast<std::size_t>(by_item[static_cast<std::size_t>(m)])] = g;
+          group_end[static_cast<std::size_t>(by_item[static_cast<std::size_t>(m)])] = e;
+        }
+        g = e;
+      }
+    }
+    const float inv_rows = 1.0f / static_cast<float>(rows);
+    kernels::cpu::parallel_for(rows, cols * 8, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        const std::int64_t p = positive[static_cast<std::size_t>(i)];
+        const float* xi = x + i * cols;
+        float* ui = u + i * cols;
+        // ui: the adjusted scores, then their exp, then the gradient.
+        if (has_bias) {
+          for (std::int64_t j = 0; j < cols; ++j) ui[j] = xi[j] + bias[j];
+        } else {
+          std::copy(xi, xi + cols, ui);
+        }
+        const float positive_score = ui[p];
+        std::int64_t g_begin = 0, g_end = 0;
+        if (has_ids) {
+          g_begin = group_of[static_cast<std::size_t>(p)];
+          g_end = group_end[static_cast<std::size_t>(p)];
+          for (std::int64_t m = g_begin; m < g_end; ++m) {
+            const std::int64_t j = by_item[static_cast<std::size_t>(m)];
+            if (j != p) ui[j] = -std::numeric_limits<float>::max();
+          }
+        }
+        // Eight partial maxima (and sums below): vectorisable, and the same
+        // on every machine.
+        float lane_top[8];
+        std::fill(lane_top, lane_top + 8, -std::numeric_limits<float>::max());
+        std::int64_t j = 0;
+        for (; j + 8 <= cols; j += 8) {
+          for (int l = 0; l < 8; ++l) lane_top[l] = std::max(lane_top[l], ui[j + l]);
+        }
+        float top = *std::max_element(lane_top, lane_top + 8);
+        for (; j < cols; ++j) top = std::max(top, ui[j]);
+        for (std::int64_t j = 0; j < cols; ++j) ui[j] = exp_approx(ui[j] - top);
+        for (std::int64_t m = g_begin; m < g_end; ++m) {
+          const std::int64_t j = by_item[static_cast<std::size_t>(m)];
+          if (j != p) ui[j] = 0.0f;
+        }
+        float partial[8] = {};
+        for (j = 0; j + 8 <= cols; j += 8) {
+          for (int l = 0; l < 8; ++l) partial[l] += ui[j + l];
+        }
+        double total = 0;
+        for (; j < cols; ++j) total += ui[j];
+        for (float v : partial) total += v;
+        row_loss[static_cast<std::size_t>(i)] = std::log(total) + static_cast<double>(top - positive_score);
+        const auto scale = static_cast<float>(1.0 / total) * inv_rows;
+        for (std::int64_t c = 0; c < cols; ++c) ui[c] *= scale;
+        ui[p] -= inv_rows;
+      }
+    });
+  } else {
+    // Pairs per row first: the mean is over all pairs of the batch.
+    std::vector<std::int64_t> pairs(static_cast<std::size_t>(rows), 0);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t p = positive[static_cast<std::size_t>(i)];
+      const std::int64_t p_id = positive_item(p);
+      std::int64_t n = 0;
+      for (std::int64_t j = 0; j < cols; ++j) n += j != p && included(p_id, p, j) ? 1 : 0;
+      pairs[static_cast<std::size_t>(i)] = n;
+    }
+    std::int64_t total_pairs = 0;
+    for (std::int64_t n : pairs) total_pairs += n;
+    const double inv_pairs = total_pairs > 0 ? 1.0 / static_cast<double>(total_pairs) : 0.0;
+    const double margin = options.margin;
+    kernels::cpu::parallel_for(rows, cols * 4, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t i = begin; i < end; ++i) {
+        const std::int64_t p = positive[static_cast<std::size_t>(i)];
+        const std::int64_t p_id = positive_item(p);
+        const double positive_score = value(i, p);
+        float* ui = u + i * cols;
+        double loss = 0;
+        double positive_grad = 0;
+        for (std::int64_t j = 0; j < cols; ++j) {
+          ui[j] = 0.0f;
+          if (j == p || !included(p_id, p, j)) continue;
+          const double d = positive_score - value(i, j);
+          double dloss_dd = 0;  // d(pair loss) / d(d)
+          if (kind == RetrievalLoss::kHinge) {
+            loss += std::max(0.0, margin - d);
+            dloss_dd = margin - d > 0 ? -1.0 : 0.0;
+          } else {  // BPR and logistic: softplus(-d) = -log sigmoid(d)
+            loss += softplus(-d);
+            dloss_dd = -sigmoid(-d);
+          }
+          ui[j] = static_cast<float>(-dloss_dd * inv_pairs);
+          positive_grad += dloss_dd * inv_pairs;
+        }
+        ui[p] = static_cast<float>(positive_grad);
+        row_loss[static_cast<std::size_t>(i)] = loss;
+      }
+    });
+    for (double& l : row_loss) l *= inv_pairs * static_cast<double>(rows);
+  }
+  double sum = 0;
+  for (double l : row_loss) sum += l;
+  Tensor loss = tape.arena().tensor(Shape{});
+  loss.data<float>()[0] = static_cast<float>(sum / static_cast<double>(rows));
+  OpArgs args;
+  args.saved[0] = unit;
+  return tape.record("retrieval_loss", loss, {scores}, &retrieval_loss_backward, args);
+}
+
+}  // namespace recblocks::ops

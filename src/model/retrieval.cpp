@@ -1,0 +1,61 @@
+#include "recblocks/model/retrieval.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "recblocks/blocks/aggregation.h"
+#include "recblocks/blocks/combinators.h"
+#include "recblocks/core/error.h"
+#include "recblocks/model/ranking.h"
+
+namespace recblocks {
+namespace {
+
+Schema features_of(const Schema& schema, Tag tag) {
+  return schema.select_by_tag(tag).remove_by_tag(Tags::TARGET);
+}
+
+// The CATEGORICAL and CONTINUOUS columns tagged `tag`.
+Block tower_inputs(const Schema& schema, Tag tag, const EmbeddingOptions& embeddings, const char* who) {
+  const Schema columns = features_of(schema, tag);
+  const Schema usable = columns.select_by_tag({Tags::CATEGORICAL, Tags::CONTINUOUS});
+  RB_CHECK(!usable.empty(), ValueError,
+           "TwoTowerModel: no categorical or continuous column is tagged {} for the {} tower (columns: {})",
+           to_string(TagSet{tag}), who, fmt::join(schema.column_names(), ", "));
+  return ranking_inputs(usable, embeddings);
+}
+
+}  // namespace
+
+Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
+  const Block query_top =
+      options.query_tower ? *options.query_tower : MLPBlock({128, 64}, {.no_activation_last_layer = true});
+  const Block item_top = options.item_tower ? *options.item_tower : Block::from_json(query_top.to_json());
+  RB_CHECK(query_top.defined() && item_top.defined(), ValueError, "TwoTowerModel: a tower block is empty");
+  const Block query = tower_inputs(schema, options.query_tower_tag, options.embedding_options, "query")
+                          .connect(query_top);
+  const Block candidate = tower_inputs(schema, options.item_tower_tag, options.embedding_options, "candidate")
+                              .connect(item_top);
+  return ParallelBlock({{"query", query}, {"candidate", candidate}});
+}
+
+Model TwoTowerModel(const Schema& schema, TwoTowerOptions options) {
+  Block body = TwoTowerBlock(schema, options);
+  return Model(std::move(body), {ItemRetrievalTask::from_schema(schema, std::move(options.retrieval))});
+}
+
+Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions options) {
+  const Schema users = features_of(schema, Tags::USER_ID);
+  const Schema items = features_of(schema, Tags::ITEM_ID);
+  RB_CHECK(users.size() == 1 && items.size() == 1, ValueError,
+           "MatrixFactorizationModel: expected one USER_ID and one ITEM_ID column, got [{}] and [{}]",
+           fmt::join(users.column_names(), ", "), fmt::join(items.column_names(), ", "));
+  RB_CHECK(options.dim > 0, ValueError, "MatrixFactorizationModel: dim is {}, expected > 0", options.dim);
+  const EmbeddingOptions tables{.dim = options.dim, .initializer = options.initializer,
+                                .l2_reg = options.embeddings_l2_reg};
+  Block body = ParallelBlock({{"query", EmbeddingFeatures::from_schema(users, tables).connect(ConcatFeatures())},
+                              {"candidate", EmbeddingFeatures::from_schema(items, tables).connect(ConcatFeatures())}});
+  return Model(std::move(body), {ItemRetrievalTask::from_schema(schema, std::move(options.retrieval))});
+}
+
+}  // namespace recblocks

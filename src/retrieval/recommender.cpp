@@ -1,0 +1,268 @@
+#include "recblocks/retrieval/recommender.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "recblocks/autograd/ops.h"
+#include "recblocks/core/error.h"
+#include "recblocks/data/loader.h"
+
+namespace recblocks::retrieval {
+namespace {
+
+// A scalar integer column's values.
+struct IdColumn {
+  const Tensor* values = nullptr;
+  std::int64_t at(std::int64_t i) const {
+    return values->dtype() == DType::kInt64 ? values->data<std::int64_t>()[i] : values->data<std::int32_t>()[i];
+  }
+};
+
+IdColumn id_column(const Dataset& data, const std::string& name, const char* who) {
+  const auto it = data.columns().find(name);
+  RB_CHECK(it != data.columns().end(), ValueError, "{}: the data has no column '{}' (columns: {})", who, name,
+           fmt::join(data.schema().column_names(), ", "));
+  RB_CHECK(is_integer(it->second.values.dtype()) && !it->second.is_list(), ValueError,
+           "{}: column '{}' must be a scalar int32 or int64 id column, it is {}{}", who, name,
+           it->second.is_list() ? "a list of " : "", dtype_name(it->second.values.dtype()));
+  return IdColumn{&it->second.values};
+}
+
+// Runs a tower over every row of `data` in batches: float32 [rows, d].
+Tensor run_tower(const Block& tower, const Dataset& data, std::int64_t batch_size) {
+  NoGradGuard no_grad;
+  Tape tape;
+  Tensor out;
+  std::int64_t row = 0;
+  for (const Batch& batch : Loader(data, {.batch_size = batch_size, .shuffle = false})) {
+    tape.reset();
+    RunContext run(tape, batch, false);
+    const Var v = tower.forward(Flow::inputs(batch), run).as_tensor("tower");
+    RB_CHECK(v.value().rank() == 2 && v.value().size(0) == batch.rows(), ShapeError,
+             "a tower's output is {}, expected [{}, d]", v.value().shape(), batch.rows());
+    if (!out.defined()) out = Tensor::empty({data.num_rows(), v.value().size(1)});
+    out.slice_rows(row, row + batch.rows()).copy_from(v.value());
+    row += batch.rows();
+  }
+  return out;
+}
+
+void l2_normalize_rows(Tensor& t) {
+  const std::int64_t rows = t.size(0);
+  const std::int64_t d = t.size(1);
+  float* x = t.data<float>();
+  for (std::int64_t i = 0; i < rows; ++i) {
+    double s = 0;
+    for (std::int64_t j = 0; j < d; ++j) s += static_cast<double>(x[i * d + j]) * x[i * d + j];
+    // tf.math.l2_normalize's epsilon, as ops::l2_normalize.
+    const auto inv = static_cast<float>(1.0 / std::sqrt(std::max(s, 1e-12)));
+    for (std::int64_t j = 0; j < d; ++j) x[i * d + j] *= inv;
+  }
+}
+
+}  // namespace
+
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(const Dataset& data,
+                                                                            const std::string& column) {
+  const IdColumn ids = id_column(data, column, "catalogue");
+  std::vector<std::pair<std::int64_t, std::int64_t>> first;  // (id, row)
+  first.reserve(static_cast<std::size_t>(data.num_rows()));
+  for (std::int64_t r = 0; r < data.num_rows(); ++r) first.emplace_back(ids.at(r), r);
+  // Stable by row within an id: the first row wins.
+  std::sort(first.begin(), first.end());
+  std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> out;
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    if (i > 0 && first[i].first == first[i - 1].first) continue;
+    out.first.push_back(first[i].first);
+    out.second.push_back(first[i].second);
+  }
+  return out;
+}
+
+// ---- SeenItems ----------------------------------------------------------------
+
+SeenItems::SeenItems(const Dataset& data, const std::string& user_column, const std::string& item_column)
+    : user_column_(user_column) {
+  const IdColumn users = id_column(data, user_column, "SeenItems");
+  const IdColumn items = id_column(data, item_column, "SeenItems");
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
+  pairs.reserve(static_cast<std::size_t>(data.num_rows()));
+  std::int64_t max_user = -1;
+  for (std::int64_t r = 0; r < data.num_rows(); ++r) {
+    RB_CHECK(users.at(r) >= 0 && items.at(r) >= 0, ValueError,
+             "SeenItems: row {} has user {} and item {}, expected ids >= 0", r, users.at(r), items.at(r));
+    pairs.emplace_back(users.at(r), items.at(r));
+    max_user = std::max(max_user, users.at(r));
+  }
+  std::sort(pairs.begin(), pairs.end());
+  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
+  offsets_.assign(static_cast<std::size_t>(max_user + 2), 0);
+  for (const auto& [u, i] : pairs) ++offsets_[static_cast<std::size_t>(u + 1)];
+  for (std::size_t u = 1; u < offsets_.size(); ++u) offsets_[u] += offsets_[u - 1];
+  items_.reserve(pairs.size());
+  for (const auto& [u, i] : pairs) items_.push_back(i);
+}
+
+std::span<const std::int64_t> SeenItems::of(std::int64_t user) const {
+  if (user < 0 || user + 1 >= static_cast<std::int64_t>(offsets_.size())) return {};
+  const auto begin = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(user)]);
+  const auto end = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(user + 1)]);
+  return std::span<const std::int64_t>(items_).subspan(begin, end - begin);
+}
+
+// ---- Recommender --------------------------------------------------------------
+
+void Recommender::set_catalogue(std::string item_column, Tensor item_ids, Tensor item_vectors) {
+  RB_CHECK(item_ids.numel() > 0, ValueError, "recommender: the catalogue has no items");
+  item_column_ = std::move(item_column);
+  item_ids_ = std::move(item_ids);
+  item_vectors_ = std::move(item_vectors);
+}
+
+TopK Recommender::recommend(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+  RB_CHECK(k >= 1, ValueError, "recommend: k is {}, expected >= 1", k);
+  const Tensor q = query_vectors(queries);
+  RaggedTensor exclude;
+  if (seen != nullptr) {
+    const IdColumn users = id_column(queries, seen->user_column(), "recommend (seen items)");
+    const auto* ids = item_ids_.data<std::int64_t>();
+    const std::int64_t n = item_ids_.numel();
+    std::vector<std::int64_t> offsets{0};
+    std::vector<std::int64_t> values;
+    for (std::int64_t r = 0; r < queries.num_rows(); ++r) {
+      for (std::int64_t item : seen->of(users.at(r))) {
+        const auto* pos = std::lower_bound(ids, ids + n, item);
+        if (pos != ids + n && *pos == item) values.push_back(pos - ids);
+      }
+      offsets.push_back(static_cast<std::int64_t>(values.size()));
+    }
+    exclude = RaggedTensor(Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
+                           Tensor::from<std::int64_t>({static_cast<std::int64_t>(offsets.size())}, offsets));
+  }
+  TopK top = top_k(q, item_vectors_, k, seen != nullptr ? &exclude : nullptr);
+  // Catalogue positions -> item ids.
+  auto* out = top.ids.data<std::int64_t>();
+  for (std::int64_t i = 0; i < top.ids.numel(); ++i) {
+    if (out[i] >= 0) out[i] = item_ids_.data<std::int64_t>()[out[i]];
+  }
+  return top;
+}
+
+Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& options) const {
+  RB_CHECK(!options.ks.empty(), ValueError, "evaluate: no k given");
+  for (int k : options.ks) RB_CHECK(k >= 1, ValueError, "evaluate: k is {}, expected >= 1", k);
+  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
+  const std::int64_t k_max = *std::max_element(options.ks.begin(), options.ks.end());
+  const IdColumn targets = id_column(data, item_column_, "evaluate");
+  std::vector<double> recall(options.ks.size()), ndcg(options.ks.size()), mrr(options.ks.size());
+  for (std::int64_t begin = 0; begin < data.num_rows(); begin += options.batch_size) {
+    const std::int64_t end = std::min(data.num_rows(), begin + options.batch_size);
+    const TopK top = recommend(data.slice_rows(begin, end), k_max, options.seen);
+    const std::int64_t width = top.ids.size(1);
+    for (std::int64_t r = begin; r < end; ++r) {
+      const std::int64_t* row = top.ids.data<std::int64_t>() + (r - begin) * width;
+      const std::int64_t rank = std::find(row, row + width, targets.at(r)) - row;
+      for (std::size_t i = 0; i < options.ks.size(); ++i) {
+        if (rank >= options.ks[i] || rank >= width) continue;
+        recall[i] += 1;
+        mrr[i] += 1.0 / static_cast<double>(rank + 1);
+        ndcg[i] += 1.0 / std::log2(static_cast<double>(rank) + 2.0);
+      }
+    }
+  }
+  const auto rows = static_cast<double>(data.num_rows());
+  Logs logs;
+  for (std::size_t i = 0; i < options.ks.size(); ++i) {
+    const int k = options.ks[i];
+    // One relevant item per query: precision divides the hits by k, and
+    // average precision is the reciprocal rank (Merlin's AvgPrecisionAt
+    // divides by min(k, relevant items) = 1).
+    logs[fmt::format("recall_at_{}", k)] = recall[i] / rows;
+    logs[fmt::format("precision_at_{}", k)] = recall[i] / rows / k;
+    logs[fmt::format("mrr_at_{}", k)] = mrr[i] / rows;
+    logs[fmt::format("map_at_{}", k)] = mrr[i] / rows;
+    logs[fmt::format("ndcg_at_{}", k)] = ndcg[i] / rows;
+  }
+  return logs;
+}
+
+// ---- TopKRecommender ----------------------------------------------------------
+
+TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKRecommenderOptions options)
+    : batch_size_(options.batch_size) {
+  RB_CHECK(options.batch_size > 0, ValueError, "TopKRecommender: batch_size is {}, expected > 0",
+           options.batch_size);
+  RB_CHECK(model.defined() && model.built(), ValueError,
+           "TopKRecommender: the model is not built: train or load it first");
+  const PredictionTask* task = nullptr;
+  for (const PredictionTask& t : model.tasks()) {
+    if (t.kind() == PredictionTask::Kind::kItemRetrieval) task = &t;
+  }
+  RB_CHECK(task != nullptr && model.tasks().size() == 1, ValueError,
+           "TopKRecommender: expected a model with one ItemRetrievalTask (TwoTowerModel, "
+           "MatrixFactorizationModel)");
+  Block candidate_tower;
+  for (const auto& [key, child] : model.body().impl().children()) {
+    if (key == "query") query_tower_ = child;
+    if (key == "candidate") candidate_tower = child;
+  }
+  RB_CHECK(model.body().type() == "ParallelBlock" && query_tower_.defined() && candidate_tower.defined(),
+           ValueError,
+           "TopKRecommender: the model's body must be a ParallelBlock with 'query' and 'candidate' towers "
+           "(TwoTowerBlock), got {}",
+           model.body().type());
+  const ItemRetrievalOptions& r = task->retrieval_options();
+  l2_normalization_ = r.l2_normalization;
+  inv_temperature_ = static_cast<float>(1.0 / r.temperature);
+
+  auto [ids, rows] = distinct_ids(items, task->target());
+  const Dataset catalogue = items.take(rows);
+  Tensor vectors = run_tower(candidate_tower, catalogue, batch_size_);
+  if (l2_normalization_) l2_normalize_rows(vectors);
+  set_catalogue(task->target(), Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
+                std::move(vectors));
+}
+
+Tensor TopKRecommender::query_vectors(const Dataset& queries) const {
+  RB_CHECK(queries.num_rows() > 0, ValueError, "recommend: no query rows");
+  Tensor q = run_tower(query_tower_, queries, batch_size_);
+  RB_CHECK(q.size(1) == item_vectors().size(1), ShapeError,
+           "recommend: query vectors are {} wide, item vectors {}", q.size(1), item_vectors().size(1));
+  if (l2_normalization_) l2_normalize_rows(q);
+  if (inv_temperature_ != 1.0f) {
+    float* x = q.data<float>();
+    for (std::int64_t i = 0; i < q.numel(); ++i) x[i] *= inv_temperature_;
+  }
+  return q;
+}
+
+// ---- PopularityRecommender ----------------------------------------------------
+
+PopularityRecommender::PopularityRecommender(const Dataset& train, const std::string& item_column)
+    : PopularityRecommender(train, train, item_column) {}
+
+PopularityRecommender::PopularityRecommender(const Dataset& train, const Dataset& items,
+                                             const std::string& item_column) {
+  const IdColumn counted = id_column(train, item_column, "PopularityRecommender");
+  auto [ids, rows] = distinct_ids(items, item_column);
+  // Scores are counts (exact in float32 below 2^24 rows); top_k breaks
+  // ties to the lower catalogue position, that is the lower id.
+  Tensor vectors = Tensor::zeros({static_cast<std::int64_t>(ids.size()), 1});
+  for (std::int64_t r = 0; r < train.num_rows(); ++r) {
+    const auto pos = std::lower_bound(ids.begin(), ids.end(), counted.at(r));
+    if (pos != ids.end() && *pos == counted.at(r)) vectors.data<float>()[pos - ids.begin()] += 1.0f;
+  }
+  set_catalogue(item_column, Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
+                std::move(vectors));
+}
+
+Tensor PopularityRecommender::query_vectors(const Dataset& queries) const {
+  return Tensor::full({queries.num_rows(), 1}, 1.0f);
+}
+
+}  // namespace recblocks::retrieval

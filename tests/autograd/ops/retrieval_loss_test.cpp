@@ -1,0 +1,166 @@
+// ops::retrieval_loss: every loss kind against a naive double-precision
+// reference written from the formulas, with the logQ bias and accidental
+// hits, finite-difference gradients, and its errors.
+#include "recblocks/autograd/ops/retrieval.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "recblocks/autograd/ops.h"
+#include "testing/gradient_checker.h"
+#include "testing/tensor_testing.h"
+
+namespace recblocks {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::check_gradients;
+
+// The loss from the header's formulas, in double.
+double reference(const Tensor& scores, const std::vector<std::int64_t>& positives, const std::vector<float>& bias,
+                 const std::vector<std::int64_t>& ids, ops::RetrievalLoss kind, double margin) {
+  const std::int64_t rows = scores.size(0), cols = scores.size(1);
+  auto s = [&](std::int64_t i, std::int64_t j) {
+    return static_cast<double>(scores.data<float>()[i * cols + j]) + (bias.empty() ? 0.0 : bias[j]);
+  };
+  auto negative = [&](std::int64_t i, std::int64_t j) {
+    const std::int64_t p = positives[i];
+    return j != p && (ids.empty() || ids[j] != ids[p]);
+  };
+  double total = 0;
+  std::int64_t pairs = 0;
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t p = positives[i];
+    if (kind == ops::RetrievalLoss::kCategoricalCrossEntropy) {
+      double z = 0;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        if (j == p || negative(i, j)) z += std::exp(s(i, j));
+      }
+      total += -(s(i, p) - std::log(z));
+      continue;
+    }
+    for (std::int64_t j = 0; j < cols; ++j) {
+      if (!negative(i, j)) continue;
+      const double d = s(i, p) - s(i, j);
+      ++pairs;
+      if (kind == ops::RetrievalLoss::kHinge) {
+        total += std::max(0.0, margin - d);
+      } else if (kind == ops::RetrievalLoss::kBPR) {
+        total += -std::log(1.0 / (1.0 + std::exp(-d)));
+      } else {
+        total += std::log(1.0 + std::exp(-d));
+      }
+    }
+  }
+  if (kind == ops::RetrievalLoss::kCategoricalCrossEntropy) return total / static_cast<double>(rows);
+  return pairs == 0 ? 0.0 : total / static_cast<double>(pairs);
+}
+
+const ops::RetrievalLoss kKinds[] = {ops::RetrievalLoss::kCategoricalCrossEntropy, ops::RetrievalLoss::kBPR,
+                                     ops::RetrievalLoss::kLogistic, ops::RetrievalLoss::kHinge};
+
+TEST(RetrievalLossOp, MatchesTheFormulasWithBiasAndAccidentalHits) {
+  const Tensor scores = testing::uniform({5, 7}, 3, -2.0f, 2.0f);
+  const std::vector<std::int64_t> positives{0, 1, 2, 3, 6};
+  // Columns 0 and 4 hold the same item: an accidental hit for row 0, and
+  // column 6 the same as column 2.
+  const std::vector<std::int64_t> ids{10, 11, 12, 13, 10, 15, 12};
+  const std::vector<float> bias{0.5f, -0.25f, 1.0f, 0.0f, 0.75f, -1.0f, 0.3f};
+  for (ops::RetrievalLoss kind : kKinds) {
+    for (bool with_extras : {false, true}) {
+      Tape tape;
+      ops::RetrievalLossOptions options{.kind = kind, .margin = 0.8f};
+      if (with_extras) {
+        options.column_bias = Tensor::from<float>({7}, bias);
+        options.column_ids = Tensor::from<std::int64_t>({7}, ids);
+      }
+      const Var loss =
+          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({5}, positives), options);
+      EXPECT_EQ(loss.shape(), Shape({}));
+      const double expected = reference(scores, positives, with_extras ? bias : std::vector<float>{},
+                                        with_extras ? ids : std::vector<std::int64_t>{}, kind, 0.8);
+      EXPECT_NEAR(loss.value().item(), expected, 1e-5 * std::max(1.0, std::abs(expected)))
+          << ops::retrieval_loss_name(kind) << " extras " << with_extras;
+    }
+  }
+}
+
+TEST(RetrievalLossOp, GradientsMatchFiniteDifferences) {
+  const std::vector<std::int64_t> ids{4, 5, 4, 7, 8, 5};
+  for (ops::RetrievalLoss kind : kKinds) {
+    Parameter scores("scores", testing::uniform({6, 6}, 11, -1.5f, 1.5f));
+    const Tensor diagonal = Tensor::from<std::int64_t>({6}, std::vector<std::int64_t>{0, 1, 2, 3, 4, 5});
+    ops::RetrievalLossOptions options{.kind = kind,
+                                      .column_bias = testing::uniform({6}, 12),
+                                      .column_ids = Tensor::from<std::int64_t>({6}, ids),
+                                      .margin = 1.0f};
+    EXPECT_TRUE(check_gradients(ops::retrieval_loss_name(kind), {&scores},
+                                [&](Tape&, std::span<const Var> in) {
+                                  return ops::retrieval_loss(in[0], diagonal, options);
+                                },
+                                {.atol = 1e-4}));
+  }
+}
+
+TEST(RetrievalLossOp, ThroughTheScoresOfTwoTowers) {
+  // The whole in-batch path: q c^T of two towers' outputs, L2-normalised.
+  Parameter q("q", testing::uniform({4, 3}, 21));
+  Parameter c("c", testing::uniform({4, 3}, 22));
+  const Tensor diagonal = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{0, 1, 2, 3});
+  EXPECT_TRUE(check_gradients("two towers", {&q, &c},
+                              [&](Tape&, std::span<const Var> in) {
+                                const Var s = ops::scale(
+                                    ops::matmul(ops::l2_normalize(in[0]), ops::l2_normalize(in[1]), false, true),
+                                    1.0f / 0.5f);
+                                return ops::retrieval_loss(s, diagonal);
+                              },
+                              {.atol = 1e-4}));
+}
+
+TEST(RetrievalLossOp, NoValidPairIsZeroLossAndGradient) {
+  // Every column holds the same item: no negative is left.
+  Tape tape;
+  Parameter p("scores", testing::uniform({3, 3}, 5));
+  const Var s = tape.parameter(p);
+  const Var loss = ops::retrieval_loss(s, Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{0, 1, 2}),
+                                       {.kind = ops::RetrievalLoss::kBPR,
+                                        .column_ids = Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{1, 1, 1})});
+  EXPECT_EQ(loss.value().item(), 0.0);
+  tape.backward(loss);
+  const Tensor g = p.grad_as_dense();
+  for (std::int64_t i = 0; i < g.numel(); ++i) EXPECT_EQ(g.data<float>()[i], 0.0f);
+}
+
+TEST(RetrievalLossOp, Errors) {
+  Tape tape;
+  const Var s = tape.constant(Tensor::zeros({2, 3}));
+  const Tensor pos = Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 1});
+  auto message = [&](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message([&] { ops::retrieval_loss(s, Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 3})); }),
+              HasSubstr("the positive of row 1 is column 3, expected [0, 3)"));
+  EXPECT_THAT(message([&] { ops::retrieval_loss(s, Tensor::from<std::int64_t>({1}, std::vector<std::int64_t>{0})); }),
+              HasSubstr("positives have shape [1], expected [2]"));
+  EXPECT_THAT(message([&] { ops::retrieval_loss(s, pos, {.column_bias = Tensor::zeros({2})}); }),
+              HasSubstr("column_bias is float32 [2], expected float32 [3]"));
+  EXPECT_THAT(message([&] { ops::retrieval_loss(s, pos, {.column_ids = testing::ids64({1, 2})}); }),
+              HasSubstr("column_ids have shape [2], expected [3]"));
+  EXPECT_THAT(message([&] { ops::retrieval_loss(tape.constant(Tensor::zeros({3})), pos); }),
+              HasSubstr("expected [queries, candidates]"));
+  EXPECT_THAT(message([] { ops::retrieval_loss_from_name("softmax"); }),
+              HasSubstr("expected categorical_crossentropy (or ce), bpr, logistic or hinge"));
+  EXPECT_EQ(ops::retrieval_loss_from_name("ce"), ops::RetrievalLoss::kCategoricalCrossEntropy);
+  EXPECT_EQ(ops::retrieval_loss_from_name("hinge"), ops::RetrievalLoss::kHinge);
+}
+
+}  // namespace
+}  // namespace recblocks
