@@ -420,7 +420,7 @@ def main(argv=None) -> int:
                               a.logq_after_temperature)
             loss.backward()
             optimizer.step()
-            losses.append(loss.detach())
+            losses.append(loss.detach() * len(rows))
         epoch_seconds.append(time.perf_counter() - t0)
         if a.eval_every_epoch and e + 1 < a.epochs:
             t1 = time.perf_counter()
@@ -435,7 +435,9 @@ def main(argv=None) -> int:
            "logq_after_temperature": a.logq_after_temperature,
            "dim": a.dim, "train_seconds": train_seconds,
            "train_samples_per_s": n * a.epochs / train_seconds if train_seconds > 0 else None,
-           "final_loss": float(losses[-1]) if losses else None}
+           # The last epoch's loss, the row-weighted mean over its batches
+           # (what recblocks' history reports).
+           "final_loss": float(sum(losses[-((n + a.batch_size - 1) // a.batch_size):])) / n if losses else None}
     if a.epoch_times:
         out["epoch_seconds"] = epoch_seconds
     if a.eval_every_epoch:

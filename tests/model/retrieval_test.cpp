@@ -338,19 +338,22 @@ TEST(RetrievalMovieLens, BeatsPopularityOnLeaveLastOut) {
   const Logs popular = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
   EXPECT_GT(popular.at("recall_at_10"), 0.03);  // the baseline is not broken
 
-  Model mf = MatrixFactorizationModel(train.schema(), {.dim = 64});
+  // logQ correction: in-batch negatives are sampled by popularity, and on
+  // this split popularity is what finds the held-out item (without it
+  // neither model beats the baseline: bench/RESULTS.md).
+  Model mf = MatrixFactorizationModel(train.schema(), {.dim = 64, .retrieval = {.logq_correction = true}});
   mf.compile(optim::Adam({.learning_rate = 0.005}));
   mf.fit(train, {.batch_size = 1024, .epochs = 5, .progress = false});
   const Logs mf_logs = TopKRecommender(mf, train).evaluate(valid, {.ks = {10}, .seen = &seen});
 
-  Model tt = TwoTowerModel(train.schema());
+  Model tt = TwoTowerModel(train.schema(), {.retrieval = {.logq_correction = true}});
   tt.compile(optim::Adam({.learning_rate = 0.005}));
   tt.fit(train, {.batch_size = 1024, .epochs = 5, .progress = false});
   const Logs tt_logs = TopKRecommender(tt, train).evaluate(valid, {.ks = {10}, .seen = &seen});
 
   for (const char* key : {"recall_at_10", "ndcg_at_10"}) {
-    EXPECT_GT(mf_logs.at(key), popular.at(key) * 1.1) << key << " mf " << mf_logs.at(key) << " popularity " << popular.at(key);
-    EXPECT_GT(tt_logs.at(key), popular.at(key) * 1.1) << key << " two-tower " << tt_logs.at(key) << " popularity " << popular.at(key);
+    EXPECT_GT(mf_logs.at(key), popular.at(key) * 1.25) << key << " mf " << mf_logs.at(key) << " popularity " << popular.at(key);
+    EXPECT_GT(tt_logs.at(key), popular.at(key) * 1.25) << key << " two-tower " << tt_logs.at(key) << " popularity " << popular.at(key);
   }
   std::cout << "ml-100k leave-last-out: popularity recall@10 " << popular.at("recall_at_10") << " ndcg@10 "
             << popular.at("ndcg_at_10") << "; mf " << mf_logs.at("recall_at_10") << " " << mf_logs.at("ndcg_at_10")
