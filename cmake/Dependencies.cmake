@@ -8,6 +8,9 @@ find_package(Threads REQUIRED)
 # own sources use them, but a static library passes them on to its users.
 find_package(CURL REQUIRED)
 find_package(LibArchive REQUIRED)
+# Approximate top-k for large catalogues (retrieval/ann.h): Debian's
+# libfaiss-dev, a static library over the system BLAS/LAPACK.
+find_package(faiss REQUIRED)
 
 # BLAS: link the library chosen by measurement (bench/RESULTS.md) directly,
 # not through Debian's libblas.so.3 alternative, so the choice is explicit.

@@ -25,6 +25,8 @@ packages=(
   libcli11-dev nlohmann-json3-dev
   # datasets: downloading and unpacking the MovieLens zips
   libcurl4-openssl-dev libarchive-dev
+  # retrieval: the approximate index (HNSW, IVF) for large catalogues
+  libfaiss-dev
   # tests (python3-torch, Debian's CPU build, runs the PyTorch reference of
   # tests/parity and bench/torch_ref)
   libgtest-dev libgmock-dev python3 python3-numpy python3-sklearn python3-venv python3-pip python3-torch

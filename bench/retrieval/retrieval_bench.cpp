@@ -2,6 +2,7 @@
 // it and the PyTorch reference bench/torch_ref/retrieval.py on the same
 // dataset directories).
 //
+//   retrieval_bench --model ann [--items 200000] [--queries 1000] [--dim 64] [--threads 2]
 //   retrieval_bench --model mf|two_tower|popularity --data DIR [--epochs 5]
 //                   [--batch-size 1024] [--learning-rate 0.005] [--threads 2]
 //                   [--seed S] [--no-logq] [--l2-norm] [--temperature T]
@@ -17,11 +18,18 @@
 //    "recall_at_10", "ndcg_at_10", "mrr_at_10", "precision_at_10"}
 // train_samples_per_s counts the training steps only (fit without
 // training metrics or validation).
+//
+// --model ann: a synthetic catalogue (--items vectors of --dim in 100
+// clusters, like trained item embeddings) and --queries queries; the exact
+// scan (retrieval::top_k) against FAISS HNSW and IVF (retrieval::AnnIndex,
+// default options): build seconds, queries/s, recall@10 against the exact
+// answer. One JSON line per method.
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "cli/architectures.h"
 #include "recblocks/recblocks.h"
@@ -36,8 +44,8 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 0;
   bool no_logq = false, l2_norm = false;
   CLI::App app("recblocks' side of the retrieval benchmark");
-  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "popularity"}));
-  app.add_option("--data", data)->required();
+  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "popularity", "ann"}));
+  app.add_option("--data", data);
   app.add_option("--epochs", epochs);
   app.add_option("--batch-size", batch_size);
   app.add_option("--learning-rate", learning_rate);
@@ -47,9 +55,57 @@ int main(int argc, char** argv) {
   app.add_flag("--l2-norm", l2_norm);
   app.add_option("--temperature", temperature);
   app.add_option("--loss", loss);
+  std::int64_t ann_items = 200000, ann_queries = 1000, ann_dim = 64;
+  app.add_option("--items", ann_items);
+  app.add_option("--queries", ann_queries);
+  app.add_option("--dim", ann_dim);
   CLI11_PARSE(app, argc, argv);
   try {
     rb::set_num_threads(threads);
+    if (model_name == "ann") {
+      auto clustered = [&](std::int64_t n, std::uint64_t seed) {
+        rb::Rng centers(7);
+        std::vector<float> c(static_cast<std::size_t>(100 * ann_dim));
+        for (float& x : c) x = centers.normal();
+        rb::Rng rng(seed);
+        rb::Tensor t = rb::Tensor::empty({n, ann_dim});
+        for (std::int64_t i = 0; i < n; ++i) {
+          const auto k = static_cast<std::int64_t>(rng.next_u64() % 100);
+          for (std::int64_t j = 0; j < ann_dim; ++j) {
+            t.data<float>()[i * ann_dim + j] = c[static_cast<std::size_t>(k * ann_dim + j)] + 0.7f * rng.normal();
+          }
+        }
+        return t;
+      };
+      const rb::Tensor items = clustered(ann_items, 1), queries = clustered(ann_queries, 2);
+      auto now = [] { return std::chrono::steady_clock::now(); };
+      auto secs = [](auto a, auto b) { return std::chrono::duration<double>(b - a).count(); };
+      auto t0 = now();
+      const rb::retrieval::TopK exact = rb::retrieval::top_k(queries, items, 10);
+      const double exact_s = secs(t0, now());
+      std::printf("%s\n", nlohmann::json({{"impl", "recblocks"}, {"method", "exact"}, {"items", ann_items},
+                                          {"dim", ann_dim}, {"threads", threads},
+                                          {"queries_per_s", ann_queries / exact_s}, {"recall_at_10", 1.0}})
+                               .dump()
+                               .c_str());
+      for (auto kind : {rb::retrieval::AnnKind::kHnsw, rb::retrieval::AnnKind::kIvf}) {
+        t0 = now();
+        const rb::retrieval::AnnIndex index(items, {.kind = kind});
+        const double build_s = secs(t0, now());
+        t0 = now();
+        const rb::retrieval::TopK approx = index.search(queries, 10);
+        const double search_s = secs(t0, now());
+        std::printf("%s\n", nlohmann::json({{"impl", "recblocks"}, {"method", rb::retrieval::ann_kind_name(kind)},
+                                            {"items", ann_items}, {"dim", ann_dim}, {"threads", threads},
+                                            {"build_seconds", build_s}, {"queries_per_s", ann_queries / search_s},
+                                            {"speedup_vs_exact", exact_s / search_s},
+                                            {"recall_at_10", rb::retrieval::recall_against(approx, exact)}})
+                                 .dump()
+                                 .c_str());
+      }
+      return 0;
+    }
+    if (data.empty()) throw rb::ValueError("--data DIR is required for --model " + model_name);
     const rb::Dataset train = rb::Dataset::load(std::filesystem::path(data) / "train");
     const rb::Dataset valid = rb::Dataset::load(std::filesystem::path(data) / "valid");
     const rb::Schema ids = train.schema().select_by_tag(rb::Tags::ITEM_ID);

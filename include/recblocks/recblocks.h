@@ -40,6 +40,7 @@
 #include "recblocks/model/ranking.h"
 #include "recblocks/model/retrieval.h"
 #include "recblocks/optim/optim.h"
+#include "recblocks/retrieval/ann.h"
 #include "recblocks/retrieval/recommender.h"
 #include "recblocks/retrieval/topk.h"
 #include "recblocks/schema/schema.h"

@@ -76,6 +76,13 @@ kernels::GradOut Tape::grad_out(std::int32_t node) {
   return {n.grad, false};
 }
 
+bool Tape::adopt_grad(std::int32_t node, const Tensor& grad) {
+  Node& n = nodes_[node];
+  if (!n.requires_grad || n.grad.defined() || n.param != nullptr || grad.shape() != n.value.shape()) return false;
+  n.grad = grad;
+  return true;
+}
+
 void Tape::backward(const Var& loss) {
   RB_CHECK(loss.defined() && &loss.tape() == this, ValueError,
            "backward: the loss belongs to another tape");

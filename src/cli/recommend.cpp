@@ -3,6 +3,7 @@
 //
 //   recblocks recommend --model DIR --data TRAIN_DIR --user 196 [--user 7 ...] [--k 10] [--json]
 //   recblocks recommend --model DIR --data TRAIN_DIR --queries VALID_DIR --out DIR [--k 10]
+//                       [--index exact|hnsw|ivf]
 //
 // --data is the training dataset: its items form the catalogue, each
 // user's rows give the user's features (the first row) and history (left
@@ -31,7 +32,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct RecommendArgs {
-  std::string model, data, queries, out, unknown_user = "popular";
+  std::string model, data, queries, out, unknown_user = "popular", index = "exact";
   std::vector<std::string> users;
   std::int64_t k = 10;
   bool include_seen = false;
@@ -74,7 +75,10 @@ void run_recommend(const RecommendArgs& args) {
            fmt::join(user_ids.column_names(), ", "));
   const std::string user_column = user_ids.column_names().front();
   const Dataset data = Dataset::load(args.data);
-  const retrieval::TopKRecommender top(model, data);
+  retrieval::TopKRecommender top(model, data);
+  if (args.index != "exact") {
+    top.use_index({.kind = retrieval::ann_kind_from_name(args.index)});
+  }
   const retrieval::SeenItems seen(data, user_column, item_column);
   const retrieval::SeenItems* exclude = args.include_seen ? nullptr : &seen;
   if (args.k > top.num_items()) {
@@ -86,6 +90,10 @@ void run_recommend(const RecommendArgs& args) {
   if (!args.queries.empty()) {
     const Dataset queries = Dataset::load(args.queries);
     const retrieval::TopK best = top.recommend(queries, k, exclude);
+    if (top.has_index()) {
+      fmt::print("{} index: recall@{} against the exact answer over the {} queries: {:.4f}\n", args.index, k,
+                 queries.num_rows(), top.index_recall(queries, k, exclude));
+    }
     const std::int64_t rows = queries.num_rows();
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(rows + 1));
     for (std::int64_t r = 0; r <= rows; ++r) offsets[static_cast<std::size_t>(r)] = r * k;
@@ -139,6 +147,10 @@ void run_recommend(const RecommendArgs& args) {
     if (row >= 0) {
       const std::int64_t rows[] = {row};
       best = top.recommend(data.take(rows), k, exclude);
+      if (top.has_index() && !args.json) {
+        fmt::print("{} index: recall@{} against the exact answer for user {}: {:.4f}\n", args.index, k, raw,
+                   top.index_recall(data.take(rows), k, exclude));
+      }
     } else {
       RB_CHECK(args.unknown_user == "popular", ValueError,
                "recommend: user '{}' has no rows in {} (and --unknown-user error)", raw, args.data);
@@ -183,6 +195,11 @@ void register_recommend(CLI::App& app) {
   cmd->add_flag("--include-seen", a->include_seen, "Do not leave out the user's items in --data");
   cmd->add_option("--unknown-user", a->unknown_user, "popular (the popularity list) or error")->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON array");
+  cmd->add_option("--index", a->index,
+                  "exact (the scan), or an approximate FAISS index: hnsw or ivf (its recall against the exact "
+                  "answer is printed)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"exact", "hnsw", "ivf"}));
   cmd->callback([a] { run_recommend(*a); });
 }
 

@@ -123,7 +123,7 @@ void Recommender::set_catalogue(std::string item_column, Tensor item_ids, Tensor
   item_vectors_ = std::move(item_vectors);
 }
 
-TopK Recommender::recommend(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+TopK Recommender::search(const Dataset& queries, std::int64_t k, const SeenItems* seen, bool exact) const {
   RB_CHECK(k >= 1, ValueError, "recommend: k is {}, expected >= 1", k);
   const Tensor q = query_vectors(queries);
   RaggedTensor exclude;
@@ -143,13 +143,29 @@ TopK Recommender::recommend(const Dataset& queries, std::int64_t k, const SeenIt
     exclude = RaggedTensor(Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
                            Tensor::from<std::int64_t>({static_cast<std::int64_t>(offsets.size())}, offsets));
   }
-  TopK top = top_k(q, item_vectors_, k, seen != nullptr ? &exclude : nullptr);
+  const RaggedTensor* excluded = seen != nullptr ? &exclude : nullptr;
+  TopK top = exact || !index_ ? top_k(q, item_vectors_, k, excluded) : index_->search(q, k, excluded);
   // Catalogue positions -> item ids.
   auto* out = top.ids.data<std::int64_t>();
   for (std::int64_t i = 0; i < top.ids.numel(); ++i) {
     if (out[i] >= 0) out[i] = item_ids_.data<std::int64_t>()[out[i]];
   }
   return top;
+}
+
+TopK Recommender::recommend(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+  return search(queries, k, seen, false);
+}
+
+TopK Recommender::recommend_exact(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+  return search(queries, k, seen, true);
+}
+
+void Recommender::use_index(AnnOptions options) { index_ = std::make_shared<AnnIndex>(item_vectors_, options); }
+
+double Recommender::index_recall(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+  RB_CHECK(index_ != nullptr, ValueError, "index_recall: no approximate index (call use_index first)");
+  return recall_against(search(queries, k, seen, false), search(queries, k, seen, true));
 }
 
 Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& options) const {
@@ -162,7 +178,7 @@ Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& optio
   std::vector<double> recall(options.ks.size()), ndcg(options.ks.size()), mrr(options.ks.size());
   for (std::int64_t begin = 0; begin < data.num_rows(); begin += options.batch_size) {
     const std::int64_t end = std::min(data.num_rows(), begin + options.batch_size);
-    const TopK top = recommend(data.slice_rows(begin, end), k_max, options.seen);
+    const TopK top = recommend_exact(data.slice_rows(begin, end), k_max, options.seen);
     const std::int64_t width = top.ids.size(1);
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t* row = top.ids.data<std::int64_t>() + (r - begin) * width;

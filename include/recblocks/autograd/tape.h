@@ -108,6 +108,12 @@ class Tape {
   // returns an uninitialised buffer to overwrite, later calls the same
   // buffer to add into. Undefined (not wanted) if node needs no gradient.
   kernels::GradOut grad_out(std::int32_t node);
+  // Takes `grad` (an arena tensor of the node's shape that the caller
+  // gives up) as the whole gradient of `node` when nothing has been written
+  // there yet and the node is not a parameter: an op that computed its
+  // input's gradient during the forward pass hands it over without a copy.
+  // False (nothing changed) otherwise: use grad_out.
+  bool adopt_grad(std::int32_t node, const Tensor& grad);
 
  private:
   struct Node {

@@ -24,12 +24,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "recblocks/data/dataset.h"
 #include "recblocks/model/model.h"
+#include "recblocks/retrieval/ann.h"
 #include "recblocks/retrieval/topk.h"
 
 namespace recblocks::retrieval {
@@ -73,8 +75,16 @@ class Recommender {
   // The k best catalogue items for each row of `queries`, best first, as
   // item ids (ids -1 and scores -inf past the items left). With `seen`,
   // each row's user (seen->user_column() of `queries`) has its items left
-  // out.
+  // out. By the approximate index when one is set, else exact.
   TopK recommend(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
+  // Always by the exact scan.
+  TopK recommend_exact(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
+  // Builds an approximate index (FAISS) over the item vectors, which
+  // recommend() then uses; evaluate() stays exact.
+  void use_index(AnnOptions options);
+  bool has_index() const { return index_ != nullptr; }
+  // recall_against(index answer, exact answer) on these queries.
+  double index_recall(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
   // "<metric>_at_<k>" for recall, precision, map, mrr and ndcg, each k.
   Logs evaluate(const Dataset& data, const TopKEvaluateOptions& options = {}) const;
 
@@ -84,9 +94,13 @@ class Recommender {
   void set_catalogue(std::string item_column, Tensor item_ids, Tensor item_vectors);
 
  private:
+  // Query vectors and their exclusion lists (catalogue positions).
+  TopK search(const Dataset& queries, std::int64_t k, const SeenItems* seen, bool exact) const;
+
   std::string item_column_;
   Tensor item_ids_;
   Tensor item_vectors_;
+  std::shared_ptr<AnnIndex> index_;
 };
 
 struct TopKRecommenderOptions {

@@ -44,11 +44,23 @@ inline float exp_approx(float x) {
 void retrieval_loss_backward(Tape& tape, std::int32_t node) {
   const Tensor& unit = tape.args(node).saved[0];
   const float g = tape.grad(node).data<float>()[0];
-  const kernels::GradOut out = tape.grad_out(tape.inputs(node)[0]);
-  if (!out.wanted()) return;
-  const float* u = unit.data<float>();
-  float* d = out.tensor.data<float>();
+  const std::int32_t input = tape.inputs(node)[0];
+  float* u = unit.data<float>();
   const std::int64_t n = unit.numel();
+  // The scores' first gradient (the usual case): the saved buffer becomes
+  // it, scaled in place unless the upstream is 1 (a backward runs once per
+  // tape, so the buffer is free to take).
+  if (tape.adopt_grad(input, unit)) {
+    if (g != 1.0f) {
+      kernels::cpu::parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t i = begin; i < end; ++i) u[i] *= g;
+      });
+    }
+    return;
+  }
+  const kernels::GradOut out = tape.grad_out(input);
+  if (!out.wanted()) return;
+  float* d = out.tensor.data<float>();
   kernels::cpu::parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
     if (out.accumulate) {
       for (std::int64_t i = begin; i < end; ++i) d[i] += g * u[i];

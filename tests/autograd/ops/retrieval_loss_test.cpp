@@ -120,6 +120,28 @@ TEST(RetrievalLossOp, ThroughTheScoresOfTwoTowers) {
                               {.atol = 1e-4}));
 }
 
+TEST(RetrievalLossOp, ScoresUsedTwiceGetBothGradients) {
+  // The loss hands its saved gradient to the scores when it is the first to
+  // write there, and adds into it when another consumer wrote first.
+  Parameter q("q", testing::uniform({5, 3}, 31));
+  Parameter c("c", testing::uniform({5, 3}, 32));
+  const Tensor diagonal = Tensor::from<std::int64_t>({5}, std::vector<std::int64_t>{0, 1, 2, 3, 4});
+  for (bool loss_first : {true, false}) {
+    EXPECT_TRUE(check_gradients("scores used twice", {&q, &c},
+                                [&](Tape&, std::span<const Var> in) {
+                                  const Var s = ops::matmul(in[0], in[1], false, true);
+                                  if (loss_first) {
+                                    const Var loss = ops::retrieval_loss(s, diagonal);
+                                    return ops::add(loss, ops::scale(ops::sum_all(ops::mul(s, s)), 0.1f));
+                                  }
+                                  const Var other = ops::scale(ops::sum_all(ops::mul(s, s)), 0.1f);
+                                  return ops::add(ops::retrieval_loss(s, diagonal), other);
+                                },
+                                {.atol = 1e-4}))
+        << "loss first " << loss_first;
+  }
+}
+
 TEST(RetrievalLossOp, NoValidPairIsZeroLossAndGradient) {
   // Every column holds the same item: no negative is left.
   Tape tape;

@@ -2,8 +2,10 @@
 // combination, at a tiny and at a DLRM-sized shape.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <tuple>
 
+#include "recblocks/core/threads.h"
 #include "recblocks/kernels/backend.h"
 #include "testing/reference.h"
 #include "testing/tensor_testing.h"
@@ -53,6 +55,27 @@ INSTANTIATE_TEST_SUITE_P(Transposes, GemmTest,
                            return std::string(std::get<0>(info.param) ? "T" : "N") +
                                   (std::get<1>(info.param) ? "T" : "N");
                          });
+
+// A B^T with a short inner dimension and a wide C (retrieval's in-batch
+// scores, the top-k scan) runs recblocks' own kernel (6 x 16 tiles over
+// 16-column panels): every tail of rows, columns and k, alpha, and the same
+// bits on 1 and 2 threads.
+TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
+  const int threads = num_threads();
+  for (const auto& [m, n, k] : {std::tuple{1024, 1024, 64}, std::tuple{67, 259, 37}, std::tuple{64, 256, 1},
+                                std::tuple{100, 300, 128}}) {
+    const Tensor a = uniform({m, k}, 21), b = uniform({n, k}, 22);
+    const Tensor c = nans({m, n});
+    kernels::backend().gemm(false, true, 0.75f, a, b, 0.0f, c);
+    EXPECT_TRUE(tensors_close(c, testing::ref::gemm(false, true, 0.75f, a, b, 0.0f, Tensor()), 1e-5, 1e-5))
+        << m << "x" << n << "x" << k;
+    set_num_threads(threads == 1 ? 2 : 1);
+    const Tensor again = nans({m, n});
+    kernels::backend().gemm(false, true, 0.75f, a, b, 0.0f, again);
+    set_num_threads(threads);
+    EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+  }
+}
 
 TEST(Gemm, SeedDlrmTopMlpShape) {
   // batch 1024, 512 -> 128 (the seed DLRM's widest layer).

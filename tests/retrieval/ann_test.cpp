@@ -1,0 +1,123 @@
+// retrieval::AnnIndex (FAISS HNSW and IVF, inner product) against the exact
+// scan retrieval::top_k: recall on a clustered catalogue, an IVF probing
+// every list equal to the exact answer, exclusions, k capped, and errors.
+#include "recblocks/retrieval/ann.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "recblocks/core/rng.h"
+#include "recblocks/retrieval/topk.h"
+
+namespace recblocks {
+namespace {
+
+using ::testing::HasSubstr;
+using retrieval::AnnIndex;
+using retrieval::AnnKind;
+
+// n items in 50 clusters in d dimensions (plus noise), like trained item
+// embeddings; queries near the clusters.
+Tensor clustered(std::int64_t n, std::int64_t d, std::uint64_t seed) {
+  Rng centers_rng(99);
+  std::vector<float> centers(static_cast<std::size_t>(50 * d));
+  for (float& c : centers) c = centers_rng.normal();
+  Rng rng(seed);
+  Tensor t = Tensor::empty({n, d});
+  for (std::int64_t i = 0; i < n; ++i) {
+    const auto c = static_cast<std::int64_t>(rng.next_u64() % 50);
+    for (std::int64_t j = 0; j < d; ++j) {
+      t.data<float>()[i * d + j] = centers[static_cast<std::size_t>(c * d + j)] + 0.5f * rng.normal();
+    }
+  }
+  return t;
+}
+
+TEST(AnnIndex, HnswFindsAlmostAllOfTheExactTopK) {
+  const Tensor items = clustered(5000, 32, 1), queries = clustered(200, 32, 2);
+  const AnnIndex index(items, {.kind = AnnKind::kHnsw});
+  EXPECT_EQ(index.size(), 5000);
+  const auto approx = index.search(queries, 10);
+  const auto exact = retrieval::top_k(queries, items, 10);
+  const double recall = retrieval::recall_against(approx, exact);
+  EXPECT_GT(recall, 0.95);
+  EXPECT_LE(recall, 1.0);
+  EXPECT_DOUBLE_EQ(retrieval::recall_against(exact, exact), 1.0);
+  // Scores are the inner products, best first.
+  for (std::int64_t r = 0; r < 200; ++r) {
+    for (std::int64_t j = 0; j < 10; ++j) {
+      const std::int64_t id = approx.ids.data<std::int64_t>()[r * 10 + j];
+      ASSERT_GE(id, 0);
+      double dot = 0;
+      for (std::int64_t c = 0; c < 32; ++c) {
+        dot += static_cast<double>(queries.data<float>()[r * 32 + c]) * items.data<float>()[id * 32 + c];
+      }
+      EXPECT_NEAR(approx.scores.data<float>()[r * 10 + j], dot, 1e-3 * std::max(1.0, std::abs(dot)));
+      if (j > 0) {
+        EXPECT_LE(approx.scores.data<float>()[r * 10 + j], approx.scores.data<float>()[r * 10 + j - 1]);
+      }
+    }
+  }
+}
+
+TEST(AnnIndex, IvfProbingEveryListIsExact) {
+  const Tensor items = clustered(2000, 16, 3), queries = clustered(50, 16, 4);
+  const AnnIndex index(items, {.kind = AnnKind::kIvf, .nlist = 20, .nprobe = 20});
+  const auto approx = index.search(queries, 7);
+  const auto exact = retrieval::top_k(queries, items, 7);
+  EXPECT_DOUBLE_EQ(retrieval::recall_against(approx, exact), 1.0);
+  // A single probe finds less, but still most.
+  const AnnIndex one(items, {.kind = AnnKind::kIvf, .nlist = 20, .nprobe = 1});
+  EXPECT_GT(retrieval::recall_against(one.search(queries, 7), exact), 0.3);
+}
+
+TEST(AnnIndex, ExcludedItemsNeverComeBackAndKIsCapped) {
+  const Tensor items = clustered(300, 8, 5), queries = clustered(4, 8, 6);
+  const AnnIndex index(items, {.kind = AnnKind::kHnsw});
+  const auto first = index.search(queries, 5);
+  // Exclude each query's first answer (and item 0).
+  std::vector<std::int64_t> values, offsets{0};
+  for (std::int64_t r = 0; r < 4; ++r) {
+    values.push_back(first.ids.data<std::int64_t>()[r * 5]);
+    values.push_back(0);
+    offsets.push_back(static_cast<std::int64_t>(values.size()));
+  }
+  const RaggedTensor exclude(Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
+                             Tensor::from<std::int64_t>({5}, offsets));
+  const auto again = index.search(queries, 5, &exclude);
+  for (std::int64_t r = 0; r < 4; ++r) {
+    for (std::int64_t j = 0; j < 5; ++j) {
+      const std::int64_t id = again.ids.data<std::int64_t>()[r * 5 + j];
+      EXPECT_NE(id, first.ids.data<std::int64_t>()[r * 5]);
+      EXPECT_NE(id, 0);
+    }
+  }
+  EXPECT_EQ(index.search(queries, 1000).ids.size(1), 300);
+}
+
+TEST(AnnIndex, Errors) {
+  const Tensor items = clustered(100, 8, 7);
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_THAT(message([] { AnnIndex(Tensor::zeros({0, 4})); }), HasSubstr("expected float32 [N >= 1, d >= 1]"));
+  Tensor bad = items.clone();
+  bad.data<float>()[8 * 3 + 2] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THAT(message([&] { AnnIndex{bad}; }), HasSubstr("item 3 holds nan at dimension 2"));
+  const AnnIndex index(items);
+  EXPECT_THAT(message([&] { index.search(Tensor::zeros({2, 5}), 3); }), HasSubstr("expected float32 [Q, 8]"));
+  EXPECT_THAT(message([&] { index.search(Tensor::zeros({2, 8}), 0); }), HasSubstr("k is 0"));
+  EXPECT_THAT(message([] { retrieval::ann_kind_from_name("lsh"); }), HasSubstr("expected hnsw or ivf"));
+  EXPECT_THAT(message([&] { AnnIndex(items, {.kind = AnnKind::kIvf, .nlist = 500}); }),
+              HasSubstr("nlist 500 must be in [1, 100]"));
+}
+
+}  // namespace
+}  // namespace recblocks
