@@ -18,6 +18,7 @@
 #include "io/test_files.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/core/rng.h"
+#include "recblocks/core/threads.h"
 #include "recblocks/data/movielens.h"
 #include "recblocks/retrieval/recommender.h"
 #include "testing/tensor_testing.h"
@@ -86,16 +87,42 @@ std::string error_of(F&& f) {
   return "no error";
 }
 
-TEST(MatrixFactorization, ScoresAreDotProductsOfTheTwoTables) {
-  const Dataset data = interactions(16, 1);
-  Model model = MatrixFactorizationModel(data.schema(), {.dim = 5});
-  model.build(data.schema(), 3);
+// One thread for the training tests: ctest runs two tests at once on two
+// cores, and a pool of two spinning threads per test then waits on every
+// barrier for a descheduled thread (20x slower); results do not depend on
+// the thread count's timing either way.
+class OneThread {
+ public:
+  OneThread() : before_(num_threads()) { set_num_threads(1); }
+  ~OneThread() { set_num_threads(before_); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int before_;
+};
+
+// The towers' outputs and the task's in-batch scores for every row of
+// `data` as one batch (copies: the tape's memory goes with it).
+struct InBatch {
+  Tensor query, candidate, scores;
+};
+InBatch score_in_batch(const Model& model, const Dataset& data) {
   Tape tape;
   const Batch batch(data);
   RunContext run(tape, batch, false);
   NoGradGuard no_grad;
   const Flow body = model.body().forward(Flow::inputs(batch), run);
-  const Tensor scores = model.tasks()[0].head().forward(body, run).as_tensor("scores").value();
+  return {body.at("query").value().clone(), body.at("candidate").value().clone(),
+          model.tasks()[0].head().forward(body, run).as_tensor("scores").value().clone()};
+}
+
+TEST(MatrixFactorization, ScoresAreDotProductsOfTheTwoTables) {
+  const Dataset data = interactions(16, 1);
+  Model model = MatrixFactorizationModel(data.schema(), {.dim = 5});
+  model.build(data.schema(), 3);
+  const Tensor scores = score_in_batch(model, data).scores;
+  const Batch batch(data);
   ASSERT_EQ(scores.shape(), Shape({16, 16}));
   const auto state = model.state();
   const Tensor& users = weight(state, "userId");
@@ -120,14 +147,7 @@ TEST(TwoTower, CosineScoresWithTemperature) {
                                               .embedding_options = {.dim = 4},
                                               .retrieval = {.l2_normalization = true, .temperature = 0.25}});
   model.build(data.schema(), 1);
-  Tape tape;
-  const Batch batch(data);
-  RunContext run(tape, batch, false);
-  NoGradGuard no_grad;
-  const Flow body = model.body().forward(Flow::inputs(batch), run);
-  const Tensor q = body.at("query").value();
-  const Tensor c = body.at("candidate").value();
-  const Tensor scores = model.tasks()[0].head().forward(body, run).as_tensor("scores").value();
+  const auto [q, c, scores] = score_in_batch(model, data);
   for (std::int64_t i = 0; i < 8; ++i) {
     for (std::int64_t j = 0; j < 8; ++j) {
       double dot = 0, qq = 0, cc = 0;
@@ -237,6 +257,7 @@ TEST(PopularityRecommender, RanksByTrainingCountTiesToTheLowerId) {
 }
 
 TEST(TwoTower, LearnsThePlantedGroupsAndBeatsPopularity) {
+  const OneThread one_thread;
   const Dataset train = interactions(6000, 6);
   const Dataset valid = interactions(600, 7);
   for (const char* loss : {"categorical_crossentropy", "bpr", "hinge"}) {
@@ -328,6 +349,7 @@ TEST(Retrieval, Errors) {
 // the popularity baseline on recall@10 and ndcg@10 over the full catalogue
 // with the user's training items excluded.
 TEST(RetrievalMovieLens, BeatsPopularityOnLeaveLastOut) {
+  const OneThread one_thread;
   testing_ml::TempDir dir;
   const auto [train, valid] = datasets::movielens(
       "ml-100k", dir.path(),
