@@ -57,18 +57,24 @@ bool is_retrieval(const Model& model) {
   return false;
 }
 
+// The model's one USER_ID column (to find each query's history).
+std::string user_id_column(const Model& model) {
+  const Schema users = model.schema().select_by_tag(Tags::USER_ID);
+  RB_CHECK(users.size() == 1, ValueError,
+           "top-k evaluation: excluding seen items needs one USER_ID column, the schema has [{}] (or "
+           "--include-seen)",
+           fmt::join(users.column_names(), ", "));
+  return users.column_names().front();
+}
+
 // Full-catalogue top-k metrics of a retrieval model on `data`, the
 // catalogue and each user's history taken from `items` (the training
 // data), beside the popularity baseline's.
 Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data, const std::vector<int>& ks,
                  bool exclude_seen) {
   const std::string& item_column = model.tasks().front().target();
-  const Schema users = model.schema().select_by_tag(Tags::USER_ID);
-  RB_CHECK(!exclude_seen || users.size() == 1, ValueError,
-           "top-k evaluation: excluding seen items needs one USER_ID column, the schema has [{}]",
-           fmt::join(users.column_names(), ", "));
   std::optional<retrieval::SeenItems> seen;
-  if (exclude_seen) seen.emplace(items, users.column_names().front(), item_column);
+  if (exclude_seen) seen.emplace(items, user_id_column(model), item_column);
   const retrieval::TopKEvaluateOptions options{.ks = ks, .seen = seen ? &*seen : nullptr};
   const retrieval::TopKRecommender top(model, items);
   const Logs logs = top.evaluate(data, options);
@@ -172,8 +178,7 @@ void run_evaluate(const EvaluateArgs& args) {
       const retrieval::TopKRecommender top(model, items);
       std::optional<retrieval::SeenItems> seen;
       if (!args.include_seen) {
-        seen.emplace(items, model.schema().select_by_tag(Tags::USER_ID).column_names().at(0),
-                     model.tasks().front().target());
+        seen.emplace(items, user_id_column(model), model.tasks().front().target());
       }
       for (const auto& [k, v] : top.evaluate(data, {.ks = args.eval_k, .seen = seen ? &*seen : nullptr})) {
         logs["top_k/" + k] = v;
@@ -259,7 +264,8 @@ void register_model_commands(CLI::App& app) {
                     "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
       ->capture_default_str();
   train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
-                  "two_tower, mf: lower each in-batch negative's score by log(its training frequency) (default on)");
+                  "two_tower, mf: add -log(training frequency of its item) to every in-batch candidate's score in the loss "
+                  "(logQ correction; default on)");
   train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf: cosine scores");
   train->add_option("--temperature", t->architecture.temperature, "two_tower, mf: scores divided by it")
       ->capture_default_str()

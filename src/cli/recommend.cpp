@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <charconv>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -89,6 +90,8 @@ void run_recommend(const RecommendArgs& args) {
 
   if (!args.queries.empty()) {
     const Dataset queries = Dataset::load(args.queries);
+    RB_CHECK(queries.columns().count(user_column) == 1, ValueError,
+             "recommend: --queries {} has no column '{}' (the model's USER_ID column)", args.queries, user_column);
     const retrieval::TopK best = top.recommend(queries, k, exclude);
     if (top.has_index()) {
       fmt::print("{} index: recall@{} against the exact answer over the {} queries: {:.4f}\n", args.index, k,
@@ -121,22 +124,20 @@ void run_recommend(const RecommendArgs& args) {
   std::optional<retrieval::PopularityRecommender> popular;
   nlohmann::json answers = nlohmann::json::array();
   for (const std::string& raw : args.users) {
+    // The whole argument must be the id ("196abc" and "1e3" are errors).
+    auto integer = [&]() -> std::int64_t {
+      std::int64_t v = 0;
+      const auto [end, ec] = std::from_chars(raw.data(), raw.data() + raw.size(), v);
+      RB_CHECK(ec == std::errc() && end == raw.data() + raw.size() && !raw.empty(), ValueError,
+               "recommend: --user '{}' is not an integer id", raw);
+      return v;
+    };
     std::int64_t id = -1;
     if (users_vocab) {
       id = users_vocab->kind() == etl::KeyKind::kString ? users_vocab->lookup(std::string_view(raw))
-                                                        : [&]() -> std::int64_t {
-        try {
-          return users_vocab->lookup(static_cast<std::int64_t>(std::stoll(raw)));
-        } catch (const std::logic_error&) {
-          throw ValueError(fmt::format("recommend: --user '{}' is not an integer id", raw));
-        }
-      }();
+                                                        : users_vocab->lookup(integer());
     } else {
-      try {
-        id = std::stoll(raw);
-      } catch (const std::logic_error&) {
-        throw ValueError(fmt::format("recommend: --user '{}' is not an integer id", raw));
-      }
+      id = integer();
     }
     std::int64_t row = -1;
     for (std::int64_t r = 0; r < data.num_rows() && id >= 0 && row < 0; ++r) {

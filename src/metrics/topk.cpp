@@ -45,9 +45,10 @@ class TopKImpl final : public MetricBase {
              "{}: predictions must be float32 [batch, items], got {} {}", metric,
              dtype_name(predictions.dtype()), predictions.shape());
     const std::int64_t batch = predictions.size(0), items = predictions.size(1);
-    RB_CHECK(k_ <= items, ValueError,
-             "{}: k = {} is larger than the {} items scored (predictions {})", metric, k_, items,
-             predictions.shape());
+    RB_CHECK(items >= 1, ValueError, "{}: no items scored (predictions {})", metric, predictions.shape());
+    // Fewer items than k (the in-batch scores of a short last batch): all
+    // of them are the top.
+    const std::int64_t k_eff = std::min<std::int64_t>(k_, items);
     RB_CHECK(targets.rank() >= 1 && targets.size(0) == batch, ValueError,
              "{}: predictions have {} rows ({}) but targets have shape {}", metric, batch,
              predictions.shape(), targets.shape());
@@ -111,10 +112,11 @@ class TopKImpl final : public MetricBase {
       const auto before = [row](std::int64_t a, std::int64_t b) {
         return row[a] > row[b] || (row[a] == row[b] && a < b);
       };
-      const auto kth = order.begin() + k_;
+      const auto kth = order.begin() + k_eff;
       std::nth_element(order.begin(), kth - 1, order.end(), before);
       std::sort(order.begin(), kth, before);
-      for (int i = 0; i < k_; ++i) {
+      std::fill(hits.begin(), hits.end(), 0);
+      for (std::int64_t i = 0; i < k_eff; ++i) {
         const std::int64_t item = order[static_cast<std::size_t>(i)];
         hits[static_cast<std::size_t>(i)] = ids ? item == target : relevance[item] > 0.5f;
       }

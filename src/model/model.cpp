@@ -289,8 +289,7 @@ struct TaskMetrics {
   void update(const std::vector<PredictionTask>& tasks, const std::vector<Tensor>& logits,
               const std::vector<Tensor>& targets) {
     for (std::size_t t = 0; t < tasks.size(); ++t) {
-      const Tensor predictions = tasks[t].predictions(logits[t]);
-      const Tensor metric_targets = tasks[t].metric_targets(targets[t]);
+      const auto [predictions, metric_targets] = tasks[t].metric_inputs(logits[t], targets[t]);
       for (Metric& m : per_task[t]) m.update(predictions, metric_targets);
     }
   }
@@ -313,7 +312,7 @@ struct TaskMetrics {
 // How often each id of an integer column occurs: int64 [max(domain max,
 // largest id) + 1] (logQ correction of retrieval tasks).
 Tensor item_counts(const Dataset& data, const std::string& column) {
-  const Column& values = data.columns().at(column);
+  const Column& values = data.column(column);
   const Tensor& ids = values.values;
   RB_CHECK(is_integer(ids.dtype()) && !values.is_list(), ValueError,
            "item counts: column '{}' must be a scalar int32 or int64 column", column);
@@ -329,6 +328,11 @@ Tensor item_counts(const Dataset& data, const std::string& column) {
              id_at(i));
     size = std::max(size, id_at(i) + 1);
   }
+  // The ids index an embedding table, so they are small; a hashed 64-bit id
+  // would ask for a table of counts it cannot have.
+  RB_CHECK(size <= (std::int64_t{1} << 31), ValueError,
+           "item counts: column '{}' holds ids up to {}, expected ids below 2^31 (categorify them first)", column,
+           size - 1);
   Tensor counts = Tensor::zeros({size}, DType::kInt64);
   for (std::int64_t i = 0; i < ids.numel(); ++i) ++counts.data<std::int64_t>()[id_at(i)];
   return counts;

@@ -89,6 +89,10 @@ TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor*
            queries.shape(), impl_->dim);
   const std::int64_t q = queries.size(0);
   const std::int64_t n = size();
+  for (std::int64_t i = 0; i < queries.numel(); ++i) {
+    RB_CHECK(std::isfinite(queries.data<float>()[i]), ValueError, "AnnIndex::search: query {} holds {} at dimension {}",
+             i / impl_->dim, queries.data<float>()[i], i % impl_->dim);
+  }
   k = std::min(k, n);
   std::int64_t extra = 0;
   if (exclude != nullptr) {
@@ -112,7 +116,10 @@ TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor*
     banned.clear();
     if (exclude != nullptr) {
       for (std::int64_t e = exclude->row_begin(r); e < exclude->row_begin(r + 1); ++e) {
-        banned.push_back(static_cast<std::int64_t>(exclude->values().item(e)));
+        const auto id = static_cast<std::int64_t>(exclude->values().item(e));
+        RB_CHECK(id >= 0 && id < n, ValueError, "AnnIndex::search: query {} excludes item {}, outside [0, {})", r, id,
+                 n);
+        banned.push_back(id);
       }
       std::sort(banned.begin(), banned.end());
     }

@@ -71,7 +71,11 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(con
   const IdColumn ids = id_column(data, column, "catalogue");
   std::vector<std::pair<std::int64_t, std::int64_t>> first;  // (id, row)
   first.reserve(static_cast<std::size_t>(data.num_rows()));
-  for (std::int64_t r = 0; r < data.num_rows(); ++r) first.emplace_back(ids.at(r), r);
+  for (std::int64_t r = 0; r < data.num_rows(); ++r) {
+    RB_CHECK(ids.at(r) >= 0, ValueError, "catalogue: column '{}' row {} is {}, expected an item id >= 0", column, r,
+             ids.at(r));
+    first.emplace_back(ids.at(r), r);
+  }
   // Stable by row within an id: the first row wins.
   std::sort(first.begin(), first.end());
   std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> out;
@@ -89,29 +93,26 @@ SeenItems::SeenItems(const Dataset& data, const std::string& user_column, const 
     : user_column_(user_column) {
   const IdColumn users = id_column(data, user_column, "SeenItems");
   const IdColumn items = id_column(data, item_column, "SeenItems");
-  std::vector<std::pair<std::int64_t, std::int64_t>> pairs;
-  pairs.reserve(static_cast<std::size_t>(data.num_rows()));
-  std::int64_t max_user = -1;
+  pairs_.reserve(static_cast<std::size_t>(data.num_rows()));
   for (std::int64_t r = 0; r < data.num_rows(); ++r) {
     RB_CHECK(users.at(r) >= 0 && items.at(r) >= 0, ValueError,
              "SeenItems: row {} has user {} and item {}, expected ids >= 0", r, users.at(r), items.at(r));
-    pairs.emplace_back(users.at(r), items.at(r));
-    max_user = std::max(max_user, users.at(r));
+    pairs_.emplace_back(users.at(r), items.at(r));
   }
-  std::sort(pairs.begin(), pairs.end());
-  pairs.erase(std::unique(pairs.begin(), pairs.end()), pairs.end());
-  offsets_.assign(static_cast<std::size_t>(max_user + 2), 0);
-  for (const auto& [u, i] : pairs) ++offsets_[static_cast<std::size_t>(u + 1)];
-  for (std::size_t u = 1; u < offsets_.size(); ++u) offsets_[u] += offsets_[u - 1];
-  items_.reserve(pairs.size());
-  for (const auto& [u, i] : pairs) items_.push_back(i);
+  std::sort(pairs_.begin(), pairs_.end());
+  pairs_.erase(std::unique(pairs_.begin(), pairs_.end()), pairs_.end());
+  items_.reserve(pairs_.size());
+  for (const auto& [u, i] : pairs_) items_.push_back(i);
 }
 
 std::span<const std::int64_t> SeenItems::of(std::int64_t user) const {
-  if (user < 0 || user + 1 >= static_cast<std::int64_t>(offsets_.size())) return {};
-  const auto begin = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(user)]);
-  const auto end = static_cast<std::size_t>(offsets_[static_cast<std::size_t>(user + 1)]);
-  return std::span<const std::int64_t>(items_).subspan(begin, end - begin);
+  // The user's run of (user, item) pairs, found by binary search: any id
+  // range, memory proportional to the rows.
+  const auto begin = std::lower_bound(pairs_.begin(), pairs_.end(), std::pair<std::int64_t, std::int64_t>{user, -1});
+  auto end = begin;
+  while (end != pairs_.end() && end->first == user) ++end;
+  return std::span<const std::int64_t>(items_).subspan(static_cast<std::size_t>(begin - pairs_.begin()),
+                                                       static_cast<std::size_t>(end - begin));
 }
 
 // ---- Recommender --------------------------------------------------------------
@@ -182,6 +183,8 @@ Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& optio
     const std::int64_t width = top.ids.size(1);
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t* row = top.ids.data<std::int64_t>() + (r - begin) * width;
+      RB_CHECK(targets.at(r) >= 0, ValueError, "evaluate: column '{}' row {} is {}, expected an item id >= 0",
+               item_column_, r, targets.at(r));
       const std::int64_t rank = std::find(row, row + width, targets.at(r)) - row;
       for (std::size_t i = 0; i < options.ks.size(); ++i) {
         if (rank >= options.ks[i] || rank >= width) continue;
@@ -237,6 +240,7 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
   inv_temperature_ = static_cast<float>(1.0 / r.temperature);
 
   auto [ids, rows] = distinct_ids(items, task->target());
+  RB_CHECK(!ids.empty(), ValueError, "TopKRecommender: the items dataset has no rows: the catalogue is empty");
   const Dataset catalogue = items.take(rows);
   Tensor vectors = run_tower(candidate_tower, catalogue, batch_size_);
   if (l2_normalization_) l2_normalize_rows(vectors);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "blocks/mlp_internal.h"
@@ -205,7 +206,8 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
     Tensor out = Tensor::empty({rows}, DType::kInt64);
     auto* o = out.data<std::int64_t>();
     for (std::int64_t i = 0; i < rows; ++i) {
-      const auto v = static_cast<std::int64_t>(value_at(i));
+      const std::int64_t v = column.dtype() == DType::kInt64 ? column.data<std::int64_t>()[i]
+                                                             : column.data<std::int32_t>()[i];
       RB_CHECK(v >= 0 && (items < 0 || v < items), ValueError,
                "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
                i, v, items < 0 ? std::string("inf") : std::to_string(items));
@@ -245,6 +247,9 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
     case Kind::kRegression: return ops::mse(logits, targets);
     case Kind::kMultiClassClassification: return ops::softmax_cross_entropy(logits, targets);
     case Kind::kItemRetrieval: {
+      RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
+               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", impl_->name,
+               dtype_name(targets.dtype()), targets.shape());
       const std::int64_t rows = targets.numel();
       RB_CHECK(logits.shape() == Shape({rows, rows}), ShapeError,
                "task '{}': the scores have shape {}, expected [{}, {}] (in-batch)", impl_->name, logits.shape(), rows,
@@ -260,7 +265,12 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
       if (impl_->retrieval.logq_correction) {
         Tensor bias = Tensor::empty({rows});
         const auto* id = targets.data<std::int64_t>();
-        for (std::int64_t j = 0; j < rows; ++j) bias.data<float>()[j] = impl_->log_q.data<float>()[id[j]];
+        const std::int64_t items = impl_->log_q.numel();
+        for (std::int64_t j = 0; j < rows; ++j) {
+          RB_CHECK(id[j] >= 0 && id[j] < items, ValueError, "task '{}': item id {} at row {} is outside [0, {})",
+                   impl_->name, id[j], j, items);
+          bias.data<float>()[j] = impl_->log_q.data<float>()[id[j]];
+        }
         options.column_bias = std::move(bias);
       }
       return ops::retrieval_loss(logits, diagonal, options);
@@ -269,11 +279,24 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
   return {};
 }
 
-Tensor PredictionTask::metric_targets(const Tensor& prepared) const {
-  if (impl_->kind != Kind::kItemRetrieval) return prepared;
-  Tensor out = Tensor::empty({prepared.numel()}, DType::kInt64);
-  for (std::int64_t i = 0; i < prepared.numel(); ++i) out.data<std::int64_t>()[i] = i;
-  return out;
+std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, const Tensor& prepared) const {
+  if (impl_->kind != Kind::kItemRetrieval) return {predictions(logits), prepared};
+  const std::int64_t rows = prepared.numel();
+  Tensor scores = predictions(logits);
+  Tensor diagonal = Tensor::empty({rows}, DType::kInt64);
+  const auto* id = prepared.data<std::int64_t>();
+  for (std::int64_t i = 0; i < rows; ++i) diagonal.data<std::int64_t>()[i] = i;
+  if (impl_->retrieval.remove_accidental_hits && scores.rank() == 2 && scores.size(1) == rows) {
+    // The row's own item elsewhere in the batch is no candidate: as in the
+    // loss, it does not compete with the positive.
+    float* s = scores.data<float>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < rows; ++j) {
+        if (j != i && id[j] == id[i]) s[i * rows + j] = -std::numeric_limits<float>::infinity();
+      }
+    }
+  }
+  return {std::move(scores), std::move(diagonal)};
 }
 
 const ItemRetrievalOptions& PredictionTask::retrieval_options() const {

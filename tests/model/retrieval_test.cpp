@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -278,6 +279,29 @@ TEST(TwoTower, LearnsThePlantedGroupsAndBeatsPopularity) {
     // ranks them first.
     EXPECT_GT(model_recall, popular_recall + 0.2) << loss << ": " << model_recall << " vs " << popular_recall;
   }
+}
+
+// A last batch smaller than the metrics' k (10): all its candidates are
+// its top, nothing throws; accidental hits do not compete in the metrics.
+TEST(Retrieval, ShortBatchesAndAccidentalHitsInTheInBatchMetrics) {
+  const Dataset train = interactions(105, 11);  // batches of 50, 50, 5
+  Model model = MatrixFactorizationModel(train.schema(), {.dim = 4});
+  model.compile("adam");
+  const History history = model.fit(train, {.batch_size = 50, .epochs = 1, .progress = false});
+  EXPECT_GT(history.epochs.back().at(kTask + "/recall_at_10"), 0.0);
+  const Logs short_batches = model.evaluate(train.slice_rows(0, 5), {.batch_size = 5, .progress = false});
+  EXPECT_DOUBLE_EQ(short_batches.at(kTask + "/recall_at_10"), 1.0);  // 5 candidates, k 10
+  // Two rows of item 7 and one of item 8: each row 7's other column holds
+  // its own item and leaves the metrics' candidates (-inf), the positive
+  // and the other items stay.
+  const PredictionTask& task = model.tasks()[0];
+  const Tensor logits = Tensor::from<float>({3, 3}, std::vector<float>{0, 1, 5, 2, 2, 5, 0, 1, 5});
+  const Tensor items = Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{7, 7, 8});
+  const auto [scores, targets] = task.metric_inputs(logits, items);
+  EXPECT_EQ(scores.data<float>()[0 * 3 + 1], -std::numeric_limits<float>::infinity());  // row 0: item 7 again
+  EXPECT_EQ(scores.data<float>()[1 * 3 + 0], -std::numeric_limits<float>::infinity());
+  EXPECT_EQ(scores.data<float>()[2 * 3 + 2], 5.0f);  // the positive stays
+  EXPECT_EQ(targets.data<std::int64_t>()[2], 2);
 }
 
 TEST(Retrieval, LogQCountsComeFromTheTrainingDataAndAreSaved) {

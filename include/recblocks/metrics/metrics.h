@@ -113,8 +113,9 @@ Metric Accuracy();
 //   mrr_at_k        1 / (the first i with h_i = 1), 0 if none
 //   ndcg_at_k       sum_i h_i / log2(i + 1) over the same sum for the ideal
 //                   order (min(R, k) hits first); 0 when R = 0
-// result() is the mean over the rows seen. k must be >= 1 (ValueError) and
-// at most N (ValueError at update, naming both).
+// result() is the mean over the rows seen. k must be >= 1 (ValueError);
+// with fewer items than k (N < k, e.g. the in-batch scores of a short last
+// batch) all N are the row's top, the formulas unchanged.
 Metric RecallAt(int k = 10);
 Metric PrecisionAt(int k = 10);
 Metric AvgPrecisionAt(int k = 10);

@@ -27,6 +27,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recblocks/data/dataset.h"
@@ -49,8 +50,8 @@ class SeenItems {
 
  private:
   std::string user_column_;
-  std::vector<std::int64_t> offsets_;  // [users + 1]
-  std::vector<std::int64_t> items_;
+  std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  // (user, item), sorted, distinct
+  std::vector<std::int64_t> items_;                            // pairs_' items, in the same order
 };
 
 struct TopKEvaluateOptions {

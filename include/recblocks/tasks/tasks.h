@@ -38,6 +38,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recblocks/blocks/block.h"
@@ -68,7 +69,11 @@ struct TaskOptions {
 // remove_accidental_hits a candidate holding the row's own item is no
 // negative of it; with logq_correction each candidate's score is lowered
 // by log(its frequency in the training data) in the loss (Yi et al. 2019:
-// in-batch negatives are sampled by popularity). The training and
+// in-batch negatives are sampled by popularity). The correction applies to
+// the temperature-scaled scores, s / T - log q, where Merlin's task
+// computes (s - log q) / T: the same at T = 1; at T = 0.1 with cosine
+// scores Merlin's order collapsed training in the PyTorch reference and
+// this one did not (bench/torch_ref/README.md). The training and
 // evaluate() metrics are in batch (as Merlin's); retrieval::TopKRecommender
 // evaluates over the whole catalogue.
 struct ItemRetrievalOptions {
@@ -112,9 +117,10 @@ class PredictionTask {
   // regression, int64 [B] for multi-class and item ids for retrieval),
   // checked: throws ValueError naming the column and the first bad row.
   Tensor prepare_targets(const Tensor& column) const;
-  // What the metrics compare the predictions with: the prepared targets,
-  // or for retrieval each row's positive column (0, 1, ..., B-1).
-  Tensor metric_targets(const Tensor& prepared) const;
+  // What the metrics see: {predictions(logits), the prepared targets}, or
+  // for retrieval {the scores with each row's accidental hits at -inf when
+  // remove_accidental_hits is set, each row's positive column 0..B-1}.
+  std::pair<Tensor, Tensor> metric_inputs(const Tensor& logits, const Tensor& prepared) const;
 
   // Retrieval with logQ correction needs the items' frequencies in the
   // training data: Model::fit counts the target column and sets them

@@ -25,8 +25,10 @@ double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 // |r| <= ln2 / 2, about 1 ulp), written branch-free so the row loops
 // vectorise; below -87 it gives ~1e-38 instead of 0, which is negligible
 // against the row's largest term, exp(0) = 1.
-inline float exp_approx(float x) {
-  x = std::max(x, -87.0f);
+inline float exp_approx(float in) {
+  // NaN goes through the clamp as -87 (no float-to-int conversion of a NaN)
+  // and comes back as NaN below, for the caller's non-finite check.
+  const float x = in > -87.0f ? in : -87.0f;
   const float n = std::floor(x * 1.44269504088896341f + 0.5f);
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float q = 1.9875691500e-4f;
@@ -36,7 +38,8 @@ inline float exp_approx(float x) {
   q = q * r + 1.6666665459e-1f;
   q = q * r + 5.0000001201e-1f;
   const float y = q * r * r + r + 1.0f;
-  return y * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+  const float out = y * std::bit_cast<float>((static_cast<std::int32_t>(n) + 127) << 23);
+  return in == in ? out : in;
 }
 
 // The loss's gradient for an upstream of 1 was computed by the forward pass

@@ -75,7 +75,9 @@ TEST(RetrievalLossOp, MatchesTheFormulasWithBiasAndAccidentalHits) {
       ops::RetrievalLossOptions options{.kind = kind, .margin = 0.8f};
       if (with_extras) {
         options.column_bias = Tensor::from<float>({7}, bias);
-        options.column_ids = Tensor::from<std::int64_t>({7}, ids);
+        // int32 ids, as categorified columns are.
+        std::vector<std::int32_t> ids32(ids.begin(), ids.end());
+        options.column_ids = Tensor::from<std::int32_t>({7}, ids32);
       }
       const Var loss =
           ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({5}, positives), options);
