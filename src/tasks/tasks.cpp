@@ -258,12 +258,14 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
                "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
                "set_item_counts) first",
                impl_->name);
-      Tensor diagonal = Tensor::empty({rows}, DType::kInt64);
+      // From the step's arena: no heap allocation in a training step.
+      Arena& arena = logits.tape().arena();
+      Tensor diagonal = arena.tensor({rows}, DType::kInt64);
       for (std::int64_t i = 0; i < rows; ++i) diagonal.data<std::int64_t>()[i] = i;
       ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss, .margin = impl_->retrieval.margin};
       if (impl_->retrieval.remove_accidental_hits) options.column_ids = targets;
       if (impl_->retrieval.logq_correction) {
-        Tensor bias = Tensor::empty({rows});
+        Tensor bias = arena.tensor({rows});
         const auto* id = targets.data<std::int64_t>();
         const std::int64_t items = impl_->log_q.numel();
         for (std::int64_t j = 0; j < rows; ++j) {

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <numeric>
 #include <limits>
-#include <vector>
 
 #include "autograd/ops/common.h"
 #include "kernels/cpu/parallel.h"
@@ -127,52 +126,50 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
 
   const float* x = scores.value().data<float>();
   const float* bias = has_bias ? options.column_bias.data<float>() : nullptr;
-  // Each column's item, and each row's positive column, as int64 once.
-  std::vector<std::int64_t> ids;
-  if (has_ids) {
-    ids.resize(static_cast<std::size_t>(cols));
-    for (std::int64_t j = 0; j < cols; ++j) ids[static_cast<std::size_t>(j)] = id_at(options.column_ids, j);
-  }
-  std::vector<std::int64_t> positive(static_cast<std::size_t>(rows));
-  for (std::int64_t i = 0; i < rows; ++i) positive[static_cast<std::size_t>(i)] = id_at(positives, i);
+  // Scratch from the step's arena (a training step makes no heap
+  // allocation): each column's item and each row's positive column as
+  // int64, the per-row losses.
+  Tape& tape = scores.tape();
+  auto scratch = [&](std::int64_t n) { return tape.arena().tensor({n}, DType::kInt64).data<std::int64_t>(); };
+  std::int64_t* ids = has_ids ? scratch(cols) : nullptr;
+  for (std::int64_t j = 0; has_ids && j < cols; ++j) ids[j] = id_at(options.column_ids, j);
+  std::int64_t* positive = scratch(rows);
+  for (std::int64_t i = 0; i < rows; ++i) positive[i] = id_at(positives, i);
+  float* row_loss = tape.arena().tensor({rows}).data<float>();
   // The columns a row compares against: all but its accidental hits.
   auto included = [&](std::int64_t p_id, std::int64_t p, std::int64_t j) {
-    return j == p || !has_ids || ids[static_cast<std::size_t>(j)] != p_id;
+    return j == p || !has_ids || ids[j] != p_id;
   };
   auto value = [&](std::int64_t i, std::int64_t j) {
     return static_cast<double>(x[i * cols + j]) + (has_bias ? bias[j] : 0.0);
   };
-  auto positive_item = [&](std::int64_t p) { return has_ids ? ids[static_cast<std::size_t>(p)] : 0; };
+  auto positive_item = [&](std::int64_t p) { return has_ids ? ids[p] : std::int64_t{0}; };
 
-  Tape& tape = scores.tape();
   Tensor unit = tape.arena().tensor(s);
   float* u = unit.data<float>();
-  std::vector<double> row_loss(static_cast<std::size_t>(rows), 0.0);
   const RetrievalLoss kind = options.kind;
+  // The loss: the mean over rows (cross-entropy) or over pairs (pairwise).
+  double divisor = static_cast<double>(rows);
 
   if (kind == RetrievalLoss::kCategoricalCrossEntropy) {
     // The columns holding each column's item, grouped: a row's accidental
     // hits are its positive's group (without the positive).
-    std::vector<std::int64_t> by_item;      // columns sorted by (item, column)
-    std::vector<std::int64_t> group_of;     // column -> start of its group in by_item
-    std::vector<std::int64_t> group_end;    // column -> end of its group
+    std::int64_t* by_item = nullptr;    // columns sorted by (item, column)
+    std::int64_t* group_of = nullptr;   // column -> start of its group in by_item
+    std::int64_t* group_end = nullptr;  // column -> end of its group
     if (has_ids) {
-      by_item.resize(static_cast<std::size_t>(cols));
-      std::iota(by_item.begin(), by_item.end(), std::int64_t{0});
-      std::sort(by_item.begin(), by_item.end(), [&](std::int64_t a, std::int64_t b) {
-        return ids[static_cast<std::size_t>(a)] != ids[static_cast<std::size_t>(b)]
-                   ? ids[static_cast<std::size_t>(a)] < ids[static_cast<std::size_t>(b)]
-                   : a < b;
-      });
-      group_of.resize(static_cast<std::size_t>(cols));
-      group_end.resize(static_cast<std::size_t>(cols));
+      by_item = scratch(cols);
+      group_of = scratch(cols);
+      group_end = scratch(cols);
+      std::iota(by_item, by_item + cols, std::int64_t{0});
+      std::sort(by_item, by_item + cols,
+                [&](std::int64_t a, std::int64_t b) { return ids[a] != ids[b] ? ids[a] < ids[b] : a < b; });
       for (std::int64_t g = 0; g < cols;) {
         std::int64_t e = g + 1;
-        const std::int64_t item = ids[static_cast<std::size_t>(by_item[static_cast<std::size_t>(g)])];
-        while (e < cols && ids[static_cast<std::size_t>(by_item[static_cast<std::size_t>(e)])] == item) ++e;
+        while (e < cols && ids[by_item[e]] == ids[by_item[g]]) ++e;
         for (std::int64_t m = g; m < e; ++m) {
-          group_of[static_cast<std::size_t>(by_item[static_cast<std::size_t>(m)])] = g;
-          group_end[static_cast<std::size_t>(by_item[static_cast<std::size_t>(m)])] = e;
+          group_of[by_item[m]] = g;
+          group_end[by_item[m]] = e;
         }
         g = e;
       }
@@ -180,7 +177,7 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     const float inv_rows = 1.0f / static_cast<float>(rows);
     kernels::cpu::parallel_for(rows, cols * 8, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t i = begin; i < end; ++i) {
-        const std::int64_t p = positive[static_cast<std::size_t>(i)];
+        const std::int64_t p = positive[i];
         const float* xi = x + i * cols;
         float* ui = u + i * cols;
         // ui: the adjusted scores, then their exp, then the gradient.
@@ -192,10 +189,10 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         const float positive_score = ui[p];
         std::int64_t g_begin = 0, g_end = 0;
         if (has_ids) {
-          g_begin = group_of[static_cast<std::size_t>(p)];
-          g_end = group_end[static_cast<std::size_t>(p)];
+          g_begin = group_of[p];
+          g_end = group_end[p];
           for (std::int64_t m = g_begin; m < g_end; ++m) {
-            const std::int64_t j = by_item[static_cast<std::size_t>(m)];
+            const std::int64_t j = by_item[m];
             if (j != p) ui[j] = -std::numeric_limits<float>::max();
           }
         }
@@ -211,7 +208,7 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         for (; j < cols; ++j) top = std::max(top, ui[j]);
         for (std::int64_t j = 0; j < cols; ++j) ui[j] = exp_approx(ui[j] - top);
         for (std::int64_t m = g_begin; m < g_end; ++m) {
-          const std::int64_t j = by_item[static_cast<std::size_t>(m)];
+          const std::int64_t j = by_item[m];
           if (j != p) ui[j] = 0.0f;
         }
         float partial[8] = {};
@@ -221,7 +218,7 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         double total = 0;
         for (; j < cols; ++j) total += ui[j];
         for (float v : partial) total += v;
-        row_loss[static_cast<std::size_t>(i)] = std::log(total) + static_cast<double>(top - positive_score);
+        row_loss[i] = static_cast<float>(std::log(total) + static_cast<double>(top - positive_score));
         const auto scale = static_cast<float>(1.0 / total) * inv_rows;
         for (std::int64_t c = 0; c < cols; ++c) ui[c] *= scale;
         ui[p] -= inv_rows;
@@ -229,21 +226,17 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     });
   } else {
     // Pairs per row first: the mean is over all pairs of the batch.
-    std::vector<std::int64_t> pairs(static_cast<std::size_t>(rows), 0);
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const std::int64_t p = positive[static_cast<std::size_t>(i)];
-      const std::int64_t p_id = positive_item(p);
-      std::int64_t n = 0;
-      for (std::int64_t j = 0; j < cols; ++j) n += j != p && included(p_id, p, j) ? 1 : 0;
-      pairs[static_cast<std::size_t>(i)] = n;
-    }
     std::int64_t total_pairs = 0;
-    for (std::int64_t n : pairs) total_pairs += n;
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t p = positive[i];
+      const std::int64_t p_id = positive_item(p);
+      for (std::int64_t j = 0; j < cols; ++j) total_pairs += j != p && included(p_id, p, j) ? 1 : 0;
+    }
     const double inv_pairs = total_pairs > 0 ? 1.0 / static_cast<double>(total_pairs) : 0.0;
     const double margin = options.margin;
     kernels::cpu::parallel_for(rows, cols * 4, [&](std::int64_t begin, std::int64_t end) {
       for (std::int64_t i = begin; i < end; ++i) {
-        const std::int64_t p = positive[static_cast<std::size_t>(i)];
+        const std::int64_t p = positive[i];
         const std::int64_t p_id = positive_item(p);
         const double positive_score = value(i, p);
         float* ui = u + i * cols;
@@ -265,15 +258,16 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
           positive_grad += dloss_dd * inv_pairs;
         }
         ui[p] = static_cast<float>(positive_grad);
-        row_loss[static_cast<std::size_t>(i)] = loss;
+        row_loss[i] = static_cast<float>(loss);
       }
     });
-    for (double& l : row_loss) l *= inv_pairs * static_cast<double>(rows);
+    // No valid pair: a loss of 0 (every row's sum is 0).
+    divisor = total_pairs > 0 ? static_cast<double>(total_pairs) : 1.0;
   }
   double sum = 0;
-  for (double l : row_loss) sum += l;
+  for (std::int64_t i = 0; i < rows; ++i) sum += row_loss[i];
   Tensor loss = tape.arena().tensor(Shape{});
-  loss.data<float>()[0] = static_cast<float>(sum / static_cast<double>(rows));
+  loss.data<float>()[0] = static_cast<float>(sum / divisor);
   OpArgs args;
   args.saved[0] = unit;
   return tape.record("retrieval_loss", loss, {scores}, &retrieval_loss_backward, args);
