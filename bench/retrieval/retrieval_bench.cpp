@@ -3,13 +3,14 @@
 // dataset directories).
 //
 //   retrieval_bench --model ann [--items 200000] [--queries 1000] [--dim 64] [--threads 2]
-//   retrieval_bench --model mf|two_tower|popularity --data DIR [--epochs 5]
+//   retrieval_bench --model mf|two_tower|youtube_dnn|popularity --data DIR [--epochs 5]
 //                   [--batch-size 1024] [--learning-rate 0.005] [--threads 2]
 //                   [--seed S] [--no-logq] [--l2-norm] [--temperature T]
 //                   [--loss categorical_crossentropy|bpr|logistic|hinge]
+//                   [--num-sampled 100] [--full-softmax]      (youtube_dnn)
 //
 // DIR holds train/ and valid/ (e.g. `recblocks data movielens --split
-// leave-last-out`). The models are the CLI's presets (src/cli/
+// leave-last-out`, with `--history 20` for youtube_dnn). The models are the CLI's presets (src/cli/
 // architectures.cpp) trained with Adam; the evaluation is exact top-k over
 // the catalogue of train's items, each user's train items excluded, the
 // valid row's item the one relevant item. Prints one JSON line:
@@ -42,9 +43,10 @@ int main(int argc, char** argv) {
   std::int64_t batch_size = 1024;
   double learning_rate = 0.005, temperature = 1.0;
   std::uint64_t seed = 0;
-  bool no_logq = false, l2_norm = false;
+  bool no_logq = false, l2_norm = false, full_softmax = false;
+  std::int64_t num_sampled = 100;
   CLI::App app("recblocks' side of the retrieval benchmark");
-  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "popularity", "ann"}));
+  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "youtube_dnn", "popularity", "ann"}));
   app.add_option("--data", data);
   app.add_option("--epochs", epochs);
   app.add_option("--batch-size", batch_size);
@@ -55,6 +57,8 @@ int main(int argc, char** argv) {
   app.add_flag("--l2-norm", l2_norm);
   app.add_option("--temperature", temperature);
   app.add_option("--loss", loss);
+  app.add_option("--num-sampled", num_sampled);
+  app.add_flag("--full-softmax", full_softmax);
   std::int64_t ann_items = 200000, ann_queries = 1000, ann_dim = 64;
   app.add_option("--items", ann_items);
   app.add_option("--queries", ann_queries);
@@ -123,6 +127,8 @@ int main(int argc, char** argv) {
       arch.logq_correction = !no_logq;
       arch.l2_normalization = l2_norm;
       arch.temperature = temperature;
+      arch.num_sampled = num_sampled;
+      arch.sampled_softmax = !full_softmax;
       rb::Model model = rb::cli::make_model(arch, train.schema());
       model.build(train.schema(), seed);
       model.compile(rb::optim::Adam({.learning_rate = learning_rate}));
@@ -135,6 +141,10 @@ int main(int argc, char** argv) {
       out["batch_size"] = batch_size;
       out["lr"] = learning_rate;
       out["logq"] = !no_logq;
+      if (model_name == "youtube_dnn") {
+        out["num_sampled"] = num_sampled;
+        out["sampled"] = !full_softmax;
+      }
       out["train_seconds"] = seconds;
       out["train_samples_per_s"] = static_cast<double>(train.num_rows()) * epochs / seconds;
       out["final_loss"] = history.epochs.back().at("loss");

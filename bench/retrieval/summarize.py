@@ -31,7 +31,7 @@ def main(path: str) -> None:
     print("|---|---|---|---|---|---|---|---|")
     p = popularity.get("recblocks") or popularity.get("torch")
     print(f"| popularity | both | {p['recall_at_10']:.4f} | {p['ndcg_at_10']:.4f} | {p['mrr_at_10']:.4f} | - | - | - |")
-    for model in ("mf", "two_tower"):
+    for model in ("mf", "two_tower", "youtube_dnn"):
         best_torch = max(((k, statistics.median(v)) for k, v in speed[model].items() if k.startswith("torch")),
                          key=lambda kv: kv[1], default=(None, None))
         ours = statistics.median(speed[model]["recblocks"]) if speed[model]["recblocks"] else None

@@ -29,6 +29,7 @@
 #include "recblocks/data/etl.h"
 #include "recblocks/data/loader.h"
 #include "recblocks/data/movielens.h"
+#include "recblocks/data/sequences.h"
 #include "recblocks/data/synthetic.h"
 #include "recblocks/io/atomic.h"
 #include "recblocks/io/json.h"

@@ -141,6 +141,20 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   if (options.model == "mf") {
     return MatrixFactorizationModel(schema, {.dim = options.embedding_dim, .retrieval = retrieval});
   }
+  if (options.model == "youtube_dnn") {
+    // Merlin's YoutubeDNNRetrievalModel: the USER columns (the id, the
+    // demographics and the movieId_history list, mean-pooled), MLP [64],
+    // a sampled softmax over its own output table.
+    NextItemOptions next_item{.weight_tying = false,
+                              .l2_normalization = options.l2_normalization,
+                              .temperature = options.temperature,
+                              .sampled_softmax = options.sampled_softmax,
+                              .num_sampled = options.num_sampled,
+                              .logq_correction = options.logq_correction};
+    return YoutubeDNNRetrievalModel(schema, {.top_block = MLPBlock(or_default(options.top, {64})),
+                                             .embedding_options = {.dim = options.embedding_dim},
+                                             .next_item = std::move(next_item)});
+  }
   if (options.model == "mlp") {
     return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),
                              .embedding_options = {.dim = options.embedding_dim},
@@ -191,7 +205,7 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 const std::vector<std::string>& preset_names() {
   static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm", "wide_deep",
                                                  "ncf",         "mlp",  "mmoe", "ple",    "two_tower",
-                                                 "mf"};
+                                                 "mf",          "youtube_dnn"};
   return names;
 }
 
@@ -204,7 +218,9 @@ std::string architecture_help() {
          "presets "
          "train every target, or --target. Retrieval (an ItemRetrievalTask on the ITEM_ID column, in-batch negatives): "
          "two_tower (TwoTowerModel: USER and ITEM columns, towers MLP [128, 64] or --top), mf "
-         "(MatrixFactorizationModel, --embedding-dim). Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
+         "(MatrixFactorizationModel, --embedding-dim). Next-item: youtube_dnn (YoutubeDNNRetrievalModel: USER columns "
+         "with the movieId_history list of `data movielens --history N`, MLP [64] or --top, sampled softmax over "
+         "--num-sampled popularity-drawn items). Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
 }
 
 }  // namespace recblocks::cli

@@ -33,6 +33,10 @@ struct ArchitectureOptions {
   bool logq_correction = true;
   bool l2_normalization = false;
   double temperature = 1.0;
+  // youtube_dnn (next-item prediction on the ITEM_ID column): a sampled
+  // softmax with num_sampled popularity-drawn items, or the full one.
+  bool sampled_softmax = true;
+  std::int64_t num_sampled = 100;
   // The target of the presets' task; empty: the first binary target
   // (custom-dlrm) or every target (dlrm).
   std::string target = {};
@@ -67,7 +71,7 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 // "Wide&Deep's wide learning rate").
 inline constexpr double kWideFtrlRate = 0.05;
 // custom-dlrm, dlrm, dcn, deepfm, wide_deep, ncf, mlp, mmoe, ple,
-// two_tower, mf.
+// two_tower, mf, youtube_dnn.
 const std::vector<std::string>& preset_names();
 // One line for --help.
 std::string architecture_help();

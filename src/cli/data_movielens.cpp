@@ -1,6 +1,6 @@
 // `recblocks data movielens --variant ml-100k|ml-1m|ml-25m|ml-latest-small
 //      [--source ZIP_OR_DIR] --out DIR [--seed N] [--valid-fraction F]
-//      [--split random|leave-last-out|time]
+//      [--split random|leave-last-out|time] [--history N]
 //      [--overwrite] [--no-download]`
 // Imports MovieLens with Merlin's get_movielens ETL (datasets::movielens)
 // and prints what it wrote.
@@ -24,6 +24,7 @@ struct MovieLensArgs {
   std::uint64_t seed = 42;
   double valid_fraction = 0.2;
   std::string split = "random";
+  std::int64_t history = 0;
   bool overwrite = false;
   bool no_download = false;
 };
@@ -42,6 +43,7 @@ void run(const MovieLensArgs& args) {
   options.seed = args.seed;
   options.valid_fraction = args.valid_fraction;
   options.split = datasets::split_from_name(args.split);
+  options.history_length = args.history;
   options.overwrite = args.overwrite;
   options.download = !args.no_download;
   const auto [train, valid] = datasets::movielens(args.variant, args.out, options);
@@ -80,6 +82,10 @@ void register_data_movielens(CLI::App& data) {
                   "random (--seed, --valid-fraction), leave-last-out (each user's latest rating "
                   "in valid) or time (the latest --valid-fraction of ratings in valid)")
       ->check(CLI::IsMember({"random", "leave-last-out", "time"}))
+      ->capture_default_str();
+  cmd->add_option("--history", args->history,
+                  "Also write movieId_history: each rating's N latest earlier movies of its user (0: none)")
+      ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--overwrite", args->overwrite, "Redo the import even if the outputs exist");
   cmd->add_flag("--no-download", args->no_download, "Never download; fail if files are missing");

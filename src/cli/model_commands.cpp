@@ -52,7 +52,9 @@ void print_logs(const Logs& logs) {
 
 bool is_retrieval(const Model& model) {
   for (const PredictionTask& task : model.tasks()) {
-    if (task.kind() == PredictionTask::Kind::kItemRetrieval) return true;
+    if (task.kind() == PredictionTask::Kind::kItemRetrieval || task.kind() == PredictionTask::Kind::kNextItemPrediction) {
+      return true;
+    }
   }
   return false;
 }
@@ -264,12 +266,18 @@ void register_model_commands(CLI::App& app) {
                     "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
       ->capture_default_str();
   train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
-                  "two_tower, mf: add -log(training frequency of its item) to every in-batch candidate's score in the loss "
+                  "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every in-batch candidate's score in the loss "
                   "(logQ correction; default on)");
-  train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf: cosine scores");
-  train->add_option("--temperature", t->architecture.temperature, "two_tower, mf: scores divided by it")
+  train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf, youtube_dnn: cosine scores");
+  train->add_option("--temperature", t->architecture.temperature, "two_tower, mf, youtube_dnn: scores divided by it")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  train->add_option("--num-sampled", t->architecture.num_sampled,
+                    "youtube_dnn: items drawn by popularity per batch for the sampled softmax")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_flag("!--full-softmax", t->architecture.sampled_softmax,
+                  "youtube_dnn: train with the softmax over the whole catalogue instead of a sampled one");
   train->add_option("--eval-k", t->eval_k, "two_tower, mf: the k of the top-k metrics on --valid, e.g. 10,20")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "recblocks/data/sequences.h"
 #include "recblocks/recblocks.h"
 
 namespace recblocks::cli {
@@ -68,8 +69,10 @@ void run_recommend(const RecommendArgs& args) {
            "recommend: give --user ID (one or more) or --queries DIR with --out DIR");
   RB_CHECK(args.queries.empty() || !args.out.empty(), ValueError, "recommend: --queries needs --out DIR");
   const Model model = Model::load(args.model);
-  RB_CHECK(model.tasks().size() == 1 && model.tasks()[0].kind() == PredictionTask::Kind::kItemRetrieval, ValueError,
-           "recommend: {} is not a retrieval model (train one with --model two_tower or mf)", args.model);
+  RB_CHECK(model.tasks().size() == 1 && (model.tasks()[0].kind() == PredictionTask::Kind::kItemRetrieval ||
+                                          model.tasks()[0].kind() == PredictionTask::Kind::kNextItemPrediction),
+           ValueError, "recommend: {} is not a retrieval model (train one with --model two_tower, mf or youtube_dnn)",
+           args.model);
   const std::string item_column = model.tasks()[0].target();
   const Schema user_ids = model.schema().select_by_tag(Tags::USER_ID);
   RB_CHECK(user_ids.size() == 1, ValueError, "recommend: the model's schema needs one USER_ID column, it has [{}]",
@@ -121,6 +124,16 @@ void run_recommend(const RecommendArgs& args) {
   const auto users_vocab = vocabulary(args.model, user_column);
   const auto items_vocab = vocabulary(args.model, item_column);
   const Tensor& user_values = data.column(user_column).values;
+  // A sequence model (YoutubeDNN) reads the user's history.
+  std::optional<datasets::HistoryOptions> history;
+  const std::string history_column = item_column + "_history";
+  if (model.schema().contains(history_column)) {
+    const auto& count = model.schema().column(history_column).value_count();
+    history = datasets::HistoryOptions{.user_column = user_column,
+                                       .item_column = item_column,
+                                       .max_length = count && count->max > 0 ? count->max : 20};
+  }
+  const Tensor* times = data.schema().contains("timestamp") ? &data.column("timestamp").values : nullptr;
   std::optional<retrieval::PopularityRecommender> popular;
   nlohmann::json answers = nlohmann::json::array();
   for (const std::string& raw : args.users) {
@@ -139,18 +152,23 @@ void run_recommend(const RecommendArgs& args) {
     } else {
       id = integer();
     }
+    // The user's first row; with a history column, the latest one (by
+    // timestamp, then file order), its history advanced by its own item.
     std::int64_t row = -1;
-    for (std::int64_t r = 0; r < data.num_rows() && id >= 0 && row < 0; ++r) {
-      if (id_at(user_values, r) == id) row = r;
+    for (std::int64_t r = 0; r < data.num_rows() && id >= 0 && (row < 0 || history); ++r) {
+      if (id_at(user_values, r) != id) continue;
+      if (row < 0 || times == nullptr || id_at(*times, r) >= id_at(*times, row)) row = r;
     }
     retrieval::TopK best;
     bool fallback = false;
     if (row >= 0) {
       const std::int64_t rows[] = {row};
-      best = top.recommend(data.take(rows), k, exclude);
+      Dataset query = data.take(rows);
+      if (history) query = datasets::advance_history(query, *history);
+      best = top.recommend(query, k, exclude);
       if (top.has_index() && !args.json) {
         fmt::print("{} index: recall@{} against the exact answer for user {}: {:.4f}\n", args.index, k, raw,
-                   top.index_recall(data.take(rows), k, exclude));
+                   top.index_recall(query, k, exclude));
       }
     } else {
       RB_CHECK(args.unknown_user == "popular", ValueError,

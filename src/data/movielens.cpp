@@ -1,4 +1,5 @@
 #include "recblocks/data/movielens.h"
+#include "recblocks/data/sequences.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -776,8 +777,9 @@ namespace {
 // What an import was made with; written last, so its presence also says
 // the outputs are complete.
 nlohmann::json import_record(std::string_view variant, const MovieLensOptions& options) {
+  // Version 2 writes the timestamp column.
   nlohmann::json record = {{"format", "recblocks-movielens-import"},
-                           {"version", 1},
+                           {"version", 2},
                            {"variant", variant},
                            {"seed", options.seed},
                            {"valid_fraction", options.valid_fraction}};
@@ -787,6 +789,7 @@ nlohmann::json import_record(std::string_view variant, const MovieLensOptions& o
     record.erase("seed");  // only the random split draws
     if (options.split == MovieLensSplit::kLeaveLastOut) record.erase("valid_fraction");
   }
+  if (options.history_length > 0) record["history_length"] = options.history_length;
   return record;
 }
 
@@ -815,6 +818,18 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_movielens(
   throw Error("MovieLens: unknown split");
 }
 
+// `data` with the raw timestamps of its rows (TIME, int64).
+Dataset with_timestamps(const Dataset& data, const etl::RawTable& raw, std::span<const std::int64_t> rows) {
+  const std::vector<std::int64_t>& all = raw.at("timestamp").ints;
+  Tensor values = Tensor::empty({static_cast<std::int64_t>(rows.size())}, DType::kInt64);
+  for (std::size_t i = 0; i < rows.size(); ++i) values.data<std::int64_t>()[i] = all[static_cast<std::size_t>(rows[i])];
+  std::vector<ColumnSchema> schema(data.schema().begin(), data.schema().end());
+  schema.emplace_back("timestamp", DType::kInt64, TagSet{Tags::TIME});
+  std::map<std::string, Column> columns(data.columns().begin(), data.columns().end());
+  columns["timestamp"] = Column{std::move(values), {}};
+  return Dataset(Schema(std::move(schema)), std::move(columns));
+}
+
 }  // namespace
 
 std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& dir,
@@ -822,6 +837,8 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
   check_variant(variant);
   RB_CHECK(options.valid_fraction > 0 && options.valid_fraction < 1, ValueError,
            "MovieLens: valid_fraction {}: expected a value in (0, 1)", options.valid_fraction);
+  RB_CHECK(options.history_length >= 0, ValueError, "MovieLens: history_length is {}, expected >= 0",
+           options.history_length);
   const fs::path out = dir / std::string(variant);
   const nlohmann::json record = import_record(variant, options);
   if (!options.overwrite && import_matches(out, record)) {
@@ -832,8 +849,13 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
   const etl::RawTable raw = read_movielens(variant, raw_dir);
   const auto [train_rows, valid_rows] = split_movielens(raw, options);
   etl::Workflow workflow = movielens_workflow(variant);
-  const Dataset train = workflow.fit_transform(etl::take(raw, train_rows));
-  const Dataset valid = workflow.transform(etl::take(raw, valid_rows));
+  Dataset train = with_timestamps(workflow.fit_transform(etl::take(raw, train_rows)), raw, train_rows);
+  Dataset valid = with_timestamps(workflow.transform(etl::take(raw, valid_rows)), raw, valid_rows);
+  if (options.history_length > 0) {
+    const HistoryOptions history{.max_length = options.history_length};
+    valid = add_history(valid, history, &train);
+    train = add_history(train, history);
+  }
 
   std::error_code ignored;
   fs::remove(out / "import.json", ignored);

@@ -16,11 +16,12 @@ Schema features_of(const Schema& schema, Tag tag) {
 }
 
 // The CATEGORICAL and CONTINUOUS columns tagged `tag`.
-Block tower_inputs(const Schema& schema, Tag tag, const EmbeddingOptions& embeddings, const char* who) {
+Block tower_inputs(const Schema& schema, Tag tag, const EmbeddingOptions& embeddings, const char* who,
+                   const char* model = "TwoTowerModel") {
   const Schema columns = features_of(schema, tag);
   const Schema usable = columns.select_by_tag({Tags::CATEGORICAL, Tags::CONTINUOUS});
   RB_CHECK(!usable.empty(), ValueError,
-           "TwoTowerModel: no categorical or continuous column is tagged {} for the {} tower (columns: {})",
+           "{}: no categorical or continuous column is tagged {} for the {} tower (columns: {})", model,
            to_string(TagSet{tag}), who, fmt::join(schema.column_names(), ", "));
   return ranking_inputs(usable, embeddings);
 }
@@ -56,6 +57,14 @@ Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions 
   Block body = ParallelBlock({{"query", EmbeddingFeatures::from_schema(users, tables).connect(ConcatFeatures())},
                               {"candidate", EmbeddingFeatures::from_schema(items, tables).connect(ConcatFeatures())}});
   return Model(std::move(body), {ItemRetrievalTask::from_schema(schema, std::move(options.retrieval))});
+}
+
+Model YoutubeDNNRetrievalModel(const Schema& schema, YoutubeDNNOptions options) {
+  const Block top = options.top_block ? *options.top_block : MLPBlock({64});
+  RB_CHECK(top.defined(), ValueError, "YoutubeDNNRetrievalModel: the top block is empty");
+  Block body = tower_inputs(schema, options.query_tag, options.embedding_options, "query", "YoutubeDNNRetrievalModel")
+                   .connect(top);
+  return Model(std::move(body), {NextItemPredictionTask::from_schema(schema, std::move(options.next_item))});
 }
 
 }  // namespace recblocks

@@ -1,5 +1,7 @@
 #include "recblocks/retrieval/recommender.h"
 
+#include "tasks/next_item_internal.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -220,11 +222,17 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
            "TopKRecommender: the model is not built: train or load it first");
   const PredictionTask* task = nullptr;
   for (const PredictionTask& t : model.tasks()) {
-    if (t.kind() == PredictionTask::Kind::kItemRetrieval) task = &t;
+    if (t.kind() == PredictionTask::Kind::kItemRetrieval || t.kind() == PredictionTask::Kind::kNextItemPrediction) {
+      task = &t;
+    }
   }
   RB_CHECK(task != nullptr && model.tasks().size() == 1, ValueError,
            "TopKRecommender: expected a model with one ItemRetrievalTask (TwoTowerModel, "
-           "MatrixFactorizationModel)");
+           "MatrixFactorizationModel) or NextItemPredictionTask (YoutubeDNNRetrievalModel)");
+  if (task->kind() == PredictionTask::Kind::kNextItemPrediction) {
+    init_next_item(model, *task, items);
+    return;
+  }
   Block candidate_tower;
   for (const auto& [key, child] : model.body().impl().children()) {
     if (key == "query") query_tower_ = child;
@@ -248,9 +256,62 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
                 std::move(vectors));
 }
 
+// A next-item model scores (x . w + b) / T, x the body's output, w and b
+// the output's item row and bias (x and w L2-normalised with
+// l2_normalization): as a dot product, the query [x / T, 1] against the
+// item [w, b / T].
+void TopKRecommender::init_next_item(const Model& model, const PredictionTask& task, const Dataset& items) {
+  const NextItemOptions& o = task.next_item_options();
+  RB_CHECK(!o.task_block.defined(), ValueError,
+           "TopKRecommender: a next-item task with a task_block is not supported; put the block in the body");
+  query_tower_ = model.body();
+  next_item_ = true;
+  l2_normalization_ = o.l2_normalization;
+  inv_temperature_ = static_cast<float>(1.0 / o.temperature);
+  Block output;
+  for (const auto& [key, child] : task.head().impl().children()) {
+    if (key == "output") output = child;
+  }
+  const auto [table, bias] = detail::next_item_weights(output);
+  auto [ids, rows] = distinct_ids(items, task.target());
+  RB_CHECK(!ids.empty(), ValueError, "TopKRecommender: the items dataset has no rows: the catalogue is empty");
+  const std::int64_t n = static_cast<std::int64_t>(ids.size());
+  const std::int64_t d = table->value().size(1);
+  RB_CHECK(ids.back() < table->value().size(0), ValueError,
+           "TopKRecommender: item id {} is outside the model's catalogue [0, {})", ids.back(),
+           table->value().size(0));
+  Tensor vectors = Tensor::empty({n, d + 1});
+  float* v = vectors.data<float>();
+  const float* w = table->value().data<float>();
+  for (std::int64_t i = 0; i < n; ++i) std::copy(w + ids[i] * d, w + (ids[i] + 1) * d, v + i * (d + 1));
+  if (l2_normalization_) {
+    // Each row's first d values; the bias column is written after.
+    for (std::int64_t i = 0; i < n; ++i) {
+      double norm = 0;
+      for (std::int64_t j = 0; j < d; ++j) norm += static_cast<double>(v[i * (d + 1) + j]) * v[i * (d + 1) + j];
+      const auto inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-6));
+      for (std::int64_t j = 0; j < d; ++j) v[i * (d + 1) + j] *= inv;
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) v[i * (d + 1) + d] = bias->value().data<float>()[ids[i]] * inv_temperature_;
+  set_catalogue(task.target(), Tensor::from<std::int64_t>({n}, ids), std::move(vectors));
+}
+
 Tensor TopKRecommender::query_vectors(const Dataset& queries) const {
   RB_CHECK(queries.num_rows() > 0, ValueError, "recommend: no query rows");
   Tensor q = run_tower(query_tower_, queries, batch_size_);
+  if (next_item_) {
+    const std::int64_t rows = q.size(0), d = q.size(1);
+    RB_CHECK(d + 1 == item_vectors().size(1), ShapeError, "recommend: query vectors are {} wide, item vectors {}",
+             d, item_vectors().size(1) - 1);
+    if (l2_normalization_) l2_normalize_rows(q);
+    Tensor out = Tensor::empty({rows, d + 1});
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < d; ++j) out.data<float>()[i * (d + 1) + j] = q.data<float>()[i * d + j] * inv_temperature_;
+      out.data<float>()[i * (d + 1) + d] = 1.0f;
+    }
+    return out;
+  }
   RB_CHECK(q.size(1) == item_vectors().size(1), ShapeError,
            "recommend: query vectors are {} wide, item vectors {}", q.size(1), item_vectors().size(1));
   if (l2_normalization_) l2_normalize_rows(q);

@@ -12,6 +12,7 @@
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/blocks/retrieval.h"
 #include "recblocks/core/error.h"
+#include "tasks/next_item_internal.h"
 
 namespace recblocks {
 
@@ -25,18 +26,20 @@ const char* kind_name(PredictionTask::Kind kind) {
     case PredictionTask::Kind::kRegression: return "regression_task";
     case PredictionTask::Kind::kMultiClassClassification: return "multi_class_classification_task";
     case PredictionTask::Kind::kItemRetrieval: return "item_retrieval_task";
+    case PredictionTask::Kind::kNextItemPrediction: return "next_item_prediction_task";
   }
   return "";
 }
 
 PredictionTask::Kind kind_from_name(const std::string& name) {
   for (auto k : {PredictionTask::Kind::kBinaryClassification, PredictionTask::Kind::kRegression,
-                 PredictionTask::Kind::kMultiClassClassification, PredictionTask::Kind::kItemRetrieval}) {
+                 PredictionTask::Kind::kMultiClassClassification, PredictionTask::Kind::kItemRetrieval,
+                 PredictionTask::Kind::kNextItemPrediction}) {
     if (name == kind_name(k)) return k;
   }
   throw ValueError(fmt::format(
       "task kind '{}' is unknown (expected binary_classification_task, regression_task, "
-      "multi_class_classification_task or item_retrieval_task)",
+      "multi_class_classification_task, item_retrieval_task or next_item_prediction_task)",
       name));
 }
 
@@ -47,6 +50,7 @@ std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
     case PredictionTask::Kind::kRegression: return {metrics::RMSE()};
     case PredictionTask::Kind::kMultiClassClassification: return {metrics::Accuracy()};
     case PredictionTask::Kind::kItemRetrieval:
+    case PredictionTask::Kind::kNextItemPrediction:
       return {metrics::RecallAt(10), metrics::MRRAt(10), metrics::NDCGAt(10), metrics::AvgPrecisionAt(10),
               metrics::PrecisionAt(10)};
   }
@@ -103,6 +107,11 @@ struct PredictionTask::Impl {
   ops::RetrievalLoss retrieval_loss = ops::RetrievalLoss::kCategoricalCrossEntropy;
   Tensor item_counts;  // int64 [items], with logq_correction once known
   Tensor log_q;        // float32 [items]: -log(frequency), from item_counts
+  // Next-item prediction only.
+  NextItemOptions next_item;
+  std::string domain;
+  std::shared_ptr<detail::ItemSampler> sampler;
+  Block output;  // the head's NextItemOutput
 };
 
 PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t num_classes,
@@ -170,6 +179,61 @@ ItemRetrievalTask ItemRetrievalTask::from_schema(const Schema& schema, ItemRetri
   return ItemRetrievalTask(ids.column_names().front(), std::move(options));
 }
 
+PredictionTask PredictionTask::make_next_item(std::string target, std::string domain, std::int64_t num_items,
+                                              NextItemOptions options) {
+  RB_CHECK(!target.empty(), ValueError, "NextItemPredictionTask: the item id column name is empty");
+  RB_CHECK(num_items >= 2, ValueError, "NextItemPredictionTask '{}': num_items is {}, expected at least 2", target,
+           num_items);
+  RB_CHECK(std::isfinite(options.temperature) && options.temperature > 0, ValueError,
+           "NextItemPredictionTask '{}': temperature is {}, expected a number > 0", target, options.temperature);
+  RB_CHECK(options.sampler == "popularity" || options.sampler == "uniform", ValueError,
+           "NextItemPredictionTask '{}': sampler '{}' is unknown (expected popularity or uniform)", target,
+           options.sampler);
+  if (options.sampled_softmax) {
+    RB_CHECK(options.num_sampled >= 1 && options.num_sampled + 1 < num_items, ValueError,
+             "NextItemPredictionTask '{}': num_sampled is {}, expected [1, {}) for a catalogue of {} items (or "
+             "sampled_softmax = false)",
+             target, options.num_sampled, num_items - 1, num_items);
+  }
+  auto impl = std::make_shared<Impl>();
+  impl->kind = Kind::kNextItemPrediction;
+  impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(impl->kind)) : options.task_name;
+  impl->metrics = options.metrics.empty() ? default_metrics(impl->kind) : options.metrics;
+  for (const Metric& m : impl->metrics) {
+    RB_CHECK(m.defined(), ValueError, "task '{}': a metric is empty", impl->name);
+  }
+  impl->num_classes = num_items;
+  impl->domain = domain.empty() ? target : std::move(domain);
+  impl->target = std::move(target);
+  impl->task_block = options.task_block;
+  impl->sampler =
+      std::make_shared<detail::ItemSampler>(options.sampler == "popularity", num_items, options.min_sampled_id);
+  impl->output = detail::next_item_output(impl->target, impl->domain, num_items, options, impl->sampler);
+  options.metrics.clear();
+  impl->next_item = std::move(options);
+  std::vector<std::pair<std::string, Block>> parts;
+  if (impl->task_block.defined()) parts.emplace_back("task_block", impl->task_block);
+  parts.emplace_back("output", impl->output);
+  impl->head = Block(std::make_shared<HeadImpl>(std::move(parts), 0.0f));
+  return PredictionTask(std::move(impl));
+}
+
+NextItemPredictionTask::NextItemPredictionTask(std::string item_id_column, std::string domain, std::int64_t num_items,
+                                               NextItemOptions options)
+    : PredictionTask(make_next_item(std::move(item_id_column), std::move(domain), num_items, std::move(options))) {}
+
+NextItemPredictionTask NextItemPredictionTask::from_schema(const Schema& schema, NextItemOptions options) {
+  const Schema ids = schema.select_by_tag(Tags::ITEM_ID).remove_by_tag(Tags::TARGET);
+  RB_CHECK(ids.size() == 1, ValueError,
+           "NextItemPredictionTask: expected one ITEM_ID column in the schema, got [{}]",
+           fmt::join(ids.column_names(), ", "));
+  const ColumnSchema& column = *ids.begin();
+  RB_CHECK(column.domain().has_value(), ValueError,
+           "NextItemPredictionTask: item id column '{}' has no integer domain (categorify it first)", column.name());
+  return NextItemPredictionTask(column.name(), column.domain()->name.empty() ? column.name() : column.domain()->name,
+                                column.cardinality(), std::move(options));
+}
+
 PredictionTask::Kind PredictionTask::kind() const { return impl_->kind; }
 const std::string& PredictionTask::target() const { return impl_->target; }
 const std::string& PredictionTask::name() const { return impl_->name; }
@@ -211,6 +275,22 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
       RB_CHECK(v >= 0 && (items < 0 || v < items), ValueError,
                "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
                i, v, items < 0 ? std::string("inf") : std::to_string(items));
+      o[i] = v;
+    }
+    return out;
+  }
+  if (impl_->kind == Kind::kNextItemPrediction) {
+    RB_CHECK(is_integer(column.dtype()), ValueError,
+             "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name, impl_->target,
+             dtype_name(column.dtype()));
+    Tensor out = Tensor::empty({rows}, DType::kInt64);
+    auto* o = out.data<std::int64_t>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t v = column.dtype() == DType::kInt64 ? column.data<std::int64_t>()[i]
+                                                             : column.data<std::int32_t>()[i];
+      RB_CHECK(v >= 0 && v < impl_->num_classes, ValueError,
+               "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
+               i, v, impl_->num_classes);
       o[i] = v;
     }
     return out;
@@ -277,11 +357,33 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
       }
       return ops::retrieval_loss(logits, diagonal, options);
     }
+    case Kind::kNextItemPrediction: {
+      RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
+               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", impl_->name,
+               dtype_name(targets.dtype()), targets.shape());
+      const std::int64_t rows = targets.numel();
+      if (logits.shape() == Shape({rows, impl_->num_classes})) {
+        // The whole catalogue: the positive of row i is column targets[i].
+        return ops::retrieval_loss(logits, targets);
+      }
+      const std::int64_t sampled = impl_->next_item.num_sampled;
+      RB_CHECK(impl_->next_item.sampled_softmax && logits.shape() == Shape({rows, 1 + sampled}), ShapeError,
+               "task '{}': the logits have shape {}, expected [{}, {}] (the catalogue){}", impl_->name,
+               logits.shape(), rows, impl_->num_classes,
+               impl_->next_item.sampled_softmax ? fmt::format(" or [{}, {}] (sampled)", rows, 1 + sampled) : "");
+      // The sampled softmax's positive is column 0; the output has applied
+      // logQ and masked the accidental hits.
+      return ops::retrieval_loss(logits, logits.tape().arena().zeros({rows}, DType::kInt64));
+    }
   }
   return {};
 }
 
 std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, const Tensor& prepared) const {
+  if (impl_->kind == Kind::kNextItemPrediction && logits.rank() == 2 && logits.size(1) != impl_->num_classes) {
+    // Sampled softmax in training: the positive is column 0.
+    return {logits.clone(), Tensor::zeros({prepared.numel()}, DType::kInt64)};
+  }
   if (impl_->kind != Kind::kItemRetrieval) return {predictions(logits), prepared};
   const std::int64_t rows = prepared.numel();
   Tensor scores = predictions(logits);
@@ -306,13 +408,32 @@ const ItemRetrievalOptions& PredictionTask::retrieval_options() const {
   return impl_->retrieval;
 }
 
+const NextItemOptions& PredictionTask::next_item_options() const {
+  RB_CHECK(impl_->kind == Kind::kNextItemPrediction, ValueError, "task '{}' is not a next-item prediction task",
+           impl_->name);
+  return impl_->next_item;
+}
+
 bool PredictionTask::needs_item_counts() const {
+  if (impl_->kind == Kind::kNextItemPrediction) {
+    const NextItemOptions& o = impl_->next_item;
+    return o.sampled_softmax && (o.sampler == "popularity" || o.logq_correction);
+  }
   return impl_->kind == Kind::kItemRetrieval && impl_->retrieval.logq_correction;
 }
 
 void PredictionTask::set_item_counts(Tensor counts) const {
-  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError, "task '{}': item counts are for item retrieval tasks",
-           impl_->name);
+  if (impl_->kind == Kind::kNextItemPrediction) {
+    try {
+      impl_->sampler->set_counts(counts);
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("task '{}': {}", impl_->name, e.what()));
+    }
+    impl_->item_counts = std::move(counts);
+    return;
+  }
+  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError,
+           "task '{}': item counts are for item retrieval and next-item tasks", impl_->name);
   RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
            "task '{}': item counts are {} {}, expected int64 [items]", impl_->name, dtype_name(counts.dtype()),
            counts.shape());
@@ -350,7 +471,7 @@ Tensor PredictionTask::predictions(const Tensor& logits) const {
     }
     return out;
   }
-  if (impl_->kind == Kind::kItemRetrieval) return logits.clone();
+  if (impl_->kind == Kind::kItemRetrieval || impl_->kind == Kind::kNextItemPrediction) return logits.clone();
   Tensor out = Tensor::empty({rows});
   float* y = out.data<float>();
   if (impl_->kind == Kind::kRegression) {
@@ -386,6 +507,25 @@ json PredictionTask::to_json() const {
                         {"remove_accidental_hits", r.remove_accidental_hits},
                         {"item_counts", counts}};
   }
+  if (impl_->kind == Kind::kNextItemPrediction) {
+    const NextItemOptions& o = impl_->next_item;
+    json counts = nullptr;
+    if (impl_->item_counts.defined()) {
+      const auto* c = impl_->item_counts.data<std::int64_t>();
+      counts = std::vector<std::int64_t>(c, c + impl_->item_counts.numel());
+    }
+    out["next_item"] = {{"domain", impl_->domain},
+                        {"weight_tying", o.weight_tying},
+                        {"l2_normalization", o.l2_normalization},
+                        {"temperature", o.temperature},
+                        {"sampled_softmax", o.sampled_softmax},
+                        {"num_sampled", o.num_sampled},
+                        {"sampler", o.sampler},
+                        {"min_sampled_id", o.min_sampled_id},
+                        {"logq_correction", o.logq_correction},
+                        {"remove_accidental_hits", o.remove_accidental_hits},
+                        {"item_counts", counts}};
+  }
   return out;
 }
 
@@ -401,9 +541,10 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
   RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
     RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" || key == "metrics" ||
-                 key == "task_block" || key == "pre" || key == "retrieval",
+                 key == "task_block" || key == "pre" || key == "retrieval" || key == "next_item",
              ValueError,
-             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre, retrieval)",
+             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre, retrieval, "
+             "next_item)",
              key);
   }
   for (const char* key : {"kind", "target"}) {
@@ -448,6 +589,41 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       o.logq_correction = r.value("logq_correction", o.logq_correction);
       o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
       ItemRetrievalTask task(std::move(target), std::move(o));
+      if (r.contains("item_counts") && !r["item_counts"].is_null()) {
+        const auto counts = r["item_counts"].get<std::vector<std::int64_t>>();
+        Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);
+        std::copy(counts.begin(), counts.end(), t.data<std::int64_t>());
+        task.set_item_counts(std::move(t));
+      }
+      return task;
+    }
+    case Kind::kNextItemPrediction: {
+      const json r = j.value("next_item", json::object());
+      RB_CHECK(r.is_object(), ValueError, "task '{}': 'next_item' must be an object", target);
+      static const char* const kKeys[] = {"domain",         "weight_tying",   "l2_normalization", "temperature",
+                                          "sampled_softmax", "num_sampled",   "sampler",          "min_sampled_id",
+                                          "logq_correction", "remove_accidental_hits", "item_counts"};
+      for (const auto& [key, value] : r.items()) {
+        RB_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), ValueError,
+                 "task '{}': unknown next_item key '{}' (expected {})", target, key, fmt::join(kKeys, ", "));
+      }
+      RB_CHECK(!options.pre.defined(), ValueError, "task '{}': a next-item task has no pre", target);
+      RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
+               "task '{}': num_classes (the catalogue size) is missing", target);
+      NextItemOptions o{.metrics = std::move(options.metrics),
+                        .task_name = std::move(options.task_name),
+                        .task_block = options.task_block};
+      o.weight_tying = r.value("weight_tying", o.weight_tying);
+      o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
+      o.temperature = r.value("temperature", o.temperature);
+      o.sampled_softmax = r.value("sampled_softmax", o.sampled_softmax);
+      o.num_sampled = r.value("num_sampled", o.num_sampled);
+      o.sampler = r.value("sampler", o.sampler);
+      o.min_sampled_id = r.value("min_sampled_id", o.min_sampled_id);
+      o.logq_correction = r.value("logq_correction", o.logq_correction);
+      o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
+      NextItemPredictionTask task(target, r.value("domain", target), j["num_classes"].get<std::int64_t>(),
+                                  std::move(o));
       if (r.contains("item_counts") && !r["item_counts"].is_null()) {
         const auto counts = r["item_counts"].get<std::vector<std::int64_t>>();
         Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);

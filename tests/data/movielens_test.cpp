@@ -49,7 +49,8 @@ const std::vector<std::string> kColumns100k = {"userId",
                                                "TE_occupation_rating",
                                                "TE_zipcode_rating",
                                                "rating_binary",
-                                               "rating"};
+                                               "rating",
+                                               "timestamp"};
 
 // ml-100k is imported once for the suite.
 class MovieLens100k : public ::testing::Test {
@@ -190,7 +191,13 @@ TEST_F(MovieLens100k, SavedEtlAppliedToRawRowsGivesTheSavedRows) {
   const auto [train_rows, valid_rows] = split_rows(etl::num_rows(raw), 42, 0.2);
   const etl::Workflow etl_state = etl::Workflow::load(out() / "etl");
   const Dataset valid = etl_state.transform(etl::take(raw, valid_rows));
-  ASSERT_EQ(valid.schema(), valid_->schema());
+  // The import adds the raw timestamps after the ETL's columns.
+  ASSERT_EQ(valid.schema(), valid_->schema().select_by_name(valid.schema().column_names()));
+  const auto& raw_times = raw.at("timestamp").ints;
+  for (std::size_t i = 0; i < valid_rows.size(); ++i) {
+    ASSERT_EQ(valid_->column("timestamp").values.data<std::int64_t>()[i],
+              raw_times[static_cast<std::size_t>(valid_rows[i])]) << "valid row " << i;
+  }
   for (const auto& name : valid.schema().column_names()) {
     EXPECT_TRUE(allclose(valid.column(name).values, valid_->column(name).values, 0, 0)) << name;
   }
@@ -428,7 +435,7 @@ TEST_P(MovieLensCsv, QuotedTitlesNoDemographics) {
   EXPECT_EQ(train.num_rows(), 80);
   EXPECT_EQ(train.schema().column_names(),
             (std::vector<std::string>{"userId", "movieId", "title", "genres", "TE_movieId_rating",
-                                      "TE_userId_rating", "rating_binary", "rating"}));
+                                      "TE_userId_rating", "rating_binary", "rating", "timestamp"}));
   const auto state = etl::Workflow::load(tmp.path() / variant / "etl");
   const auto& titles = state.categorify_of("title");
   EXPECT_GE(titles.id("American President, The (1995)"), 3);

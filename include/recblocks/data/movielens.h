@@ -25,8 +25,7 @@
 // The ETL (as get_movielens; fitted on train only):
 //   1. ratings joined with movies (title, genres) and users (gender, age,
 //      occupation, zipcode); a rating for an unknown movie or user is an
-//      error naming the file and line. The timestamp is read (the splits
-//      below use it) but not written to the datasets.
+//      error naming the file and line.
 //   2. the split (options.split), both sides in file order (the Loader
 //      shuffles):
 //      random (default): valid is a uniform random subset of
@@ -51,6 +50,13 @@
 //      Targets:
 //        rating_binary int32 = rating > 3      target, binary_classification
 //        rating float32                        target, regression
+//      Kept as they are:
+//        timestamp int64 (seconds since the epoch)  time
+//   4. with options.history_length > 0 (sequences.h, add_history):
+//        movieId_history  the user's earlier movies (ids as movieId, the
+//                         latest history_length, oldest first; a valid
+//                         row's history includes the user's train rows)
+//                                              categorical, list, sequence, user
 //   ml-25m and ml-latest-small have no users file: they produce userId,
 //   movieId, title, genres, TE_movieId_rating, TE_userId_rating and the two
 //   targets. (Merlin's ml-25m ETL count-encodes userId with a log instead of
@@ -82,6 +88,7 @@ struct MovieLensOptions {
   bool download = true;         // allowed to download missing raw files
   bool progress = true;         // download progress on stderr
   MovieLensSplit split = MovieLensSplit::kRandom;  // step 2 above
+  std::int64_t history_length = 0;                 // step 4 above; 0: none
 };
 
 std::pair<Dataset, Dataset> movielens(std::string_view variant, const std::filesystem::path& dir,

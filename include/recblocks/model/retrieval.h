@@ -53,4 +53,25 @@ struct MatrixFactorizationOptions {
 };
 Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions options = {});
 
+// Merlin's YoutubeDNNRetrievalModel (Covington et al. 2016): the query is
+// the schema's CATEGORICAL and CONTINUOUS columns tagged query_tag (USER):
+// the user's id and features and the history of items they interacted
+// with (a list column, its item embeddings mean-pooled; MovieLens' history
+// column, movielens.h), concatenated, through top_block; a
+// NextItemPredictionTask on the ITEM_ID column scores it against the
+// catalogue, with a sampled softmax in training.
+//
+//   auto model = rb::YoutubeDNNRetrievalModel(schema, {.top_block = rb::MLPBlock({128, 64})});
+//
+// Defaults as Merlin's: top_block MLPBlock({64}); the task without weight
+// tying (its own output table, as wide as the top block's output), with
+// l2_normalization, sampled_softmax and num_sampled = 100.
+struct YoutubeDNNOptions {
+  std::optional<Block> top_block = std::nullopt;
+  Tag query_tag = Tags::USER;
+  EmbeddingOptions embedding_options = {};
+  NextItemOptions next_item = {.weight_tying = false, .l2_normalization = true, .sampled_softmax = true};
+};
+Model YoutubeDNNRetrievalModel(const Schema& schema, YoutubeDNNOptions options = {});
+
 }  // namespace recblocks

@@ -12,7 +12,10 @@
 // "candidate" towers (TwoTowerModel, MatrixFactorizationModel). An item's
 // score for a query is what the task scores in training: the dot product
 // of the towers' outputs, of their L2-normalised outputs with
-// l2_normalization, divided by the temperature.
+// l2_normalization, divided by the temperature. Or one
+// NextItemPredictionTask (YoutubeDNNRetrievalModel): the query is the
+// body's output, the items the task's output table and bias, the score
+// the task's full-catalogue logit.
 //
 // The catalogue: every distinct item id of the given dataset (its task
 // target column), each with the item features of its first row, sorted by
@@ -117,7 +120,10 @@ class TopKRecommender final : public Recommender {
   Tensor query_vectors(const Dataset& queries) const override;
 
  private:
+  void init_next_item(const Model& model, const PredictionTask& task, const Dataset& items);
+
   Block query_tower_;
+  bool next_item_ = false;
   bool l2_normalization_ = false;
   float inv_temperature_ = 1.0f;
   std::int64_t batch_size_ = 4096;

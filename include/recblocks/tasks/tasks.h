@@ -18,6 +18,10 @@
 //                scores the body's {query, candidate} dict in batch
 //                (ItemRetrievalScorer), prediction = the scores [B, B],
 //                loss ops::retrieval_loss with the diagonal as positives
+//   next item (NextItemPredictionTask, below): logits over the whole item
+//                catalogue [B, num_items] against the item table (tied to
+//                the item id embeddings by default); sampled softmax in
+//                training for large catalogues
 // The losses are computed from the logits in one numerically stable op
 // (bce_with_logits, log-softmax), which equals Keras' loss on the
 // probabilities wherever Keras' 1e-7 clipping does not bite.
@@ -90,9 +94,61 @@ struct ItemRetrievalOptions {
   bool remove_accidental_hits = true;
 };
 
+// Merlin's NextItemPredictionTask: the body gives a query vector x [B, d]
+// per row (a user's history pooled, an MLP: YoutubeDNNRetrievalModel) and
+// the task scores it against every item of the catalogue:
+//   logits = x W^T + b,   W [num_items, d] the item table, b [num_items]
+// With weight_tying (Merlin's default) W is the model's embedding table of
+// the item id domain (the table the item id and history columns look up:
+// one set of item vectors in and out), so the body's output must be as
+// wide as it; otherwise W is the task's own table "output/item_embeddings"
+// (glorot-uniform, as Merlin's Dense output). b ("output/item_bias") starts
+// at 0. With l2_normalization x and W's rows are L2-normalised first; the
+// logits are divided by the temperature.
+//
+// Loss: categorical cross-entropy over the catalogue (the target is the
+// item id). With sampled_softmax, training scores each row against its own
+// item and num_sampled items drawn per batch (shared by its rows) from the
+// sampler: "popularity" (by frequency in the training data, counted by
+// Model::fit; items never seen are never drawn) or "uniform" (over
+// [min_sampled_id, num_items)). The logits are then [B, 1 + num_sampled],
+// the positive first; with logq_correction each column's logit is lowered
+// by log q(item) (the positive's too, as TensorFlow's sampled softmax); with
+// remove_accidental_hits a drawn item equal to the row's own is left out of
+// the row's loss. evaluate(), predict() and the recommender always score
+// the whole catalogue, exactly. num_sampled + 1 must be below num_items
+// (the two shapes of logits are told apart by their width).
+//
+// Metrics (default RecallAt, MRRAt, NDCGAt, AvgPrecisionAt, PrecisionAt at
+// 10): over the whole catalogue in evaluate(); over the sampled columns in
+// training with sampled_softmax (as Merlin's).
+struct NextItemOptions {
+  std::vector<Metric> metrics = {};
+  // Default "<target>/next_item_prediction_task".
+  std::string task_name = {};
+  // A block between the body and the output (a per-task tower); may be undefined.
+  Block task_block = {};
+  bool weight_tying = true;
+  bool l2_normalization = false;
+  double temperature = 1.0;
+  bool sampled_softmax = false;
+  std::int64_t num_sampled = 100;
+  // "popularity" or "uniform".
+  std::string sampler = "popularity";
+  std::int64_t min_sampled_id = 0;  // uniform sampler
+  bool logq_correction = true;      // sampled softmax
+  bool remove_accidental_hits = true;
+};
+
 class PredictionTask {
  public:
-  enum class Kind : std::uint8_t { kBinaryClassification, kRegression, kMultiClassClassification, kItemRetrieval };
+  enum class Kind : std::uint8_t {
+    kBinaryClassification,
+    kRegression,
+    kMultiClassClassification,
+    kItemRetrieval,
+    kNextItemPrediction
+  };
 
   PredictionTask() = default;
 
@@ -122,13 +178,16 @@ class PredictionTask {
   // remove_accidental_hits is set, each row's positive column 0..B-1}.
   std::pair<Tensor, Tensor> metric_inputs(const Tensor& logits, const Tensor& prepared) const;
 
-  // Retrieval with logQ correction needs the items' frequencies in the
-  // training data: Model::fit counts the target column and sets them
-  // (kept in the task's JSON, so a loaded model evaluates the same loss).
+  // Retrieval with logQ correction, and sampled softmax by popularity,
+  // need the items' frequencies in the training data: Model::fit counts the
+  // target column and sets them (kept in the task's JSON, so a loaded model
+  // evaluates the same loss).
   bool needs_item_counts() const;
   // The retrieval settings (item retrieval tasks; throws for the others).
   const ItemRetrievalOptions& retrieval_options() const;
-  // int64 [num_items]: how often each item id occurs in the training data.
+  // The next-item settings (next-item tasks; throws for the others).
+  const NextItemOptions& next_item_options() const;
+  // int64 [items]: how often each item id occurs in the training data.
   void set_item_counts(Tensor counts) const;
 
   // {"kind": ..., "target": ..., "name": ..., "num_classes": ...,
@@ -142,6 +201,8 @@ class PredictionTask {
   explicit PredictionTask(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
   static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options,
                              ItemRetrievalOptions retrieval = {});
+  static PredictionTask make_next_item(std::string target, std::string domain, std::int64_t num_items,
+                                       NextItemOptions options);
   static PredictionTask from_json_checked(const nlohmann::json& json);
 
  private:
@@ -169,6 +230,16 @@ class ItemRetrievalTask : public PredictionTask {
   explicit ItemRetrievalTask(std::string item_id_column, ItemRetrievalOptions options = {});
   // On the schema's one ITEM_ID column (throws listing them otherwise).
   static ItemRetrievalTask from_schema(const Schema& schema, ItemRetrievalOptions options = {});
+};
+
+class NextItemPredictionTask : public PredictionTask {
+ public:
+  // `domain`: the item id column's embedding domain (the table tied to);
+  // num_items: its cardinality (domain max + 1), num_items >= 2.
+  NextItemPredictionTask(std::string item_id_column, std::string domain, std::int64_t num_items,
+                         NextItemOptions options = {});
+  // On the schema's one ITEM_ID column (throws listing them otherwise).
+  static NextItemPredictionTask from_schema(const Schema& schema, NextItemOptions options = {});
 };
 
 // One task per TARGET column of the schema, in schema order (Merlin's

@@ -137,12 +137,18 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
   for (std::int64_t i = 0; i < rows; ++i) positive[i] = id_at(positives, i);
   float* row_loss = tape.arena().tensor({rows}).data<float>();
   // The columns a row compares against: all but its accidental hits.
-  auto included = [&](std::int64_t p_id, std::int64_t p, std::int64_t j) {
-    return j == p || !has_ids || ids[j] != p_id;
-  };
   auto value = [&](std::int64_t i, std::int64_t j) {
     return static_cast<double>(x[i * cols + j]) + (has_bias ? bias[j] : 0.0);
   };
+  constexpr double kMinusInf = -std::numeric_limits<double>::infinity();
+  auto included = [&](std::int64_t i, std::int64_t p_id, std::int64_t p, std::int64_t j) {
+    return j == p || ((!has_ids || ids[j] != p_id) && value(i, j) != kMinusInf);
+  };
+  for (std::int64_t i = 0; i < rows; ++i) {
+    RB_CHECK(value(i, positive[i]) != kMinusInf, ValueError,
+             "retrieval_loss: the positive of row {} (column {}) scores -inf, expected a finite score", i,
+             positive[i]);
+  }
   auto positive_item = [&](std::int64_t p) { return has_ids ? ids[p] : std::int64_t{0}; };
 
   Tensor unit = tape.arena().tensor(s);
@@ -206,7 +212,9 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         }
         float top = *std::max_element(lane_top, lane_top + 8);
         for (; j < cols; ++j) top = std::max(top, ui[j]);
-        for (std::int64_t j = 0; j < cols; ++j) ui[j] = exp_approx(ui[j] - top);
+        // A column at -inf is out of the row's softmax: exactly 0.
+        constexpr float kInf = std::numeric_limits<float>::infinity();
+        for (std::int64_t j = 0; j < cols; ++j) ui[j] = ui[j] == -kInf ? 0.0f : exp_approx(ui[j] - top);
         for (std::int64_t m = g_begin; m < g_end; ++m) {
           const std::int64_t j = by_item[m];
           if (j != p) ui[j] = 0.0f;
@@ -230,7 +238,7 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t p = positive[i];
       const std::int64_t p_id = positive_item(p);
-      for (std::int64_t j = 0; j < cols; ++j) total_pairs += j != p && included(p_id, p, j) ? 1 : 0;
+      for (std::int64_t j = 0; j < cols; ++j) total_pairs += j != p && included(i, p_id, p, j) ? 1 : 0;
     }
     const double inv_pairs = total_pairs > 0 ? 1.0 / static_cast<double>(total_pairs) : 0.0;
     const double margin = options.margin;
@@ -244,7 +252,7 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         double positive_grad = 0;
         for (std::int64_t j = 0; j < cols; ++j) {
           ui[j] = 0.0f;
-          if (j == p || !included(p_id, p, j)) continue;
+          if (j == p || !included(i, p_id, p, j)) continue;
           const double d = positive_score - value(i, j);
           double dloss_dd = 0;  // d(pair loss) / d(d)
           if (kind == RetrievalLoss::kHinge) {

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "recblocks/autograd/ops.h"
@@ -141,6 +142,45 @@ TEST(RetrievalLossOp, ScoresUsedTwiceGetBothGradients) {
                                 },
                                 {.atol = 1e-4}))
         << "loss first " << loss_first;
+  }
+}
+
+TEST(RetrievalLossOp, MinusInfinityLeavesAColumnOutOfItsRow) {
+  // Row 0's column 2 and row 1's column 0 at -inf: each row's loss is the
+  // one of its scores without that column, and the column gets no gradient.
+  const Tensor full = testing::uniform({2, 4}, 41, -1.0f, 1.0f);
+  const float inf = std::numeric_limits<float>::infinity();
+  for (ops::RetrievalLoss kind : kKinds) {
+    Tape tape;
+    Parameter p("scores", full.clone());
+    p.value().data<float>()[2] = -inf;
+    p.value().data<float>()[4] = -inf;
+    const std::vector<std::int64_t> positives{1, 3};
+    const Var loss = ops::retrieval_loss(tape.parameter(p), Tensor::from<std::int64_t>({2}, positives), {.kind = kind});
+    // The reference: each row alone, over its three remaining columns.
+    const float* f = full.data<float>();
+    const Tensor row0 = Tensor::from<float>({1, 3}, std::vector<float>{f[0], f[1], f[3]});
+    const Tensor row1 = Tensor::from<float>({1, 3}, std::vector<float>{f[5], f[6], f[7]});
+    const double r0 = reference(row0, {1}, {}, {}, kind, 1.0);
+    const double r1 = reference(row1, {2}, {}, {}, kind, 1.0);
+    // Cross-entropy averages rows; the pairwise losses average pairs (two per row here).
+    const double expected = (r0 + r1) / 2;
+    EXPECT_NEAR(loss.value().item(), expected, 1e-5) << ops::retrieval_loss_name(kind);
+    tape.backward(loss);
+    const Tensor g = p.grad_as_dense();
+    EXPECT_EQ(g.data<float>()[2], 0.0f) << ops::retrieval_loss_name(kind);
+    EXPECT_EQ(g.data<float>()[4], 0.0f) << ops::retrieval_loss_name(kind);
+    for (std::int64_t i = 0; i < g.numel(); ++i) EXPECT_TRUE(std::isfinite(g.data<float>()[i]));
+  }
+  // A positive at -inf has no finite loss: an error naming the row.
+  Tape tape;
+  Tensor bad = full.clone();
+  bad.data<float>()[5] = -inf;
+  try {
+    ops::retrieval_loss(tape.constant(bad), Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 1}));
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("the positive of row 1 (column 1) scores -inf"));
   }
 }
 

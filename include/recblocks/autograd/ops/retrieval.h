@@ -8,7 +8,9 @@
 // column_ids int32|int64 [N] (when defined) names the item of each column:
 // a column holding the same item as the row's positive column is no
 // negative of that row (an accidental hit: the row's item elsewhere in the
-// batch) and is left out of its loss.
+// batch) and is left out of its loss. A score of -inf (after the bias)
+// leaves that column out of that row's loss the same way (sampled softmax
+// masks its accidental hits so); a row's positive must be finite.
 //   kCategoricalCrossEntropy  mean_i -log softmax(s_i)[p_i] over the
 //                             columns not excluded
 //   pairwise, over the pairs (i, j), j != p_i, not excluded, with
