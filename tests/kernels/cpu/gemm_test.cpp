@@ -77,6 +77,33 @@ TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   }
 }
 
+// A narrow C (n <= 64, a multiple of 16) with a long inner dimension
+// (retrieval's dQ = G C and dC = G^T Q, a catalogue softmax's backward)
+// runs recblocks' own kernel: A read in place or its columns packed
+// (A^T), every tail of rows, alpha, beta 0 and 1, and the same bits on 1
+// and 2 threads.
+TEST(Gemm, NarrowOutputKernelMatchesReference) {
+  const int threads = num_threads();
+  for (bool ta : {false, true}) {
+    for (const auto& [m, n, k] : {std::tuple{1024, 64, 1024}, std::tuple{67, 16, 257}, std::tuple{100, 48, 300},
+                                  std::tuple{1682, 64, 1024}}) {
+      for (float beta : {0.0f, 1.0f}) {
+        const Tensor a = operand(ta, m, k, 31), b = uniform({k, n}, 32);
+        const Tensor c0 = uniform({m, n}, 33);
+        const Tensor c = c0.clone();
+        kernels::backend().gemm(ta, false, 0.5f, a, b, beta, c);
+        EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, false, 0.5f, a, b, beta, c0), 1e-4, 1e-5))
+            << (ta ? "T" : "N") << " " << m << "x" << n << "x" << k << " beta " << beta;
+        set_num_threads(threads == 1 ? 2 : 1);
+        const Tensor again = c0.clone();
+        kernels::backend().gemm(ta, false, 0.5f, a, b, beta, again);
+        set_num_threads(threads);
+        EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+      }
+    }
+  }
+}
+
 TEST(Gemm, SeedDlrmTopMlpShape) {
   // batch 1024, 512 -> 128 (the seed DLRM's widest layer).
   const Tensor a = uniform({1024, 512}, 8), b = uniform({512, 128}, 9);
