@@ -89,9 +89,11 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 // Below this many multiply-adds a GEMM runs on one thread.
 inline constexpr std::int64_t kSplitWork = 1 << 17;
 
-// The rectangle [r0, r1) x [c0, c1) of an M x N result.
+// The rectangle [r0, r1) x [c0, c1) of an M x N result; n is N when the
+// part splits the columns (0: the part has all of them).
 struct GemmPart {
   std::int64_t r0, r1, c0, c1;
+  std::int64_t n = 0;
 };
 
 // How many parts sgemm splits an M x N x K product into (1 below

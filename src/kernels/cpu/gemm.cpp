@@ -16,9 +16,146 @@ int sgemm_parts(std::int64_t m, std::int64_t n, std::int64_t k) {
 }
 
 GemmPart sgemm_part(std::int64_t m, std::int64_t n, int part, int parts) {
-  if (m >= n) return {m * part / parts, m * (part + 1) / parts, 0, n};
-  return {0, m, n * part / parts, n * (part + 1) / parts};
+  if (m >= n) return {m * part / parts, m * (part + 1) / parts, 0, n, n};
+  return {0, m, n * part / parts, n * (part + 1) / parts, n};
 }
+
+namespace {
+
+constexpr std::int64_t kTileRows = 6;
+constexpr std::int64_t kTileCols = 16;
+
+// C = alpha op(A) op(B) + beta C on 6 x 16 register tiles straight from the
+// caches, for every product with n, k >= 16 and op(B) within 8 MiB:
+// the MLP layers of the ranking models in all three passes, the backward
+// of the in-batch scores, a catalogue softmax. On this project's 2-core machine (AMD EPYC,
+// Debian's BLIS 0.9) it runs these shapes 2.5-4x faster than BLIS, which
+// packs both operands per call: 1024 x 128 x 512 fwd 0.57 against 1.68
+// ms, 128 x 512 x 1024 dW 0.82 against 2.30 ms, in-batch G^T Q 0.87
+// against 2.3 ms (bench/RESULTS.md). op(B) is read in place when it is B
+// with a width that is a multiple of 16, else packed once per call into
+// zero-padded panels of 16 columns ([panel][k][16]). C goes 6 rows at a
+// time; op(A) = A is read in place (6 sequential streams),
+// op(A) = A^T has the tile's 6 columns packed first ([k][6]) so that each
+// panel's pass reads them from L1. Each element sums its k products in
+// order: the same result on any thread count. sgemm and the fused linear
+// kernels split C between the threads as before (sgemm_run_part); a
+// thread's block runs here when it has the shape, else on BLIS.
+// Checked against a naive product in tests/kernels.
+constexpr std::int64_t kTiledMinNK = 16;
+
+// op(B) is streamed once per tile of 6 rows, from L2 or L3: up to 8 MiB
+// (a fourth of this machine's L3; the seed's largest, dY of the 512-wide
+// layer, is 2 MiB and runs 2.8x faster than BLIS); larger products go to
+// BLIS, which blocks for the caches.
+constexpr std::int64_t kTiledMaxB = std::int64_t{1} << 21;  // floats
+
+// By the whole product's N and K (never by a part's rows or columns): a
+// product takes one kernel whatever its split, so results do not depend on
+// the thread count.
+bool tiled_gemm_applies(std::int64_t n, std::int64_t k) {
+  return n >= kTiledMinNK && k >= kTiledMinNK && n * k <= kTiledMaxB;
+}
+
+void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
+                       const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
+                       std::int64_t ldc) {
+  const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
+  // op(B) by panels: row p of panel q at panel_row(q, p), 16 floats.
+  const bool b_in_place = !trans_b && n % kTileCols == 0;
+  thread_local std::vector<float> packed_b;  // grows once per thread, reused
+  if (!b_in_place) {
+    packed_b.resize(static_cast<std::size_t>(panels * k * kTileCols));
+    float* bp = packed_b.data();
+    for (std::int64_t q = 0; q < panels; ++q) {
+      const std::int64_t d0 = q * kTileCols;
+      const std::int64_t cols = std::min(kTileCols, n - d0);
+      for (std::int64_t p = 0; p < k; ++p) {
+        float* row = bp + (q * k + p) * kTileCols;
+        for (std::int64_t j = 0; j < kTileCols; ++j) {
+          row[j] = j >= cols ? 0.0f : trans_b ? b[(d0 + j) * ldb + p] : b[p * ldb + d0 + j];
+        }
+      }
+    }
+  }
+  const float* bp = packed_b.data();
+  auto panel_row = [&](std::int64_t q, std::int64_t p) {
+    return b_in_place ? b + p * ldb + q * kTileCols : bp + (q * k + p) * kTileCols;
+  };
+  const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
+  thread_local std::vector<float> packed_a;
+  packed_a.resize(static_cast<std::size_t>(k * kTileRows));
+  {
+    for (std::int64_t tile = 0; tile < tiles; ++tile) {
+      const std::int64_t i0 = tile * kTileRows;
+      const std::int64_t rows = std::min(kTileRows, m - i0);
+      // A^T, and a last tile of fewer than 6 rows, are packed [k][6] (rows
+      // past the end as zeros): the full-tile loop then runs on them too.
+      const bool packed = trans_a || rows < kTileRows;
+      if (packed) {
+        float* pk = packed_a.data();
+        for (std::int64_t p = 0; p < k; ++p) {
+          for (std::int64_t r = 0; r < kTileRows; ++r) {
+            pk[p * kTileRows + r] = r >= rows ? 0.0f : trans_a ? a[p * lda + i0 + r] : a[(i0 + r) * lda + p];
+          }
+        }
+      }
+      for (std::int64_t q = 0; q < panels; ++q) {
+        f8 acc[kTileRows][2] = {};
+        if (packed) {
+          const float* pa = packed_a.data();
+          for (std::int64_t p = 0; p < k; ++p) {
+            const float* brow = panel_row(q, p);
+            const f8 b0 = load8(brow);
+            const f8 b1 = load8(brow + 8);
+            const float* x = pa + p * kTileRows;
+            for (std::int64_t r = 0; r < kTileRows; ++r) {
+              const f8 v = splat8(x[r]);
+              acc[r][0] += v * b0;
+              acc[r][1] += v * b1;
+            }
+          }
+        } else {
+          const float* a0 = a + i0 * lda;
+          for (std::int64_t p = 0; p < k; ++p) {
+            const float* brow = panel_row(q, p);
+            const f8 b0 = load8(brow);
+            const f8 b1 = load8(brow + 8);
+            for (std::int64_t r = 0; r < kTileRows; ++r) {
+              const f8 v = splat8(a0[r * lda + p]);
+              acc[r][0] += v * b0;
+              acc[r][1] += v * b1;
+            }
+          }
+        }
+        const std::int64_t d0 = q * kTileCols;
+        const std::int64_t cols = std::min(kTileCols, n - d0);
+        const f8 scale = splat8(alpha);
+        const f8 keep = splat8(beta);
+        for (std::int64_t r = 0; r < rows; ++r) {
+          float* out = c + (i0 + r) * ldc + d0;
+          f8 lo = acc[r][0] * scale;
+          f8 hi = acc[r][1] * scale;
+          if (cols == kTileCols) {
+            if (beta != 0.0f) {
+              lo += load8(out) * keep;
+              hi += load8(out + 8) * keep;
+            }
+            store8(out, lo);
+            store8(out + 8, hi);
+          } else {
+            float tile_out[kTileCols];
+            store8(tile_out, lo);
+            store8(tile_out + 8, hi);
+            for (std::int64_t j = 0; j < cols; ++j) out[j] = tile_out[j] + (beta != 0.0f ? beta * out[j] : 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t k, float alpha,
                     const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta,
@@ -33,8 +170,13 @@ void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t 
     }
     return;
   }
-  blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, trans_a ? a + p.r0 : a + p.r0 * lda, lda,
-             trans_b ? b + p.c0 * ldb : b + p.c0, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
+  const float* pa = trans_a ? a + p.r0 : a + p.r0 * lda;
+  const float* pb = trans_b ? b + p.c0 * ldb : b + p.c0;
+  if (tiled_gemm_applies(p.n > 0 ? p.n : cols, k)) {
+    gemm_tiled_serial(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
+    return;
+  }
+  blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
 }
 
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
@@ -64,8 +206,6 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 namespace {
 
 constexpr std::int64_t kShortK = 128;
-constexpr std::int64_t kTileRows = 6;
-constexpr std::int64_t kTileCols = 16;
 
 void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
                      const float* b, std::int64_t ldb, float* c, std::int64_t ldc) {
@@ -123,97 +263,6 @@ void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha
   });
 }
 
-// C = alpha op(A) B + beta C with a narrow C (n <= 64, a multiple of 16)
-// and a long inner dimension (k >= 256): the backward of the in-batch
-// scores (dQ = G C, dC = G^T Q with G [B, B]) and of a full softmax over a
-// catalogue. On these shapes BLIS packs a large A for a few columns of C
-// and reaches a fourth of what a 6 x 16 register tile does straight from
-// the caches (1024 x 64 x 1024 on 2 threads: G C 0.56 against 2.2 ms,
-// G^T Q 0.87 against 2.3 ms; bench/RESULTS.md). Threads take whole tiles
-// of 6 rows of C; each element sums its k products in order (the same
-// result on any thread count). op(A) = A: the tile's 6 rows of A are read
-// in place (6 sequential streams). op(A) = A^T: the tile's 6 columns of A
-// are packed first ([k][6], contiguous) so the 64 / 16 passes read them
-// from L1 instead of 6 floats per strided cache line. Checked against a
-// naive product in tests/kernels.
-constexpr std::int64_t kNarrowMaxN = 64;
-constexpr std::int64_t kNarrowMinK = 256;
-
-bool narrow_gemm_applies(std::int64_t m, std::int64_t n, std::int64_t k, bool trans_b) {
-  return !trans_b && m >= 64 && n <= kNarrowMaxN && n % kTileCols == 0 && n > 0 && k >= kNarrowMinK;
-}
-
-void gemm_narrow(bool trans_a, std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
-                 std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-  const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
-  parallel_for(tiles, n * k * kTileRows * 2, [&](std::int64_t begin, std::int64_t end) {
-    thread_local std::vector<float> packed;
-    if (trans_a) packed.resize(static_cast<std::size_t>(k * kTileRows));
-    for (std::int64_t tile = begin; tile < end; ++tile) {
-      const std::int64_t i0 = tile * kTileRows;
-      const std::int64_t rows = std::min(kTileRows, m - i0);
-      // Row r of the tile's op(A) at inner index p: a_at(r, p).
-      const float* pa = nullptr;
-      if (trans_a) {
-        float* pk = packed.data();
-        for (std::int64_t p = 0; p < k; ++p) {
-          const float* src = a + p * lda + i0;
-          for (std::int64_t r = 0; r < kTileRows; ++r) pk[p * kTileRows + r] = r < rows ? src[r] : 0.0f;
-        }
-        pa = pk;
-      }
-      for (std::int64_t d0 = 0; d0 < n; d0 += kTileCols) {
-        f8 acc[kTileRows][2] = {};
-        if (trans_a) {
-          for (std::int64_t p = 0; p < k; ++p) {
-            const f8 b0 = load8(b + p * ldb + d0);
-            const f8 b1 = load8(b + p * ldb + d0 + 8);
-            const float* x = pa + p * kTileRows;
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const f8 v = splat8(x[r]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        } else if (rows == kTileRows) {
-          const float* a0 = a + i0 * lda;
-          for (std::int64_t p = 0; p < k; ++p) {
-            const f8 b0 = load8(b + p * ldb + d0);
-            const f8 b1 = load8(b + p * ldb + d0 + 8);
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const f8 v = splat8(a0[r * lda + p]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        } else {
-          for (std::int64_t p = 0; p < k; ++p) {
-            const f8 b0 = load8(b + p * ldb + d0);
-            const f8 b1 = load8(b + p * ldb + d0 + 8);
-            for (std::int64_t r = 0; r < rows; ++r) {
-              const f8 v = splat8(a[(i0 + r) * lda + p]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        }
-        const f8 scale = splat8(alpha);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          float* out = c + (i0 + r) * ldc + d0;
-          if (beta == 0.0f) {
-            store8(out, acc[r][0] * scale);
-            store8(out + 8, acc[r][1] * scale);
-          } else {
-            const f8 keep = splat8(beta);
-            store8(out, acc[r][0] * scale + load8(out) * keep);
-            store8(out + 8, acc[r][1] * scale + load8(out + 8) * keep);
-          }
-        }
-      }
-    }
-  });
-}
-
 }  // namespace
 
 void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,
@@ -222,11 +271,6 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
   const std::int64_t k = trans_a ? a.size(0) : a.size(1);
   if (!trans_a && trans_b && beta == 0 && k > 0 && k <= kShortK && m >= 64 && n >= 256) {
     gemm_nt_short_k(m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1), c.data<float>(), n);
-    return;
-  }
-  if (narrow_gemm_applies(m, n, k, trans_b)) {
-    gemm_narrow(trans_a, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1), beta,
-                c.data<float>(), n);
     return;
   }
   sgemm(trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1),

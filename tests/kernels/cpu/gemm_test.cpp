@@ -77,31 +77,38 @@ TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   }
 }
 
-// A narrow C (n <= 64, a multiple of 16) with a long inner dimension
-// (retrieval's dQ = G C and dC = G^T Q, a catalogue softmax's backward)
-// runs recblocks' own kernel: A read in place or its columns packed
-// (A^T), every tail of rows, alpha, beta 0 and 1, and the same bits on 1
-// and 2 threads.
-TEST(Gemm, NarrowOutputKernelMatchesReference) {
+// Shapes with m >= 24 and n, k >= 16 run recblocks' own 6 x 16 tile
+// kernel: every transpose, B in place or packed, tails of rows and of
+// columns (widths not a multiple of 16), alpha, beta 0 and 1, and the same
+// bits on 1 and 2 threads.
+TEST(Gemm, TiledKernelMatchesReference) {
   const int threads = num_threads();
   for (bool ta : {false, true}) {
-    for (const auto& [m, n, k] : {std::tuple{1024, 64, 1024}, std::tuple{67, 16, 257}, std::tuple{100, 48, 300},
-                                  std::tuple{1682, 64, 1024}}) {
-      for (float beta : {0.0f, 1.0f}) {
-        const Tensor a = operand(ta, m, k, 31), b = uniform({k, n}, 32);
-        const Tensor c0 = uniform({m, n}, 33);
-        const Tensor c = c0.clone();
-        kernels::backend().gemm(ta, false, 0.5f, a, b, beta, c);
-        EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, false, 0.5f, a, b, beta, c0), 1e-4, 1e-5))
-            << (ta ? "T" : "N") << " " << m << "x" << n << "x" << k << " beta " << beta;
-        set_num_threads(threads == 1 ? 2 : 1);
-        const Tensor again = c0.clone();
-        kernels::backend().gemm(ta, false, 0.5f, a, b, beta, again);
-        set_num_threads(threads);
-        EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+    for (bool tb : {false, true}) {
+      for (const auto& [m, n, k] : {std::tuple{1024, 64, 1024}, std::tuple{67, 37, 257}, std::tuple{100, 48, 300},
+                                    std::tuple{1024, 74, 64}, std::tuple{128, 512, 1024}, std::tuple{24, 16, 16},
+                                    std::tuple{31, 17, 19}}) {
+        for (float beta : {0.0f, 1.0f}) {
+          const Tensor a = operand(ta, m, k, 31), b = operand(tb, k, n, 32);
+          const Tensor c0 = uniform({m, n}, 33);
+          const Tensor c = c0.clone();
+          kernels::backend().gemm(ta, tb, 0.5f, a, b, beta, c);
+          EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, tb, 0.5f, a, b, beta, c0), 1e-4, 1e-4))
+              << (ta ? "T" : "N") << (tb ? "T" : "N") << " " << m << "x" << n << "x" << k << " beta " << beta;
+          set_num_threads(threads == 1 ? 2 : 1);
+          const Tensor again = c0.clone();
+          kernels::backend().gemm(ta, tb, 0.5f, a, b, beta, again);
+          set_num_threads(threads);
+          EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+        }
       }
     }
   }
+  // Beta 0 never reads C: NaNs there do not leak.
+  const Tensor a = uniform({30, 20}, 34), b = uniform({20, 40}, 35);
+  const Tensor c = nans({30, 40});
+  kernels::backend().gemm(false, false, 1.0f, a, b, 0.0f, c);
+  EXPECT_TRUE(tensors_close(c, testing::ref::gemm(false, false, 1.0f, a, b, 0.0f, Tensor()), 1e-5, 1e-5));
 }
 
 TEST(Gemm, SeedDlrmTopMlpShape) {
