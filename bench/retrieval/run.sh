@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The retrieval benchmark (issue 7): matrix factorisation and the two-tower
 # model trained by recblocks (retrieval_bench) and by the PyTorch reference
-# (bench/torch_ref/retrieval.py) on the same ml-100k leave-last-out split
+# (bench/torch_ref/retrieval.py, next_item.py) on the same ml-100k leave-last-out split
 # (each user's latest rating held out), in-batch softmax with logQ
 # correction, Adam lr 0.005, batch 1024, 5 epochs, over several seeds; and
 # YoutubeDNN (next-item, the split with 20-item histories, sampled softmax
@@ -57,8 +57,8 @@ for seed in ${SEEDS:-0 1 2}; do
     --threads 2 --l2-norm --temperature 0.1 >>"$runs"
   for threads in "1 2" "2 1"; do
     set -- $threads
-    OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$2 "$python" "$root/bench/torch_ref/retrieval.py" --train "$seq/train" \
-      --valid "$seq/valid" --model youtube_dnn --threads "$1" --epochs "$yt_epochs" --seed "$seed" --l2-norm \
+    OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$2 "$python" "$root/bench/torch_ref/next_item.py" --train "$seq/train" \
+      --valid "$seq/valid" --threads "$1" --epochs "$yt_epochs" --seed "$seed" --l2-norm \
       --temperature 0.1 | sed "s/^{/{\"omp\": $1, \"blas\": $2, /" >>"$runs"
   done
 done

@@ -20,6 +20,7 @@ ItemSampler::ItemSampler(bool popularity, std::int64_t num_items, std::int64_t m
     : popularity_(popularity), num_items_(num_items), min_id_(min_id) {
   RB_CHECK(min_id >= 0 && min_id < num_items, ValueError,
            "NextItemPredictionTask: min_sampled_id is {}, expected [0, {})", min_id, num_items);
+  uniform_log_q_ = static_cast<float>(-std::log(static_cast<double>(num_items - min_id)));
 }
 
 void ItemSampler::set_counts(const Tensor& counts) {
@@ -40,6 +41,12 @@ void ItemSampler::set_counts(const Tensor& counts) {
   RB_CHECK(total > 0, ValueError, "every item count is 0");
   cumulative_ = std::move(cumulative);
   total_ = total;
+  log_q_.resize(static_cast<std::size_t>(num_items_));
+  for (std::int64_t i = 0; i < num_items_; ++i) {
+    const auto at = static_cast<std::size_t>(i);
+    const double count = cumulative_[at] - (at == 0 ? 0.0 : cumulative_[at - 1]);
+    log_q_[at] = static_cast<float>(std::log(std::max(count, 1.0) / total_));
+  }
 }
 
 void ItemSampler::draw(std::int64_t n, std::int64_t* out) {
@@ -63,10 +70,7 @@ void ItemSampler::draw(std::int64_t n, std::int64_t* out) {
 }
 
 float ItemSampler::log_q(std::int64_t id) const {
-  if (!popularity_) return static_cast<float>(-std::log(static_cast<double>(num_items_ - min_id_)));
-  const auto i = static_cast<std::size_t>(id);
-  const double count = cumulative_[i] - (i == 0 ? 0.0 : cumulative_[i - 1]);
-  return static_cast<float>(std::log(std::max(count, 1.0) / total_));
+  return popularity_ ? log_q_[static_cast<std::size_t>(id)] : uniform_log_q_;
 }
 
 // ---- the output block -------------------------------------------------------------

@@ -36,7 +36,9 @@ class ItemSampler {
   std::int64_t num_items_;
   std::int64_t min_id_;
   std::vector<double> cumulative_;  // popularity: running sum of the counts
+  std::vector<float> log_q_;        // popularity: log q of each item
   double total_ = 0;
+  float uniform_log_q_ = 0;  // uniform: log(1 / (num_items - min_id))
   Rng rng_;
 };
 
