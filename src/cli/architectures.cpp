@@ -142,8 +142,9 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     return MatrixFactorizationModel(schema, {.dim = options.embedding_dim, .retrieval = retrieval});
   }
   if (options.model == "youtube_dnn") {
-    // Merlin's YoutubeDNNRetrievalModel: the USER columns (the id, the
-    // demographics and the movieId_history list, mean-pooled), MLP [64],
+    // Merlin's YoutubeDNNRetrievalModel: the USER-tagged columns (on
+    // MovieLens the user id, the user's target encodings and the
+    // movieId_history list, mean-pooled), MLP [64],
     // a sampled softmax over its own output table.
     NextItemOptions next_item{.weight_tying = false,
                               .l2_normalization = options.l2_normalization,
