@@ -142,19 +142,20 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     return MatrixFactorizationModel(schema, {.dim = options.embedding_dim, .retrieval = retrieval});
   }
   if (options.model == "youtube_dnn") {
+    RB_CHECK(options.retrieval_loss == "categorical_crossentropy" || options.retrieval_loss == "ce", ValueError,
+             "--retrieval-loss {} is for two_tower and mf; youtube_dnn trains a (sampled) softmax",
+             options.retrieval_loss);
     // Merlin's YoutubeDNNRetrievalModel: the USER-tagged columns (on
     // MovieLens the user id, the user's target encodings and the
     // movieId_history list, mean-pooled), MLP [64],
     // a sampled softmax over its own output table.
-    NextItemOptions next_item{.weight_tying = false,
-                              .l2_normalization = options.l2_normalization,
-                              .temperature = options.temperature,
-                              .sampled_softmax = options.sampled_softmax,
-                              .num_sampled = options.num_sampled,
-                              .logq_correction = options.logq_correction};
     return YoutubeDNNRetrievalModel(schema, {.top_block = MLPBlock(or_default(options.top, {64})),
                                              .embedding_options = {.dim = options.embedding_dim},
-                                             .next_item = std::move(next_item)});
+                                             .l2_normalization = options.l2_normalization,
+                                             .temperature = options.temperature,
+                                             .sampled_softmax = options.sampled_softmax,
+                                             .num_sampled = options.num_sampled,
+                                             .logq_correction = options.logq_correction});
   }
   if (options.model == "mlp") {
     return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),

@@ -174,7 +174,7 @@ void run_evaluate(const EvaluateArgs& args) {
   const Dataset data = model_columns(model, Dataset::load(args.data));
   Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
   if (!args.items.empty()) {
-    RB_CHECK(is_retrieval(model), ValueError, "evaluate: --items is for retrieval models (two_tower, mf)");
+    RB_CHECK(is_retrieval(model), ValueError, "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
     const Dataset items = Dataset::load(args.items);
     if (args.json) {
       const retrieval::TopKRecommender top(model, items);
@@ -266,7 +266,7 @@ void register_model_commands(CLI::App& app) {
                     "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
       ->capture_default_str();
   train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
-                  "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every in-batch candidate's score in the loss "
+                  "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every candidate's score in the loss "
                   "(logQ correction; default on)");
   train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf, youtube_dnn: cosine scores");
   train->add_option("--temperature", t->architecture.temperature, "two_tower, mf, youtube_dnn: scores divided by it")
@@ -278,7 +278,7 @@ void register_model_commands(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   train->add_flag("!--full-softmax", t->architecture.sampled_softmax,
                   "youtube_dnn: train with the softmax over the whole catalogue instead of a sampled one");
-  train->add_option("--eval-k", t->eval_k, "two_tower, mf: the k of the top-k metrics on --valid, e.g. 10,20")
+  train->add_option("--eval-k", t->eval_k, "two_tower, mf, youtube_dnn: the k of the top-k metrics on --valid, e.g. 10,20")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   train->callback([t] { run_train(*t); });

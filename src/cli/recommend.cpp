@@ -1,9 +1,14 @@
 // `recblocks recommend`: the top-k items of a trained retrieval model
-// (two_tower, mf) for users, exactly over the whole catalogue.
+// (two_tower, mf, youtube_dnn) for users, exactly over the whole catalogue.
 //
 //   recblocks recommend --model DIR --data TRAIN_DIR --user 196 [--user 7 ...] [--k 10] [--json]
 //   recblocks recommend --model DIR --data TRAIN_DIR --queries VALID_DIR --out DIR [--k 10]
 //                       [--index exact|hnsw|ivf]
+//
+// For a model reading an item history (youtube_dnn), --user asks what
+// comes next: the user's latest row in --data, its history advanced by
+// that row's item (datasets::advance_history); --queries scores each row as
+// it is, its history being what came before that row (validation rows).
 //
 // --data is the training dataset: its items form the catalogue, each
 // user's rows give the user's features (the first row) and history (left
@@ -203,7 +208,7 @@ void run_recommend(const RecommendArgs& args) {
 
 void register_recommend(CLI::App& app) {
   auto a = std::make_shared<RecommendArgs>();
-  CLI::App* cmd = app.add_subcommand("recommend", "Top-k items of a retrieval model (two_tower, mf) for users");
+  CLI::App* cmd = app.add_subcommand("recommend", "Top-k items of a retrieval model (two_tower, mf, youtube_dnn) for users");
   cmd->add_option("--model", a->model, "The model directory")->required();
   cmd->add_option("--data", a->data, "The training dataset: the catalogue, the users' features and histories")
       ->required();

@@ -586,9 +586,9 @@ std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t b
   const Impl& impl = checked_impl();
   std::vector<Tensor> all;
   for (const PredictionTask& task : impl.tasks) {
-    all.push_back(Tensor::empty(task.kind() == PredictionTask::Kind::kMultiClassClassification
-                                    ? Shape{data.num_rows(), task.num_classes()}
-                                    : Shape{data.num_rows()}));
+    const bool per_class = task.kind() == PredictionTask::Kind::kMultiClassClassification ||
+                           task.kind() == PredictionTask::Kind::kNextItemPrediction;
+    all.push_back(Tensor::empty(per_class ? Shape{data.num_rows(), task.num_classes()} : Shape{data.num_rows()}));
   }
   Tape tape;
   std::int64_t row = 0;
@@ -603,6 +603,12 @@ std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t b
 }
 
 void Model::predict_to(const Dataset& data, const std::filesystem::path& out, std::int64_t batch_size) const {
+  for (const PredictionTask& task : checked_impl().tasks) {
+    RB_CHECK(task.kind() != PredictionTask::Kind::kNextItemPrediction, ValueError,
+             "predict_to: task '{}' scores all {} items of the catalogue per row; write its top-k with "
+             "`recblocks recommend --queries` (retrieval::TopKRecommender) instead",
+             task.name(), task.num_classes());
+  }
   const auto predictions = predict(data, batch_size);
   std::vector<ColumnSchema> columns(data.schema().begin(), data.schema().end());
   std::map<std::string, Column> values;

@@ -64,7 +64,16 @@ Model YoutubeDNNRetrievalModel(const Schema& schema, YoutubeDNNOptions options) 
   RB_CHECK(top.defined(), ValueError, "YoutubeDNNRetrievalModel: the top block is empty");
   Block body = tower_inputs(schema, options.query_tag, options.embedding_options, "query", "YoutubeDNNRetrievalModel")
                    .connect(top);
-  return Model(std::move(body), {NextItemPredictionTask::from_schema(schema, std::move(options.next_item))});
+  NextItemOptions task{.metrics = std::move(options.metrics),
+                       .weight_tying = false,
+                       .l2_normalization = options.l2_normalization,
+                       .temperature = options.temperature,
+                       .sampled_softmax = options.sampled_softmax,
+                       .num_sampled = options.num_sampled,
+                       .sampler = std::move(options.sampler),
+                       .logq_correction = options.logq_correction,
+                       .remove_accidental_hits = options.remove_accidental_hits};
+  return Model(std::move(body), {NextItemPredictionTask::from_schema(schema, std::move(task))});
 }
 
 }  // namespace recblocks

@@ -49,11 +49,10 @@ void ItemSampler::set_counts(const Tensor& counts) {
   }
 }
 
-void ItemSampler::draw(std::int64_t n, std::int64_t* out) {
+void ItemSampler::draw(std::int64_t n, std::int64_t* out, std::uint64_t base) const {
   RB_CHECK(!popularity_ || has_counts(), ValueError,
            "NextItemPredictionTask: the popularity sampler needs the items' training counts: fit the model (or "
            "set_item_counts) first");
-  const std::uint64_t base = rng_.next_stream(static_cast<std::uint64_t>(n));
   for (std::int64_t i = 0; i < n; ++i) {
     // 53 random bits: a draw from [0, 1) fine enough for any count total.
     const double u = static_cast<double>(mix64(base + static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53;
@@ -94,6 +93,7 @@ class NextItemOutputImpl final : public BlockBase {
     // A tied table is the body's when the body looks the domain up (the
     // model lists it once, under the body's name); it is this block's when
     // nothing else uses it.
+    if (!table_) return {};
     return {{options_.weight_tying ? domain_ : "item_embeddings", table_}, {"item_bias", bias_}};
   }
 
@@ -105,10 +105,17 @@ class NextItemOutputImpl final : public BlockBase {
     const std::int64_t dim = x.shape[0];
     const Shape shape{num_items_, dim};
     if (options_.weight_tying) {
-      table_ = context.shared_table(domain_, [&] {
-        return std::make_shared<Parameter>(
-            domain_, Initializer::truncated_normal(0.0, 0.05).make(shape, context.next_stream()));
-      });
+      // Tied to the table the body looks the item ids up in: a body without
+      // one has nothing to tie to.
+      RB_CHECK(context.shared_tables().count(domain_) == 1, ValueError,
+               "NextItemPredictionTask '{}': weight tying needs the body to embed the '{}' domain (the item id or "
+               "an item history column); the body's tables are [{}] (or set weight_tying = false)",
+               column_, domain_, [&] {
+                 std::string names;
+                 for (const auto& [name, table] : context.shared_tables()) names += (names.empty() ? "" : ", ") + name;
+                 return names;
+               }());
+      table_ = context.shared_tables().at(domain_);
       RB_CHECK(table_->value().shape() == shape, ShapeError,
                "NextItemPredictionTask '{}': weight tying to the '{}' table of shape {} needs the body's output "
                "to be {} wide and the catalogue {} items, got a [{}] output for {} items (make the last layer {} "
@@ -120,7 +127,6 @@ class NextItemOutputImpl final : public BlockBase {
                                            Initializer::glorot_uniform().make(shape, context.next_stream()));
     }
     bias_ = std::make_shared<Parameter>("item_bias", Tensor::zeros({num_items_}));
-    sampler_->seed(context.next_stream());
     return FlowSpec::tensor({Shape{num_items_}});
   }
 
@@ -138,12 +144,13 @@ class NextItemOutputImpl final : public BlockBase {
     }
     // Sampled softmax: each row against its own item (column 0) and the
     // batch's draws.
-    const Tensor& targets = run.batch().tensor(column_);
-    const std::int64_t rows = targets.numel();
+    const Tensor& column = run.batch().tensor(column_);
+    const std::int64_t rows = column.size(0);
+    const Tensor targets = column.view({rows});  // [B] or [B, 1]
     const std::int64_t s = options_.num_sampled;
     Arena& arena = run.tape().arena();
     Tensor sampled = arena.tensor({s}, DType::kInt64);
-    sampler_->draw(s, sampled.data<std::int64_t>());
+    sampler_->draw(s, sampled.data<std::int64_t>(), run.tape().rng().next_stream(static_cast<std::uint64_t>(s)));
     Var positive = ops::embedding(w, targets);  // [B, d]
     Var negative = ops::embedding(w, sampled);  // [S, d]
     if (options_.l2_normalization) {

@@ -20,13 +20,14 @@ class ItemSampler {
   ItemSampler(bool popularity, std::int64_t num_items, std::int64_t min_id);
 
   bool popularity() const { return popularity_; }
-  // int64 [<= num_items]: the training counts (popularity; and the logQ
-  // of the positives for both kinds).
+  // int64 [<= num_items]: the training counts (the popularity sampler's
+  // distribution and log q).
   void set_counts(const Tensor& counts);
   bool has_counts() const { return !cumulative_.empty(); }
-  void seed(std::uint64_t seed) { rng_ = Rng(seed); }
-  // n draws, with replacement.
-  void draw(std::int64_t n, std::int64_t* out);
+  // n draws, with replacement, from the counter-based stream at `base`
+  // (Rng::next_stream of the run's tape: the draws follow the tape's random
+  // state, which checkpoints save, so a resumed fit draws the same).
+  void draw(std::int64_t n, std::int64_t* out, std::uint64_t base) const;
   // log of the probability of drawing `id` (an item never seen in training
   // counts as seen once: finite for a positive).
   float log_q(std::int64_t id) const;
@@ -39,7 +40,6 @@ class ItemSampler {
   std::vector<float> log_q_;        // popularity: log q of each item
   double total_ = 0;
   float uniform_log_q_ = 0;  // uniform: log(1 / (num_items - min_id))
-  Rng rng_;
 };
 
 // The head's output layer (not a registered block: the task's JSON keeps

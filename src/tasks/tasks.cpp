@@ -190,11 +190,18 @@ PredictionTask PredictionTask::make_next_item(std::string target, std::string do
            "NextItemPredictionTask '{}': sampler '{}' is unknown (expected popularity or uniform)", target,
            options.sampler);
   if (options.sampled_softmax) {
-    RB_CHECK(options.num_sampled >= 1 && options.num_sampled + 1 < num_items, ValueError,
+    RB_CHECK(options.num_sampled >= 1 && options.num_sampled < num_items - 1, ValueError,
              "NextItemPredictionTask '{}': num_sampled is {}, expected [1, {}) for a catalogue of {} items (or "
              "sampled_softmax = false)",
              target, options.num_sampled, num_items - 1, num_items);
   }
+  RB_CHECK(options.min_sampled_id >= 0 && options.min_sampled_id < num_items - 1, ValueError,
+           "NextItemPredictionTask '{}': min_sampled_id is {}, expected [0, {})", target, options.min_sampled_id,
+           num_items - 1);
+  RB_CHECK(options.min_sampled_id == 0 || options.sampler == "uniform", ValueError,
+           "NextItemPredictionTask '{}': min_sampled_id is {}; it bounds the uniform sampler, the popularity sampler "
+           "never draws an item absent from the training data",
+           target, options.min_sampled_id);
   auto impl = std::make_shared<Impl>();
   impl->kind = Kind::kNextItemPrediction;
   impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(impl->kind)) : options.task_name;
@@ -417,7 +424,8 @@ const NextItemOptions& PredictionTask::next_item_options() const {
 bool PredictionTask::needs_item_counts() const {
   if (impl_->kind == Kind::kNextItemPrediction) {
     const NextItemOptions& o = impl_->next_item;
-    return o.sampled_softmax && (o.sampler == "popularity" || o.logq_correction);
+    // The uniform sampler's log q is one constant: no counts needed.
+    return o.sampled_softmax && o.sampler == "popularity";
   }
   return impl_->kind == Kind::kItemRetrieval && impl_->retrieval.logq_correction;
 }

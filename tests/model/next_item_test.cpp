@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <stdexcept>
 #include <limits>
 #include <map>
 #include <set>
@@ -98,8 +100,12 @@ Block history_body(const Schema& schema, std::int64_t dim) {
 struct Outputs {
   Tensor query, logits;
 };
-Outputs run(const Model& model, const Dataset& data, bool training) {
-  Tape tape;
+// `shared`: a tape kept across calls, whose random state the sampled
+// softmax draws from (a fresh tape draws the same items every time).
+Outputs run(const Model& model, const Dataset& data, bool training, Tape* shared = nullptr) {
+  Tape own;
+  Tape& tape = shared != nullptr ? *shared : own;
+  tape.reset();
   const Batch batch(data);
   RunContext run(tape, batch, training);
   NoGradGuard no_grad;
@@ -172,8 +178,9 @@ TEST(NextItem, SampledLogitsHoldThePositiveAndTheDrawnItems) {
   auto log_q = [&](std::int64_t id) { return std::log(std::max(count[id], 1.0) / static_cast<double>(train.num_rows())); };
   std::map<std::int64_t, int> drawn;
   const auto* items = batch.column("movieId").values.data<std::int32_t>();
+  Tape tape;
   for (int repeat = 0; repeat < 40; ++repeat) {
-    const Outputs sampled = run(model, batch, true);
+    const Outputs sampled = run(model, batch, true, &tape);
     ASSERT_EQ(sampled.logits.shape(), Shape({50, 11}));
     const float* s = sampled.logits.data<float>();
     for (std::int64_t i = 0; i < 50; ++i) {
@@ -217,8 +224,9 @@ TEST(YoutubeDNN, LearnsTheSequentialSignalAndBeatsPopularity) {
     Model model = YoutubeDNNRetrievalModel(
         train.schema(), {.top_block = MLPBlock({32, 16}),
                          .embedding_options = {.dim = 16},
-                         .next_item = {.weight_tying = false, .l2_normalization = true, .temperature = 0.1,
-                                       .sampled_softmax = sampled, .num_sampled = 20}});
+                         .temperature = 0.1,
+                         .sampled_softmax = sampled,
+                         .num_sampled = 20});
     model.compile(optim::Adam({.learning_rate = 0.01}));
     const History history = model.fit(train, {.batch_size = 64, .epochs = 10, .progress = false});
     EXPECT_LT(history["loss"].back(), history["loss"].front());
@@ -237,11 +245,11 @@ TEST(YoutubeDNN, LearnsTheSequentialSignalAndBeatsPopularity) {
 
 TEST(NextItem, SaveAndLoadRecommendTheSame) {
   const Dataset train = sequences(20, 9);
-  Model model = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8},
-                                                          .next_item = {.weight_tying = false,
-                                                                        .temperature = 0.5,
-                                                                        .sampled_softmax = true,
-                                                                        .num_sampled = 7}});
+  // Setting one option keeps Merlin's other defaults (cosine, sampled, untied).
+  Model model = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 7});
+  EXPECT_TRUE(model.tasks()[0].next_item_options().l2_normalization);
+  EXPECT_TRUE(model.tasks()[0].next_item_options().sampled_softmax);
+  EXPECT_FALSE(model.tasks()[0].next_item_options().weight_tying);
   model.compile("adam");
   model.fit(train, {.batch_size = 100, .epochs = 1, .progress = false});
   EXPECT_THAT(names(model), ::testing::Contains(kTask + "/output/item_embeddings"));
@@ -267,6 +275,45 @@ TEST(NextItem, SaveAndLoadRecommendTheSame) {
                    model.evaluate(train, {.batch_size = 100, .progress = false}).at("loss"));
 }
 
+// Stops a fit after `at` steps.
+struct StopAt : Callback {
+  std::int64_t at;
+  explicit StopAt(std::int64_t step) : at(step) {}
+  void on_batch_end(Model&, std::int64_t step, const Logs&) override {
+    if (step == at) throw std::runtime_error("stop");
+  }
+};
+
+// The sampled negatives follow the tape's random state, which checkpoints
+// keep: a fit resumed mid-epoch ends with the same weights.
+TEST(NextItem, ResumedSampledFitEndsWithTheSameWeights) {
+  const Dataset train = sequences(10, 12);  // 400 rows: 4 batches of 100
+  auto make = [&] {
+    Model m = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 10});
+    m.build(train.schema(), 4);
+    m.compile("adam");
+    return m;
+  };
+  Model whole = make();
+  whole.fit(train, {.batch_size = 100, .epochs = 2, .seed = 3, .progress = false});
+  TempDir dir;
+  Model first = make();
+  EXPECT_THROW(first.fit(train, {.batch_size = 100,
+                                 .epochs = 2,
+                                 .seed = 3,
+                                 .callbacks = {ModelCheckpoint(dir / "ckpt", {.every_n_steps = 1}),
+                                               std::make_shared<StopAt>(6)},
+                                 .progress = false}),
+               std::runtime_error);
+  Model resumed = make();
+  resumed.fit(train, {.batch_size = 100, .epochs = 2, .seed = 3, .progress = false, .resume_from = dir / "ckpt"});
+  const auto a = whole.state(), b = resumed.state();
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) {
+    EXPECT_EQ(std::memcmp(t.raw(), b.at(name).raw(), t.nbytes()), 0) << name;
+  }
+}
+
 TEST(NextItem, Errors) {
   const Dataset train = sequences(3, 10);
   EXPECT_THAT(error_of([&] { NextItemPredictionTask::from_schema(train.schema().remove_by_tag(Tags::ITEM_ID)); }),
@@ -284,6 +331,23 @@ TEST(NextItem, Errors) {
              {NextItemPredictionTask::from_schema(train.schema())});
   EXPECT_THAT(error_of([&] { wide.build(train.schema(), 0); }),
               HasSubstr("weight tying to the 'movieId' table of shape [48, 8] needs the body's output to be 8 wide"));
+  // Tying needs the body to embed the item domain.
+  Model untied_body(EmbeddingFeatures::from_schema(train.schema().select_by_tag(Tags::USER_ID), {.dim = 4})
+                        .connect(ConcatFeatures()),
+                    {NextItemPredictionTask::from_schema(train.schema())});
+  EXPECT_THAT(error_of([&] { untied_body.build(train.schema(), 0); }),
+              HasSubstr("weight tying needs the body to embed the 'movieId' domain"));
+  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.min_sampled_id = 3}); }),
+              HasSubstr("it bounds the uniform sampler"));
+  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.sampled_softmax = true,
+                                                                               .num_sampled = std::int64_t{1} << 62}); }),
+              HasSubstr("expected [1, 47)"));
+  // predict_to would write a column per item: refused, pointing to recommend.
+  Model ytdnn = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 4}, .num_sampled = 5});
+  ytdnn.build(train.schema(), 0);
+  EXPECT_EQ(ytdnn.predict(train).at(kTask).shape(), Shape({train.num_rows(), 48}));
+  testing::TempDir out;
+  EXPECT_THAT(error_of([&] { ytdnn.predict_to(train, out / "p"); }), HasSubstr("recblocks recommend --queries"));
   // A target outside the catalogue.
   Model model(history_body(train.schema(), 4), {NextItemPredictionTask("movieId", "movieId", 20, {.weight_tying = false})});
   model.compile("adam");
@@ -303,8 +367,7 @@ TEST(NextItemMovieLens, YoutubeDNNBeatsPopularityOnLeaveLastOut) {
   const SeenItems seen(train, "userId", "movieId");
   const Logs popular = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
   Model model = YoutubeDNNRetrievalModel(
-      train.schema(), {.next_item = {.weight_tying = false, .l2_normalization = true, .temperature = 0.1,
-                                     .sampled_softmax = true, .num_sampled = 100}});
+      train.schema(), {.temperature = 0.1});
   model.compile(optim::Adam({.learning_rate = 0.005}));
   model.fit(train, {.batch_size = 1024, .epochs = 10, .progress = false});
   const Logs logs = TopKRecommender(model, train).evaluate(valid, {.ks = {10}, .seen = &seen});

@@ -36,6 +36,8 @@ struct HistoryOptions {
 // that moment), with the item column's domain: an embedding block looks
 // it up in the item id table. The user and item columns must be scalar
 // integer columns, the time column an integer one; errors name the column.
+// `context` must not hold `data`'s own rows: a row there too would count
+// as its own history.
 Dataset add_history(const Dataset& data, const HistoryOptions& options = {}, const Dataset* context = nullptr);
 
 // The query for what comes after each row: the row with its own item
@@ -58,7 +60,9 @@ struct GroupByUserOptions {
 // One row per user (ascending id): the user column, "<item>_list" (the
 // user's items sorted by time, tagged CATEGORICAL, LIST, SEQUENCE, ITEM,
 // the item column's domain), "<time>_list" (their times, int64, TIME) and
-// "<item>_count" (int32: how many items before truncation).
+// "<item>_count" (int32: how many items before truncation). Padded
+// sessions are for SequenceEmbeddingFeatures (padding masked); the pooled
+// EmbeddingFeatures average the padding rows in, so give them ragged lists.
 Dataset group_by_user(const Dataset& data, const GroupByUserOptions& options = {});
 
 }  // namespace recblocks::datasets

@@ -59,18 +59,27 @@ Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions 
 // with (a list column, its item embeddings mean-pooled; MovieLens' history
 // column, movielens.h), concatenated, through top_block; a
 // NextItemPredictionTask on the ITEM_ID column scores it against the
-// catalogue, with a sampled softmax in training.
+// catalogue with its own output table (no weight tying, as Merlin's).
 //
-//   auto model = rb::YoutubeDNNRetrievalModel(schema, {.top_block = rb::MLPBlock({128, 64})});
+//   auto model = rb::YoutubeDNNRetrievalModel(schema, {.top_block = rb::MLPBlock({128, 64}),
+//                                                      .temperature = 0.1});
 //
-// Defaults as Merlin's: top_block MLPBlock({64}); the task without weight
-// tying (its own output table, as wide as the top block's output), with
-// l2_normalization, sampled_softmax and num_sampled = 100.
+// The task's settings are fields here, with Merlin's defaults: top_block
+// MLPBlock({64}), l2_normalization, sampled_softmax with num_sampled = 100
+// items drawn by popularity and logQ correction.
 struct YoutubeDNNOptions {
   std::optional<Block> top_block = std::nullopt;
   Tag query_tag = Tags::USER;
   EmbeddingOptions embedding_options = {};
-  NextItemOptions next_item = {.weight_tying = false, .l2_normalization = true, .sampled_softmax = true};
+  bool l2_normalization = true;
+  double temperature = 1.0;
+  bool sampled_softmax = true;
+  std::int64_t num_sampled = 100;
+  std::string sampler = "popularity";  // or "uniform"
+  bool logq_correction = true;
+  bool remove_accidental_hits = true;
+  // Default: RecallAt, MRRAt, NDCGAt, AvgPrecisionAt, PrecisionAt at 10.
+  std::vector<Metric> metrics = {};
 };
 Model YoutubeDNNRetrievalModel(const Schema& schema, YoutubeDNNOptions options = {});
 

@@ -115,8 +115,13 @@ struct ItemRetrievalOptions {
 // the positive first; with logq_correction each column's logit is lowered
 // by log q(item) (the positive's too, as TensorFlow's sampled softmax); with
 // remove_accidental_hits a drawn item equal to the row's own is left out of
-// the row's loss. evaluate(), predict() and the recommender always score
-// the whole catalogue, exactly. num_sampled + 1 must be below num_items
+// the row's loss. evaluate() and predict() always score every id in [0,
+// num_items), exactly (reserved and unseen ids included); the recommender
+// scores the distinct item ids of its items dataset (retrieval/
+// recommender.h). Model::predict_to refuses a next-item task (a column per
+// item): write top-k lists with the recommender instead. The draws come
+// from the training tape's random state, which checkpoints keep (a resumed
+// fit draws the same). num_sampled + 1 must be below num_items
 // (the two shapes of logits are told apart by their width).
 //
 // Metrics (default RecallAt, MRRAt, NDCGAt, AvgPrecisionAt, PrecisionAt at
@@ -135,7 +140,7 @@ struct NextItemOptions {
   std::int64_t num_sampled = 100;
   // "popularity" or "uniform".
   std::string sampler = "popularity";
-  std::int64_t min_sampled_id = 0;  // uniform sampler
+  std::int64_t min_sampled_id = 0;  // uniform sampler only (an error with popularity)
   bool logq_correction = true;      // sampled softmax
   bool remove_accidental_hits = true;
 };
