@@ -127,6 +127,7 @@ class NextItemOutputImpl final : public BlockBase {
                                            Initializer::glorot_uniform().make(shape, context.next_stream()));
     }
     bias_ = std::make_shared<Parameter>("item_bias", Tensor::zeros({num_items_}));
+    stream_seed_ = context.next_stream();
     return FlowSpec::tensor({Shape{num_items_}});
   }
 
@@ -150,7 +151,10 @@ class NextItemOutputImpl final : public BlockBase {
     const std::int64_t s = options_.num_sampled;
     Arena& arena = run.tape().arena();
     Tensor sampled = arena.tensor({s}, DType::kInt64);
-    sampler_->draw(s, sampled.data<std::int64_t>(), run.tape().rng().next_stream(static_cast<std::uint64_t>(s)));
+    // The draws depend on the model's seed and on the tape's random state
+    // (which checkpoints keep).
+    const std::uint64_t base = run.tape().rng().next_stream(static_cast<std::uint64_t>(s));
+    sampler_->draw(s, sampled.data<std::int64_t>(), mix64(stream_seed_ ^ base));
     Var positive = ops::embedding(w, targets);  // [B, d]
     Var negative = ops::embedding(w, sampled);  // [S, d]
     if (options_.l2_normalization) {
@@ -197,6 +201,7 @@ class NextItemOutputImpl final : public BlockBase {
   std::shared_ptr<ItemSampler> sampler_;
   ParameterPtr table_;
   ParameterPtr bias_;
+  std::uint64_t stream_seed_ = 0;
 };
 
 }  // namespace
