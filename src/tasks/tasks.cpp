@@ -43,6 +43,22 @@ PredictionTask::Kind kind_from_name(const std::string& name) {
       name));
 }
 
+// The item counts of a retrieval or next-item task in its JSON: an array,
+// or null before fit counted them.
+json counts_json(const Tensor& counts) {
+  if (!counts.defined()) return nullptr;
+  const auto* c = counts.data<std::int64_t>();
+  return std::vector<std::int64_t>(c, c + counts.numel());
+}
+
+void restore_item_counts(const PredictionTask& task, const json& section) {
+  if (!section.contains("item_counts") || section["item_counts"].is_null()) return;
+  const auto counts = section["item_counts"].get<std::vector<std::int64_t>>();
+  Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);
+  std::copy(counts.begin(), counts.end(), t.data<std::int64_t>());
+  task.set_item_counts(std::move(t));
+}
+
 std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
   switch (kind) {
     case PredictionTask::Kind::kBinaryClassification:
@@ -502,11 +518,7 @@ json PredictionTask::to_json() const {
               {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
   if (impl_->kind == Kind::kItemRetrieval) {
     const ItemRetrievalOptions& r = impl_->retrieval;
-    json counts = nullptr;
-    if (impl_->item_counts.defined()) {
-      const auto* c = impl_->item_counts.data<std::int64_t>();
-      counts = std::vector<std::int64_t>(c, c + impl_->item_counts.numel());
-    }
+    const json counts = counts_json(impl_->item_counts);
     out["retrieval"] = {{"l2_normalization", r.l2_normalization},
                         {"temperature", r.temperature},
                         {"loss", ops::retrieval_loss_name(impl_->retrieval_loss)},
@@ -517,11 +529,7 @@ json PredictionTask::to_json() const {
   }
   if (impl_->kind == Kind::kNextItemPrediction) {
     const NextItemOptions& o = impl_->next_item;
-    json counts = nullptr;
-    if (impl_->item_counts.defined()) {
-      const auto* c = impl_->item_counts.data<std::int64_t>();
-      counts = std::vector<std::int64_t>(c, c + impl_->item_counts.numel());
-    }
+    const json counts = counts_json(impl_->item_counts);
     out["next_item"] = {{"domain", impl_->domain},
                         {"weight_tying", o.weight_tying},
                         {"l2_normalization", o.l2_normalization},
@@ -597,12 +605,7 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       o.logq_correction = r.value("logq_correction", o.logq_correction);
       o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
       ItemRetrievalTask task(std::move(target), std::move(o));
-      if (r.contains("item_counts") && !r["item_counts"].is_null()) {
-        const auto counts = r["item_counts"].get<std::vector<std::int64_t>>();
-        Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);
-        std::copy(counts.begin(), counts.end(), t.data<std::int64_t>());
-        task.set_item_counts(std::move(t));
-      }
+      restore_item_counts(task, r);
       return task;
     }
     case Kind::kNextItemPrediction: {
@@ -632,12 +635,7 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
       NextItemPredictionTask task(target, r.value("domain", target), j["num_classes"].get<std::int64_t>(),
                                   std::move(o));
-      if (r.contains("item_counts") && !r["item_counts"].is_null()) {
-        const auto counts = r["item_counts"].get<std::vector<std::int64_t>>();
-        Tensor t = Tensor::empty({static_cast<std::int64_t>(counts.size())}, DType::kInt64);
-        std::copy(counts.begin(), counts.end(), t.data<std::int64_t>());
-        task.set_item_counts(std::move(t));
-      }
+      restore_item_counts(task, r);
       return task;
     }
   }

@@ -82,6 +82,21 @@ inline Model small_seed_model(const Dataset& data, std::uint64_t seed = 0, MLPOp
   return model;
 }
 
+// One thread for a training test: ctest runs two tests at once on two
+// cores, and a pool of two spinning threads per test then waits on every
+// barrier for a descheduled thread (20x slower); results do not depend on
+// the thread count's timing either way.
+class OneThread {
+ public:
+  OneThread() : before_(num_threads()) { set_num_threads(1); }
+  ~OneThread() { set_num_threads(before_); }
+  OneThread(const OneThread&) = delete;
+  OneThread& operator=(const OneThread&) = delete;
+
+ private:
+  int before_;
+};
+
 inline bool same_state(const Model& a, const Model& b) {
   const auto sa = a.state();
   const auto sb = b.state();

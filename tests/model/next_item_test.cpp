@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "data/movielens_testing.h"
+#include "model/model_testing.h"
+#include "testing/tensor_testing.h"
 #include "io/test_files.h"
 #include "recblocks/blocks/aggregation.h"
 #include "recblocks/core/rng.h"
@@ -31,6 +33,8 @@ namespace recblocks {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::error_of;
+using testing::OneThread;
 using testing::TempDir;
 using retrieval::PopularityRecommender;
 using retrieval::SeenItems;
@@ -67,27 +71,6 @@ Dataset sequences(std::int64_t per_user, std::uint64_t seed) {
                               {"timestamp", Column{Tensor::from<std::int64_t>({rows}, time), {}}}});
   return datasets::add_history(data, {.max_length = 2});
 }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-class OneThread {
- public:
-  OneThread() : before_(num_threads()) { set_num_threads(1); }
-  ~OneThread() { set_num_threads(before_); }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int before_;
-};
 
 // A body reading the history (mean-pooled) and the user id, `dim` wide.
 Block history_body(const Schema& schema, std::int64_t dim) {

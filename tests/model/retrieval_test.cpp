@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "data/movielens_testing.h"
+#include "model/model_testing.h"
 #include "io/test_files.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/core/rng.h"
@@ -28,6 +29,8 @@ namespace recblocks {
 namespace {
 
 using ::testing::HasSubstr;
+using testing::error_of;
+using testing::OneThread;
 using testing::TempDir;
 using retrieval::PopularityRecommender;
 using retrieval::SeenItems;
@@ -77,31 +80,6 @@ const Tensor& weight(const std::map<std::string, Tensor>& state, const std::stri
   static const Tensor none = Tensor::zeros({1, 1});
   return none;
 }
-
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
-// One thread for the training tests: ctest runs two tests at once on two
-// cores, and a pool of two spinning threads per test then waits on every
-// barrier for a descheduled thread (20x slower); results do not depend on
-// the thread count's timing either way.
-class OneThread {
- public:
-  OneThread() : before_(num_threads()) { set_num_threads(1); }
-  ~OneThread() { set_num_threads(before_); }
-  OneThread(const OneThread&) = delete;
-  OneThread& operator=(const OneThread&) = delete;
-
- private:
-  int before_;
-};
 
 // The towers' outputs and the task's in-batch scores for every row of
 // `data` as one batch (copies: the tape's memory goes with it).
