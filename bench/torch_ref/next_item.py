@@ -10,11 +10,10 @@ retrieval.py. One JSON line per run.
 
 The model (independent code; statistical agreement with recblocks is the
 aim, not weight parity):
-  query   the columns tagged user (not target): each categorical column
-          embedded (one table per domain, TruncatedNormal(0, 0.05), --dim
-          wide; list columns such as movieId_history mean-pooled, an empty
-          row giving zeros), each continuous column as one value,
-          concatenated, then an MLP (--top, default [64]) with ReLU after
+  query   retrieval.py's Tower over the columns tagged user (each
+          categorical column embedded, one table per domain, --dim wide;
+          list columns such as movieId_history mean-pooled; continuous
+          columns as values), its MLP (--top, default [64]) with ReLU after
           every layer, the last included (Merlin's MLPBlock([64])).
   output  its own item table W [items, d] (glorot-uniform, limit
           sqrt(6 / (items + d))) and bias b [items] (zeros): no weight tying.
@@ -49,38 +48,15 @@ from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import recblocks_torch as rt  # noqa: E402
-from retrieval import ITEM_ID, Catalogue, Columns, truncated_normal_  # noqa: E402
+from retrieval import ITEM_ID, Catalogue, Columns, Tower  # noqa: E402
 
 
 class YoutubeDNN(nn.Module):
     def __init__(self, schema, dim: int, top: List[int], seed: int, l2_norm: bool, temperature: float):
         super().__init__()
         g = torch.Generator().manual_seed(seed)
-        cols = [c for c in schema if c.has_tag("user") and not c.has_tag("target")]
-        self.categorical = [c.name for c in cols if c.has_tag("categorical")]
-        self.continuous = [c.name for c in cols if c.has_tag("continuous")]
-        self.is_list = {c.name: c.is_ragged or c.is_list for c in cols}
-        self.tables = nn.ModuleDict()
-        self.table_of = {}
-        domains = {}
-        for c in cols:
-            if not c.has_tag("categorical"):
-                continue
-            if c.domain_name not in domains:
-                key = domains[c.domain_name] = str(len(self.tables))
-                self.tables[key] = nn.Embedding(c.cardinality, dim)
-                truncated_normal_(self.tables[key].weight, g)
-            self.table_of[c.name] = domains[c.domain_name]
-        self.layers = nn.ModuleList()
-        width = dim * len(self.categorical) + len(self.continuous)
-        for units in top:
-            layer = nn.Linear(width, units)
-            with torch.no_grad():
-                limit = math.sqrt(6.0 / (width + units))
-                layer.weight.uniform_(-limit, limit, generator=g)
-                layer.bias.zero_()
-            self.layers.append(layer)
-            width = units
+        self.tower = Tower(schema, "user", dim, top, g, relu_last=True)
+        width = top[-1]
         items = next(c for c in schema if c.name == ITEM_ID).cardinality
         self.items = items
         limit = math.sqrt(6.0 / (items + width))
@@ -88,23 +64,10 @@ class YoutubeDNN(nn.Module):
         self.b = nn.Parameter(torch.zeros(items))
         self.l2_norm = l2_norm
         self.temperature = temperature
-        self.columns = self.categorical + self.continuous + [ITEM_ID]
+        self.columns = self.tower.columns + [ITEM_ID]
 
     def query(self, batch) -> torch.Tensor:
-        parts = []
-        for name in self.categorical:
-            table = self.tables[self.table_of[name]]
-            if self.is_list[name]:
-                ids, mask = batch[name]
-                e = table(ids) * mask.unsqueeze(2)
-                parts.append(e.sum(1) / mask.sum(1, keepdim=True).clamp_min(1.0))
-            else:
-                parts.append(table(batch[name]))
-        for name in self.continuous:
-            parts.append(batch[name].reshape(-1, 1))
-        x = torch.cat(parts, dim=1)
-        for layer in self.layers:
-            x = torch.relu(layer(x))
+        x = self.tower(batch)
         return nn.functional.normalize(x, dim=1) if self.l2_norm else x
 
     def item_rows(self, ids=None) -> torch.Tensor:

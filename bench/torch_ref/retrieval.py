@@ -143,10 +143,10 @@ class Tower(nn.Module):
     """The columns of one side (tagged `side`): embeddings of the categorical
     ones (one table per domain; lists mean-pooled), continuous ones as
     values, concatenated, then an MLP with ReLU between layers and none
-    after the last. With `mlp` empty: the single id column's embedding (MF)."""
+    after the last (or after it too, with relu_last). With `mlp` empty: the single id column's embedding (MF)."""
 
     def __init__(self, schema: Sequence[rt.ColumnInfo], side: str, dim: int, mlp: Sequence[int],
-                 g: torch.Generator):
+                 g: torch.Generator, relu_last: bool = False):
         super().__init__()
         cols = [c for c in schema if c.has_tag(side) and not c.has_tag("target")]
         if not mlp:  # matrix factorisation: the id column only
@@ -178,6 +178,7 @@ class Tower(nn.Module):
             self.layers.append(layer)
             width = units
         self.columns = self.categorical + self.continuous
+        self.relu_last = relu_last  # ReLU after the last layer too (Merlin's MLPBlock)
 
     def forward(self, batch: Dict[str, object]) -> torch.Tensor:
         parts: List[torch.Tensor] = []
@@ -194,7 +195,7 @@ class Tower(nn.Module):
         x = parts[0] if len(parts) == 1 else torch.cat(parts, dim=1)
         for i, layer in enumerate(self.layers):
             x = layer(x)
-            if i + 1 < len(self.layers):
+            if i + 1 < len(self.layers) or self.relu_last:
                 x = torch.relu(x)
         return x
 

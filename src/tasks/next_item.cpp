@@ -174,15 +174,18 @@ class NextItemOutputImpl final : public BlockBase {
       float* c = shift.data<float>();
       const auto* sid = sampled.data<std::int64_t>();
       const bool logq = options_.logq_correction;
+      // The draws' shift, once per batch; each row copies it.
+      float* drawn = arena.tensor({s}).data<float>();
+      for (std::int64_t j = 0; j < s; ++j) drawn[j] = logq ? -sampler_->log_q(sid[j]) : 0.0f;
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t t = targets.dtype() == DType::kInt64 ? targets.data<std::int64_t>()[i]
                                                                 : targets.data<std::int32_t>()[i];
         float* ci = c + i * (1 + s);
         ci[0] = logq ? -sampler_->log_q(t) : 0.0f;
+        std::copy(drawn, drawn + s, ci + 1);
+        if (!options_.remove_accidental_hits) continue;
         for (std::int64_t j = 0; j < s; ++j) {
-          ci[1 + j] = options_.remove_accidental_hits && sid[j] == t ? -std::numeric_limits<float>::infinity()
-                      : logq                                         ? -sampler_->log_q(sid[j])
-                                                                     : 0.0f;
+          if (sid[j] == t) ci[1 + j] = -std::numeric_limits<float>::infinity();
         }
       }
       scores = ops::add(scores, run.tape().constant(shift));

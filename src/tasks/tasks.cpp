@@ -285,11 +285,15 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
                                      impl_->name, impl_->target, dtype_name(column.dtype())));
     }
   };
-  if (impl_->kind == Kind::kItemRetrieval) {
+  if (impl_->kind == Kind::kItemRetrieval || impl_->kind == Kind::kNextItemPrediction) {
     RB_CHECK(is_integer(column.dtype()), ValueError,
              "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name, impl_->target,
              dtype_name(column.dtype()));
-    const std::int64_t items = impl_->log_q.defined() ? impl_->log_q.numel() : -1;
+    // Next-item ids index the catalogue; retrieval ids the logQ counts
+    // once known (any id >= 0 before).
+    const std::int64_t items = impl_->kind == Kind::kNextItemPrediction ? impl_->num_classes
+                               : impl_->log_q.defined()                 ? impl_->log_q.numel()
+                                                                         : -1;
     Tensor out = Tensor::empty({rows}, DType::kInt64);
     auto* o = out.data<std::int64_t>();
     for (std::int64_t i = 0; i < rows; ++i) {
@@ -298,22 +302,6 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
       RB_CHECK(v >= 0 && (items < 0 || v < items), ValueError,
                "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
                i, v, items < 0 ? std::string("inf") : std::to_string(items));
-      o[i] = v;
-    }
-    return out;
-  }
-  if (impl_->kind == Kind::kNextItemPrediction) {
-    RB_CHECK(is_integer(column.dtype()), ValueError,
-             "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name, impl_->target,
-             dtype_name(column.dtype()));
-    Tensor out = Tensor::empty({rows}, DType::kInt64);
-    auto* o = out.data<std::int64_t>();
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const std::int64_t v = column.dtype() == DType::kInt64 ? column.data<std::int64_t>()[i]
-                                                             : column.data<std::int32_t>()[i];
-      RB_CHECK(v >= 0 && v < impl_->num_classes, ValueError,
-               "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
-               i, v, impl_->num_classes);
       o[i] = v;
     }
     return out;
