@@ -6,7 +6,10 @@
 # correction, Adam lr 0.005, batch 1024, 5 epochs, over several seeds; and
 # YoutubeDNN (next-item, the split with 20-item histories, sampled softmax
 # of 100 popularity-drawn items with logQ, cosine scores at temperature
-# 0.1, YT_EPOCHS = 10 epochs); the popularity baseline beside them. Prints a markdown table (mean and spread
+# 0.1, YT_EPOCHS = 10 epochs); the popularity baseline beside them.
+# recblocks trains MF and two-tower twice per seed: by default (each
+# distinct item of a batch scored once, UniqueRows) and with
+# --no-unique-candidates (every row's candidate scored, as PyTorch does). Prints a markdown table (mean and spread
 # of recall@10 and ndcg@10 over the full catalogue with each user's
 # training items excluded, training samples/s, the ratio) and writes every
 # run to $RETRIEVAL_OUT/runs.jsonl.
@@ -44,6 +47,8 @@ for model in mf two_tower; do
   for seed in ${SEEDS:-0 1 2}; do
     "$build/bench/retrieval/retrieval_bench" --model "$model" --data "$data" --epochs "$epochs" --seed "$seed" \
       --threads 2 >>"$runs"
+    "$build/bench/retrieval/retrieval_bench" --model "$model" --data "$data" --epochs "$epochs" --seed "$seed" \
+      --threads 2 --no-unique-candidates >>"$runs"
     for threads in "1 2" "2 1"; do
       set -- $threads
       OMP_NUM_THREADS=$1 OPENBLAS_NUM_THREADS=$2 "$python" "$root/bench/torch_ref/retrieval.py" --train "$data/train" \

@@ -1,13 +1,63 @@
 #include "recblocks/blocks/retrieval.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <numeric>
 
 #include "blocks/registry.h"
+#include "blocks/unique_rows.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/config.h"
 #include "recblocks/core/error.h"
 
 namespace recblocks {
+
+namespace detail {
+
+UniqueIds unique_in_order(const Tensor& ids) {
+  RB_CHECK((ids.dtype() == DType::kInt64 || ids.dtype() == DType::kInt32) && ids.rank() == 1, ShapeError,
+           "unique ids: expected int32 or int64 [rows], got {} {}", dtype_name(ids.dtype()), ids.shape());
+  const std::int64_t rows = ids.numel();
+  std::vector<std::int64_t> id(static_cast<std::size_t>(rows));
+  for (std::int64_t i = 0; i < rows; ++i) {
+    id[i] = ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
+  }
+  // Rows sorted by (id, row): each run of one id starts at its first row.
+  std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
+  std::iota(order.begin(), order.end(), std::int64_t{0});
+  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
+    return id[a] != id[b] ? id[a] < id[b] : a < b;
+  });
+  UniqueIds out;
+  out.inverse.assign(static_cast<std::size_t>(rows), -1);
+  // First pass: mark each run's first row; the runs are then numbered in
+  // row order so the distinct ids keep the batch's order.
+  std::vector<std::int64_t> run_first(static_cast<std::size_t>(rows));
+  for (std::int64_t k = 0; k < rows;) {
+    std::int64_t e = k + 1;
+    while (e < rows && id[order[e]] == id[order[k]]) ++e;
+    for (std::int64_t m = k; m < e; ++m) run_first[order[m]] = order[k];
+    k = e;
+  }
+  std::vector<std::int64_t> column_of(static_cast<std::size_t>(rows), -1);
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t f = run_first[i];
+    if (f == i) {
+      column_of[i] = static_cast<std::int64_t>(out.ids.size());
+      out.ids.push_back(id[i]);
+      out.first.push_back(i);
+      out.counts.push_back(0);
+    }
+    const std::int64_t c = column_of[f];
+    out.inverse[i] = c;
+    ++out.counts[c];
+  }
+  return out;
+}
+
+}  // namespace detail
+
 namespace {
 
 using nlohmann::json;
@@ -59,7 +109,124 @@ class ItemRetrievalScorerImpl final : public BlockBase {
   ItemRetrievalScorerOptions options_;
 };
 
+// False for a block whose training output for a row depends on the other
+// rows or on a per-row random draw (dropout, batch normalisation).
+bool rows_independent(const json& j) {
+  if (!j.is_object() || !j.contains("type")) return true;  // a {"ref": id}: checked where defined
+  const std::string type = j["type"].get<std::string>();
+  const json& c = j.contains("config") ? j["config"] : json::object();
+  if (type == "BatchNorm") return false;
+  if (type == "Dropout" && c.value("rate", 0.0) > 0) return false;
+  if (type == "MLPBlock" && (c.value("dropout", 0.0) > 0 || c.value("normalization", std::string()) == "batch_norm")) {
+    return false;
+  }
+  if (j.contains("children")) {
+    for (const json& child : j["children"]) {
+      if (!rows_independent(child.at("block"))) return false;
+    }
+  }
+  return true;
+}
+
+// Whether every row's `column` equals that of its id's first row.
+bool same_within_ids(const Batch& batch, const std::string& column, const detail::UniqueIds& u) {
+  const auto rows = static_cast<std::int64_t>(u.inverse.size());
+  auto first_of = [&](std::int64_t i) { return u.first[static_cast<std::size_t>(u.inverse[i])]; };
+  if (batch.is_list(column)) {
+    const RaggedTensor& r = batch.ragged(column);
+    const auto* off = r.offsets().data<std::int64_t>();
+    const std::size_t value_bytes = r.values().nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(r.nnz(), 1));
+    const auto* v = static_cast<const unsigned char*>(r.values().raw());
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const std::int64_t f = first_of(i);
+      if (f == i) continue;
+      const std::int64_t n = off[i + 1] - off[i];
+      if (n != off[f + 1] - off[f]) return false;
+      if (std::memcmp(v + off[i] * value_bytes, v + off[f] * value_bytes, static_cast<std::size_t>(n) * value_bytes) !=
+          0) {
+        return false;
+      }
+    }
+    return true;
+  }
+  const Tensor& t = batch.tensor(column);
+  const std::size_t row_bytes = t.nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(rows, 1));
+  const auto* v = static_cast<const unsigned char*>(t.raw());
+  for (std::int64_t i = 0; i < rows; ++i) {
+    const std::int64_t f = first_of(i);
+    if (f != i && std::memcmp(v + i * row_bytes, v + f * row_bytes, row_bytes) != 0) return false;
+  }
+  return true;
+}
+
+class UniqueRowsImpl final : public BlockBase {
+ public:
+  UniqueRowsImpl(Block block, UniqueRowsOptions options) : block_(std::move(block)), options_(std::move(options)) {
+    RB_CHECK(block_.defined(), ValueError, "UniqueRows: the block is empty");
+    RB_CHECK(!options_.key.empty(), ValueError, "UniqueRows: the key column is not set");
+  }
+  std::string_view type() const override { return "UniqueRows"; }
+  json config() const override { return options_.to_json(); }
+  std::vector<std::pair<std::string, Block>> children() const override { return {{"block", block_}}; }
+
+  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
+    RB_CHECK(input.kind() == FlowSpec::Kind::kInputs, ValueError,
+             "UniqueRows: expected the batch's columns as input, got {}", input.str());
+    const Schema& schema = input.schema();
+    RB_CHECK(schema.contains(options_.key), ValueError, "UniqueRows: the key column '{}' is not in the input ({})",
+             options_.key, fmt::join(schema.column_names(), ", "));
+    const ColumnSchema& key = schema.column(options_.key);
+    RB_CHECK(is_integer(key.dtype()) && !key.is_list(), ValueError,
+             "UniqueRows: the key column '{}' must be a scalar int32 or int64 id column", options_.key);
+    std::vector<std::string> names = {options_.key};
+    for (const std::string& c : options_.columns) {
+      RB_CHECK(schema.contains(c), ValueError, "UniqueRows: column '{}' is not in the input ({})", c,
+               fmt::join(schema.column_names(), ", "));
+      if (c != options_.key) names.push_back(c);
+    }
+    selected_ = names;
+    exact_ = rows_independent(block_.to_json());
+    const FlowSpec out = block_.build(FlowSpec::inputs(schema.select_by_name(names)), context);
+    RB_CHECK(out.kind() == FlowSpec::Kind::kTensor, ValueError,
+             "UniqueRows: the block must return one tensor per row, it returns {}", out.str());
+    return out;
+  }
+
+  Flow forward(const Flow& input, RunContext& run) const override {
+    const Batch batch = input.batch().select(selected_);
+    if (!run.training() || !exact_) return block_.forward(Flow::inputs(batch), run);
+    const detail::UniqueIds u = detail::unique_in_order(batch.tensor(options_.key));
+    bool merge = static_cast<std::int64_t>(u.ids.size()) < batch.rows();
+    for (std::size_t c = 1; merge && c < selected_.size(); ++c) merge = same_within_ids(batch, selected_[c], u);
+    if (!merge) return block_.forward(Flow::inputs(batch), run);
+    return block_.forward(Flow::inputs(batch.take(u.first)), run);
+  }
+
+ private:
+  Block block_;
+  UniqueRowsOptions options_;
+  std::vector<std::string> selected_;
+  bool exact_ = true;
+};
+
 }  // namespace
+
+json UniqueRowsOptions::to_json() const { return {{"key", key}, {"columns", columns}}; }
+
+UniqueRowsOptions UniqueRowsOptions::from_json(const json& j) {
+  config::check_keys(j, "UniqueRows", {"key", "columns"});
+  UniqueRowsOptions o;
+  try {
+    o.key = j.at("key").get<std::string>();
+    o.columns = j.value("columns", o.columns);
+  } catch (const json::exception& e) {
+    throw ValueError(fmt::format("UniqueRows config {}: {}", j.dump(), e.what()));
+  }
+  return o;
+}
+
+UniqueRows::UniqueRows(Block block, UniqueRowsOptions options)
+    : Block(std::make_shared<UniqueRowsImpl>(std::move(block), std::move(options))) {}
 
 json ItemRetrievalScorerOptions::to_json() const {
   return {{"query", query},
@@ -87,6 +254,10 @@ ItemRetrievalScorer::ItemRetrievalScorer(ItemRetrievalScorerOptions options)
     : Block(std::make_shared<ItemRetrievalScorerImpl>(std::move(options))) {}
 
 void register_retrieval_blocks() {
+  register_block_type("UniqueRows", [](const json& c, auto children) {
+    RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}", children.size());
+    return UniqueRows(children[0].second, UniqueRowsOptions::from_json(c));
+  });
   register_block_type("ItemRetrievalScorer", [](const json& c, auto) {
     return ItemRetrievalScorer(ItemRetrievalScorerOptions::from_json(c));
   });

@@ -136,10 +136,12 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     return TwoTowerModel(schema, {.query_tower = MLPBlock(or_default(options.top, {128, 64}),
                                                           {.no_activation_last_layer = true}),
                                   .embedding_options = {.dim = options.embedding_dim},
-                                  .retrieval = retrieval});
+                                  .retrieval = retrieval,
+                                  .unique_candidates = options.unique_candidates});
   }
   if (options.model == "mf") {
-    return MatrixFactorizationModel(schema, {.dim = options.embedding_dim, .retrieval = retrieval});
+    return MatrixFactorizationModel(
+        schema, {.dim = options.embedding_dim, .retrieval = retrieval, .unique_candidates = options.unique_candidates});
   }
   if (options.model == "youtube_dnn") {
     RB_CHECK(options.retrieval_loss == "categorical_crossentropy" || options.retrieval_loss == "ce", ValueError,

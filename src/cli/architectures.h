@@ -33,6 +33,9 @@ struct ArchitectureOptions {
   bool logq_correction = true;
   bool l2_normalization = false;
   double temperature = 1.0;
+  // Run the candidate tower and score once per distinct item of a
+  // training batch (UniqueRows); the same training, less work.
+  bool unique_candidates = true;
   // youtube_dnn (next-item prediction on the ITEM_ID column): a sampled
   // softmax with num_sampled popularity-drawn items, or the full one.
   bool sampled_softmax = true;

@@ -268,6 +268,9 @@ void register_model_commands(CLI::App& app) {
   train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
                   "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every candidate's score in the loss "
                   "(logQ correction; default on)");
+  train->add_flag("!--no-unique-candidates", t->architecture.unique_candidates,
+                  "two_tower, mf: score every row's candidate in a training batch, not each distinct item once (the "
+                  "same training, slower where items repeat)");
   train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf, youtube_dnn: cosine scores");
   train->add_option("--temperature", t->architecture.temperature, "two_tower, mf, youtube_dnn: scores divided by it")
       ->capture_default_str()

@@ -5,6 +5,7 @@
 
 #include "recblocks/blocks/aggregation.h"
 #include "recblocks/blocks/combinators.h"
+#include "recblocks/blocks/retrieval.h"
 #include "recblocks/core/error.h"
 #include "recblocks/model/ranking.h"
 
@@ -26,6 +27,16 @@ Block tower_inputs(const Schema& schema, Tag tag, const EmbeddingOptions& embedd
   return ranking_inputs(usable, embeddings);
 }
 
+// The candidate tower run once per distinct item in training, keyed by the
+// schema's ITEM_ID column and compared on the tower's other inputs; as it
+// is when the tower's inputs hold no ITEM_ID column.
+Block unique_candidates(const Schema& schema, Tag tag, Block tower) {
+  const Schema inputs = features_of(schema, tag).select_by_tag({Tags::CATEGORICAL, Tags::CONTINUOUS});
+  const Schema ids = inputs.select_by_tag(Tags::ITEM_ID);
+  if (ids.size() != 1) return tower;
+  return UniqueRows(std::move(tower), {.key = ids.first().name(), .columns = inputs.column_names()});
+}
+
 }  // namespace
 
 Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
@@ -35,8 +46,9 @@ Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
   RB_CHECK(query_top.defined() && item_top.defined(), ValueError, "TwoTowerModel: a tower block is empty");
   const Block query = tower_inputs(schema, options.query_tower_tag, options.embedding_options, "query")
                           .connect(query_top);
-  const Block candidate = tower_inputs(schema, options.item_tower_tag, options.embedding_options, "candidate")
-                              .connect(item_top);
+  Block candidate = tower_inputs(schema, options.item_tower_tag, options.embedding_options, "candidate")
+                        .connect(item_top);
+  if (options.unique_candidates) candidate = unique_candidates(schema, options.item_tower_tag, std::move(candidate));
   return ParallelBlock({{"query", query}, {"candidate", candidate}});
 }
 
@@ -54,8 +66,12 @@ Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions 
   RB_CHECK(options.dim > 0, ValueError, "MatrixFactorizationModel: dim is {}, expected > 0", options.dim);
   const EmbeddingOptions tables{.dim = options.dim, .initializer = options.initializer,
                                 .l2_reg = options.embeddings_l2_reg};
+  Block candidate = EmbeddingFeatures::from_schema(items, tables).connect(ConcatFeatures());
+  if (options.unique_candidates) {
+    candidate = UniqueRows(std::move(candidate), {.key = items.first().name(), .columns = {}});
+  }
   Block body = ParallelBlock({{"query", EmbeddingFeatures::from_schema(users, tables).connect(ConcatFeatures())},
-                              {"candidate", EmbeddingFeatures::from_schema(items, tables).connect(ConcatFeatures())}});
+                              {"candidate", std::move(candidate)}});
   return Model(std::move(body), {ItemRetrievalTask::from_schema(schema, std::move(options.retrieval))});
 }
 

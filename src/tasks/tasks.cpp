@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "blocks/mlp_internal.h"
+#include "blocks/unique_rows.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/blocks/retrieval.h"
@@ -342,31 +343,51 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
                "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", impl_->name,
                dtype_name(targets.dtype()), targets.shape());
       const std::int64_t rows = targets.numel();
-      RB_CHECK(logits.shape() == Shape({rows, rows}), ShapeError,
-               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch)", impl_->name, logits.shape(), rows,
-               rows);
+      RB_CHECK(logits.shape().rank() == 2 && logits.shape()[0] == rows, ShapeError,
+               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, distinct items]",
+               impl_->name, logits.shape(), rows, rows, rows);
       RB_CHECK(!impl_->retrieval.logq_correction || impl_->log_q.defined(), ValueError,
                "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
                "set_item_counts) first",
                impl_->name);
       // From the step's arena: no heap allocation in a training step.
       Arena& arena = logits.tape().arena();
-      Tensor diagonal = arena.tensor({rows}, DType::kInt64);
-      for (std::int64_t i = 0; i < rows; ++i) diagonal.data<std::int64_t>()[i] = i;
+      Tensor positives = arena.tensor({rows}, DType::kInt64);
+      Tensor column_ids = targets;
       ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss, .margin = impl_->retrieval.margin};
-      if (impl_->retrieval.remove_accidental_hits) options.column_ids = targets;
+      if (logits.shape()[1] == rows) {
+        // One column per row: row i's positive is column i.
+        for (std::int64_t i = 0; i < rows; ++i) positives.data<std::int64_t>()[i] = i;
+      } else {
+        // One column per distinct item (UniqueRows ran the candidate tower
+        // once per item, in order of first appearance): each row's positive
+        // is its item's column, which stands for every row holding it.
+        const detail::UniqueIds u = detail::unique_in_order(targets);
+        const auto distinct = static_cast<std::int64_t>(u.ids.size());
+        RB_CHECK(logits.shape()[1] == distinct, ShapeError,
+                 "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, {}] (one column per "
+                 "distinct item of the batch)",
+                 impl_->name, logits.shape(), rows, rows, rows, distinct);
+        std::copy(u.inverse.begin(), u.inverse.end(), positives.data<std::int64_t>());
+        column_ids = arena.tensor({distinct}, DType::kInt64);
+        std::copy(u.ids.begin(), u.ids.end(), column_ids.data<std::int64_t>());
+        options.column_counts = arena.tensor({distinct}, DType::kInt64);
+        std::copy(u.counts.begin(), u.counts.end(), options.column_counts.data<std::int64_t>());
+      }
+      if (impl_->retrieval.remove_accidental_hits) options.column_ids = column_ids;
       if (impl_->retrieval.logq_correction) {
-        Tensor bias = arena.tensor({rows});
-        const auto* id = targets.data<std::int64_t>();
+        const std::int64_t cols = column_ids.numel();
+        Tensor bias = arena.tensor({cols});
+        const auto* id = column_ids.data<std::int64_t>();
         const std::int64_t items = impl_->log_q.numel();
-        for (std::int64_t j = 0; j < rows; ++j) {
-          RB_CHECK(id[j] >= 0 && id[j] < items, ValueError, "task '{}': item id {} at row {} is outside [0, {})",
+        for (std::int64_t j = 0; j < cols; ++j) {
+          RB_CHECK(id[j] >= 0 && id[j] < items, ValueError, "task '{}': item id {} at column {} is outside [0, {})",
                    impl_->name, id[j], j, items);
           bias.data<float>()[j] = impl_->log_q.data<float>()[id[j]];
         }
         options.column_bias = std::move(bias);
       }
-      return ops::retrieval_loss(logits, diagonal, options);
+      return ops::retrieval_loss(logits, positives, options);
     }
     case Kind::kNextItemPrediction: {
       RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
@@ -398,6 +419,22 @@ std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, co
   if (impl_->kind != Kind::kItemRetrieval) return {predictions(logits), prepared};
   const std::int64_t rows = prepared.numel();
   Tensor scores = predictions(logits);
+  if (scores.rank() == 2 && scores.size(0) == rows && scores.size(1) != rows) {
+    // One column per distinct item (UniqueRows): back to one per row, so
+    // the metrics rank each row's item among the batch's rows as before.
+    const detail::UniqueIds u = detail::unique_in_order(prepared);
+    const std::int64_t cols = scores.size(1);
+    RB_CHECK(static_cast<std::int64_t>(u.ids.size()) == cols, ShapeError,
+             "task '{}': the scores have shape {}, expected [{}, {}] or [{}, {}]", impl_->name, scores.shape(), rows,
+             rows, rows, u.ids.size());
+    Tensor full = Tensor::empty({rows, rows});
+    for (std::int64_t i = 0; i < rows; ++i) {
+      for (std::int64_t j = 0; j < rows; ++j) {
+        full.data<float>()[i * rows + j] = scores.data<float>()[i * cols + u.inverse[static_cast<std::size_t>(j)]];
+      }
+    }
+    scores = std::move(full);
+  }
   Tensor diagonal = Tensor::empty({rows}, DType::kInt64);
   const auto* id = prepared.data<std::int64_t>();
   for (std::int64_t i = 0; i < rows; ++i) diagonal.data<std::int64_t>()[i] = i;

@@ -100,6 +100,19 @@ std::vector<std::int32_t> flatten(const std::vector<std::vector<std::int32_t>>& 
   return all;
 }
 
+TEST(Batch, TakeCopiesTheNamedRowsOfEveryColumn) {
+  const Batch all(indexed_dataset(9));
+  const std::vector<std::int64_t> rows{7, 2, 2, 0, 5};
+  const Batch some = all.take(rows);
+  EXPECT_EQ(some.rows(), 5);
+  EXPECT_EQ(some.names(), all.names());
+  EXPECT_EQ(ids_of(some), (std::vector<std::int32_t>{7, 2, 2, 0, 5}));
+  expect_consistent(some);  // dense, fixed-length and ragged columns
+  EXPECT_EQ(all.take(std::vector<std::int64_t>{}).rows(), 0);
+  EXPECT_THAT(testing::error_of([&] { all.take(std::vector<std::int64_t>{1, 9}); }),
+              HasSubstr("rows[1] = 9 out of range for 9 rows"));
+}
+
 TEST(Loader, TheSeedsFirstBatchIdiomWorksAndTheBatchOutlivesTheLoader) {
   const Dataset valid = indexed_dataset(10);
   auto batch = *rb::Loader(valid, {.batch_size = 4, .shuffle = false}).begin();

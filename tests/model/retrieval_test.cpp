@@ -19,6 +19,7 @@
 #include "model/model_testing.h"
 #include "io/test_files.h"
 #include "recblocks/autograd/ops.h"
+#include "recblocks/blocks/retrieval.h"
 #include "recblocks/core/rng.h"
 #include "recblocks/core/threads.h"
 #include "recblocks/data/movielens.h"
@@ -86,10 +87,10 @@ const Tensor& weight(const std::map<std::string, Tensor>& state, const std::stri
 struct InBatch {
   Tensor query, candidate, scores;
 };
-InBatch score_in_batch(const Model& model, const Dataset& data) {
+InBatch score_in_batch(const Model& model, const Dataset& data, bool training = false) {
   Tape tape;
   const Batch batch(data);
-  RunContext run(tape, batch, false);
+  RunContext run(tape, batch, training);
   NoGradGuard no_grad;
   const Flow body = model.body().forward(Flow::inputs(batch), run);
   return {body.at("query").value().clone(), body.at("candidate").value().clone(),
@@ -147,6 +148,112 @@ TEST(TwoTower, CosineScoresWithTemperature) {
     }
     if (name.find("movieId") != std::string::npos) {
       EXPECT_THAT(name, HasSubstr("candidate"));
+    }
+  }
+}
+
+// UniqueRows: in training the candidate tower runs once per distinct item
+// (in order of first appearance) and the scores are [B, distinct]; at
+// inference, every row.
+TEST(UniqueRows, TrainingRunsTheCandidateTowerOncePerDistinctItem) {
+  const Dataset data = interactions(40, 21);
+  Model model = TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
+  model.build(data.schema(), 5);
+  const auto* item = data.column("movieId").values.data<std::int32_t>();
+  std::vector<std::int64_t> first_rows;
+  std::map<std::int32_t, std::int64_t> column_of;
+  for (std::int64_t r = 0; r < 40; ++r) {
+    if (column_of.emplace(item[r], static_cast<std::int64_t>(first_rows.size())).second) first_rows.push_back(r);
+  }
+  const auto distinct = static_cast<std::int64_t>(first_rows.size());
+  ASSERT_LT(distinct, 40);  // the data repeats items
+  const InBatch all = score_in_batch(model, data);
+  const InBatch merged = score_in_batch(model, data, /*training=*/true);
+  ASSERT_EQ(all.candidate.shape(), Shape({40, 6}));
+  ASSERT_EQ(merged.candidate.shape(), Shape({distinct, 6}));
+  ASSERT_EQ(merged.scores.shape(), Shape({40, distinct}));
+  for (std::int64_t i = 0; i < 40; ++i) {
+    for (std::int64_t j = 0; j < 40; ++j) {
+      EXPECT_NEAR(merged.scores.data<float>()[i * distinct + column_of[item[j]]], all.scores.data<float>()[i * 40 + j],
+                  1e-5);
+    }
+  }
+  // The block is saved and loaded with the model.
+  EXPECT_EQ(Block::from_json(model.body().to_json()).to_json(), model.body().to_json());
+  EXPECT_THAT(model.body().to_json().dump(), HasSubstr("\"UniqueRows\""));
+}
+
+TEST(UniqueRows, EveryRowWhenAnItemsFeaturesDifferOrTheTowerHasDropout) {
+  // One item's score feature differs between two of its rows: no row is
+  // merged in that batch.
+  Dataset data = interactions(40, 22);
+  float* score = data.column("score").values.data<float>();
+  const auto* item = data.column("movieId").values.data<std::int32_t>();
+  bool changed = false;
+  for (std::int64_t r = 1; r < 40 && !changed; ++r) {
+    for (std::int64_t earlier = 0; earlier < r && !changed; ++earlier) {
+      if (item[earlier] == item[r]) {
+        score[r] += 1.0f;
+        changed = true;
+      }
+    }
+  }
+  ASSERT_TRUE(changed);
+  Model model = TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
+  model.build(data.schema(), 5);
+  EXPECT_EQ(score_in_batch(model, data, true).scores.shape(), Shape({40, 40}));
+  // Dropout draws per row: merging rows would change what it does.
+  const Dataset clean = interactions(40, 22);
+  Model dropout = TwoTowerModel(clean.schema(),
+                                {.query_tower = MLPBlock({6}, {.dropout = 0.3}), .embedding_options = {.dim = 4}});
+  dropout.build(clean.schema(), 5);
+  EXPECT_EQ(score_in_batch(dropout, clean, true).scores.shape(), Shape({40, 40}));
+  Model off = TwoTowerModel(clean.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4},
+                                             .unique_candidates = false});
+  off.build(clean.schema(), 5);
+  EXPECT_EQ(score_in_batch(off, clean, true).scores.shape(), Shape({40, 40}));
+  EXPECT_THAT(error_of([&] { UniqueRows(MLPBlock({4}), {.key = "movieId"}).build(clean.schema().remove_by_tag(Tags::ITEM_ID), 0); }),
+              HasSubstr("the key column 'movieId' is not in the input"));
+}
+
+// Training on each distinct item once gives the weights of training on
+// every row: the loss counts each candidate as often as it occurs.
+TEST(UniqueRows, TrainsAsEveryRowDoes) {
+  const OneThread one_thread;
+  const Dataset train = interactions(1200, 23);
+  const std::pair<const char*, bool> kinds[] = {
+      {"categorical_crossentropy", true}, {"categorical_crossentropy", false}, {"bpr", true}, {"hinge", false}};
+  for (const auto& [loss, hits] : kinds) {
+    for (bool two_tower : {false, true}) {
+      std::vector<std::map<std::string, Tensor>> states;
+      std::vector<History> histories;
+      for (bool unique : {true, false}) {
+        const ItemRetrievalOptions retrieval{.loss = loss, .logq_correction = true, .remove_accidental_hits = hits};
+        Model model = two_tower ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({16, 8}),
+                                                                 .embedding_options = {.dim = 8},
+                                                                 .retrieval = retrieval,
+                                                                 .unique_candidates = unique})
+                                : MatrixFactorizationModel(train.schema(),
+                                                           {.dim = 8, .retrieval = retrieval, .unique_candidates = unique});
+        model.build(train.schema(), 7);
+        model.compile(optim::Adam({.learning_rate = 0.01}));
+        histories.push_back(model.fit(train, {.batch_size = 200, .epochs = 2, .train_metrics_steps = 3, .progress = false}));
+        states.push_back(model.state());
+      }
+      const std::string what =
+          std::string(loss) + (hits ? " without hits" : " with hits") + (two_tower ? " two-tower" : " mf");
+      // The same weights; the candidate tower's are one level deeper
+      // ("candidate/block/...") under UniqueRows.
+      ASSERT_EQ(states[0].size(), states[1].size()) << what;
+      for (const auto& [name, t] : states[0]) {
+        std::string plain = name;
+        if (const auto at = plain.find("candidate/block/"); at != std::string::npos) plain.erase(at + 10, 6);
+        ASSERT_TRUE(states[1].count(plain)) << what << ": " << plain;
+        EXPECT_TRUE(allclose(t, states[1].at(plain), 1e-4, 1e-5)) << what << ": " << name;
+      }
+      for (const auto& [metric, values] : histories[1].epochs.back()) {
+        EXPECT_NEAR(histories[0].epochs.back().at(metric), values, 1e-4) << what << ": " << metric;
+      }
     }
   }
 }

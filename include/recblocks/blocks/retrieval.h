@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "recblocks/blocks/block.h"
 
@@ -34,6 +35,37 @@ struct ItemRetrievalScorerOptions {
 class ItemRetrievalScorer : public Block {
  public:
   explicit ItemRetrievalScorer(ItemRetrievalScorerOptions options = {});
+};
+
+// Runs `block` once per distinct row of the batch in training: rows with
+// the same `key` (an int id column) and equal `columns` are one row, kept
+// in order of first appearance, so the output has one row per distinct
+// candidate (UniqueRows feeds `block` only the key and `columns`). Its
+// use: the candidate tower of an in-batch retrieval model, where popular
+// items fill much of every batch. ItemRetrievalScorer then scores each
+// query against each distinct candidate once ([B, U]) and the
+// ItemRetrievalTask counts every candidate as many times as it occurs, so
+// the loss and the gradients are those of the whole [B, B] matrix with
+// less work (TwoTowerModel and MatrixFactorizationModel use it unless
+// unique_candidates is off).
+//
+//   auto tower = rb::UniqueRows(candidate_tower, {.key = "movieId", .columns = {"genres"}});
+//
+// It changes nothing when it cannot be exact: at inference, for a batch
+// where one key comes with different `columns`, and for a block with
+// dropout or batch normalisation (whose outputs depend on the other rows
+// or on a random draw per row).
+struct UniqueRowsOptions {
+  std::string key = {};
+  std::vector<std::string> columns = {};
+
+  nlohmann::json to_json() const;
+  static UniqueRowsOptions from_json(const nlohmann::json& json);
+};
+
+class UniqueRows : public Block {
+ public:
+  UniqueRows(Block block, UniqueRowsOptions options);
 };
 
 }  // namespace recblocks

@@ -27,6 +27,7 @@
 #include <iosfwd>
 #include <iterator>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,9 @@ class Batch {
   // The named columns, in that order; unknown names throw, listing the
   // available ones.
   Batch select(const std::vector<std::string>& names) const;
+  // The rows `rows` (each in [0, rows())), in that order, copied: a batch
+  // of rows.size() rows with every column.
+  Batch take(std::span<const std::int64_t> rows) const;
   // A copy with `column` added (or replaced, by name): for transforms.
   // Rows must match rows().
   Batch with_column(const ColumnSchema& column, const Tensor& values) const;

@@ -37,6 +37,10 @@ struct TwoTowerOptions {
   Tag item_tower_tag = Tags::ITEM;
   EmbeddingOptions embedding_options = {};
   ItemRetrievalOptions retrieval = {};
+  // In training, run the candidate tower and score once per distinct item
+  // of the batch (UniqueRows, blocks/retrieval.h): the same loss and
+  // gradients as scoring every row, with less work when items repeat.
+  bool unique_candidates = true;
 };
 Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options = {});
 // The task is ItemRetrievalTask on the schema's ITEM_ID column.
@@ -50,6 +54,7 @@ struct MatrixFactorizationOptions {
   Initializer initializer = Initializer::truncated_normal(0.0, 0.05);
   float embeddings_l2_reg = 0.0f;
   ItemRetrievalOptions retrieval = {};
+  bool unique_candidates = true;  // as TwoTowerOptions'
 };
 Model MatrixFactorizationModel(const Schema& schema, MatrixFactorizationOptions options = {});
 

@@ -121,6 +121,17 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     RB_CHECK(options.column_ids.shape() == Shape{cols}, ShapeError,
              "retrieval_loss: column_ids have shape {}, expected [{}]", options.column_ids.shape(), cols);
   }
+  const bool has_counts = options.column_counts.defined();
+  if (has_counts) {
+    RB_CHECK(options.column_counts.dtype() == DType::kInt64 && options.column_counts.shape() == Shape{cols},
+             ShapeError, "retrieval_loss: column_counts are {} {}, expected int64 [{}]",
+             dtype_name(options.column_counts.dtype()), options.column_counts.shape(), cols);
+    for (std::int64_t j = 0; j < cols; ++j) {
+      RB_CHECK(options.column_counts.data<std::int64_t>()[j] >= 1, ValueError,
+               "retrieval_loss: column {} has count {}, expected >= 1", j,
+               options.column_counts.data<std::int64_t>()[j]);
+    }
+  }
   RB_CHECK(std::isfinite(options.margin), ValueError, "retrieval_loss: margin is {}, expected a finite number",
            options.margin);
 
@@ -150,6 +161,15 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
              positive[i]);
   }
   auto positive_item = [&](std::int64_t p) { return has_ids ? ids[p] : std::int64_t{0}; };
+  // How many identical columns each column stands for (1 without counts).
+  float* weight = nullptr;
+  if (has_counts) {
+    weight = tape.arena().tensor({cols}).data<float>();
+    for (std::int64_t j = 0; j < cols; ++j) {
+      weight[j] = static_cast<float>(options.column_counts.data<std::int64_t>()[j]);
+    }
+  }
+  auto weight_of = [&](std::int64_t j) { return has_counts ? static_cast<double>(weight[j]) : 1.0; };
 
   Tensor unit = tape.arena().tensor(s);
   float* u = unit.data<float>();
@@ -219,6 +239,13 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
           const std::int64_t j = by_item[m];
           if (j != p) ui[j] = 0.0f;
         }
+        if (has_counts) {
+          // Each column's copies; the positive's are accidental hits when
+          // the columns name their items.
+          const float positive_exp = ui[p];
+          for (std::int64_t c = 0; c < cols; ++c) ui[c] *= weight[c];
+          if (has_ids) ui[p] = positive_exp;
+        }
         float partial[8] = {};
         for (j = 0; j + 8 <= cols; j += 8) {
           for (int l = 0; l < 8; ++l) partial[l] += ui[j + l];
@@ -238,7 +265,11 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t p = positive[i];
       const std::int64_t p_id = positive_item(p);
-      for (std::int64_t j = 0; j < cols; ++j) total_pairs += j != p && included(i, p_id, p, j) ? 1 : 0;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        if (j != p && included(i, p_id, p, j)) total_pairs += has_counts ? static_cast<std::int64_t>(weight[j]) : 1;
+      }
+      // The positive's own copies, when they are not accidental hits.
+      if (has_counts && !has_ids) total_pairs += static_cast<std::int64_t>(weight[p]) - 1;
     }
     const double inv_pairs = total_pairs > 0 ? 1.0 / static_cast<double>(total_pairs) : 0.0;
     const double margin = options.margin;
@@ -255,15 +286,22 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
           if (j == p || !included(i, p_id, p, j)) continue;
           const double d = positive_score - value(i, j);
           double dloss_dd = 0;  // d(pair loss) / d(d)
+          const double w = weight_of(j);
           if (kind == RetrievalLoss::kHinge) {
-            loss += std::max(0.0, margin - d);
-            dloss_dd = margin - d > 0 ? -1.0 : 0.0;
+            loss += w * std::max(0.0, margin - d);
+            dloss_dd = margin - d > 0 ? -w : 0.0;
           } else {  // BPR and logistic: softplus(-d) = -log sigmoid(d)
-            loss += softplus(-d);
-            dloss_dd = -sigmoid(-d);
+            loss += w * softplus(-d);
+            dloss_dd = -w * sigmoid(-d);
           }
           ui[j] = static_cast<float>(-dloss_dd * inv_pairs);
           positive_grad += dloss_dd * inv_pairs;
+        }
+        // The positive against its own copies: d = 0, and no gradient (the
+        // positive's score is on both sides of each such pair).
+        if (has_counts && !has_ids && weight[p] > 1.0f) {
+          const double copies = weight[p] - 1.0;
+          loss += copies * (kind == RetrievalLoss::kHinge ? std::max(0.0, margin) : softplus(0.0));
         }
         ui[p] = static_cast<float>(positive_grad);
         row_loss[i] = static_cast<float>(loss);

@@ -108,6 +108,92 @@ TEST(RetrievalLossOp, GradientsMatchFiniteDifferences) {
   }
 }
 
+TEST(RetrievalLossOp, ColumnCountsEqualTheExpandedColumns) {
+  // Four distinct columns standing for 1, 3, 2 and 1 copies: the loss and
+  // each column's gradient (the sum over its copies) equal those of the
+  // seven columns written out, with and without item ids (accidental hits)
+  // and logQ bias, for every kind.
+  const std::vector<std::int64_t> counts{1, 3, 2, 1};
+  const std::vector<std::int64_t> unique_ids{20, 21, 22, 23};
+  const std::vector<float> unique_bias{0.4f, -0.3f, 0.9f, 0.1f};
+  const std::vector<std::int64_t> positives{1, 0, 2, 1, 3};  // distinct columns
+  const std::int64_t rows = 5, distinct = 4, cols = 7;
+  std::vector<std::int64_t> copy_of;  // expanded column -> distinct column
+  std::vector<std::int64_t> first_copy(distinct);
+  for (std::int64_t c = 0; c < distinct; ++c) {
+    first_copy[c] = static_cast<std::int64_t>(copy_of.size());
+    for (std::int64_t k = 0; k < counts[c]; ++k) copy_of.push_back(c);
+  }
+  const Tensor unique_scores = testing::uniform({rows, distinct}, 41, -2.0f, 2.0f);
+  Tensor expanded = Tensor::empty({rows, cols});
+  std::vector<std::int64_t> ids, expanded_positives;
+  std::vector<float> bias;
+  for (std::int64_t j = 0; j < cols; ++j) {
+    ids.push_back(unique_ids[copy_of[j]]);
+    bias.push_back(unique_bias[copy_of[j]]);
+    for (std::int64_t i = 0; i < rows; ++i) {
+      expanded.data<float>()[i * cols + j] = unique_scores.data<float>()[i * distinct + copy_of[j]];
+    }
+  }
+  // A row's positive is one of its column's copies (not always the first).
+  for (std::int64_t i = 0; i < rows; ++i) {
+    expanded_positives.push_back(first_copy[positives[i]] + (counts[positives[i]] > 1 ? i % 2 : 0));
+  }
+  for (ops::RetrievalLoss kind : kKinds) {
+    for (bool with_ids : {false, true}) {
+      Tape tape;
+      ops::RetrievalLossOptions full{.kind = kind, .column_bias = Tensor::from<float>({cols}, bias), .margin = 0.7f};
+      ops::RetrievalLossOptions merged{.kind = kind,
+                                       .column_bias = Tensor::from<float>({distinct}, unique_bias),
+                                       .column_counts = Tensor::from<std::int64_t>({distinct}, counts),
+                                       .margin = 0.7f};
+      if (with_ids) {
+        full.column_ids = Tensor::from<std::int64_t>({cols}, ids);
+        merged.column_ids = Tensor::from<std::int64_t>({distinct}, unique_ids);
+      }
+      Parameter pa("expanded", expanded.clone());
+      Parameter pb("merged", unique_scores.clone());
+      const Var a = tape.parameter(pa);
+      const Var b = tape.parameter(pb);
+      const Var expected = ops::retrieval_loss(a, Tensor::from<std::int64_t>({rows}, expanded_positives), full);
+      const Var got = ops::retrieval_loss(b, Tensor::from<std::int64_t>({rows}, positives), merged);
+      const std::string what = std::string(ops::retrieval_loss_name(kind)) + (with_ids ? " ids" : "");
+      EXPECT_NEAR(got.value().item(), expected.value().item(), 1e-6) << what;
+      tape.backward(ops::add(expected, got));
+      for (std::int64_t i = 0; i < rows; ++i) {
+        for (std::int64_t c = 0; c < distinct; ++c) {
+          double sum = 0;
+          for (std::int64_t j = 0; j < cols; ++j) {
+            if (copy_of[j] == c) sum += pa.dense_grad().data<float>()[i * cols + j];
+          }
+          EXPECT_NEAR(pb.dense_grad().data<float>()[i * distinct + c], sum, 1e-6) << what << " " << i << "," << c;
+        }
+      }
+    }
+  }
+}
+
+TEST(RetrievalLossOp, GradientsWithColumnCountsMatchFiniteDifferences) {
+  for (ops::RetrievalLoss kind : kKinds) {
+    for (bool with_ids : {false, true}) {
+      Parameter scores("scores", testing::uniform({5, 4}, 51, -1.5f, 1.5f));
+      ops::RetrievalLossOptions options{
+          .kind = kind,
+          .column_bias = testing::uniform({4}, 52),
+          .column_counts = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{2, 1, 3, 1}),
+          .margin = 1.0f};
+      if (with_ids) options.column_ids = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{7, 8, 9, 10});
+      const Tensor positives = Tensor::from<std::int64_t>({5}, std::vector<std::int64_t>{0, 2, 1, 3, 2});
+      EXPECT_TRUE(check_gradients(ops::retrieval_loss_name(kind), {&scores},
+                                  [&](Tape&, std::span<const Var> in) {
+                                    return ops::retrieval_loss(in[0], positives, options);
+                                  },
+                                  {.atol = 1e-4}))
+          << "ids " << with_ids;
+    }
+  }
+}
+
 TEST(RetrievalLossOp, ThroughTheScoresOfTwoTowers) {
   // The whole in-batch path: q c^T of two towers' outputs, L2-normalised.
   Parameter q("q", testing::uniform({4, 3}, 21));

@@ -11,6 +11,13 @@
 // batch) and is left out of its loss. A score of -inf (after the bias)
 // leaves that column out of that row's loss the same way (sampled softmax
 // masks its accidental hits so); a row's positive must be finite.
+// column_counts int64 [N] (when defined, each >= 1) says that column j
+// stands for that many identical columns (a batch's distinct candidates,
+// each scored once): the result is the loss of the expanded score matrix.
+// A row's positive counts once when column_ids are given (its other copies
+// are accidental hits), else column_counts[p] times in the softmax's
+// denominator, its extra copies being pairs with d = 0 for the pairwise
+// losses.
 //   kCategoricalCrossEntropy  mean_i -log softmax(s_i)[p_i] over the
 //                             columns not excluded
 //   pairwise, over the pairs (i, j), j != p_i, not excluded, with
@@ -35,6 +42,7 @@ struct RetrievalLossOptions {
   RetrievalLoss kind = RetrievalLoss::kCategoricalCrossEntropy;
   Tensor column_bias = {};  // float32 [N] or undefined
   Tensor column_ids = {};   // int32|int64 [N] or undefined
+  Tensor column_counts = {};  // int64 [N], each >= 1, or undefined
   float margin = 1.0f;      // kHinge
 };
 
