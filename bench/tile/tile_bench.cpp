@@ -41,6 +41,10 @@ int main(int argc, char** argv) {
       {"seed dX 128->64", false, true, 1024, 64, 128},     {"seed dW 128->512", true, false, 128, 512, 1024},
       {"seed dW 64->128", true, false, 64, 128, 1024},     {"seed dW 74->64", true, false, 74, 64, 1024},
       {"criteo fwd 367->512", false, false, 256, 512, 367}, {"criteo dW 512->256", true, false, 512, 256, 256},
+      {"criteo fwd 512->256", false, false, 256, 256, 512}, {"criteo fwd 256->64", false, false, 256, 64, 256},
+      {"criteo dX 367->512", false, true, 256, 367, 512},   {"criteo dX 512->256", false, true, 256, 512, 256},
+      {"criteo dX 256->64", false, true, 256, 256, 64},     {"criteo dW 367->512", true, false, 367, 512, 256},
+      {"criteo dW 256->64", true, false, 256, 64, 256},     {"criteo dW 13->512", true, false, 13, 512, 256},
       {"in-batch dQ = G C", false, false, 1024, 64, 1024}, {"in-batch dC = G^T Q", true, false, 1024, 64, 1024},
   };
   auto now = [] { return std::chrono::steady_clock::now(); };

@@ -8,6 +8,7 @@
 
 #include "autograd/ops/common.h"
 #include "kernels/cpu/parallel.h"
+#include "kernels/cpu/simd.h"
 
 namespace recblocks::ops {
 namespace {
@@ -222,15 +223,19 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
             if (j != p) ui[j] = -std::numeric_limits<float>::max();
           }
         }
-        // Eight partial maxima (and sums below): vectorisable, and the same
+        // Sixteen partial maxima (and sums below) in two vectors: the same
         // on every machine.
-        float lane_top[8];
-        std::fill(lane_top, lane_top + 8, -std::numeric_limits<float>::max());
+        using kernels::cpu::f8;
+        using kernels::cpu::load8;
+        f8 top0 = kernels::cpu::splat8(-std::numeric_limits<float>::max()), top1 = top0;
         std::int64_t j = 0;
-        for (; j + 8 <= cols; j += 8) {
-          for (int l = 0; l < 8; ++l) lane_top[l] = std::max(lane_top[l], ui[j + l]);
+        for (; j + 16 <= cols; j += 16) {
+          const f8 a = load8(ui + j), b = load8(ui + j + 8);
+          top0 = a > top0 ? a : top0;
+          top1 = b > top1 ? b : top1;
         }
-        float top = *std::max_element(lane_top, lane_top + 8);
+        float top = -std::numeric_limits<float>::max();
+        for (int l = 0; l < 8; ++l) top = std::max({top, top0[l], top1[l]});
         for (; j < cols; ++j) top = std::max(top, ui[j]);
         // A column at -inf is out of the row's softmax: exactly 0.
         constexpr float kInf = std::numeric_limits<float>::infinity();
@@ -246,13 +251,13 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
           for (std::int64_t c = 0; c < cols; ++c) ui[c] *= weight[c];
           if (has_ids) ui[p] = positive_exp;
         }
-        float partial[8] = {};
-        for (j = 0; j + 8 <= cols; j += 8) {
-          for (int l = 0; l < 8; ++l) partial[l] += ui[j + l];
+        f8 sum0{}, sum1{};
+        for (j = 0; j + 16 <= cols; j += 16) {
+          sum0 += load8(ui + j);
+          sum1 += load8(ui + j + 8);
         }
-        double total = 0;
+        double total = kernels::cpu::sum8(sum0 + sum1);
         for (; j < cols; ++j) total += ui[j];
-        for (float v : partial) total += v;
         row_loss[i] = static_cast<float>(std::log(total) + static_cast<double>(top - positive_score));
         const auto scale = static_cast<float>(1.0 / total) * inv_rows;
         for (std::int64_t c = 0; c < cols; ++c) ui[c] *= scale;
