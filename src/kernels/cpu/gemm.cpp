@@ -22,23 +22,43 @@ GemmPart sgemm_part(std::int64_t m, std::int64_t n, int part, int parts) {
 
 namespace {
 
-constexpr std::int64_t kTileRows = 6;
-constexpr std::int64_t kTileCols = 16;
+// The tile's vectors: 16 floats (one 512-bit register) where the build
+// has AVX-512, which doubles the multiply-adds per instruction on this
+// project's machine (an AMD EPYC with full-width AVX-512 units: 402 against
+// 200 GFLOP/s on one core in a register-only loop); else 8 (AVX2 or SSE).
+// A tile is 6 rows by two vectors: twelve accumulators.
+#if defined(__AVX512F__)
+using Vec = f16;
+#else
+using Vec = f8;
+#endif
+constexpr std::int64_t kLanes = static_cast<std::int64_t>(sizeof(Vec) / sizeof(float));
+inline Vec loadv(const float* p) {
+  Vec v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
+inline Vec splatv(float x) { return Vec{} + x; }
 
-// C = alpha op(A) op(B) + beta C on 6 x 16 register tiles straight from the
-// caches, for every product with n, k >= 16 and op(B) within 8 MiB:
-// the MLP layers of the ranking models in all three passes, the backward
-// of the in-batch scores, a catalogue softmax. On this project's 2-core machine (AMD EPYC,
-// Debian's BLIS 0.9) it runs these shapes 2.5-4x faster than BLIS, which
-// packs both operands per call: 1024 x 128 x 512 fwd 0.57 against 1.68
-// ms, 128 x 512 x 1024 dW 0.82 against 2.30 ms, in-batch G^T Q 0.87
-// against 2.3 ms (bench/RESULTS.md). op(B) is read in place when it is B
-// with a width that is a multiple of 16, else packed once per call into
-// zero-padded panels of 16 columns ([panel][k][16]). C goes 6 rows at a
-// time; op(A) = A is read in place (6 sequential streams),
+constexpr std::int64_t kTileRows = 6;
+constexpr std::int64_t kTileCols = 2 * kLanes;
+
+// C = alpha op(A) op(B) + beta C on 6 x kTileCols register tiles (6 x 32
+// with AVX-512, 6 x 16 without) straight from the caches, for every
+// product with n, k >= 16 and op(B) within 8 MiB: the MLP layers of the
+// ranking models in all three passes, the backward of the in-batch scores,
+// a catalogue softmax. On this project's 2-core machine (AMD EPYC, Debian's
+// BLIS 0.9) it runs these shapes at 230-470 GFLOP/s, 3-6x BLIS, which
+// packs both operands per call (build/bench/tile/tile_bench: 1024 x 128 x
+// 512 fwd 0.30 against 1.72 ms, 128 x 512 x 1024 dW 0.40 against 1.79 ms,
+// in-batch G^T Q 0.58 against 1.9 ms). op(B) is read in place when it is B
+// with a width that is a multiple of kTileCols, else packed once per call
+// into zero-padded panels of kTileCols columns ([panel][k][kTileCols]). C
+// goes 6 rows at a time; op(A) = A is read in place (6 sequential streams),
 // op(A) = A^T has the tile's 6 columns packed first ([k][6]) so that each
 // panel's pass reads them from L1. Each element sums its k products in
-// order: the same result on any thread count. sgemm and the fused linear
+// order: the same result on any thread count and vector width. sgemm and the fused linear
 // kernels split C between the threads as before (sgemm_run_part); a
 // thread's block runs here when it has the shape, else on BLIS.
 // Checked against a naive product in tests/kernels.
@@ -61,7 +81,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
                        const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
                        std::int64_t ldc) {
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
-  // op(B) by panels: row p of panel q at panel_row(q, p), 16 floats.
+  // op(B) by panels: row p of panel q at panel_row(q, p), kTileCols floats.
   const bool b_in_place = !trans_b && n % kTileCols == 0;
   thread_local std::vector<float> packed_b;  // grows once per thread, reused
   if (!b_in_place) {
@@ -101,16 +121,16 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         }
       }
       for (std::int64_t q = 0; q < panels; ++q) {
-        f8 acc[kTileRows][2] = {};
+        Vec acc[kTileRows][2] = {};
         if (packed) {
           const float* pa = packed_a.data();
           for (std::int64_t p = 0; p < k; ++p) {
             const float* brow = panel_row(q, p);
-            const f8 b0 = load8(brow);
-            const f8 b1 = load8(brow + 8);
+            const Vec b0 = loadv(brow);
+            const Vec b1 = loadv(brow + kLanes);
             const float* x = pa + p * kTileRows;
             for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const f8 v = splat8(x[r]);
+              const Vec v = splatv(x[r]);
               acc[r][0] += v * b0;
               acc[r][1] += v * b1;
             }
@@ -119,10 +139,10 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
           const float* a0 = a + i0 * lda;
           for (std::int64_t p = 0; p < k; ++p) {
             const float* brow = panel_row(q, p);
-            const f8 b0 = load8(brow);
-            const f8 b1 = load8(brow + 8);
+            const Vec b0 = loadv(brow);
+            const Vec b1 = loadv(brow + kLanes);
             for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const f8 v = splat8(a0[r * lda + p]);
+              const Vec v = splatv(a0[r * lda + p]);
               acc[r][0] += v * b0;
               acc[r][1] += v * b1;
             }
@@ -130,23 +150,23 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         }
         const std::int64_t d0 = q * kTileCols;
         const std::int64_t cols = std::min(kTileCols, n - d0);
-        const f8 scale = splat8(alpha);
-        const f8 keep = splat8(beta);
+        const Vec scale = splatv(alpha);
+        const Vec keep = splatv(beta);
         for (std::int64_t r = 0; r < rows; ++r) {
           float* out = c + (i0 + r) * ldc + d0;
-          f8 lo = acc[r][0] * scale;
-          f8 hi = acc[r][1] * scale;
+          Vec lo = acc[r][0] * scale;
+          Vec hi = acc[r][1] * scale;
           if (cols == kTileCols) {
             if (beta != 0.0f) {
-              lo += load8(out) * keep;
-              hi += load8(out + 8) * keep;
+              lo += loadv(out) * keep;
+              hi += loadv(out + kLanes) * keep;
             }
-            store8(out, lo);
-            store8(out + 8, hi);
+            storev(out, lo);
+            storev(out + kLanes, hi);
           } else {
             float tile_out[kTileCols];
-            store8(tile_out, lo);
-            store8(tile_out + 8, hi);
+            storev(tile_out, lo);
+            storev(tile_out + kLanes, hi);
             for (std::int64_t j = 0; j < cols; ++j) out[j] = tile_out[j] + (beta != 0.0f ? beta * out[j] : 0.0f);
           }
         }
@@ -198,9 +218,9 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 // the in-batch scores of retrieval (queries [B, d] x candidates [B, d]^T)
 // and the top-k scan. BLIS reaches a third of its peak on these shapes (a
 // pack per call for a k-step of only d). Each thread takes whole panels
-// of 16 columns of C: it packs its panel of B transposed ([k][16], in L1)
-// and sweeps all rows of A six at a time, a 6 x 16 tile of C in twelve
-// eight-float registers; each element sums its k products in order (the
+// of kTileCols columns of C: it packs its panel of B transposed ([k][kTileCols], in L1)
+// and sweeps all rows of A six at a time, a 6 x kTileCols tile of C in twelve
+// vector registers; each element sums its k products in order (the
 // same result on any thread count). Checked against a naive product in
 // tests/kernels.
 namespace {
@@ -222,39 +242,39 @@ void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha
       }
       for (std::int64_t i0 = 0; i0 < m; i0 += kTileRows) {
         const std::int64_t rows = std::min(kTileRows, m - i0);
-        f8 acc[kTileRows][2] = {};
+        Vec acc[kTileRows][2] = {};
         if (rows == kTileRows) {
           const float* a0 = a + i0 * lda;
           for (std::int64_t kk = 0; kk < k; ++kk) {
-            const f8 b0 = load8(bp + kk * kTileCols);
-            const f8 b1 = load8(bp + kk * kTileCols + 8);
+            const Vec b0 = loadv(bp + kk * kTileCols);
+            const Vec b1 = loadv(bp + kk * kTileCols + kLanes);
             for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const f8 x = splat8(a0[r * lda + kk]);
+              const Vec x = splatv(a0[r * lda + kk]);
               acc[r][0] += x * b0;
               acc[r][1] += x * b1;
             }
           }
         } else {
           for (std::int64_t kk = 0; kk < k; ++kk) {
-            const f8 b0 = load8(bp + kk * kTileCols);
-            const f8 b1 = load8(bp + kk * kTileCols + 8);
+            const Vec b0 = loadv(bp + kk * kTileCols);
+            const Vec b1 = loadv(bp + kk * kTileCols + kLanes);
             for (std::int64_t r = 0; r < rows; ++r) {
-              const f8 x = splat8(a[(i0 + r) * lda + kk]);
+              const Vec x = splatv(a[(i0 + r) * lda + kk]);
               acc[r][0] += x * b0;
               acc[r][1] += x * b1;
             }
           }
         }
-        const f8 scale = splat8(alpha);
+        const Vec scale = splatv(alpha);
         for (std::int64_t r = 0; r < rows; ++r) {
           float* out = c + (i0 + r) * ldc + j0;
           if (cols == kTileCols) {
-            store8(out, acc[r][0] * scale);
-            store8(out + 8, acc[r][1] * scale);
+            storev(out, acc[r][0] * scale);
+            storev(out + kLanes, acc[r][1] * scale);
           } else {
             float tile[kTileCols];
-            store8(tile, acc[r][0] * scale);
-            store8(tile + 8, acc[r][1] * scale);
+            storev(tile, acc[r][0] * scale);
+            storev(tile + kLanes, acc[r][1] * scale);
             for (std::int64_t j = 0; j < cols; ++j) out[j] = tile[j];
           }
         }

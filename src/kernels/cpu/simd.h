@@ -11,6 +11,9 @@
 namespace recblocks::kernels::cpu {
 
 using f8 = float __attribute__((vector_size(32)));
+// Sixteen floats: one AVX-512 register where the build has it (the GEMM
+// tiles, gemm.cpp), else two or four narrower ones.
+using f16 = float __attribute__((vector_size(64)));
 
 inline f8 load8(const float* p) {
   f8 v;
