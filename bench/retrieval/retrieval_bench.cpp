@@ -61,6 +61,8 @@ int main(int argc, char** argv) {
   app.add_flag("--full-softmax", full_softmax);
   bool every_row = false;
   app.add_flag("--no-unique-candidates", every_row);
+  std::int64_t sampled_negatives = 0;
+  app.add_option("--sampled-negatives", sampled_negatives);
   std::int64_t ann_items = 200000, ann_queries = 1000, ann_dim = 64;
   app.add_option("--items", ann_items);
   app.add_option("--queries", ann_queries);
@@ -132,6 +134,7 @@ int main(int argc, char** argv) {
       arch.num_sampled = num_sampled;
       arch.sampled_softmax = !full_softmax;
       arch.unique_candidates = !every_row;
+      arch.sampled_negatives = sampled_negatives;
       rb::Model model = rb::cli::make_model(arch, train.schema());
       model.build(train.schema(), seed);
       model.compile(rb::optim::Adam({.learning_rate = learning_rate}));
@@ -144,7 +147,10 @@ int main(int argc, char** argv) {
       out["batch_size"] = batch_size;
       out["lr"] = learning_rate;
       out["logq"] = !no_logq;
-      if (model_name != "youtube_dnn") out["unique_candidates"] = !every_row;
+      if (model_name != "youtube_dnn") {
+        out["unique_candidates"] = !every_row;
+        out["sampled_negatives"] = sampled_negatives;
+      }
       if (model_name == "youtube_dnn") {
         out["num_sampled"] = num_sampled;
         out["sampled"] = !full_softmax;

@@ -130,7 +130,8 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   const ItemRetrievalOptions retrieval{.l2_normalization = options.l2_normalization,
                                        .temperature = options.temperature,
                                        .loss = options.retrieval_loss,
-                                       .logq_correction = options.logq_correction};
+                                       .logq_correction = options.logq_correction,
+                                       .num_sampled = options.sampled_negatives};
   if (options.model == "two_tower") {
     // Merlin's retrieval example: towers MLP [128, 64], the last one linear.
     return TwoTowerModel(schema, {.query_tower = MLPBlock(or_default(options.top, {128, 64}),

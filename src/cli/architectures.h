@@ -36,6 +36,8 @@ struct ArchitectureOptions {
   // Run the candidate tower and score once per distinct item of a
   // training batch (UniqueRows); the same training, less work.
   bool unique_candidates = true;
+  // Popularity-drawn negatives per batch after the in-batch ones (0: none).
+  std::int64_t sampled_negatives = 0;
   // youtube_dnn (next-item prediction on the ITEM_ID column): a sampled
   // softmax with num_sampled popularity-drawn items, or the full one.
   bool sampled_softmax = true;

@@ -271,6 +271,11 @@ void register_model_commands(CLI::App& app) {
   train->add_flag("!--no-unique-candidates", t->architecture.unique_candidates,
                   "two_tower, mf: score every row's candidate in a training batch, not each distinct item once (the "
                   "same training, slower where items repeat)");
+  train->add_option("--sampled-negatives", t->architecture.sampled_negatives,
+                    "two_tower, mf: items drawn by popularity per batch as extra negatives, scored by the candidate "
+                    "tower (0: in-batch negatives only)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf, youtube_dnn: cosine scores");
   train->add_option("--temperature", t->architecture.temperature, "two_tower, mf, youtube_dnn: scores divided by it")
       ->capture_default_str()

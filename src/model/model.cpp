@@ -249,11 +249,47 @@ struct Forward {
   std::vector<Var> logits;
 };
 
+// The candidate tower of a two-tower body (the "candidate" branch of a
+// ParallelBlock), without its UniqueRows: drawn negatives are scored one
+// row each, as the task counts them.
+Block candidate_tower(const Block& body, const PredictionTask& task) {
+  Block tower;
+  if (body.type() == "ParallelBlock") {
+    for (const auto& [key, child] : body.impl().children()) {
+      if (key == "candidate") tower = child;
+    }
+  }
+  RB_CHECK(tower.defined(), ValueError,
+           "task '{}': num_sampled scores the drawn items with the candidate tower, the 'candidate' branch of a "
+           "ParallelBlock body (TwoTowerModel, MatrixFactorizationModel); the body is a {}",
+           task.name(), body.type());
+  if (tower.type() == "UniqueRows") tower = tower.impl().children().front().second;
+  return tower;
+}
+
+// The body's flow with the drawn items' candidate vectors after the
+// batch's: {"query": q, "candidate": [c; c_drawn]}.
+Flow with_sampled_candidates(const Flow& body, const Var& drawn) {
+  Flow::Dict entries = body.dict();
+  for (auto& [key, value] : entries) {
+    if (key == "candidate") value = ops::concat(std::vector<Var>{value, drawn}, 0);
+  }
+  return Flow::dict(std::move(entries));
+}
+
 Forward run_forward(const Model::Impl& impl, RunContext& run) {
   Forward out;
   const Flow body = impl.body.forward(Flow::inputs(run.batch()), run);
   for (const PredictionTask& task : impl.tasks) {
-    out.logits.push_back(task.head().forward(task_input(body, task), run).as_tensor(task.name()));
+    Flow input = task_input(body, task);
+    if (task.kind() == PredictionTask::Kind::kItemRetrieval) {
+      const Batch drawn = task.sampled_candidates(run.tape(), impl.seed, run.training());
+      if (drawn.rows() > 0) {
+        const Var vectors = candidate_tower(impl.body, task).forward(Flow::inputs(drawn), run).as_tensor("candidate");
+        input = with_sampled_candidates(input, vectors);
+      }
+    }
+    out.logits.push_back(task.head().forward(input, run).as_tensor(task.name()));
   }
   return out;
 }
@@ -370,6 +406,7 @@ History Model::fit(const Dataset& train, FitOptions options) {
 
   for (const PredictionTask& task : impl.tasks) {
     if (task.needs_item_counts()) task.set_item_counts(item_counts(train, task.target()));
+    if (task.needs_item_catalogue()) task.set_item_catalogue(train);
   }
   const auto params = impl.parameters();
   const auto regs = all_regularizers(impl);

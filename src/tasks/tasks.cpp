@@ -124,6 +124,12 @@ struct PredictionTask::Impl {
   ops::RetrievalLoss retrieval_loss = ops::RetrievalLoss::kCategoricalCrossEntropy;
   Tensor item_counts;  // int64 [items], with logq_correction once known
   Tensor log_q;        // float32 [items]: -log(frequency), from item_counts
+  // With num_sampled: each training item's first row, the row of each id
+  // in it (-1: none), and the current training step's drawn ids (int64
+  // [num_sampled]; undefined out of training).
+  Batch catalogue;
+  std::vector<std::int64_t> catalogue_row;
+  Tensor step_sampled;
   // Next-item prediction only.
   NextItemOptions next_item;
   std::string domain;
@@ -151,6 +157,9 @@ PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t 
                                                       .temperature = retrieval.temperature}));
     impl->retrieval = std::move(retrieval);
     impl->retrieval_loss = ops::retrieval_loss_from_name(impl->retrieval.loss);
+    RB_CHECK(impl->retrieval.num_sampled >= 0 && impl->retrieval.num_sampled <= (std::int64_t{1} << 24), ValueError,
+             "task '{}': num_sampled is {}, expected 0 (in-batch negatives only) to 2^24", impl->name,
+             impl->retrieval.num_sampled);
     RB_CHECK(std::isfinite(impl->retrieval.margin), ValueError, "task '{}': margin is {}, expected a finite number",
              impl->name, impl->retrieval.margin);
     impl->head = Block(std::make_shared<HeadImpl>(std::move(parts), 0.0f));
@@ -355,7 +364,10 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
       Tensor positives = arena.tensor({rows}, DType::kInt64);
       Tensor column_ids = targets;
       ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss, .margin = impl_->retrieval.margin};
-      if (logits.shape()[1] == rows) {
+      // The step's drawn negatives come after the in-batch columns.
+      const std::int64_t sampled = impl_->step_sampled.defined() ? impl_->step_sampled.numel() : 0;
+      const std::int64_t in_batch = logits.shape()[1] - sampled;
+      if (in_batch == rows) {
         // One column per row: row i's positive is column i.
         for (std::int64_t i = 0; i < rows; ++i) positives.data<std::int64_t>()[i] = i;
       } else {
@@ -364,15 +376,24 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
         // is its item's column, which stands for every row holding it.
         const detail::UniqueIds u = detail::unique_in_order(targets);
         const auto distinct = static_cast<std::int64_t>(u.ids.size());
-        RB_CHECK(logits.shape()[1] == distinct, ShapeError,
+        RB_CHECK(in_batch == distinct, ShapeError,
                  "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, {}] (one column per "
-                 "distinct item of the batch)",
-                 impl_->name, logits.shape(), rows, rows, rows, distinct);
+                 "distinct item of the batch){}",
+                 impl_->name, logits.shape(), rows, rows + sampled, rows, distinct + sampled,
+                 sampled > 0 ? fmt::format(", each with {} drawn negatives", sampled) : std::string());
         std::copy(u.inverse.begin(), u.inverse.end(), positives.data<std::int64_t>());
         column_ids = arena.tensor({distinct}, DType::kInt64);
         std::copy(u.ids.begin(), u.ids.end(), column_ids.data<std::int64_t>());
-        options.column_counts = arena.tensor({distinct}, DType::kInt64);
+        options.column_counts = arena.tensor({distinct + sampled}, DType::kInt64);
         std::copy(u.counts.begin(), u.counts.end(), options.column_counts.data<std::int64_t>());
+        std::fill_n(options.column_counts.data<std::int64_t>() + distinct, sampled, std::int64_t{1});
+      }
+      if (sampled > 0) {
+        // Every column's item: the batch's, then the drawn ones.
+        Tensor all = arena.tensor({in_batch + sampled}, DType::kInt64);
+        std::copy_n(column_ids.data<std::int64_t>(), in_batch, all.data<std::int64_t>());
+        std::copy_n(impl_->step_sampled.data<std::int64_t>(), sampled, all.data<std::int64_t>() + in_batch);
+        column_ids = all;
       }
       if (impl_->retrieval.remove_accidental_hits) options.column_ids = column_ids;
       if (impl_->retrieval.logq_correction) {
@@ -419,6 +440,16 @@ std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, co
   if (impl_->kind != Kind::kItemRetrieval) return {predictions(logits), prepared};
   const std::int64_t rows = prepared.numel();
   Tensor scores = predictions(logits);
+  const std::int64_t sampled = impl_->step_sampled.defined() ? impl_->step_sampled.numel() : 0;
+  if (sampled > 0 && scores.rank() == 2 && scores.size(1) > sampled) {
+    // The in-batch metrics: without the step's drawn negatives.
+    const std::int64_t cols = scores.size(1), kept = cols - sampled;
+    Tensor in_batch = Tensor::empty({scores.size(0), kept});
+    for (std::int64_t i = 0; i < scores.size(0); ++i) {
+      std::copy_n(scores.data<float>() + i * cols, kept, in_batch.data<float>() + i * kept);
+    }
+    scores = std::move(in_batch);
+  }
   if (scores.rank() == 2 && scores.size(0) == rows && scores.size(1) != rows) {
     // One column per distinct item (UniqueRows): back to one per row, so
     // the metrics rank each row's item among the batch's rows as before.
@@ -468,7 +499,51 @@ bool PredictionTask::needs_item_counts() const {
     // The uniform sampler's log q is one constant: no counts needed.
     return o.sampled_softmax && o.sampler == "popularity";
   }
-  return impl_->kind == Kind::kItemRetrieval && impl_->retrieval.logq_correction;
+  return impl_->kind == Kind::kItemRetrieval && (impl_->retrieval.logq_correction || impl_->retrieval.num_sampled > 0);
+}
+
+bool PredictionTask::needs_item_catalogue() const {
+  return impl_->kind == Kind::kItemRetrieval && impl_->retrieval.num_sampled > 0;
+}
+
+void PredictionTask::set_item_catalogue(const Dataset& train) const {
+  RB_CHECK(needs_item_catalogue(), ValueError, "task '{}': only an item retrieval task with num_sampled draws items",
+           impl_->name);
+  RB_CHECK(train.num_rows() > 0, ValueError, "task '{}': the training data has no rows", impl_->name);
+  const detail::UniqueIds u = detail::unique_in_order(train.column(impl_->target).values);
+  std::int64_t items = 0;
+  for (std::int64_t id : u.ids) {
+    RB_CHECK(id >= 0, ValueError, "task '{}': column '{}' holds id {}, expected ids >= 0", impl_->name,
+             impl_->target, id);
+    items = std::max(items, id + 1);
+  }
+  impl_->catalogue = Batch(train.take(u.first));
+  impl_->catalogue_row.assign(static_cast<std::size_t>(items), -1);
+  for (std::size_t r = 0; r < u.ids.size(); ++r) impl_->catalogue_row[static_cast<std::size_t>(u.ids[r])] = r;
+}
+
+Batch PredictionTask::sampled_candidates(Tape& tape, std::uint64_t seed, bool training) const {
+  impl_->step_sampled = Tensor();
+  if (!training || !needs_item_catalogue()) return {};
+  const std::int64_t s = impl_->retrieval.num_sampled;
+  RB_CHECK(impl_->sampler != nullptr && impl_->sampler->has_counts() && impl_->catalogue.rows() > 0, ValueError,
+           "task '{}': num_sampled draws from the training items: fit the model (or set_item_counts and "
+           "set_item_catalogue) first",
+           impl_->name);
+  Tensor ids = Tensor::empty({s}, DType::kInt64);
+  const std::uint64_t base = tape.rng().next_stream(static_cast<std::uint64_t>(s));
+  impl_->sampler->draw(s, ids.data<std::int64_t>(), mix64(mix64(seed) ^ base));
+  std::vector<std::int64_t> rows(static_cast<std::size_t>(s));
+  for (std::int64_t j = 0; j < s; ++j) {
+    const std::int64_t id = ids.data<std::int64_t>()[j];
+    // The sampler draws items seen in training, which the catalogue holds.
+    RB_CHECK(id >= 0 && id < static_cast<std::int64_t>(impl_->catalogue_row.size()) &&
+                 impl_->catalogue_row[static_cast<std::size_t>(id)] >= 0,
+             ValueError, "task '{}': drew item {}, which is not in the training data's catalogue", impl_->name, id);
+    rows[static_cast<std::size_t>(j)] = impl_->catalogue_row[static_cast<std::size_t>(id)];
+  }
+  impl_->step_sampled = std::move(ids);
+  return impl_->catalogue.take(rows);
 }
 
 void PredictionTask::set_item_counts(Tensor counts) const {
@@ -483,6 +558,15 @@ void PredictionTask::set_item_counts(Tensor counts) const {
   }
   RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError,
            "task '{}': item counts are for item retrieval and next-item tasks", impl_->name);
+  if (impl_->retrieval.num_sampled > 0) {
+    auto sampler = std::make_shared<detail::ItemSampler>(true, counts.numel(), 0);
+    try {
+      sampler->set_counts(counts);
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("task '{}': {}", impl_->name, e.what()));
+    }
+    impl_->sampler = std::move(sampler);
+  }
   RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
            "task '{}': item counts are {} {}, expected int64 [items]", impl_->name, dtype_name(counts.dtype()),
            counts.shape());
@@ -550,6 +634,7 @@ json PredictionTask::to_json() const {
                         {"margin", r.margin},
                         {"logq_correction", r.logq_correction},
                         {"remove_accidental_hits", r.remove_accidental_hits},
+                        {"num_sampled", r.num_sampled},
                         {"item_counts", counts}};
   }
   if (impl_->kind == Kind::kNextItemPrediction) {
@@ -614,10 +699,11 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       RB_CHECK(r.is_object(), ValueError, "task '{}': 'retrieval' must be an object", target);
       for (const auto& [key, value] : r.items()) {
         RB_CHECK(key == "l2_normalization" || key == "temperature" || key == "loss" || key == "margin" ||
-                     key == "logq_correction" || key == "remove_accidental_hits" || key == "item_counts",
+                     key == "logq_correction" || key == "remove_accidental_hits" || key == "num_sampled" ||
+                     key == "item_counts",
                  ValueError,
                  "task '{}': unknown retrieval key '{}' (expected l2_normalization, temperature, loss, margin, "
-                 "logq_correction, remove_accidental_hits, item_counts)",
+                 "logq_correction, remove_accidental_hits, num_sampled, item_counts)",
                  target, key);
       }
       RB_CHECK(!options.task_block.defined() && !options.pre.defined(), ValueError,
@@ -629,6 +715,7 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       o.margin = r.value("margin", o.margin);
       o.logq_correction = r.value("logq_correction", o.logq_correction);
       o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
+      o.num_sampled = r.value("num_sampled", o.num_sampled);
       ItemRetrievalTask task(std::move(target), std::move(o));
       restore_item_counts(task, r);
       return task;

@@ -39,6 +39,29 @@ using retrieval::TopKRecommender;
 
 const std::string kTask = "movieId/item_retrieval_task";
 
+namespace detail_free {
+// Distinct ids in order of first appearance, written out here (the test's
+// own, not the library's).
+struct Distinct {
+  std::vector<std::int64_t> ids, counts, inverse;
+};
+Distinct distinct_in_order(const Tensor& ids) {
+  Distinct d;
+  std::map<std::int64_t, std::int64_t> column;
+  for (std::int64_t i = 0; i < ids.numel(); ++i) {
+    const std::int64_t id = ids.data<std::int64_t>()[i];
+    const auto [it, fresh] = column.emplace(id, static_cast<std::int64_t>(d.ids.size()));
+    if (fresh) {
+      d.ids.push_back(id);
+      d.counts.push_back(0);
+    }
+    ++d.counts[it->second];
+    d.inverse.push_back(it->second);
+  }
+  return d;
+}
+}  // namespace detail_free
+
 // Interactions with a planted signal: 60 users in 6 groups, 48 items in 6
 // groups; a user picks an item of its own group with probability 0.85.
 // Item 0 of each group is popular. Features: gender (USER) = user % 2,
@@ -256,6 +279,131 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
       }
     }
   }
+}
+
+// Popularity-drawn negatives (num_sampled): drawn by training frequency
+// from each item's first training row; the loss gets their columns after
+// the in-batch ones, with their items and logQ.
+TEST(SampledNegatives, DrawnByPopularityFromTheFirstRowOfEachItem) {
+  const Dataset train = interactions(2000, 31);
+  Model model = MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.num_sampled = 50}});
+  model.compile("adam");
+  model.fit(train, {.batch_size = 500, .epochs = 1, .progress = false});
+  const PredictionTask& task = model.tasks()[0];
+  const auto* item = train.column("movieId").values.data<std::int32_t>();
+  const auto* genre = train.column("genre").values.data<std::int32_t>();
+  const auto* score = train.column("score").values.data<float>();
+  std::map<std::int32_t, std::int64_t> count, first;
+  for (std::int64_t r = 0; r < train.num_rows(); ++r) {
+    ++count[item[r]];
+    first.emplace(item[r], r);
+  }
+  std::map<std::int64_t, std::int64_t> drawn;
+  Tape tape;
+  const int draws = 400;
+  for (int d = 0; d < draws; ++d) {
+    const Batch rows = task.sampled_candidates(tape, 3, true);
+    ASSERT_EQ(rows.rows(), 50);
+    for (std::int64_t j = 0; j < 50; ++j) {
+      const std::int32_t id = rows.tensor("movieId").data<std::int32_t>()[j];
+      ++drawn[id];
+      ASSERT_TRUE(first.count(id)) << id;
+      EXPECT_EQ(rows.tensor("genre").data<std::int32_t>()[j], genre[first[id]]);
+      EXPECT_EQ(rows.tensor("score").data<float>()[j], score[first[id]]);
+    }
+  }
+  // Each item's share of the draws is its share of the training rows.
+  const double total = draws * 50.0;
+  for (const auto& [id, n] : count) {
+    const double p = static_cast<double>(n) / static_cast<double>(train.num_rows());
+    EXPECT_NEAR(static_cast<double>(drawn[id]) / total, p, 4 * std::sqrt(p * (1 - p) / total) + 1e-4) << "item " << id;
+  }
+  EXPECT_EQ(task.sampled_candidates(tape, 3, false).rows(), 0);  // out of training: none
+}
+
+TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
+  const Dataset train = interactions(600, 32);
+  for (bool hits : {true, false}) {
+    Model model = MatrixFactorizationModel(
+        train.schema(), {.dim = 4, .retrieval = {.logq_correction = true, .remove_accidental_hits = hits,
+                                                 .num_sampled = 7}});
+    model.compile("adam");
+    model.fit(train, {.batch_size = 600, .epochs = 1, .progress = false});
+    const PredictionTask& task = model.tasks()[0];
+    const std::vector<std::int64_t> counts =
+        task.to_json().at("retrieval").at("item_counts").get<std::vector<std::int64_t>>();
+    double total = 0;
+    for (std::int64_t c : counts) total += static_cast<double>(c);
+    const Dataset batch_rows = train.slice_rows(0, 12);
+    const Tensor targets = task.prepare_targets(Batch(batch_rows).tensor("movieId"));
+    const detail_free::Distinct distinct = detail_free::distinct_in_order(targets);
+    for (bool merged : {false, true}) {
+      Tape tape;
+      const Batch drawn = task.sampled_candidates(tape, 11, true);
+      const std::int64_t in_batch = merged ? static_cast<std::int64_t>(distinct.ids.size()) : 12;
+      const std::int64_t cols = in_batch + 7;
+      const Tensor scores = testing::uniform({12, cols}, 33, -2.0f, 2.0f);
+      // The explicit columns: the batch's items (each row's, or each
+      // distinct one's with its count), then the drawn ones; logQ of each.
+      std::vector<std::int64_t> ids, positives, column_counts;
+      for (std::int64_t j = 0; j < in_batch; ++j) {
+        ids.push_back(merged ? distinct.ids[j] : targets.data<std::int64_t>()[j]);
+        column_counts.push_back(merged ? distinct.counts[j] : 1);
+      }
+      for (std::int64_t j = 0; j < 7; ++j) {
+        ids.push_back(drawn.tensor("movieId").data<std::int32_t>()[j]);
+        column_counts.push_back(1);
+      }
+      for (std::int64_t i = 0; i < 12; ++i) positives.push_back(merged ? distinct.inverse[i] : i);
+      std::vector<float> bias;
+      for (std::int64_t id : ids) {
+        bias.push_back(static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(counts[id], 1)) / total)));
+      }
+      ops::RetrievalLossOptions expected_options{.column_bias = Tensor::from<float>({cols}, bias)};
+      if (hits) expected_options.column_ids = Tensor::from<std::int64_t>({cols}, ids);
+      if (merged) expected_options.column_counts = Tensor::from<std::int64_t>({cols}, column_counts);
+      const double expected =
+          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, positives), expected_options)
+              .value()
+              .item();
+      EXPECT_NEAR(task.loss(tape.constant(scores), targets).value().item(), expected, 1e-6)
+          << "hits " << hits << " merged " << merged;
+    }
+  }
+}
+
+TEST(SampledNegatives, TrainTwoTowerAndMfBeyondPopularitySaveAndEvaluate) {
+  const OneThread one_thread;
+  const Dataset train = interactions(6000, 34);
+  const Dataset valid = interactions(600, 35);
+  for (bool two_tower : {false, true}) {
+    const ItemRetrievalOptions retrieval{.logq_correction = true, .num_sampled = 32};
+    Model model = two_tower ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({32, 16}, {.no_activation_last_layer = true}),
+                                                             .embedding_options = {.dim = 16},
+                                                             .retrieval = retrieval})
+                            : MatrixFactorizationModel(train.schema(), {.dim = 16, .retrieval = retrieval});
+    model.compile(optim::Adam({.learning_rate = 0.01}));
+    const History history = model.fit(train, {.batch_size = 128, .epochs = 4, .progress = false});
+    const auto losses = history["loss"];
+    EXPECT_LT(losses.back(), losses.front());
+    // evaluate() stays in batch: no drawn columns.
+    EXPECT_TRUE(std::isfinite(model.evaluate(valid, {.batch_size = 128, .progress = false}).at(kTask + "/recall_at_10")));
+    const double model_recall = TopKRecommender(model, train).evaluate(valid, {.ks = {8}}).at("recall_at_8");
+    const double popular_recall = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {8}}).at("recall_at_8");
+    EXPECT_GT(model_recall, popular_recall + 0.2) << (two_tower ? "two-tower" : "mf");
+    TempDir dir;
+    model.save(dir / "model");
+    EXPECT_EQ(Model::load(dir / "model").tasks()[0].retrieval_options().num_sampled, 32);
+  }
+  EXPECT_THAT(error_of([&] { ItemRetrievalTask("movieId", {.num_sampled = -1}); }),
+              HasSubstr("num_sampled is -1, expected 0"));
+  // A body whose candidate tower is not a ParallelBlock's branch: the
+  // drawn items have no tower to go through.
+  Model bad(MatrixFactorizationModel(train.schema(), {.dim = 4}).body().connect(Identity()),
+            {ItemRetrievalTask("movieId", {.num_sampled = 4})});
+  bad.compile("adam");
+  EXPECT_THAT(error_of([&] { bad.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
+              HasSubstr("num_sampled scores the drawn items with the candidate tower"));
 }
 
 // The full-catalogue metrics from ranks equal the metrics classes over the

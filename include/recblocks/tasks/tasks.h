@@ -80,6 +80,18 @@ struct TaskOptions {
 // this one did not (bench/torch_ref/README.md). The training and
 // evaluate() metrics are in batch (as Merlin's); retrieval::TopKRecommender
 // evaluates over the whole catalogue.
+//
+// num_sampled > 0 adds that many negatives per training batch, drawn with
+// replacement by popularity (each training item with its frequency, the
+// counts Model::fit collects; Merlin's PopularityBasedSampler) from the
+// training items: fit keeps each item's first training row, and the
+// candidate tower scores the drawn items' rows, as columns after the
+// in-batch ones. The logQ correction and accidental hits apply to them as
+// to the in-batch columns (q is the same popularity). The draws follow the
+// training tape's random state and the model's seed (a resumed fit draws
+// the same); evaluate() and the metrics stay in batch. Needs a body whose
+// candidate tower is the "candidate" branch of a ParallelBlock
+// (TwoTowerModel, MatrixFactorizationModel).
 struct ItemRetrievalOptions {
   // Default: RecallAt, MRRAt, NDCGAt, AvgPrecisionAt, PrecisionAt at 10.
   std::vector<Metric> metrics = {};
@@ -92,6 +104,7 @@ struct ItemRetrievalOptions {
   float margin = 1.0f;  // hinge
   bool logq_correction = false;
   bool remove_accidental_hits = true;
+  std::int64_t num_sampled = 0;  // popularity-drawn negatives per batch
 };
 
 // Merlin's NextItemPredictionTask: the body gives a query vector x [B, d]
@@ -194,6 +207,16 @@ class PredictionTask {
   const NextItemOptions& next_item_options() const;
   // int64 [items]: how often each item id occurs in the training data.
   void set_item_counts(Tensor counts) const;
+  // Item retrieval with num_sampled: the items the sampler draws from,
+  // each item's first row of `train` (Model::fit passes its training data).
+  bool needs_item_catalogue() const;
+  void set_item_catalogue(const Dataset& train) const;
+  // The training step's drawn negatives (Model runs the candidate tower on
+  // them): num_sampled catalogue rows, drawn from `tape`'s random state
+  // mixed with `seed`; the loss then expects their columns after the
+  // in-batch ones. Out of training (or without num_sampled) an empty batch,
+  // and the loss expects none.
+  Batch sampled_candidates(Tape& tape, std::uint64_t seed, bool training) const;
 
   // {"kind": ..., "target": ..., "name": ..., "num_classes": ...,
   //  "metrics": [names], "task_block": Block JSON or null, "pre": ...}.
