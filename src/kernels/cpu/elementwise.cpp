@@ -2,6 +2,7 @@
 #include <numbers>
 
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/simd.h"
 
 namespace recblocks::kernels::cpu {
 namespace {
@@ -238,6 +239,24 @@ void CpuBackend::reduce_sum(const Tensor& x, int axis, float alpha, const Tensor
   const std::int64_t outer = s.outer(axis), n = s[axis], inner = s.inner(axis);
   const float* px = x.data<float>();
   float* py = y.data<float>();
+  if (inner == 1) {
+    // Sums of rows (the last axis): sixteen lanes, then the tail.
+    parallel_for(outer, n, [&](std::int64_t begin, std::int64_t end) {
+      for (std::int64_t o = begin; o < end; ++o) {
+        const float* row = px + o * n;
+        f8 lo{}, hi{};
+        std::int64_t k = 0;
+        for (; k + 16 <= n; k += 16) {
+          lo += load8(row + k);
+          hi += load8(row + k + 8);
+        }
+        float total = sum8(lo + hi);
+        for (; k < n; ++k) total += row[k];
+        py[o] = total * alpha;
+      }
+    });
+    return;
+  }
   parallel_for(outer, n * inner, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t o = begin; o < end; ++o) {
       float* out = py + o * inner;
