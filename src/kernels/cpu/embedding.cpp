@@ -97,18 +97,29 @@ SparseRows CpuBackend::embedding_bag_backward(const Tensor& ids, const Tensor& o
     }
   });
   // Group occurrences by row, ties in position order (a fixed summation
-  // order): a stable radix sort on the row, 8 bits a pass, over as many
+  // order), by a stable sort on the row: one counting pass when the rows
+  // span little more than the occurrences (a history column's 20k ids over
+  // a 1,682-row table), else a radix sort, 8 bits a pass, over as many
   // passes as the largest row needs (two for tables under 65,536 rows).
   std::int64_t max_row = 0;
   for (std::int64_t i = 0; i < nnz; ++i) max_row = std::max(max_row, occ[i].row);
   Occurrence* other =
       arena.array<Occurrence>(static_cast<std::size_t>(std::max<std::int64_t>(nnz, 1)));
-  for (int shift = 0; shift == 0 || (max_row >> shift) != 0; shift += 8) {
-    std::int64_t count[257] = {};
-    for (std::int64_t i = 0; i < nnz; ++i) ++count[((occ[i].row >> shift) & 0xff) + 1];
-    for (int b = 0; b < 256; ++b) count[b + 1] += count[b];
-    for (std::int64_t i = 0; i < nnz; ++i) other[count[(occ[i].row >> shift) & 0xff]++] = occ[i];
+  if (max_row < (std::int64_t{1} << 20) && max_row <= 16 * nnz + 4096) {
+    auto* count = arena.array<std::int64_t>(static_cast<std::size_t>(max_row + 2));
+    std::fill(count, count + max_row + 2, std::int64_t{0});
+    for (std::int64_t i = 0; i < nnz; ++i) ++count[occ[i].row + 1];
+    for (std::int64_t r = 0; r <= max_row; ++r) count[r + 1] += count[r];
+    for (std::int64_t i = 0; i < nnz; ++i) other[count[occ[i].row]++] = occ[i];
     std::swap(occ, other);
+  } else {
+    for (int shift = 0; shift == 0 || (max_row >> shift) != 0; shift += 8) {
+      std::int64_t count[257] = {};
+      for (std::int64_t i = 0; i < nnz; ++i) ++count[((occ[i].row >> shift) & 0xff) + 1];
+      for (int b = 0; b < 256; ++b) count[b + 1] += count[b];
+      for (std::int64_t i = 0; i < nnz; ++i) other[count[(occ[i].row >> shift) & 0xff]++] = occ[i];
+      std::swap(occ, other);
+    }
   }
   std::int64_t unique = 0;
   for (std::int64_t i = 0; i < nnz; ++i)

@@ -1,6 +1,6 @@
 // Embedding bag kernels: pooled lookups and their sparse gradients (unique
-// sorted rows, duplicates merged), tiny and at MovieLens-1M size (B=1024
-// ragged rows into a 6040 x 64 table).
+// sorted rows, duplicates merged), tiny, at MovieLens-1M size (B=1024
+// ragged rows into a 6040 x 64 table) and a few ids into a large table.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -121,6 +121,20 @@ TEST(EmbeddingKernel, RealisticRaggedBagsIntoMovieLensTable) {
     expect_sparse_matches(g, ids,
                           testing::ref::embedding_bag_backward(ids, off, pooling, dout, rows));
   }
+}
+
+// The backward groups rows by a counting sort when the table's rows span
+// little more than the ids (the test above), else by a radix sort: a few
+// ids into a 200,000-row table, three 8-bit passes, duplicates included.
+TEST(EmbeddingKernel, FewIdsIntoALargeTableTakeTheRadixSort) {
+  const std::int64_t batch = 300, rows = 200000, dim = 8;
+  Tensor ids = testing::random_ids({batch}, rows, 17);
+  ids.data<std::int64_t>()[5] = ids.data<std::int64_t>()[250];  // a duplicate
+  ids.data<std::int64_t>()[7] = rows - 1;
+  const Tensor dout = uniform({batch, dim}, 18);
+  Arena arena;
+  const SparseRows g = kernels::backend().embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, arena);
+  expect_sparse_matches(g, ids, testing::ref::embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, rows));
 }
 
 TEST(EmbeddingKernel, ScatterAddRows) {
