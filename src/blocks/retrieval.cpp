@@ -109,17 +109,31 @@ class ItemRetrievalScorerImpl final : public BlockBase {
   ItemRetrievalScorerOptions options_;
 };
 
-// False for a block whose training output for a row depends on the other
-// rows or on a per-row random draw (dropout, batch normalisation).
+}  // namespace
+
+namespace detail {
+
+// True for a block whose training output for a row depends on that row
+// alone, deterministically: the block types known to be so (an allowlist:
+// an unknown or user-defined type counts as not), MLPBlock without dropout
+// or batch normalisation, Dropout at rate 0.
 bool rows_independent(const json& j) {
-  if (!j.is_object() || !j.contains("type")) return true;  // a {"ref": id}: checked where defined
+  if (!j.is_object()) return false;
+  if (!j.contains("type")) return j.contains("ref");  // a shared block, checked where it is defined
+  static const char* const kRowwise[] = {
+      "AsDenseFeatures", "ConcatFeatures", "ContinuousFeatures", "CosineSimilarity", "CrossBlock",
+      "DotProductInteractionBlock", "ElementwiseProduct", "ElementwiseSum", "EmbeddingFeatures",
+      "FMPairwiseInteraction", "Filter", "HashedCrossFeatures", "Identity", "L2Norm", "LayerNorm",
+      "LogitsTemperatureScaler", "ParallelBlock", "ReduceSum", "SequenceEmbeddingFeatures", "SequentialBlock",
+      "StackFeatures", "UniqueRows"};
   const std::string type = j["type"].get<std::string>();
   const json& c = j.contains("config") ? j["config"] : json::object();
-  if (type == "BatchNorm") return false;
-  if (type == "Dropout" && c.value("rate", 0.0) > 0) return false;
-  if (type == "MLPBlock" && (c.value("dropout", 0.0) > 0 || c.value("normalization", std::string()) == "batch_norm")) {
-    return false;
+  bool ok = std::find(std::begin(kRowwise), std::end(kRowwise), type) != std::end(kRowwise);
+  if (type == "Dropout") ok = c.value("rate", 1.0) == 0.0;
+  if (type == "MLPBlock") {
+    ok = c.value("dropout", 1.0) == 0.0 && c.value("normalization", std::string("?")) != "batch_norm";
   }
+  if (!ok) return false;
   if (j.contains("children")) {
     for (const json& child : j["children"]) {
       if (!rows_independent(child.at("block"))) return false;
@@ -127,6 +141,10 @@ bool rows_independent(const json& j) {
   }
   return true;
 }
+
+}  // namespace detail
+
+namespace {
 
 // Whether every row's `column` equals that of its id's first row.
 bool same_within_ids(const Batch& batch, const std::string& column, const detail::UniqueIds& u) {
@@ -185,7 +203,7 @@ class UniqueRowsImpl final : public BlockBase {
       if (c != options_.key) names.push_back(c);
     }
     selected_ = names;
-    exact_ = rows_independent(block_.to_json());
+    exact_ = detail::rows_independent(block_.to_json());
     const FlowSpec out = block_.build(FlowSpec::inputs(schema.select_by_name(names)), context);
     RB_CHECK(out.kind() == FlowSpec::Kind::kTensor, ValueError,
              "UniqueRows: the block must return one tensor per row, it returns {}", out.str());

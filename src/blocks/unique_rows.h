@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "recblocks/core/tensor.h"
@@ -19,5 +20,12 @@ struct UniqueIds {
 
 // `ids`: int32 or int64 [rows].
 UniqueIds unique_in_order(const Tensor& ids);
+
+// Whether a block (its to_json()) computes each row's training output from
+// that row alone, deterministically: an allowlist of the block types known
+// to (MLPBlock without dropout or batch normalisation); an unknown type
+// counts as not. UniqueRows merges rows only for such blocks, and drawn
+// negatives (ItemRetrievalOptions::num_sampled) need one.
+bool rows_independent(const nlohmann::json& block);
 
 }  // namespace recblocks::detail

@@ -75,6 +75,9 @@ PredictionTask seed_dlrm_task(const std::string& target) {
 }
 
 Model make_model(const ArchitectureOptions& options, const Schema& schema) {
+  const bool is_retrieval = options.model == "two_tower" || options.model == "mf";
+  RB_CHECK(is_retrieval || (options.sampled_negatives == 0 && options.unique_candidates), ValueError,
+           "--sampled-negatives and --no-unique-candidates are for two_tower and mf, not {}", options.model);
   if (options.model == "custom-dlrm") {
     const std::vector<std::int64_t> bottom = options.bottom.empty() ? std::vector<std::int64_t>{options.embedding_dim}
                                                                     : options.bottom;

@@ -10,6 +10,7 @@
 
 #include "model/model_impl.h"
 #include "model/progress.h"
+#include "blocks/unique_rows.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/data/loader.h"
 
@@ -267,6 +268,27 @@ Block candidate_tower(const Block& body, const PredictionTask& task) {
   return tower;
 }
 
+struct ForgetDraws {
+  const std::vector<PredictionTask>& tasks;
+  Tape& tape;
+  ~ForgetDraws() {
+    for (const PredictionTask& task : tasks) {
+      if (task.needs_item_catalogue()) task.sampled_candidates(tape, 0, false);
+    }
+  }
+};
+
+// Before training with drawn negatives: the drawn rows go through the
+// candidate tower on their own, so only a tower that treats rows
+// independently scores them as it would within the batch.
+void check_sampled_tower(const Block& body, const PredictionTask& task) {
+  const Block tower = candidate_tower(body, task);
+  RB_CHECK(detail::rows_independent(tower.to_json()), ValueError,
+           "task '{}': num_sampled scores the drawn items through the candidate tower apart from the batch, which "
+           "needs a tower without dropout or batch normalisation, of known block types; got a {}",
+           task.name(), tower.type());
+}
+
 // The body's flow with the drawn items' candidate vectors after the
 // batch's: {"query": q, "candidate": [c; c_drawn]}.
 Flow with_sampled_candidates(const Flow& body, const Var& drawn) {
@@ -406,7 +428,10 @@ History Model::fit(const Dataset& train, FitOptions options) {
 
   for (const PredictionTask& task : impl.tasks) {
     if (task.needs_item_counts()) task.set_item_counts(item_counts(train, task.target()));
-    if (task.needs_item_catalogue()) task.set_item_catalogue(train);
+    if (task.needs_item_catalogue()) {
+      check_sampled_tower(impl.body, task);
+      task.set_item_catalogue(train);
+    }
   }
   const auto params = impl.parameters();
   const auto regs = all_regularizers(impl);
@@ -446,6 +471,9 @@ History Model::fit(const Dataset& train, FitOptions options) {
       double step_reg = 0;
       {
         RunContext run(impl.tape, batch, true);
+        // The step's drawn negatives are the step's: forgotten when it ends
+        // (or throws), so a later loss or metric call expects none.
+        const ForgetDraws forget{impl.tasks, impl.tape};
         const Forward fwd = run_forward(impl, run);
         Var total;
         for (std::size_t t = 0; t < impl.tasks.size(); ++t) {

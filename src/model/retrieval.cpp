@@ -37,9 +37,8 @@ Block unique_candidates(const Schema& schema, Tag tag, Block tower) {
   return UniqueRows(std::move(tower), {.key = ids.first().name(), .columns = inputs.column_names()});
 }
 
-}  // namespace
-
-Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
+// TwoTowerBlock's towers, the candidate one under UniqueRows when `unique`.
+Block two_tower_body(const Schema& schema, const TwoTowerOptions& options, bool unique) {
   const Block query_top =
       options.query_tower ? *options.query_tower : MLPBlock({128, 64}, {.no_activation_last_layer = true});
   const Block item_top = options.item_tower ? *options.item_tower : Block::from_json(query_top.to_json());
@@ -48,12 +47,19 @@ Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
                           .connect(query_top);
   Block candidate = tower_inputs(schema, options.item_tower_tag, options.embedding_options, "candidate")
                         .connect(item_top);
-  if (options.unique_candidates) candidate = unique_candidates(schema, options.item_tower_tag, std::move(candidate));
+  if (unique) candidate = unique_candidates(schema, options.item_tower_tag, std::move(candidate));
   return ParallelBlock({{"query", query}, {"candidate", candidate}});
 }
 
+}  // namespace
+
+// Every row's candidate, as documented: a body for other heads too.
+Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options) {
+  return two_tower_body(schema, options, false);
+}
+
 Model TwoTowerModel(const Schema& schema, TwoTowerOptions options) {
-  Block body = TwoTowerBlock(schema, options);
+  Block body = two_tower_body(schema, options, options.unique_candidates);
   return Model(std::move(body), {ItemRetrievalTask::from_schema(schema, std::move(options.retrieval))});
 }
 

@@ -353,13 +353,15 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
                dtype_name(targets.dtype()), targets.shape());
       const std::int64_t rows = targets.numel();
       RB_CHECK(logits.shape().rank() == 2 && logits.shape()[0] == rows, ShapeError,
-               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, distinct items]",
+               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch), or [{}, distinct items] in "
+               "training, each plus the drawn negatives' columns with num_sampled",
                impl_->name, logits.shape(), rows, rows, rows);
       RB_CHECK(!impl_->retrieval.logq_correction || impl_->log_q.defined(), ValueError,
                "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
                "set_item_counts) first",
                impl_->name);
-      // From the step's arena: no heap allocation in a training step.
+      // Tensors from the step's arena (the distinct-item mapping below
+      // allocates a few vectors of the batch's size).
       Arena& arena = logits.tape().arena();
       Tensor positives = arena.tensor({rows}, DType::kInt64);
       Tensor column_ids = targets;
@@ -558,15 +560,6 @@ void PredictionTask::set_item_counts(Tensor counts) const {
   }
   RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError,
            "task '{}': item counts are for item retrieval and next-item tasks", impl_->name);
-  if (impl_->retrieval.num_sampled > 0) {
-    auto sampler = std::make_shared<detail::ItemSampler>(true, counts.numel(), 0);
-    try {
-      sampler->set_counts(counts);
-    } catch (const Error& e) {
-      throw ValueError(fmt::format("task '{}': {}", impl_->name, e.what()));
-    }
-    impl_->sampler = std::move(sampler);
-  }
   RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
            "task '{}': item counts are {} {}, expected int64 [items]", impl_->name, dtype_name(counts.dtype()),
            counts.shape());
@@ -578,14 +571,25 @@ void PredictionTask::set_item_counts(Tensor counts) const {
   }
   RB_CHECK(total > 0, ValueError, "task '{}': every item count is 0", impl_->name);
   // An item never seen in training counts as seen once: its correction
-  // stays finite.
-  Tensor log_q = Tensor::empty({counts.numel()});
-  for (std::int64_t i = 0; i < counts.numel(); ++i) {
-    log_q.data<float>()[i] =
-        static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(c[i], 1)) / total));
+  // stays finite. Only with logq_correction (the loss's range check of the
+  // targets comes with it).
+  Tensor log_q;
+  if (impl_->retrieval.logq_correction) {
+    log_q = Tensor::empty({counts.numel()});
+    for (std::int64_t i = 0; i < counts.numel(); ++i) {
+      log_q.data<float>()[i] =
+          static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(c[i], 1)) / total));
+    }
+  }
+  // num_sampled draws by these counts.
+  std::shared_ptr<detail::ItemSampler> sampler;
+  if (impl_->retrieval.num_sampled > 0) {
+    sampler = std::make_shared<detail::ItemSampler>(true, counts.numel(), 0);
+    sampler->set_counts(counts);
   }
   impl_->item_counts = std::move(counts);
   impl_->log_q = std::move(log_q);
+  impl_->sampler = std::move(sampler);
 }
 
 Tensor PredictionTask::predictions(const Tensor& logits) const {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -250,6 +251,7 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
     for (bool two_tower : {false, true}) {
       std::vector<std::map<std::string, Tensor>> states;
       std::vector<History> histories;
+      std::vector<std::unique_ptr<Model>> models;
       for (bool unique : {true, false}) {
         const ItemRetrievalOptions retrieval{.loss = loss, .logq_correction = true, .remove_accidental_hits = hits};
         Model model = two_tower ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({16, 8}),
@@ -262,9 +264,28 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
         model.compile(optim::Adam({.learning_rate = 0.01}));
         histories.push_back(model.fit(train, {.batch_size = 200, .epochs = 2, .train_metrics_steps = 3, .progress = false}));
         states.push_back(model.state());
+        models.push_back(std::make_unique<Model>(model));
       }
       const std::string what =
           std::string(loss) + (hits ? " without hits" : " with hits") + (two_tower ? " two-tower" : " mf");
+      // The loader's training batches do merge: a shuffled batch of 200
+      // rows holds fewer distinct items, and the default model scores those.
+      {
+        const Model& merged_model = *models.front();
+        Loader loader(train, {.batch_size = 200, .shuffle = true, .seed = 1});
+        const Batch batch = *loader.begin();
+        Tape tape;
+        RunContext run(tape, batch, true);
+        NoGradGuard no_grad;
+        const Flow body = merged_model.body().forward(Flow::inputs(batch), run);
+        const std::int64_t columns = merged_model.tasks()[0].head().forward(body, run).as_tensor("s").shape()[1];
+        EXPECT_LT(columns, 200) << what;
+        EXPECT_EQ(columns, static_cast<std::int64_t>(
+                               detail_free::distinct_in_order(
+                                   merged_model.tasks()[0].prepare_targets(batch.tensor("movieId")))
+                                   .ids.size()))
+            << what;
+      }
       // The same weights; the candidate tower's are one level deeper
       // ("candidate/block/...") under UniqueRows.
       ASSERT_EQ(states[0].size(), states[1].size()) << what;
@@ -337,6 +358,24 @@ TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
     const Dataset batch_rows = train.slice_rows(0, 12);
     const Tensor targets = task.prepare_targets(Batch(batch_rows).tensor("movieId"));
     const detail_free::Distinct distinct = detail_free::distinct_in_order(targets);
+    {
+      // After fit, the last step's draws are gone: [12, 12] scores are the
+      // in-batch ones alone.
+      Tape tape;
+      const Tensor scores = testing::uniform({12, 12}, 36, -2.0f, 2.0f);
+      std::vector<float> bias;
+      for (std::int64_t j = 0; j < 12; ++j) {
+        bias.push_back(static_cast<float>(
+            -std::log(static_cast<double>(std::max<std::int64_t>(counts[targets.data<std::int64_t>()[j]], 1)) / total)));
+      }
+      ops::RetrievalLossOptions o{.column_bias = Tensor::from<float>({12}, bias)};
+      if (hits) o.column_ids = targets;
+      std::vector<std::int64_t> diagonal(12);
+      for (std::int64_t i = 0; i < 12; ++i) diagonal[i] = i;
+      EXPECT_NEAR(task.loss(tape.constant(scores), targets).value().item(),
+                  ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, diagonal), o).value().item(),
+                  1e-6);
+    }
     for (bool merged : {false, true}) {
       Tape tape;
       const Batch drawn = task.sampled_candidates(tape, 11, true);
@@ -404,6 +443,14 @@ TEST(SampledNegatives, TrainTwoTowerAndMfBeyondPopularitySaveAndEvaluate) {
   bad.compile("adam");
   EXPECT_THAT(error_of([&] { bad.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
               HasSubstr("num_sampled scores the drawn items with the candidate tower"));
+  // Dropout in the candidate tower: the drawn rows, run apart from the
+  // batch, would not be scored as the batch's are.
+  Model dropout = TwoTowerModel(train.schema(), {.query_tower = MLPBlock({8}, {.dropout = 0.2}),
+                                                 .embedding_options = {.dim = 4},
+                                                 .retrieval = {.num_sampled = 4}});
+  dropout.compile("adam");
+  EXPECT_THAT(error_of([&] { dropout.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
+              HasSubstr("needs a tower without dropout or batch normalisation"));
 }
 
 // The full-catalogue metrics from ranks equal the metrics classes over the

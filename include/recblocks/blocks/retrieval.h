@@ -5,6 +5,8 @@
 //   // input: the dict {"query": [B, d], "candidate": [B, d]} (TwoTowerBlock's output)
 //   // output: scores [B, B]; row i holds query i against every candidate,
 //   //         its positive on the diagonal, the other columns its negatives
+//   //         ([B, U] when the candidates are a batch's U distinct items,
+//   //         UniqueRows below; [B, U + S] with S drawn negatives)
 //
 // scores = q c^T / temperature, with q and c L2-normalised first when
 // l2_normalization is set (cosine similarity: Merlin's L2Norm +
@@ -41,7 +43,9 @@ class ItemRetrievalScorer : public Block {
 // the same `key` (an int id column) and equal `columns` are one row, kept
 // in order of first appearance, so the output has one row per distinct
 // candidate (UniqueRows feeds `block` only the key and `columns`). Its
-// use: the candidate tower of an in-batch retrieval model, where popular
+// use: the candidate tower of an in-batch retrieval model (the key must be
+// the ItemRetrievalTask's item column, which maps rows to columns by it),
+// where popular
 // items fill much of every batch. ItemRetrievalScorer then scores each
 // query against each distinct candidate once ([B, U]) and the
 // ItemRetrievalTask counts every candidate as many times as it occurs, so
@@ -52,9 +56,10 @@ class ItemRetrievalScorer : public Block {
 //   auto tower = rb::UniqueRows(candidate_tower, {.key = "movieId", .columns = {"genres"}});
 //
 // It changes nothing when it cannot be exact: at inference, for a batch
-// where one key comes with different `columns`, and for a block with
-// dropout or batch normalisation (whose outputs depend on the other rows
-// or on a random draw per row).
+// where one key comes with different `columns`, and for a block whose
+// training output for a row may depend on other rows or a random draw:
+// dropout, batch normalisation, and any block type it does not know to be
+// row by row (an allowlist).
 struct UniqueRowsOptions {
   std::string key = {};
   std::vector<std::string> columns = {};

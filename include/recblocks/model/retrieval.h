@@ -37,9 +37,11 @@ struct TwoTowerOptions {
   Tag item_tower_tag = Tags::ITEM;
   EmbeddingOptions embedding_options = {};
   ItemRetrievalOptions retrieval = {};
-  // In training, run the candidate tower and score once per distinct item
-  // of the batch (UniqueRows, blocks/retrieval.h): the same loss and
-  // gradients as scoring every row, with less work when items repeat.
+  // TwoTowerModel: in training, run the candidate tower and score once per
+  // distinct item of the batch (UniqueRows, blocks/retrieval.h): the same
+  // loss and gradients as scoring every row, with less work when items
+  // repeat. Its parameters are then named "candidate/block/...".
+  // TwoTowerBlock ignores it: its candidate output is always [B, d].
   bool unique_candidates = true;
 };
 Block TwoTowerBlock(const Schema& schema, const TwoTowerOptions& options = {});

@@ -18,6 +18,8 @@
 //                scores the body's {query, candidate} dict in batch
 //                (ItemRetrievalScorer), prediction = the scores [B, B],
 //                loss ops::retrieval_loss with the diagonal as positives
+//                (in training, [B, distinct items] under UniqueRows, and
+//                the drawn negatives' columns after them with num_sampled)
 //   next item (NextItemPredictionTask, below): logits over the whole item
 //                catalogue [B, num_items] against the item table (tied to
 //                the item id embeddings by default); sampled softmax in
@@ -66,7 +68,10 @@ struct TaskOptions {
 // Merlin's ItemRetrievalTask: the body gives a dict {"query": [B, d],
 // "candidate": [B, d]} (TwoTowerModel, MatrixFactorizationModel); every
 // query is scored against every candidate of the batch (in-batch
-// negatives), its own item on the diagonal.
+// negatives), its own item on the diagonal. In training the candidates may
+// be [U, d], one per distinct item in order of first appearance
+// (UniqueRows keyed by this task's item column, as the two models do): the
+// loss then counts each as often as it occurs in the batch.
 //   scores = q c^T / temperature   (q, c L2-normalised with l2_normalization)
 //   loss   = ops::retrieval_loss(scores, diagonal, {loss, logQ, accidental hits})
 // The target is the item id column (the candidates' ids): with
@@ -185,7 +190,7 @@ class PredictionTask {
   Var loss(const Var& logits, const Tensor& targets) const;
   // Logits [B, 1] or [B, C] -> predictions: probabilities [B] (binary),
   // values [B] (regression), class probabilities [B, C] (multi-class),
-  // the scores [B, B] themselves (item retrieval).
+  // the scores themselves (item retrieval: [B, B] out of training).
   Tensor predictions(const Tensor& logits) const;
   // The targets as the loss expects them (float32 [B, 1] for binary and
   // regression, int64 [B] for multi-class and item ids for retrieval),

@@ -57,9 +57,9 @@ INSTANTIATE_TEST_SUITE_P(Transposes, GemmTest,
                          });
 
 // A B^T with a short inner dimension and a wide C (retrieval's in-batch
-// scores, the top-k scan) runs recblocks' own kernel (6 x 16 tiles over
-// 16-column panels): every tail of rows, columns and k, alpha, and the same
-// bits on 1 and 2 threads.
+// scores, the top-k scan) runs recblocks' own kernel (6-row tiles over
+// panels of 32 columns with AVX-512, 16 without): every tail of rows,
+// columns and k, alpha, and the same bits on 1 and 2 threads.
 TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   const int threads = num_threads();
   for (const auto& [m, n, k] : {std::tuple{1024, 1024, 64}, std::tuple{67, 259, 37}, std::tuple{64, 256, 1},
@@ -77,10 +77,10 @@ TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   }
 }
 
-// Shapes with m >= 24 and n, k >= 16 run recblocks' own 6 x 16 tile
-// kernel: every transpose, B in place or packed, tails of rows and of
-// columns (widths not a multiple of 16), alpha, beta 0 and 1, and the same
-// bits on 1 and 2 threads.
+// Shapes with m >= 24 and n, k >= 16 run recblocks' own tile kernel (6 x
+// 32 with AVX-512, 6 x 16 without): every transpose, B in place or packed,
+// tails of rows and of columns (widths not a multiple of the panel's),
+// alpha, beta 0 and 1, and the same bits on 1 and 2 threads.
 TEST(Gemm, TiledKernelMatchesReference) {
   const int threads = num_threads();
   for (bool ta : {false, true}) {
