@@ -20,39 +20,44 @@ UniqueIds unique_in_order(const Tensor& ids) {
            "unique ids: expected int32 or int64 [rows], got {} {}", dtype_name(ids.dtype()), ids.shape());
   const std::int64_t rows = ids.numel();
   std::vector<std::int64_t> id(static_cast<std::size_t>(rows));
+  std::int64_t lo = 0, hi = -1;
   for (std::int64_t i = 0; i < rows; ++i) {
     id[i] = ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
+    lo = i == 0 ? id[i] : std::min(lo, id[i]);
+    hi = i == 0 ? id[i] : std::max(hi, id[i]);
   }
-  // Rows sorted by (id, row): each run of one id starts at its first row.
+  UniqueIds out;
+  out.inverse.resize(static_cast<std::size_t>(rows));
+  // Row i joins the column of its id, opening it on the id's first row.
+  auto assign = [&](std::int64_t i, std::int64_t& column) {
+    if (column < 0) {
+      column = static_cast<std::int64_t>(out.ids.size());
+      out.ids.push_back(id[i]);
+      out.first.push_back(i);
+      out.counts.push_back(0);
+    }
+    out.inverse[i] = column;
+    ++out.counts[column];
+  };
+  if (rows > 0 && hi - lo <= 16 * rows + 4096) {
+    // Categorified ids span little more than a batch (as the embedding
+    // backward's counting sort assumes): one pass over a table of them.
+    std::vector<std::int64_t> column(static_cast<std::size_t>(hi - lo + 1), -1);
+    for (std::int64_t i = 0; i < rows; ++i) assign(i, column[id[i] - lo]);
+    return out;
+  }
+  // Else sorted (id, row) pairs: each id's run starts at its first row.
   std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
     return id[a] != id[b] ? id[a] < id[b] : a < b;
   });
-  UniqueIds out;
-  out.inverse.assign(static_cast<std::size_t>(rows), -1);
-  // First pass: mark each run's first row; the runs are then numbered in
-  // row order so the distinct ids keep the batch's order.
   std::vector<std::int64_t> run_first(static_cast<std::size_t>(rows));
-  for (std::int64_t k = 0; k < rows;) {
-    std::int64_t e = k + 1;
-    while (e < rows && id[order[e]] == id[order[k]]) ++e;
-    for (std::int64_t m = k; m < e; ++m) run_first[order[m]] = order[k];
-    k = e;
+  for (std::int64_t k = 0; k < rows; ++k) {
+    run_first[order[k]] = k > 0 && id[order[k]] == id[order[k - 1]] ? run_first[order[k - 1]] : order[k];
   }
-  std::vector<std::int64_t> column_of(static_cast<std::size_t>(rows), -1);
-  for (std::int64_t i = 0; i < rows; ++i) {
-    const std::int64_t f = run_first[i];
-    if (f == i) {
-      column_of[i] = static_cast<std::int64_t>(out.ids.size());
-      out.ids.push_back(id[i]);
-      out.first.push_back(i);
-      out.counts.push_back(0);
-    }
-    const std::int64_t c = column_of[f];
-    out.inverse[i] = c;
-    ++out.counts[c];
-  }
+  std::vector<std::int64_t> column(static_cast<std::size_t>(rows), -1);
+  for (std::int64_t i = 0; i < rows; ++i) assign(i, column[run_first[i]]);
   return out;
 }
 

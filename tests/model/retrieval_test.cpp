@@ -302,6 +302,29 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
   }
 }
 
+// Merged scores [B, U]: column c is the c-th distinct item in order of
+// first appearance, counted as often as it occurs, for ids close together
+// (a table of them) and far apart (sorted).
+TEST(UniqueRows, TheLossMapsRowsToDistinctItemsInOrderOfFirstAppearance) {
+  const ItemRetrievalTask task("movieId");
+  for (const std::vector<std::int64_t>& ids :
+       {std::vector<std::int64_t>{7, 3, 7, 9, 3, 7}, std::vector<std::int64_t>{5, 4000000000, 5, 3, 4000000000, 12}}) {
+    const auto rows = static_cast<std::int64_t>(ids.size());
+    const Tensor targets = Tensor::from<std::int64_t>({rows}, ids);
+    const detail_free::Distinct d = detail_free::distinct_in_order(targets);
+    const auto cols = static_cast<std::int64_t>(d.ids.size());
+    Tape tape;
+    const Tensor scores = testing::uniform({rows, cols}, 37, -2.0f, 2.0f);
+    const double expected =
+        ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({rows}, d.inverse),
+                            {.column_ids = Tensor::from<std::int64_t>({cols}, d.ids),
+                             .column_counts = Tensor::from<std::int64_t>({cols}, d.counts)})
+            .value()
+            .item();
+    EXPECT_NEAR(task.loss(tape.constant(scores), targets).value().item(), expected, 1e-6) << ids[1];
+  }
+}
+
 // Popularity-drawn negatives (num_sampled): drawn by training frequency
 // from each item's first training row; the loss gets their columns after
 // the in-batch ones, with their items and logQ.
