@@ -46,19 +46,20 @@ int main(int argc, char** argv) {
 
   std::vector<rb::ParameterPtr> tables;
   for (std::int64_t c : cardinality)
-    tables.push_back(make_param("embeddings/" + std::to_string(tables.size()), {c, dim}, 0.05f, rng));
+    tables.push_back(
+        make_param("embeddings/" + std::to_string(tables.size()), {c, dim}, 0.05f, rng));
   Dense bottom = make_dense("bottom_mlp/0", 2, 64, rng);
-  std::vector<Dense> top = {make_dense("top_mlp/0", 74, 64, rng),
-                            make_dense("top_mlp/1", 64, 128, rng),
-                            make_dense("top_mlp/2", 128, 512, rng),
-                            make_dense("output", 512, 1, rng)};
+  std::vector<Dense> top = {
+      make_dense("top_mlp/0", 74, 64, rng), make_dense("top_mlp/1", 64, 128, rng),
+      make_dense("top_mlp/2", 128, 512, rng), make_dense("output", 512, 1, rng)};
   std::vector<rb::ParameterPtr> params = {bottom.kernel, bottom.bias};
   for (auto& t : tables) params.push_back(t);
   for (auto& d : top) params.insert(params.end(), {d.kernel, d.bias});
 
   // Synthetic batch: the label is 1 when a hidden score of the ids and the
   // continuous features is positive, so the model has something to learn.
-  rb::Tensor ids[4], continuous = rb::Tensor::empty({batch, 2}), labels = rb::Tensor::empty({batch, 1});
+  rb::Tensor ids[4], continuous = rb::Tensor::empty({batch, 2}),
+                     labels = rb::Tensor::empty({batch, 1});
   for (int f = 0; f < 4; ++f) ids[f] = rb::Tensor::empty({batch}, rb::DType::kInt32);
   auto fill_batch = [&] {
     for (std::int64_t b = 0; b < batch; ++b) {
@@ -83,7 +84,8 @@ int main(int argc, char** argv) {
     Var deep = rb::ops::linear(x, tape.parameter(*bottom.kernel), tape.parameter(*bottom.bias),
                                Activation::kRelu);
     Var features[5];
-    for (int f = 0; f < 4; ++f) features[f] = rb::ops::embedding(tape.parameter(*tables[f]), ids[f]);
+    for (int f = 0; f < 4; ++f)
+      features[f] = rb::ops::embedding(tape.parameter(*tables[f]), ids[f]);
     features[4] = deep;
     Var pairs = rb::ops::dot_interaction(std::span<const Var>(features, 5));
     Var parts[2] = {deep, pairs};

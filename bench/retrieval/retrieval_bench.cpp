@@ -26,9 +26,10 @@
 // default options): build seconds, queries/s, recall@10 against the exact
 // answer. One JSON line per method.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
 #include <chrono>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,7 +47,8 @@ int main(int argc, char** argv) {
   bool no_logq = false, l2_norm = false, full_softmax = false;
   std::int64_t num_sampled = 100;
   CLI::App app("recblocks' side of the retrieval benchmark");
-  app.add_option("--model", model_name)->check(CLI::IsMember({"mf", "two_tower", "youtube_dnn", "popularity", "ann"}));
+  app.add_option("--model", model_name)
+      ->check(CLI::IsMember({"mf", "two_tower", "youtube_dnn", "popularity", "ann"}));
   app.add_option("--data", data);
   app.add_option("--epochs", epochs);
   app.add_option("--batch-size", batch_size);
@@ -80,7 +82,8 @@ int main(int argc, char** argv) {
         for (std::int64_t i = 0; i < n; ++i) {
           const auto k = static_cast<std::int64_t>(rng.next_u64() % 100);
           for (std::int64_t j = 0; j < ann_dim; ++j) {
-            t.data<float>()[i * ann_dim + j] = c[static_cast<std::size_t>(k * ann_dim + j)] + 0.7f * rng.normal();
+            t.data<float>()[i * ann_dim + j] =
+                c[static_cast<std::size_t>(k * ann_dim + j)] + 0.7f * rng.normal();
           }
         }
         return t;
@@ -91,11 +94,15 @@ int main(int argc, char** argv) {
       auto t0 = now();
       const rb::retrieval::TopK exact = rb::retrieval::top_k(queries, items, 10);
       const double exact_s = secs(t0, now());
-      std::printf("%s\n", nlohmann::json({{"impl", "recblocks"}, {"method", "exact"}, {"items", ann_items},
-                                          {"dim", ann_dim}, {"threads", threads},
-                                          {"queries_per_s", ann_queries / exact_s}, {"recall_at_10", 1.0}})
-                               .dump()
-                               .c_str());
+      std::printf("%s\n", nlohmann::json({{"impl", "recblocks"},
+                                          {"method", "exact"},
+                                          {"items", ann_items},
+                                          {"dim", ann_dim},
+                                          {"threads", threads},
+                                          {"queries_per_s", ann_queries / exact_s},
+                                          {"recall_at_10", 1.0}})
+                              .dump()
+                              .c_str());
       for (auto kind : {rb::retrieval::AnnKind::kHnsw, rb::retrieval::AnnKind::kIvf}) {
         t0 = now();
         const rb::retrieval::AnnIndex index(items, {.kind = kind});
@@ -103,13 +110,18 @@ int main(int argc, char** argv) {
         t0 = now();
         const rb::retrieval::TopK approx = index.search(queries, 10);
         const double search_s = secs(t0, now());
-        std::printf("%s\n", nlohmann::json({{"impl", "recblocks"}, {"method", rb::retrieval::ann_kind_name(kind)},
-                                            {"items", ann_items}, {"dim", ann_dim}, {"threads", threads},
-                                            {"build_seconds", build_s}, {"queries_per_s", ann_queries / search_s},
-                                            {"speedup_vs_exact", exact_s / search_s},
-                                            {"recall_at_10", rb::retrieval::recall_against(approx, exact)}})
-                                 .dump()
-                                 .c_str());
+        std::printf("%s\n",
+                    nlohmann::json({{"impl", "recblocks"},
+                                    {"method", rb::retrieval::ann_kind_name(kind)},
+                                    {"items", ann_items},
+                                    {"dim", ann_dim},
+                                    {"threads", threads},
+                                    {"build_seconds", build_s},
+                                    {"queries_per_s", ann_queries / search_s},
+                                    {"speedup_vs_exact", exact_s / search_s},
+                                    {"recall_at_10", rb::retrieval::recall_against(approx, exact)}})
+                        .dump()
+                        .c_str());
       }
       return 0;
     }
@@ -118,10 +130,12 @@ int main(int argc, char** argv) {
     const rb::Dataset valid = rb::Dataset::load(std::filesystem::path(data) / "valid");
     const rb::Schema ids = train.schema().select_by_tag(rb::Tags::ITEM_ID);
     const std::string item_column = ids.column_names().at(0);
-    const std::string user_column = train.schema().select_by_tag(rb::Tags::USER_ID).column_names().at(0);
+    const std::string user_column =
+        train.schema().select_by_tag(rb::Tags::USER_ID).column_names().at(0);
     const rb::retrieval::SeenItems seen(train, user_column, item_column);
     const rb::retrieval::TopKEvaluateOptions eval{.ks = {10}, .seen = &seen};
-    nlohmann::json out = {{"impl", "recblocks"}, {"model", model_name}, {"seed", seed}, {"threads", threads}};
+    nlohmann::json out = {
+        {"impl", "recblocks"}, {"model", model_name}, {"seed", seed}, {"threads", threads}};
     rb::Logs logs;
     if (model_name == "popularity") {
       logs = rb::retrieval::PopularityRecommender(train, item_column).evaluate(valid, eval);
@@ -139,9 +153,13 @@ int main(int argc, char** argv) {
       model.build(train.schema(), seed);
       model.compile(rb::optim::Adam({.learning_rate = learning_rate}));
       const auto start = std::chrono::steady_clock::now();
-      const rb::History history = model.fit(
-          train, {.batch_size = batch_size, .epochs = epochs, .seed = seed, .train_metrics_steps = 0, .progress = false});
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      const rb::History history = model.fit(train, {.batch_size = batch_size,
+                                                    .epochs = epochs,
+                                                    .seed = seed,
+                                                    .train_metrics_steps = 0,
+                                                    .progress = false});
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       logs = rb::retrieval::TopKRecommender(model, train).evaluate(valid, eval);
       out["epochs"] = epochs;
       out["batch_size"] = batch_size;
@@ -159,7 +177,8 @@ int main(int argc, char** argv) {
       out["train_samples_per_s"] = static_cast<double>(train.num_rows()) * epochs / seconds;
       out["final_loss"] = history.epochs.back().at("loss");
     }
-    for (const char* key : {"recall_at_10", "ndcg_at_10", "mrr_at_10", "precision_at_10"}) out[key] = logs.at(key);
+    for (const char* key : {"recall_at_10", "ndcg_at_10", "mrr_at_10", "precision_at_10"})
+      out[key] = logs.at(key);
     std::printf("%s\n", out.dump().c_str());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "retrieval_bench: error: %s\n", e.what());

@@ -8,6 +8,7 @@
 // each, their ratio, and the largest relative difference of the results.
 //
 //   build/bench/tile/tile_bench [--threads 2]
+#include <nlohmann/json.hpp>
 #include <omp.h>
 
 #include <algorithm>
@@ -15,7 +16,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -36,16 +36,26 @@ int main(int argc, char** argv) {
     std::int64_t m, n, k;
   };
   const Shape shapes[] = {
-      {"seed fwd 74->64", false, false, 1024, 64, 74},     {"seed fwd 64->128", false, false, 1024, 128, 64},
-      {"seed fwd 128->512", false, false, 1024, 512, 128}, {"seed dX 512->128", false, true, 1024, 128, 512},
-      {"seed dX 128->64", false, true, 1024, 64, 128},     {"seed dW 128->512", true, false, 128, 512, 1024},
-      {"seed dW 64->128", true, false, 64, 128, 1024},     {"seed dW 74->64", true, false, 74, 64, 1024},
-      {"criteo fwd 367->512", false, false, 256, 512, 367}, {"criteo dW 512->256", true, false, 512, 256, 256},
-      {"criteo fwd 512->256", false, false, 256, 256, 512}, {"criteo fwd 256->64", false, false, 256, 64, 256},
-      {"criteo dX 367->512", false, true, 256, 367, 512},   {"criteo dX 512->256", false, true, 256, 512, 256},
-      {"criteo dX 256->64", false, true, 256, 256, 64},     {"criteo dW 367->512", true, false, 367, 512, 256},
-      {"criteo dW 256->64", true, false, 256, 64, 256},     {"criteo dW 13->512", true, false, 13, 512, 256},
-      {"in-batch dQ = G C", false, false, 1024, 64, 1024}, {"in-batch dC = G^T Q", true, false, 1024, 64, 1024},
+      {"seed fwd 74->64", false, false, 1024, 64, 74},
+      {"seed fwd 64->128", false, false, 1024, 128, 64},
+      {"seed fwd 128->512", false, false, 1024, 512, 128},
+      {"seed dX 512->128", false, true, 1024, 128, 512},
+      {"seed dX 128->64", false, true, 1024, 64, 128},
+      {"seed dW 128->512", true, false, 128, 512, 1024},
+      {"seed dW 64->128", true, false, 64, 128, 1024},
+      {"seed dW 74->64", true, false, 74, 64, 1024},
+      {"criteo fwd 367->512", false, false, 256, 512, 367},
+      {"criteo dW 512->256", true, false, 512, 256, 256},
+      {"criteo fwd 512->256", false, false, 256, 256, 512},
+      {"criteo fwd 256->64", false, false, 256, 64, 256},
+      {"criteo dX 367->512", false, true, 256, 367, 512},
+      {"criteo dX 512->256", false, true, 256, 512, 256},
+      {"criteo dX 256->64", false, true, 256, 256, 64},
+      {"criteo dW 367->512", true, false, 367, 512, 256},
+      {"criteo dW 256->64", true, false, 256, 64, 256},
+      {"criteo dW 13->512", true, false, 13, 512, 256},
+      {"in-batch dQ = G C", false, false, 1024, 64, 1024},
+      {"in-batch dC = G^T Q", true, false, 1024, 64, 1024},
   };
   auto now = [] { return std::chrono::steady_clock::now(); };
   auto filled = [](const rb::Shape& shape, std::uint64_t seed) {
@@ -63,8 +73,8 @@ int main(int argc, char** argv) {
     const float* pb = b.data<float>();
     const std::int64_t lda = a.size(1), ldb = b.size(1);
     auto run_blis = [&] {
-      // recblocks' former path: the product split in `threads` parts (rows
-      // when M >= N, else columns), each on one BLIS thread.
+    // recblocks' former path: the product split in `threads` parts (rows
+    // when M >= N, else columns), each on one BLIS thread.
 #pragma omp parallel num_threads(threads)
       {
         const int part = omp_get_thread_num();
@@ -76,9 +86,9 @@ int main(int argc, char** argv) {
           c0 = s.n * part / threads;
           c1 = s.n * (part + 1) / threads;
         }
-        rb::kernels::cpu::blas_sgemm(s.ta, s.tb, r1 - r0, c1 - c0, s.k, 1.0f, s.ta ? pa + r0 : pa + r0 * lda, lda,
-                                     s.tb ? pb + c0 * ldb : pb + c0, ldb, 0.0f, blis.data<float>() + r0 * s.n + c0,
-                                     s.n);
+        rb::kernels::cpu::blas_sgemm(
+            s.ta, s.tb, r1 - r0, c1 - c0, s.k, 1.0f, s.ta ? pa + r0 : pa + r0 * lda, lda,
+            s.tb ? pb + c0 * ldb : pb + c0, ldb, 0.0f, blis.data<float>() + r0 * s.n + c0, s.n);
       }
     };
     auto run_ours = [&] { rb::kernels::backend().gemm(s.ta, s.tb, 1.0f, a, b, 0.0f, ours); };
@@ -89,8 +99,10 @@ int main(int argc, char** argv) {
       auto t1 = now();
       for (int i = 0; i < 20; ++i) run_ours();
       auto t2 = now();
-      best_blis = std::min(best_blis, std::chrono::duration<double, std::micro>(t1 - t0).count() / 20);
-      best_ours = std::min(best_ours, std::chrono::duration<double, std::micro>(t2 - t1).count() / 20);
+      best_blis =
+          std::min(best_blis, std::chrono::duration<double, std::micro>(t1 - t0).count() / 20);
+      best_ours =
+          std::min(best_ours, std::chrono::duration<double, std::micro>(t2 - t1).count() / 20);
     }
     double diff = 0;
     for (std::int64_t i = 0; i < ours.numel(); ++i) {
@@ -99,18 +111,18 @@ int main(int argc, char** argv) {
     }
     const double flop = 2.0 * static_cast<double>(s.m * s.n * s.k);
     std::printf("%s\n", nlohmann::json({{"shape", s.name},
-                                         {"m", s.m},
-                                         {"n", s.n},
-                                         {"k", s.k},
-                                         {"threads", threads},
-                                         {"recblocks_us", best_ours},
-                                         {"blis_us", best_blis},
-                                         {"recblocks_gflops", flop / best_ours / 1e3},
-                                         {"blis_gflops", flop / best_blis / 1e3},
-                                         {"ratio", best_blis / best_ours},
-                                         {"max_rel_diff", diff}})
-                             .dump()
-                             .c_str());
+                                        {"m", s.m},
+                                        {"n", s.n},
+                                        {"k", s.k},
+                                        {"threads", threads},
+                                        {"recblocks_us", best_ours},
+                                        {"blis_us", best_blis},
+                                        {"recblocks_gflops", flop / best_ours / 1e3},
+                                        {"blis_gflops", flop / best_blis / 1e3},
+                                        {"ratio", best_blis / best_ours},
+                                        {"max_rel_diff", diff}})
+                            .dump()
+                            .c_str());
   }
   return 0;
 }

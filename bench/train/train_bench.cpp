@@ -33,12 +33,12 @@
 // first_step_s is from process start to the end of the first step;
 // eval_samples_per_s is over --eval-repeat evaluations of valid/ (default 1;
 // each computes the scores and the metrics).
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
-#include <fmt/ranges.h>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 
@@ -51,7 +51,9 @@ namespace {
 
 const auto kStart = std::chrono::steady_clock::now();
 
-double since_start() { return std::chrono::duration<double>(std::chrono::steady_clock::now() - kStart).count(); }
+double since_start() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - kStart).count();
+}
 
 struct Args {
   std::string model = "seed";
@@ -69,8 +71,8 @@ struct Args {
   bool valid_every_epoch = false;
   int eval_repeat = 1;
   bool seed_columns = false;
-  std::int64_t embedding_dim = 0;  // presets: 0 = the preset's
-  std::vector<std::int64_t> deep;  // presets: empty = the preset's
+  std::int64_t embedding_dim = 0;   // presets: 0 = the preset's
+  std::vector<std::int64_t> deep;   // presets: empty = the preset's
   std::vector<float> loss_weights;  // mmoe, ple: in task order
 };
 
@@ -101,36 +103,54 @@ Args parse(int argc, char** argv) {
       if (i + 1 >= argc) throw rb::ValueError(fmt::format("{} needs a value", arg));
       return argv[++i];
     };
-    if (arg == "--model") a.model = value();
-    else if (arg == "--data") a.data = value();
-    else if (arg == "--batch-size") a.batch_size = std::stoll(value());
-    else if (arg == "--epochs") a.epochs = std::stoi(value());
-    else if (arg == "--optimizer") a.optimizer = value();
-    else if (arg == "--learning-rate") a.learning_rate = std::stod(value());
-    else if (arg == "--threads") a.threads = std::stoi(value());
-    else if (arg == "--seed") a.seed = std::stoull(value());
-    else if (arg == "--save-initial") a.save_initial = value();
-    else if (arg == "--valid-every-epoch") a.valid_every_epoch = true;
-    else if (arg == "--eval-repeat") a.eval_repeat = std::stoi(value());
-    else if (arg == "--seed-columns") a.seed_columns = true;
-    else if (arg == "--low-rank-dim") a.low_rank_dim = std::stoll(value());
-    else if (arg == "--wide-optimizer") a.wide_optimizer = value();
-    else if (arg == "--wide-learning-rate") a.wide_learning_rate = std::stod(value());
-    else if (arg == "--embedding-dim") a.embedding_dim = std::stoll(value());
+    if (arg == "--model")
+      a.model = value();
+    else if (arg == "--data")
+      a.data = value();
+    else if (arg == "--batch-size")
+      a.batch_size = std::stoll(value());
+    else if (arg == "--epochs")
+      a.epochs = std::stoi(value());
+    else if (arg == "--optimizer")
+      a.optimizer = value();
+    else if (arg == "--learning-rate")
+      a.learning_rate = std::stod(value());
+    else if (arg == "--threads")
+      a.threads = std::stoi(value());
+    else if (arg == "--seed")
+      a.seed = std::stoull(value());
+    else if (arg == "--save-initial")
+      a.save_initial = value();
+    else if (arg == "--valid-every-epoch")
+      a.valid_every_epoch = true;
+    else if (arg == "--eval-repeat")
+      a.eval_repeat = std::stoi(value());
+    else if (arg == "--seed-columns")
+      a.seed_columns = true;
+    else if (arg == "--low-rank-dim")
+      a.low_rank_dim = std::stoll(value());
+    else if (arg == "--wide-optimizer")
+      a.wide_optimizer = value();
+    else if (arg == "--wide-learning-rate")
+      a.wide_learning_rate = std::stod(value());
+    else if (arg == "--embedding-dim")
+      a.embedding_dim = std::stoll(value());
     else if (arg == "--deep") {
-      a.deep = parse_list<std::int64_t>(value(), [](const std::string& v) { return std::stoll(v); });
-    }
-    else if (arg == "--loss-weights") {
-      a.loss_weights = parse_list<float>(value(), [](const std::string& v) { return std::stof(v); });
-    }
-    else throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
+      a.deep =
+          parse_list<std::int64_t>(value(), [](const std::string& v) { return std::stoll(v); });
+    } else if (arg == "--loss-weights") {
+      a.loss_weights =
+          parse_list<float>(value(), [](const std::string& v) { return std::stof(v); });
+    } else
+      throw rb::ValueError(fmt::format("unknown argument '{}'", arg));
   }
   RB_CHECK(a.model == "seed" || a.model == "criteo" || is_preset(a.model), rb::ValueError,
            "--model {}: expected seed, criteo or a preset ({})", a.model,
            fmt::join(rb::cli::preset_names(), ", "));
   RB_CHECK(!a.data.empty(), rb::ValueError, "--data DIR is required");
   RB_CHECK(a.epochs >= 1, rb::ValueError, "--epochs {}: expected at least 1", a.epochs);
-  RB_CHECK(a.eval_repeat >= 1, rb::ValueError, "--eval-repeat {}: expected at least 1", a.eval_repeat);
+  RB_CHECK(a.eval_repeat >= 1, rb::ValueError, "--eval-repeat {}: expected at least 1",
+           a.eval_repeat);
   RB_CHECK(a.batch_size >= 1, rb::ValueError, "--batch-size {}: expected at least 1", a.batch_size);
   return a;
 }
@@ -156,7 +176,9 @@ int main(int argc, char** argv) try {
   const bool multi_task = args.model == "mmoe" || args.model == "ple";
   if (args.model == "seed" || args.seed_columns) {
     std::vector<std::string> columns = rb::cli::seed_columns();
-    if (multi_task) columns.insert(columns.begin(), "rating");  // the second target, before rating_binary as in the schema
+    if (multi_task)
+      columns.insert(columns.begin(),
+                     "rating");  // the second target, before rating_binary as in the schema
     train = train.select_by_name(columns);
     valid = valid.select_by_name(columns);
   }
@@ -171,7 +193,8 @@ int main(int argc, char** argv) try {
     if (args.model == "dlrm") arch.bottom = {128, arch.embedding_dim};
     for (const rb::ColumnSchema& c : train.schema()) {
       if (multi_task) break;  // every target
-      if (c.has_tag(rb::Tags::TARGET) && (c.has_tag(rb::Tags::BINARY_CLASSIFICATION) || c.has_tag(rb::Tags::BINARY))) {
+      if (c.has_tag(rb::Tags::TARGET) &&
+          (c.has_tag(rb::Tags::BINARY_CLASSIFICATION) || c.has_tag(rb::Tags::BINARY))) {
         arch.target = c.name();
         break;
       }
@@ -194,17 +217,23 @@ int main(int argc, char** argv) try {
 
   auto first = std::make_shared<FirstStep>();
   const auto t0 = std::chrono::steady_clock::now();
-  rb::FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
-                     .train_metrics_steps = 0, .callbacks = {first}, .progress = false};
+  rb::FitOptions fit{.batch_size = args.batch_size,
+                     .epochs = args.epochs,
+                     .seed = args.seed,
+                     .train_metrics_steps = 0,
+                     .callbacks = {first},
+                     .progress = false};
   if (args.valid_every_epoch) fit.validation_data = valid;
   const rb::History history = model.fit(train, fit);
-  const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double train_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const auto t1 = std::chrono::steady_clock::now();
   rb::Logs scores;
   for (int r = 0; r < args.eval_repeat; ++r) {
     scores = model.evaluate(valid, {.batch_size = args.batch_size, .progress = false});
   }
-  const double eval_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  const double eval_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
 
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);

@@ -78,7 +78,8 @@ kernels::GradOut Tape::grad_out(std::int32_t node) {
 
 bool Tape::adopt_grad(std::int32_t node, const Tensor& grad) {
   Node& n = nodes_[node];
-  if (!n.requires_grad || n.grad.defined() || n.param != nullptr || grad.shape() != n.value.shape()) return false;
+  if (!n.requires_grad || n.grad.defined() || n.param != nullptr || grad.shape() != n.value.shape())
+    return false;
   n.grad = grad;
   return true;
 }

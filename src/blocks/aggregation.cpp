@@ -20,7 +20,8 @@ template <class Entry>
 std::vector<const Entry*> by_name(const std::vector<Entry>& entries) {
   std::vector<const Entry*> out;
   for (const Entry& e : entries) out.push_back(&e);
-  std::sort(out.begin(), out.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  std::sort(out.begin(), out.end(),
+            [](const Entry* a, const Entry* b) { return a->first < b->first; });
   return out;
 }
 
@@ -60,7 +61,8 @@ class StackImpl final : public BlockBase {
     const int out_rank = row.rank() + 2;
     const int axis = axis_ < 0 ? axis_ + out_rank : axis_;
     RB_CHECK(axis >= 1 && axis < out_rank, ShapeError,
-             "StackFeatures: axis {} is out of range for inputs of shape [batch, {}] (use 1 .. {} or -1)",
+             "StackFeatures: axis {} is out of range for inputs of shape [batch, {}] (use 1 .. {} "
+             "or -1)",
              axis_, fmt::join(row.dims(), ", "), out_rank - 1);
     axis_resolved_ = axis;
     return FlowSpec::tensor(
@@ -102,7 +104,8 @@ class ProductImpl final : public BlockBase {
   Flow forward(const Flow& input, RunContext&) const override {
     const auto entries = by_name(input.dict());
     Var product = entries.front()->second;
-    for (std::size_t i = 1; i < entries.size(); ++i) product = ops::mul(product, entries[i]->second);
+    for (std::size_t i = 1; i < entries.size(); ++i)
+      product = ops::mul(product, entries[i]->second);
     return Flow::tensor(product);
   }
 };

@@ -39,7 +39,8 @@ std::vector<const Entry*> sorted_entries(const std::vector<Entry>& entries) {
   std::vector<const Entry*> out;
   out.reserve(entries.size());
   for (const Entry& e : entries) out.push_back(&e);
-  std::sort(out.begin(), out.end(), [](const Entry* a, const Entry* b) { return a->first < b->first; });
+  std::sort(out.begin(), out.end(),
+            [](const Entry* a, const Entry* b) { return a->first < b->first; });
   return out;
 }
 
@@ -95,8 +96,8 @@ TensorSpec FlowSpec::as_tensor(std::string_view who) const {
     RB_CHECK(t.dtype == DType::kFloat32 && t.shape.rank() == first.shape.rank() &&
                  t.shape.rank() >= 1 && t.shape.without(-1) == first.shape.without(-1),
              ValueError,
-             "{}: cannot concatenate the dict on the last axis: '{}' is {} {} but '{}' is {} {}", who,
-             e->first, t.shape, dtype_name(t.dtype), entries.front()->first, first.shape,
+             "{}: cannot concatenate the dict on the last axis: '{}' is {} {} but '{}' is {} {}",
+             who, e->first, t.shape, dtype_name(t.dtype), entries.front()->first, first.shape,
              dtype_name(first.dtype));
     last += t.shape[t.shape.rank() - 1];
   }
@@ -105,10 +106,8 @@ TensorSpec FlowSpec::as_tensor(std::string_view who) const {
 
 std::string FlowSpec::str() const {
   switch (kind_) {
-    case Kind::kInputs:
-      return fmt::format("inputs{{{}}}", fmt::join(schema_.column_names(), ", "));
-    case Kind::kTensor:
-      return fmt::format("{}", tensor_.shape);
+    case Kind::kInputs: return fmt::format("inputs{{{}}}", fmt::join(schema_.column_names(), ", "));
+    case Kind::kTensor: return fmt::format("{}", tensor_.shape);
     case Kind::kDict: {
       std::vector<std::string> parts;
       for (const auto& [k, t] : dict_) parts.push_back(fmt::format("{}: {}", k, t.shape));
@@ -142,12 +141,14 @@ Flow Flow::dict(Dict entries) {
 }
 
 const Batch& Flow::batch() const {
-  RB_CHECK(kind_ == FlowSpec::Kind::kInputs, ValueError, "expected the raw inputs, got {}", kind_name(kind_));
+  RB_CHECK(kind_ == FlowSpec::Kind::kInputs, ValueError, "expected the raw inputs, got {}",
+           kind_name(kind_));
   return *batch_;
 }
 
 const Var& Flow::tensor() const {
-  RB_CHECK(kind_ == FlowSpec::Kind::kTensor, ValueError, "expected a tensor, got {}", kind_name(kind_));
+  RB_CHECK(kind_ == FlowSpec::Kind::kTensor, ValueError, "expected a tensor, got {}",
+           kind_name(kind_));
   return tensor_;
 }
 
@@ -160,7 +161,8 @@ const Var& Flow::at(std::string_view name) const {
   for (const auto& [k, v] : dict()) {
     if (k == name) return v;
   }
-  throw ValueError(fmt::format("no entry '{}' in the dict; it has: {}", name, fmt::join(keys_of(dict_), ", ")));
+  throw ValueError(
+      fmt::format("no entry '{}' in the dict; it has: {}", name, fmt::join(keys_of(dict_), ", ")));
 }
 
 Var Flow::as_tensor(std::string_view who) const {
@@ -176,7 +178,8 @@ Var Flow::as_tensor(std::string_view who) const {
 
 // ---- contexts -----------------------------------------------------------------
 
-ParameterPtr BlockContext::shared_table(const std::string& domain, const std::function<ParameterPtr()>& make) {
+ParameterPtr BlockContext::shared_table(const std::string& domain,
+                                        const std::function<ParameterPtr()>& make) {
   auto it = tables_.find(domain);
   if (it != tables_.end()) return it->second;
   ParameterPtr table = make();
@@ -210,7 +213,8 @@ const Tensor& Output::operator[](std::string_view key) const {
   for (const auto& [k, t] : dict()) {
     if (k == key) return t;
   }
-  throw ValueError(fmt::format("no key '{}' in the output; it has: {}", key, fmt::join(keys(), ", ")));
+  throw ValueError(
+      fmt::format("no key '{}' in the output; it has: {}", key, fmt::join(keys(), ", ")));
 }
 
 std::vector<std::string> Output::keys() const {
@@ -241,8 +245,8 @@ FlowSpec Block::build(const FlowSpec& input, BlockContext& context) const {
     // the block reads only its own.
     const bool same = b.input_spec_ == input || (input.kind() == FlowSpec::Kind::kInputs &&
                                                  b.input_spec_.kind() == FlowSpec::Kind::kInputs);
-    RB_CHECK(same, ShapeError, "{} was built for input {} and cannot be reused for input {}", b.type(),
-             b.input_spec_.str(), input.str());
+    RB_CHECK(same, ShapeError, "{} was built for input {} and cannot be reused for input {}",
+             b.type(), b.input_spec_.str(), input.str());
     return b.output_spec_;
   }
   FlowSpec output = b.build(input, context);
@@ -259,12 +263,14 @@ FlowSpec Block::build(const Schema& schema, std::optional<std::uint64_t> seed) c
 }
 
 const FlowSpec& Block::output_spec() const {
-  RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema", type());
+  RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema",
+           type());
   return impl_->output_spec_;
 }
 
 Flow Block::forward(const Flow& input, RunContext& run) const {
-  RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema", type());
+  RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema",
+           type());
   return impl_->forward(input, run);
 }
 
@@ -341,20 +347,23 @@ std::map<std::string, Tensor> Block::state() const {
 }
 
 void Block::load_state(const std::map<std::string, Tensor>& state) const {
-  RB_CHECK(built(), ValueError,
-           "load_state: {} is not built yet; build it (from a schema or a batch) before loading weights", type());
+  RB_CHECK(
+      built(), ValueError,
+      "load_state: {} is not built yet; build it (from a schema or a batch) before loading weights",
+      type());
   const auto params = parameters();
   for (const auto& [name, p] : params) {
     auto it = state.find(name);
-    RB_CHECK(it != state.end(), ValueError, "load_state: no tensor for parameter '{}' (shape {})", name,
-             p->value().shape());
+    RB_CHECK(it != state.end(), ValueError, "load_state: no tensor for parameter '{}' (shape {})",
+             name, p->value().shape());
     const Tensor& t = it->second;
     RB_CHECK(t.shape() == p->value().shape() && t.dtype() == p->value().dtype(), ShapeError,
              "load_state: '{}' is {} {}, the parameter expects {} {}", name, t.shape(),
              dtype_name(t.dtype()), p->value().shape(), dtype_name(p->value().dtype()));
   }
   for (const auto& [name, t] : state) {
-    const bool known = std::any_of(params.begin(), params.end(), [&](const auto& e) { return e.first == name; });
+    const bool known =
+        std::any_of(params.begin(), params.end(), [&](const auto& e) { return e.first == name; });
     RB_CHECK(known, ValueError, "load_state: '{}' matches no parameter of this block", name);
   }
   for (const auto& [name, p] : params) p->value().copy_from(state.at(name));
@@ -369,7 +378,8 @@ nlohmann::json block_to_json(const Block& block, std::map<const BlockBase*, int>
   const auto kids = block.impl().children();
   if (!kids.empty()) {
     nlohmann::json children = nlohmann::json::array();
-    for (const auto& [key, child] : kids) children.push_back({{"key", key}, {"block", block_to_json(child, ids)}});
+    for (const auto& [key, child] : kids)
+      children.push_back({{"key", key}, {"block", block_to_json(child, ids)}});
     j["children"] = children;
   }
   return j;
@@ -406,14 +416,13 @@ nlohmann::json Block::to_json() const {
 
 std::string Block::summary() const {
   std::string out;
-  const std::function<void(const Block&, const std::string&, int)> visit = [&](const Block& b,
-                                                                               const std::string& key,
-                                                                               int depth) {
-    out += fmt::format("{:{}}{}{}", "", 2 * depth, key.empty() ? "" : key + ": ", b.type());
-    if (b.built()) out += fmt::format(" -> {}", b.output_spec().str());
-    out += '\n';
-    for (const auto& [k, child] : b.impl().children()) visit(child, k, depth + 1);
-  };
+  const std::function<void(const Block&, const std::string&, int)> visit =
+      [&](const Block& b, const std::string& key, int depth) {
+        out += fmt::format("{:{}}{}{}", "", 2 * depth, key.empty() ? "" : key + ": ", b.type());
+        if (b.built()) out += fmt::format(" -> {}", b.output_spec().str());
+        out += '\n';
+        for (const auto& [k, child] : b.impl().children()) visit(child, k, depth + 1);
+      };
   visit(*this, "", 0);
   return out;
 }

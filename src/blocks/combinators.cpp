@@ -20,13 +20,15 @@ class SequentialImpl final : public BlockBase {
  public:
   explicit SequentialImpl(std::vector<Block> blocks) : blocks_(std::move(blocks)) {
     RB_CHECK(!blocks_.empty(), ValueError, "SequentialBlock needs at least one block");
-    for (const Block& b : blocks_) RB_CHECK(b.defined(), ValueError, "SequentialBlock got an empty Block");
+    for (const Block& b : blocks_)
+      RB_CHECK(b.defined(), ValueError, "SequentialBlock got an empty Block");
   }
   std::string_view type() const override { return "SequentialBlock"; }
   json config() const override { return json::object(); }
   std::vector<std::pair<std::string, Block>> children() const override {
     std::vector<std::pair<std::string, Block>> out;
-    for (std::size_t i = 0; i < blocks_.size(); ++i) out.emplace_back(std::to_string(i), blocks_[i]);
+    for (std::size_t i = 0; i < blocks_.size(); ++i)
+      out.emplace_back(std::to_string(i), blocks_[i]);
     return out;
   }
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
@@ -52,8 +54,8 @@ class ParallelImpl final : public BlockBase {
       : branches_(std::move(branches)), aggregation_name_(std::move(aggregation)) {
     RB_CHECK(!branches_.empty(), ValueError, "ParallelBlock needs at least one branch");
     for (std::size_t i = 0; i < branches_.size(); ++i) {
-      RB_CHECK(branches_[i].second.defined(), ValueError, "ParallelBlock branch '{}' is an empty Block",
-               branches_[i].first);
+      RB_CHECK(branches_[i].second.defined(), ValueError,
+               "ParallelBlock branch '{}' is an empty Block", branches_[i].first);
       for (std::size_t j = 0; j < i; ++j) {
         RB_CHECK(branches_[i].first != branches_[j].first, ValueError,
                  "ParallelBlock has two branches named '{}'", branches_[i].first);
@@ -120,8 +122,11 @@ class FilterImpl final : public BlockBase {
  public:
   FilterImpl(std::vector<std::string> names, std::vector<Tag> tags, Schema schema, bool by_schema,
              FilterOptions options)
-      : names_(std::move(names)), tags_(std::move(tags)), schema_(std::move(schema)),
-        by_schema_(by_schema), options_(options) {}
+      : names_(std::move(names)),
+        tags_(std::move(tags)),
+        schema_(std::move(schema)),
+        by_schema_(by_schema),
+        options_(options) {}
 
   std::string_view type() const override { return "Filter"; }
   json config() const override {
@@ -152,16 +157,19 @@ class FilterImpl final : public BlockBase {
     selected_ = select(keys, [](const std::string&) { return TagSet{}; });
     FlowSpec::Dict out;
     for (const auto& [k, t] : input.dict()) {
-      if (std::find(selected_.begin(), selected_.end(), k) != selected_.end()) out.emplace_back(k, t);
+      if (std::find(selected_.begin(), selected_.end(), k) != selected_.end())
+        out.emplace_back(k, t);
     }
     return FlowSpec::dict(std::move(out));
   }
 
   Flow forward(const Flow& input, RunContext&) const override {
-    if (input.kind() == FlowSpec::Kind::kInputs) return Flow::inputs(input.batch().select(selected_));
+    if (input.kind() == FlowSpec::Kind::kInputs)
+      return Flow::inputs(input.batch().select(selected_));
     Flow::Dict out;
     for (const auto& e : input.dict()) {
-      if (std::find(selected_.begin(), selected_.end(), e.first) != selected_.end()) out.push_back(e);
+      if (std::find(selected_.begin(), selected_.end(), e.first) != selected_.end())
+        out.push_back(e);
     }
     return Flow::dict(std::move(out));
   }
@@ -176,12 +184,14 @@ class FilterImpl final : public BlockBase {
       wanted.clear();
       for (const std::string& name : available) {
         const TagSet tags = tags_of(name);
-        if (std::any_of(tags_.begin(), tags_.end(), [&](Tag t) { return tags.has(t); })) wanted.push_back(name);
+        if (std::any_of(tags_.begin(), tags_.end(), [&](Tag t) { return tags.has(t); }))
+          wanted.push_back(name);
       }
     }
     for (const std::string& name : wanted) {
       RB_CHECK(std::find(available.begin(), available.end(), name) != available.end(), ValueError,
-               "Filter: no feature '{}' in its input; available: {}", name, fmt::join(available, ", "));
+               "Filter: no feature '{}' in its input; available: {}", name,
+               fmt::join(available, ", "));
     }
     std::vector<std::string> out;
     for (const std::string& name : available) {
@@ -221,14 +231,16 @@ Filter::Filter(std::string name, FilterOptions options)
     : Filter(std::vector<std::string>{std::move(name)}, options) {}
 
 Filter::Filter(std::vector<std::string> names, FilterOptions options)
-    : Block(std::make_shared<FilterImpl>(std::move(names), std::vector<Tag>{}, Schema{}, false, options)) {}
-
-Filter::Filter(Tag tag, FilterOptions options)
-    : Block(std::make_shared<FilterImpl>(std::vector<std::string>{}, std::vector<Tag>{tag}, Schema{}, false,
+    : Block(std::make_shared<FilterImpl>(std::move(names), std::vector<Tag>{}, Schema{}, false,
                                          options)) {}
 
+Filter::Filter(Tag tag, FilterOptions options)
+    : Block(std::make_shared<FilterImpl>(std::vector<std::string>{}, std::vector<Tag>{tag},
+                                         Schema{}, false, options)) {}
+
 Filter::Filter(const Schema& schema, FilterOptions options)
-    : Block(std::make_shared<FilterImpl>(std::vector<std::string>{}, std::vector<Tag>{}, schema, true, options)) {}
+    : Block(std::make_shared<FilterImpl>(std::vector<std::string>{}, std::vector<Tag>{}, schema,
+                                         true, options)) {}
 
 Identity::Identity() : Block(std::make_shared<IdentityImpl>()) {}
 
@@ -238,17 +250,21 @@ Block aggregation_block(const std::string& name) {
   if (name == "element-wise-sum" || name == "sum") return ElementwiseSum();
   if (name == "element-wise-multiply" || name == "product") return ElementwiseProduct();
   if (name == "cosine" || name == "cosine-similarity") return CosineSimilarity();
-  throw ValueError(fmt::format(
-      "unknown aggregation '{}'; expected concat, stack, element-wise-sum (sum), element-wise-multiply (product) or cosine", name));
+  throw ValueError(
+      fmt::format("unknown aggregation '{}'; expected concat, stack, element-wise-sum (sum), "
+                  "element-wise-multiply (product) or cosine",
+                  name));
 }
 
 // ---- the connect methods ------------------------------------------------------
 
 Block Block::connect(const Block& next) const { return SequentialBlock({*this, next}); }
 
-Block Block::connect_branch(const std::vector<Block>& branches, const std::string& aggregation) const {
+Block Block::connect_branch(const std::vector<Block>& branches,
+                            const std::string& aggregation) const {
   ParallelBlock::Branches named;
-  for (std::size_t i = 0; i < branches.size(); ++i) named.emplace_back(std::to_string(i), branches[i]);
+  for (std::size_t i = 0; i < branches.size(); ++i)
+    named.emplace_back(std::to_string(i), branches[i]);
   return connect_branch(named, aggregation);
 }
 
@@ -257,7 +273,9 @@ Block Block::connect_branch(const std::vector<std::pair<std::string, Block>>& br
   return connect(ParallelBlock(branches, aggregation));
 }
 
-Block Block::connect_with_shortcut(const Block& block) const { return connect_with_shortcut(block, {}); }
+Block Block::connect_with_shortcut(const Block& block) const {
+  return connect_with_shortcut(block, {});
+}
 
 Block Block::connect_with_shortcut(const Block& block, const ShortcutOptions& options) const {
   const Block shortcut = options.shortcut_filter ? *options.shortcut_filter : Identity();
@@ -267,7 +285,8 @@ Block Block::connect_with_shortcut(const Block& block, const ShortcutOptions& op
 Block Block::connect_with_residual(const Block& block) const {
   // The shortcut is the input as one tensor (a dict is concatenated), so
   // only the block's output is added to it, as Merlin's ResidualBlock does.
-  return connect_with_shortcut(block, {.shortcut_filter = ConcatFeatures(), .aggregation = "element-wise-sum"});
+  return connect_with_shortcut(
+      block, {.shortcut_filter = ConcatFeatures(), .aggregation = "element-wise-sum"});
 }
 
 // ---- rebuilding from JSON -----------------------------------------------------
@@ -286,10 +305,12 @@ void register_combinators() {
   register_block_type("Filter", [](const json& config, auto) -> Block {
     config::check_keys(config, "Filter", {"exclude", "names", "tags", "schema"});
     const FilterOptions options{.exclude = config.value("exclude", false)};
-    if (config.contains("schema")) return Filter(Schema::from_json(config["schema"], "Filter config"), options);
+    if (config.contains("schema"))
+      return Filter(Schema::from_json(config["schema"], "Filter config"), options);
     if (config.contains("tags")) {
       const auto tags = config["tags"].get<std::vector<std::string>>();
-      RB_CHECK(tags.size() == 1, ValueError, "Filter config: expected one tag, got {}", tags.size());
+      RB_CHECK(tags.size() == 1, ValueError, "Filter config: expected one tag, got {}",
+               tags.size());
       return Filter(Tag::parse(tags[0]), options);
     }
     return Filter(config.at("names").get<std::vector<std::string>>(), options);

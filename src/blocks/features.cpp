@@ -410,15 +410,15 @@ nlohmann::json EmbeddingOptions::to_json() const {
   json inits = json::object();
   for (const auto& [name, init] : initializers) inits[name] = init.to_json();
   json j = {{"dim", dim},
-          {"dims", dims},
-          {"use_schema_dims", use_schema_dims},
-          {"infer_dims", infer_dims},
-          {"infer_multiplier", infer_multiplier},
-          {"ensure_multiple_of_8", ensure_multiple_of_8},
-          {"initializer", initializer.to_json()},
-          {"initializers", inits},
-          {"l2_reg", l2_reg},
-          {"combiner", combiner}};
+            {"dims", dims},
+            {"use_schema_dims", use_schema_dims},
+            {"infer_dims", infer_dims},
+            {"infer_multiplier", infer_multiplier},
+            {"ensure_multiple_of_8", ensure_multiple_of_8},
+            {"initializer", initializer.to_json()},
+            {"initializers", inits},
+            {"l2_reg", l2_reg},
+            {"combiner", combiner}};
   if (!table_prefix.empty()) j["table_prefix"] = table_prefix;
   return j;
 }

@@ -12,7 +12,8 @@ namespace recblocks {
 namespace {
 
 constexpr const char* kKinds =
-    "zeros, ones, constant, uniform, normal, truncated_normal, glorot_uniform, glorot_normal, he_uniform, he_normal";
+    "zeros, ones, constant, uniform, normal, truncated_normal, glorot_uniform, glorot_normal, "
+    "he_uniform, he_normal";
 
 // Keras scales the truncated normal's stddev by this (the stddev of a unit
 // normal truncated at 2) so the variance matches the requested one.
@@ -45,7 +46,8 @@ Tensor Initializer::make(const Shape& shape, std::uint64_t stream) const {
   const double fan_in = shape.rank() >= 2 ? static_cast<double>(n) / fan_out : fan_out;
   const std::uint64_t base = mix64(stream);
   auto fill_uniform = [&](double lo, double hi) {
-    for (std::int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(lo + (hi - lo) * uniform_draw(base, i));
+    for (std::int64_t i = 0; i < n; ++i)
+      out[i] = static_cast<float>(lo + (hi - lo) * uniform_draw(base, i));
   };
   auto fill_normal = [&](double mean, double stddev, bool truncated) {
     for (std::int64_t i = 0; i < n; ++i) {
@@ -90,7 +92,8 @@ Initializer Initializer::from_json(const nlohmann::json& j) {
     if (init.kind == "normal") return normal();
     if (init.kind == "truncated_normal") return truncated_normal();
   } else {
-    RB_CHECK(j.is_object(), ValueError, "initializer: expected a name or an object, got {}", j.dump());
+    RB_CHECK(j.is_object(), ValueError, "initializer: expected a name or an object, got {}",
+             j.dump());
     for (const auto& [key, value] : j.items()) {
       RB_CHECK(key == "kind" || key == "a" || key == "b", ValueError,
                "initializer: unknown key '{}' (known: kind, a, b)", key);

@@ -1,10 +1,11 @@
+#include "blocks/registry.h"
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include <map>
 #include <mutex>
 
-#include "blocks/registry.h"
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/config.h"
 #include "recblocks/core/error.h"
@@ -48,7 +49,8 @@ void ensure_builtins() {
 
 void config::check_keys(const nlohmann::json& config, std::string_view type,
                         std::initializer_list<std::string_view> known) {
-  RB_CHECK(config.is_object(), ValueError, "{} config: expected a JSON object, got {}", type, config.dump());
+  RB_CHECK(config.is_object(), ValueError, "{} config: expected a JSON object, got {}", type,
+           config.dump());
   for (const auto& [key, value] : config.items()) {
     bool ok = false;
     for (std::string_view k : known) ok = ok || k == key;
@@ -73,12 +75,14 @@ std::vector<std::string> registered_block_types() {
 namespace {
 
 Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) {
-  RB_CHECK(json.is_object(), ValueError, "block JSON: expected an object, got {}", json.dump().substr(0, 200));
+  RB_CHECK(json.is_object(), ValueError, "block JSON: expected an object, got {}",
+           json.dump().substr(0, 200));
   if (json.contains("ref")) {
     config::check_keys(json, "block reference", {"ref"});
     const int ref = json["ref"].get<int>();
     auto it = shared.find(ref);
-    RB_CHECK(it != shared.end(), ValueError, "block JSON: reference to block {} before its definition", ref);
+    RB_CHECK(it != shared.end(), ValueError,
+             "block JSON: reference to block {} before its definition", ref);
     return it->second;
   }
   config::check_keys(json, "block", {"type", "config", "children", "id"});

@@ -16,13 +16,15 @@ namespace recblocks {
 namespace detail {
 
 UniqueIds unique_in_order(const Tensor& ids) {
-  RB_CHECK((ids.dtype() == DType::kInt64 || ids.dtype() == DType::kInt32) && ids.rank() == 1, ShapeError,
-           "unique ids: expected int32 or int64 [rows], got {} {}", dtype_name(ids.dtype()), ids.shape());
+  RB_CHECK((ids.dtype() == DType::kInt64 || ids.dtype() == DType::kInt32) && ids.rank() == 1,
+           ShapeError, "unique ids: expected int32 or int64 [rows], got {} {}",
+           dtype_name(ids.dtype()), ids.shape());
   const std::int64_t rows = ids.numel();
   std::vector<std::int64_t> id(static_cast<std::size_t>(rows));
   std::int64_t lo = 0, hi = -1;
   for (std::int64_t i = 0; i < rows; ++i) {
-    id[i] = ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
+    id[i] =
+        ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
     lo = i == 0 ? id[i] : std::min(lo, id[i]);
     hi = i == 0 ? id[i] : std::max(hi, id[i]);
   }
@@ -49,12 +51,12 @@ UniqueIds unique_in_order(const Tensor& ids) {
   // Else sorted (id, row) pairs: each id's run starts at its first row.
   std::vector<std::int64_t> order(static_cast<std::size_t>(rows));
   std::iota(order.begin(), order.end(), std::int64_t{0});
-  std::sort(order.begin(), order.end(), [&](std::int64_t a, std::int64_t b) {
-    return id[a] != id[b] ? id[a] < id[b] : a < b;
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::int64_t a, std::int64_t b) { return id[a] != id[b] ? id[a] < id[b] : a < b; });
   std::vector<std::int64_t> run_first(static_cast<std::size_t>(rows));
   for (std::int64_t k = 0; k < rows; ++k) {
-    run_first[order[k]] = k > 0 && id[order[k]] == id[order[k - 1]] ? run_first[order[k - 1]] : order[k];
+    run_first[order[k]] =
+        k > 0 && id[order[k]] == id[order[k - 1]] ? run_first[order[k - 1]] : order[k];
   }
   std::vector<std::int64_t> column(static_cast<std::size_t>(rows), -1);
   for (std::int64_t i = 0; i < rows; ++i) assign(i, column[run_first[i]]);
@@ -69,19 +71,25 @@ using nlohmann::json;
 
 class ItemRetrievalScorerImpl final : public BlockBase {
  public:
-  explicit ItemRetrievalScorerImpl(ItemRetrievalScorerOptions options) : options_(std::move(options)) {
+  explicit ItemRetrievalScorerImpl(ItemRetrievalScorerOptions options)
+      : options_(std::move(options)) {
     RB_CHECK(std::isfinite(options_.temperature) && options_.temperature > 0, ValueError,
              "ItemRetrievalScorer: temperature is {}, expected a number > 0", options_.temperature);
-    RB_CHECK(!options_.query.empty() && !options_.candidate.empty() && options_.query != options_.candidate,
-             ValueError, "ItemRetrievalScorer: the query and candidate keys must be two different names, got '{}' "
-             "and '{}'", options_.query, options_.candidate);
+    RB_CHECK(
+        !options_.query.empty() && !options_.candidate.empty() &&
+            options_.query != options_.candidate,
+        ValueError,
+        "ItemRetrievalScorer: the query and candidate keys must be two different names, got '{}' "
+        "and '{}'",
+        options_.query, options_.candidate);
   }
   std::string_view type() const override { return "ItemRetrievalScorer"; }
   json config() const override { return options_.to_json(); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     RB_CHECK(input.kind() == FlowSpec::Kind::kDict, ValueError,
-             "ItemRetrievalScorer: expected the dict {{'{}': [d], '{}': [d]}} of a two-tower body, got {}",
+             "ItemRetrievalScorer: expected the dict {{'{}': [d], '{}': [d]}} of a two-tower body, "
+             "got {}",
              options_.query, options_.candidate, input.str());
     const TensorSpec* q = nullptr;
     const TensorSpec* c = nullptr;
@@ -89,11 +97,13 @@ class ItemRetrievalScorerImpl final : public BlockBase {
       if (key == options_.query) q = &spec;
       if (key == options_.candidate) c = &spec;
     }
-    RB_CHECK(q != nullptr && c != nullptr, ValueError, "ItemRetrievalScorer: the input {} lacks '{}' or '{}'",
-             input.str(), options_.query, options_.candidate);
+    RB_CHECK(q != nullptr && c != nullptr, ValueError,
+             "ItemRetrievalScorer: the input {} lacks '{}' or '{}'", input.str(), options_.query,
+             options_.candidate);
     RB_CHECK(q->dtype == DType::kFloat32 && c->dtype == DType::kFloat32 && q->shape.rank() == 1 &&
                  q->shape == c->shape,
-             ShapeError, "ItemRetrievalScorer: query {} and candidate {} must be float32 vectors of one width",
+             ShapeError,
+             "ItemRetrievalScorer: query {} and candidate {} must be float32 vectors of one width",
              q->shape, c->shape);
     return FlowSpec::tensor({Shape{0}});
   }
@@ -106,7 +116,8 @@ class ItemRetrievalScorerImpl final : public BlockBase {
       c = ops::l2_normalize(c);
     }
     Var scores = ops::matmul(q, c, false, true);
-    if (options_.temperature != 1.0) scores = ops::scale(scores, static_cast<float>(1.0 / options_.temperature));
+    if (options_.temperature != 1.0)
+      scores = ops::scale(scores, static_cast<float>(1.0 / options_.temperature));
     return Flow::tensor(scores);
   }
 
@@ -125,18 +136,35 @@ namespace detail {
 bool rows_independent(const json& j) {
   if (!j.is_object()) return false;
   if (!j.contains("type")) return j.contains("ref");  // a shared block, checked where it is defined
-  static const char* const kRowwise[] = {
-      "AsDenseFeatures", "ConcatFeatures", "ContinuousFeatures", "CosineSimilarity", "CrossBlock",
-      "DotProductInteractionBlock", "ElementwiseProduct", "ElementwiseSum", "EmbeddingFeatures",
-      "FMPairwiseInteraction", "Filter", "HashedCrossFeatures", "Identity", "L2Norm", "LayerNorm",
-      "LogitsTemperatureScaler", "ParallelBlock", "ReduceSum", "SequenceEmbeddingFeatures", "SequentialBlock",
-      "StackFeatures", "UniqueRows"};
+  static const char* const kRowwise[] = {"AsDenseFeatures",
+                                         "ConcatFeatures",
+                                         "ContinuousFeatures",
+                                         "CosineSimilarity",
+                                         "CrossBlock",
+                                         "DotProductInteractionBlock",
+                                         "ElementwiseProduct",
+                                         "ElementwiseSum",
+                                         "EmbeddingFeatures",
+                                         "FMPairwiseInteraction",
+                                         "Filter",
+                                         "HashedCrossFeatures",
+                                         "Identity",
+                                         "L2Norm",
+                                         "LayerNorm",
+                                         "LogitsTemperatureScaler",
+                                         "ParallelBlock",
+                                         "ReduceSum",
+                                         "SequenceEmbeddingFeatures",
+                                         "SequentialBlock",
+                                         "StackFeatures",
+                                         "UniqueRows"};
   const std::string type = j["type"].get<std::string>();
   const json& c = j.contains("config") ? j["config"] : json::object();
   bool ok = std::find(std::begin(kRowwise), std::end(kRowwise), type) != std::end(kRowwise);
   if (type == "Dropout") ok = c.value("rate", 1.0) == 0.0;
   if (type == "MLPBlock") {
-    ok = c.value("dropout", 1.0) == 0.0 && c.value("normalization", std::string("?")) != "batch_norm";
+    ok = c.value("dropout", 1.0) == 0.0 &&
+         c.value("normalization", std::string("?")) != "batch_norm";
   }
   if (!ok) return false;
   if (j.contains("children")) {
@@ -158,22 +186,24 @@ bool same_within_ids(const Batch& batch, const std::string& column, const detail
   if (batch.is_list(column)) {
     const RaggedTensor& r = batch.ragged(column);
     const auto* off = r.offsets().data<std::int64_t>();
-    const std::size_t value_bytes = r.values().nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(r.nnz(), 1));
+    const std::size_t value_bytes =
+        r.values().nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(r.nnz(), 1));
     const auto* v = static_cast<const unsigned char*>(r.values().raw());
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t f = first_of(i);
       if (f == i) continue;
       const std::int64_t n = off[i + 1] - off[i];
       if (n != off[f + 1] - off[f]) return false;
-      if (std::memcmp(v + off[i] * value_bytes, v + off[f] * value_bytes, static_cast<std::size_t>(n) * value_bytes) !=
-          0) {
+      if (std::memcmp(v + off[i] * value_bytes, v + off[f] * value_bytes,
+                      static_cast<std::size_t>(n) * value_bytes) != 0) {
         return false;
       }
     }
     return true;
   }
   const Tensor& t = batch.tensor(column);
-  const std::size_t row_bytes = t.nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(rows, 1));
+  const std::size_t row_bytes =
+      t.nbytes() / static_cast<std::size_t>(std::max<std::int64_t>(rows, 1));
   const auto* v = static_cast<const unsigned char*>(t.raw());
   for (std::int64_t i = 0; i < rows; ++i) {
     const std::int64_t f = first_of(i);
@@ -184,27 +214,32 @@ bool same_within_ids(const Batch& batch, const std::string& column, const detail
 
 class UniqueRowsImpl final : public BlockBase {
  public:
-  UniqueRowsImpl(Block block, UniqueRowsOptions options) : block_(std::move(block)), options_(std::move(options)) {
+  UniqueRowsImpl(Block block, UniqueRowsOptions options)
+      : block_(std::move(block)), options_(std::move(options)) {
     RB_CHECK(block_.defined(), ValueError, "UniqueRows: the block is empty");
     RB_CHECK(!options_.key.empty(), ValueError, "UniqueRows: the key column is not set");
   }
   std::string_view type() const override { return "UniqueRows"; }
   json config() const override { return options_.to_json(); }
-  std::vector<std::pair<std::string, Block>> children() const override { return {{"block", block_}}; }
+  std::vector<std::pair<std::string, Block>> children() const override {
+    return {{"block", block_}};
+  }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     RB_CHECK(input.kind() == FlowSpec::Kind::kInputs, ValueError,
              "UniqueRows: expected the batch's columns as input, got {}", input.str());
     const Schema& schema = input.schema();
-    RB_CHECK(schema.contains(options_.key), ValueError, "UniqueRows: the key column '{}' is not in the input ({})",
-             options_.key, fmt::join(schema.column_names(), ", "));
+    RB_CHECK(schema.contains(options_.key), ValueError,
+             "UniqueRows: the key column '{}' is not in the input ({})", options_.key,
+             fmt::join(schema.column_names(), ", "));
     const ColumnSchema& key = schema.column(options_.key);
     RB_CHECK(is_integer(key.dtype()) && !key.is_list(), ValueError,
-             "UniqueRows: the key column '{}' must be a scalar int32 or int64 id column", options_.key);
+             "UniqueRows: the key column '{}' must be a scalar int32 or int64 id column",
+             options_.key);
     std::vector<std::string> names = {options_.key};
     for (const std::string& c : options_.columns) {
-      RB_CHECK(schema.contains(c), ValueError, "UniqueRows: column '{}' is not in the input ({})", c,
-               fmt::join(schema.column_names(), ", "));
+      RB_CHECK(schema.contains(c), ValueError, "UniqueRows: column '{}' is not in the input ({})",
+               c, fmt::join(schema.column_names(), ", "));
       if (c != options_.key) names.push_back(c);
     }
     selected_ = names;
@@ -220,7 +255,8 @@ class UniqueRowsImpl final : public BlockBase {
     if (!run.training() || !exact_) return block_.forward(Flow::inputs(batch), run);
     const detail::UniqueIds u = detail::unique_in_order(batch.tensor(options_.key));
     bool merge = static_cast<std::int64_t>(u.ids.size()) < batch.rows();
-    for (std::size_t c = 1; merge && c < selected_.size(); ++c) merge = same_within_ids(batch, selected_[c], u);
+    for (std::size_t c = 1; merge && c < selected_.size(); ++c)
+      merge = same_within_ids(batch, selected_[c], u);
     if (!merge) return block_.forward(Flow::inputs(batch), run);
     return block_.forward(Flow::inputs(batch.take(u.first)), run);
   }
@@ -259,7 +295,8 @@ json ItemRetrievalScorerOptions::to_json() const {
 }
 
 ItemRetrievalScorerOptions ItemRetrievalScorerOptions::from_json(const json& j) {
-  config::check_keys(j, "ItemRetrievalScorer", {"query", "candidate", "l2_normalization", "temperature"});
+  config::check_keys(j, "ItemRetrievalScorer",
+                     {"query", "candidate", "l2_normalization", "temperature"});
   ItemRetrievalScorerOptions o;
   try {
     o.query = j.value("query", o.query);
@@ -267,8 +304,8 @@ ItemRetrievalScorerOptions ItemRetrievalScorerOptions::from_json(const json& j) 
     o.l2_normalization = j.value("l2_normalization", o.l2_normalization);
     o.temperature = j.value("temperature", o.temperature);
   } catch (const json::exception& e) {
-    throw ValueError(fmt::format("ItemRetrievalScorer config {}: a value has the wrong type: {}", j.dump(),
-                                 e.what()));
+    throw ValueError(fmt::format("ItemRetrievalScorer config {}: a value has the wrong type: {}",
+                                 j.dump(), e.what()));
   }
   return o;
 }
@@ -278,7 +315,8 @@ ItemRetrievalScorer::ItemRetrievalScorer(ItemRetrievalScorerOptions options)
 
 void register_retrieval_blocks() {
   register_block_type("UniqueRows", [](const json& c, auto children) {
-    RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}", children.size());
+    RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}",
+             children.size());
     return UniqueRows(children[0].second, UniqueRowsOptions::from_json(c));
   });
   register_block_type("ItemRetrievalScorer", [](const json& c, auto) {

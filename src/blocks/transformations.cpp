@@ -142,7 +142,9 @@ struct Affine {
   Var gamma_var(RunContext& run) const {
     return gamma ? run.param(gamma) : run.tape().constant(fixed_gamma);
   }
-  Var beta_var(RunContext& run) const { return beta ? run.param(beta) : run.tape().constant(fixed_beta); }
+  Var beta_var(RunContext& run) const {
+    return beta ? run.param(beta) : run.tape().constant(fixed_beta);
+  }
   void add_to(std::vector<std::pair<std::string, ParameterPtr>>& out) const {
     if (gamma) out.emplace_back("gamma", gamma);
     if (beta) out.emplace_back("beta", beta);

@@ -3,8 +3,9 @@
 // retrieval task (which maps each row to its candidate's column).
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <vector>
 
 #include "recblocks/core/tensor.h"

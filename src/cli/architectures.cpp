@@ -19,29 +19,35 @@ using json = nlohmann::json;
 
 const std::vector<std::string>& seed_columns() {
   static const std::vector<std::string> columns = {
-      "userId", "movieId", "title", "gender", "TE_zipcode_rating", "TE_movieId_rating", "rating_binary"};
+      "userId",       "movieId", "title", "gender", "TE_zipcode_rating", "TE_movieId_rating",
+      "rating_binary"};
   return columns;
 }
 
 namespace {
 
-Block dlrm_body(const Schema& schema, std::int64_t embedding_dim, const std::vector<std::int64_t>& bottom,
-                const std::vector<std::int64_t>& top) {
-  RB_CHECK(!bottom.empty() && bottom.back() == embedding_dim, ValueError,
-           "DLRM: the bottom MLP must end with the embedding dim {} (the dot products pair it with the "
-           "embeddings), got [{}]",
-           embedding_dim, fmt::join(bottom, ", "));
-  return DLRMBlock(schema, {.embedding_dim = embedding_dim, .bottom_block = MLPBlock(bottom), .top_block = MLPBlock(top)});
+Block dlrm_body(const Schema& schema, std::int64_t embedding_dim,
+                const std::vector<std::int64_t>& bottom, const std::vector<std::int64_t>& top) {
+  RB_CHECK(
+      !bottom.empty() && bottom.back() == embedding_dim, ValueError,
+      "DLRM: the bottom MLP must end with the embedding dim {} (the dot products pair it with the "
+      "embeddings), got [{}]",
+      embedding_dim, fmt::join(bottom, ", "));
+  return DLRMBlock(schema, {.embedding_dim = embedding_dim,
+                            .bottom_block = MLPBlock(bottom),
+                            .top_block = MLPBlock(top)});
 }
 
 std::string first_binary_target(const Schema& schema) {
   for (const ColumnSchema& c : schema) {
-    if (c.has_tag(Tags::TARGET) && (c.has_tag(Tags::BINARY_CLASSIFICATION) || c.has_tag(Tags::BINARY))) {
+    if (c.has_tag(Tags::TARGET) &&
+        (c.has_tag(Tags::BINARY_CLASSIFICATION) || c.has_tag(Tags::BINARY))) {
       return c.name();
     }
   }
-  throw ValueError(fmt::format("the data has no binary target column (columns: {}); name one with --target",
-                               fmt::join(schema.column_names(), ", ")));
+  throw ValueError(
+      fmt::format("the data has no binary target column (columns: {}); name one with --target",
+                  fmt::join(schema.column_names(), ", ")));
 }
 
 // The presets' tasks: the one named by --target, or every target.
@@ -50,17 +56,20 @@ std::vector<PredictionTask> preset_tasks(const ArchitectureOptions& options, con
   for (const PredictionTask& task : prediction_tasks(schema)) {
     if (task.target() == options.target) return {task};
   }
-  throw ValueError(fmt::format("--target {}: not a target column of the data (targets: {})", options.target,
+  throw ValueError(fmt::format("--target {}: not a target column of the data (targets: {})",
+                               options.target,
                                fmt::join(schema.select_by_tag(Tags::TARGET).column_names(), ", ")));
 }
 
-std::vector<std::int64_t> or_default(const std::vector<std::int64_t>& given, std::vector<std::int64_t> preset) {
+std::vector<std::int64_t> or_default(const std::vector<std::int64_t>& given,
+                                     std::vector<std::int64_t> preset) {
   return given.empty() ? preset : given;
 }
 
 json read_json(const std::filesystem::path& path) {
   RB_CHECK(std::filesystem::is_regular_file(path), ValueError,
-           "--model {}: not a preset ({}) and no such file", path.string(), fmt::join(preset_names(), ", "));
+           "--model {}: not a preset ({}) and no such file", path.string(),
+           fmt::join(preset_names(), ", "));
   return io::read_json_file(path);
 }
 
@@ -71,23 +80,29 @@ Block seed_dlrm_body(const Schema& schema, std::int64_t embedding_dim) {
 }
 
 PredictionTask seed_dlrm_task(const std::string& target) {
-  return BinaryClassificationTask(target, {.metrics = {metrics::AUC()}, .pre = LogitsTemperatureScaler(2.0)});
+  return BinaryClassificationTask(
+      target, {.metrics = {metrics::AUC()}, .pre = LogitsTemperatureScaler(2.0)});
 }
 
 Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   const bool is_retrieval = options.model == "two_tower" || options.model == "mf";
-  RB_CHECK(is_retrieval || (options.sampled_negatives == 0 && options.unique_candidates), ValueError,
-           "--sampled-negatives and --no-unique-candidates are for two_tower and mf, not {}", options.model);
+  RB_CHECK(is_retrieval || (options.sampled_negatives == 0 && options.unique_candidates),
+           ValueError,
+           "--sampled-negatives and --no-unique-candidates are for two_tower and mf, not {}",
+           options.model);
   if (options.model == "custom-dlrm") {
-    const std::vector<std::int64_t> bottom = options.bottom.empty() ? std::vector<std::int64_t>{options.embedding_dim}
-                                                                    : options.bottom;
-    const std::vector<std::int64_t> top = options.top.empty() ? std::vector<std::int64_t>{64, 128, 512} : options.top;
-    const std::string target = options.target.empty() ? first_binary_target(schema) : options.target;
+    const std::vector<std::int64_t> bottom =
+        options.bottom.empty() ? std::vector<std::int64_t>{options.embedding_dim} : options.bottom;
+    const std::vector<std::int64_t> top =
+        options.top.empty() ? std::vector<std::int64_t>{64, 128, 512} : options.top;
+    const std::string target =
+        options.target.empty() ? first_binary_target(schema) : options.target;
     return dlrm_body(schema, options.embedding_dim, bottom, top).connect(seed_dlrm_task(target));
   }
   if (options.model == "dlrm") {
     // Merlin's DLRMModel example: bottom [128, 64], top [128, 64, 32].
-    const Block body = dlrm_body(schema, options.embedding_dim, or_default(options.bottom, {128, options.embedding_dim}),
+    const Block body = dlrm_body(schema, options.embedding_dim,
+                                 or_default(options.bottom, {128, options.embedding_dim}),
                                  or_default(options.top, {128, 64, 32}));
     std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return tasks.empty() ? Model::from_block(body, schema) : Model(body, std::move(tasks));
@@ -144,11 +159,13 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                                   .unique_candidates = options.unique_candidates});
   }
   if (options.model == "mf") {
-    return MatrixFactorizationModel(
-        schema, {.dim = options.embedding_dim, .retrieval = retrieval, .unique_candidates = options.unique_candidates});
+    return MatrixFactorizationModel(schema, {.dim = options.embedding_dim,
+                                             .retrieval = retrieval,
+                                             .unique_candidates = options.unique_candidates});
   }
   if (options.model == "youtube_dnn") {
-    RB_CHECK(options.retrieval_loss == "categorical_crossentropy" || options.retrieval_loss == "ce", ValueError,
+    RB_CHECK(options.retrieval_loss == "categorical_crossentropy" || options.retrieval_loss == "ce",
+             ValueError,
              "--retrieval-loss {} is for two_tower and mf; youtube_dnn trains a (sampled) softmax",
              options.retrieval_loss);
     // Merlin's YoutubeDNNRetrievalModel: the USER-tagged columns (on
@@ -170,7 +187,8 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
   }
   const json j = read_json(options.model);
   RB_CHECK(j.is_object() && j.contains("architecture"), ValueError,
-           "{}: expected an object with \"architecture\" (a block) and optionally \"tasks\"", options.model);
+           "{}: expected an object with \"architecture\" (a block) and optionally \"tasks\"",
+           options.model);
   try {
     Block body = Block::from_json(j["architecture"]);
     if (!j.contains("tasks")) return Model::from_block(std::move(body), schema);
@@ -206,29 +224,40 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
     return optimizer;
   }
   const bool ftrl = optim::by_name(wide).type() == "ftrl";
-  const double rate = choice.wide_learning_rate > 0 ? choice.wide_learning_rate : ftrl ? kWideFtrlRate : 0;
+  const double rate = choice.wide_learning_rate > 0 ? choice.wide_learning_rate
+                      : ftrl                        ? kWideFtrlRate
+                                                    : 0;
   return optim::MultiOptimizer(std::move(optimizer), {{kWidePrefix, by_name_at(wide, rate)}});
 }
 
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"custom-dlrm", "dlrm", "dcn",  "deepfm", "wide_deep",
-                                                 "ncf",         "mlp",  "mmoe", "ple",    "two_tower",
-                                                 "mf",          "youtube_dnn"};
+  static const std::vector<std::string> names = {"custom-dlrm", "dlrm",      "dcn", "deepfm",
+                                                 "wide_deep",   "ncf",       "mlp", "mmoe",
+                                                 "ple",         "two_tower", "mf",  "youtube_dnn"};
   return names;
 }
 
 std::string architecture_help() {
-  return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top [128, 64, 32]), "
-         "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep [64]), wide_deep "
-         "(WideAndDeepModel: one-hot and pairwise crosses into --num-bins, trained by --wide-optimizer; deep [128, 64, "
-         "32]), ncf (NCFModel: MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, experts MLP [64]), ple "
-         "(PLE, --cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of the last seven; the "
+  return "custom-dlrm (the seed notebook's DLRM), dlrm (Merlin's DLRMModel: bottom [128, 64], top "
+         "[128, 64, 32]), "
+         "dcn (DCNModel: stacked, --cross-depth 2, deep [64, 32]), deepfm (DeepFMModel: deep "
+         "[64]), wide_deep "
+         "(WideAndDeepModel: one-hot and pairwise crosses into --num-bins, trained by "
+         "--wide-optimizer; deep [128, 64, "
+         "32]), ncf (NCFModel: MLP [128, 64]), mlp (MLP [64, 32]), mmoe (MMoE, --num-experts 4, "
+         "experts MLP [64]), ple "
+         "(PLE, --cross-depth layers, experts MLP [64]); --top sets the deep/MLP/expert units of "
+         "the last seven; the "
          "presets "
-         "train every target, or --target. Retrieval (an ItemRetrievalTask on the ITEM_ID column, in-batch negatives): "
+         "train every target, or --target. Retrieval (an ItemRetrievalTask on the ITEM_ID column, "
+         "in-batch negatives): "
          "two_tower (TwoTowerModel: USER and ITEM columns, towers MLP [128, 64] or --top), mf "
-         "(MatrixFactorizationModel, --embedding-dim). Next-item: youtube_dnn (YoutubeDNNRetrievalModel: USER columns "
-         "with the movieId_history list of `data movielens --history N`, MLP [64] or --top, sampled softmax over "
-         "--num-sampled popularity-drawn items). Or a JSON file {\"architecture\": ..., \"tasks\": [...]}";
+         "(MatrixFactorizationModel, --embedding-dim). Next-item: youtube_dnn "
+         "(YoutubeDNNRetrievalModel: USER columns "
+         "with the movieId_history list of `data movielens --history N`, MLP [64] or --top, "
+         "sampled softmax over "
+         "--num-sampled popularity-drawn items). Or a JSON file {\"architecture\": ..., \"tasks\": "
+         "[...]}";
 }
 
 }  // namespace recblocks::cli

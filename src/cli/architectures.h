@@ -20,12 +20,13 @@ struct ArchitectureOptions {
   std::string model = "custom-dlrm";
   std::int64_t embedding_dim = 64;
   std::vector<std::int64_t> bottom = {};  // empty: the preset's
-  std::vector<std::int64_t> top = {};     // empty: the preset's (the deep/MLP block of dcn, deepfm, wide_deep, ncf, mlp)
-  int cross_depth = 2;                    // dcn: cross layers; ple: CGC layers
-  std::int64_t low_rank_dim = 0;          // dcn: 0 = full-rank cross layers
-  bool parallel = false;                  // dcn: cross and deep side by side instead of stacked
-  int num_experts = 4;                    // mmoe
-  std::int64_t num_bins = 10000;          // wide_deep: the most bins of a hashed cross
+  std::vector<std::int64_t> top =
+      {};  // empty: the preset's (the deep/MLP block of dcn, deepfm, wide_deep, ncf, mlp)
+  int cross_depth = 2;            // dcn: cross layers; ple: CGC layers
+  std::int64_t low_rank_dim = 0;  // dcn: 0 = full-rank cross layers
+  bool parallel = false;          // dcn: cross and deep side by side instead of stacked
+  int num_experts = 4;            // mmoe
+  std::int64_t num_bins = 10000;  // wide_deep: the most bins of a hashed cross
   // two_tower and mf (item retrieval on the ITEM_ID column): the task's
   // loss, logQ correction (on: in-batch negatives are popularity-sampled;
   // measured in bench/RESULTS.md), cosine scores and temperature.

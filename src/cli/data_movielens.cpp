@@ -83,8 +83,9 @@ void register_data_movielens(CLI::App& data) {
                   "in valid) or time (the latest --valid-fraction of ratings in valid)")
       ->check(CLI::IsMember({"random", "leave-last-out", "time"}))
       ->capture_default_str();
-  cmd->add_option("--history", args->history,
-                  "Also write movieId_history: each rating's N latest earlier movies of its user (0: none)")
+  cmd->add_option(
+         "--history", args->history,
+         "Also write movieId_history: each rating's N latest earlier movies of its user (0: none)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--overwrite", args->overwrite, "Redo the import even if the outputs exist");

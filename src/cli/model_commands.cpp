@@ -52,7 +52,8 @@ void print_logs(const Logs& logs) {
 
 bool is_retrieval(const Model& model) {
   for (const PredictionTask& task : model.tasks()) {
-    if (task.kind() == PredictionTask::Kind::kItemRetrieval || task.kind() == PredictionTask::Kind::kNextItemPrediction) {
+    if (task.kind() == PredictionTask::Kind::kItemRetrieval ||
+        task.kind() == PredictionTask::Kind::kNextItemPrediction) {
       return true;
     }
   }
@@ -62,18 +63,19 @@ bool is_retrieval(const Model& model) {
 // The model's one USER_ID column (to find each query's history).
 std::string user_id_column(const Model& model) {
   const Schema users = model.schema().select_by_tag(Tags::USER_ID);
-  RB_CHECK(users.size() == 1, ValueError,
-           "top-k evaluation: excluding seen items needs one USER_ID column, the schema has [{}] (or "
-           "--include-seen)",
-           fmt::join(users.column_names(), ", "));
+  RB_CHECK(
+      users.size() == 1, ValueError,
+      "top-k evaluation: excluding seen items needs one USER_ID column, the schema has [{}] (or "
+      "--include-seen)",
+      fmt::join(users.column_names(), ", "));
   return users.column_names().front();
 }
 
 // Full-catalogue top-k metrics of a retrieval model on `data`, the
 // catalogue and each user's history taken from `items` (the training
 // data), beside the popularity baseline's.
-Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data, const std::vector<int>& ks,
-                 bool exclude_seen) {
+Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data,
+                 const std::vector<int>& ks, bool exclude_seen) {
   const std::string& item_column = model.tasks().front().target();
   std::optional<retrieval::SeenItems> seen;
   if (exclude_seen) seen.emplace(items, user_id_column(model), item_column);
@@ -82,27 +84,35 @@ Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data, 
   const Logs logs = top.evaluate(data, options);
   const Logs popular = retrieval::PopularityRecommender(items, item_column).evaluate(data, options);
   fmt::print("top-k over the {} items of the catalogue ({}), {} queries:\n", top.num_items(),
-             exclude_seen ? "each user's training items excluded" : "seen items included", data.num_rows());
+             exclude_seen ? "each user's training items excluded" : "seen items included",
+             data.num_rows());
   fmt::print("  {:<24} {:>12} {:>12}\n", "", "model", "popularity");
-  for (const auto& [key, value] : logs) fmt::print("  {:<24} {:>12.6f} {:>12.6f}\n", key, value, popular.at(key));
+  for (const auto& [key, value] : logs)
+    fmt::print("  {:<24} {:>12.6f} {:>12.6f}\n", key, value, popular.at(key));
   return logs;
 }
 
 void run_train(const TrainArgs& args) {
-  RB_CHECK(!args.data.empty() || !args.train.empty(), ValueError, "train: give --data DIR or --train DIR");
-  const fs::path train_dir = args.train.empty() ? fs::path(args.data) / "train" : fs::path(args.train);
-  fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid" : fs::path(args.valid);
+  RB_CHECK(!args.data.empty() || !args.train.empty(), ValueError,
+           "train: give --data DIR or --train DIR");
+  const fs::path train_dir =
+      args.train.empty() ? fs::path(args.data) / "train" : fs::path(args.train);
+  fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid"
+                                                                : fs::path(args.valid);
   Dataset train = Dataset::load(train_dir);
   std::optional<Dataset> valid;
   // --data DIR without DIR/valid trains without validation; an explicit
   // --valid must exist.
-  if (!args.valid.empty() || (!valid_dir.empty() && fs::exists(valid_dir))) valid = Dataset::load(valid_dir);
-  RB_CHECK(valid || args.early_stopping < 0, ValueError,
-           "train: --early-stopping needs validation data (--valid DIR, or DIR/valid with --data DIR)");
+  if (!args.valid.empty() || (!valid_dir.empty() && fs::exists(valid_dir)))
+    valid = Dataset::load(valid_dir);
+  RB_CHECK(
+      valid || args.early_stopping < 0, ValueError,
+      "train: --early-stopping needs validation data (--valid DIR, or DIR/valid with --data DIR)");
 
   std::vector<std::string> columns = args.columns;
   const std::string& target = args.architecture.target;
-  if (columns.empty() && args.architecture.model == "custom-dlrm" && (target.empty() || target == "rating_binary")) {
+  if (columns.empty() && args.architecture.model == "custom-dlrm" &&
+      (target.empty() || target == "rating_binary")) {
     bool has_all = true;
     for (const std::string& c : seed_columns()) has_all = has_all && train.columns().count(c) == 1;
     if (has_all) {
@@ -118,16 +128,19 @@ void run_train(const TrainArgs& args) {
   Model model = make_model(args.architecture, train.schema());
   model.build(train.schema(), args.seed);
   model.compile(make_optimizer({.name = args.optimizer,
-                                 .learning_rate = args.learning_rate,
-                                 .wide_name = args.wide_optimizer,
-                                 .wide_learning_rate = args.wide_learning_rate},
-                                args.architecture.model),
+                                .learning_rate = args.learning_rate,
+                                .wide_name = args.wide_optimizer,
+                                .wide_learning_rate = args.wide_learning_rate},
+                               args.architecture.model),
                 {.loss_weights = args.loss_weights});
-  FitOptions fit{.batch_size = args.batch_size, .epochs = args.epochs, .seed = args.seed,
-                 .validation_data = valid, .progress = !args.no_progress};
+  FitOptions fit{.batch_size = args.batch_size,
+                 .epochs = args.epochs,
+                 .seed = args.seed,
+                 .validation_data = valid,
+                 .progress = !args.no_progress};
   if (!args.checkpoint_dir.empty()) {
-    fit.callbacks.push_back(
-        ModelCheckpoint(args.checkpoint_dir, {.every_n_steps = args.checkpoint_every, .every_epoch = true}));
+    fit.callbacks.push_back(ModelCheckpoint(
+        args.checkpoint_dir, {.every_n_steps = args.checkpoint_every, .every_epoch = true}));
     if (args.resume && fs::exists(fs::path(args.checkpoint_dir) / "trainer.json")) {
       fit.resume_from = fs::path(args.checkpoint_dir);
       fmt::print("resuming from {}\n", args.checkpoint_dir);
@@ -136,14 +149,15 @@ void run_train(const TrainArgs& args) {
     RB_CHECK(!args.resume, ValueError, "train: --resume needs --checkpoint-dir");
   }
   if (args.early_stopping >= 0) {
-    fit.callbacks.push_back(EarlyStopping({.monitor = args.monitor, .patience = args.early_stopping,
-                                           .restore_best_weights = true}));
+    fit.callbacks.push_back(EarlyStopping(
+        {.monitor = args.monitor, .patience = args.early_stopping, .restore_best_weights = true}));
   }
   const History history = model.fit(train, fit);
   fmt::print("trained {} epochs on {} rows\n", history.epochs.size(), train.num_rows());
   if (valid) {
     fmt::print("evaluation on {} ({} rows):\n", valid_dir.string(), valid->num_rows());
-    print_logs(model.evaluate(*valid, {.batch_size = args.batch_size, .progress = !args.no_progress}));
+    print_logs(
+        model.evaluate(*valid, {.batch_size = args.batch_size, .progress = !args.no_progress}));
     if (is_retrieval(model)) print_top_k(model, train, *valid, args.eval_k, true);
   }
   SaveOptions save;
@@ -174,7 +188,8 @@ void run_evaluate(const EvaluateArgs& args) {
   const Dataset data = model_columns(model, Dataset::load(args.data));
   Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
   if (!args.items.empty()) {
-    RB_CHECK(is_retrieval(model), ValueError, "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
+    RB_CHECK(is_retrieval(model), ValueError,
+             "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
     const Dataset items = Dataset::load(args.items);
     if (args.json) {
       const retrieval::TopKRecommender top(model, items);
@@ -182,7 +197,8 @@ void run_evaluate(const EvaluateArgs& args) {
       if (!args.include_seen) {
         seen.emplace(items, user_id_column(model), model.tasks().front().target());
       }
-      for (const auto& [k, v] : top.evaluate(data, {.ks = args.eval_k, .seen = seen ? &*seen : nullptr})) {
+      for (const auto& [k, v] :
+           top.evaluate(data, {.ks = args.eval_k, .seen = seen ? &*seen : nullptr})) {
         logs["top_k/" + k] = v;
       }
     } else {
@@ -210,12 +226,13 @@ void run_predict(const PredictArgs& args) {
   // reads, plus everything else of the data for the output.
   model.predict_to(all, args.out, args.batch_size);
   fmt::print("wrote {} rows with predictions of {} to {}\n", all.num_rows(),
-             fmt::join([&] {
-               std::vector<std::string> names;
-               for (const PredictionTask& t : model.tasks()) names.push_back(t.name());
-               return names;
-             }(),
-                       ", "),
+             fmt::join(
+                 [&] {
+                   std::vector<std::string> names;
+                   for (const PredictionTask& t : model.tasks()) names.push_back(t.name());
+                   return names;
+                 }(),
+                 ", "),
              args.out);
 }
 
@@ -224,93 +241,147 @@ void run_predict(const PredictArgs& args) {
 void register_model_commands(CLI::App& app) {
   auto t = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model on dataset directories and save it");
-  train->add_option("--data", t->data, "A folder with train/ and valid/ dataset directories (and etl/)");
+  train->add_option("--data", t->data,
+                    "A folder with train/ and valid/ dataset directories (and etl/)");
   train->add_option("--train", t->train, "The training dataset directory (instead of --data)");
   train->add_option("--valid", t->valid, "The validation dataset directory (instead of --data)");
   train->add_option("--model", t->architecture.model, architecture_help())->capture_default_str();
-  train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")->capture_default_str();
-  train->add_option("--bottom", t->architecture.bottom, "Bottom MLP units, e.g. 128,64")->delimiter(',');
-  train->add_option("--top", t->architecture.top, "Top MLP units, e.g. 64,128,512 (the deep/MLP block of dcn, deepfm, ncf, mlp)")->delimiter(',');
-  train->add_option("--cross-depth", t->architecture.cross_depth, "dcn: cross layers")->capture_default_str();
-  train->add_option("--low-rank-dim", t->architecture.low_rank_dim, "dcn: low-rank cross layers of this rank (0: full rank)")->capture_default_str();
-  train->add_flag("--parallel", t->architecture.parallel, "dcn: cross and deep side by side (default: stacked)");
-  train->add_option("--num-experts", t->architecture.num_experts, "mmoe: experts")->capture_default_str();
-  train->add_option("--loss-weights", t->loss_weights, "One weight per task, in task order (the schema's order of the targets), e.g. 0.5,1")
+  train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")
+      ->capture_default_str();
+  train->add_option("--bottom", t->architecture.bottom, "Bottom MLP units, e.g. 128,64")
+      ->delimiter(',');
+  train
+      ->add_option("--top", t->architecture.top,
+                   "Top MLP units, e.g. 64,128,512 (the deep/MLP block of dcn, deepfm, ncf, mlp)")
+      ->delimiter(',');
+  train->add_option("--cross-depth", t->architecture.cross_depth, "dcn: cross layers")
+      ->capture_default_str();
+  train
+      ->add_option("--low-rank-dim", t->architecture.low_rank_dim,
+                   "dcn: low-rank cross layers of this rank (0: full rank)")
+      ->capture_default_str();
+  train->add_flag("--parallel", t->architecture.parallel,
+                  "dcn: cross and deep side by side (default: stacked)");
+  train->add_option("--num-experts", t->architecture.num_experts, "mmoe: experts")
+      ->capture_default_str();
+  train
+      ->add_option(
+          "--loss-weights", t->loss_weights,
+          "One weight per task, in task order (the schema's order of the targets), e.g. 0.5,1")
       ->delimiter(',');
   train->add_option("--target", t->architecture.target, "The target column of the task");
-  train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")->delimiter(',');
-  train->add_option("--num-bins", t->architecture.num_bins, "wide_deep: the most bins of one hashed cross")
+  train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")
+      ->delimiter(',');
+  train
+      ->add_option("--num-bins", t->architecture.num_bins,
+                   "wide_deep: the most bins of one hashed cross")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  train->add_option("--optimizer", t->optimizer, "sgd, adam, lazy_adam, adagrad, rowwise_adagrad, ftrl")
+  train
+      ->add_option("--optimizer", t->optimizer,
+                   "sgd, adam, lazy_adam, adagrad, rowwise_adagrad, ftrl")
       ->capture_default_str();
-  train->add_option("--wide-optimizer", t->wide_optimizer,
-                    "The optimizer of the wide part (parameters under wide/; default for wide_deep: ftrl)");
-  train->add_option("--wide-learning-rate", t->wide_learning_rate,
-                    "Its learning rate (default: 0.05 for ftrl, else the optimizer's)")
+  train->add_option(
+      "--wide-optimizer", t->wide_optimizer,
+      "The optimizer of the wide part (parameters under wide/; default for wide_deep: ftrl)");
+  train
+      ->add_option("--wide-learning-rate", t->wide_learning_rate,
+                   "Its learning rate (default: 0.05 for ftrl, else the optimizer's)")
       ->check(CLI::PositiveNumber);
   train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)")
       ->check(CLI::PositiveNumber);
-  train->add_option("--epochs", t->epochs, "Epochs")->capture_default_str()->check(CLI::NonNegativeNumber);
-  train->add_option("--batch-size", t->batch_size, "Rows per step")->capture_default_str()->check(CLI::PositiveNumber);
-  train->add_option("--seed", t->seed, "Seed of the initial weights and of the shuffling")->capture_default_str();
-  train->add_option("--out", t->out, "Where to save the model directory")->capture_default_str();
-  train->add_option("--checkpoint-dir", t->checkpoint_dir, "Write a checkpoint there every epoch");
-  train->add_option("--checkpoint-every", t->checkpoint_every, "Also every N steps")->check(CLI::NonNegativeNumber);
-  train->add_flag("--resume", t->resume, "Continue from the checkpoint in --checkpoint-dir if there is one");
-  train->add_option("--early-stopping", t->early_stopping,
-                    "Stop after N epochs without improvement of --monitor (restores the best weights)");
-  train->add_option("--monitor", t->monitor, "The figure early stopping watches")->capture_default_str();
-  train->add_flag("--no-progress", t->no_progress, "No progress bar");
-  train->add_option("--retrieval-loss", t->architecture.retrieval_loss,
-                    "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
-      ->capture_default_str();
-  train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
-                  "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every candidate's score in the loss "
-                  "(logQ correction; default on)");
-  train->add_flag("!--no-unique-candidates", t->architecture.unique_candidates,
-                  "two_tower, mf: score every row's candidate in a training batch, not each distinct item once (the "
-                  "same training, slower where items repeat)");
-  train->add_option("--sampled-negatives", t->architecture.sampled_negatives,
-                    "two_tower, mf: items drawn by popularity per batch as extra negatives, scored by the candidate "
-                    "tower (0: in-batch negatives only)")
+  train->add_option("--epochs", t->epochs, "Epochs")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  train->add_flag("--l2-norm", t->architecture.l2_normalization, "two_tower, mf, youtube_dnn: cosine scores");
-  train->add_option("--temperature", t->architecture.temperature, "two_tower, mf, youtube_dnn: scores divided by it")
+  train->add_option("--batch-size", t->batch_size, "Rows per step")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  train->add_option("--num-sampled", t->architecture.num_sampled,
-                    "youtube_dnn: items drawn by popularity per batch for the sampled softmax")
+  train->add_option("--seed", t->seed, "Seed of the initial weights and of the shuffling")
+      ->capture_default_str();
+  train->add_option("--out", t->out, "Where to save the model directory")->capture_default_str();
+  train->add_option("--checkpoint-dir", t->checkpoint_dir, "Write a checkpoint there every epoch");
+  train->add_option("--checkpoint-every", t->checkpoint_every, "Also every N steps")
+      ->check(CLI::NonNegativeNumber);
+  train->add_flag("--resume", t->resume,
+                  "Continue from the checkpoint in --checkpoint-dir if there is one");
+  train->add_option(
+      "--early-stopping", t->early_stopping,
+      "Stop after N epochs without improvement of --monitor (restores the best weights)");
+  train->add_option("--monitor", t->monitor, "The figure early stopping watches")
+      ->capture_default_str();
+  train->add_flag("--no-progress", t->no_progress, "No progress bar");
+  train
+      ->add_option("--retrieval-loss", t->architecture.retrieval_loss,
+                   "two_tower, mf: categorical_crossentropy, bpr, logistic or hinge")
+      ->capture_default_str();
+  train->add_flag("--logq-correction,!--no-logq-correction", t->architecture.logq_correction,
+                  "two_tower, mf, youtube_dnn: add -log(training frequency of its item) to every "
+                  "candidate's score in the loss "
+                  "(logQ correction; default on)");
+  train->add_flag("!--no-unique-candidates", t->architecture.unique_candidates,
+                  "two_tower, mf: score every row's candidate in a training batch, not each "
+                  "distinct item once (the "
+                  "same training, slower where items repeat)");
+  train
+      ->add_option("--sampled-negatives", t->architecture.sampled_negatives,
+                   "two_tower, mf: items drawn by popularity per batch as extra negatives, scored "
+                   "by the candidate "
+                   "tower (0: in-batch negatives only)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  train->add_flag("--l2-norm", t->architecture.l2_normalization,
+                  "two_tower, mf, youtube_dnn: cosine scores");
+  train
+      ->add_option("--temperature", t->architecture.temperature,
+                   "two_tower, mf, youtube_dnn: scores divided by it")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  train->add_flag("!--full-softmax", t->architecture.sampled_softmax,
-                  "youtube_dnn: train with the softmax over the whole catalogue instead of a sampled one");
-  train->add_option("--eval-k", t->eval_k, "two_tower, mf, youtube_dnn: the k of the top-k metrics on --valid, e.g. 10,20")
+  train
+      ->add_option("--num-sampled", t->architecture.num_sampled,
+                   "youtube_dnn: items drawn by popularity per batch for the sampled softmax")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  train->add_flag(
+      "!--full-softmax", t->architecture.sampled_softmax,
+      "youtube_dnn: train with the softmax over the whole catalogue instead of a sampled one");
+  train
+      ->add_option("--eval-k", t->eval_k,
+                   "two_tower, mf, youtube_dnn: the k of the top-k metrics on --valid, e.g. 10,20")
       ->delimiter(',')
       ->check(CLI::PositiveNumber);
   train->callback([t] { run_train(*t); });
 
   auto e = std::make_shared<EvaluateArgs>();
-  CLI::App* evaluate = app.add_subcommand("evaluate", "Evaluate a saved model on a dataset directory");
+  CLI::App* evaluate =
+      app.add_subcommand("evaluate", "Evaluate a saved model on a dataset directory");
   evaluate->add_option("--model", e->model, "The model directory")->required();
   evaluate->add_option("--data", e->data, "The dataset directory")->required();
-  evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   evaluate->add_flag("--json", e->json, "Print one JSON object");
   evaluate->add_flag("--no-progress", e->no_progress, "No progress bar");
-  evaluate->add_option("--items", e->items,
-                       "Retrieval models: the dataset whose items form the catalogue and whose rows are each user's "
-                       "history (the training data); adds exact top-k metrics");
-  evaluate->add_option("--eval-k", e->eval_k, "The k of the top-k metrics, e.g. 10,20")->delimiter(',')->check(CLI::PositiveNumber);
-  evaluate->add_flag("--include-seen", e->include_seen, "Do not exclude the items of each user's history");
+  evaluate->add_option(
+      "--items", e->items,
+      "Retrieval models: the dataset whose items form the catalogue and whose rows are each user's "
+      "history (the training data); adds exact top-k metrics");
+  evaluate->add_option("--eval-k", e->eval_k, "The k of the top-k metrics, e.g. 10,20")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
+  evaluate->add_flag("--include-seen", e->include_seen,
+                     "Do not exclude the items of each user's history");
   evaluate->callback([e] { run_evaluate(*e); });
 
   auto p = std::make_shared<PredictArgs>();
   CLI::App* predict = app.add_subcommand("predict", "Write a dataset with the model's predictions");
   predict->add_option("--model", p->model, "The model directory")->required();
   predict->add_option("--data", p->data, "The dataset directory")->required();
-  predict->add_option("--out", p->out, "Output dataset directory (the data plus <target>_prediction)")->required();
-  predict->add_option("--batch-size", p->batch_size, "Rows per batch")->capture_default_str()->check(CLI::PositiveNumber);
+  predict
+      ->add_option("--out", p->out, "Output dataset directory (the data plus <target>_prediction)")
+      ->required();
+  predict->add_option("--batch-size", p->batch_size, "Rows per batch")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   predict->callback([p] { run_predict(*p); });
 }
 

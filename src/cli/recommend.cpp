@@ -72,15 +72,20 @@ void run_recommend(const RecommendArgs& args) {
            "recommend: --unknown-user is '{}', expected popular or error", args.unknown_user);
   RB_CHECK(args.users.empty() != args.queries.empty(), ValueError,
            "recommend: give --user ID (one or more) or --queries DIR with --out DIR");
-  RB_CHECK(args.queries.empty() || !args.out.empty(), ValueError, "recommend: --queries needs --out DIR");
+  RB_CHECK(args.queries.empty() || !args.out.empty(), ValueError,
+           "recommend: --queries needs --out DIR");
   const Model model = Model::load(args.model);
-  RB_CHECK(model.tasks().size() == 1 && (model.tasks()[0].kind() == PredictionTask::Kind::kItemRetrieval ||
-                                          model.tasks()[0].kind() == PredictionTask::Kind::kNextItemPrediction),
-           ValueError, "recommend: {} is not a retrieval model (train one with --model two_tower, mf or youtube_dnn)",
+  RB_CHECK(model.tasks().size() == 1 &&
+               (model.tasks()[0].kind() == PredictionTask::Kind::kItemRetrieval ||
+                model.tasks()[0].kind() == PredictionTask::Kind::kNextItemPrediction),
+           ValueError,
+           "recommend: {} is not a retrieval model (train one with --model two_tower, mf or "
+           "youtube_dnn)",
            args.model);
   const std::string item_column = model.tasks()[0].target();
   const Schema user_ids = model.schema().select_by_tag(Tags::USER_ID);
-  RB_CHECK(user_ids.size() == 1, ValueError, "recommend: the model's schema needs one USER_ID column, it has [{}]",
+  RB_CHECK(user_ids.size() == 1, ValueError,
+           "recommend: the model's schema needs one USER_ID column, it has [{}]",
            fmt::join(user_ids.column_names(), ", "));
   const std::string user_column = user_ids.column_names().front();
   const Dataset data = Dataset::load(args.data);
@@ -91,19 +96,20 @@ void run_recommend(const RecommendArgs& args) {
   const retrieval::SeenItems seen(data, user_column, item_column);
   const retrieval::SeenItems* exclude = args.include_seen ? nullptr : &seen;
   if (args.k > top.num_items()) {
-    fmt::print(stderr, "recommend: k = {} is larger than the catalogue; capped to its {} items\n", args.k,
-               top.num_items());
+    fmt::print(stderr, "recommend: k = {} is larger than the catalogue; capped to its {} items\n",
+               args.k, top.num_items());
   }
   const std::int64_t k = std::min(args.k, top.num_items());
 
   if (!args.queries.empty()) {
     const Dataset queries = Dataset::load(args.queries);
     RB_CHECK(queries.columns().count(user_column) == 1, ValueError,
-             "recommend: --queries {} has no column '{}' (the model's USER_ID column)", args.queries, user_column);
+             "recommend: --queries {} has no column '{}' (the model's USER_ID column)",
+             args.queries, user_column);
     const retrieval::TopK best = top.recommend(queries, k, exclude);
     if (top.has_index()) {
-      fmt::print("{} index: recall@{} against the exact answer over the {} queries: {:.4f}\n", args.index, k,
-                 queries.num_rows(), top.index_recall(queries, k, exclude));
+      fmt::print("{} index: recall@{} against the exact answer over the {} queries: {:.4f}\n",
+                 args.index, k, queries.num_rows(), top.index_recall(queries, k, exclude));
     }
     const std::int64_t rows = queries.num_rows();
     std::vector<std::int64_t> offsets(static_cast<std::size_t>(rows + 1));
@@ -113,7 +119,8 @@ void run_recommend(const RecommendArgs& args) {
       for (const ColumnSchema& c : queries.schema()) {
         if (c.name() == user_column) return c;
       }
-      throw ValueError(fmt::format("recommend: --queries {} has no column '{}'", args.queries, user_column));
+      throw ValueError(
+          fmt::format("recommend: --queries {} has no column '{}'", args.queries, user_column));
     }();
     Schema schema({user_schema,
                    ColumnSchema("top_k_items", DType::kInt64, {Tags::ITEM_ID}).with_list(true),
@@ -122,7 +129,8 @@ void run_recommend(const RecommendArgs& args) {
                      {"top_k_items", Column{best.ids.view({rows * k}), offsets_tensor}},
                      {"top_k_scores", Column{best.scores.view({rows * k}), offsets_tensor}}})
         .save(args.out);
-    fmt::print("wrote the top {} of {} items for {} query rows to {}\n", k, top.num_items(), rows, args.out);
+    fmt::print("wrote the top {} of {} items for {} query rows to {}\n", k, top.num_items(), rows,
+               args.out);
     return;
   }
 
@@ -138,7 +146,8 @@ void run_recommend(const RecommendArgs& args) {
                                        .item_column = item_column,
                                        .max_length = count && count->max > 0 ? count->max : 20};
   }
-  const Tensor* times = data.schema().contains("timestamp") ? &data.column("timestamp").values : nullptr;
+  const Tensor* times =
+      data.schema().contains("timestamp") ? &data.column("timestamp").values : nullptr;
   std::optional<retrieval::PopularityRecommender> popular;
   nlohmann::json answers = nlohmann::json::array();
   for (const std::string& raw : args.users) {
@@ -172,8 +181,8 @@ void run_recommend(const RecommendArgs& args) {
       if (history) query = datasets::advance_history(query, *history);
       best = top.recommend(query, k, exclude);
       if (top.has_index() && !args.json) {
-        fmt::print("{} index: recall@{} against the exact answer for user {}: {:.4f}\n", args.index, k, raw,
-                   top.index_recall(query, k, exclude));
+        fmt::print("{} index: recall@{} against the exact answer for user {}: {:.4f}\n", args.index,
+                   k, raw, top.index_recall(query, k, exclude));
       }
     } else {
       RB_CHECK(args.unknown_user == "popular", ValueError,
@@ -197,8 +206,8 @@ void run_recommend(const RecommendArgs& args) {
     }
     fmt::print("user {}{}:\n", raw, fallback ? " (unknown: the popularity list)" : "");
     for (std::size_t j = 0; j < items.size(); ++j) {
-      fmt::print("  {:>3}. {} {:<10} score {:.4f}\n", j + 1, item_column, items[j]["item"].get<std::string>(),
-                 items[j]["score"].get<float>());
+      fmt::print("  {:>3}. {} {:<10} score {:.4f}\n", j + 1, item_column,
+                 items[j]["item"].get<std::string>(), items[j]["score"].get<float>());
     }
   }
   if (args.json) fmt::print("{}\n", answers.dump());
@@ -208,19 +217,24 @@ void run_recommend(const RecommendArgs& args) {
 
 void register_recommend(CLI::App& app) {
   auto a = std::make_shared<RecommendArgs>();
-  CLI::App* cmd = app.add_subcommand("recommend", "Top-k items of a retrieval model (two_tower, mf, youtube_dnn) for users");
+  CLI::App* cmd = app.add_subcommand(
+      "recommend", "Top-k items of a retrieval model (two_tower, mf, youtube_dnn) for users");
   cmd->add_option("--model", a->model, "The model directory")->required();
-  cmd->add_option("--data", a->data, "The training dataset: the catalogue, the users' features and histories")
+  cmd->add_option("--data", a->data,
+                  "The training dataset: the catalogue, the users' features and histories")
       ->required();
-  cmd->add_option("--user", a->users, "A user id (raw, as in the original data, when the model has its ETL)");
+  cmd->add_option("--user", a->users,
+                  "A user id (raw, as in the original data, when the model has its ETL)");
   cmd->add_option("--queries", a->queries, "Batch form: a dataset whose rows are the queries");
   cmd->add_option("--out", a->out, "Batch form: the output dataset directory");
   cmd->add_option("--k", a->k, "Items per user")->capture_default_str()->check(CLI::PositiveNumber);
   cmd->add_flag("--include-seen", a->include_seen, "Do not leave out the user's items in --data");
-  cmd->add_option("--unknown-user", a->unknown_user, "popular (the popularity list) or error")->capture_default_str();
+  cmd->add_option("--unknown-user", a->unknown_user, "popular (the popularity list) or error")
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "Print one JSON array");
   cmd->add_option("--index", a->index,
-                  "exact (the scan), or an approximate FAISS index: hnsw or ivf (its recall against the exact "
+                  "exact (the scan), or an approximate FAISS index: hnsw or ivf (its recall "
+                  "against the exact "
                   "answer is printed)")
       ->capture_default_str()
       ->check(CLI::IsMember({"exact", "hnsw", "ivf"}));

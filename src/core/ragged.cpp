@@ -11,9 +11,10 @@ RaggedTensor::RaggedTensor(Tensor values, Tensor offsets)
   RB_CHECK(offsets_.rank() == 1 && offsets_.numel() >= 1, ShapeError,
            "RaggedTensor: offsets have shape {}, expected [rows + 1]", offsets_.shape());
   RB_CHECK(is_integer(offsets_.dtype()), ShapeError,
-           "RaggedTensor: offsets dtype is {}, expected int32 or int64", dtype_name(offsets_.dtype()));
-  RB_CHECK(values_.rank() >= 1, ShapeError, "RaggedTensor: values have shape {}, expected [nnz, ...]",
-           values_.shape());
+           "RaggedTensor: offsets dtype is {}, expected int32 or int64",
+           dtype_name(offsets_.dtype()));
+  RB_CHECK(values_.rank() >= 1, ShapeError,
+           "RaggedTensor: values have shape {}, expected [nnz, ...]", values_.shape());
   RB_CHECK(offsets_.item(0) == 0, ValueError, "RaggedTensor: offsets[0] is {}, expected 0",
            offsets_.item(0));
   for (std::int64_t r = 0; r + 1 < offsets_.numel(); ++r) {
@@ -22,8 +23,8 @@ RaggedTensor::RaggedTensor(Tensor values, Tensor offsets)
              offsets_.item(r), r + 1, offsets_.item(r + 1));
   }
   RB_CHECK(static_cast<std::int64_t>(offsets_.item(offsets_.numel() - 1)) == nnz(), ValueError,
-           "RaggedTensor: last offset is {}, expected nnz = {}", offsets_.item(offsets_.numel() - 1),
-           nnz());
+           "RaggedTensor: last offset is {}, expected nnz = {}",
+           offsets_.item(offsets_.numel() - 1), nnz());
 }
 
 RaggedTensor RaggedTensor::slice_rows(std::int64_t begin, std::int64_t end) const {

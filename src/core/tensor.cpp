@@ -72,8 +72,9 @@ Tensor Tensor::borrow(void* data, const Shape& shape, DType dtype,
 }
 
 Tensor Tensor::view(const Shape& shape) const {
-  RB_CHECK(shape.numel() == numel(), ShapeError, "view: cannot view shape {} as {} ({} vs {} elements)",
-           shape_, shape, numel(), shape.numel());
+  RB_CHECK(shape.numel() == numel(), ShapeError,
+           "view: cannot view shape {} as {} ({} vs {} elements)", shape_, shape, numel(),
+           shape.numel());
   return Tensor(owner_, data_, shape, dtype_);
 }
 
@@ -82,7 +83,8 @@ Tensor Tensor::slice_rows(std::int64_t begin, std::int64_t end) const {
   RB_CHECK(0 <= begin && begin <= end && end <= shape_[0], ShapeError,
            "slice_rows: rows [{}, {}) out of range for shape {}", begin, end, shape_);
   const std::int64_t row = shape_.inner(0) * static_cast<std::int64_t>(dtype_size(dtype_));
-  return Tensor(owner_, static_cast<std::byte*>(data_) + begin * row, shape_.with(0, end - begin), dtype_);
+  return Tensor(owner_, static_cast<std::byte*>(data_) + begin * row, shape_.with(0, end - begin),
+                dtype_);
 }
 
 Tensor Tensor::clone() const {
@@ -108,7 +110,8 @@ void Tensor::zero() const {
 }
 
 double Tensor::item(std::int64_t i) const {
-  RB_CHECK(0 <= i && i < numel(), ShapeError, "item: index {} out of range for shape {}", i, shape_);
+  RB_CHECK(0 <= i && i < numel(), ShapeError, "item: index {} out of range for shape {}", i,
+           shape_);
   switch (dtype_) {
     case DType::kFloat32: return load<float>(data_, i);
     case DType::kInt32: return load<std::int32_t>(data_, i);

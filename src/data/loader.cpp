@@ -611,8 +611,8 @@ Batch Batch::select(const std::vector<std::string>& names) const {
 
 Batch Batch::take(std::span<const std::int64_t> rows) const {
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    RB_CHECK(0 <= rows[i] && rows[i] < rows_, ValueError, "Batch::take: rows[{}] = {} out of range for {} rows", i,
-             rows[i], rows_);
+    RB_CHECK(0 <= rows[i] && rows[i] < rows_, ValueError,
+             "Batch::take: rows[{}] = {} out of range for {} rows", i, rows[i], rows_);
   }
   const auto n = static_cast<std::int64_t>(rows.size());
   std::vector<Entry> columns;
@@ -622,15 +622,16 @@ Batch Batch::take(std::span<const std::int64_t> rows) const {
       const RaggedTensor& from = columns_[c].ragged;
       const Tensor& values = from.values();
       Tensor offsets = Tensor::empty({n + 1}, DType::kInt64);
-      const std::int64_t nnz = data_detail::gather_offsets(from.offsets().data<std::int64_t>(), rows,
-                                                           offsets.data<std::int64_t>());
+      const std::int64_t nnz = data_detail::gather_offsets(from.offsets().data<std::int64_t>(),
+                                                           rows, offsets.data<std::int64_t>());
       Shape shape = values.shape();
       shape[0] = nnz;
       Tensor gathered = Tensor::empty(shape, values.dtype());
-      const auto value_bytes = static_cast<std::size_t>(values.numel() / std::max<std::int64_t>(values.size(0), 1)) *
-                               dtype_size(values.dtype());
-      data_detail::gather_list_values(values.raw(), value_bytes, from.offsets().data<std::int64_t>(), rows,
-                                      gathered.raw());
+      const auto value_bytes =
+          static_cast<std::size_t>(values.numel() / std::max<std::int64_t>(values.size(0), 1)) *
+          dtype_size(values.dtype());
+      data_detail::gather_list_values(values.raw(), value_bytes,
+                                      from.offsets().data<std::int64_t>(), rows, gathered.raw());
       columns.push_back(Entry{Tensor(), RaggedTensor(std::move(gathered), std::move(offsets))});
     } else {
       const Tensor& from = columns_[c].dense;
@@ -638,7 +639,8 @@ Batch Batch::take(std::span<const std::int64_t> rows) const {
       shape[0] = n;
       Tensor gathered = Tensor::empty(shape, from.dtype());
       const auto row_bytes =
-          static_cast<std::size_t>(from.numel() / std::max<std::int64_t>(from.size(0), 1)) * dtype_size(from.dtype());
+          static_cast<std::size_t>(from.numel() / std::max<std::int64_t>(from.size(0), 1)) *
+          dtype_size(from.dtype());
       data_detail::gather_rows(from.raw(), row_bytes, rows, gathered.raw());
       columns.push_back(Entry{std::move(gathered), {}});
     }

@@ -1,5 +1,4 @@
 #include "recblocks/data/movielens.h"
-#include "recblocks/data/sequences.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -17,6 +16,7 @@
 #include "recblocks/core/error.h"
 #include "recblocks/core/rng.h"
 #include "recblocks/data/download.h"
+#include "recblocks/data/sequences.h"
 #include "recblocks/io/atomic.h"
 
 namespace recblocks::datasets {
@@ -819,10 +819,12 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> split_movielens(
 }
 
 // `data` with the raw timestamps of its rows (TIME, int64).
-Dataset with_timestamps(const Dataset& data, const etl::RawTable& raw, std::span<const std::int64_t> rows) {
+Dataset with_timestamps(const Dataset& data, const etl::RawTable& raw,
+                        std::span<const std::int64_t> rows) {
   const std::vector<std::int64_t>& all = raw.at("timestamp").ints;
   Tensor values = Tensor::empty({static_cast<std::int64_t>(rows.size())}, DType::kInt64);
-  for (std::size_t i = 0; i < rows.size(); ++i) values.data<std::int64_t>()[i] = all[static_cast<std::size_t>(rows[i])];
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    values.data<std::int64_t>()[i] = all[static_cast<std::size_t>(rows[i])];
   std::vector<ColumnSchema> schema(data.schema().begin(), data.schema().end());
   schema.emplace_back("timestamp", DType::kInt64, TagSet{Tags::TIME});
   std::map<std::string, Column> columns(data.columns().begin(), data.columns().end());
@@ -837,8 +839,8 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
   check_variant(variant);
   RB_CHECK(options.valid_fraction > 0 && options.valid_fraction < 1, ValueError,
            "MovieLens: valid_fraction {}: expected a value in (0, 1)", options.valid_fraction);
-  RB_CHECK(options.history_length >= 0, ValueError, "MovieLens: history_length is {}, expected >= 0",
-           options.history_length);
+  RB_CHECK(options.history_length >= 0, ValueError,
+           "MovieLens: history_length is {}, expected >= 0", options.history_length);
   const fs::path out = dir / std::string(variant);
   const nlohmann::json record = import_record(variant, options);
   if (!options.overwrite && import_matches(out, record)) {
@@ -849,7 +851,8 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
   const etl::RawTable raw = read_movielens(variant, raw_dir);
   const auto [train_rows, valid_rows] = split_movielens(raw, options);
   etl::Workflow workflow = movielens_workflow(variant);
-  Dataset train = with_timestamps(workflow.fit_transform(etl::take(raw, train_rows)), raw, train_rows);
+  Dataset train =
+      with_timestamps(workflow.fit_transform(etl::take(raw, train_rows)), raw, train_rows);
   Dataset valid = with_timestamps(workflow.transform(etl::take(raw, valid_rows)), raw, valid_rows);
   if (options.history_length > 0) {
     const HistoryOptions history{.max_length = options.history_length};

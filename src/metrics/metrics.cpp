@@ -435,8 +435,9 @@ Metric by_name(std::string_view name) {
   if (std::optional<Metric> topk = topk_by_name(name)) return *topk;
   std::vector<std::string_view> aliases;
   for (std::size_t i = kCanonical; i < kByName.size(); ++i) aliases.push_back(kByName[i].name);
-  throw ValueError(fmt::format("unknown metric '{}'; known: {}, <recall|precision|map|mrr|ndcg>_at_<k> (aliases: {})", name,
-                               fmt::join(names(), ", "), fmt::join(aliases, ", ")));
+  throw ValueError(fmt::format(
+      "unknown metric '{}'; known: {}, <recall|precision|map|mrr|ndcg>_at_<k> (aliases: {})", name,
+      fmt::join(names(), ", "), fmt::join(aliases, ", ")));
 }
 
 std::vector<std::string> names() {

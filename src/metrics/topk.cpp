@@ -45,7 +45,8 @@ class TopKImpl final : public MetricBase {
              "{}: predictions must be float32 [batch, items], got {} {}", metric,
              dtype_name(predictions.dtype()), predictions.shape());
     const std::int64_t batch = predictions.size(0), items = predictions.size(1);
-    RB_CHECK(items >= 1, ValueError, "{}: no items scored (predictions {})", metric, predictions.shape());
+    RB_CHECK(items >= 1, ValueError, "{}: no items scored (predictions {})", metric,
+             predictions.shape());
     // Fewer items than k (the in-batch scores of a short last batch): all
     // of them are the top.
     const std::int64_t k_eff = std::min<std::int64_t>(k_, items);
@@ -102,7 +103,8 @@ class TopKImpl final : public MetricBase {
         // that order, counted in one pass (no selection needed).
         const float t = row[target];
         std::int64_t rank = 0;
-        for (std::int64_t i = 0; i < items; ++i) rank += (row[i] > t) | ((row[i] == t) & (i < target));
+        for (std::int64_t i = 0; i < items; ++i)
+          rank += (row[i] > t) | ((row[i] == t) & (i < target));
         std::fill(hits.begin(), hits.end(), 0);
         if (rank < k_) hits[static_cast<std::size_t>(rank)] = 1;
         sum += row_value(hits, relevant);

@@ -8,9 +8,9 @@
 #include <set>
 #include <utility>
 
+#include "blocks/unique_rows.h"
 #include "model/model_impl.h"
 #include "model/progress.h"
-#include "blocks/unique_rows.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/data/loader.h"
 
@@ -52,8 +52,9 @@ std::string locate_non_finite(const Tape& tape, const Batch& batch,
     if (batch.is_list(name)) continue;
     const Tensor& column = batch.tensor(name);
     if (const std::int64_t i = first_non_finite(column); i >= 0) {
-      return fmt::format("input column '{}' is {} at batch row {}", name, column.data<float>()[i],
-                         i / std::max<std::int64_t>(1, column.numel() / std::max<std::int64_t>(1, batch.rows())));
+      return fmt::format(
+          "input column '{}' is {} at batch row {}", name, column.data<float>()[i],
+          i / std::max<std::int64_t>(1, column.numel() / std::max<std::int64_t>(1, batch.rows())));
     }
   }
   for (const auto& [name, p] : parameters) {
@@ -130,17 +131,20 @@ void prepare_optimizer(Model::Impl& impl) {
 }  // namespace
 
 Model::Impl& Model::checked_impl() const {
-  RB_CHECK(impl_ != nullptr, ValueError, "this Model is empty (default-constructed): connect a block to a task");
+  RB_CHECK(impl_ != nullptr, ValueError,
+           "this Model is empty (default-constructed): connect a block to a task");
   return *impl_;
 }
 
 Model::Model(Block body, std::vector<PredictionTask> tasks) : impl_(std::make_shared<Impl>()) {
   RB_CHECK(body.defined(), ValueError, "Model: the body block is empty");
-  RB_CHECK(!tasks.empty(), ValueError, "Model: no prediction task (use Model::from_block to derive them from a schema)");
+  RB_CHECK(!tasks.empty(), ValueError,
+           "Model: no prediction task (use Model::from_block to derive them from a schema)");
   std::set<std::string> names;
   for (const PredictionTask& task : tasks) {
     RB_CHECK(task.defined(), ValueError, "Model: a prediction task is empty");
-    RB_CHECK(names.insert(task.name()).second, ValueError, "Model: two tasks are named '{}'", task.name());
+    RB_CHECK(names.insert(task.name()).second, ValueError, "Model: two tasks are named '{}'",
+             task.name());
   }
   impl_->body = std::move(body);
   impl_->tasks = std::move(tasks);
@@ -174,14 +178,15 @@ void Model::build(const Schema& schema, std::uint64_t seed) {
   for (const PredictionTask& task : impl_->tasks) {
     bool found = false;
     for (const ColumnSchema& c : schema) found = found || c.name() == task.target();
-    RB_CHECK(found, ValueError, "the data has no target column '{}' for task '{}' (columns: {})", task.target(),
-             task.name(), fmt::join(schema.column_names(), ", "));
+    RB_CHECK(found, ValueError, "the data has no target column '{}' for task '{}' (columns: {})",
+             task.target(), task.name(), fmt::join(schema.column_names(), ", "));
   }
   // Built already (fit after evaluate, or a loaded model): the blocks check
   // that the features are the same when they run.
   if (impl_->built) return;
   BlockContext context(seed);
-  const FlowSpec out = impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
+  const FlowSpec out =
+      impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
   for (const PredictionTask& task : impl_->tasks) task.head().build(task_input(out, task), context);
   impl_->schema = schema;
   impl_->seed = seed;
@@ -191,10 +196,12 @@ void Model::build(const Schema& schema, std::uint64_t seed) {
 void Model::compile(Optimizer optimizer, CompileOptions options) {
   RB_CHECK(impl_ != nullptr, ValueError, "Model is empty");
   RB_CHECK(optimizer.defined(), ValueError, "compile: the optimizer is empty");
-  RB_CHECK(options.loss_weights.empty() || options.loss_weights.size() == impl_->tasks.size(), ValueError,
-           "compile: {} loss weights for {} tasks", options.loss_weights.size(), impl_->tasks.size());
+  RB_CHECK(options.loss_weights.empty() || options.loss_weights.size() == impl_->tasks.size(),
+           ValueError, "compile: {} loss weights for {} tasks", options.loss_weights.size(),
+           impl_->tasks.size());
   for (float w : options.loss_weights) {
-    RB_CHECK(std::isfinite(w) && w >= 0, ValueError, "compile: loss weight {} is not a finite number >= 0", w);
+    RB_CHECK(std::isfinite(w) && w >= 0, ValueError,
+             "compile: loss weight {} is not a finite number >= 0", w);
   }
   // The previous optimizer's fused updates must not keep writing into the
   // tables (a user may still hold it).
@@ -231,14 +238,15 @@ void Model::check_state(const std::map<std::string, Tensor>& state) const {
   for (const auto& [name, p] : parameters()) {
     known.insert(name);
     const auto it = state.find(name);
-    RB_CHECK(it != state.end(), ValueError, "load_state: tensor '{}' {} is missing", name, p->value().shape());
-    RB_CHECK(it->second.dtype() == DType::kFloat32 && it->second.shape() == p->value().shape(), ShapeError,
-             "load_state: tensor '{}' is {} {}, expected float32 {}", name, dtype_name(it->second.dtype()),
-             it->second.shape(), p->value().shape());
+    RB_CHECK(it != state.end(), ValueError, "load_state: tensor '{}' {} is missing", name,
+             p->value().shape());
+    RB_CHECK(it->second.dtype() == DType::kFloat32 && it->second.shape() == p->value().shape(),
+             ShapeError, "load_state: tensor '{}' is {} {}, expected float32 {}", name,
+             dtype_name(it->second.dtype()), it->second.shape(), p->value().shape());
   }
   for (const auto& [name, t] : state) {
-    RB_CHECK(known.count(name) == 1, ValueError, "load_state: tensor '{}' {} is not a parameter of this model", name,
-             t.shape());
+    RB_CHECK(known.count(name) == 1, ValueError,
+             "load_state: tensor '{}' {} is not a parameter of this model", name, t.shape());
   }
 }
 
@@ -261,7 +269,8 @@ Block candidate_tower(const Block& body, const PredictionTask& task) {
     }
   }
   RB_CHECK(tower.defined(), ValueError,
-           "task '{}': num_sampled scores the drawn items with the candidate tower, the 'candidate' branch of a "
+           "task '{}': num_sampled scores the drawn items with the candidate tower, the "
+           "'candidate' branch of a "
            "ParallelBlock body (TwoTowerModel, MatrixFactorizationModel); the body is a {}",
            task.name(), body.type());
   if (tower.type() == "UniqueRows") tower = tower.impl().children().front().second;
@@ -284,7 +293,8 @@ struct ForgetDraws {
 void check_sampled_tower(const Block& body, const PredictionTask& task) {
   const Block tower = candidate_tower(body, task);
   RB_CHECK(detail::rows_independent(tower.to_json()), ValueError,
-           "task '{}': num_sampled scores the drawn items through the candidate tower apart from the batch, which "
+           "task '{}': num_sampled scores the drawn items through the candidate tower apart from "
+           "the batch, which "
            "needs a tower without dropout or batch normalisation, of known block types; got a {}",
            task.name(), tower.type());
 }
@@ -307,7 +317,9 @@ Forward run_forward(const Model::Impl& impl, RunContext& run) {
     if (task.kind() == PredictionTask::Kind::kItemRetrieval) {
       const Batch drawn = task.sampled_candidates(run.tape(), impl.seed, run.training());
       if (drawn.rows() > 0) {
-        const Var vectors = candidate_tower(impl.body, task).forward(Flow::inputs(drawn), run).as_tensor("candidate");
+        const Var vectors = candidate_tower(impl.body, task)
+                                .forward(Flow::inputs(drawn), run)
+                                .as_tensor("candidate");
         input = with_sampled_candidates(input, vectors);
       }
     }
@@ -382,15 +394,16 @@ Tensor item_counts(const Dataset& data, const std::string& column) {
     return ids.dtype() == DType::kInt64 ? ids.data<std::int64_t>()[i] : ids.data<std::int32_t>()[i];
   };
   for (std::int64_t i = 0; i < ids.numel(); ++i) {
-    RB_CHECK(id_at(i) >= 0, ValueError, "item counts: column '{}' row {} is {}, expected an id >= 0", column, i,
-             id_at(i));
+    RB_CHECK(id_at(i) >= 0, ValueError,
+             "item counts: column '{}' row {} is {}, expected an id >= 0", column, i, id_at(i));
     size = std::max(size, id_at(i) + 1);
   }
   // The ids index an embedding table, so they are small; a hashed 64-bit id
   // would ask for a table of counts it cannot have.
   RB_CHECK(size <= (std::int64_t{1} << 31), ValueError,
-           "item counts: column '{}' holds ids up to {}, expected ids below 2^31 (categorify them first)", column,
-           size - 1);
+           "item counts: column '{}' holds ids up to {}, expected ids below 2^31 (categorify them "
+           "first)",
+           column, size - 1);
   Tensor counts = Tensor::zeros({size}, DType::kInt64);
   for (std::int64_t i = 0; i < ids.numel(); ++i) ++counts.data<std::int64_t>()[id_at(i)];
   return counts;
@@ -410,7 +423,8 @@ History Model::fit(const Dataset& train, FitOptions options) {
   checked_impl();
   RB_CHECK(compiled(), ValueError, "fit: the model is not compiled: call compile(optimizer) first");
   RB_CHECK(options.epochs >= 0, ValueError, "fit: epochs is {}, expected >= 0", options.epochs);
-  RB_CHECK(options.batch_size > 0, ValueError, "fit: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(options.batch_size > 0, ValueError, "fit: batch_size is {}, expected > 0",
+           options.batch_size);
   RB_CHECK(train.num_rows() > 0, ValueError, "fit: the training data has no rows");
   Impl& impl = *impl_;
   build(train.schema(), impl.seed);
@@ -438,7 +452,8 @@ History Model::fit(const Dataset& train, FitOptions options) {
   std::vector<float> weights = impl.compile.loss_weights;
   if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
 
-  Loader loader(train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
+  Loader loader(
+      train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
   const std::int64_t steps_per_epoch = loader.num_batches();
   for (const CallbackPtr& cb : options.callbacks) cb->on_train_begin(*this);
 
@@ -456,8 +471,8 @@ History Model::fit(const Dataset& train, FitOptions options) {
     // After a resume, the rate and the ETA count only this run's batches.
     const std::int64_t skip = pos.batch_in_epoch;
     const std::int64_t rows_before = pos.rows;
-    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs), steps_per_epoch - skip,
-                              options.progress);
+    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs),
+                              steps_per_epoch - skip, options.progress);
     loader.set_epoch(static_cast<std::uint64_t>(pos.epoch));
     std::int64_t index = 0;
     for (const Batch& batch : loader) {
@@ -491,14 +506,17 @@ History Model::fit(const Dataset& train, FitOptions options) {
           total = ops::add(total, term);
         }
         if (!std::isfinite(total.value().item())) {
-          throw NonFiniteError(fmt::format("training stopped at step {} (epoch {}, batch {}): the loss is {}; "
-                                           "first non-finite value: {}",
-                                           step, pos.epoch + 1, index, total.value().item(),
-                                           locate_non_finite(impl.tape, batch, params)));
+          throw NonFiniteError(
+              fmt::format("training stopped at step {} (epoch {}, batch {}): the loss is {}; "
+                          "first non-finite value: {}",
+                          step, pos.epoch + 1, index, total.value().item(),
+                          locate_non_finite(impl.tape, batch, params)));
         }
-        const bool want_metrics = options.train_metrics_steps > 0 && step % options.train_metrics_steps == 0;
+        const bool want_metrics =
+            options.train_metrics_steps > 0 && step % options.train_metrics_steps == 0;
         if (want_metrics) {
-          for (std::size_t t = 0; t < impl.tasks.size(); ++t) logits_values[t] = fwd.logits[t].value();
+          for (std::size_t t = 0; t < impl.tasks.size(); ++t)
+            logits_values[t] = fwd.logits[t].value();
           metrics.update(impl.tasks, logits_values, targets);
           metrics_seen = true;
         }
@@ -511,10 +529,10 @@ History Model::fit(const Dataset& train, FitOptions options) {
           if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
           // A gradient went bad (the optimizer checks before updating):
           // name the input or op behind it too.
-          throw NonFiniteError(fmt::format("training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
-                                           "value: {}",
-                                           step, pos.epoch + 1, index, e.what(),
-                                           locate_non_finite(impl.tape, batch, params)));
+          throw NonFiniteError(fmt::format(
+              "training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
+              "value: {}",
+              step, pos.epoch + 1, index, e.what(), locate_non_finite(impl.tape, batch, params)));
         }
       }
       pos.loss_sum += step_loss * static_cast<double>(batch.rows());
@@ -522,7 +540,8 @@ History Model::fit(const Dataset& train, FitOptions options) {
       pos.rows += batch.rows();
       pos.global_step = step;
       pos.batch_in_epoch = index;
-      progress.update(index - skip, pos.rows - rows_before, pos.loss_sum / static_cast<double>(pos.rows));
+      progress.update(index - skip, pos.rows - rows_before,
+                      pos.loss_sum / static_cast<double>(pos.rows));
       if (!options.callbacks.empty()) {
         const Logs step_logs{{"loss", step_loss}, {"regularization_loss", step_reg}};
         for (const CallbackPtr& cb : options.callbacks) cb->on_batch_end(*this, step, step_logs);
@@ -543,18 +562,21 @@ History Model::fit(const Dataset& train, FitOptions options) {
     if (metrics_seen) metrics.write(impl.tasks, logs);
     const double train_seconds = progress.seconds();
     if (options.validation_data) {
-      const Logs val = evaluate(*options.validation_data, {.batch_size = options.batch_size, .progress = false});
+      const Logs val =
+          evaluate(*options.validation_data, {.batch_size = options.batch_size, .progress = false});
       for (const auto& [k, v] : val) logs["val_" + k] = v;
     }
-    progress.finish(fmt::format(
-        "{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch - skip, train_seconds,
-        detail::Progress::human(static_cast<double>(pos.rows - rows_before) / std::max(1e-9, train_seconds)),
-        format_logs(logs)));
+    progress.finish(
+        fmt::format("{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch - skip, train_seconds,
+                    detail::Progress::human(static_cast<double>(pos.rows - rows_before) /
+                                            std::max(1e-9, train_seconds)),
+                    format_logs(logs)));
     pos.history.epochs.push_back(logs);
     pos.batch_in_epoch = 0;
     // The position a checkpoint written now must resume from: the next epoch.
     ++pos.epoch;
-    for (const CallbackPtr& cb : options.callbacks) stop = !cb->on_epoch_end(*this, pos.epoch - 1, logs) || stop;
+    for (const CallbackPtr& cb : options.callbacks)
+      stop = !cb->on_epoch_end(*this, pos.epoch - 1, logs) || stop;
     --pos.epoch;
   }
   for (const CallbackPtr& cb : options.callbacks) cb->on_train_end(*this);
@@ -565,7 +587,8 @@ History Model::fit(const Dataset& train, FitOptions options) {
 
 Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
   checked_impl();
-  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0",
+           options.batch_size);
   RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
   Impl& impl = *impl_;
   build(data.schema(), impl.seed);
@@ -610,7 +633,8 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
     }
   }
   metrics.write(impl.tasks, logs);
-  progress.finish(fmt::format("{} rows, {:.2f} s; {}", rows, progress.seconds(), format_logs(logs)));
+  progress.finish(
+      fmt::format("{} rows, {:.2f} s; {}", rows, progress.seconds(), format_logs(logs)));
   return logs;
 }
 
@@ -619,7 +643,8 @@ namespace {
 // Each task's predictions for one batch, computed on `tape` (reset first,
 // so one tape serves every batch of a dataset).
 std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Batch& batch) {
-  RB_CHECK(impl.built, ValueError, "predict: the model is not built: train it, load it or build it first");
+  RB_CHECK(impl.built, ValueError,
+           "predict: the model is not built: train it, load it or build it first");
   for (const PredictionTask& task : impl.tasks) {
     RB_CHECK(task.kind() != PredictionTask::Kind::kItemRetrieval, ValueError,
              "predict: task '{}' is an item retrieval task, whose scores are in-batch; use "
@@ -631,7 +656,8 @@ std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Bat
   RunContext run(tape, batch, false);
   const Forward fwd = run_forward(impl, run);
   std::vector<Tensor> out;
-  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.push_back(impl.tasks[t].predictions(fwd.logits[t].value()));
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t)
+    out.push_back(impl.tasks[t].predictions(fwd.logits[t].value()));
   return out;
 }
 
@@ -642,7 +668,8 @@ std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
   Tape tape;
   std::vector<Tensor> predictions = predict_batch(impl, tape, batch);
   std::map<std::string, Tensor> out;
-  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.emplace(impl.tasks[t].name(), std::move(predictions[t]));
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t)
+    out.emplace(impl.tasks[t].name(), std::move(predictions[t]));
   return out;
 }
 
@@ -653,34 +680,41 @@ std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t b
   for (const PredictionTask& task : impl.tasks) {
     const bool per_class = task.kind() == PredictionTask::Kind::kMultiClassClassification ||
                            task.kind() == PredictionTask::Kind::kNextItemPrediction;
-    all.push_back(Tensor::empty(per_class ? Shape{data.num_rows(), task.num_classes()} : Shape{data.num_rows()}));
+    all.push_back(Tensor::empty(per_class ? Shape{data.num_rows(), task.num_classes()}
+                                          : Shape{data.num_rows()}));
   }
   Tape tape;
   std::int64_t row = 0;
   for (const Batch& batch : Loader(data, {.batch_size = batch_size, .shuffle = false})) {
     const std::vector<Tensor> predictions = predict_batch(impl, tape, batch);
-    for (std::size_t t = 0; t < all.size(); ++t) all[t].slice_rows(row, row + batch.rows()).copy_from(predictions[t]);
+    for (std::size_t t = 0; t < all.size(); ++t)
+      all[t].slice_rows(row, row + batch.rows()).copy_from(predictions[t]);
     row += batch.rows();
   }
   std::map<std::string, Tensor> out;
-  for (std::size_t t = 0; t < impl.tasks.size(); ++t) out.emplace(impl.tasks[t].name(), std::move(all[t]));
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t)
+    out.emplace(impl.tasks[t].name(), std::move(all[t]));
   return out;
 }
 
-void Model::predict_to(const Dataset& data, const std::filesystem::path& out, std::int64_t batch_size) const {
+void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
+                       std::int64_t batch_size) const {
   for (const PredictionTask& task : checked_impl().tasks) {
-    RB_CHECK(task.kind() != PredictionTask::Kind::kNextItemPrediction, ValueError,
-             "predict_to: task '{}' scores all {} items of the catalogue per row; write its top-k with "
-             "`recblocks recommend --queries` (retrieval::TopKRecommender) instead",
-             task.name(), task.num_classes());
+    RB_CHECK(
+        task.kind() != PredictionTask::Kind::kNextItemPrediction, ValueError,
+        "predict_to: task '{}' scores all {} items of the catalogue per row; write its top-k with "
+        "`recblocks recommend --queries` (retrieval::TopKRecommender) instead",
+        task.name(), task.num_classes());
   }
   const auto predictions = predict(data, batch_size);
   std::vector<ColumnSchema> columns(data.schema().begin(), data.schema().end());
   std::map<std::string, Column> values;
   for (const auto& [name, column] : data.columns()) values.emplace(name, column);
   auto add = [&](const std::string& name, const std::string& task, Tensor v) {
-    RB_CHECK(values.count(name) == 0, ValueError, "predict_to: the data already has a column '{}'", name);
-    columns.push_back(ColumnSchema(name, DType::kFloat32).with_properties({{"prediction_of", task}}));
+    RB_CHECK(values.count(name) == 0, ValueError, "predict_to: the data already has a column '{}'",
+             name);
+    columns.push_back(
+        ColumnSchema(name, DType::kFloat32).with_properties({{"prediction_of", task}}));
     values.emplace(name, Column{std::move(v), {}});
   };
   for (const PredictionTask& task : impl_->tasks) {
@@ -691,7 +725,8 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out, st
     }
     for (std::int64_t c = 0; c < p.size(1); ++c) {
       Tensor col = Tensor::empty({p.size(0)});
-      for (std::int64_t i = 0; i < p.size(0); ++i) col.data<float>()[i] = p.data<float>()[i * p.size(1) + c];
+      for (std::int64_t i = 0; i < p.size(0); ++i)
+        col.data<float>()[i] = p.data<float>()[i * p.size(1) + c];
       add(fmt::format("{}_prediction_{}", task.target(), c), task.name(), std::move(col));
     }
   }
@@ -702,7 +737,8 @@ std::string Model::summary() const {
   checked_impl();
   std::string out = "body:\n" + impl_->body.summary();
   for (const PredictionTask& task : impl_->tasks) {
-    out += fmt::format("task {} (target {}):\n{}", task.name(), task.target(), task.head().summary());
+    out +=
+        fmt::format("task {} (target {}):\n{}", task.name(), task.target(), task.head().summary());
   }
   if (built()) {
     std::int64_t count = 0;
@@ -719,22 +755,27 @@ namespace {
 class EarlyStoppingCallback final : public Callback {
  public:
   explicit EarlyStoppingCallback(EarlyStoppingOptions o) : options_(std::move(o)) {
-    RB_CHECK(options_.mode == "auto" || options_.mode == "min" || options_.mode == "max", ValueError,
-             "EarlyStopping: mode '{}' is not auto, min or max", options_.mode);
-    RB_CHECK(options_.patience >= 0, ValueError, "EarlyStopping: patience is {}, expected >= 0", options_.patience);
-    maximize_ = options_.mode == "max" || (options_.mode == "auto" && higher_is_better(options_.monitor));
+    RB_CHECK(options_.mode == "auto" || options_.mode == "min" || options_.mode == "max",
+             ValueError, "EarlyStopping: mode '{}' is not auto, min or max", options_.mode);
+    RB_CHECK(options_.patience >= 0, ValueError, "EarlyStopping: patience is {}, expected >= 0",
+             options_.patience);
+    maximize_ =
+        options_.mode == "max" || (options_.mode == "auto" && higher_is_better(options_.monitor));
   }
   void on_train_begin(Model&) override {
-    best_ = maximize_ ? -std::numeric_limits<double>::infinity() : std::numeric_limits<double>::infinity();
+    best_ = maximize_ ? -std::numeric_limits<double>::infinity()
+                      : std::numeric_limits<double>::infinity();
     wait_ = 0;
     best_state_.clear();
   }
   bool on_epoch_end(Model& model, int /*epoch*/, const Logs& logs) override {
     const auto it = logs.find(options_.monitor);
-    RB_CHECK(it != logs.end(), ValueError, "EarlyStopping: monitor '{}' is not in the logs (keys: {})",
-             options_.monitor, join_keys(logs));
+    RB_CHECK(it != logs.end(), ValueError,
+             "EarlyStopping: monitor '{}' is not in the logs (keys: {})", options_.monitor,
+             join_keys(logs));
     const double v = it->second;
-    const bool improved = maximize_ ? v > best_ + options_.min_delta : v < best_ - options_.min_delta;
+    const bool improved =
+        maximize_ ? v > best_ + options_.min_delta : v < best_ - options_.min_delta;
     if (improved) {
       best_ = v;
       wait_ = 0;
@@ -760,12 +801,14 @@ class EarlyStoppingCallback final : public Callback {
 
 class CheckpointCallback final : public Callback {
  public:
-  CheckpointCallback(std::filesystem::path dir, CheckpointOptions o) : dir_(std::move(dir)), options_(o) {
-    RB_CHECK(options_.every_n_steps >= 0, ValueError, "ModelCheckpoint: every_n_steps is {}, expected >= 0",
-             options_.every_n_steps);
+  CheckpointCallback(std::filesystem::path dir, CheckpointOptions o)
+      : dir_(std::move(dir)), options_(o) {
+    RB_CHECK(options_.every_n_steps >= 0, ValueError,
+             "ModelCheckpoint: every_n_steps is {}, expected >= 0", options_.every_n_steps);
   }
   void on_batch_end(Model& model, std::int64_t step, const Logs&) override {
-    if (options_.every_n_steps > 0 && step % options_.every_n_steps == 0) model.save_checkpoint(dir_);
+    if (options_.every_n_steps > 0 && step % options_.every_n_steps == 0)
+      model.save_checkpoint(dir_);
   }
   bool on_epoch_end(Model& model, int, const Logs&) override {
     if (options_.every_epoch) model.save_checkpoint(dir_);

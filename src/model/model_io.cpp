@@ -35,7 +35,8 @@ void write_text(const fs::path& path, const std::string& text) {
 json model_json(const Model& model, const Model::Impl& impl) {
   json params = json::array();
   for (const auto& [name, p] : model.parameters()) {
-    params.push_back({{"name", name}, {"shape", p->value().shape().dims()}, {"trainable", p->trainable()}});
+    params.push_back(
+        {{"name", name}, {"shape", p->value().shape().dims()}, {"trainable", p->trainable()}});
   }
   json tasks = json::array();
   for (const PredictionTask& task : impl.tasks) tasks.push_back(task.to_json());
@@ -56,14 +57,16 @@ json model_json(const Model& model, const Model::Impl& impl) {
 }
 
 // model.json, weights.safetensors, schema.json and etl/ into `dir`.
-void write_model_files(const Model& model, const Model::Impl& impl, const fs::path& dir, const SaveOptions& options) {
+void write_model_files(const Model& model, const Model::Impl& impl, const fs::path& dir,
+                       const SaveOptions& options) {
   write_text(dir / "model.json", model_json(model, impl).dump(2) + "\n");
-  io::write_safetensors(dir / "weights.safetensors", model.state(),
-                        {{"format", kFormat}, {"format_version", std::to_string(kModelFormatVersion)}});
+  io::write_safetensors(
+      dir / "weights.safetensors", model.state(),
+      {{"format", kFormat}, {"format_version", std::to_string(kModelFormatVersion)}});
   impl.schema.save(dir / "schema.json");
   if (options.etl) {
-    RB_CHECK(fs::is_directory(*options.etl), ValueError, "save: the ETL state {} is not a directory",
-             options.etl->string());
+    RB_CHECK(fs::is_directory(*options.etl), ValueError,
+             "save: the ETL state {} is not a directory", options.etl->string());
     fs::copy(*options.etl, dir / "etl", fs::copy_options::recursive);
   }
 }
@@ -71,7 +74,8 @@ void write_model_files(const Model& model, const Model::Impl& impl, const fs::pa
 }  // namespace
 
 void Model::save(const fs::path& dir, SaveOptions options) const {
-  RB_CHECK(built(), ValueError, "save: the model is not built yet (fit it, or build it from a schema)");
+  RB_CHECK(built(), ValueError,
+           "save: the model is not built yet (fit it, or build it from a schema)");
   io::StagedDirectory staged(dir);
   write_model_files(*this, *impl_, staged.path(), options);
   staged.commit();
@@ -81,8 +85,8 @@ Model Model::load(const fs::path& dir) {
   try {
     return load_model(dir);
   } catch (const json::exception& e) {
-    throw ValueError(fmt::format("{}: model.json has a value of the wrong type: {}", (dir / "model.json").string(),
-                                 e.what()));
+    throw ValueError(fmt::format("{}: model.json has a value of the wrong type: {}",
+                                 (dir / "model.json").string(), e.what()));
   }
 }
 
@@ -93,11 +97,12 @@ Model Model::load_model(const fs::path& dir) {
   RB_CHECK(j.is_object() && j.value("format", "") == kFormat, ValueError,
            "{}: not a recblocks model (\"format\" is {}, expected \"{}\")", json_path.string(),
            j.is_object() && j.contains("format") ? j["format"].dump() : "missing", kFormat);
-  RB_CHECK(j.contains("format_version") && j["format_version"].is_number_integer() &&
-               j["format_version"].get<int>() == kModelFormatVersion,
-           ValueError, "{}: format_version {} is not supported (this recblocks {} reads version {})",
-           json_path.string(), j.contains("format_version") ? j["format_version"].dump() : "missing", kVersion,
-           kModelFormatVersion);
+  RB_CHECK(
+      j.contains("format_version") && j["format_version"].is_number_integer() &&
+          j["format_version"].get<int>() == kModelFormatVersion,
+      ValueError, "{}: format_version {} is not supported (this recblocks {} reads version {})",
+      json_path.string(), j.contains("format_version") ? j["format_version"].dump() : "missing",
+      kVersion, kModelFormatVersion);
   for (const char* key : {"architecture", "tasks", "seed"}) {
     RB_CHECK(j.contains(key), ValueError, "{}: '{}' is missing", json_path.string(), key);
   }
@@ -131,7 +136,8 @@ Model Model::load_model(const fs::path& dir) {
 }
 
 void Model::save_checkpoint(const fs::path& dir) const {
-  RB_CHECK(compiled() && built(), ValueError, "save_checkpoint: the model must be built and compiled");
+  RB_CHECK(compiled() && built(), ValueError,
+           "save_checkpoint: the model must be built and compiled");
   const Impl& impl = *impl_;
   const Impl::Position& pos = impl.position;
   io::StagedDirectory staged(dir);
@@ -184,7 +190,8 @@ void Model::resume_checkpoint(const fs::path& dir) {
     for (const json& logs : t.at("history")) {
       Logs epoch;
       for (const auto& [key, value] : logs.items()) {
-        epoch[key] = value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
+        epoch[key] =
+            value.is_null() ? std::numeric_limits<double>::quiet_NaN() : value.get<double>();
       }
       saved.history.epochs.push_back(std::move(epoch));
     }
@@ -195,18 +202,22 @@ void Model::resume_checkpoint(const fs::path& dir) {
   RB_CHECK(saved.batch_size == pos.batch_size && saved.loader_seed == pos.loader_seed &&
                saved.shuffle == pos.shuffle && saved.train_rows == pos.train_rows,
            ValueError,
-           "fit: the checkpoint {} was written with batch_size {}, seed {}, shuffle {} on {} rows; this fit has {}, "
+           "fit: the checkpoint {} was written with batch_size {}, seed {}, shuffle {} on {} rows; "
+           "this fit has {}, "
            "{}, {} on {} rows: resuming would not continue the same run",
-           dir.string(), saved.batch_size, saved.loader_seed, saved.shuffle, saved.train_rows, pos.batch_size,
-           pos.loader_seed, pos.shuffle, pos.train_rows);
-  RB_CHECK(optimizer_config == impl.optimizer.to_json(), ValueError,
-           "fit: the checkpoint {} was written with the optimizer {}, this model is compiled with {}", dir.string(),
-           optimizer_config.dump(), impl.optimizer.to_json().dump());
-  RB_CHECK(saved.task_loss_sums.size() == impl.tasks.size(), ValueError, "{}: {} task loss sums for {} tasks",
-           trainer_path.string(), saved.task_loss_sums.size(), impl.tasks.size());
+           dir.string(), saved.batch_size, saved.loader_seed, saved.shuffle, saved.train_rows,
+           pos.batch_size, pos.loader_seed, pos.shuffle, pos.train_rows);
+  RB_CHECK(
+      optimizer_config == impl.optimizer.to_json(), ValueError,
+      "fit: the checkpoint {} was written with the optimizer {}, this model is compiled with {}",
+      dir.string(), optimizer_config.dump(), impl.optimizer.to_json().dump());
+  RB_CHECK(saved.task_loss_sums.size() == impl.tasks.size(), ValueError,
+           "{}: {} task loss sums for {} tasks", trainer_path.string(), saved.task_loss_sums.size(),
+           impl.tasks.size());
   const json j = read_json_file(dir / "model.json");
-  RB_CHECK(j.is_object() && j.contains("architecture") && j["architecture"] == impl.body.to_json(), ValueError,
-           "{}: the checkpoint's architecture differs from this model's", (dir / "model.json").string());
+  RB_CHECK(j.is_object() && j.contains("architecture") && j["architecture"] == impl.body.to_json(),
+           ValueError, "{}: the checkpoint's architecture differs from this model's",
+           (dir / "model.json").string());
 
   const fs::path weights_path = dir / "weights.safetensors";
   const io::SafetensorsFile weights = io::read_safetensors(weights_path);

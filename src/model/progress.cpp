@@ -56,13 +56,15 @@ void Progress::draw(std::int64_t steps_done, std::int64_t rows_done, double loss
     if (tty_) {
       constexpr int kWidth = 20;
       const auto filled = static_cast<int>(kWidth * steps_done / total_);
-      line += " [" + std::string(static_cast<std::size_t>(filled), '=') + (filled < kWidth ? ">" : "") +
+      line += " [" + std::string(static_cast<std::size_t>(filled), '=') +
+              (filled < kWidth ? ">" : "") +
               std::string(static_cast<std::size_t>(std::max(0, kWidth - filled - 1)), ' ') + "]";
     }
   }
   line += fmt::format("  {} rows/s  loss {:.4f}", human(rate), loss);
   if (total_ > 0 && steps_done > 0 && !final_draw) {
-    line += "  ETA " + clock_time(elapsed * static_cast<double>(total_ - steps_done) / static_cast<double>(steps_done));
+    line += "  ETA " + clock_time(elapsed * static_cast<double>(total_ - steps_done) /
+                                  static_cast<double>(steps_done));
   }
   if (tty_) {
     std::fprintf(stderr, "\r%s\033[K", line.c_str());

@@ -141,29 +141,32 @@ Model WideAndDeepModel(const Schema& schema, WideAndDeepOptions options) {
     weights.initializer = Initializer::zeros();
     weights.initializers.clear();
     weights.table_prefix = "wide_";
-    wide.emplace_back("categorical",
-                      EmbeddingFeatures::from_schema(wide_schema, weights).connect(ElementwiseSum()));
+    wide.emplace_back(
+        "categorical",
+        EmbeddingFeatures::from_schema(wide_schema, weights).connect(ElementwiseSum()));
     std::size_t scalar = 0;
     for (const ColumnSchema& c : categorical) scalar += c.is_list() ? 0 : 1;
     if (options.cross && (scalar >= 2 || !options.crosses.crosses.empty())) {
       HashedCrossOptions crosses = options.crosses;
       crosses.dim = 1;
       crosses.table_prefix = "wide_";
-      wide.emplace_back("crosses", HashedCrossFeatures::from_schema(wide_schema, crosses)
-                                       .connect(ElementwiseSum()));
+      wide.emplace_back(
+          "crosses",
+          HashedCrossFeatures::from_schema(wide_schema, crosses).connect(ElementwiseSum()));
     }
   }
   if (!continuous.empty()) {
     wide.emplace_back("continuous",
                       ContinuousFeatures::from_schema(wide_schema).connect(linear_unit()));
   }
-  const Block deep = ranking_inputs(deep_schema, options.embedding_options)
-                         .connect(ConcatFeatures())
-                         .connect(options.deep_block ? *options.deep_block : MLPBlock({128, 64, 32}))
-                         .connect(linear_unit());
-  Block body = ParallelBlock(
-      {{"wide", ParallelBlock(std::move(wide), "element-wise-sum")}, {"deep", deep}},
-      "element-wise-sum");
+  const Block deep =
+      ranking_inputs(deep_schema, options.embedding_options)
+          .connect(ConcatFeatures())
+          .connect(options.deep_block ? *options.deep_block : MLPBlock({128, 64, 32}))
+          .connect(linear_unit());
+  Block body =
+      ParallelBlock({{"wide", ParallelBlock(std::move(wide), "element-wise-sum")}, {"deep", deep}},
+                    "element-wise-sum");
   return with_tasks(std::move(body), schema, std::move(options.prediction_tasks));
 }
 

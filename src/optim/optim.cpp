@@ -805,8 +805,8 @@ class FtrlImpl final : public RuleOptimizer {
              o_.initial_accumulator_value);
     for (const auto& [name, value] :
          {std::pair{"l1", o_.l1}, std::pair{"l2", o_.l2}, std::pair{"beta", o_.beta}}) {
-      RB_CHECK(std::isfinite(value) && value >= 0, ValueError, "ftrl: {} {} must be finite and >= 0",
-               name, value);
+      RB_CHECK(std::isfinite(value) && value >= 0, ValueError,
+               "ftrl: {} {} must be finite and >= 0", name, value);
     }
     RB_CHECK(o_.initial_accumulator_value > 0 || o_.beta > 0 || o_.l2 > 0, ValueError,
              "ftrl: initial_accumulator_value, beta and l2 are all 0 (a zero gradient would "
@@ -831,8 +831,7 @@ class FtrlImpl final : public RuleOptimizer {
   void update_range(Entry& e, const float* g, std::int64_t begin, std::int64_t end,
                     const StepScalars& s) override {
     ftrl_update(e.param->value().data<float>() + begin, g, e.slots[0].value.data<float>() + begin,
-                e.slots[1].value.data<float>() + begin, end - begin,
-                {s.lr, o_.l1, o_.l2, o_.beta});
+                e.slots[1].value.data<float>() + begin, end - begin, {s.lr, o_.l1, o_.l2, o_.beta});
   }
 
  private:
@@ -951,10 +950,10 @@ class MultiImpl final : public OptimizerBase {
         }
         names.push_back(name);
       }
-      throw ValueError(fmt::format(
-          "MultiOptimizer.init: no parameter's name starts with the group prefix '{}' "
-          "(parameters: {})",
-          groups_[g].prefix, fmt::join(names, ", ")));
+      throw ValueError(
+          fmt::format("MultiOptimizer.init: no parameter's name starts with the group prefix '{}' "
+                      "(parameters: {})",
+                      groups_[g].prefix, fmt::join(names, ", ")));
     }
     for (std::size_t g = 0; g < groups_.size(); ++g) groups_[g].optimizer.init(parts[g]);
     route_ = std::move(route);
@@ -1052,7 +1051,8 @@ Optimizer Optimizer::from_json(const nlohmann::json& j) {
       RB_CHECK(key == "type" || key == "default" || key == "groups", ValueError,
                "multi: unknown option '{}' (known: default, groups)", key);
     }
-    RB_CHECK(j.contains("default"), ValueError, "multi: 'default' (the default optimizer) is missing");
+    RB_CHECK(j.contains("default"), ValueError,
+             "multi: 'default' (the default optimizer) is missing");
     RB_CHECK(j.value("groups", json::array()).is_array(), ValueError,
              "multi: 'groups' must be an array of {{\"prefix\": ..., \"optimizer\": ...}}");
     std::vector<optim::OptimizerGroup> groups;

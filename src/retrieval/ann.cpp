@@ -29,21 +29,23 @@ AnnKind ann_kind_from_name(std::string_view name) {
   throw ValueError(fmt::format("approximate index '{}' is unknown (expected hnsw or ivf)", name));
 }
 
-AnnIndex::AnnIndex(const Tensor& items, AnnOptions options) : impl_(std::make_unique<Impl>()), options_(options) {
-  RB_CHECK(items.dtype() == DType::kFloat32 && items.rank() == 2 && items.size(0) > 0 && items.size(1) > 0,
-           ShapeError, "AnnIndex: items are {} {}, expected float32 [N >= 1, d >= 1]", dtype_name(items.dtype()),
-           items.shape());
+AnnIndex::AnnIndex(const Tensor& items, AnnOptions options)
+    : impl_(std::make_unique<Impl>()), options_(options) {
+  RB_CHECK(items.dtype() == DType::kFloat32 && items.rank() == 2 && items.size(0) > 0 &&
+               items.size(1) > 0,
+           ShapeError, "AnnIndex: items are {} {}, expected float32 [N >= 1, d >= 1]",
+           dtype_name(items.dtype()), items.shape());
   const std::int64_t n = items.size(0), d = items.size(1);
   for (std::int64_t i = 0; i < items.numel(); ++i) {
-    RB_CHECK(std::isfinite(items.data<float>()[i]), ValueError, "AnnIndex: item {} holds {} at dimension {}", i / d,
-             items.data<float>()[i], i % d);
+    RB_CHECK(std::isfinite(items.data<float>()[i]), ValueError,
+             "AnnIndex: item {} holds {} at dimension {}", i / d, items.data<float>()[i], i % d);
   }
   impl_->dim = d;
   try {
     if (options.kind == AnnKind::kHnsw) {
-      RB_CHECK(options.hnsw_m >= 2 && options.ef_construction >= 1 && options.ef_search >= 1, ValueError,
-               "AnnIndex: hnsw_m {} (>= 2), ef_construction {} and ef_search {} (>= 1)", options.hnsw_m,
-               options.ef_construction, options.ef_search);
+      RB_CHECK(options.hnsw_m >= 2 && options.ef_construction >= 1 && options.ef_search >= 1,
+               ValueError, "AnnIndex: hnsw_m {} (>= 2), ef_construction {} and ef_search {} (>= 1)",
+               options.hnsw_m, options.ef_construction, options.ef_search);
       auto hnsw = std::make_unique<faiss::IndexHNSWFlat>(static_cast<int>(d), options.hnsw_m,
                                                          faiss::METRIC_INNER_PRODUCT);
       hnsw->hnsw.efConstruction = options.ef_construction;
@@ -57,12 +59,14 @@ AnnIndex::AnnIndex(const Tensor& items, AnnOptions options) : impl_(std::make_un
           options.nlist > 0
               ? options.nlist
               : std::max<std::int64_t>(
-                    1, std::min(static_cast<std::int64_t>(4 * std::sqrt(static_cast<double>(n))), n / 39));
+                    1, std::min(static_cast<std::int64_t>(4 * std::sqrt(static_cast<double>(n))),
+                                n / 39));
       RB_CHECK(nlist <= n && options.nprobe >= 1, ValueError,
-               "AnnIndex: nlist {} must be in [1, {}] (the items) and nprobe {} >= 1", nlist, n, options.nprobe);
+               "AnnIndex: nlist {} must be in [1, {}] (the items) and nprobe {} >= 1", nlist, n,
+               options.nprobe);
       impl_->quantizer = std::make_unique<faiss::IndexFlatIP>(d);
-      auto ivf = std::make_unique<faiss::IndexIVFFlat>(impl_->quantizer.get(), d, static_cast<std::size_t>(nlist),
-                                                       faiss::METRIC_INNER_PRODUCT);
+      auto ivf = std::make_unique<faiss::IndexIVFFlat>(
+          impl_->quantizer.get(), d, static_cast<std::size_t>(nlist), faiss::METRIC_INNER_PRODUCT);
       ivf->cp.seed = 1234;  // fixed k-means initialisation: the same index every build
       ivf->train(n, items.data<float>());
       ivf->add(n, items.data<float>());
@@ -84,20 +88,22 @@ std::int64_t AnnIndex::dim() const { return impl_->dim; }
 
 TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor* exclude) const {
   RB_CHECK(k >= 1, ValueError, "AnnIndex::search: k is {}, expected >= 1", k);
-  RB_CHECK(queries.dtype() == DType::kFloat32 && queries.rank() == 2 && queries.size(1) == impl_->dim, ShapeError,
-           "AnnIndex::search: queries are {} {}, expected float32 [Q, {}]", dtype_name(queries.dtype()),
-           queries.shape(), impl_->dim);
+  RB_CHECK(
+      queries.dtype() == DType::kFloat32 && queries.rank() == 2 && queries.size(1) == impl_->dim,
+      ShapeError, "AnnIndex::search: queries are {} {}, expected float32 [Q, {}]",
+      dtype_name(queries.dtype()), queries.shape(), impl_->dim);
   const std::int64_t q = queries.size(0);
   const std::int64_t n = size();
   for (std::int64_t i = 0; i < queries.numel(); ++i) {
-    RB_CHECK(std::isfinite(queries.data<float>()[i]), ValueError, "AnnIndex::search: query {} holds {} at dimension {}",
-             i / impl_->dim, queries.data<float>()[i], i % impl_->dim);
+    RB_CHECK(std::isfinite(queries.data<float>()[i]), ValueError,
+             "AnnIndex::search: query {} holds {} at dimension {}", i / impl_->dim,
+             queries.data<float>()[i], i % impl_->dim);
   }
   k = std::min(k, n);
   std::int64_t extra = 0;
   if (exclude != nullptr) {
-    RB_CHECK(exclude->rows() == q, ShapeError, "AnnIndex::search: {} exclusion lists for {} queries", exclude->rows(),
-             q);
+    RB_CHECK(exclude->rows() == q, ShapeError,
+             "AnnIndex::search: {} exclusion lists for {} queries", exclude->rows(), q);
     for (std::int64_t r = 0; r < q; ++r) extra = std::max(extra, exclude->row_length(r));
   }
   const std::int64_t depth = std::min(n, k + extra);
@@ -117,8 +123,8 @@ TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor*
     if (exclude != nullptr) {
       for (std::int64_t e = exclude->row_begin(r); e < exclude->row_begin(r + 1); ++e) {
         const auto id = static_cast<std::int64_t>(exclude->values().item(e));
-        RB_CHECK(id >= 0 && id < n, ValueError, "AnnIndex::search: query {} excludes item {}, outside [0, {})", r, id,
-                 n);
+        RB_CHECK(id >= 0 && id < n, ValueError,
+                 "AnnIndex::search: query {} excludes item {}, outside [0, {})", r, id, n);
         banned.push_back(id);
       }
       std::sort(banned.begin(), banned.end());
@@ -126,7 +132,8 @@ TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor*
     std::int64_t filled = 0;
     for (std::int64_t j = 0; j < depth && filled < k; ++j) {
       const faiss::Index::idx_t id = labels[static_cast<std::size_t>(r * depth + j)];
-      if (id < 0 || std::binary_search(banned.begin(), banned.end(), static_cast<std::int64_t>(id))) continue;
+      if (id < 0 || std::binary_search(banned.begin(), banned.end(), static_cast<std::int64_t>(id)))
+        continue;
       ids[r * k + filled] = id;
       scores[r * k + filled] = distances[static_cast<std::size_t>(r * depth + j)];
       ++filled;
@@ -140,9 +147,10 @@ TopK AnnIndex::search(const Tensor& queries, std::int64_t k, const RaggedTensor*
 }
 
 double recall_against(const TopK& approx, const TopK& exact) {
-  RB_CHECK(approx.ids.rank() == 2 && exact.ids.rank() == 2 && approx.ids.size(0) == exact.ids.size(0), ShapeError,
-           "recall_against: answers of shapes {} and {}, expected the same queries", approx.ids.shape(),
-           exact.ids.shape());
+  RB_CHECK(
+      approx.ids.rank() == 2 && exact.ids.rank() == 2 && approx.ids.size(0) == exact.ids.size(0),
+      ShapeError, "recall_against: answers of shapes {} and {}, expected the same queries",
+      approx.ids.shape(), exact.ids.shape());
   const std::int64_t q = exact.ids.size(0);
   RB_CHECK(q > 0, ValueError, "recall_against: no queries");
   double total = 0;

@@ -1,7 +1,5 @@
 #include "recblocks/retrieval/recommender.h"
 
-#include "tasks/next_item_internal.h"
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -12,6 +10,7 @@
 #include "recblocks/autograd/ops.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/loader.h"
+#include "tasks/next_item_internal.h"
 
 namespace recblocks::retrieval {
 namespace {
@@ -20,14 +19,15 @@ namespace {
 struct IdColumn {
   const Tensor* values = nullptr;
   std::int64_t at(std::int64_t i) const {
-    return values->dtype() == DType::kInt64 ? values->data<std::int64_t>()[i] : values->data<std::int32_t>()[i];
+    return values->dtype() == DType::kInt64 ? values->data<std::int64_t>()[i]
+                                            : values->data<std::int32_t>()[i];
   }
 };
 
 IdColumn id_column(const Dataset& data, const std::string& name, const char* who) {
   const auto it = data.columns().find(name);
-  RB_CHECK(it != data.columns().end(), ValueError, "{}: the data has no column '{}' (columns: {})", who, name,
-           fmt::join(data.schema().column_names(), ", "));
+  RB_CHECK(it != data.columns().end(), ValueError, "{}: the data has no column '{}' (columns: {})",
+           who, name, fmt::join(data.schema().column_names(), ", "));
   RB_CHECK(is_integer(it->second.values.dtype()) && !it->second.is_list(), ValueError,
            "{}: column '{}' must be a scalar int32 or int64 id column, it is {}{}", who, name,
            it->second.is_list() ? "a list of " : "", dtype_name(it->second.values.dtype()));
@@ -68,14 +68,14 @@ void l2_normalize_rows(Tensor& t) {
 
 }  // namespace
 
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(const Dataset& data,
-                                                                            const std::string& column) {
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(
+    const Dataset& data, const std::string& column) {
   const IdColumn ids = id_column(data, column, "catalogue");
   std::vector<std::pair<std::int64_t, std::int64_t>> first;  // (id, row)
   first.reserve(static_cast<std::size_t>(data.num_rows()));
   for (std::int64_t r = 0; r < data.num_rows(); ++r) {
-    RB_CHECK(ids.at(r) >= 0, ValueError, "catalogue: column '{}' row {} is {}, expected an item id >= 0", column, r,
-             ids.at(r));
+    RB_CHECK(ids.at(r) >= 0, ValueError,
+             "catalogue: column '{}' row {} is {}, expected an item id >= 0", column, r, ids.at(r));
     first.emplace_back(ids.at(r), r);
   }
   // Stable by row within an id: the first row wins.
@@ -91,14 +91,16 @@ std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(con
 
 // ---- SeenItems ----------------------------------------------------------------
 
-SeenItems::SeenItems(const Dataset& data, const std::string& user_column, const std::string& item_column)
+SeenItems::SeenItems(const Dataset& data, const std::string& user_column,
+                     const std::string& item_column)
     : user_column_(user_column) {
   const IdColumn users = id_column(data, user_column, "SeenItems");
   const IdColumn items = id_column(data, item_column, "SeenItems");
   pairs_.reserve(static_cast<std::size_t>(data.num_rows()));
   for (std::int64_t r = 0; r < data.num_rows(); ++r) {
     RB_CHECK(users.at(r) >= 0 && items.at(r) >= 0, ValueError,
-             "SeenItems: row {} has user {} and item {}, expected ids >= 0", r, users.at(r), items.at(r));
+             "SeenItems: row {} has user {} and item {}, expected ids >= 0", r, users.at(r),
+             items.at(r));
     pairs_.emplace_back(users.at(r), items.at(r));
   }
   std::sort(pairs_.begin(), pairs_.end());
@@ -110,11 +112,12 @@ SeenItems::SeenItems(const Dataset& data, const std::string& user_column, const 
 std::span<const std::int64_t> SeenItems::of(std::int64_t user) const {
   // The user's run of (user, item) pairs, found by binary search: any id
   // range, memory proportional to the rows.
-  const auto begin = std::lower_bound(pairs_.begin(), pairs_.end(), std::pair<std::int64_t, std::int64_t>{user, -1});
+  const auto begin = std::lower_bound(pairs_.begin(), pairs_.end(),
+                                      std::pair<std::int64_t, std::int64_t>{user, -1});
   auto end = begin;
   while (end != pairs_.end() && end->first == user) ++end;
-  return std::span<const std::int64_t>(items_).subspan(static_cast<std::size_t>(begin - pairs_.begin()),
-                                                       static_cast<std::size_t>(end - begin));
+  return std::span<const std::int64_t>(items_).subspan(
+      static_cast<std::size_t>(begin - pairs_.begin()), static_cast<std::size_t>(end - begin));
 }
 
 // ---- Recommender --------------------------------------------------------------
@@ -126,7 +129,8 @@ void Recommender::set_catalogue(std::string item_column, Tensor item_ids, Tensor
   item_vectors_ = std::move(item_vectors);
 }
 
-TopK Recommender::search(const Dataset& queries, std::int64_t k, const SeenItems* seen, bool exact) const {
+TopK Recommender::search(const Dataset& queries, std::int64_t k, const SeenItems* seen,
+                         bool exact) const {
   RB_CHECK(k >= 1, ValueError, "recommend: k is {}, expected >= 1", k);
   const Tensor q = query_vectors(queries);
   RaggedTensor exclude;
@@ -143,11 +147,13 @@ TopK Recommender::search(const Dataset& queries, std::int64_t k, const SeenItems
       }
       offsets.push_back(static_cast<std::int64_t>(values.size()));
     }
-    exclude = RaggedTensor(Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
-                           Tensor::from<std::int64_t>({static_cast<std::int64_t>(offsets.size())}, offsets));
+    exclude = RaggedTensor(
+        Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
+        Tensor::from<std::int64_t>({static_cast<std::int64_t>(offsets.size())}, offsets));
   }
   const RaggedTensor* excluded = seen != nullptr ? &exclude : nullptr;
-  TopK top = exact || !index_ ? top_k(q, item_vectors_, k, excluded) : index_->search(q, k, excluded);
+  TopK top =
+      exact || !index_ ? top_k(q, item_vectors_, k, excluded) : index_->search(q, k, excluded);
   // Catalogue positions -> item ids.
   auto* out = top.ids.data<std::int64_t>();
   for (std::int64_t i = 0; i < top.ids.numel(); ++i) {
@@ -160,21 +166,27 @@ TopK Recommender::recommend(const Dataset& queries, std::int64_t k, const SeenIt
   return search(queries, k, seen, false);
 }
 
-TopK Recommender::recommend_exact(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
+TopK Recommender::recommend_exact(const Dataset& queries, std::int64_t k,
+                                  const SeenItems* seen) const {
   return search(queries, k, seen, true);
 }
 
-void Recommender::use_index(AnnOptions options) { index_ = std::make_shared<AnnIndex>(item_vectors_, options); }
+void Recommender::use_index(AnnOptions options) {
+  index_ = std::make_shared<AnnIndex>(item_vectors_, options);
+}
 
-double Recommender::index_recall(const Dataset& queries, std::int64_t k, const SeenItems* seen) const {
-  RB_CHECK(index_ != nullptr, ValueError, "index_recall: no approximate index (call use_index first)");
+double Recommender::index_recall(const Dataset& queries, std::int64_t k,
+                                 const SeenItems* seen) const {
+  RB_CHECK(index_ != nullptr, ValueError,
+           "index_recall: no approximate index (call use_index first)");
   return recall_against(search(queries, k, seen, false), search(queries, k, seen, true));
 }
 
 Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& options) const {
   RB_CHECK(!options.ks.empty(), ValueError, "evaluate: no k given");
   for (int k : options.ks) RB_CHECK(k >= 1, ValueError, "evaluate: k is {}, expected >= 1", k);
-  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0", options.batch_size);
+  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0",
+           options.batch_size);
   RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
   const std::int64_t k_max = *std::max_element(options.ks.begin(), options.ks.end());
   const IdColumn targets = id_column(data, item_column_, "evaluate");
@@ -185,8 +197,9 @@ Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& optio
     const std::int64_t width = top.ids.size(1);
     for (std::int64_t r = begin; r < end; ++r) {
       const std::int64_t* row = top.ids.data<std::int64_t>() + (r - begin) * width;
-      RB_CHECK(targets.at(r) >= 0, ValueError, "evaluate: column '{}' row {} is {}, expected an item id >= 0",
-               item_column_, r, targets.at(r));
+      RB_CHECK(targets.at(r) >= 0, ValueError,
+               "evaluate: column '{}' row {} is {}, expected an item id >= 0", item_column_, r,
+               targets.at(r));
       const std::int64_t rank = std::find(row, row + width, targets.at(r)) - row;
       for (std::size_t i = 0; i < options.ks.size(); ++i) {
         if (rank >= options.ks[i] || rank >= width) continue;
@@ -214,7 +227,8 @@ Logs Recommender::evaluate(const Dataset& data, const TopKEvaluateOptions& optio
 
 // ---- TopKRecommender ----------------------------------------------------------
 
-TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKRecommenderOptions options)
+TopKRecommender::TopKRecommender(const Model& model, const Dataset& items,
+                                 TopKRecommenderOptions options)
     : batch_size_(options.batch_size) {
   RB_CHECK(options.batch_size > 0, ValueError, "TopKRecommender: batch_size is {}, expected > 0",
            options.batch_size);
@@ -222,7 +236,8 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
            "TopKRecommender: the model is not built: train or load it first");
   const PredictionTask* task = nullptr;
   for (const PredictionTask& t : model.tasks()) {
-    if (t.kind() == PredictionTask::Kind::kItemRetrieval || t.kind() == PredictionTask::Kind::kNextItemPrediction) {
+    if (t.kind() == PredictionTask::Kind::kItemRetrieval ||
+        t.kind() == PredictionTask::Kind::kNextItemPrediction) {
       task = &t;
     }
   }
@@ -238,21 +253,25 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
     if (key == "query") query_tower_ = child;
     if (key == "candidate") candidate_tower = child;
   }
-  RB_CHECK(model.body().type() == "ParallelBlock" && query_tower_.defined() && candidate_tower.defined(),
-           ValueError,
-           "TopKRecommender: the model's body must be a ParallelBlock with 'query' and 'candidate' towers "
-           "(TwoTowerBlock), got {}",
-           model.body().type());
+  RB_CHECK(
+      model.body().type() == "ParallelBlock" && query_tower_.defined() && candidate_tower.defined(),
+      ValueError,
+      "TopKRecommender: the model's body must be a ParallelBlock with 'query' and 'candidate' "
+      "towers "
+      "(TwoTowerBlock), got {}",
+      model.body().type());
   const ItemRetrievalOptions& r = task->retrieval_options();
   l2_normalization_ = r.l2_normalization;
   inv_temperature_ = static_cast<float>(1.0 / r.temperature);
 
   auto [ids, rows] = distinct_ids(items, task->target());
-  RB_CHECK(!ids.empty(), ValueError, "TopKRecommender: the items dataset has no rows: the catalogue is empty");
+  RB_CHECK(!ids.empty(), ValueError,
+           "TopKRecommender: the items dataset has no rows: the catalogue is empty");
   const Dataset catalogue = items.take(rows);
   Tensor vectors = run_tower(candidate_tower, catalogue, batch_size_);
   if (l2_normalization_) l2_normalize_rows(vectors);
-  set_catalogue(task->target(), Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
+  set_catalogue(task->target(),
+                Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
                 std::move(vectors));
 }
 
@@ -260,10 +279,12 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items, TopKR
 // the output's item row and bias (x and w L2-normalised with
 // l2_normalization): as a dot product, the query [x / T, 1] against the
 // item [w, b / T].
-void TopKRecommender::init_next_item(const Model& model, const PredictionTask& task, const Dataset& items) {
+void TopKRecommender::init_next_item(const Model& model, const PredictionTask& task,
+                                     const Dataset& items) {
   const NextItemOptions& o = task.next_item_options();
   RB_CHECK(!o.task_block.defined(), ValueError,
-           "TopKRecommender: a next-item task with a task_block is not supported; put the block in the body");
+           "TopKRecommender: a next-item task with a task_block is not supported; put the block in "
+           "the body");
   query_tower_ = model.body();
   next_item_ = true;
   l2_normalization_ = o.l2_normalization;
@@ -274,7 +295,8 @@ void TopKRecommender::init_next_item(const Model& model, const PredictionTask& t
   }
   const auto [table, bias] = detail::next_item_weights(output);
   auto [ids, rows] = distinct_ids(items, task.target());
-  RB_CHECK(!ids.empty(), ValueError, "TopKRecommender: the items dataset has no rows: the catalogue is empty");
+  RB_CHECK(!ids.empty(), ValueError,
+           "TopKRecommender: the items dataset has no rows: the catalogue is empty");
   const std::int64_t n = static_cast<std::int64_t>(ids.size());
   const std::int64_t d = table->value().size(1);
   RB_CHECK(ids.back() < table->value().size(0), ValueError,
@@ -283,17 +305,20 @@ void TopKRecommender::init_next_item(const Model& model, const PredictionTask& t
   Tensor vectors = Tensor::empty({n, d + 1});
   float* v = vectors.data<float>();
   const float* w = table->value().data<float>();
-  for (std::int64_t i = 0; i < n; ++i) std::copy(w + ids[i] * d, w + (ids[i] + 1) * d, v + i * (d + 1));
+  for (std::int64_t i = 0; i < n; ++i)
+    std::copy(w + ids[i] * d, w + (ids[i] + 1) * d, v + i * (d + 1));
   if (l2_normalization_) {
     // Each row's first d values; the bias column is written after.
     for (std::int64_t i = 0; i < n; ++i) {
       double norm = 0;
-      for (std::int64_t j = 0; j < d; ++j) norm += static_cast<double>(v[i * (d + 1) + j]) * v[i * (d + 1) + j];
+      for (std::int64_t j = 0; j < d; ++j)
+        norm += static_cast<double>(v[i * (d + 1) + j]) * v[i * (d + 1) + j];
       const auto inv = static_cast<float>(1.0 / std::max(std::sqrt(norm), 1e-6));
       for (std::int64_t j = 0; j < d; ++j) v[i * (d + 1) + j] *= inv;
     }
   }
-  for (std::int64_t i = 0; i < n; ++i) v[i * (d + 1) + d] = bias->value().data<float>()[ids[i]] * inv_temperature_;
+  for (std::int64_t i = 0; i < n; ++i)
+    v[i * (d + 1) + d] = bias->value().data<float>()[ids[i]] * inv_temperature_;
   set_catalogue(task.target(), Tensor::from<std::int64_t>({n}, ids), std::move(vectors));
 }
 
@@ -302,18 +327,21 @@ Tensor TopKRecommender::query_vectors(const Dataset& queries) const {
   Tensor q = run_tower(query_tower_, queries, batch_size_);
   if (next_item_) {
     const std::int64_t rows = q.size(0), d = q.size(1);
-    RB_CHECK(d + 1 == item_vectors().size(1), ShapeError, "recommend: query vectors are {} wide, item vectors {}",
-             d, item_vectors().size(1) - 1);
+    RB_CHECK(d + 1 == item_vectors().size(1), ShapeError,
+             "recommend: query vectors are {} wide, item vectors {}", d,
+             item_vectors().size(1) - 1);
     if (l2_normalization_) l2_normalize_rows(q);
     Tensor out = Tensor::empty({rows, d + 1});
     for (std::int64_t i = 0; i < rows; ++i) {
-      for (std::int64_t j = 0; j < d; ++j) out.data<float>()[i * (d + 1) + j] = q.data<float>()[i * d + j] * inv_temperature_;
+      for (std::int64_t j = 0; j < d; ++j)
+        out.data<float>()[i * (d + 1) + j] = q.data<float>()[i * d + j] * inv_temperature_;
       out.data<float>()[i * (d + 1) + d] = 1.0f;
     }
     return out;
   }
   RB_CHECK(q.size(1) == item_vectors().size(1), ShapeError,
-           "recommend: query vectors are {} wide, item vectors {}", q.size(1), item_vectors().size(1));
+           "recommend: query vectors are {} wide, item vectors {}", q.size(1),
+           item_vectors().size(1));
   if (l2_normalization_) l2_normalize_rows(q);
   if (inv_temperature_ != 1.0f) {
     float* x = q.data<float>();
@@ -338,7 +366,8 @@ PopularityRecommender::PopularityRecommender(const Dataset& train, const Dataset
     const auto pos = std::lower_bound(ids.begin(), ids.end(), counted.at(r));
     if (pos != ids.end() && *pos == counted.at(r)) vectors.data<float>()[pos - ids.begin()] += 1.0f;
   }
-  set_catalogue(item_column, Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
+  set_catalogue(item_column,
+                Tensor::from<std::int64_t>({static_cast<std::int64_t>(ids.size())}, ids),
                 std::move(vectors));
 }
 

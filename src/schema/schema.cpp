@@ -48,7 +48,8 @@ std::int64_t json_int(const json& j, std::string_view where) {
 }
 
 // Rejects keys other than `known`, naming the first unknown one.
-void check_keys(const json& j, std::initializer_list<std::string_view> known, std::string_view where) {
+void check_keys(const json& j, std::initializer_list<std::string_view> known,
+                std::string_view where) {
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (std::string_view k : known) ok = ok || k == key;
@@ -74,7 +75,8 @@ json column_to_json(const ColumnSchema& c) {
   }
   j["is_list"] = c.is_list();
   j["is_ragged"] = c.is_ragged();
-  if (c.value_count()) j["value_count"] = {{"min", c.value_count()->min}, {"max", c.value_count()->max}};
+  if (c.value_count())
+    j["value_count"] = {{"min", c.value_count()->min}, {"max", c.value_count()->max}};
   if (c.embedding_dim()) j["embedding_dim"] = *c.embedding_dim();
   j["properties"] = c.properties();
   return j;
@@ -89,7 +91,8 @@ ColumnSchema column_from_json(const json& j, std::string_view where) {
   const std::string name = require(j, "name", where).get<std::string>();
   const std::string at = fmt::format("{} column '{}'", where, name);
   std::vector<Tag> tags;
-  for (const json& t : j.value("tags", json::array())) tags.push_back(Tag::parse(t.get<std::string>()));
+  for (const json& t : j.value("tags", json::array()))
+    tags.push_back(Tag::parse(t.get<std::string>()));
   ColumnSchema c(name, parse_dtype(require(j, "dtype", at).get<std::string>(), at), TagSet(tags));
   if (j.contains("domain")) {
     const json& d = j.at("domain");
@@ -131,19 +134,22 @@ ColumnSchema merlin_column(const json& f, std::string_view where) {
     extra = annotation["extraMetadata"][0];
   }
   std::vector<Tag> tags;
-  for (const json& t : annotation.value("tag", json::array())) tags.push_back(Tag::parse(t.get<std::string>()));
+  for (const json& t : annotation.value("tag", json::array()))
+    tags.push_back(Tag::parse(t.get<std::string>()));
   ColumnSchema c(name, merlin_dtype(f, extra), TagSet(tags));
 
   if (f.contains("intDomain")) {
     const json& d = f["intDomain"];
     c = c.with_domain({json_int(d.value("min", json(0)), at), json_int(require(d, "max", at), at),
                        d.value("name", name)});
-  } else if (extra.contains("domain") && extra["domain"].contains("max") && c.dtype() != DType::kFloat32) {
+  } else if (extra.contains("domain") && extra["domain"].contains("max") &&
+             c.dtype() != DType::kFloat32) {
     const json& d = extra["domain"];
-    c = c.with_domain({json_int(d.value("min", json(0)), at), json_int(d["max"], at),
-                       d.value("name", name)});
+    c = c.with_domain(
+        {json_int(d.value("min", json(0)), at), json_int(d["max"], at), d.value("name", name)});
   }
-  const bool is_list = extra.value("is_list", false) || f.contains("valueCount") || c.has_tag(Tags::LIST);
+  const bool is_list =
+      extra.value("is_list", false) || f.contains("valueCount") || c.has_tag(Tags::LIST);
   if (is_list) {
     std::optional<ValueCount> vc;
     if (f.contains("valueCount")) {
@@ -158,7 +164,8 @@ ColumnSchema merlin_column(const json& f, std::string_view where) {
   }
   // Everything else stays available as properties, as Merlin keeps it.
   json props = extra;
-  for (const char* k : {"is_list", "is_ragged", "dtype_item_size", "domain", "value_count"}) props.erase(k);
+  for (const char* k : {"is_list", "is_ragged", "dtype_item_size", "domain", "value_count"})
+    props.erase(k);
   return c.with_properties(props);
 }
 
@@ -173,7 +180,8 @@ ColumnSchema::ColumnSchema(std::string name, DType dtype, TagSet tags)
 
 std::int64_t ColumnSchema::cardinality() const {
   RB_CHECK(domain_.has_value(), ValueError,
-           "column '{}' has no integer domain, so no cardinality (tags {})", name_, to_string(tags_));
+           "column '{}' has no integer domain, so no cardinality (tags {})", name_,
+           to_string(tags_));
   return domain_->max + 1;
 }
 
@@ -219,20 +227,23 @@ ColumnSchema ColumnSchema::with_domain(Domain domain) const {
   return c;
 }
 
-ColumnSchema ColumnSchema::with_list(bool is_list, bool is_ragged, std::optional<ValueCount> value_count) const {
+ColumnSchema ColumnSchema::with_list(bool is_list, bool is_ragged,
+                                     std::optional<ValueCount> value_count) const {
   ColumnSchema c = *this;
   c.is_list_ = is_list;
   c.is_ragged_ = is_list && is_ragged;
   c.value_count_ = is_list ? value_count : std::nullopt;
   c.tags_ = is_list ? tags_.with(Tags::LIST) : tags_.without(Tags::LIST);
   if (is_list && !is_ragged) {
-    RB_CHECK(value_count && value_count->min == value_count->max && value_count->max > 0, ValueError,
-             "column '{}': a fixed-length list needs value_count min == max > 0", name_);
+    RB_CHECK(value_count && value_count->min == value_count->max && value_count->max > 0,
+             ValueError, "column '{}': a fixed-length list needs value_count min == max > 0",
+             name_);
   }
   if (value_count) {
-    RB_CHECK(value_count->min >= 0 && (value_count->max == 0 || value_count->min <= value_count->max),
-             ValueError, "column '{}': bad value_count [{}, {}]", name_, value_count->min,
-             value_count->max);
+    RB_CHECK(
+        value_count->min >= 0 && (value_count->max == 0 || value_count->min <= value_count->max),
+        ValueError, "column '{}': bad value_count [{}, {}]", name_, value_count->min,
+        value_count->max);
   }
   return c;
 }
@@ -245,8 +256,8 @@ ColumnSchema ColumnSchema::with_embedding_dim(std::int64_t dim) const {
 }
 
 ColumnSchema ColumnSchema::with_properties(const nlohmann::json& properties) const {
-  RB_CHECK(properties.is_object(), ValueError, "column '{}': properties must be a JSON object, got {}",
-           name_, properties.dump());
+  RB_CHECK(properties.is_object(), ValueError,
+           "column '{}': properties must be a JSON object, got {}", name_, properties.dump());
   ColumnSchema c = *this;
   c.properties_.update(properties);
   return c;
@@ -261,7 +272,8 @@ Schema::Schema(std::vector<ColumnSchema> columns) : columns_(std::move(columns))
   }
 }
 
-Schema::Schema(std::initializer_list<ColumnSchema> columns) : Schema(std::vector<ColumnSchema>(columns)) {}
+Schema::Schema(std::initializer_list<ColumnSchema> columns)
+    : Schema(std::vector<ColumnSchema>(columns)) {}
 
 bool Schema::contains(std::string_view name) const {
   for (const ColumnSchema& c : columns_) {
@@ -274,8 +286,8 @@ const ColumnSchema& Schema::column(std::string_view name) const {
   for (const ColumnSchema& c : columns_) {
     if (c.name() == name) return c;
   }
-  throw ValueError(fmt::format("no column '{}' in the schema; available: {}", name,
-                               available(column_names())));
+  throw ValueError(
+      fmt::format("no column '{}' in the schema; available: {}", name, available(column_names())));
 }
 
 const ColumnSchema& Schema::first() const {
@@ -375,12 +387,12 @@ Schema Schema::from_json(const nlohmann::json& j, std::string_view source) {
   }
   check_keys(j, {"format", "version", "columns"}, source);
   RB_CHECK(j.value("format", std::string()) == kFormat, ValueError,
-           "{}: not a schema file (expected \"format\": \"{}\", or Merlin's \"feature\" list)", source,
-           kFormat);
+           "{}: not a schema file (expected \"format\": \"{}\", or Merlin's \"feature\" list)",
+           source, kFormat);
   const std::int64_t version = json_int(require(j, "version", source), source);
   RB_CHECK(version == kFormatVersion, ValueError,
-           "{}: schema format version {} is not supported (this recblocks reads version {})", source,
-           version, kFormatVersion);
+           "{}: schema format version {} is not supported (this recblocks reads version {})",
+           source, version, kFormatVersion);
   const json& cols = require(j, "columns", source);
   RB_CHECK(cols.is_array(), ValueError, "{}: 'columns' must be an array", source);
   for (std::size_t i = 0; i < cols.size(); ++i) {
@@ -402,7 +414,8 @@ Schema Schema::load(const std::filesystem::path& path) {
   try {
     j = json::parse(text.str());
   } catch (const json::parse_error& e) {
-    throw ValueError(fmt::format("{}: not valid JSON at byte {} ({})", path.string(), e.byte, e.what()));
+    throw ValueError(
+        fmt::format("{}: not valid JSON at byte {} ({})", path.string(), e.byte, e.what()));
   }
   try {
     return from_json(j, path.string());

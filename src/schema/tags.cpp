@@ -1,9 +1,10 @@
 #include "recblocks/schema/tags.h"
 
-#include <array>
-#include <cctype>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+
+#include <array>
+#include <cctype>
 
 #include "recblocks/core/error.h"
 
@@ -122,6 +123,8 @@ std::vector<std::string> TagSet::names() const {
   return out;
 }
 
-std::string to_string(const TagSet& tags) { return fmt::format("{{{}}}", fmt::join(tags.names(), ", ")); }
+std::string to_string(const TagSet& tags) {
+  return fmt::format("{{{}}}", fmt::join(tags.names(), ", "));
+}
 
 }  // namespace recblocks

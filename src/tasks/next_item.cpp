@@ -25,10 +25,11 @@ ItemSampler::ItemSampler(bool popularity, std::int64_t num_items, std::int64_t m
 
 void ItemSampler::set_counts(const Tensor& counts) {
   RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
-           "item counts are {} {}, expected int64 [items]", dtype_name(counts.dtype()), counts.shape());
+           "item counts are {} {}, expected int64 [items]", dtype_name(counts.dtype()),
+           counts.shape());
   RB_CHECK(counts.numel() <= num_items_, ValueError,
-           "item counts cover {} ids, the task's catalogue has {} (ids [0, {}))", counts.numel(), num_items_,
-           num_items_);
+           "item counts cover {} ids, the task's catalogue has {} (ids [0, {}))", counts.numel(),
+           num_items_, num_items_);
   const auto* c = counts.data<std::int64_t>();
   std::vector<double> cumulative(static_cast<std::size_t>(num_items_));
   double total = 0;
@@ -51,11 +52,13 @@ void ItemSampler::set_counts(const Tensor& counts) {
 
 void ItemSampler::draw(std::int64_t n, std::int64_t* out, std::uint64_t base) const {
   RB_CHECK(!popularity_ || has_counts(), ValueError,
-           "NextItemPredictionTask: the popularity sampler needs the items' training counts: fit the model (or "
+           "NextItemPredictionTask: the popularity sampler needs the items' training counts: fit "
+           "the model (or "
            "set_item_counts) first");
   for (std::int64_t i = 0; i < n; ++i) {
     // 53 random bits: a draw from [0, 1) fine enough for any count total.
-    const double u = static_cast<double>(mix64(base + static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53;
+    const double u =
+        static_cast<double>(mix64(base + static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53;
     if (popularity_) {
       // The first id whose running count exceeds u * total: an id with a
       // count of 0 has no interval and is never drawn.
@@ -63,7 +66,8 @@ void ItemSampler::draw(std::int64_t n, std::int64_t* out, std::uint64_t base) co
       out[i] = std::min<std::int64_t>(it - cumulative_.begin(), num_items_ - 1);
     } else {
       const auto span = static_cast<double>(num_items_ - min_id_);
-      out[i] = min_id_ + std::min<std::int64_t>(static_cast<std::int64_t>(u * span), num_items_ - min_id_ - 1);
+      out[i] = min_id_ + std::min<std::int64_t>(static_cast<std::int64_t>(u * span),
+                                                num_items_ - min_id_ - 1);
     }
   }
 }
@@ -78,8 +82,8 @@ namespace {
 
 class NextItemOutputImpl final : public BlockBase {
  public:
-  NextItemOutputImpl(std::string column, std::string domain, std::int64_t num_items, const NextItemOptions& options,
-                     std::shared_ptr<ItemSampler> sampler)
+  NextItemOutputImpl(std::string column, std::string domain, std::int64_t num_items,
+                     const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler)
       : column_(std::move(column)),
         domain_(std::move(domain)),
         num_items_(num_items),
@@ -99,32 +103,37 @@ class NextItemOutputImpl final : public BlockBase {
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     const TensorSpec x = input.as_tensor("NextItemPredictionTask");
-    RB_CHECK(x.dtype == DType::kFloat32 && x.shape.rank() == 1 && x.shape[0] > 0, ShapeError,
-             "NextItemPredictionTask '{}': expected the body to give one float32 vector per row, got {}", column_,
-             input.str());
+    RB_CHECK(
+        x.dtype == DType::kFloat32 && x.shape.rank() == 1 && x.shape[0] > 0, ShapeError,
+        "NextItemPredictionTask '{}': expected the body to give one float32 vector per row, got {}",
+        column_, input.str());
     const std::int64_t dim = x.shape[0];
     const Shape shape{num_items_, dim};
     if (options_.weight_tying) {
       // Tied to the table the body looks the item ids up in: a body without
       // one has nothing to tie to.
       RB_CHECK(context.shared_tables().count(domain_) == 1, ValueError,
-               "NextItemPredictionTask '{}': weight tying needs the body to embed the '{}' domain (the item id or "
+               "NextItemPredictionTask '{}': weight tying needs the body to embed the '{}' domain "
+               "(the item id or "
                "an item history column); the body's tables are [{}] (or set weight_tying = false)",
                column_, domain_, [&] {
                  std::string names;
-                 for (const auto& [name, table] : context.shared_tables()) names += (names.empty() ? "" : ", ") + name;
+                 for (const auto& [name, table] : context.shared_tables())
+                   names += (names.empty() ? "" : ", ") + name;
                  return names;
                }());
       table_ = context.shared_tables().at(domain_);
       RB_CHECK(table_->value().shape() == shape, ShapeError,
-               "NextItemPredictionTask '{}': weight tying to the '{}' table of shape {} needs the body's output "
-               "to be {} wide and the catalogue {} items, got a [{}] output for {} items (make the last layer {} "
+               "NextItemPredictionTask '{}': weight tying to the '{}' table of shape {} needs the "
+               "body's output "
+               "to be {} wide and the catalogue {} items, got a [{}] output for {} items (make the "
+               "last layer {} "
                "wide, or set weight_tying = false)",
-               column_, domain_, table_->value().shape(), table_->value().size(1), table_->value().size(0), dim,
-               num_items_, table_->value().size(1));
+               column_, domain_, table_->value().shape(), table_->value().size(1),
+               table_->value().size(0), dim, num_items_, table_->value().size(1));
     } else {
-      table_ = std::make_shared<Parameter>("item_embeddings",
-                                           Initializer::glorot_uniform().make(shape, context.next_stream()));
+      table_ = std::make_shared<Parameter>(
+          "item_embeddings", Initializer::glorot_uniform().make(shape, context.next_stream()));
     }
     bias_ = std::make_shared<Parameter>("item_bias", Tensor::zeros({num_items_}));
     stream_seed_ = context.next_stream();
@@ -163,7 +172,8 @@ class NextItemOutputImpl final : public BlockBase {
     }
     const Var b2 = ops::reshape(b, {num_items_, 1});
     const Var sp = ops::add(ops::sum(ops::mul(x, positive), 1, true), ops::embedding(b2, targets));
-    const Var sn = ops::add(ops::matmul(x, negative, false, true), ops::reshape(ops::embedding(b2, sampled), {s}));
+    const Var sn = ops::add(ops::matmul(x, negative, false, true),
+                            ops::reshape(ops::embedding(b2, sampled), {s}));
     const Var parts[] = {sp, sn};
     Var scores = ops::concat(parts, 1);
     if (inv_t != 1.0f) scores = ops::scale(scores, inv_t);
@@ -209,15 +219,16 @@ class NextItemOutputImpl final : public BlockBase {
 
 }  // namespace
 
-Block next_item_output(std::string column, std::string domain, std::int64_t num_items, const NextItemOptions& options,
-                       std::shared_ptr<ItemSampler> sampler) {
-  return Block(std::make_shared<NextItemOutputImpl>(std::move(column), std::move(domain), num_items, options,
-                                                    std::move(sampler)));
+Block next_item_output(std::string column, std::string domain, std::int64_t num_items,
+                       const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler) {
+  return Block(std::make_shared<NextItemOutputImpl>(std::move(column), std::move(domain), num_items,
+                                                    options, std::move(sampler)));
 }
 
 std::pair<ParameterPtr, ParameterPtr> next_item_weights(const Block& output) {
   const auto* impl = dynamic_cast<const NextItemOutputImpl*>(&output.impl());
-  RB_CHECK(impl != nullptr && output.built(), ValueError, "not a built NextItemPredictionTask output");
+  RB_CHECK(impl != nullptr && output.built(), ValueError,
+           "not a built NextItemPredictionTask output");
   return {impl->table(), impl->bias()};
 }
 

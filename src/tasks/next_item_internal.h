@@ -44,8 +44,8 @@ class ItemSampler {
 
 // The head's output layer (not a registered block: the task's JSON keeps
 // its settings).
-Block next_item_output(std::string column, std::string domain, std::int64_t num_items, const NextItemOptions& options,
-                       std::shared_ptr<ItemSampler> sampler);
+Block next_item_output(std::string column, std::string domain, std::int64_t num_items,
+                       const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler);
 
 // The item table and bias of a built next-item output: W [num_items, d],
 // b [num_items] (for the recommender).

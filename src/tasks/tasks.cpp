@@ -34,8 +34,8 @@ const char* kind_name(PredictionTask::Kind kind) {
 
 PredictionTask::Kind kind_from_name(const std::string& name) {
   for (auto k : {PredictionTask::Kind::kBinaryClassification, PredictionTask::Kind::kRegression,
-                 PredictionTask::Kind::kMultiClassClassification, PredictionTask::Kind::kItemRetrieval,
-                 PredictionTask::Kind::kNextItemPrediction}) {
+                 PredictionTask::Kind::kMultiClassClassification,
+                 PredictionTask::Kind::kItemRetrieval, PredictionTask::Kind::kNextItemPrediction}) {
     if (name == kind_name(k)) return k;
   }
   throw ValueError(fmt::format(
@@ -68,8 +68,8 @@ std::vector<Metric> default_metrics(PredictionTask::Kind kind) {
     case PredictionTask::Kind::kMultiClassClassification: return {metrics::Accuracy()};
     case PredictionTask::Kind::kItemRetrieval:
     case PredictionTask::Kind::kNextItemPrediction:
-      return {metrics::RecallAt(10), metrics::MRRAt(10), metrics::NDCGAt(10), metrics::AvgPrecisionAt(10),
-              metrics::PrecisionAt(10)};
+      return {metrics::RecallAt(10), metrics::MRRAt(10), metrics::NDCGAt(10),
+              metrics::AvgPrecisionAt(10), metrics::PrecisionAt(10)};
   }
   return {};
 }
@@ -142,7 +142,8 @@ PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t 
   RB_CHECK(!target.empty(), ValueError, "{}: the target name is empty", kind_name(kind));
   auto impl = std::make_shared<Impl>();
   impl->kind = kind;
-  impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(kind)) : options.task_name;
+  impl->name =
+      options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(kind)) : options.task_name;
   impl->target = std::move(target);
   impl->num_classes = num_classes;
   impl->metrics = options.metrics.empty() ? default_metrics(kind) : std::move(options.metrics);
@@ -153,15 +154,18 @@ PredictionTask PredictionTask::make(Kind kind, std::string target, std::int64_t 
   impl->pre = options.pre;
   std::vector<std::pair<std::string, Block>> parts;
   if (kind == Kind::kItemRetrieval) {
-    parts.emplace_back("scorer", ItemRetrievalScorer({.l2_normalization = retrieval.l2_normalization,
-                                                      .temperature = retrieval.temperature}));
+    parts.emplace_back("scorer",
+                       ItemRetrievalScorer({.l2_normalization = retrieval.l2_normalization,
+                                            .temperature = retrieval.temperature}));
     impl->retrieval = std::move(retrieval);
     impl->retrieval_loss = ops::retrieval_loss_from_name(impl->retrieval.loss);
-    RB_CHECK(impl->retrieval.num_sampled >= 0 && impl->retrieval.num_sampled <= (std::int64_t{1} << 24), ValueError,
-             "task '{}': num_sampled is {}, expected 0 (in-batch negatives only) to 2^24", impl->name,
-             impl->retrieval.num_sampled);
-    RB_CHECK(std::isfinite(impl->retrieval.margin), ValueError, "task '{}': margin is {}, expected a finite number",
-             impl->name, impl->retrieval.margin);
+    RB_CHECK(
+        impl->retrieval.num_sampled >= 0 && impl->retrieval.num_sampled <= (std::int64_t{1} << 24),
+        ValueError, "task '{}': num_sampled is {}, expected 0 (in-batch negatives only) to 2^24",
+        impl->name, impl->retrieval.num_sampled);
+    RB_CHECK(std::isfinite(impl->retrieval.margin), ValueError,
+             "task '{}': margin is {}, expected a finite number", impl->name,
+             impl->retrieval.margin);
     impl->head = Block(std::make_shared<HeadImpl>(std::move(parts), 0.0f));
     return PredictionTask(std::move(impl));
   }
@@ -183,54 +187,64 @@ BinaryClassificationTask::BinaryClassificationTask(std::string target, TaskOptio
 RegressionTask::RegressionTask(std::string target, TaskOptions options)
     : PredictionTask(make(Kind::kRegression, std::move(target), 1, std::move(options))) {}
 
-MultiClassClassificationTask::MultiClassClassificationTask(std::string target, std::int64_t num_classes,
+MultiClassClassificationTask::MultiClassClassificationTask(std::string target,
+                                                           std::int64_t num_classes,
                                                            TaskOptions options)
     : PredictionTask([&] {
         RB_CHECK(num_classes >= 2, ValueError,
-                 "MultiClassClassificationTask '{}': num_classes is {}, expected at least 2", target,
-                 num_classes);
-        return make(Kind::kMultiClassClassification, std::move(target), num_classes, std::move(options));
+                 "MultiClassClassificationTask '{}': num_classes is {}, expected at least 2",
+                 target, num_classes);
+        return make(Kind::kMultiClassClassification, std::move(target), num_classes,
+                    std::move(options));
       }()) {}
 
 ItemRetrievalTask::ItemRetrievalTask(std::string item_id_column, ItemRetrievalOptions options)
     : PredictionTask([&] {
-        TaskOptions base{.metrics = std::move(options.metrics), .task_name = std::move(options.task_name)};
-        return make(Kind::kItemRetrieval, std::move(item_id_column), 1, std::move(base), std::move(options));
+        TaskOptions base{.metrics = std::move(options.metrics),
+                         .task_name = std::move(options.task_name)};
+        return make(Kind::kItemRetrieval, std::move(item_id_column), 1, std::move(base),
+                    std::move(options));
       }()) {}
 
-ItemRetrievalTask ItemRetrievalTask::from_schema(const Schema& schema, ItemRetrievalOptions options) {
+ItemRetrievalTask ItemRetrievalTask::from_schema(const Schema& schema,
+                                                 ItemRetrievalOptions options) {
   const Schema ids = schema.select_by_tag(Tags::ITEM_ID).remove_by_tag(Tags::TARGET);
-  RB_CHECK(ids.size() == 1, ValueError, "ItemRetrievalTask: expected one ITEM_ID column in the schema, got [{}]",
+  RB_CHECK(ids.size() == 1, ValueError,
+           "ItemRetrievalTask: expected one ITEM_ID column in the schema, got [{}]",
            fmt::join(ids.column_names(), ", "));
   return ItemRetrievalTask(ids.column_names().front(), std::move(options));
 }
 
-PredictionTask PredictionTask::make_next_item(std::string target, std::string domain, std::int64_t num_items,
-                                              NextItemOptions options) {
+PredictionTask PredictionTask::make_next_item(std::string target, std::string domain,
+                                              std::int64_t num_items, NextItemOptions options) {
   RB_CHECK(!target.empty(), ValueError, "NextItemPredictionTask: the item id column name is empty");
-  RB_CHECK(num_items >= 2, ValueError, "NextItemPredictionTask '{}': num_items is {}, expected at least 2", target,
-           num_items);
+  RB_CHECK(num_items >= 2, ValueError,
+           "NextItemPredictionTask '{}': num_items is {}, expected at least 2", target, num_items);
   RB_CHECK(std::isfinite(options.temperature) && options.temperature > 0, ValueError,
-           "NextItemPredictionTask '{}': temperature is {}, expected a number > 0", target, options.temperature);
+           "NextItemPredictionTask '{}': temperature is {}, expected a number > 0", target,
+           options.temperature);
   RB_CHECK(options.sampler == "popularity" || options.sampler == "uniform", ValueError,
-           "NextItemPredictionTask '{}': sampler '{}' is unknown (expected popularity or uniform)", target,
-           options.sampler);
+           "NextItemPredictionTask '{}': sampler '{}' is unknown (expected popularity or uniform)",
+           target, options.sampler);
   if (options.sampled_softmax) {
     RB_CHECK(options.num_sampled >= 1 && options.num_sampled < num_items - 1, ValueError,
-             "NextItemPredictionTask '{}': num_sampled is {}, expected [1, {}) for a catalogue of {} items (or "
+             "NextItemPredictionTask '{}': num_sampled is {}, expected [1, {}) for a catalogue of "
+             "{} items (or "
              "sampled_softmax = false)",
              target, options.num_sampled, num_items - 1, num_items);
   }
   RB_CHECK(options.min_sampled_id >= 0 && options.min_sampled_id < num_items - 1, ValueError,
-           "NextItemPredictionTask '{}': min_sampled_id is {}, expected [0, {})", target, options.min_sampled_id,
-           num_items - 1);
+           "NextItemPredictionTask '{}': min_sampled_id is {}, expected [0, {})", target,
+           options.min_sampled_id, num_items - 1);
   RB_CHECK(options.min_sampled_id == 0 || options.sampler == "uniform", ValueError,
-           "NextItemPredictionTask '{}': min_sampled_id is {}; it bounds the uniform sampler, the popularity sampler "
+           "NextItemPredictionTask '{}': min_sampled_id is {}; it bounds the uniform sampler, the "
+           "popularity sampler "
            "never draws an item absent from the training data",
            target, options.min_sampled_id);
   auto impl = std::make_shared<Impl>();
   impl->kind = Kind::kNextItemPrediction;
-  impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(impl->kind)) : options.task_name;
+  impl->name = options.task_name.empty() ? fmt::format("{}/{}", target, kind_name(impl->kind))
+                                         : options.task_name;
   impl->metrics = options.metrics.empty() ? default_metrics(impl->kind) : options.metrics;
   for (const Metric& m : impl->metrics) {
     RB_CHECK(m.defined(), ValueError, "task '{}': a metric is empty", impl->name);
@@ -239,9 +253,10 @@ PredictionTask PredictionTask::make_next_item(std::string target, std::string do
   impl->domain = domain.empty() ? target : std::move(domain);
   impl->target = std::move(target);
   impl->task_block = options.task_block;
-  impl->sampler =
-      std::make_shared<detail::ItemSampler>(options.sampler == "popularity", num_items, options.min_sampled_id);
-  impl->output = detail::next_item_output(impl->target, impl->domain, num_items, options, impl->sampler);
+  impl->sampler = std::make_shared<detail::ItemSampler>(options.sampler == "popularity", num_items,
+                                                        options.min_sampled_id);
+  impl->output =
+      detail::next_item_output(impl->target, impl->domain, num_items, options, impl->sampler);
   options.metrics.clear();
   impl->next_item = std::move(options);
   std::vector<std::pair<std::string, Block>> parts;
@@ -251,20 +266,25 @@ PredictionTask PredictionTask::make_next_item(std::string target, std::string do
   return PredictionTask(std::move(impl));
 }
 
-NextItemPredictionTask::NextItemPredictionTask(std::string item_id_column, std::string domain, std::int64_t num_items,
-                                               NextItemOptions options)
-    : PredictionTask(make_next_item(std::move(item_id_column), std::move(domain), num_items, std::move(options))) {}
+NextItemPredictionTask::NextItemPredictionTask(std::string item_id_column, std::string domain,
+                                               std::int64_t num_items, NextItemOptions options)
+    : PredictionTask(make_next_item(std::move(item_id_column), std::move(domain), num_items,
+                                    std::move(options))) {}
 
-NextItemPredictionTask NextItemPredictionTask::from_schema(const Schema& schema, NextItemOptions options) {
+NextItemPredictionTask NextItemPredictionTask::from_schema(const Schema& schema,
+                                                           NextItemOptions options) {
   const Schema ids = schema.select_by_tag(Tags::ITEM_ID).remove_by_tag(Tags::TARGET);
   RB_CHECK(ids.size() == 1, ValueError,
            "NextItemPredictionTask: expected one ITEM_ID column in the schema, got [{}]",
            fmt::join(ids.column_names(), ", "));
   const ColumnSchema& column = *ids.begin();
-  RB_CHECK(column.domain().has_value(), ValueError,
-           "NextItemPredictionTask: item id column '{}' has no integer domain (categorify it first)", column.name());
-  return NextItemPredictionTask(column.name(), column.domain()->name.empty() ? column.name() : column.domain()->name,
-                                column.cardinality(), std::move(options));
+  RB_CHECK(
+      column.domain().has_value(), ValueError,
+      "NextItemPredictionTask: item id column '{}' has no integer domain (categorify it first)",
+      column.name());
+  return NextItemPredictionTask(
+      column.name(), column.domain()->name.empty() ? column.name() : column.domain()->name,
+      column.cardinality(), std::move(options));
 }
 
 PredictionTask::Kind PredictionTask::kind() const { return impl_->kind; }
@@ -283,35 +303,37 @@ std::vector<Metric> PredictionTask::make_metrics() const {
 Tensor PredictionTask::prepare_targets(const Tensor& column) const {
   const std::int64_t rows = column.rank() == 0 ? 0 : column.size(0);
   RB_CHECK(column.rank() == 1 || (column.rank() == 2 && column.size(1) == 1), ShapeError,
-           "task '{}': target column '{}' has shape {}, expected [rows]", impl_->name, impl_->target,
-           column.shape());
+           "task '{}': target column '{}' has shape {}, expected [rows]", impl_->name,
+           impl_->target, column.shape());
   auto value_at = [&](std::int64_t i) -> double {
     switch (column.dtype()) {
       case DType::kFloat32: return column.data<float>()[i];
       case DType::kInt32: return column.data<std::int32_t>()[i];
       case DType::kInt64: return static_cast<double>(column.data<std::int64_t>()[i]);
       default:
-        throw ValueError(fmt::format("task '{}': target column '{}' has dtype {}, expected float32, int32 or int64",
-                                     impl_->name, impl_->target, dtype_name(column.dtype())));
+        throw ValueError(fmt::format(
+            "task '{}': target column '{}' has dtype {}, expected float32, int32 or int64",
+            impl_->name, impl_->target, dtype_name(column.dtype())));
     }
   };
   if (impl_->kind == Kind::kItemRetrieval || impl_->kind == Kind::kNextItemPrediction) {
     RB_CHECK(is_integer(column.dtype()), ValueError,
-             "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name, impl_->target,
-             dtype_name(column.dtype()));
+             "task '{}': item id column '{}' has dtype {}, expected int32 or int64", impl_->name,
+             impl_->target, dtype_name(column.dtype()));
     // Next-item ids index the catalogue; retrieval ids the logQ counts
     // once known (any id >= 0 before).
     const std::int64_t items = impl_->kind == Kind::kNextItemPrediction ? impl_->num_classes
                                : impl_->log_q.defined()                 ? impl_->log_q.numel()
-                                                                         : -1;
+                                                                        : -1;
     Tensor out = Tensor::empty({rows}, DType::kInt64);
     auto* o = out.data<std::int64_t>();
     for (std::int64_t i = 0; i < rows; ++i) {
       const std::int64_t v = column.dtype() == DType::kInt64 ? column.data<std::int64_t>()[i]
                                                              : column.data<std::int32_t>()[i];
       RB_CHECK(v >= 0 && (items < 0 || v < items), ValueError,
-               "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})", impl_->name, impl_->target,
-               i, v, items < 0 ? std::string("inf") : std::to_string(items));
+               "task '{}': item id column '{}' row {} is {}, expected an id in [0, {})",
+               impl_->name, impl_->target, i, v,
+               items < 0 ? std::string("inf") : std::to_string(items));
       o[i] = v;
     }
     return out;
@@ -321,9 +343,10 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
     auto* o = out.data<std::int64_t>();
     for (std::int64_t i = 0; i < rows; ++i) {
       const double v = value_at(i);
-      RB_CHECK(v >= 0 && v < static_cast<double>(impl_->num_classes) && v == std::floor(v), ValueError,
-               "task '{}': target column '{}' row {} is {}, expected a class id in [0, {})", impl_->name,
-               impl_->target, i, v, impl_->num_classes);
+      RB_CHECK(v >= 0 && v < static_cast<double>(impl_->num_classes) && v == std::floor(v),
+               ValueError,
+               "task '{}': target column '{}' row {} is {}, expected a class id in [0, {})",
+               impl_->name, impl_->target, i, v, impl_->num_classes);
       o[i] = static_cast<std::int64_t>(v);
     }
     return out;
@@ -333,10 +356,12 @@ Tensor PredictionTask::prepare_targets(const Tensor& column) const {
   const bool binary = impl_->kind == Kind::kBinaryClassification;
   for (std::int64_t i = 0; i < rows; ++i) {
     const double v = value_at(i);
-    RB_CHECK(std::isfinite(v), ValueError, "task '{}': target column '{}' row {} is {}, expected a finite number",
-             impl_->name, impl_->target, i, v);
+    RB_CHECK(std::isfinite(v), ValueError,
+             "task '{}': target column '{}' row {} is {}, expected a finite number", impl_->name,
+             impl_->target, i, v);
     RB_CHECK(!binary || v == 0 || v == 1, ValueError,
-             "task '{}': target column '{}' row {} is {}, expected 0 or 1", impl_->name, impl_->target, i, v);
+             "task '{}': target column '{}' row {} is {}, expected 0 or 1", impl_->name,
+             impl_->target, i, v);
     o[i] = static_cast<float>(v);
   }
   return out;
@@ -349,23 +374,26 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
     case Kind::kMultiClassClassification: return ops::softmax_cross_entropy(logits, targets);
     case Kind::kItemRetrieval: {
       RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
-               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", impl_->name,
-               dtype_name(targets.dtype()), targets.shape());
+               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets",
+               impl_->name, dtype_name(targets.dtype()), targets.shape());
       const std::int64_t rows = targets.numel();
       RB_CHECK(logits.shape().rank() == 2 && logits.shape()[0] == rows, ShapeError,
-               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch), or [{}, distinct items] in "
+               "task '{}': the scores have shape {}, expected [{}, {}] (in-batch), or [{}, "
+               "distinct items] in "
                "training, each plus the drawn negatives' columns with num_sampled",
                impl_->name, logits.shape(), rows, rows, rows);
-      RB_CHECK(!impl_->retrieval.logq_correction || impl_->log_q.defined(), ValueError,
-               "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
-               "set_item_counts) first",
-               impl_->name);
+      RB_CHECK(
+          !impl_->retrieval.logq_correction || impl_->log_q.defined(), ValueError,
+          "task '{}': logq_correction needs the items' training frequencies: fit the model (or "
+          "set_item_counts) first",
+          impl_->name);
       // Tensors from the step's arena (the distinct-item mapping below
       // allocates a few vectors of the batch's size).
       Arena& arena = logits.tape().arena();
       Tensor positives = arena.tensor({rows}, DType::kInt64);
       Tensor column_ids = targets;
-      ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss, .margin = impl_->retrieval.margin};
+      ops::RetrievalLossOptions options{.kind = impl_->retrieval_loss,
+                                        .margin = impl_->retrieval.margin};
       // The step's drawn negatives come after the in-batch columns.
       const std::int64_t sampled = impl_->step_sampled.defined() ? impl_->step_sampled.numel() : 0;
       const std::int64_t in_batch = logits.shape()[1] - sampled;
@@ -378,23 +406,27 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
         // is its item's column, which stands for every row holding it.
         const detail::UniqueIds u = detail::unique_in_order(targets);
         const auto distinct = static_cast<std::int64_t>(u.ids.size());
-        RB_CHECK(in_batch == distinct, ShapeError,
-                 "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, {}] (one column per "
-                 "distinct item of the batch){}",
-                 impl_->name, logits.shape(), rows, rows + sampled, rows, distinct + sampled,
-                 sampled > 0 ? fmt::format(", each with {} drawn negatives", sampled) : std::string());
+        RB_CHECK(
+            in_batch == distinct, ShapeError,
+            "task '{}': the scores have shape {}, expected [{}, {}] (in-batch) or [{}, {}] (one "
+            "column per "
+            "distinct item of the batch){}",
+            impl_->name, logits.shape(), rows, rows + sampled, rows, distinct + sampled,
+            sampled > 0 ? fmt::format(", each with {} drawn negatives", sampled) : std::string());
         std::copy(u.inverse.begin(), u.inverse.end(), positives.data<std::int64_t>());
         column_ids = arena.tensor({distinct}, DType::kInt64);
         std::copy(u.ids.begin(), u.ids.end(), column_ids.data<std::int64_t>());
         options.column_counts = arena.tensor({distinct + sampled}, DType::kInt64);
         std::copy(u.counts.begin(), u.counts.end(), options.column_counts.data<std::int64_t>());
-        std::fill_n(options.column_counts.data<std::int64_t>() + distinct, sampled, std::int64_t{1});
+        std::fill_n(options.column_counts.data<std::int64_t>() + distinct, sampled,
+                    std::int64_t{1});
       }
       if (sampled > 0) {
         // Every column's item: the batch's, then the drawn ones.
         Tensor all = arena.tensor({in_batch + sampled}, DType::kInt64);
         std::copy_n(column_ids.data<std::int64_t>(), in_batch, all.data<std::int64_t>());
-        std::copy_n(impl_->step_sampled.data<std::int64_t>(), sampled, all.data<std::int64_t>() + in_batch);
+        std::copy_n(impl_->step_sampled.data<std::int64_t>(), sampled,
+                    all.data<std::int64_t>() + in_batch);
         column_ids = all;
       }
       if (impl_->retrieval.remove_accidental_hits) options.column_ids = column_ids;
@@ -404,8 +436,9 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
         const auto* id = column_ids.data<std::int64_t>();
         const std::int64_t items = impl_->log_q.numel();
         for (std::int64_t j = 0; j < cols; ++j) {
-          RB_CHECK(id[j] >= 0 && id[j] < items, ValueError, "task '{}': item id {} at column {} is outside [0, {})",
-                   impl_->name, id[j], j, items);
+          RB_CHECK(id[j] >= 0 && id[j] < items, ValueError,
+                   "task '{}': item id {} at column {} is outside [0, {})", impl_->name, id[j], j,
+                   items);
           bias.data<float>()[j] = impl_->log_q.data<float>()[id[j]];
         }
         options.column_bias = std::move(bias);
@@ -414,18 +447,21 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
     }
     case Kind::kNextItemPrediction: {
       RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
-               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", impl_->name,
-               dtype_name(targets.dtype()), targets.shape());
+               "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets",
+               impl_->name, dtype_name(targets.dtype()), targets.shape());
       const std::int64_t rows = targets.numel();
       if (logits.shape() == Shape({rows, impl_->num_classes})) {
         // The whole catalogue: the positive of row i is column targets[i].
         return ops::retrieval_loss(logits, targets);
       }
       const std::int64_t sampled = impl_->next_item.num_sampled;
-      RB_CHECK(impl_->next_item.sampled_softmax && logits.shape() == Shape({rows, 1 + sampled}), ShapeError,
-               "task '{}': the logits have shape {}, expected [{}, {}] (the catalogue){}", impl_->name,
-               logits.shape(), rows, impl_->num_classes,
-               impl_->next_item.sampled_softmax ? fmt::format(" or [{}, {}] (sampled)", rows, 1 + sampled) : "");
+      RB_CHECK(impl_->next_item.sampled_softmax && logits.shape() == Shape({rows, 1 + sampled}),
+               ShapeError,
+               "task '{}': the logits have shape {}, expected [{}, {}] (the catalogue){}",
+               impl_->name, logits.shape(), rows, impl_->num_classes,
+               impl_->next_item.sampled_softmax
+                   ? fmt::format(" or [{}, {}] (sampled)", rows, 1 + sampled)
+                   : "");
       // The sampled softmax's positive is column 0; the output has applied
       // logQ and masked the accidental hits.
       return ops::retrieval_loss(logits, logits.tape().arena().zeros({rows}, DType::kInt64));
@@ -434,8 +470,10 @@ Var PredictionTask::loss(const Var& logits, const Tensor& targets) const {
   return {};
 }
 
-std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, const Tensor& prepared) const {
-  if (impl_->kind == Kind::kNextItemPrediction && logits.rank() == 2 && logits.size(1) != impl_->num_classes) {
+std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits,
+                                                        const Tensor& prepared) const {
+  if (impl_->kind == Kind::kNextItemPrediction && logits.rank() == 2 &&
+      logits.size(1) != impl_->num_classes) {
     // Sampled softmax in training: the positive is column 0.
     return {logits.clone(), Tensor::zeros({prepared.numel()}, DType::kInt64)};
   }
@@ -458,12 +496,13 @@ std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, co
     const detail::UniqueIds u = detail::unique_in_order(prepared);
     const std::int64_t cols = scores.size(1);
     RB_CHECK(static_cast<std::int64_t>(u.ids.size()) == cols, ShapeError,
-             "task '{}': the scores have shape {}, expected [{}, {}] or [{}, {}]", impl_->name, scores.shape(), rows,
-             rows, rows, u.ids.size());
+             "task '{}': the scores have shape {}, expected [{}, {}] or [{}, {}]", impl_->name,
+             scores.shape(), rows, rows, rows, u.ids.size());
     Tensor full = Tensor::empty({rows, rows});
     for (std::int64_t i = 0; i < rows; ++i) {
       for (std::int64_t j = 0; j < rows; ++j) {
-        full.data<float>()[i * rows + j] = scores.data<float>()[i * cols + u.inverse[static_cast<std::size_t>(j)]];
+        full.data<float>()[i * rows + j] =
+            scores.data<float>()[i * cols + u.inverse[static_cast<std::size_t>(j)]];
       }
     }
     scores = std::move(full);
@@ -485,13 +524,14 @@ std::pair<Tensor, Tensor> PredictionTask::metric_inputs(const Tensor& logits, co
 }
 
 const ItemRetrievalOptions& PredictionTask::retrieval_options() const {
-  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError, "task '{}' is not an item retrieval task", impl_->name);
+  RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError,
+           "task '{}' is not an item retrieval task", impl_->name);
   return impl_->retrieval;
 }
 
 const NextItemOptions& PredictionTask::next_item_options() const {
-  RB_CHECK(impl_->kind == Kind::kNextItemPrediction, ValueError, "task '{}' is not a next-item prediction task",
-           impl_->name);
+  RB_CHECK(impl_->kind == Kind::kNextItemPrediction, ValueError,
+           "task '{}' is not a next-item prediction task", impl_->name);
   return impl_->next_item;
 }
 
@@ -501,7 +541,8 @@ bool PredictionTask::needs_item_counts() const {
     // The uniform sampler's log q is one constant: no counts needed.
     return o.sampled_softmax && o.sampler == "popularity";
   }
-  return impl_->kind == Kind::kItemRetrieval && (impl_->retrieval.logq_correction || impl_->retrieval.num_sampled > 0);
+  return impl_->kind == Kind::kItemRetrieval &&
+         (impl_->retrieval.logq_correction || impl_->retrieval.num_sampled > 0);
 }
 
 bool PredictionTask::needs_item_catalogue() const {
@@ -509,29 +550,33 @@ bool PredictionTask::needs_item_catalogue() const {
 }
 
 void PredictionTask::set_item_catalogue(const Dataset& train) const {
-  RB_CHECK(needs_item_catalogue(), ValueError, "task '{}': only an item retrieval task with num_sampled draws items",
+  RB_CHECK(needs_item_catalogue(), ValueError,
+           "task '{}': only an item retrieval task with num_sampled draws items", impl_->name);
+  RB_CHECK(train.num_rows() > 0, ValueError, "task '{}': the training data has no rows",
            impl_->name);
-  RB_CHECK(train.num_rows() > 0, ValueError, "task '{}': the training data has no rows", impl_->name);
   const detail::UniqueIds u = detail::unique_in_order(train.column(impl_->target).values);
   std::int64_t items = 0;
   for (std::int64_t id : u.ids) {
-    RB_CHECK(id >= 0, ValueError, "task '{}': column '{}' holds id {}, expected ids >= 0", impl_->name,
-             impl_->target, id);
+    RB_CHECK(id >= 0, ValueError, "task '{}': column '{}' holds id {}, expected ids >= 0",
+             impl_->name, impl_->target, id);
     items = std::max(items, id + 1);
   }
   impl_->catalogue = Batch(train.take(u.first));
   impl_->catalogue_row.assign(static_cast<std::size_t>(items), -1);
-  for (std::size_t r = 0; r < u.ids.size(); ++r) impl_->catalogue_row[static_cast<std::size_t>(u.ids[r])] = r;
+  for (std::size_t r = 0; r < u.ids.size(); ++r)
+    impl_->catalogue_row[static_cast<std::size_t>(u.ids[r])] = r;
 }
 
 Batch PredictionTask::sampled_candidates(Tape& tape, std::uint64_t seed, bool training) const {
   impl_->step_sampled = Tensor();
   if (!training || !needs_item_catalogue()) return {};
   const std::int64_t s = impl_->retrieval.num_sampled;
-  RB_CHECK(impl_->sampler != nullptr && impl_->sampler->has_counts() && impl_->catalogue.rows() > 0, ValueError,
-           "task '{}': num_sampled draws from the training items: fit the model (or set_item_counts and "
-           "set_item_catalogue) first",
-           impl_->name);
+  RB_CHECK(
+      impl_->sampler != nullptr && impl_->sampler->has_counts() && impl_->catalogue.rows() > 0,
+      ValueError,
+      "task '{}': num_sampled draws from the training items: fit the model (or set_item_counts and "
+      "set_item_catalogue) first",
+      impl_->name);
   Tensor ids = Tensor::empty({s}, DType::kInt64);
   const std::uint64_t base = tape.rng().next_stream(static_cast<std::uint64_t>(s));
   impl_->sampler->draw(s, ids.data<std::int64_t>(), mix64(mix64(seed) ^ base));
@@ -541,7 +586,8 @@ Batch PredictionTask::sampled_candidates(Tape& tape, std::uint64_t seed, bool tr
     // The sampler draws items seen in training, which the catalogue holds.
     RB_CHECK(id >= 0 && id < static_cast<std::int64_t>(impl_->catalogue_row.size()) &&
                  impl_->catalogue_row[static_cast<std::size_t>(id)] >= 0,
-             ValueError, "task '{}': drew item {}, which is not in the training data's catalogue", impl_->name, id);
+             ValueError, "task '{}': drew item {}, which is not in the training data's catalogue",
+             impl_->name, id);
     rows[static_cast<std::size_t>(j)] = impl_->catalogue_row[static_cast<std::size_t>(id)];
   }
   impl_->step_sampled = std::move(ids);
@@ -561,12 +607,13 @@ void PredictionTask::set_item_counts(Tensor counts) const {
   RB_CHECK(impl_->kind == Kind::kItemRetrieval, ValueError,
            "task '{}': item counts are for item retrieval and next-item tasks", impl_->name);
   RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
-           "task '{}': item counts are {} {}, expected int64 [items]", impl_->name, dtype_name(counts.dtype()),
-           counts.shape());
+           "task '{}': item counts are {} {}, expected int64 [items]", impl_->name,
+           dtype_name(counts.dtype()), counts.shape());
   const auto* c = counts.data<std::int64_t>();
   double total = 0;
   for (std::int64_t i = 0; i < counts.numel(); ++i) {
-    RB_CHECK(c[i] >= 0, ValueError, "task '{}': item {} has count {}, expected >= 0", impl_->name, i, c[i]);
+    RB_CHECK(c[i] >= 0, ValueError, "task '{}': item {} has count {}, expected >= 0", impl_->name,
+             i, c[i]);
     total += static_cast<double>(c[i]);
   }
   RB_CHECK(total > 0, ValueError, "task '{}': every item count is 0", impl_->name);
@@ -577,8 +624,8 @@ void PredictionTask::set_item_counts(Tensor counts) const {
   if (impl_->retrieval.logq_correction) {
     log_q = Tensor::empty({counts.numel()});
     for (std::int64_t i = 0; i < counts.numel(); ++i) {
-      log_q.data<float>()[i] =
-          static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(c[i], 1)) / total));
+      log_q.data<float>()[i] = static_cast<float>(
+          -std::log(static_cast<double>(std::max<std::int64_t>(c[i], 1)) / total));
     }
   }
   // num_sampled draws by these counts.
@@ -608,7 +655,8 @@ Tensor PredictionTask::predictions(const Tensor& logits) const {
     }
     return out;
   }
-  if (impl_->kind == Kind::kItemRetrieval || impl_->kind == Kind::kNextItemPrediction) return logits.clone();
+  if (impl_->kind == Kind::kItemRetrieval || impl_->kind == Kind::kNextItemPrediction)
+    return logits.clone();
   Tensor out = Tensor::empty({rows});
   float* y = out.data<float>();
   if (impl_->kind == Kind::kRegression) {
@@ -622,13 +670,14 @@ Tensor PredictionTask::predictions(const Tensor& logits) const {
 json PredictionTask::to_json() const {
   json metric_names = json::array();
   for (const Metric& m : impl_->metrics) metric_names.push_back(m.name());
-  json out = {{"kind", kind_name(impl_->kind)},
-              {"target", impl_->target},
-              {"name", impl_->name},
-              {"num_classes", impl_->num_classes},
-              {"metrics", metric_names},
-              {"task_block", impl_->task_block.defined() ? impl_->task_block.to_json() : json(nullptr)},
-              {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
+  json out = {
+      {"kind", kind_name(impl_->kind)},
+      {"target", impl_->target},
+      {"name", impl_->name},
+      {"num_classes", impl_->num_classes},
+      {"metrics", metric_names},
+      {"task_block", impl_->task_block.defined() ? impl_->task_block.to_json() : json(nullptr)},
+      {"pre", impl_->pre.defined() ? impl_->pre.to_json() : json(nullptr)}};
   if (impl_->kind == Kind::kItemRetrieval) {
     const ItemRetrievalOptions& r = impl_->retrieval;
     const json counts = counts_json(impl_->item_counts);
@@ -670,28 +719,33 @@ PredictionTask PredictionTask::from_json(const json& j) {
 PredictionTask PredictionTask::from_json_checked(const json& j) {
   RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
   for (const auto& [key, value] : j.items()) {
-    RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" || key == "metrics" ||
-                 key == "task_block" || key == "pre" || key == "retrieval" || key == "next_item",
+    RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" ||
+                 key == "metrics" || key == "task_block" || key == "pre" || key == "retrieval" ||
+                 key == "next_item",
              ValueError,
-             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, task_block, pre, retrieval, "
+             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, "
+             "task_block, pre, retrieval, "
              "next_item)",
              key);
   }
   for (const char* key : {"kind", "target"}) {
-    RB_CHECK(j.contains(key) && j[key].is_string(), ValueError, "task: '{}' is missing or not a string in {}", key,
-             j.dump());
+    RB_CHECK(j.contains(key) && j[key].is_string(), ValueError,
+             "task: '{}' is missing or not a string in {}", key, j.dump());
   }
   TaskOptions options;
   if (j.contains("name")) options.task_name = j["name"].get<std::string>();
   if (j.contains("metrics")) {
-    for (const json& m : j["metrics"]) options.metrics.push_back(metrics::by_name(m.get<std::string>()));
+    for (const json& m : j["metrics"])
+      options.metrics.push_back(metrics::by_name(m.get<std::string>()));
   }
-  if (j.contains("task_block") && !j["task_block"].is_null()) options.task_block = Block::from_json(j["task_block"]);
+  if (j.contains("task_block") && !j["task_block"].is_null())
+    options.task_block = Block::from_json(j["task_block"]);
   if (j.contains("pre") && !j["pre"].is_null()) options.pre = Block::from_json(j["pre"]);
   const Kind kind = kind_from_name(j["kind"].get<std::string>());
   std::string target = j["target"].get<std::string>();
   switch (kind) {
-    case Kind::kBinaryClassification: return BinaryClassificationTask(std::move(target), std::move(options));
+    case Kind::kBinaryClassification:
+      return BinaryClassificationTask(std::move(target), std::move(options));
     case Kind::kRegression: return RegressionTask(std::move(target), std::move(options));
     case Kind::kMultiClassClassification:
       RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
@@ -702,17 +756,20 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       const json r = j.value("retrieval", json::object());
       RB_CHECK(r.is_object(), ValueError, "task '{}': 'retrieval' must be an object", target);
       for (const auto& [key, value] : r.items()) {
-        RB_CHECK(key == "l2_normalization" || key == "temperature" || key == "loss" || key == "margin" ||
-                     key == "logq_correction" || key == "remove_accidental_hits" || key == "num_sampled" ||
+        RB_CHECK(key == "l2_normalization" || key == "temperature" || key == "loss" ||
+                     key == "margin" || key == "logq_correction" ||
+                     key == "remove_accidental_hits" || key == "num_sampled" ||
                      key == "item_counts",
                  ValueError,
-                 "task '{}': unknown retrieval key '{}' (expected l2_normalization, temperature, loss, margin, "
+                 "task '{}': unknown retrieval key '{}' (expected l2_normalization, temperature, "
+                 "loss, margin, "
                  "logq_correction, remove_accidental_hits, num_sampled, item_counts)",
                  target, key);
       }
       RB_CHECK(!options.task_block.defined() && !options.pre.defined(), ValueError,
                "task '{}': an item retrieval task has no task_block or pre", target);
-      ItemRetrievalOptions o{.metrics = std::move(options.metrics), .task_name = std::move(options.task_name)};
+      ItemRetrievalOptions o{.metrics = std::move(options.metrics),
+                             .task_name = std::move(options.task_name)};
       o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
       o.temperature = r.value("temperature", o.temperature);
       o.loss = r.value("loss", o.loss);
@@ -727,14 +784,19 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
     case Kind::kNextItemPrediction: {
       const json r = j.value("next_item", json::object());
       RB_CHECK(r.is_object(), ValueError, "task '{}': 'next_item' must be an object", target);
-      static const char* const kKeys[] = {"domain",         "weight_tying",   "l2_normalization", "temperature",
-                                          "sampled_softmax", "num_sampled",   "sampler",          "min_sampled_id",
-                                          "logq_correction", "remove_accidental_hits", "item_counts"};
+      static const char* const kKeys[] = {"domain",           "weight_tying",
+                                          "l2_normalization", "temperature",
+                                          "sampled_softmax",  "num_sampled",
+                                          "sampler",          "min_sampled_id",
+                                          "logq_correction",  "remove_accidental_hits",
+                                          "item_counts"};
       for (const auto& [key, value] : r.items()) {
         RB_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), ValueError,
-                 "task '{}': unknown next_item key '{}' (expected {})", target, key, fmt::join(kKeys, ", "));
+                 "task '{}': unknown next_item key '{}' (expected {})", target, key,
+                 fmt::join(kKeys, ", "));
       }
-      RB_CHECK(!options.pre.defined(), ValueError, "task '{}': a next-item task has no pre", target);
+      RB_CHECK(!options.pre.defined(), ValueError, "task '{}': a next-item task has no pre",
+               target);
       RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
                "task '{}': num_classes (the catalogue size) is missing", target);
       NextItemOptions o{.metrics = std::move(options.metrics),
@@ -749,8 +811,8 @@ PredictionTask PredictionTask::from_json_checked(const json& j) {
       o.min_sampled_id = r.value("min_sampled_id", o.min_sampled_id);
       o.logq_correction = r.value("logq_correction", o.logq_correction);
       o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
-      NextItemPredictionTask task(target, r.value("domain", target), j["num_classes"].get<std::int64_t>(),
-                                  std::move(o));
+      NextItemPredictionTask task(target, r.value("domain", target),
+                                  j["num_classes"].get<std::int64_t>(), std::move(o));
       restore_item_counts(task, r);
       return task;
     }
@@ -769,13 +831,15 @@ std::vector<PredictionTask> prediction_tasks(const Schema& schema) {
     } else if (column.has_tag(Tags::MULTI_CLASS)) {
       tasks.push_back(MultiClassClassificationTask(column.name(), column.cardinality()));
     } else {
-      throw ValueError(fmt::format(
-          "target column '{}' (tags {}) has no task tag: expected binary_classification, regression or "
-          "multi_class",
-          column.name(), to_string(column.tags())));
+      throw ValueError(
+          fmt::format("target column '{}' (tags {}) has no task tag: expected "
+                      "binary_classification, regression or "
+                      "multi_class",
+                      column.name(), to_string(column.tags())));
     }
   }
-  RB_CHECK(!tasks.empty(), ValueError, "the schema has no TARGET column to derive prediction tasks from");
+  RB_CHECK(!tasks.empty(), ValueError,
+           "the schema has no TARGET column to derive prediction tasks from");
   return tasks;
 }
 

@@ -7,11 +7,11 @@
 
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/aggregation.h"
+#include "recblocks/blocks/features.h"
+#include "recblocks/blocks/mlp.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/dataset.h"
 #include "recblocks/data/loader.h"
-#include "recblocks/blocks/features.h"
-#include "recblocks/blocks/mlp.h"
 #include "testing/gradient_checker.h"
 #include "testing/tensor_testing.h"
 
@@ -63,7 +63,8 @@ Tensor concat_rows(const std::vector<Tensor>& parts) {
   for (std::int64_t r = 0; r < kBatch; ++r) {
     std::int64_t c = 0;
     for (const Tensor& p : parts) {
-      for (std::int64_t j = 0; j < p.shape()[1]; ++j) out.data<float>()[r * width + c++] = p.data<float>()[r * p.shape()[1] + j];
+      for (std::int64_t j = 0; j < p.shape()[1]; ++j)
+        out.data<float>()[r * width + c++] = p.data<float>()[r * p.shape()[1] + j];
     }
   }
   return out;
@@ -74,7 +75,8 @@ TEST(ConcatFeatures, ConcatenatesInKeyOrderLikeMerlin) {
   ConcatFeatures concat;
   const Flow out = in.run(concat);
   EXPECT_EQ(concat.output_spec(), FlowSpec::tensor({Shape{5}, DType::kFloat32}));
-  EXPECT_TRUE(testing::tensors_close(out.tensor().value(), concat_rows({in.values["a"], in.values["b"]})));
+  EXPECT_TRUE(
+      testing::tensors_close(out.tensor().value(), concat_rows({in.values["a"], in.values["b"]})));
 }
 
 TEST(StackFeatures, StacksOnTheGivenAxis) {
@@ -84,8 +86,10 @@ TEST(StackFeatures, StacksOnTheGivenAxis) {
   EXPECT_EQ(stack1.output_spec().tensor().shape, (Shape{2, 4}));
   EXPECT_EQ(out.tensor().value().shape(), (Shape{kBatch, 2, 4}));
   // [b, 0, :] is x (key order), [b, 1, :] is y.
-  EXPECT_FLOAT_EQ(out.tensor().value().data<float>()[0 * 8 + 0 * 4 + 1], in.values["x"].data<float>()[1]);
-  EXPECT_FLOAT_EQ(out.tensor().value().data<float>()[2 * 8 + 1 * 4 + 3], in.values["y"].data<float>()[2 * 4 + 3]);
+  EXPECT_FLOAT_EQ(out.tensor().value().data<float>()[0 * 8 + 0 * 4 + 1],
+                  in.values["x"].data<float>()[1]);
+  EXPECT_FLOAT_EQ(out.tensor().value().data<float>()[2 * 8 + 1 * 4 + 3],
+                  in.values["y"].data<float>()[2 * 4 + 3]);
 
   StackFeatures last(-1);
   DictInput in2({{"y", 4}, {"x", 4}});
@@ -96,20 +100,22 @@ TEST(ElementwiseSum, AddsEntriesAndRejectsMismatchedShapes) {
   DictInput in({{"a", 3}, {"b", 3}, {"c", 3}});
   const Flow out = in.run(ElementwiseSum());
   for (std::int64_t i = 0; i < kBatch * 3; ++i) {
-    const float want = in.values["a"].data<float>()[i] + in.values["b"].data<float>()[i] + in.values["c"].data<float>()[i];
+    const float want = in.values["a"].data<float>()[i] + in.values["b"].data<float>()[i] +
+                       in.values["c"].data<float>()[i];
     EXPECT_NEAR(out.tensor().value().data<float>()[i], want, 1e-6f);
   }
   DictInput bad({{"a", 3}, {"b", 4}});
-  EXPECT_THAT(error_of([&] { bad.run(ElementwiseSum()); }),
-              HasSubstr("ElementwiseSum: every input must have the same shape; 'b' is [4] but 'a' is [3]"));
+  EXPECT_THAT(
+      error_of([&] { bad.run(ElementwiseSum()); }),
+      HasSubstr("ElementwiseSum: every input must have the same shape; 'b' is [4] but 'a' is [3]"));
 }
 
 TEST(ElementwiseProduct, MultipliesEntriesAndRejectsMismatchedShapes) {
   DictInput in({{"a", 3}, {"b", 3}, {"c", 3}});
   const Flow out = in.run(ElementwiseProduct());
   for (std::int64_t i = 0; i < kBatch * 3; ++i) {
-    const double want = static_cast<double>(in.values["a"].data<float>()[i]) * in.values["b"].data<float>()[i] *
-                        in.values["c"].data<float>()[i];
+    const double want = static_cast<double>(in.values["a"].data<float>()[i]) *
+                        in.values["b"].data<float>()[i] * in.values["c"].data<float>()[i];
     EXPECT_NEAR(out.tensor().value().data<float>()[i], want, 1e-6);
   }
   EXPECT_EQ(aggregation_block("element-wise-multiply").type(), "ElementwiseProduct");
@@ -125,7 +131,8 @@ TEST(CosineSimilarity, IsTheCosineOfTheTwoEntries) {
   for (std::int64_t r = 0; r < kBatch; ++r) {
     double dot = 0, nq = 0, nc = 0;
     for (int j = 0; j < 5; ++j) {
-      const double q = in.values["q"].data<float>()[r * 5 + j], c = in.values["c"].data<float>()[r * 5 + j];
+      const double q = in.values["q"].data<float>()[r * 5 + j],
+                   c = in.values["c"].data<float>()[r * 5 + j];
       dot += q * c, nq += q * q, nc += c * c;
     }
     EXPECT_NEAR(out.tensor().value().data<float>()[r], dot / std::sqrt(nq * nc), 1e-5);
@@ -134,7 +141,8 @@ TEST(CosineSimilarity, IsTheCosineOfTheTwoEntries) {
 
 TEST(ParallelBlock, MergesBranchOutputsAndAggregates) {
   DictInput in({{"a", 2}, {"b", 3}, {"c", 4}});
-  ParallelBlock parallel({{"first", Filter("a")}, {"rest", Filter(std::vector<std::string>{"c", "b"})}});
+  ParallelBlock parallel(
+      {{"first", Filter("a")}, {"rest", Filter(std::vector<std::string>{"c", "b"})}});
   const Flow out = in.run(parallel);
   std::vector<std::string> keys;
   for (const auto& [k, v] : out.dict()) keys.push_back(k);
@@ -144,17 +152,24 @@ TEST(ParallelBlock, MergesBranchOutputsAndAggregates) {
   ParallelBlock concat({{"x", ConcatFeatures()}, {"a_only", Filter("a")}}, "concat");
   const Flow out2 = in2.run(concat);
   // Entries "a" (from the filter) and "x" (the tensor branch), in key order.
-  const Tensor want = concat_rows({in2.values["a"], concat_rows({in2.values["a"], in2.values["b"]})});
+  const Tensor want =
+      concat_rows({in2.values["a"], concat_rows({in2.values["a"], in2.values["b"]})});
   EXPECT_TRUE(testing::tensors_close(out2.tensor().value(), want));
 }
 
 TEST(ParallelBlock, RejectsCollidingOutputsAndBadNames) {
   DictInput in({{"a", 2}});
-  EXPECT_THAT(error_of([&] { in.run(ParallelBlock({{"x", Filter("a")}, {"y", Filter("a")}})); }),
+  EXPECT_THAT(error_of([&] {
+                in.run(ParallelBlock({{"x", Filter("a")}, {"y", Filter("a")}}));
+              }),
               HasSubstr("two branches produce the output 'a'"));
-  EXPECT_THAT(error_of([] { ParallelBlock({{"x", Identity()}, {"x", Identity()}}); }),
+  EXPECT_THAT(error_of([] {
+                ParallelBlock({{"x", Identity()}, {"x", Identity()}});
+              }),
               HasSubstr("two branches named 'x'"));
-  EXPECT_THAT(error_of([] { ParallelBlock({{"x", Identity()}}, "mean"); }),
+  EXPECT_THAT(error_of([] {
+                ParallelBlock({{"x", Identity()}}, "mean");
+              }),
               HasSubstr("unknown aggregation 'mean'"));
 }
 
@@ -179,10 +194,12 @@ Dataset tiny_dataset() {
       ColumnSchema("rating_binary", DType::kInt32, {Tags::TARGET, Tags::BINARY_CLASSIFICATION}),
   };
   std::map<std::string, Column> cols;
-  cols["userId"].values = Tensor::from<std::int32_t>(Shape{4}, std::vector<std::int32_t>{3, 4, 5, 9});
+  cols["userId"].values =
+      Tensor::from<std::int32_t>(Shape{4}, std::vector<std::int32_t>{3, 4, 5, 9});
   cols["TE_a"].values = Tensor::from(Shape{4}, {0.1f, 0.2f, 0.3f, 0.4f});
   cols["TE_b"].values = Tensor::from(Shape{4}, {1.f, 2.f, 3.f, 4.f});
-  cols["rating_binary"].values = Tensor::from<std::int32_t>(Shape{4}, std::vector<std::int32_t>{0, 1, 1, 0});
+  cols["rating_binary"].values =
+      Tensor::from<std::int32_t>(Shape{4}, std::vector<std::int32_t>{0, 1, 1, 0});
   return Dataset(schema, std::move(cols));
 }
 
@@ -193,7 +210,8 @@ TEST(Filter, SelectsRawInputsByTagAndByName) {
   EXPECT_THAT(Filter(Tags::ITEM)(batch).keys(), ElementsAre("TE_b"));
   EXPECT_THAT(Filter("userId")(batch).keys(), ElementsAre("userId"));
   // Targets are never model inputs.
-  EXPECT_THAT(error_of([&] { Filter("rating_binary")(batch); }), HasSubstr("no feature 'rating_binary'"));
+  EXPECT_THAT(error_of([&] { Filter("rating_binary")(batch); }),
+              HasSubstr("no feature 'rating_binary'"));
 }
 
 TEST(Connect, ShortcutConcatenatesTheBlockOutputAndTheShortcut) {
@@ -229,18 +247,19 @@ TEST(Block, ABuiltBlockRefusesADifferentInput) {
   const Block concat = ConcatFeatures();
   in.run(concat);
   DictInput other({{"x", 5}});
-  EXPECT_THAT(error_of([&] { other.run(concat); }),
-              HasSubstr("ConcatFeatures was built for input {x: [4]} and cannot be reused for input {x: [5]}"));
+  EXPECT_THAT(
+      error_of([&] { other.run(concat); }),
+      HasSubstr(
+          "ConcatFeatures was built for input {x: [4]} and cannot be reused for input {x: [5]}"));
   EXPECT_THAT(error_of([] { (void)Block().type(); }), HasSubstr("empty Block"));
 }
 
 TEST(Json, ACompositionRoundTrips) {
-  const Block model =
-      Filter(std::vector<std::string>{"x", "y", "z"})
-          .connect_with_shortcut(StackFeatures(1).connect(Identity()),
-                                 {.shortcut_filter = Filter("z", {.exclude = true}),
-                                  .aggregation = ""})
-          .connect_branch({{"sum", Filter("x")}}, "");
+  const Block model = Filter(std::vector<std::string>{"x", "y", "z"})
+                          .connect_with_shortcut(StackFeatures(1).connect(Identity()),
+                                                 {.shortcut_filter = Filter("z", {.exclude = true}),
+                                                  .aggregation = ""})
+                          .connect_branch({{"sum", Filter("x")}}, "");
   const nlohmann::json j = model.to_json();
   const Block back = Block::from_json(j);
   EXPECT_EQ(back.to_json(), j);
@@ -252,29 +271,39 @@ TEST(Json, ACompositionRoundTrips) {
   ASSERT_EQ(out_a.dict().size(), out_b.dict().size());
   for (std::size_t i = 0; i < out_a.dict().size(); ++i) {
     EXPECT_EQ(out_a.dict()[i].first, out_b.dict()[i].first);
-    EXPECT_TRUE(testing::tensors_close(out_a.dict()[i].second.value(), out_b.dict()[i].second.value()));
+    EXPECT_TRUE(
+        testing::tensors_close(out_a.dict()[i].second.value(), out_b.dict()[i].second.value()));
   }
 }
 
 TEST(Json, UnknownTypesAndKeysAreNamed) {
-  EXPECT_THAT(error_of([] { (void)Block::from_json({{"type", "MLPBlok"}}); }),
+  EXPECT_THAT(error_of([] {
+                (void)Block::from_json({{"type", "MLPBlok"}});
+              }),
               AllOf(HasSubstr("unknown block type 'MLPBlok'"), HasSubstr("ConcatFeatures")));
-  EXPECT_THAT(error_of([] { (void)Block::from_json({{"type", "StackFeatures"}, {"config", {{"axes", 1}}}}); }),
+  EXPECT_THAT(error_of([] {
+                (void)Block::from_json({{"type", "StackFeatures"}, {"config", {{"axes", 1}}}});
+              }),
               HasSubstr("StackFeatures config: unknown key 'axes' (known: axis)"));
-  EXPECT_THAT(error_of([] { (void)Block::from_json({{"type", "Identity"}, {"confg", {}}}); }),
+  EXPECT_THAT(error_of([] {
+                (void)Block::from_json({{"type", "Identity"}, {"confg", {}}});
+              }),
               HasSubstr("unknown key 'confg'"));
 }
 
 // Each aggregation's gradient reaches every input entry (finite differences).
 TEST(Aggregations, GradientsMatchFiniteDifferences) {
   const std::vector<std::pair<std::string, Block>> aggregations = {
-      {"concat", ConcatFeatures()}, {"stack", StackFeatures(1)}, {"stack_last", StackFeatures(-1)},
-      {"sum", ElementwiseSum()}, {"product", ElementwiseProduct()}, {"cosine", CosineSimilarity()}};
+      {"concat", ConcatFeatures()},      {"stack", StackFeatures(1)},
+      {"stack_last", StackFeatures(-1)}, {"sum", ElementwiseSum()},
+      {"product", ElementwiseProduct()}, {"cosine", CosineSimilarity()}};
   for (const auto& [name, block] : aggregations) {
     Parameter a("a", testing::uniform(Shape{kBatch, 4}, 11));
     Parameter b("b", testing::uniform(Shape{kBatch, 4}, 12));
     BlockContext context;
-    block.build(FlowSpec::dict({{"b", {Shape{4}, DType::kFloat32}}, {"a", {Shape{4}, DType::kFloat32}}}), context);
+    block.build(
+        FlowSpec::dict({{"b", {Shape{4}, DType::kFloat32}}, {"a", {Shape{4}, DType::kFloat32}}}),
+        context);
     const Batch empty;
     EXPECT_TRUE(testing::check_gradients(name, {&a, &b}, [&](Tape& tape, std::span<const Var> in) {
       RunContext run(tape, empty, true);
@@ -320,7 +349,8 @@ TEST(Block, SeparateEagerBuildsGetDifferentWeights) {
   const Block d = ContinuousFeatures::from_schema(batch.schema()).connect(MLPBlock({8}));
   c.build(batch.schema(), 5);
   d.build(batch.schema(), 5);
-  EXPECT_TRUE(testing::tensors_bitwise_equal(c.state().at("1/dense_0/kernel"), d.state().at("1/dense_0/kernel")));
+  EXPECT_TRUE(testing::tensors_bitwise_equal(c.state().at("1/dense_0/kernel"),
+                                             d.state().at("1/dense_0/kernel")));
 }
 
 TEST(Output, PrintsTensorsAndDicts) {

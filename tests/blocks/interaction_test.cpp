@@ -256,8 +256,7 @@ TEST(DotProductInteractionBlock, WithTheDeepContinuousShortcutGives74) {
   const Features features = random_features(kSeedFeatures, 4, 64, 11);
   const Block interaction = Identity().connect_with_shortcut(
       DotProductInteractionBlock(),
-      {.shortcut_filter = Filter("deep_continuous"),
-       .aggregation = "concat"});
+      {.shortcut_filter = Filter("deep_continuous"), .aggregation = "concat"});
   BlockContext context;
   EXPECT_EQ(interaction.build(dict_spec(features), context), FlowSpec::tensor(spec_of(Shape{74})));
   const Tensor y = run_on(interaction, [&](Tape& t) { return dict_flow(t, features); });

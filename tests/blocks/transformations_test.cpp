@@ -197,7 +197,8 @@ TEST(ReduceSum, GradientJsonAndErrors) {
   Parameter x("x", testing::uniform({3, 4}, 6));
   EXPECT_TRUE(check_block("ReduceSum", ReduceSum(), x, {}, true));
   expect_json_round_trip(ReduceSum(), x.value());
-  EXPECT_THAT(error_of([] { ReduceSum()(seed_batch()); }), HasSubstr("ReduceSum: expected a tensor, got"));
+  EXPECT_THAT(error_of([] { ReduceSum()(seed_batch()); }),
+              HasSubstr("ReduceSum: expected a tensor, got"));
 }
 
 TEST(LogitsTemperatureScaler, DividesByTheTemperatureInTrainingAndEvaluation) {

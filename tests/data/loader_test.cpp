@@ -109,7 +109,9 @@ TEST(Batch, TakeCopiesTheNamedRowsOfEveryColumn) {
   EXPECT_EQ(ids_of(some), (std::vector<std::int32_t>{7, 2, 2, 0, 5}));
   expect_consistent(some);  // dense, fixed-length and ragged columns
   EXPECT_EQ(all.take(std::vector<std::int64_t>{}).rows(), 0);
-  EXPECT_THAT(testing::error_of([&] { all.take(std::vector<std::int64_t>{1, 9}); }),
+  EXPECT_THAT(testing::error_of([&] {
+                all.take(std::vector<std::int64_t>{1, 9});
+              }),
               HasSubstr("rows[1] = 9 out of range for 9 rows"));
 }
 

@@ -196,7 +196,8 @@ TEST_F(MovieLens100k, SavedEtlAppliedToRawRowsGivesTheSavedRows) {
   const auto& raw_times = raw.at("timestamp").ints;
   for (std::size_t i = 0; i < valid_rows.size(); ++i) {
     ASSERT_EQ(valid_->column("timestamp").values.data<std::int64_t>()[i],
-              raw_times[static_cast<std::size_t>(valid_rows[i])]) << "valid row " << i;
+              raw_times[static_cast<std::size_t>(valid_rows[i])])
+        << "valid row " << i;
   }
   for (const auto& name : valid.schema().column_names()) {
     EXPECT_TRUE(allclose(valid.column(name).values, valid_->column(name).values, 0, 0)) << name;

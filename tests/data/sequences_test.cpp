@@ -25,7 +25,8 @@ Dataset interactions(const std::vector<std::int32_t>& users, const std::vector<s
   const auto rows = static_cast<std::int64_t>(users.size());
   const Schema schema({
       ColumnSchema("userId", DType::kInt32, {Tags::CATEGORICAL, Tags::USER_ID}).with_domain(0, 9),
-      ColumnSchema("movieId", DType::kInt32, {Tags::CATEGORICAL, Tags::ITEM_ID}).with_domain(0, 99, "movieId"),
+      ColumnSchema("movieId", DType::kInt32, {Tags::CATEGORICAL, Tags::ITEM_ID})
+          .with_domain(0, 99, "movieId"),
       ColumnSchema("timestamp", DType::kInt64, {Tags::TIME}),
   });
   return Dataset(schema, {{"userId", Column{Tensor::from<std::int32_t>({rows}, users), {}}},
@@ -50,7 +51,8 @@ TEST(AddHistory, EarlierItemsOfTheSameUserOldestFirst) {
   EXPECT_THAT(list_at(out, "movieId_history", 1), ElementsAre());
   EXPECT_THAT(list_at(out, "movieId_history", 2), ElementsAre());
   EXPECT_THAT(list_at(out, "movieId_history", 3), ElementsAre(11, 10));
-  EXPECT_THAT(list_at(out, "movieId_history", 4), ElementsAre(10, 12));  // the latest 2 of 11, 10, 12
+  EXPECT_THAT(list_at(out, "movieId_history", 4),
+              ElementsAre(10, 12));  // the latest 2 of 11, 10, 12
   const ColumnSchema& c = out.schema().column("movieId_history");
   EXPECT_TRUE(c.is_list() && c.is_ragged());
   EXPECT_TRUE(c.has_tag(Tags::USER) && c.has_tag(Tags::SEQUENCE) && c.has_tag(Tags::CATEGORICAL));
@@ -87,12 +89,17 @@ TEST(AddHistory, Errors) {
   };
   EXPECT_THAT(error_of([&] { datasets::add_history(data, {.time_column = "ts"}); }),
               HasSubstr("the data has no column 'ts'"));
-  EXPECT_THAT(error_of([&] { datasets::add_history(data, {.max_length = 0}); }), HasSubstr("max_length is 0"));
+  EXPECT_THAT(error_of([&] { datasets::add_history(data, {.max_length = 0}); }),
+              HasSubstr("max_length is 0"));
   const Dataset twice = datasets::add_history(data);
-  EXPECT_THAT(error_of([&] { datasets::add_history(twice); }), HasSubstr("already has a column 'movieId_history'"));
-  EXPECT_THAT(error_of([&] { datasets::add_history(twice, {.item_column = "movieId_history", .name = "h"}); }),
+  EXPECT_THAT(error_of([&] { datasets::add_history(twice); }),
+              HasSubstr("already has a column 'movieId_history'"));
+  EXPECT_THAT(error_of([&] {
+                datasets::add_history(twice, {.item_column = "movieId_history", .name = "h"});
+              }),
               HasSubstr("column 'movieId_history' is int32"));
-  EXPECT_THAT(error_of([&] { datasets::group_by_user(data, {.pad = true}); }), HasSubstr("pad needs a max_length"));
+  EXPECT_THAT(error_of([&] { datasets::group_by_user(data, {.pad = true}); }),
+              HasSubstr("pad needs a max_length"));
 }
 
 TEST(GroupByUser, SequencesSortedByTimeRaggedAndPadded) {
@@ -119,7 +126,8 @@ TEST(GroupByUser, SequencesSortedByTimeRaggedAndPadded) {
   EXPECT_EQ(c.value_count()->min, 2);
   EXPECT_TRUE(c.has_tag(Tags::ITEM) && c.has_tag(Tags::SEQUENCE));
   // A user with fewer items than the length: zeros after them.
-  const Dataset short_one = datasets::group_by_user(interactions({5}, {50}, {1}), {.max_length = 3, .pad = true});
+  const Dataset short_one =
+      datasets::group_by_user(interactions({5}, {50}, {1}), {.max_length = 3, .pad = true});
   const auto* s = short_one.column("movieId_list").values.data<std::int32_t>();
   EXPECT_THAT(std::vector<std::int32_t>(s, s + 3), ElementsAre(50, 0, 0));
   // The padded dataset saves and loads as a fixed-length list.
@@ -131,10 +139,12 @@ TEST(GroupByUser, SequencesSortedByTimeRaggedAndPadded) {
 
 TEST(MovieLensSequences, TimestampAndHistoryColumnsOnLeaveLastOut) {
   testing_ml::TempDir dir;
-  const auto [train, valid] = datasets::movielens(
-      "ml-100k", dir.path(),
-      {.source = testing_ml::shared_data() / "ml-100k", .download = false, .progress = false,
-       .split = datasets::MovieLensSplit::kLeaveLastOut, .history_length = 20});
+  const auto [train, valid] = datasets::movielens("ml-100k", dir.path(),
+                                                  {.source = testing_ml::shared_data() / "ml-100k",
+                                                   .download = false,
+                                                   .progress = false,
+                                                   .split = datasets::MovieLensSplit::kLeaveLastOut,
+                                                   .history_length = 20});
   ASSERT_TRUE(train.schema().contains("timestamp"));
   EXPECT_TRUE(train.schema().column("timestamp").has_tag(Tags::TIME));
   ASSERT_TRUE(valid.schema().contains("movieId_history"));
@@ -153,13 +163,15 @@ TEST(MovieLensSequences, TimestampAndHistoryColumnsOnLeaveLastOut) {
     std::sort(seq.begin(), seq.end());
     ASSERT_GE(seq.size(), 19u);
     std::vector<std::int32_t> expected;
-    for (std::size_t k = seq.size() > 20 ? seq.size() - 20 : 0; k < seq.size(); ++k) expected.push_back(seq[k].second);
+    for (std::size_t k = seq.size() > 20 ? seq.size() - 20 : 0; k < seq.size(); ++k)
+      expected.push_back(seq[k].second);
     EXPECT_EQ(list_at(valid, "movieId_history", r), expected) << "valid row " << r;
     EXPECT_GE(times[r], seq.back().first / 1000000);
   }
   // Train rows: a user's first rating has no history.
   std::int64_t empty = 0;
-  for (std::int64_t r = 0; r < train.num_rows(); ++r) empty += list_at(train, "movieId_history", r).empty() ? 1 : 0;
+  for (std::int64_t r = 0; r < train.num_rows(); ++r)
+    empty += list_at(train, "movieId_history", r).empty() ? 1 : 0;
   EXPECT_EQ(empty, 943);
 }
 

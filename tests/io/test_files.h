@@ -62,7 +62,8 @@ inline PythonResult run_python(const std::filesystem::path& dir, std::string_vie
                                std::string_view python = "/usr/bin/python3") {
   const std::filesystem::path file = dir / "check.py";
   write_bytes(file, script);
-  const std::string command = fmt::format("cd '{}' && '{}' '{}' 2>&1", dir.string(), python, file.string());
+  const std::string command =
+      fmt::format("cd '{}' && '{}' '{}' 2>&1", dir.string(), python, file.string());
   PythonResult result;
   FILE* pipe = ::popen(command.c_str(), "r");
   if (pipe == nullptr) return result;

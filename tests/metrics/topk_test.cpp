@@ -167,7 +167,8 @@ TEST(TopKMetrics, FewerItemsThanKAreAllTheTop) {
   // their k (precision divides by 4).
   const Tensor p = floats({2, 3}, {0.3f, 0.2f, 0.1f, 0.5f, 0.4f, 0.0f});
   const Tensor t = ints({2}, {2, 1});
-  Metric ndcg = metrics::NDCGAt(4), recall = metrics::RecallAt(4), precision = metrics::PrecisionAt(4);
+  Metric ndcg = metrics::NDCGAt(4), recall = metrics::RecallAt(4),
+         precision = metrics::PrecisionAt(4);
   for (Metric* m : {&ndcg, &recall, &precision}) m->update(p, t);
   EXPECT_DOUBLE_EQ(ndcg.result(), (1.0 / std::log2(4.0) + 1.0 / std::log2(3.0)) / 2);
   EXPECT_DOUBLE_EQ(recall.result(), 1.0);

@@ -89,7 +89,8 @@ TEST(Model, SeveralTasksWithLossWeights) {
   model.compile(optim::Adam({.learning_rate = 1e-2f}), {.loss_weights = {1.0f, 0.5f, 2.0f}});
   const Logs s = model.evaluate(data, {.progress = false});
   EXPECT_NEAR(s.at("loss"),
-              s.at("rating_binary/binary_classification_task/loss") + 0.5 * s.at("rating/regression_task/loss") +
+              s.at("rating_binary/binary_classification_task/loss") +
+                  0.5 * s.at("rating/regression_task/loss") +
                   2.0 * s.at("genre/multi_class_classification_task/loss"),
               1e-5);
   EXPECT_TRUE(s.count("rating/regression_task/root_mean_squared_error"));
@@ -97,7 +98,9 @@ TEST(Model, SeveralTasksWithLossWeights) {
   EXPECT_TRUE(s.count("rating_binary/binary_classification_task/precision"));
   const History h = model.fit(data, {.batch_size = 64, .epochs = 25, .progress = false});
   EXPECT_LT(h["loss"].back(), h["loss"].front());
-  EXPECT_GT(model.evaluate(data, {.progress = false}).at("genre/multi_class_classification_task/accuracy"), 0.6);
+  EXPECT_GT(model.evaluate(data, {.progress = false})
+                .at("genre/multi_class_classification_task/accuracy"),
+            0.6);
   EXPECT_THROW(model.compile("adam", {.loss_weights = {1.0f}}), ValueError);
 }
 
@@ -120,14 +123,16 @@ TEST(Model, ValidationDataAndEarlyStopping) {
   Model model = small_seed_model(data);
   // A zero learning rate never improves val_loss after the first epoch.
   model.compile(optim::SGD({.learning_rate = 0.0f}));
-  const History h = model.fit(data, {.batch_size = 100,
-                                     .epochs = 10,
-                                     .validation_data = data,
-                                     .callbacks = {EarlyStopping({.monitor = "val_loss", .patience = 1})},
-                                     .progress = false});
+  const History h =
+      model.fit(data, {.batch_size = 100,
+                       .epochs = 10,
+                       .validation_data = data,
+                       .callbacks = {EarlyStopping({.monitor = "val_loss", .patience = 1})},
+                       .progress = false});
   EXPECT_EQ(h.epochs.size(), 2u);  // no improvement in epoch 2: patience 1 is spent
   EXPECT_TRUE(h.epochs[0].count("val_rating_binary/binary_classification_task/auc"));
-  EXPECT_THROW(model.fit(data, {.epochs = 1, .callbacks = {EarlyStopping({.monitor = "val_nothing"})},
+  EXPECT_THROW(model.fit(data, {.epochs = 1,
+                                .callbacks = {EarlyStopping({.monitor = "val_nothing"})},
                                 .progress = false}),
                ValueError);
 }
@@ -142,14 +147,18 @@ TEST(Model, RestoreBestWeights) {
     std::map<std::string, Tensor>* out;
     explicit Grab(std::map<std::string, Tensor>* o) : out(o) {}
     bool on_epoch_end(Model& m, int epoch, const Logs&) override {
-      if (epoch == 0) for (const auto& [k, v] : m.state()) out->emplace(k, v.clone());
+      if (epoch == 0)
+        for (const auto& [k, v] : m.state()) out->emplace(k, v.clone());
       return true;
     }
   };
-  const History h = model.fit(data, {.batch_size = 50, .epochs = 4, .validation_data = data,
-                                     .callbacks = {std::make_shared<Grab>(&after_first),
-                                                   EarlyStopping({.patience = 10, .restore_best_weights = true})},
-                                     .progress = false});
+  const History h =
+      model.fit(data, {.batch_size = 50,
+                       .epochs = 4,
+                       .validation_data = data,
+                       .callbacks = {std::make_shared<Grab>(&after_first),
+                                     EarlyStopping({.patience = 10, .restore_best_weights = true})},
+                       .progress = false});
   const auto val = h["val_loss"];
   const auto best = std::min_element(val.begin(), val.end()) - val.begin();
   if (best == 0) {
@@ -172,7 +181,8 @@ TEST(Model, NonFiniteInputNamesTheColumnAndStep) {
     // ReLU drops the NaN in the forward pass (max(nan, 0) is 0), so the
     // loss is finite; the gradient is not, and the input is named.
     EXPECT_THAT(e.what(), HasSubstr("training stopped at step 3 (epoch 1, batch 3): "));
-    EXPECT_THAT(e.what(), HasSubstr("first non-finite value: input column 'TE_b' is nan at batch row 2"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("first non-finite value: input column 'TE_b' is nan at batch row 2"));
   }
 }
 
@@ -185,8 +195,9 @@ TEST(Model, DivergenceStopsWithTheFirstBadTensor) {
     FAIL() << "lr 1e30 trained without an error";
   } catch (const NonFiniteError& e) {
     EXPECT_THAT(e.what(), HasSubstr("training stopped at step "));
-    EXPECT_THAT(e.what(), ::testing::AnyOf(HasSubstr("parameter '"), HasSubstr("the output of op '"),
-                                           HasSubstr("is not finite"), HasSubstr("non-finite")));
+    EXPECT_THAT(e.what(),
+                ::testing::AnyOf(HasSubstr("parameter '"), HasSubstr("the output of op '"),
+                                 HasSubstr("is not finite"), HasSubstr("non-finite")));
   }
 }
 
@@ -201,7 +212,8 @@ TEST(Model, PredictToWritesADataset) {
   const Tensor expected = model.predict(data).at("rating_binary/binary_classification_task");
   const Tensor& got = scored.column("rating_binary_prediction").values;
   EXPECT_EQ(std::memcmp(got.raw(), expected.raw(), expected.nbytes()), 0);
-  EXPECT_EQ(scored.column("userId").values.data<std::int32_t>()[7], data.column("userId").values.data<std::int32_t>()[7]);
+  EXPECT_EQ(scored.column("userId").values.data<std::int32_t>()[7],
+            data.column("userId").values.data<std::int32_t>()[7]);
 }
 
 TEST(Model, CompileBuildEvaluateAndFitInAnyOrder) {
@@ -241,7 +253,8 @@ TEST(Model, UndefinedMetricIsNaNNotAnAbortedEpoch) {
   model.compile("adam");
   const History h = model.fit(data, {.batch_size = 100, .epochs = 1, .progress = false});
   EXPECT_TRUE(std::isnan(h["rating_binary/binary_classification_task/auc"][0]));
-  EXPECT_TRUE(std::isnan(model.evaluate(data, {.progress = false}).at("rating_binary/binary_classification_task/auc")));
+  EXPECT_TRUE(std::isnan(model.evaluate(data, {.progress = false})
+                             .at("rating_binary/binary_classification_task/auc")));
 }
 
 TEST(Model, ErrorsNameWhatIsWrong) {

@@ -26,7 +26,8 @@ inline Dataset planted_dataset(std::int64_t rows, std::uint64_t seed = 1) {
       ColumnSchema("TE_b", DType::kFloat32, {Tags::CONTINUOUS}),
       ColumnSchema("rating_binary", DType::kInt32, {Tags::TARGET, Tags::BINARY_CLASSIFICATION}),
       ColumnSchema("rating", DType::kFloat32, {Tags::TARGET, Tags::REGRESSION}),
-      ColumnSchema("genre", DType::kInt32, {Tags::TARGET, Tags::MULTI_CLASS_CLASSIFICATION}).with_domain(0, 3),
+      ColumnSchema("genre", DType::kInt32, {Tags::TARGET, Tags::MULTI_CLASS_CLASSIFICATION})
+          .with_domain(0, 3),
   });
   Rng rng(seed);
   std::vector<float> user_effect(40), movie_effect(30);
@@ -45,8 +46,12 @@ inline Dataset planted_dataset(std::int64_t rows, std::uint64_t seed = 1) {
     rating[i] = std::clamp(3.0f + score, 1.0f, 5.0f);
     genre[i] = rng.uniform() < 0.8f ? movie[i] % 4 : static_cast<std::int32_t>(rng.next_u64() % 4);
   }
-  auto i32 = [&](const std::vector<std::int32_t>& v) { return Column{Tensor::from<std::int32_t>({rows}, v), {}}; };
-  auto f32 = [&](const std::vector<float>& v) { return Column{Tensor::from<float>({rows}, v), {}}; };
+  auto i32 = [&](const std::vector<std::int32_t>& v) {
+    return Column{Tensor::from<std::int32_t>({rows}, v), {}};
+  };
+  auto f32 = [&](const std::vector<float>& v) {
+    return Column{Tensor::from<float>({rows}, v), {}};
+  };
   return Dataset(schema, {{"userId", i32(user)},
                           {"movieId", i32(movie)},
                           {"gender", i32(gender)},
@@ -60,23 +65,26 @@ inline Dataset planted_dataset(std::int64_t rows, std::uint64_t seed = 1) {
 // The seed notebook's body at a small width: embeddings (dim) and
 // continuous -> MLP[dim] in parallel, dot interaction with the shortcut,
 // then an MLP.
-inline Block small_dlrm_body(const Schema& schema, std::int64_t dim = 8, MLPOptions top_options = {}) {
+inline Block small_dlrm_body(const Schema& schema, std::int64_t dim = 8,
+                             MLPOptions top_options = {}) {
   const auto features = schema.select_by_name({"userId", "movieId", "gender", "TE_a", "TE_b"});
   const auto embeddings = EmbeddingFeatures::from_schema(features, {.dim = dim});
   const auto continuous = ContinuousFeatures::from_schema(features).connect(MLPBlock({dim}));
   const auto inputs = ParallelBlock({{"embeddings", embeddings}, {"deep_continuous", continuous}});
   return inputs
-      .connect_with_shortcut(DotProductInteractionBlock(),
-                             {.shortcut_filter = Filter("deep_continuous"), .aggregation = "concat"})
+      .connect_with_shortcut(
+          DotProductInteractionBlock(),
+          {.shortcut_filter = Filter("deep_continuous"), .aggregation = "concat"})
       .connect(MLPBlock({16, 8}, top_options));
 }
 
 inline PredictionTask seed_task() {
-  return BinaryClassificationTask("rating_binary",
-                                  {.metrics = {metrics::AUC()}, .pre = LogitsTemperatureScaler(2.0)});
+  return BinaryClassificationTask(
+      "rating_binary", {.metrics = {metrics::AUC()}, .pre = LogitsTemperatureScaler(2.0)});
 }
 
-inline Model small_seed_model(const Dataset& data, std::uint64_t seed = 0, MLPOptions top_options = {}) {
+inline Model small_seed_model(const Dataset& data, std::uint64_t seed = 0,
+                              MLPOptions top_options = {}) {
   Model model = small_dlrm_body(data.schema(), 8, top_options).connect(seed_task());
   model.build(data.schema(), seed);
   return model;

@@ -10,17 +10,16 @@
 
 #include <cmath>
 #include <cstring>
-#include <stdexcept>
 #include <limits>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "data/movielens_testing.h"
-#include "model/model_testing.h"
-#include "testing/tensor_testing.h"
 #include "io/test_files.h"
+#include "model/model_testing.h"
 #include "recblocks/blocks/aggregation.h"
 #include "recblocks/core/rng.h"
 #include "recblocks/core/threads.h"
@@ -28,17 +27,18 @@
 #include "recblocks/data/sequences.h"
 #include "recblocks/model/retrieval.h"
 #include "recblocks/retrieval/recommender.h"
+#include "testing/tensor_testing.h"
 
 namespace recblocks {
 namespace {
 
-using ::testing::HasSubstr;
-using testing::error_of;
-using testing::OneThread;
-using testing::TempDir;
 using retrieval::PopularityRecommender;
 using retrieval::SeenItems;
 using retrieval::TopKRecommender;
+using testing::error_of;
+using ::testing::HasSubstr;
+using testing::OneThread;
+using testing::TempDir;
 
 const std::string kTask = "movieId/next_item_prediction_task";
 
@@ -49,7 +49,8 @@ const std::string kTask = "movieId/next_item_prediction_task";
 Dataset sequences(std::int64_t per_user, std::uint64_t seed) {
   const Schema schema({
       ColumnSchema("userId", DType::kInt32, {Tags::CATEGORICAL, Tags::USER_ID}).with_domain(0, 39),
-      ColumnSchema("movieId", DType::kInt32, {Tags::CATEGORICAL, Tags::ITEM_ID}).with_domain(0, 47, "movieId"),
+      ColumnSchema("movieId", DType::kInt32, {Tags::CATEGORICAL, Tags::ITEM_ID})
+          .with_domain(0, 47, "movieId"),
       ColumnSchema("timestamp", DType::kInt64, {Tags::TIME}),
   });
   Rng rng(seed);
@@ -58,7 +59,8 @@ Dataset sequences(std::int64_t per_user, std::uint64_t seed) {
   for (std::int32_t u = 0; u < 40; ++u) {
     std::int32_t group = static_cast<std::int32_t>(rng.next_u64() % 6);
     for (std::int64_t t = 0; t < per_user; ++t) {
-      group = rng.uniform() < 0.8f ? (group + 1) % 6 : static_cast<std::int32_t>(rng.next_u64() % 6);
+      group =
+          rng.uniform() < 0.8f ? (group + 1) % 6 : static_cast<std::int32_t>(rng.next_u64() % 6);
       const auto within = rng.uniform() < 0.3f ? 0 : static_cast<std::int32_t>(rng.next_u64() % 8);
       user.push_back(u);
       item.push_back(group * 8 + within);
@@ -114,9 +116,10 @@ std::vector<std::string> names(const Model& model) {
 TEST(NextItem, FullLogitsAreTheTiedItemTableTimesTheQuery) {
   const Dataset data = sequences(4, 1).slice_rows(0, 12);
   for (bool cosine : {false, true}) {
-    Model model(history_body(data.schema(), 6),
-                {NextItemPredictionTask::from_schema(data.schema(), {.l2_normalization = cosine,
-                                                                    .temperature = cosine ? 0.25 : 1.0})});
+    Model model(
+        history_body(data.schema(), 6),
+        {NextItemPredictionTask::from_schema(
+            data.schema(), {.l2_normalization = cosine, .temperature = cosine ? 0.25 : 1.0})});
     model.build(data.schema(), 2);
     // Tied: one movieId table, the body's (its history column looks it up).
     const auto all = names(model);
@@ -127,7 +130,8 @@ TEST(NextItem, FullLogitsAreTheTiedItemTableTimesTheQuery) {
     ASSERT_TRUE(table && bias);
     ASSERT_EQ(table->value().shape(), Shape({48, 6}));
     // A bias that is not zero.
-    for (std::int64_t j = 0; j < 48; ++j) bias->value().data<float>()[j] = 0.01f * static_cast<float>(j % 7);
+    for (std::int64_t j = 0; j < 48; ++j)
+      bias->value().data<float>()[j] = 0.01f * static_cast<float>(j % 7);
     const Outputs out = run(model, data, false);
     ASSERT_EQ(out.logits.shape(), Shape({12, 48}));
     const float* w = table->value().data<float>();
@@ -140,9 +144,11 @@ TEST(NextItem, FullLogitsAreTheTiedItemTableTimesTheQuery) {
           qn += q * q;
           wn += static_cast<double>(w[j * 6 + d]) * w[j * 6 + d];
         }
-        const double expected = cosine ? (dot / std::sqrt(qn * wn) + bias->value().data<float>()[j]) / 0.25
-                                       : dot + bias->value().data<float>()[j];
-        EXPECT_NEAR(out.logits.data<float>()[i * 48 + j], expected, 1e-4) << i << " " << j << " cosine " << cosine;
+        const double expected =
+            cosine ? (dot / std::sqrt(qn * wn) + bias->value().data<float>()[j]) / 0.25
+                   : dot + bias->value().data<float>()[j];
+        EXPECT_NEAR(out.logits.data<float>()[i * 48 + j], expected, 1e-4)
+            << i << " " << j << " cosine " << cosine;
       }
     }
   }
@@ -151,14 +157,18 @@ TEST(NextItem, FullLogitsAreTheTiedItemTableTimesTheQuery) {
 TEST(NextItem, SampledLogitsHoldThePositiveAndTheDrawnItems) {
   const Dataset train = sequences(20, 3);
   Model model(history_body(train.schema(), 8),
-              {NextItemPredictionTask::from_schema(train.schema(), {.sampled_softmax = true, .num_sampled = 10})});
+              {NextItemPredictionTask::from_schema(train.schema(),
+                                                   {.sampled_softmax = true, .num_sampled = 10})});
   model.compile("adam");
   model.fit(train, {.batch_size = 200, .epochs = 1, .progress = false});  // counts the items
   const Dataset batch = train.slice_rows(0, 50);
   const Outputs full = run(model, batch, false);
   std::vector<double> count(48, 0);
-  for (std::int64_t r = 0; r < train.num_rows(); ++r) ++count[train.column("movieId").values.data<std::int32_t>()[r]];
-  auto log_q = [&](std::int64_t id) { return std::log(std::max(count[id], 1.0) / static_cast<double>(train.num_rows())); };
+  for (std::int64_t r = 0; r < train.num_rows(); ++r)
+    ++count[train.column("movieId").values.data<std::int32_t>()[r]];
+  auto log_q = [&](std::int64_t id) {
+    return std::log(std::max(count[id], 1.0) / static_cast<double>(train.num_rows()));
+  };
   std::map<std::int64_t, int> drawn;
   const auto* items = batch.column("movieId").values.data<std::int32_t>();
   Tape tape;
@@ -178,8 +188,9 @@ TEST(NextItem, SampledLogitsHoldThePositiveAndTheDrawnItems) {
         bool all = true;
         for (std::int64_t i = 0; i < 50 && all; ++i) {
           const float v = s[i * 11 + j];
-          all = items[i] == id ? v == -std::numeric_limits<float>::infinity()
-                               : std::abs(v - (full.logits.data<float>()[i * 48 + id] - log_q(id))) < 1e-4;
+          all = items[i] == id
+                    ? v == -std::numeric_limits<float>::infinity()
+                    : std::abs(v - (full.logits.data<float>()[i * 48 + id] - log_q(id))) < 1e-4;
         }
         if (all) found = id;
       }
@@ -199,37 +210,42 @@ TEST(YoutubeDNN, LearnsTheSequentialSignalAndBeatsPopularity) {
   const Dataset all = sequences(60, 5);
   // Each user's last 5 interactions are validation.
   std::vector<std::int64_t> train_rows, valid_rows;
-  for (std::int64_t r = 0; r < all.num_rows(); ++r) (r % 60 >= 55 ? valid_rows : train_rows).push_back(r);
+  for (std::int64_t r = 0; r < all.num_rows(); ++r)
+    (r % 60 >= 55 ? valid_rows : train_rows).push_back(r);
   const Dataset train = all.take(train_rows);
   const Dataset valid = all.take(valid_rows);
-  const double popular = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {8}}).at("recall_at_8");
+  const double popular =
+      PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {8}}).at("recall_at_8");
   for (bool sampled : {true, false}) {
-    Model model = YoutubeDNNRetrievalModel(
-        train.schema(), {.top_block = MLPBlock({32, 16}),
-                         .embedding_options = {.dim = 16},
-                         .temperature = 0.1,
-                         .sampled_softmax = sampled,
-                         .num_sampled = 20});
+    Model model = YoutubeDNNRetrievalModel(train.schema(), {.top_block = MLPBlock({32, 16}),
+                                                            .embedding_options = {.dim = 16},
+                                                            .temperature = 0.1,
+                                                            .sampled_softmax = sampled,
+                                                            .num_sampled = 20});
     model.compile(optim::Adam({.learning_rate = 0.01}));
     const History history = model.fit(train, {.batch_size = 64, .epochs = 10, .progress = false});
     EXPECT_LT(history["loss"].back(), history["loss"].front());
     EXPECT_TRUE(history.epochs.back().count(kTask + "/recall_at_10"));
-    const double recall = TopKRecommender(model, train).evaluate(valid, {.ks = {8}}).at("recall_at_8");
+    const double recall =
+        TopKRecommender(model, train).evaluate(valid, {.ks = {8}}).at("recall_at_8");
     // 8 of 48 items are the next group's: the model that learnt the
     // sequence ranks them first (popularity cannot know the group).
-    EXPECT_GT(recall, popular + 0.15) << "sampled " << sampled << ": " << recall << " vs " << popular;
+    EXPECT_GT(recall, popular + 0.15)
+        << "sampled " << sampled << ": " << recall << " vs " << popular;
     // evaluate() scores the whole catalogue: same recall as the
     // recommender without exclusions.
     const Logs logs = model.evaluate(valid, {.batch_size = 1000, .progress = false});
     EXPECT_NEAR(logs.at(kTask + "/recall_at_10"),
-                TopKRecommender(model, train).evaluate(valid, {.ks = {10}}).at("recall_at_10"), 0.03);
+                TopKRecommender(model, train).evaluate(valid, {.ks = {10}}).at("recall_at_10"),
+                0.03);
   }
 }
 
 TEST(NextItem, SaveAndLoadRecommendTheSame) {
   const Dataset train = sequences(20, 9);
   // Setting one option keeps Merlin's other defaults (cosine, sampled, untied).
-  Model model = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 7});
+  Model model =
+      YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 7});
   EXPECT_TRUE(model.tasks()[0].next_item_options().l2_normalization);
   EXPECT_TRUE(model.tasks()[0].next_item_options().sampled_softmax);
   EXPECT_FALSE(model.tasks()[0].next_item_options().weight_tying);
@@ -272,7 +288,8 @@ struct StopAt : Callback {
 TEST(NextItem, ResumedSampledFitEndsWithTheSameWeights) {
   const Dataset train = sequences(10, 12);  // 400 rows: 4 batches of 100
   auto make = [&] {
-    Model m = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 10});
+    Model m = YoutubeDNNRetrievalModel(train.schema(),
+                                       {.embedding_options = {.dim = 8}, .num_sampled = 10});
     m.build(train.schema(), 4);
     m.compile("adam");
     return m;
@@ -289,7 +306,9 @@ TEST(NextItem, ResumedSampledFitEndsWithTheSameWeights) {
                                  .progress = false}),
                std::runtime_error);
   Model resumed = make();
-  resumed.fit(train, {.batch_size = 100, .epochs = 2, .seed = 3, .progress = false, .resume_from = dir / "ckpt"});
+  resumed.fit(
+      train,
+      {.batch_size = 100, .epochs = 2, .seed = 3, .progress = false, .resume_from = dir / "ckpt"});
   const auto a = whole.state(), b = resumed.state();
   ASSERT_EQ(a.size(), b.size());
   for (const auto& [name, t] : a) {
@@ -299,42 +318,58 @@ TEST(NextItem, ResumedSampledFitEndsWithTheSameWeights) {
 
 TEST(NextItem, Errors) {
   const Dataset train = sequences(3, 10);
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask::from_schema(train.schema().remove_by_tag(Tags::ITEM_ID)); }),
+  EXPECT_THAT(error_of([&] {
+                NextItemPredictionTask::from_schema(train.schema().remove_by_tag(Tags::ITEM_ID));
+              }),
               HasSubstr("expected one ITEM_ID column in the schema, got []"));
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.sampler = "zipf"}); }),
-              HasSubstr("sampler 'zipf' is unknown"));
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.sampled_softmax = true}); }),
+  EXPECT_THAT(
+      error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.sampler = "zipf"}); }),
+      HasSubstr("sampler 'zipf' is unknown"));
+  EXPECT_THAT(error_of([&] {
+                NextItemPredictionTask("movieId", "movieId", 48, {.sampled_softmax = true});
+              }),
               HasSubstr("num_sampled is 100, expected [1, 47)"));
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.temperature = 0}); }),
-              HasSubstr("temperature is 0"));
+  EXPECT_THAT(
+      error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.temperature = 0}); }),
+      HasSubstr("temperature is 0"));
   // Tying a 6-wide body to the 8-wide movieId table of the history.
   Model wide(EmbeddingFeatures::from_schema(train.schema().select_by_tag(Tags::USER), {.dim = 8})
                  .connect(ConcatFeatures())
                  .connect(MLPBlock({6})),
              {NextItemPredictionTask::from_schema(train.schema())});
   EXPECT_THAT(error_of([&] { wide.build(train.schema(), 0); }),
-              HasSubstr("weight tying to the 'movieId' table of shape [48, 8] needs the body's output to be 8 wide"));
+              HasSubstr("weight tying to the 'movieId' table of shape [48, 8] needs the body's "
+                        "output to be 8 wide"));
   // Tying needs the body to embed the item domain.
-  Model untied_body(EmbeddingFeatures::from_schema(train.schema().select_by_tag(Tags::USER_ID), {.dim = 4})
-                        .connect(ConcatFeatures()),
-                    {NextItemPredictionTask::from_schema(train.schema())});
+  Model untied_body(
+      EmbeddingFeatures::from_schema(train.schema().select_by_tag(Tags::USER_ID), {.dim = 4})
+          .connect(ConcatFeatures()),
+      {NextItemPredictionTask::from_schema(train.schema())});
   EXPECT_THAT(error_of([&] { untied_body.build(train.schema(), 0); }),
               HasSubstr("weight tying needs the body to embed the 'movieId' domain"));
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.min_sampled_id = 3}); }),
-              HasSubstr("it bounds the uniform sampler"));
-  EXPECT_THAT(error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.sampled_softmax = true,
-                                                                               .num_sampled = std::int64_t{1} << 62}); }),
+  EXPECT_THAT(
+      error_of([&] { NextItemPredictionTask("movieId", "movieId", 48, {.min_sampled_id = 3}); }),
+      HasSubstr("it bounds the uniform sampler"));
+  EXPECT_THAT(error_of([&] {
+                NextItemPredictionTask(
+                    "movieId", "movieId", 48,
+                    {.sampled_softmax = true, .num_sampled = std::int64_t{1} << 62});
+              }),
               HasSubstr("expected [1, 47)"));
   // predict_to would write a column per item: refused, pointing to recommend.
-  Model ytdnn = YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 4}, .num_sampled = 5});
+  Model ytdnn =
+      YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 4}, .num_sampled = 5});
   ytdnn.build(train.schema(), 0);
   EXPECT_EQ(ytdnn.predict(train).at(kTask).shape(), Shape({train.num_rows(), 48}));
   testing::TempDir out;
-  EXPECT_THAT(error_of([&] { ytdnn.predict_to(train, out / "p"); }), HasSubstr("recblocks recommend --queries"));
+  EXPECT_THAT(error_of([&] { ytdnn.predict_to(train, out / "p"); }),
+              HasSubstr("recblocks recommend --queries"));
   // A target outside the catalogue.
-  Model model(history_body(train.schema(), 4), {NextItemPredictionTask("movieId", "movieId", 20, {.weight_tying = false})});
+  Model model(history_body(train.schema(), 4),
+              {NextItemPredictionTask("movieId", "movieId", 20, {.weight_tying = false})});
   model.compile("adam");
-  EXPECT_THAT(error_of([&] { model.fit(train, {.progress = false}); }), HasSubstr("expected an id in [0, 20)"));
+  EXPECT_THAT(error_of([&] { model.fit(train, {.progress = false}); }),
+              HasSubstr("expected an id in [0, 20)"));
 }
 
 // Real data: ml-100k, each user's latest rating held out, histories of 20;
@@ -343,24 +378,26 @@ TEST(NextItem, Errors) {
 TEST(NextItemMovieLens, YoutubeDNNBeatsPopularityOnLeaveLastOut) {
   const OneThread one_thread;
   testing_ml::TempDir dir;
-  const auto [train, valid] = datasets::movielens(
-      "ml-100k", dir.path(),
-      {.source = testing_ml::shared_data() / "ml-100k", .download = false, .progress = false,
-       .split = datasets::MovieLensSplit::kLeaveLastOut, .history_length = 20});
+  const auto [train, valid] = datasets::movielens("ml-100k", dir.path(),
+                                                  {.source = testing_ml::shared_data() / "ml-100k",
+                                                   .download = false,
+                                                   .progress = false,
+                                                   .split = datasets::MovieLensSplit::kLeaveLastOut,
+                                                   .history_length = 20});
   const SeenItems seen(train, "userId", "movieId");
-  const Logs popular = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
-  Model model = YoutubeDNNRetrievalModel(
-      train.schema(), {.temperature = 0.1});
+  const Logs popular =
+      PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
+  Model model = YoutubeDNNRetrievalModel(train.schema(), {.temperature = 0.1});
   model.compile(optim::Adam({.learning_rate = 0.005}));
   model.fit(train, {.batch_size = 1024, .epochs = 10, .progress = false});
   const Logs logs = TopKRecommender(model, train).evaluate(valid, {.ks = {10}, .seen = &seen});
   for (const char* key : {"recall_at_10", "ndcg_at_10"}) {
-    EXPECT_GT(logs.at(key), popular.at(key) * 1.25) << key << " youtube_dnn " << logs.at(key) << " popularity "
-                                                   << popular.at(key);
+    EXPECT_GT(logs.at(key), popular.at(key) * 1.25)
+        << key << " youtube_dnn " << logs.at(key) << " popularity " << popular.at(key);
   }
-  std::cout << "ml-100k leave-last-out: popularity recall@10 " << popular.at("recall_at_10") << " ndcg@10 "
-            << popular.at("ndcg_at_10") << "; youtube_dnn " << logs.at("recall_at_10") << " "
-            << logs.at("ndcg_at_10") << "\n";
+  std::cout << "ml-100k leave-last-out: popularity recall@10 " << popular.at("recall_at_10")
+            << " ndcg@10 " << popular.at("ndcg_at_10") << "; youtube_dnn "
+            << logs.at("recall_at_10") << " " << logs.at("ndcg_at_10") << "\n";
 }
 
 }  // namespace

@@ -226,8 +226,7 @@ TEST(RankingModels, WideAndDeepIsALinearModelOverCrossesPlusDeep) {
   Model model = wide_and_deep(data.schema());
   model.build(data.schema(), 3);
   for (const auto& [name, p] : model.parameters()) {
-    EXPECT_TRUE(name.starts_with("wide/") || name.starts_with("deep/") ||
-                name.starts_with(kTask))
+    EXPECT_TRUE(name.starts_with("wide/") || name.starts_with("deep/") || name.starts_with(kTask))
         << name;
     if (name.starts_with("wide/")) {  // the wide tables start at zero
       EXPECT_EQ(p->value().to_vector(), std::vector<float>(p->value().numel(), 0.0f)) << name;
@@ -251,12 +250,12 @@ TEST(RankingModels, WideAndDeepIsALinearModelOverCrossesPlusDeep) {
     append(x, row(weight(s, "categorical/gender"), r.gender));
     append(x, row(weight(s, "categorical/movieId"), r.movie));
     append(x, row(weight(s, "categorical/userId"), r.user));
-    const Vec h = dense(x, weight(s, "deep/0/1/dense_0/kernel"),
-                        weight(s, "deep/0/1/dense_0/bias"), true);
+    const Vec h =
+        dense(x, weight(s, "deep/0/1/dense_0/kernel"), weight(s, "deep/0/1/dense_0/bias"), true);
     const double deep =
         dense(h, weight(s, "deep/1/dense_0/kernel"), weight(s, "deep/1/dense_0/bias"), false)[0];
-    return sigmoid(dense({wide + deep}, weight(s, kHead + "kernel"), weight(s, kHead + "bias"),
-                         false)[0]);
+    return sigmoid(
+        dense({wide + deep}, weight(s, kHead + "kernel"), weight(s, kHead + "bias"), false)[0]);
   });
   // The wide part moved under FTRL: its slots are FTRL's.
   const auto opt_state = model.optimizer().state();
@@ -278,7 +277,8 @@ TEST(RankingModels, WideAndDeepLearnsSavesLoadsAndResumes) {
   again.fit(train, {.batch_size = 128, .epochs = 1, .progress = false});
   // The wide part alone (no crosses, no deep continuous) also builds.
   const Model plain = WideAndDeepModel(
-      train.schema(), {.cross = false, .deep_block = MLPBlock({4}), .prediction_tasks = binary_task()});
+      train.schema(),
+      {.cross = false, .deep_block = MLPBlock({4}), .prediction_tasks = binary_task()});
   EXPECT_THAT(plain.body().summary(), ::testing::Not(HasSubstr("HashedCrossFeatures")));
 }
 
@@ -411,8 +411,8 @@ TEST(RankingModels, ErrorsNameTheProblem) {
       HasSubstr("NCFModel: expected one USER_ID and one ITEM_ID column, got [userId] and []"));
   EXPECT_THAT(error_of([&] { DCNModel(data.schema(), {.depth = 0}); }), HasSubstr("depth"));
   EXPECT_THAT(error_of([&] {
-                WideAndDeepModel(data.schema(), {.wide_schema = data.schema().select_by_tag(
-                                                     Tags::TARGET)});
+                WideAndDeepModel(data.schema(),
+                                 {.wide_schema = data.schema().select_by_tag(Tags::TARGET)});
               }),
               HasSubstr("WideAndDeepModel: the wide schema has no categorical or continuous"));
   EXPECT_THAT(error_of([&] { DeepFMModel(data.schema().remove_by_tag(Tags::CATEGORICAL)); }),

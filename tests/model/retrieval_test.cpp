@@ -17,8 +17,8 @@
 #include <vector>
 
 #include "data/movielens_testing.h"
-#include "model/model_testing.h"
 #include "io/test_files.h"
+#include "model/model_testing.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/retrieval.h"
 #include "recblocks/core/rng.h"
@@ -30,13 +30,13 @@
 namespace recblocks {
 namespace {
 
-using ::testing::HasSubstr;
-using testing::error_of;
-using testing::OneThread;
-using testing::TempDir;
 using retrieval::PopularityRecommender;
 using retrieval::SeenItems;
 using retrieval::TopKRecommender;
+using testing::error_of;
+using ::testing::HasSubstr;
+using testing::OneThread;
+using testing::TempDir;
 
 const std::string kTask = "movieId/item_retrieval_task";
 
@@ -80,14 +80,17 @@ Dataset interactions(std::int64_t rows, std::uint64_t seed) {
   std::vector<float> score(rows);
   for (std::int64_t i = 0; i < rows; ++i) {
     user[i] = static_cast<std::int32_t>(rng.next_u64() % 60);
-    const auto group = rng.uniform() < 0.85f ? user[i] % 6 : static_cast<std::int32_t>(rng.next_u64() % 6);
+    const auto group =
+        rng.uniform() < 0.85f ? user[i] % 6 : static_cast<std::int32_t>(rng.next_u64() % 6);
     const auto within = rng.uniform() < 0.3f ? 0 : static_cast<std::int32_t>(rng.next_u64() % 8);
     item[i] = group * 8 + within;
     gender[i] = user[i] % 2;
     genre[i] = group;
     score[i] = static_cast<float>(within) / 8.0f;
   }
-  auto i32 = [&](const std::vector<std::int32_t>& v) { return Column{Tensor::from<std::int32_t>({rows}, v), {}}; };
+  auto i32 = [&](const std::vector<std::int32_t>& v) {
+    return Column{Tensor::from<std::int32_t>({rows}, v), {}};
+  };
   return Dataset(schema, {{"userId", i32(user)},
                           {"movieId", i32(item)},
                           {"gender", i32(gender)},
@@ -97,7 +100,8 @@ Dataset interactions(std::int64_t rows, std::uint64_t seed) {
 
 const Tensor& weight(const std::map<std::string, Tensor>& state, const std::string& suffix) {
   for (const auto& [name, t] : state) {
-    if (name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
       return t;
     }
   }
@@ -138,7 +142,8 @@ TEST(MatrixFactorization, ScoresAreDotProductsOfTheTwoTables) {
     for (std::int64_t j = 0; j < 16; ++j) {
       double dot = 0;
       for (std::int64_t d = 0; d < 5; ++d) {
-        dot += static_cast<double>(users.data<float>()[u[i] * 5 + d]) * items.data<float>()[m[j] * 5 + d];
+        dot += static_cast<double>(users.data<float>()[u[i] * 5 + d]) *
+               items.data<float>()[m[j] * 5 + d];
       }
       EXPECT_NEAR(scores.data<float>()[i * 16 + j], dot, 1e-6);
     }
@@ -147,9 +152,10 @@ TEST(MatrixFactorization, ScoresAreDotProductsOfTheTwoTables) {
 
 TEST(TwoTower, CosineScoresWithTemperature) {
   const Dataset data = interactions(8, 2);
-  Model model = TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}, {.activation = "linear"}),
-                                              .embedding_options = {.dim = 4},
-                                              .retrieval = {.l2_normalization = true, .temperature = 0.25}});
+  Model model =
+      TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}, {.activation = "linear"}),
+                                    .embedding_options = {.dim = 4},
+                                    .retrieval = {.l2_normalization = true, .temperature = 0.25}});
   model.build(data.schema(), 1);
   const auto [q, c, scores] = score_in_batch(model, data);
   for (std::int64_t i = 0; i < 8; ++i) {
@@ -181,13 +187,15 @@ TEST(TwoTower, CosineScoresWithTemperature) {
 // inference, every row.
 TEST(UniqueRows, TrainingRunsTheCandidateTowerOncePerDistinctItem) {
   const Dataset data = interactions(40, 21);
-  Model model = TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
+  Model model =
+      TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
   model.build(data.schema(), 5);
   const auto* item = data.column("movieId").values.data<std::int32_t>();
   std::vector<std::int64_t> first_rows;
   std::map<std::int32_t, std::int64_t> column_of;
   for (std::int64_t r = 0; r < 40; ++r) {
-    if (column_of.emplace(item[r], static_cast<std::int64_t>(first_rows.size())).second) first_rows.push_back(r);
+    if (column_of.emplace(item[r], static_cast<std::int64_t>(first_rows.size())).second)
+      first_rows.push_back(r);
   }
   const auto distinct = static_cast<std::int64_t>(first_rows.size());
   ASSERT_LT(distinct, 40);  // the data repeats items
@@ -198,8 +206,8 @@ TEST(UniqueRows, TrainingRunsTheCandidateTowerOncePerDistinctItem) {
   ASSERT_EQ(merged.scores.shape(), Shape({40, distinct}));
   for (std::int64_t i = 0; i < 40; ++i) {
     for (std::int64_t j = 0; j < 40; ++j) {
-      EXPECT_NEAR(merged.scores.data<float>()[i * distinct + column_of[item[j]]], all.scores.data<float>()[i * 40 + j],
-                  1e-5);
+      EXPECT_NEAR(merged.scores.data<float>()[i * distinct + column_of[item[j]]],
+                  all.scores.data<float>()[i * 40 + j], 1e-5);
     }
   }
   // The block is saved and loaded with the model.
@@ -223,20 +231,25 @@ TEST(UniqueRows, EveryRowWhenAnItemsFeaturesDifferOrTheTowerHasDropout) {
     }
   }
   ASSERT_TRUE(changed);
-  Model model = TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
+  Model model =
+      TwoTowerModel(data.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}});
   model.build(data.schema(), 5);
   EXPECT_EQ(score_in_batch(model, data, true).scores.shape(), Shape({40, 40}));
   // Dropout draws per row: merging rows would change what it does.
   const Dataset clean = interactions(40, 22);
-  Model dropout = TwoTowerModel(clean.schema(),
-                                {.query_tower = MLPBlock({6}, {.dropout = 0.3}), .embedding_options = {.dim = 4}});
+  Model dropout = TwoTowerModel(clean.schema(), {.query_tower = MLPBlock({6}, {.dropout = 0.3}),
+                                                 .embedding_options = {.dim = 4}});
   dropout.build(clean.schema(), 5);
   EXPECT_EQ(score_in_batch(dropout, clean, true).scores.shape(), Shape({40, 40}));
-  Model off = TwoTowerModel(clean.schema(), {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4},
-                                             .unique_candidates = false});
+  Model off = TwoTowerModel(
+      clean.schema(),
+      {.query_tower = MLPBlock({6}), .embedding_options = {.dim = 4}, .unique_candidates = false});
   off.build(clean.schema(), 5);
   EXPECT_EQ(score_in_batch(off, clean, true).scores.shape(), Shape({40, 40}));
-  EXPECT_THAT(error_of([&] { UniqueRows(MLPBlock({4}), {.key = "movieId"}).build(clean.schema().remove_by_tag(Tags::ITEM_ID), 0); }),
+  EXPECT_THAT(error_of([&] {
+                UniqueRows(MLPBlock({4}), {.key = "movieId"})
+                    .build(clean.schema().remove_by_tag(Tags::ITEM_ID), 0);
+              }),
               HasSubstr("the key column 'movieId' is not in the input"));
 }
 
@@ -245,29 +258,35 @@ TEST(UniqueRows, EveryRowWhenAnItemsFeaturesDifferOrTheTowerHasDropout) {
 TEST(UniqueRows, TrainsAsEveryRowDoes) {
   const OneThread one_thread;
   const Dataset train = interactions(1200, 23);
-  const std::pair<const char*, bool> kinds[] = {
-      {"categorical_crossentropy", true}, {"categorical_crossentropy", false}, {"bpr", true}, {"hinge", false}};
+  const std::pair<const char*, bool> kinds[] = {{"categorical_crossentropy", true},
+                                                {"categorical_crossentropy", false},
+                                                {"bpr", true},
+                                                {"hinge", false}};
   for (const auto& [loss, hits] : kinds) {
     for (bool two_tower : {false, true}) {
       std::vector<std::map<std::string, Tensor>> states;
       std::vector<History> histories;
       std::vector<std::unique_ptr<Model>> models;
       for (bool unique : {true, false}) {
-        const ItemRetrievalOptions retrieval{.loss = loss, .logq_correction = true, .remove_accidental_hits = hits};
-        Model model = two_tower ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({16, 8}),
-                                                                 .embedding_options = {.dim = 8},
-                                                                 .retrieval = retrieval,
-                                                                 .unique_candidates = unique})
-                                : MatrixFactorizationModel(train.schema(),
-                                                           {.dim = 8, .retrieval = retrieval, .unique_candidates = unique});
+        const ItemRetrievalOptions retrieval{
+            .loss = loss, .logq_correction = true, .remove_accidental_hits = hits};
+        Model model = two_tower
+                          ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({16, 8}),
+                                                           .embedding_options = {.dim = 8},
+                                                           .retrieval = retrieval,
+                                                           .unique_candidates = unique})
+                          : MatrixFactorizationModel(
+                                train.schema(),
+                                {.dim = 8, .retrieval = retrieval, .unique_candidates = unique});
         model.build(train.schema(), 7);
         model.compile(optim::Adam({.learning_rate = 0.01}));
-        histories.push_back(model.fit(train, {.batch_size = 200, .epochs = 2, .train_metrics_steps = 3, .progress = false}));
+        histories.push_back(model.fit(
+            train, {.batch_size = 200, .epochs = 2, .train_metrics_steps = 3, .progress = false}));
         states.push_back(model.state());
         models.push_back(std::make_unique<Model>(model));
       }
-      const std::string what =
-          std::string(loss) + (hits ? " without hits" : " with hits") + (two_tower ? " two-tower" : " mf");
+      const std::string what = std::string(loss) + (hits ? " without hits" : " with hits") +
+                               (two_tower ? " two-tower" : " mf");
       // The loader's training batches do merge: a shuffled batch of 200
       // rows holds fewer distinct items, and the default model scores those.
       {
@@ -278,7 +297,8 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
         RunContext run(tape, batch, true);
         NoGradGuard no_grad;
         const Flow body = merged_model.body().forward(Flow::inputs(batch), run);
-        const std::int64_t columns = merged_model.tasks()[0].head().forward(body, run).as_tensor("s").shape()[1];
+        const std::int64_t columns =
+            merged_model.tasks()[0].head().forward(body, run).as_tensor("s").shape()[1];
         EXPECT_LT(columns, 200) << what;
         EXPECT_EQ(columns, static_cast<std::int64_t>(
                                detail_free::distinct_in_order(
@@ -291,7 +311,8 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
       ASSERT_EQ(states[0].size(), states[1].size()) << what;
       for (const auto& [name, t] : states[0]) {
         std::string plain = name;
-        if (const auto at = plain.find("candidate/block/"); at != std::string::npos) plain.erase(at + 10, 6);
+        if (const auto at = plain.find("candidate/block/"); at != std::string::npos)
+          plain.erase(at + 10, 6);
         ASSERT_TRUE(states[1].count(plain)) << what << ": " << plain;
         EXPECT_TRUE(allclose(t, states[1].at(plain), 1e-4, 1e-5)) << what << ": " << name;
       }
@@ -308,7 +329,8 @@ TEST(UniqueRows, TrainsAsEveryRowDoes) {
 TEST(UniqueRows, TheLossMapsRowsToDistinctItemsInOrderOfFirstAppearance) {
   const ItemRetrievalTask task("movieId");
   for (const std::vector<std::int64_t>& ids :
-       {std::vector<std::int64_t>{7, 3, 7, 9, 3, 7}, std::vector<std::int64_t>{5, 4000000000, 5, 3, 4000000000, 12}}) {
+       {std::vector<std::int64_t>{7, 3, 7, 9, 3, 7},
+        std::vector<std::int64_t>{5, 4000000000, 5, 3, 4000000000, 12}}) {
     const auto rows = static_cast<std::int64_t>(ids.size());
     const Tensor targets = Tensor::from<std::int64_t>({rows}, ids);
     const detail_free::Distinct d = detail_free::distinct_in_order(targets);
@@ -330,7 +352,8 @@ TEST(UniqueRows, TheLossMapsRowsToDistinctItemsInOrderOfFirstAppearance) {
 // the in-batch ones, with their items and logQ.
 TEST(SampledNegatives, DrawnByPopularityFromTheFirstRowOfEachItem) {
   const Dataset train = interactions(2000, 31);
-  Model model = MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.num_sampled = 50}});
+  Model model =
+      MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.num_sampled = 50}});
   model.compile("adam");
   model.fit(train, {.batch_size = 500, .epochs = 1, .progress = false});
   const PredictionTask& task = model.tasks()[0];
@@ -360,7 +383,9 @@ TEST(SampledNegatives, DrawnByPopularityFromTheFirstRowOfEachItem) {
   const double total = draws * 50.0;
   for (const auto& [id, n] : count) {
     const double p = static_cast<double>(n) / static_cast<double>(train.num_rows());
-    EXPECT_NEAR(static_cast<double>(drawn[id]) / total, p, 4 * std::sqrt(p * (1 - p) / total) + 1e-4) << "item " << id;
+    EXPECT_NEAR(static_cast<double>(drawn[id]) / total, p,
+                4 * std::sqrt(p * (1 - p) / total) + 1e-4)
+        << "item " << id;
   }
   EXPECT_EQ(task.sampled_candidates(tape, 3, false).rows(), 0);  // out of training: none
 }
@@ -369,8 +394,9 @@ TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
   const Dataset train = interactions(600, 32);
   for (bool hits : {true, false}) {
     Model model = MatrixFactorizationModel(
-        train.schema(), {.dim = 4, .retrieval = {.logq_correction = true, .remove_accidental_hits = hits,
-                                                 .num_sampled = 7}});
+        train.schema(),
+        {.dim = 4,
+         .retrieval = {.logq_correction = true, .remove_accidental_hits = hits, .num_sampled = 7}});
     model.compile("adam");
     model.fit(train, {.batch_size = 600, .epochs = 1, .progress = false});
     const PredictionTask& task = model.tasks()[0];
@@ -388,16 +414,21 @@ TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
       const Tensor scores = testing::uniform({12, 12}, 36, -2.0f, 2.0f);
       std::vector<float> bias;
       for (std::int64_t j = 0; j < 12; ++j) {
-        bias.push_back(static_cast<float>(
-            -std::log(static_cast<double>(std::max<std::int64_t>(counts[targets.data<std::int64_t>()[j]], 1)) / total)));
+        bias.push_back(
+            static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(
+                                             counts[targets.data<std::int64_t>()[j]], 1)) /
+                                         total)));
       }
       ops::RetrievalLossOptions o{.column_bias = Tensor::from<float>({12}, bias)};
       if (hits) o.column_ids = targets;
       std::vector<std::int64_t> diagonal(12);
       for (std::int64_t i = 0; i < 12; ++i) diagonal[i] = i;
-      EXPECT_NEAR(task.loss(tape.constant(scores), targets).value().item(),
-                  ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, diagonal), o).value().item(),
-                  1e-6);
+      EXPECT_NEAR(
+          task.loss(tape.constant(scores), targets).value().item(),
+          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, diagonal), o)
+              .value()
+              .item(),
+          1e-6);
     }
     for (bool merged : {false, true}) {
       Tape tape;
@@ -419,13 +450,16 @@ TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
       for (std::int64_t i = 0; i < 12; ++i) positives.push_back(merged ? distinct.inverse[i] : i);
       std::vector<float> bias;
       for (std::int64_t id : ids) {
-        bias.push_back(static_cast<float>(-std::log(static_cast<double>(std::max<std::int64_t>(counts[id], 1)) / total)));
+        bias.push_back(static_cast<float>(
+            -std::log(static_cast<double>(std::max<std::int64_t>(counts[id], 1)) / total)));
       }
       ops::RetrievalLossOptions expected_options{.column_bias = Tensor::from<float>({cols}, bias)};
       if (hits) expected_options.column_ids = Tensor::from<std::int64_t>({cols}, ids);
-      if (merged) expected_options.column_counts = Tensor::from<std::int64_t>({cols}, column_counts);
+      if (merged)
+        expected_options.column_counts = Tensor::from<std::int64_t>({cols}, column_counts);
       const double expected =
-          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, positives), expected_options)
+          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({12}, positives),
+                              expected_options)
               .value()
               .item();
       EXPECT_NEAR(task.loss(tape.constant(scores), targets).value().item(), expected, 1e-6)
@@ -440,18 +474,24 @@ TEST(SampledNegatives, TrainTwoTowerAndMfBeyondPopularitySaveAndEvaluate) {
   const Dataset valid = interactions(600, 35);
   for (bool two_tower : {false, true}) {
     const ItemRetrievalOptions retrieval{.logq_correction = true, .num_sampled = 32};
-    Model model = two_tower ? TwoTowerModel(train.schema(), {.query_tower = MLPBlock({32, 16}, {.no_activation_last_layer = true}),
-                                                             .embedding_options = {.dim = 16},
-                                                             .retrieval = retrieval})
-                            : MatrixFactorizationModel(train.schema(), {.dim = 16, .retrieval = retrieval});
+    Model model =
+        two_tower
+            ? TwoTowerModel(train.schema(),
+                            {.query_tower = MLPBlock({32, 16}, {.no_activation_last_layer = true}),
+                             .embedding_options = {.dim = 16},
+                             .retrieval = retrieval})
+            : MatrixFactorizationModel(train.schema(), {.dim = 16, .retrieval = retrieval});
     model.compile(optim::Adam({.learning_rate = 0.01}));
     const History history = model.fit(train, {.batch_size = 128, .epochs = 4, .progress = false});
     const auto losses = history["loss"];
     EXPECT_LT(losses.back(), losses.front());
     // evaluate() stays in batch: no drawn columns.
-    EXPECT_TRUE(std::isfinite(model.evaluate(valid, {.batch_size = 128, .progress = false}).at(kTask + "/recall_at_10")));
-    const double model_recall = TopKRecommender(model, train).evaluate(valid, {.ks = {8}}).at("recall_at_8");
-    const double popular_recall = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {8}}).at("recall_at_8");
+    EXPECT_TRUE(std::isfinite(
+        model.evaluate(valid, {.batch_size = 128, .progress = false}).at(kTask + "/recall_at_10")));
+    const double model_recall =
+        TopKRecommender(model, train).evaluate(valid, {.ks = {8}}).at("recall_at_8");
+    const double popular_recall =
+        PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {8}}).at("recall_at_8");
     EXPECT_GT(model_recall, popular_recall + 0.2) << (two_tower ? "two-tower" : "mf");
     TempDir dir;
     model.save(dir / "model");
@@ -464,15 +504,18 @@ TEST(SampledNegatives, TrainTwoTowerAndMfBeyondPopularitySaveAndEvaluate) {
   Model bad(MatrixFactorizationModel(train.schema(), {.dim = 4}).body().connect(Identity()),
             {ItemRetrievalTask("movieId", {.num_sampled = 4})});
   bad.compile("adam");
-  EXPECT_THAT(error_of([&] { bad.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
-              HasSubstr("num_sampled scores the drawn items with the candidate tower"));
+  EXPECT_THAT(
+      error_of([&] { bad.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
+      HasSubstr("num_sampled scores the drawn items with the candidate tower"));
   // Dropout in the candidate tower: the drawn rows, run apart from the
   // batch, would not be scored as the batch's are.
   Model dropout = TwoTowerModel(train.schema(), {.query_tower = MLPBlock({8}, {.dropout = 0.2}),
                                                  .embedding_options = {.dim = 4},
                                                  .retrieval = {.num_sampled = 4}});
   dropout.compile("adam");
-  EXPECT_THAT(error_of([&] { dropout.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false}); }),
+  EXPECT_THAT(error_of([&] {
+                dropout.fit(train.slice_rows(0, 100), {.batch_size = 50, .progress = false});
+              }),
               HasSubstr("needs a tower without dropout or batch normalisation"));
 }
 
@@ -490,10 +533,12 @@ TEST(TopKRecommender, MetricsEqualTheMetricClassesOverAllScores) {
   // All scores [Q, N] and each row's target position in the catalogue.
   const Tensor q = top.query_vectors(valid);
   Tape tape;
-  const Tensor scores = ops::matmul(tape.constant(q), tape.constant(top.item_vectors()), false, true).value();
+  const Tensor scores =
+      ops::matmul(tape.constant(q), tape.constant(top.item_vectors()), false, true).value();
   Tensor targets = Tensor::empty({valid.num_rows()}, DType::kInt64);
   for (std::int64_t r = 0; r < valid.num_rows(); ++r) {
-    targets.data<std::int64_t>()[r] = valid.column("movieId").values.data<std::int32_t>()[r];  // ids 0..47
+    targets.data<std::int64_t>()[r] =
+        valid.column("movieId").values.data<std::int32_t>()[r];  // ids 0..47
   }
   const Logs logs = top.evaluate(valid, {.ks = {5, 10}});
   for (int k : {5, 10}) {
@@ -527,7 +572,8 @@ TEST(TopKRecommender, SeenItemsAreLeftOutAndKIsCapped) {
     const auto items = seen.of(user);
     ASSERT_FALSE(items.empty());
     const std::int64_t* row = best.ids.data<std::int64_t>() + r * 48;
-    for (std::int64_t item : items) EXPECT_EQ(std::find(row, row + 48, item), row + 48) << "user " << user;
+    for (std::int64_t item : items)
+      EXPECT_EQ(std::find(row, row + 48, item), row + 48) << "user " << user;
     // The unseen ones fill the front, -1 the rest.
     const auto left = 48 - static_cast<std::int64_t>(items.size());
     for (std::int64_t j = 0; j < 48; ++j) EXPECT_EQ(row[j] >= 0, j < left);
@@ -546,8 +592,9 @@ TEST(PopularityRecommender, RanksByTrainingCountTiesToTheLowerId) {
   const Dataset train = data({0, 0, 1, 1, 2, 2, 3, 3}, {7, 2, 7, 9, 7, 2, 9, 4});
   const PopularityRecommender popular(train, "movieId");
   const auto best = popular.recommend(data({5}, {0}), 4);
-  EXPECT_EQ(std::vector<std::int64_t>(best.ids.data<std::int64_t>(), best.ids.data<std::int64_t>() + 4),
-            (std::vector<std::int64_t>{7, 2, 9, 4}));
+  EXPECT_EQ(
+      std::vector<std::int64_t>(best.ids.data<std::int64_t>(), best.ids.data<std::int64_t>() + 4),
+      (std::vector<std::int64_t>{7, 2, 9, 4}));
   // User 0 has seen 7 and 2; its held-out item 4 is then third (rank 2).
   const SeenItems seen(train, "userId", "movieId");
   const Logs logs = popular.evaluate(data({0}, {4}), {.ks = {1, 3}, .seen = &seen});
@@ -565,10 +612,11 @@ TEST(TwoTower, LearnsThePlantedGroupsAndBeatsPopularity) {
   const Dataset train = interactions(6000, 6);
   const Dataset valid = interactions(600, 7);
   for (const char* loss : {"categorical_crossentropy", "bpr", "hinge"}) {
-    Model model = TwoTowerModel(train.schema(),
-                                {.query_tower = MLPBlock({32, 16}, {.no_activation_last_layer = true}),
-                                 .embedding_options = {.dim = 16},
-                                 .retrieval = {.loss = loss, .logq_correction = std::string(loss) == "bpr"}});
+    Model model =
+        TwoTowerModel(train.schema(),
+                      {.query_tower = MLPBlock({32, 16}, {.no_activation_last_layer = true}),
+                       .embedding_options = {.dim = 16},
+                       .retrieval = {.loss = loss, .logq_correction = std::string(loss) == "bpr"}});
     model.compile(optim::Adam({.learning_rate = 0.01}));
     const History history = model.fit(train, {.batch_size = 128, .epochs = 4, .progress = false});
     const auto losses = history["loss"];
@@ -580,7 +628,8 @@ TEST(TwoTower, LearnsThePlantedGroupsAndBeatsPopularity) {
     const double popular_recall = popular.evaluate(valid, {.ks = {8}}).at("recall_at_8");
     // 8 of the 48 items are the user's group: a model that found the groups
     // ranks them first.
-    EXPECT_GT(model_recall, popular_recall + 0.2) << loss << ": " << model_recall << " vs " << popular_recall;
+    EXPECT_GT(model_recall, popular_recall + 0.2)
+        << loss << ": " << model_recall << " vs " << popular_recall;
   }
 }
 
@@ -592,7 +641,8 @@ TEST(Retrieval, ShortBatchesAndAccidentalHitsInTheInBatchMetrics) {
   model.compile("adam");
   const History history = model.fit(train, {.batch_size = 50, .epochs = 1, .progress = false});
   EXPECT_GT(history.epochs.back().at(kTask + "/recall_at_10"), 0.0);
-  const Logs short_batches = model.evaluate(train.slice_rows(0, 5), {.batch_size = 5, .progress = false});
+  const Logs short_batches =
+      model.evaluate(train.slice_rows(0, 5), {.batch_size = 5, .progress = false});
   EXPECT_DOUBLE_EQ(short_batches.at(kTask + "/recall_at_10"), 1.0);  // 5 candidates, k 10
   // Two rows of item 7 and one of item 8: each row 7's other column holds
   // its own item and leaves the metrics' candidates (-inf), the positive
@@ -601,7 +651,8 @@ TEST(Retrieval, ShortBatchesAndAccidentalHitsInTheInBatchMetrics) {
   const Tensor logits = Tensor::from<float>({3, 3}, std::vector<float>{0, 1, 5, 2, 2, 5, 0, 1, 5});
   const Tensor items = Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{7, 7, 8});
   const auto [scores, targets] = task.metric_inputs(logits, items);
-  EXPECT_EQ(scores.data<float>()[0 * 3 + 1], -std::numeric_limits<float>::infinity());  // row 0: item 7 again
+  EXPECT_EQ(scores.data<float>()[0 * 3 + 1],
+            -std::numeric_limits<float>::infinity());  // row 0: item 7 again
   EXPECT_EQ(scores.data<float>()[1 * 3 + 0], -std::numeric_limits<float>::infinity());
   EXPECT_EQ(scores.data<float>()[2 * 3 + 2], 5.0f);  // the positive stays
   EXPECT_EQ(targets.data<std::int64_t>()[2], 2);
@@ -609,14 +660,16 @@ TEST(Retrieval, ShortBatchesAndAccidentalHitsInTheInBatchMetrics) {
 
 TEST(Retrieval, LogQCountsComeFromTheTrainingDataAndAreSaved) {
   const Dataset train = interactions(500, 8);
-  Model model = MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.logq_correction = true}});
+  Model model =
+      MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.logq_correction = true}});
   model.compile("adam");
   model.fit(train, {.batch_size = 100, .epochs = 1, .progress = false});
   const nlohmann::json task = model.tasks()[0].to_json();
   const auto counts = task.at("retrieval").at("item_counts").get<std::vector<std::int64_t>>();
   ASSERT_EQ(counts.size(), 48u);
   std::vector<std::int64_t> expected(48, 0);
-  for (std::int64_t r = 0; r < train.num_rows(); ++r) ++expected[train.column("movieId").values.data<std::int32_t>()[r]];
+  for (std::int64_t r = 0; r < train.num_rows(); ++r)
+    ++expected[train.column("movieId").values.data<std::int32_t>()[r]];
   EXPECT_EQ(counts, expected);
   const PredictionTask again = PredictionTask::from_json(task);
   EXPECT_EQ(again.to_json(), task);
@@ -625,10 +678,12 @@ TEST(Retrieval, LogQCountsComeFromTheTrainingDataAndAreSaved) {
 
 TEST(Retrieval, SaveAndLoadRecommendTheSame) {
   const Dataset train = interactions(800, 9);
-  Model model = TwoTowerModel(train.schema(), {.query_tower = MLPBlock({8}, {.activation = "linear"}),
-                                               .embedding_options = {.dim = 8},
-                                               .retrieval = {.l2_normalization = true, .temperature = 0.2,
-                                                             .loss = "hinge", .margin = 0.5f}});
+  Model model = TwoTowerModel(
+      train.schema(),
+      {.query_tower = MLPBlock({8}, {.activation = "linear"}),
+       .embedding_options = {.dim = 8},
+       .retrieval = {
+           .l2_normalization = true, .temperature = 0.2, .loss = "hinge", .margin = 0.5f}});
   model.compile("adam");
   model.fit(train, {.batch_size = 100, .epochs = 1, .progress = false});
   TempDir dir;
@@ -649,27 +704,36 @@ TEST(Retrieval, SaveAndLoadRecommendTheSame) {
 
 TEST(Retrieval, Errors) {
   const Dataset train = interactions(50, 10);
-  EXPECT_THAT(error_of([&] { ItemRetrievalTask::from_schema(train.schema().remove_by_tag(Tags::ITEM_ID)); }),
+  EXPECT_THAT(error_of([&] {
+                ItemRetrievalTask::from_schema(train.schema().remove_by_tag(Tags::ITEM_ID));
+              }),
               HasSubstr("expected one ITEM_ID column in the schema, got []"));
-  EXPECT_THAT(error_of([&] { ItemRetrievalTask("movieId", {.loss = "softmax"}); }), HasSubstr("bpr, logistic"));
+  EXPECT_THAT(error_of([&] { ItemRetrievalTask("movieId", {.loss = "softmax"}); }),
+              HasSubstr("bpr, logistic"));
   EXPECT_THAT(error_of([&] { ItemRetrievalTask("movieId", {.temperature = 0}); }),
               HasSubstr("temperature is 0, expected a number > 0"));
   Model model = MatrixFactorizationModel(train.schema(), {.dim = 4});
   model.build(train.schema(), 0);
-  EXPECT_THAT(error_of([&] { (void)model.predict(train); }), HasSubstr("use retrieval::TopKRecommender"));
+  EXPECT_THAT(error_of([&] { (void)model.predict(train); }),
+              HasSubstr("use retrieval::TopKRecommender"));
   // A ranking model has no towers.
-  Model ranking = Model(EmbeddingFeatures::from_schema(train.schema(), {.dim = 4}).connect(MLPBlock({4})),
-                        {RegressionTask("score")});
+  Model ranking =
+      Model(EmbeddingFeatures::from_schema(train.schema(), {.dim = 4}).connect(MLPBlock({4})),
+            {RegressionTask("score")});
   ranking.build(train.schema(), 0);
-  EXPECT_THAT(error_of([&] { TopKRecommender(ranking, train); }), HasSubstr("expected a model with one ItemRetrievalTask"));
+  EXPECT_THAT(error_of([&] { TopKRecommender(ranking, train); }),
+              HasSubstr("expected a model with one ItemRetrievalTask"));
   // logQ without counts.
-  Model logq = MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.logq_correction = true}});
-  EXPECT_THAT(error_of([&] { logq.evaluate(train, {.progress = false}); }), HasSubstr("fit the model"));
+  Model logq =
+      MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.logq_correction = true}});
+  EXPECT_THAT(error_of([&] { logq.evaluate(train, {.progress = false}); }),
+              HasSubstr("fit the model"));
   // A float item column.
   EXPECT_THAT(error_of([&] { SeenItems(train, "userId", "score"); }),
               HasSubstr("column 'score' must be a scalar int32 or int64 id column, it is float32"));
-  EXPECT_THAT(error_of([&] { MatrixFactorizationModel(train.schema().remove_by_tag(Tags::USER_ID)); }),
-              HasSubstr("expected one USER_ID and one ITEM_ID column"));
+  EXPECT_THAT(
+      error_of([&] { MatrixFactorizationModel(train.schema().remove_by_tag(Tags::USER_ID)); }),
+      HasSubstr("expected one USER_ID and one ITEM_ID column"));
 }
 
 // Real data: ml-100k, each user's latest rating held out. Both models beat
@@ -678,19 +742,23 @@ TEST(Retrieval, Errors) {
 TEST(RetrievalMovieLens, BeatsPopularityOnLeaveLastOut) {
   const OneThread one_thread;
   testing_ml::TempDir dir;
-  const auto [train, valid] = datasets::movielens(
-      "ml-100k", dir.path(),
-      {.source = testing_ml::shared_data() / "ml-100k", .download = false, .progress = false,
-       .split = datasets::MovieLensSplit::kLeaveLastOut});
+  const auto [train, valid] =
+      datasets::movielens("ml-100k", dir.path(),
+                          {.source = testing_ml::shared_data() / "ml-100k",
+                           .download = false,
+                           .progress = false,
+                           .split = datasets::MovieLensSplit::kLeaveLastOut});
   ASSERT_EQ(valid.num_rows(), 943);
   const SeenItems seen(train, "userId", "movieId");
-  const Logs popular = PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
+  const Logs popular =
+      PopularityRecommender(train, "movieId").evaluate(valid, {.ks = {10}, .seen = &seen});
   EXPECT_GT(popular.at("recall_at_10"), 0.03);  // the baseline is not broken
 
   // logQ correction: in-batch negatives are sampled by popularity, and on
   // this split popularity is what finds the held-out item (without it
   // neither model beats the baseline: bench/RESULTS.md).
-  Model mf = MatrixFactorizationModel(train.schema(), {.dim = 64, .retrieval = {.logq_correction = true}});
+  Model mf =
+      MatrixFactorizationModel(train.schema(), {.dim = 64, .retrieval = {.logq_correction = true}});
   mf.compile(optim::Adam({.learning_rate = 0.005}));
   mf.fit(train, {.batch_size = 1024, .epochs = 5, .progress = false});
   const Logs mf_logs = TopKRecommender(mf, train).evaluate(valid, {.ks = {10}, .seen = &seen});
@@ -701,12 +769,15 @@ TEST(RetrievalMovieLens, BeatsPopularityOnLeaveLastOut) {
   const Logs tt_logs = TopKRecommender(tt, train).evaluate(valid, {.ks = {10}, .seen = &seen});
 
   for (const char* key : {"recall_at_10", "ndcg_at_10"}) {
-    EXPECT_GT(mf_logs.at(key), popular.at(key) * 1.25) << key << " mf " << mf_logs.at(key) << " popularity " << popular.at(key);
-    EXPECT_GT(tt_logs.at(key), popular.at(key) * 1.25) << key << " two-tower " << tt_logs.at(key) << " popularity " << popular.at(key);
+    EXPECT_GT(mf_logs.at(key), popular.at(key) * 1.25)
+        << key << " mf " << mf_logs.at(key) << " popularity " << popular.at(key);
+    EXPECT_GT(tt_logs.at(key), popular.at(key) * 1.25)
+        << key << " two-tower " << tt_logs.at(key) << " popularity " << popular.at(key);
   }
-  std::cout << "ml-100k leave-last-out: popularity recall@10 " << popular.at("recall_at_10") << " ndcg@10 "
-            << popular.at("ndcg_at_10") << "; mf " << mf_logs.at("recall_at_10") << " " << mf_logs.at("ndcg_at_10")
-            << "; two-tower " << tt_logs.at("recall_at_10") << " " << tt_logs.at("ndcg_at_10") << "\n";
+  std::cout << "ml-100k leave-last-out: popularity recall@10 " << popular.at("recall_at_10")
+            << " ndcg@10 " << popular.at("ndcg_at_10") << "; mf " << mf_logs.at("recall_at_10")
+            << " " << mf_logs.at("ndcg_at_10") << "; two-tower " << tt_logs.at("recall_at_10")
+            << " " << tt_logs.at("ndcg_at_10") << "\n";
 }
 
 }  // namespace

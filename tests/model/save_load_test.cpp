@@ -93,7 +93,8 @@ TEST(ModelSaveLoad, BadDirectoriesAreNamed) {
   const Dataset data = planted_dataset(100, 3);
   Model model = small_seed_model(data);
   TempDir dir;
-  EXPECT_THAT([&] { Model::load(dir / "nothing"); }, ::testing::ThrowsMessage<ValueError>(HasSubstr("no such model")));
+  EXPECT_THAT([&] { Model::load(dir / "nothing"); },
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("no such model")));
   model.save(dir / "m");
 
   // An unknown format version.
@@ -111,19 +112,22 @@ TEST(ModelSaveLoad, BadDirectoriesAreNamed) {
   auto without = weights;
   without.erase(kernel);
   io::write_safetensors(dir / "m" / "weights.safetensors", without);
-  EXPECT_THAT([&] { Model::load(dir / "m"); },
-              ::testing::ThrowsMessage<ValueError>(
-                  ::testing::AllOf(HasSubstr("weights.safetensors"), HasSubstr("'" + kernel + "' [8, 1] is missing"))));
+  EXPECT_THAT(
+      [&] { Model::load(dir / "m"); },
+      ::testing::ThrowsMessage<ValueError>(::testing::AllOf(
+          HasSubstr("weights.safetensors"), HasSubstr("'" + kernel + "' [8, 1] is missing"))));
   auto misshaped = weights;
   misshaped[kernel] = Tensor::zeros({4, 1});
   io::write_safetensors(dir / "m" / "weights.safetensors", misshaped);
   EXPECT_THAT([&] { Model::load(dir / "m"); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("'" + kernel + "' is float32 [4, 1], expected float32 [8, 1]")));
+              ::testing::ThrowsMessage<ValueError>(
+                  HasSubstr("'" + kernel + "' is float32 [4, 1], expected float32 [8, 1]")));
   auto extra = weights;
   extra["stray"] = Tensor::zeros({2});
   io::write_safetensors(dir / "m" / "weights.safetensors", extra);
   EXPECT_THAT([&] { Model::load(dir / "m"); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("'stray' [2] is not a parameter of this model")));
+              ::testing::ThrowsMessage<ValueError>(
+                  HasSubstr("'stray' [2] is not a parameter of this model")));
   testing::write_bytes(dir / "m" / "weights.safetensors", "short");
   EXPECT_THROW(Model::load(dir / "m"), Error);
 }
@@ -187,25 +191,29 @@ TEST(ModelCheckpoint, ResumedFitEndsWithTheSameWeights) {
     const MLPOptions top{.dropout = 0.2};
     Model whole = small_seed_model(data, 3, top);
     whole.compile(optimizer);
-    const History full = whole.fit(data, {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false});
+    const History full =
+        whole.fit(data, {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false});
 
     for (std::int64_t stop_at : {9, 14}) {  // mid-epoch, and at an epoch's end
       SCOPED_TRACE(stop_at);
       const fs::path ckpt = dir / fmt::format("ckpt-{}-{}", optimizer, stop_at);
       Model first = small_seed_model(data, 3, top);
       first.compile(optimizer);
-      EXPECT_THROW(first.fit(data, {.batch_size = 100,
-                                    .epochs = 3,
-                                    .seed = 11,
-                                    .callbacks = {ModelCheckpoint(ckpt, {.every_n_steps = 3, .every_epoch = true}),
-                                                  std::make_shared<Interrupt>(stop_at)},
-                                    .progress = false}),
-                   std::runtime_error);
+      EXPECT_THROW(
+          first.fit(data,
+                    {.batch_size = 100,
+                     .epochs = 3,
+                     .seed = 11,
+                     .callbacks = {ModelCheckpoint(ckpt, {.every_n_steps = 3, .every_epoch = true}),
+                                   std::make_shared<Interrupt>(stop_at)},
+                     .progress = false}),
+          std::runtime_error);
       ASSERT_TRUE(fs::exists(ckpt / "trainer.json"));
       Model resumed = small_seed_model(data, 3, top);
       resumed.compile(optimizer);
-      const History h = resumed.fit(data, {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false,
-                                           .resume_from = ckpt});
+      const History h = resumed.fit(
+          data,
+          {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false, .resume_from = ckpt});
       EXPECT_TRUE(testing::same_state(resumed, whole));
       ASSERT_EQ(h.epochs.size(), 3u);
       EXPECT_EQ(h.epochs[0].at("loss"), full.epochs[0].at("loss"));
@@ -217,15 +225,29 @@ TEST(ModelCheckpoint, ResumedFitEndsWithTheSameWeights) {
   Model lazy = small_seed_model(data, 3, {.dropout = 0.2});
   lazy.compile("lazy_adam");
   const auto before = lazy.state().at(std::string(kTask) + "/output/dense_0/kernel").clone();
-  EXPECT_THAT([&] { lazy.fit(data, {.batch_size = 100, .epochs = 3, .seed = 11, .progress = false,
-                                   .resume_from = dir / "ckpt-adam-9"}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("was written with the optimizer")));
-  EXPECT_TRUE(bitwise_equal(lazy.state().at(std::string(kTask) + "/output/dense_0/kernel"), before));
+  EXPECT_THAT(
+      [&] {
+        lazy.fit(data, {.batch_size = 100,
+                        .epochs = 3,
+                        .seed = 11,
+                        .progress = false,
+                        .resume_from = dir / "ckpt-adam-9"});
+      },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("was written with the optimizer")));
+  EXPECT_TRUE(
+      bitwise_equal(lazy.state().at(std::string(kTask) + "/output/dense_0/kernel"), before));
   Model other = small_seed_model(data, 3, {.dropout = 0.2});
   other.compile("adam");
   const fs::path ckpt = dir / "ckpt-adam-9";
-  EXPECT_THAT([&] { other.fit(data, {.batch_size = 50, .epochs = 3, .seed = 11, .progress = false, .resume_from = ckpt}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("written with batch_size 100, seed 11, shuffle true on 700 rows; this fit has 50, 11, true on 700 rows")));
+  EXPECT_THAT(
+      [&] {
+        other.fit(
+            data,
+            {.batch_size = 50, .epochs = 3, .seed = 11, .progress = false, .resume_from = ckpt});
+      },
+      ::testing::ThrowsMessage<ValueError>(
+          HasSubstr("written with batch_size 100, seed 11, shuffle true on 700 rows; this fit has "
+                    "50, 11, true on 700 rows")));
 }
 
 }  // namespace

@@ -52,7 +52,8 @@ TEST(PredictionTask, PredictionsAreSigmoidIdentityAndSoftmax) {
   EXPECT_NEAR(p.data<float>()[2], 1 / (1 + std::exp(1.0)), 1e-7);
   const Tensor r = RegressionTask("y").predictions(logits);
   EXPECT_EQ(r.to_vector(), (std::vector<float>{0.0f, 2.0f, -1.0f}));
-  const Tensor s = MultiClassClassificationTask("y", 3).predictions(Tensor::from({1, 3}, {1.0f, 2.0f, 3.0f}));
+  const Tensor s =
+      MultiClassClassificationTask("y", 3).predictions(Tensor::from({1, 3}, {1.0f, 2.0f, 3.0f}));
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
   EXPECT_NEAR(s.data<float>()[0], std::exp(1.0) / z, 1e-7);
   EXPECT_NEAR(s.data<float>()[2], std::exp(3.0) / z, 1e-7);
@@ -60,7 +61,8 @@ TEST(PredictionTask, PredictionsAreSigmoidIdentityAndSoftmax) {
 
 TEST(PredictionTask, TargetsAreCheckedAndNamed) {
   const BinaryClassificationTask binary("rating_binary");
-  const Tensor t = binary.prepare_targets(Tensor::from<std::int32_t>({3}, std::vector<std::int32_t>{1, 0, 1}));
+  const Tensor t =
+      binary.prepare_targets(Tensor::from<std::int32_t>({3}, std::vector<std::int32_t>{1, 0, 1}));
   EXPECT_EQ(t.shape(), Shape({3, 1}));
   EXPECT_EQ(t.to_vector(), (std::vector<float>{1, 0, 1}));
   try {
@@ -69,13 +71,18 @@ TEST(PredictionTask, TargetsAreCheckedAndNamed) {
   } catch (const ValueError& e) {
     EXPECT_THAT(e.what(), HasSubstr("'rating_binary' row 2 is 4, expected 0 or 1"));
   }
-  EXPECT_THAT([&] { RegressionTask("r").prepare_targets(Tensor::from({2}, {1.0f, NAN})); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("row 1 is nan, expected a finite number")));
+  EXPECT_THAT(
+      [&] {
+        RegressionTask("r").prepare_targets(Tensor::from({2}, {1.0f, NAN}));
+      },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("row 1 is nan, expected a finite number")));
   const MultiClassClassificationTask multi("genre", 4);
-  EXPECT_EQ(multi.prepare_targets(Tensor::from<std::int32_t>({2}, std::vector<std::int32_t>{3, 0})).dtype(),
+  EXPECT_EQ(multi.prepare_targets(Tensor::from<std::int32_t>({2}, std::vector<std::int32_t>{3, 0}))
+                .dtype(),
             DType::kInt64);
-  EXPECT_THAT([&] { multi.prepare_targets(Tensor::from<std::int32_t>({1}, std::vector<std::int32_t>{4})); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("row 0 is 4, expected a class id in [0, 4)")));
+  EXPECT_THAT(
+      [&] { multi.prepare_targets(Tensor::from<std::int32_t>({1}, std::vector<std::int32_t>{4})); },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("row 0 is 4, expected a class id in [0, 4)")));
   EXPECT_THROW(MultiClassClassificationTask("genre", 1), ValueError);
 }
 
@@ -89,8 +96,8 @@ TEST(PredictionTask, LossMatchesTheFormulas) {
   const Var multi_logits = tape.constant(Tensor::from({1, 3}, {1.0f, 2.0f, 3.0f}));
   const Tensor label = Tensor::from<std::int64_t>({1}, std::vector<std::int64_t>{0});
   const double z = std::exp(1.0) + std::exp(2.0) + std::exp(3.0);
-  EXPECT_NEAR(MultiClassClassificationTask("y", 3).loss(multi_logits, label).value().item(), -std::log(std::exp(1.0) / z),
-              1e-6);
+  EXPECT_NEAR(MultiClassClassificationTask("y", 3).loss(multi_logits, label).value().item(),
+              -std::log(std::exp(1.0) / z), 1e-6);
 }
 
 TEST(PredictionTask, HeadIsPreThenDenseOutput) {
@@ -121,10 +128,16 @@ TEST(PredictionTask, JsonRoundTrip) {
   EXPECT_THAT(metric_names(again), ElementsAre("auc"));
   const auto multi = PredictionTask::from_json(MultiClassClassificationTask("g", 5).to_json());
   EXPECT_EQ(multi.num_classes(), 5);
-  EXPECT_THAT([] { PredictionTask::from_json({{"kind", "ranking_task"}, {"target", "y"}}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("task kind 'ranking_task' is unknown")));
-  EXPECT_THAT([] { PredictionTask::from_json({{"kind", "regression_task"}, {"target", "y"}, {"weight", 2}}); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("unknown key 'weight'")));
+  EXPECT_THAT(
+      [] {
+        PredictionTask::from_json({{"kind", "ranking_task"}, {"target", "y"}});
+      },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("task kind 'ranking_task' is unknown")));
+  EXPECT_THAT(
+      [] {
+        PredictionTask::from_json({{"kind", "regression_task"}, {"target", "y"}, {"weight", 2}});
+      },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("unknown key 'weight'")));
 }
 
 TEST(PredictionTasks, OnePerTargetFromTheSchemaTags) {
@@ -137,9 +150,11 @@ TEST(PredictionTasks, OnePerTargetFromTheSchemaTags) {
   EXPECT_EQ(tasks[2].num_classes(), 4);
   const Schema untagged({ColumnSchema("y", DType::kFloat32, {Tags::TARGET})});
   EXPECT_THAT([&] { prediction_tasks(untagged); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("target column 'y' (tags {target}) has no task tag")));
-  EXPECT_THAT([] { prediction_tasks(Schema({ColumnSchema("x", DType::kFloat32, {Tags::CONTINUOUS})})); },
-              ::testing::ThrowsMessage<ValueError>(HasSubstr("no TARGET column")));
+              ::testing::ThrowsMessage<ValueError>(
+                  HasSubstr("target column 'y' (tags {target}) has no task tag")));
+  EXPECT_THAT(
+      [] { prediction_tasks(Schema({ColumnSchema("x", DType::kFloat32, {Tags::CONTINUOUS})})); },
+      ::testing::ThrowsMessage<ValueError>(HasSubstr("no TARGET column")));
 }
 
 }  // namespace

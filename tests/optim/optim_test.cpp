@@ -746,7 +746,8 @@ const std::vector<std::function<Optimizer()>>& all_optimizers() {
       [] { return optim::Ftrl({.learning_rate = 0.1f, .l1 = 0.001f}); },
       // The table by FTRL, the rest by Adam.
       [] {
-        return optim::MultiOptimizer(optim::Adam(), {{"emb", optim::Ftrl({.learning_rate = 0.1f})}});
+        return optim::MultiOptimizer(optim::Adam(),
+                                     {{"emb", optim::Ftrl({.learning_rate = 0.1f})}});
       },
   };
   return makers;
@@ -1185,8 +1186,11 @@ TEST(MultiOptimizerTest, MisuseIsReported) {
       },
       ThrowsMessage<ValueError>(HasSubstr("no parameter's name starts with the group prefix "
                                           "'tower/' (parameters: deep/w, wide/emb, head/b)")));
-  EXPECT_THAT([] { (void)optim::MultiOptimizer(optim::Adam(), {{"", optim::SGD()}}); },
-              ThrowsMessage<ValueError>(HasSubstr("empty prefix")));
+  EXPECT_THAT(
+      [] {
+        (void)optim::MultiOptimizer(optim::Adam(), {{"", optim::SGD()}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("empty prefix")));
   EXPECT_THAT(
       [] {
         (void)optim::MultiOptimizer(optim::Adam(), {{"a/", optim::SGD()}, {"a/", optim::SGD()}});
@@ -1220,8 +1224,11 @@ TEST(MultiOptimizerTest, JsonRoundTripAndErrors) {
       optim::Ftrl({.learning_rate = 0.3f, .l1 = 0.01f, .l2 = 0.02f, .beta = 1.0f}).to_json();
   EXPECT_EQ(Optimizer::from_json(ftrl).to_json(), ftrl);
   EXPECT_EQ(optim::by_name("FTRL").type(), "ftrl");
-  EXPECT_THAT([] { (void)Optimizer::from_json({{"type", "multi"}}); },
-              ThrowsMessage<ValueError>(HasSubstr("'default' (the default optimizer) is missing")));
+  EXPECT_THAT(
+      [] {
+        (void)Optimizer::from_json({{"type", "multi"}});
+      },
+      ThrowsMessage<ValueError>(HasSubstr("'default' (the default optimizer) is missing")));
   EXPECT_THAT(
       [] {
         (void)Optimizer::from_json(

@@ -15,9 +15,9 @@
 namespace recblocks {
 namespace {
 
-using ::testing::HasSubstr;
 using retrieval::AnnIndex;
 using retrieval::AnnKind;
+using ::testing::HasSubstr;
 
 // n items in 50 clusters in d dimensions (plus noise), like trained item
 // embeddings; queries near the clusters.
@@ -30,7 +30,8 @@ Tensor clustered(std::int64_t n, std::int64_t d, std::uint64_t seed) {
   for (std::int64_t i = 0; i < n; ++i) {
     const auto c = static_cast<std::int64_t>(rng.next_u64() % 50);
     for (std::int64_t j = 0; j < d; ++j) {
-      t.data<float>()[i * d + j] = centers[static_cast<std::size_t>(c * d + j)] + 0.5f * rng.normal();
+      t.data<float>()[i * d + j] =
+          centers[static_cast<std::size_t>(c * d + j)] + 0.5f * rng.normal();
     }
   }
   return t;
@@ -54,11 +55,14 @@ TEST(AnnIndex, HnswFindsAlmostAllOfTheExactTopK) {
       ASSERT_GE(id, 0);
       double dot = 0;
       for (std::int64_t c = 0; c < 32; ++c) {
-        dot += static_cast<double>(queries.data<float>()[r * 32 + c]) * items.data<float>()[id * 32 + c];
+        dot += static_cast<double>(queries.data<float>()[r * 32 + c]) *
+               items.data<float>()[id * 32 + c];
       }
-      EXPECT_NEAR(approx.scores.data<float>()[r * 10 + j], dot, 1e-3 * std::max(1.0, std::abs(dot)));
+      EXPECT_NEAR(approx.scores.data<float>()[r * 10 + j], dot,
+                  1e-3 * std::max(1.0, std::abs(dot)));
       if (j > 0) {
-        EXPECT_LE(approx.scores.data<float>()[r * 10 + j], approx.scores.data<float>()[r * 10 + j - 1]);
+        EXPECT_LE(approx.scores.data<float>()[r * 10 + j],
+                  approx.scores.data<float>()[r * 10 + j - 1]);
       }
     }
   }
@@ -86,8 +90,9 @@ TEST(AnnIndex, ExcludedItemsNeverComeBackAndKIsCapped) {
     values.push_back(0);
     offsets.push_back(static_cast<std::int64_t>(values.size()));
   }
-  const RaggedTensor exclude(Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
-                             Tensor::from<std::int64_t>({5}, offsets));
+  const RaggedTensor exclude(
+      Tensor::from<std::int64_t>({static_cast<std::int64_t>(values.size())}, values),
+      Tensor::from<std::int64_t>({5}, offsets));
   const auto again = index.search(queries, 5, &exclude);
   for (std::int64_t r = 0; r < 4; ++r) {
     for (std::int64_t j = 0; j < 5; ++j) {
@@ -110,19 +115,30 @@ TEST(AnnIndex, Errors) {
     }
     return std::string("no error");
   };
-  EXPECT_THAT(message([] { AnnIndex(Tensor::zeros({0, 4})); }), HasSubstr("expected float32 [N >= 1, d >= 1]"));
+  EXPECT_THAT(message([] {
+                AnnIndex(Tensor::zeros({0, 4}));
+              }),
+              HasSubstr("expected float32 [N >= 1, d >= 1]"));
   Tensor bad = items.clone();
   bad.data<float>()[8 * 3 + 2] = std::numeric_limits<float>::quiet_NaN();
   EXPECT_THAT(message([&] { AnnIndex{bad}; }), HasSubstr("item 3 holds nan at dimension 2"));
   const AnnIndex index(items);
-  EXPECT_THAT(message([&] { index.search(Tensor::zeros({2, 5}), 3); }), HasSubstr("expected float32 [Q, 8]"));
+  EXPECT_THAT(message([&] {
+                index.search(Tensor::zeros({2, 5}), 3);
+              }),
+              HasSubstr("expected float32 [Q, 8]"));
   EXPECT_THAT(message([&] { index.search(Tensor::zeros({2, 8}), 0); }), HasSubstr("k is 0"));
-  EXPECT_THAT(message([] { retrieval::ann_kind_from_name("lsh"); }), HasSubstr("expected hnsw or ivf"));
-  EXPECT_THAT(message([&] { index.search(Tensor::full({1, 8}, std::numeric_limits<float>::infinity()), 3); }),
+  EXPECT_THAT(message([] { retrieval::ann_kind_from_name("lsh"); }),
+              HasSubstr("expected hnsw or ivf"));
+  EXPECT_THAT(message([&] {
+                index.search(Tensor::full({1, 8}, std::numeric_limits<float>::infinity()), 3);
+              }),
               HasSubstr("query 0 holds inf at dimension 0"));
   const RaggedTensor out_of_range(Tensor::from<std::int64_t>({1}, std::vector<std::int64_t>{100}),
                                   Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 1}));
-  EXPECT_THAT(message([&] { index.search(Tensor::zeros({1, 8}), 3, &out_of_range); }),
+  EXPECT_THAT(message([&] {
+                index.search(Tensor::zeros({1, 8}), 3, &out_of_range);
+              }),
               HasSubstr("query 0 excludes item 100, outside [0, 100)"));
   EXPECT_THAT(message([&] { AnnIndex(items, {.kind = AnnKind::kIvf, .nlist = 500}); }),
               HasSubstr("nlist 500 must be in [1, 100]"));

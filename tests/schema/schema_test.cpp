@@ -20,8 +20,10 @@ using ::testing::HasSubstr;
 // The seed's sub-schema, as get_movielens("ml-1m") tags it.
 Schema seed_schema() {
   return Schema{
-      ColumnSchema("userId", DType::kInt32, {Tags::USER_ID, Tags::CATEGORICAL}).with_domain(0, 6042, "userId"),
-      ColumnSchema("movieId", DType::kInt32, {Tags::ITEM_ID, Tags::CATEGORICAL}).with_domain(0, 3708, "movieId"),
+      ColumnSchema("userId", DType::kInt32, {Tags::USER_ID, Tags::CATEGORICAL})
+          .with_domain(0, 6042, "userId"),
+      ColumnSchema("movieId", DType::kInt32, {Tags::ITEM_ID, Tags::CATEGORICAL})
+          .with_domain(0, 3708, "movieId"),
       ColumnSchema("title", DType::kInt32, {Tags::CATEGORICAL}).with_domain(0, 3708),
       ColumnSchema("genres", DType::kInt32, {Tags::ITEM, Tags::CATEGORICAL})
           .with_domain(0, 20)
@@ -37,7 +39,8 @@ Schema seed_schema() {
 using testing::error_of;
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / fs::path("rb_schema_test_" + std::to_string(::getpid()));
+  fs::path path =
+      fs::temp_directory_path() / fs::path("rb_schema_test_" + std::to_string(::getpid()));
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
 };
@@ -63,12 +66,16 @@ TEST(ColumnSchema, ValidatesWhatItIsGiven) {
   EXPECT_THAT(error_of([&] { (void)c.with_domain(5, 2); }), HasSubstr("domain min 5 > max 2"));
   EXPECT_THAT(error_of([&] { (void)ColumnSchema("f").with_domain(0, 2); }),
               HasSubstr("needs an int32 or int64 column, got float32"));
-  EXPECT_THAT(error_of([&] { (void)c.with_list(true, false, ValueCount{1, 3}); }),
+  EXPECT_THAT(error_of([&] {
+                (void)c.with_list(true, false, ValueCount{1, 3});
+              }),
               HasSubstr("fixed-length list needs value_count min == max"));
   EXPECT_THAT(error_of([&] { (void)c.with_embedding_dim(0); }), HasSubstr("must be > 0"));
-  EXPECT_THAT(error_of([] { (void)ColumnSchema("c", DType::kInt32, {Tags::CATEGORICAL})
-                                .with_tags({Tags::CONTINUOUS}); }),
-              HasSubstr("column 'c': conflicting tags"));
+  EXPECT_THAT(
+      error_of([] {
+        (void)ColumnSchema("c", DType::kInt32, {Tags::CATEGORICAL}).with_tags({Tags::CONTINUOUS});
+      }),
+      HasSubstr("column 'c': conflicting tags"));
   EXPECT_THROW(ColumnSchema(""), ValueError);
 }
 
@@ -102,7 +109,8 @@ TEST(Schema, SelectByCompoundTagNeedsAllItsParts) {
   EXPECT_THAT(s.select_by_tag(Tags::USER_ID).column_names(), ElementsAre("userId"));
   EXPECT_THAT(s.select_by_tag(Tags::ITEM).column_names(),
               ElementsAre("movieId", "genres", "TE_movieId_rating"));
-  EXPECT_THAT(s.select_by_tag(Tags::BINARY_CLASSIFICATION).column_names(), ElementsAre("rating_binary"));
+  EXPECT_THAT(s.select_by_tag(Tags::BINARY_CLASSIFICATION).column_names(),
+              ElementsAre("rating_binary"));
   EXPECT_THAT(s.select_by_tag(Tags::TARGET).column_names(), ElementsAre("rating_binary", "rating"));
   EXPECT_TRUE(s.select_by_tag(Tags::SESSION_ID).empty());
 }
@@ -134,21 +142,24 @@ TEST(Schema, RemoveByTagWithoutUnionAndDifference) {
 }
 
 TEST(Schema, DuplicateNamesAreRejected) {
-  EXPECT_THAT(error_of([] { Schema{ColumnSchema("a"), ColumnSchema("a")}; }),
+  EXPECT_THAT(error_of([] {
+                Schema{ColumnSchema("a"), ColumnSchema("a")};
+              }),
               HasSubstr("duplicate column 'a'"));
 }
 
 TEST(Schema, WithColumnReplacesInPlaceOrAppends) {
-  const Schema s = seed_schema().with_column(ColumnSchema("userId", DType::kInt32).with_embedding_dim(24));
+  const Schema s =
+      seed_schema().with_column(ColumnSchema("userId", DType::kInt32).with_embedding_dim(24));
   EXPECT_EQ(s.first().name(), "userId");
   EXPECT_EQ(s.first().embedding_dim(), 24);
   EXPECT_EQ(s.with_column(ColumnSchema("extra")).column_names().back(), "extra");
 }
 
 TEST(Schema, JsonRoundTripsEverything) {
-  const Schema s = seed_schema()
-                       .with_column(seed_schema().column("userId").with_embedding_dim(24).with_properties(
-                           {{"freq_threshold", 0}, {"note", "kept"}}));
+  const Schema s = seed_schema().with_column(
+      seed_schema().column("userId").with_embedding_dim(24).with_properties(
+          {{"freq_threshold", 0}, {"note", "kept"}}));
   const Schema back = Schema::from_json(s.to_json());
   EXPECT_EQ(back, s);
   EXPECT_EQ(back.column("userId").properties()["note"], "kept");
@@ -173,14 +184,17 @@ TEST(Schema, UnknownKeysAreReportedByName) {
 TEST(Schema, RefusesOtherVersionsAndBadValues) {
   nlohmann::json j = seed_schema().to_json();
   j["version"] = 7;
-  EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }), HasSubstr("version 7 is not supported"));
+  EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }),
+              HasSubstr("version 7 is not supported"));
   j = seed_schema().to_json();
   j["columns"][0]["dtype"] = "float64";
   EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }), HasSubstr("unknown dtype 'float64'"));
   j = seed_schema().to_json();
   j["columns"][0]["tags"].push_back("continuous");
   EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }), HasSubstr("conflicting tags"));
-  EXPECT_THAT(error_of([] { (void)Schema::from_json(nlohmann::json{{"columns", nlohmann::json::array()}}); }),
+  EXPECT_THAT(error_of([] {
+                (void)Schema::from_json(nlohmann::json{{"columns", nlohmann::json::array()}});
+              }),
               HasSubstr("not a schema file"));
 }
 
@@ -231,7 +245,8 @@ TEST(Schema, ReadsMerlinSchemaJson) {
   const fs::path p = dir.path / "schema.json";
   write_text(p, kMerlinSchema);
   const Schema s = Schema::load(p);
-  EXPECT_THAT(s.column_names(), ElementsAre("userId", "genres", "TE_movieId_rating", "rating_binary", "rating"));
+  EXPECT_THAT(s.column_names(),
+              ElementsAre("userId", "genres", "TE_movieId_rating", "rating_binary", "rating"));
 
   const ColumnSchema& user = s.column("userId");
   EXPECT_EQ(user.dtype(), DType::kInt32);
@@ -250,7 +265,8 @@ TEST(Schema, ReadsMerlinSchemaJson) {
 
   EXPECT_TRUE(s.column("TE_movieId_rating").has_tag(Tags::CONTINUOUS));
   EXPECT_FALSE(s.column("TE_movieId_rating").domain().has_value());
-  EXPECT_THAT(s.select_by_tag(Tags::BINARY_CLASSIFICATION).column_names(), ElementsAre("rating_binary"));
+  EXPECT_THAT(s.select_by_tag(Tags::BINARY_CLASSIFICATION).column_names(),
+              ElementsAre("rating_binary"));
   EXPECT_EQ(s.column("rating").dtype(), DType::kFloat32);  // float64 computes as float32
 
   // And it converts: written back in recblocks' format, it reads the same.

@@ -19,11 +19,28 @@ TEST(Tag, NamesAreMerlinsStrings) {
 }
 
 TEST(Tag, ParseIsTheInverseOfNameAndAcceptsEnumNames) {
-  for (Tag t : {Tags::CATEGORICAL, Tags::CONTINUOUS, Tags::LIST, Tags::SEQUENCE, Tags::TEXT,
-                Tags::TIME, Tags::EMBEDDING, Tags::ID, Tags::USER, Tags::ITEM, Tags::SESSION,
-                Tags::CONTEXT, Tags::TARGET, Tags::REGRESSION, Tags::CLASSIFICATION, Tags::BINARY,
-                Tags::MULTI_CLASS, Tags::USER_ID, Tags::ITEM_ID, Tags::SESSION_ID,
-                Tags::BINARY_CLASSIFICATION, Tags::MULTI_CLASS_CLASSIFICATION}) {
+  for (Tag t : {Tags::CATEGORICAL,
+                Tags::CONTINUOUS,
+                Tags::LIST,
+                Tags::SEQUENCE,
+                Tags::TEXT,
+                Tags::TIME,
+                Tags::EMBEDDING,
+                Tags::ID,
+                Tags::USER,
+                Tags::ITEM,
+                Tags::SESSION,
+                Tags::CONTEXT,
+                Tags::TARGET,
+                Tags::REGRESSION,
+                Tags::CLASSIFICATION,
+                Tags::BINARY,
+                Tags::MULTI_CLASS,
+                Tags::USER_ID,
+                Tags::ITEM_ID,
+                Tags::SESSION_ID,
+                Tags::BINARY_CLASSIFICATION,
+                Tags::MULTI_CLASS_CLASSIFICATION}) {
     EXPECT_EQ(Tag::parse(t.name()), t) << t.name();
   }
   EXPECT_EQ(Tag::parse("ITEM_ID"), Tags::ITEM_ID);

@@ -5,12 +5,11 @@
 //   EXPECT_TRUE(testing::tensors_close(actual, expected, 1e-5, 1e-6));
 #pragma once
 
-#include <string>
-
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "recblocks/core/error.h"

@@ -32,12 +32,13 @@
 // state() / load_state() move the weights by name.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
 #include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -153,7 +154,8 @@ class BlockContext {
 // One run of the blocks over a batch on a tape.
 class RunContext {
  public:
-  RunContext(Tape& tape, const Batch& batch, bool training) : tape_(tape), batch_(batch), training_(training) {}
+  RunContext(Tape& tape, const Batch& batch, bool training)
+      : tape_(tape), batch_(batch), training_(training) {}
   RunContext(Tape& tape, const Batch&& batch, bool training) = delete;  // would dangle
 
   Tape& tape() const { return tape_; }
@@ -264,7 +266,8 @@ class Block {
   Block connect(const Block& next) const;
   // this -> ParallelBlock(branches) (named "0", "1", ... in order), with an
   // optional aggregation ("concat", "stack", "sum", "" for a dict).
-  Block connect_branch(const std::vector<Block>& branches, const std::string& aggregation = "") const;
+  Block connect_branch(const std::vector<Block>& branches,
+                       const std::string& aggregation = "") const;
   Block connect_branch(const std::vector<std::pair<std::string, Block>>& branches,
                        const std::string& aggregation = "") const;
   // this -> ParallelBlock({"shortcut": filter or identity, "block": block})
@@ -317,8 +320,8 @@ struct ShortcutOptions {
 // (register_builtin_blocks in blocks/registry.cpp lists them all).
 // ---------------------------------------------------------------------------
 
-using BlockFactory =
-    std::function<Block(const nlohmann::json& config, std::vector<std::pair<std::string, Block>> children)>;
+using BlockFactory = std::function<Block(const nlohmann::json& config,
+                                         std::vector<std::pair<std::string, Block>> children)>;
 
 void register_block_type(std::string name, BlockFactory factory);
 std::vector<std::string> registered_block_types();

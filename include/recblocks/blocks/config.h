@@ -1,8 +1,9 @@
 // Helpers for block configs (JSON): reading options with clear errors.
 #pragma once
 
-#include <initializer_list>
 #include <nlohmann/json.hpp>
+
+#include <initializer_list>
 #include <string_view>
 
 namespace recblocks::config {

@@ -22,11 +22,11 @@
 // Ids outside [0, n) throw ValueError naming the column, the id and n.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/initializers.h"

@@ -14,8 +14,9 @@
 // the stream and i, so initialisation is the same at any thread count.
 #pragma once
 
-#include <cstdint>
 #include <nlohmann/json.hpp>
+
+#include <cstdint>
 #include <string>
 
 #include "recblocks/core/tensor.h"
@@ -32,8 +33,12 @@ struct Initializer {
   static Initializer zeros() { return {"zeros", 0, 0}; }
   static Initializer ones() { return {"ones", 0, 0}; }
   static Initializer constant(double value) { return {"constant", value, 0}; }
-  static Initializer uniform(double minval = -0.05, double maxval = 0.05) { return {"uniform", minval, maxval}; }
-  static Initializer normal(double mean = 0, double stddev = 0.05) { return {"normal", mean, stddev}; }
+  static Initializer uniform(double minval = -0.05, double maxval = 0.05) {
+    return {"uniform", minval, maxval};
+  }
+  static Initializer normal(double mean = 0, double stddev = 0.05) {
+    return {"normal", mean, stddev};
+  }
   static Initializer truncated_normal(double mean = 0, double stddev = 0.05) {
     return {"truncated_normal", mean, stddev};
   }

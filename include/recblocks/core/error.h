@@ -33,9 +33,9 @@ class ValueError : public Error {
 
 // RB_CHECK(cond, ErrorType, "fmt", args...) throws ErrorType(fmt::format(...))
 // when cond is false.
-#define RB_CHECK(cond, ErrorType, ...)                         \
-  do {                                                         \
-    if (!(cond)) [[unlikely]] {                                \
-      throw ErrorType(::fmt::format(__VA_ARGS__));             \
-    }                                                          \
+#define RB_CHECK(cond, ErrorType, ...)             \
+  do {                                             \
+    if (!(cond)) [[unlikely]] {                    \
+      throw ErrorType(::fmt::format(__VA_ARGS__)); \
+    }                                              \
   } while (false)

@@ -26,7 +26,9 @@ class RaggedTensor {
   const Tensor& offsets() const { return offsets_; }
   std::int64_t rows() const { return offsets_.numel() - 1; }
   std::int64_t nnz() const { return values_.shape()[0]; }
-  std::int64_t row_begin(std::int64_t r) const { return static_cast<std::int64_t>(offsets_.item(r)); }
+  std::int64_t row_begin(std::int64_t r) const {
+    return static_cast<std::int64_t>(offsets_.item(r));
+  }
   std::int64_t row_length(std::int64_t r) const { return row_begin(r + 1) - row_begin(r); }
   // Rows [begin, end) as a ragged tensor with rebased offsets (copies offsets).
   RaggedTensor slice_rows(std::int64_t begin, std::int64_t end) const;

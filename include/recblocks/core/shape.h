@@ -26,7 +26,9 @@ class Shape {
   std::int64_t operator[](int axis) const { return dims_[normalize_axis(axis)]; }
   std::int64_t& operator[](int axis) { return dims_[normalize_axis(axis)]; }
   std::int64_t numel() const;
-  std::span<const std::int64_t> dims() const { return {dims_.data(), static_cast<std::size_t>(rank_)}; }
+  std::span<const std::int64_t> dims() const {
+    return {dims_.data(), static_cast<std::size_t>(rank_)};
+  }
 
   // Maps axis in [-rank, rank) to [0, rank); throws ShapeError otherwise.
   int normalize_axis(int axis) const;

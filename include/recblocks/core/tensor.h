@@ -65,7 +65,7 @@ class Tensor {
   void* raw() const { return data_; }
 
   // Views sharing storage.
-  Tensor view(const Shape& shape) const;                        // same numel
+  Tensor view(const Shape& shape) const;                          // same numel
   Tensor slice_rows(std::int64_t begin, std::int64_t end) const;  // along axis 0
 
   // Deep copy into owned storage.

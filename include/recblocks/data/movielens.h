@@ -82,11 +82,11 @@ struct MovieLensOptions {
   // A <variant>.zip or a directory holding the raw files; empty: look in
   // dir/<variant>/ and dir/, then download.
   std::filesystem::path source = {};
-  std::uint64_t seed = 42;      // the train/valid split
-  double valid_fraction = 0.2;  // in (0, 1); random and time splits
-  bool overwrite = false;       // redo the import even if outputs exist
-  bool download = true;         // allowed to download missing raw files
-  bool progress = true;         // download progress on stderr
+  std::uint64_t seed = 42;                         // the train/valid split
+  double valid_fraction = 0.2;                     // in (0, 1); random and time splits
+  bool overwrite = false;                          // redo the import even if outputs exist
+  bool download = true;                            // allowed to download missing raw files
+  bool progress = true;                            // download progress on stderr
   MovieLensSplit split = MovieLensSplit::kRandom;  // step 2 above
   std::int64_t history_length = 0;                 // step 4 above; 0: none
 };

@@ -38,7 +38,8 @@ struct HistoryOptions {
 // integer columns, the time column an integer one; errors name the column.
 // `context` must not hold `data`'s own rows: a row there too would count
 // as its own history.
-Dataset add_history(const Dataset& data, const HistoryOptions& options = {}, const Dataset* context = nullptr);
+Dataset add_history(const Dataset& data, const HistoryOptions& options = {},
+                    const Dataset* context = nullptr);
 
 // The query for what comes after each row: the row with its own item
 // appended to its history (the latest max_length kept). Recommending to a

@@ -1,8 +1,9 @@
 // Reading a JSON file with errors that name it.
 #pragma once
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
+
+#include <filesystem>
 
 namespace recblocks::io {
 

@@ -48,7 +48,8 @@ struct SafetensorsFile {
 // beside `path`, fsync, rename; no copy of the data is made). Throws
 // ValueError for an undefined tensor, a tensor named "__metadata__" or a
 // name or metadata string that is not UTF-8.
-void write_safetensors(const std::filesystem::path& path, const std::map<std::string, Tensor>& tensors,
+void write_safetensors(const std::filesystem::path& path,
+                       const std::map<std::string, Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
 // Reads the whole file into owned tensors.
 SafetensorsFile read_safetensors(const std::filesystem::path& path);

@@ -61,8 +61,8 @@ class Backend {
   // y = act(alpha (x @ w) + bias); x [M,K], w [K,N], bias [N] or
   // undefined, y [M,N]. alpha scales the input: alpha (x @ w) is
   // (alpha x) @ w, exactly so when alpha is a power of two.
-  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias,
-                              Activation act, float alpha, const Tensor& y) = 0;
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& bias, Activation act,
+                              float alpha, const Tensor& y) = 0;
   // dy [M,N] is overwritten with dz = dy * act'(y); then dx = alpha dz w^T,
   // dw = alpha x^T dz, dbias = sum_rows(dz), each only if wanted.
   virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
@@ -105,8 +105,8 @@ class Backend {
   // norms [R] receives the denominator.
   virtual void l2_normalize_forward(const Tensor& x, float eps, const Tensor& y,
                                     const Tensor& norms) = 0;
-  virtual void l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps, const Tensor& dy,
-                                     const GradOut& dx) = 0;
+  virtual void l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps,
+                                     const Tensor& dy, const GradOut& dx) = 0;
 
   // Inverted dropout: y = x * keep / (1 - rate), keep drawn from the
   // counter-based stream `stream` (so backward regenerates the mask).
@@ -150,21 +150,19 @@ class Backend {
   // Gradient w.r.t. the table as unique rows with duplicates summed;
   // storage comes from `arena`.
   virtual SparseRows embedding_bag_backward(const Tensor& ids, const Tensor& offsets,
-                                            Pooling pooling, const Tensor& dout,
-                                            Arena& arena) = 0;
+                                            Pooling pooling, const Tensor& dout, Arena& arena) = 0;
   // dense[rows[i]] += values[i].
   virtual void scatter_add_rows(const SparseRows& g, const Tensor& dense) = 0;
 
   // Softmax over the last axis of x [R, C] (log-softmax if `log`).
   virtual void softmax_forward(const Tensor& x, bool log, const Tensor& y) = 0;
-  virtual void softmax_backward(const Tensor& y, bool log, const Tensor& dy,
-                                const GradOut& dx) = 0;
+  virtual void softmax_backward(const Tensor& y, bool log, const Tensor& dy, const GradOut& dx) = 0;
 
   // Mean losses over N elements / rows; `loss` is a float32 scalar.
   virtual void bce_with_logits_forward(const Tensor& logits, const Tensor& targets,
                                        const Tensor& loss) = 0;
-  virtual void bce_with_logits_backward(const Tensor& logits, const Tensor& targets,
-                                        float dloss, const GradOut& dlogits) = 0;
+  virtual void bce_with_logits_backward(const Tensor& logits, const Tensor& targets, float dloss,
+                                        const GradOut& dlogits) = 0;
   virtual void mse_forward(const Tensor& pred, const Tensor& targets, const Tensor& loss) = 0;
   virtual void mse_backward(const Tensor& pred, const Tensor& targets, float dloss,
                             const GradOut& dpred) = 0;

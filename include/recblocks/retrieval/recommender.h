@@ -54,7 +54,7 @@ class SeenItems {
  private:
   std::string user_column_;
   std::vector<std::pair<std::int64_t, std::int64_t>> pairs_;  // (user, item), sorted, distinct
-  std::vector<std::int64_t> items_;                            // pairs_' items, in the same order
+  std::vector<std::int64_t> items_;                           // pairs_' items, in the same order
 };
 
 struct TopKEvaluateOptions {
@@ -82,13 +82,15 @@ class Recommender {
   // out. By the approximate index when one is set, else exact.
   TopK recommend(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
   // Always by the exact scan.
-  TopK recommend_exact(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
+  TopK recommend_exact(const Dataset& queries, std::int64_t k,
+                       const SeenItems* seen = nullptr) const;
   // Builds an approximate index (FAISS) over the item vectors, which
   // recommend() then uses; evaluate() stays exact.
   void use_index(AnnOptions options);
   bool has_index() const { return index_ != nullptr; }
   // recall_against(index answer, exact answer) on these queries.
-  double index_recall(const Dataset& queries, std::int64_t k, const SeenItems* seen = nullptr) const;
+  double index_recall(const Dataset& queries, std::int64_t k,
+                      const SeenItems* seen = nullptr) const;
   // "<metric>_at_<k>" for recall, precision, map, mrr and ndcg, each k.
   Logs evaluate(const Dataset& data, const TopKEvaluateOptions& options = {}) const;
 
@@ -142,7 +144,7 @@ class PopularityRecommender final : public Recommender {
 
 // The distinct ids of an integer column with the first row holding each
 // ({ids ascending, their first rows}).
-std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(const Dataset& data,
-                                                                            const std::string& column);
+std::pair<std::vector<std::int64_t>, std::vector<std::int64_t>> distinct_ids(
+    const Dataset& data, const std::string& column);
 
 }  // namespace recblocks::retrieval

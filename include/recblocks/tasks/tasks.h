@@ -1,7 +1,8 @@
 // Prediction tasks: the heads of a model, as Merlin Models' V1 tasks.
 //
 //   auto task = rb::BinaryClassificationTask(
-//       "rating_binary", {.metrics = {rb::metrics::AUC()}, .pre = rb::LogitsTemperatureScaler(2.0)});
+//       "rating_binary", {.metrics = {rb::metrics::AUC()}, .pre =
+//       rb::LogitsTemperatureScaler(2.0)});
 //   rb::Model model = deep.connect(task);
 //
 // A task turns the body's output x into predictions, the loss and metrics:
@@ -40,16 +41,17 @@
 // is a ValueError naming the column, the row and the value.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "recblocks/autograd/ops/retrieval.h"
 #include "recblocks/blocks/block.h"
 #include "recblocks/metrics/metrics.h"
-#include "recblocks/autograd/ops/retrieval.h"
 #include "recblocks/schema/schema.h"
 
 namespace recblocks {
@@ -232,10 +234,10 @@ class PredictionTask {
  protected:
   struct Impl;
   explicit PredictionTask(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
-  static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes, TaskOptions options,
-                             ItemRetrievalOptions retrieval = {});
-  static PredictionTask make_next_item(std::string target, std::string domain, std::int64_t num_items,
-                                       NextItemOptions options);
+  static PredictionTask make(Kind kind, std::string target, std::int64_t num_classes,
+                             TaskOptions options, ItemRetrievalOptions retrieval = {});
+  static PredictionTask make_next_item(std::string target, std::string domain,
+                                       std::int64_t num_items, NextItemOptions options);
   static PredictionTask from_json_checked(const nlohmann::json& json);
 
  private:
@@ -255,7 +257,8 @@ class RegressionTask : public PredictionTask {
 class MultiClassClassificationTask : public PredictionTask {
  public:
   // num_classes >= 2; the schema's cardinality of the target, usually.
-  MultiClassClassificationTask(std::string target, std::int64_t num_classes, TaskOptions options = {});
+  MultiClassClassificationTask(std::string target, std::int64_t num_classes,
+                               TaskOptions options = {});
 };
 
 class ItemRetrievalTask : public PredictionTask {

@@ -17,8 +17,8 @@ inline kernels::GradOut grad_out_as(Tape& tape, std::int32_t node, const Shape& 
 }
 
 inline void check_float(const Var& v, const char* op, const char* what) {
-  RB_CHECK(v.value().dtype() == DType::kFloat32, ShapeError, "{}: {} has dtype {}, expected float32",
-           op, what, dtype_name(v.value().dtype()));
+  RB_CHECK(v.value().dtype() == DType::kFloat32, ShapeError,
+           "{}: {} has dtype {}, expected float32", op, what, dtype_name(v.value().dtype()));
 }
 
 inline void check_int(const Tensor& t, const char* op, const char* what) {

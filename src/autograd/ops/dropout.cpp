@@ -17,10 +17,12 @@ void dropout_backward(Tape& tape, std::int32_t node) {
 
 Var dropout(const Var& x, float rate, bool training) {
   detail::check_float(x, "dropout", "input");
-  RB_CHECK(rate >= 0.0f && rate < 1.0f, ValueError, "dropout: rate is {}, expected in [0, 1)", rate);
+  RB_CHECK(rate >= 0.0f && rate < 1.0f, ValueError, "dropout: rate is {}, expected in [0, 1)",
+           rate);
   if (!training || rate == 0.0f) return x;
   Tape& tape = x.tape();
-  const std::uint64_t stream = tape.rng().next_stream(static_cast<std::uint64_t>(x.value().numel()));
+  const std::uint64_t stream =
+      tape.rng().next_stream(static_cast<std::uint64_t>(x.value().numel()));
   Tensor y = tape.arena().tensor(x.shape());
   detail::backend().dropout_forward(x.value(), rate, stream, y);
   OpArgs args;

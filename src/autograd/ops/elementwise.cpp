@@ -34,7 +34,8 @@ Var binary(Binary op, const Var& a, const Var& b) {
 }
 
 void scale_backward(Tape& tape, std::int32_t node) {
-  detail::backend().scale(tape.grad(node), tape.args(node).f[0], tape.grad_out(tape.inputs(node)[0]));
+  detail::backend().scale(tape.grad(node), tape.args(node).f[0],
+                          tape.grad_out(tape.inputs(node)[0]));
 }
 
 }  // namespace

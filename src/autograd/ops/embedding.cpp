@@ -39,8 +39,9 @@ void check_ids(const Var& table, const Tensor& ids, const char* op) {
   detail::check_int(ids, op, "ids");
   const std::int64_t rows = table.shape()[0];
   const std::int64_t bad = detail::backend().find_out_of_range(ids, rows);
-  RB_CHECK(bad < 0, ValueError, "{}{}: id {} at position {} is out of range [0, {}) (table shape {})",
-           op, table_name(table), bad < 0 ? 0 : static_cast<std::int64_t>(ids.item(bad)), bad, rows,
+  RB_CHECK(bad < 0, ValueError,
+           "{}{}: id {} at position {} is out of range [0, {}) (table shape {})", op,
+           table_name(table), bad < 0 ? 0 : static_cast<std::int64_t>(ids.item(bad)), bad, rows,
            table.shape());
 }
 

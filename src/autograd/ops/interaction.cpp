@@ -83,12 +83,13 @@ Var dot_interaction(std::span<const Var> features, bool self_interaction) {
 Var dot_interaction(const Var& stacked, bool self_interaction) {
   detail::check_float(stacked, "dot_interaction", "input");
   const Shape& s = stacked.shape();
-  RB_CHECK(s.rank() == 3, ShapeError, "dot_interaction: input has shape {}, expected [batch, F, dim]",
-           s);
+  RB_CHECK(s.rank() == 3, ShapeError,
+           "dot_interaction: input has shape {}, expected [batch, F, dim]", s);
   Tape& tape = stacked.tape();
   const std::int64_t b = s[0], f = s[1], d = s[2];
   auto* views = tape.arena().array<MatrixView>(static_cast<std::size_t>(f));
-  for (std::int64_t i = 0; i < f; ++i) views[i] = {stacked.value().data<float>() + i * d, b, d, f * d};
+  for (std::int64_t i = 0; i < f; ++i)
+    views[i] = {stacked.value().data<float>() + i * d, b, d, f * d};
   Tensor y = tape.arena().tensor({b, dot_interaction_size(f, self_interaction)});
   detail::backend().dot_interaction_forward({views, static_cast<std::size_t>(f)}, self_interaction,
                                             y);

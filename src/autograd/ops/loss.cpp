@@ -9,14 +9,14 @@ namespace {
 // or [B] against [B, 1].
 void check_targets(const Var& pred, const Tensor& targets, const char* op) {
   detail::check_float(pred, op, "prediction");
-  RB_CHECK(targets.dtype() == DType::kFloat32, ShapeError, "{}: targets have dtype {}, expected float32",
-           op, dtype_name(targets.dtype()));
+  RB_CHECK(targets.dtype() == DType::kFloat32, ShapeError,
+           "{}: targets have dtype {}, expected float32", op, dtype_name(targets.dtype()));
   const Shape& p = pred.shape();
   const Shape& t = targets.shape();
   const bool column = (p.rank() == 2 && p[1] == 1 && t == Shape{p[0]}) ||
                       (t.rank() == 2 && t[1] == 1 && p == Shape{t[0]});
-  RB_CHECK(p == t || column, ShapeError, "{}: predictions have shape {}, targets {}; expected equal",
-           op, p, t);
+  RB_CHECK(p == t || column, ShapeError,
+           "{}: predictions have shape {}, targets {}; expected equal", op, p, t);
   RB_CHECK(p.numel() > 0, ShapeError, "{}: empty batch (shape {})", op, p);
 }
 
@@ -36,8 +36,8 @@ void mse_backward(Tape& tape, std::int32_t node) {
 
 void cross_entropy_backward(Tape& tape, std::int32_t node) {
   const OpArgs& args = tape.args(node);
-  detail::backend().softmax_cross_entropy_backward(args.saved[0], args.saved[1], upstream(tape, node),
-                                                   tape.grad_out(tape.inputs(node)[0]));
+  detail::backend().softmax_cross_entropy_backward(
+      args.saved[0], args.saved[1], upstream(tape, node), tape.grad_out(tape.inputs(node)[0]));
 }
 
 }  // namespace
@@ -71,8 +71,7 @@ Var softmax_cross_entropy(const Var& logits, const Tensor& labels) {
   RB_CHECK(labels.shape() == Shape{s[0]}, ShapeError,
            "softmax_cross_entropy: labels have shape {}, expected [{}]", labels.shape(), s[0]);
   const std::int64_t bad = detail::backend().find_out_of_range(labels, s[1]);
-  RB_CHECK(bad < 0, ValueError,
-           "softmax_cross_entropy: label {} at row {} is out of range [0, {})",
+  RB_CHECK(bad < 0, ValueError, "softmax_cross_entropy: label {} at row {} is out of range [0, {})",
            bad < 0 ? 0 : static_cast<std::int64_t>(labels.item(bad)), bad, s[1]);
   Tape& tape = logits.tape();
   Tensor log_probs = tape.arena().tensor(s);

@@ -16,7 +16,8 @@ void batch_norm_backward(Tape& tape, std::int32_t node) {
   const kernels::GradOut dgamma = tape.grad_out(in[1]);
   const kernels::GradOut dbeta = tape.grad_out(in[2]);
   detail::backend().batch_norm_backward(x.view(x2), args.saved[0], args.saved[1], tape.value(in[1]),
-                                        tape.grad(node).view(x2), args.i[0] != 0, dx, dgamma, dbeta);
+                                        tape.grad(node).view(x2), args.i[0] != 0, dx, dgamma,
+                                        dbeta);
 }
 
 void layer_norm_backward(Tape& tape, std::int32_t node) {
@@ -86,7 +87,8 @@ Var layer_norm(const Var& x, const Var& gamma, const Var& beta, float eps) {
   Tape& tape = x.tape();
   Tensor y = tape.arena().tensor(s);
   Tensor mean = tape.arena().tensor({rows}), invstd = tape.arena().tensor({rows});
-  detail::backend().layer_norm_forward(x.value(), gamma.value(), beta.value(), eps, y, mean, invstd);
+  detail::backend().layer_norm_forward(x.value(), gamma.value(), beta.value(), eps, y, mean,
+                                       invstd);
   OpArgs args;
   args.saved[0] = mean;
   args.saved[1] = invstd;

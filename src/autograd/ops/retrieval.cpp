@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cmath>
-#include <numeric>
 #include <limits>
+#include <numeric>
 
 #include "autograd/ops/common.h"
 #include "kernels/cpu/parallel.h"
@@ -87,15 +87,18 @@ const char* retrieval_loss_name(RetrievalLoss kind) {
 
 RetrievalLoss retrieval_loss_from_name(std::string_view name) {
   if (name == "ce") return RetrievalLoss::kCategoricalCrossEntropy;
-  for (RetrievalLoss k : {RetrievalLoss::kCategoricalCrossEntropy, RetrievalLoss::kBPR, RetrievalLoss::kLogistic,
-                          RetrievalLoss::kHinge}) {
+  for (RetrievalLoss k : {RetrievalLoss::kCategoricalCrossEntropy, RetrievalLoss::kBPR,
+                          RetrievalLoss::kLogistic, RetrievalLoss::kHinge}) {
     if (name == retrieval_loss_name(k)) return k;
   }
-  throw ValueError(fmt::format(
-      "retrieval loss '{}' is unknown (expected categorical_crossentropy (or ce), bpr, logistic or hinge)", name));
+  throw ValueError(
+      fmt::format("retrieval loss '{}' is unknown (expected categorical_crossentropy (or ce), bpr, "
+                  "logistic or hinge)",
+                  name));
 }
 
-Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLossOptions& options) {
+Var retrieval_loss(const Var& scores, const Tensor& positives,
+                   const RetrievalLossOptions& options) {
   detail::check_float(scores, "retrieval_loss", "scores");
   detail::check_int(positives, "retrieval_loss", "positives");
   const Shape& s = scores.shape();
@@ -103,16 +106,17 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
            "retrieval_loss: scores have shape {}, expected [queries, candidates]", s);
   const std::int64_t rows = s[0];
   const std::int64_t cols = s[1];
-  RB_CHECK(positives.shape() == Shape{rows}, ShapeError, "retrieval_loss: positives have shape {}, expected [{}]",
-           positives.shape(), rows);
+  RB_CHECK(positives.shape() == Shape{rows}, ShapeError,
+           "retrieval_loss: positives have shape {}, expected [{}]", positives.shape(), rows);
   for (std::int64_t i = 0; i < rows; ++i) {
     const std::int64_t p = id_at(positives, i);
-    RB_CHECK(p >= 0 && p < cols, ValueError, "retrieval_loss: the positive of row {} is column {}, expected [0, {})",
-             i, p, cols);
+    RB_CHECK(p >= 0 && p < cols, ValueError,
+             "retrieval_loss: the positive of row {} is column {}, expected [0, {})", i, p, cols);
   }
   const bool has_bias = options.column_bias.defined();
   if (has_bias) {
-    RB_CHECK(options.column_bias.dtype() == DType::kFloat32 && options.column_bias.shape() == Shape{cols},
+    RB_CHECK(options.column_bias.dtype() == DType::kFloat32 &&
+                 options.column_bias.shape() == Shape{cols},
              ShapeError, "retrieval_loss: column_bias is {} {}, expected float32 [{}]",
              dtype_name(options.column_bias.dtype()), options.column_bias.shape(), cols);
   }
@@ -120,11 +124,13 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
   if (has_ids) {
     detail::check_int(options.column_ids, "retrieval_loss", "column_ids");
     RB_CHECK(options.column_ids.shape() == Shape{cols}, ShapeError,
-             "retrieval_loss: column_ids have shape {}, expected [{}]", options.column_ids.shape(), cols);
+             "retrieval_loss: column_ids have shape {}, expected [{}]", options.column_ids.shape(),
+             cols);
   }
   const bool has_counts = options.column_counts.defined();
   if (has_counts) {
-    RB_CHECK(options.column_counts.dtype() == DType::kInt64 && options.column_counts.shape() == Shape{cols},
+    RB_CHECK(options.column_counts.dtype() == DType::kInt64 &&
+                 options.column_counts.shape() == Shape{cols},
              ShapeError, "retrieval_loss: column_counts are {} {}, expected int64 [{}]",
              dtype_name(options.column_counts.dtype()), options.column_counts.shape(), cols);
     for (std::int64_t j = 0; j < cols; ++j) {
@@ -133,8 +139,8 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
                options.column_counts.data<std::int64_t>()[j]);
     }
   }
-  RB_CHECK(std::isfinite(options.margin), ValueError, "retrieval_loss: margin is {}, expected a finite number",
-           options.margin);
+  RB_CHECK(std::isfinite(options.margin), ValueError,
+           "retrieval_loss: margin is {}, expected a finite number", options.margin);
 
   const float* x = scores.value().data<float>();
   const float* bias = has_bias ? options.column_bias.data<float>() : nullptr;
@@ -142,7 +148,9 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
   // allocation): each column's item and each row's positive column as
   // int64, the per-row losses.
   Tape& tape = scores.tape();
-  auto scratch = [&](std::int64_t n) { return tape.arena().tensor({n}, DType::kInt64).data<std::int64_t>(); };
+  auto scratch = [&](std::int64_t n) {
+    return tape.arena().tensor({n}, DType::kInt64).data<std::int64_t>();
+  };
   std::int64_t* ids = has_ids ? scratch(cols) : nullptr;
   for (std::int64_t j = 0; has_ids && j < cols; ++j) ids[j] = id_at(options.column_ids, j);
   std::int64_t* positive = scratch(rows);
@@ -157,9 +165,10 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
     return j == p || ((!has_ids || ids[j] != p_id) && value(i, j) != kMinusInf);
   };
   for (std::int64_t i = 0; i < rows; ++i) {
-    RB_CHECK(value(i, positive[i]) != kMinusInf, ValueError,
-             "retrieval_loss: the positive of row {} (column {}) scores -inf, expected a finite score", i,
-             positive[i]);
+    RB_CHECK(
+        value(i, positive[i]) != kMinusInf, ValueError,
+        "retrieval_loss: the positive of row {} (column {}) scores -inf, expected a finite score",
+        i, positive[i]);
   }
   auto positive_item = [&](std::int64_t p) { return has_ids ? ids[p] : std::int64_t{0}; };
   // How many identical columns each column stands for (1 without counts).
@@ -170,7 +179,9 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
       weight[j] = static_cast<float>(options.column_counts.data<std::int64_t>()[j]);
     }
   }
-  auto weight_of = [&](std::int64_t j) { return has_counts ? static_cast<double>(weight[j]) : 1.0; };
+  auto weight_of = [&](std::int64_t j) {
+    return has_counts ? static_cast<double>(weight[j]) : 1.0;
+  };
 
   Tensor unit = tape.arena().tensor(s);
   float* u = unit.data<float>();
@@ -189,8 +200,9 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
       group_of = scratch(cols);
       group_end = scratch(cols);
       std::iota(by_item, by_item + cols, std::int64_t{0});
-      std::sort(by_item, by_item + cols,
-                [&](std::int64_t a, std::int64_t b) { return ids[a] != ids[b] ? ids[a] < ids[b] : a < b; });
+      std::sort(by_item, by_item + cols, [&](std::int64_t a, std::int64_t b) {
+        return ids[a] != ids[b] ? ids[a] < ids[b] : a < b;
+      });
       for (std::int64_t g = 0; g < cols;) {
         std::int64_t e = g + 1;
         while (e < cols && ids[by_item[e]] == ids[by_item[g]]) ++e;
@@ -239,7 +251,8 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         for (; j < cols; ++j) top = std::max(top, ui[j]);
         // A column at -inf is out of the row's softmax: exactly 0.
         constexpr float kInf = std::numeric_limits<float>::infinity();
-        for (std::int64_t j = 0; j < cols; ++j) ui[j] = ui[j] == -kInf ? 0.0f : exp_approx(ui[j] - top);
+        for (std::int64_t j = 0; j < cols; ++j)
+          ui[j] = ui[j] == -kInf ? 0.0f : exp_approx(ui[j] - top);
         for (std::int64_t m = g_begin; m < g_end; ++m) {
           const std::int64_t j = by_item[m];
           if (j != p) ui[j] = 0.0f;
@@ -258,7 +271,8 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
         }
         double total = kernels::cpu::sum8(sum0 + sum1);
         for (; j < cols; ++j) total += ui[j];
-        row_loss[i] = static_cast<float>(std::log(total) + static_cast<double>(top - positive_score));
+        row_loss[i] =
+            static_cast<float>(std::log(total) + static_cast<double>(top - positive_score));
         const auto scale = static_cast<float>(1.0 / total) * inv_rows;
         for (std::int64_t c = 0; c < cols; ++c) ui[c] *= scale;
         ui[p] -= inv_rows;
@@ -271,7 +285,8 @@ Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLo
       const std::int64_t p = positive[i];
       const std::int64_t p_id = positive_item(p);
       for (std::int64_t j = 0; j < cols; ++j) {
-        if (j != p && included(i, p_id, p, j)) total_pairs += has_counts ? static_cast<std::int64_t>(weight[j]) : 1;
+        if (j != p && included(i, p_id, p, j))
+          total_pairs += has_counts ? static_cast<std::int64_t>(weight[j]) : 1;
       }
       // The positive's own copies, when they are not accidental hits.
       if (has_counts && !has_ids) total_pairs += static_cast<std::int64_t>(weight[p]) - 1;

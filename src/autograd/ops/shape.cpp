@@ -71,7 +71,8 @@ void slice_backward(Tape& tape, std::int32_t node) {
 
 void reshape_backward(Tape& tape, std::int32_t node) {
   const std::int32_t x = tape.inputs(node)[0];
-  detail::backend().scale(tape.grad(node), 1.0f, detail::grad_out_as(tape, x, tape.grad(node).shape()));
+  detail::backend().scale(tape.grad(node), 1.0f,
+                          detail::grad_out_as(tape, x, tape.grad(node).shape()));
 }
 
 void transpose_backward(Tape& tape, std::int32_t node) {
@@ -133,8 +134,8 @@ std::vector<Var> split(const Var& x, std::span<const std::int64_t> sizes, int ax
   const int a = s.normalize_axis(axis);
   std::int64_t total = 0;
   for (const std::int64_t n : sizes) total += n;
-  RB_CHECK(total == s[a], ShapeError, "split: sizes add up to {}, axis {} of shape {} has {}", total,
-           a, s, s[a]);
+  RB_CHECK(total == s[a], ShapeError, "split: sizes add up to {}, axis {} of shape {} has {}",
+           total, a, s, s[a]);
   std::vector<Var> parts;
   parts.reserve(sizes.size());
   std::int64_t begin = 0;

@@ -1,8 +1,8 @@
+#include "kernels/cpu/blas.h"
+
 #include <cblas.h>
 
 #include <string>
-
-#include "kernels/cpu/blas.h"
 
 namespace recblocks::kernels::cpu {
 namespace {
@@ -21,10 +21,10 @@ void blas_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std:
                 float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
                 float beta, float* c, std::int64_t ldc) {
   (void)kSingleThreaded;
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-              static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
-              static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c,
-              static_cast<blasint>(ldc));
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, static_cast<blasint>(m), static_cast<blasint>(n),
+              static_cast<blasint>(k), alpha, a, static_cast<blasint>(lda), b,
+              static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));
 }
 
 const char* blas_name() {

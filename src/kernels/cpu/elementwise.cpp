@@ -93,15 +93,20 @@ void for_each_broadcast(const Shape& out, const Broadcast& ba, const Broadcast& 
   (void)out;
 }
 
-inline float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * std::numbers::sqrt2_v<float> / 2)); }
+inline float gelu(float x) {
+  return 0.5f * x * (1.0f + std::erf(x * std::numbers::sqrt2_v<float> / 2));
+}
 
 inline float gelu_grad(float x) {
   const float cdf = 0.5f * (1.0f + std::erf(x * std::numbers::sqrt2_v<float> / 2));
-  const float pdf = std::exp(-0.5f * x * x) * (std::numbers::inv_sqrtpi_v<float> / std::numbers::sqrt2_v<float>);
+  const float pdf =
+      std::exp(-0.5f * x * x) * (std::numbers::inv_sqrtpi_v<float> / std::numbers::sqrt2_v<float>);
   return cdf + x * pdf;
 }
 
-inline float softplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); }
+inline float softplus(float x) {
+  return x > 0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x));
+}
 inline float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
 
 }  // namespace

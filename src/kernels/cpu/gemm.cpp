@@ -77,9 +77,9 @@ bool tiled_gemm_applies(std::int64_t n, std::int64_t k) {
   return n >= kTiledMinNK && k >= kTiledMinNK && n * k <= kTiledMaxB;
 }
 
-void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                       const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                       std::int64_t ldc) {
+void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                       float alpha, const float* a, std::int64_t lda, const float* b,
+                       std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
   // op(B) by panels: row p of panel q at panel_row(q, p), kTileCols floats.
   const bool b_in_place = !trans_b && n % kTileCols == 0;
@@ -116,7 +116,9 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         float* pk = packed_a.data();
         for (std::int64_t p = 0; p < k; ++p) {
           for (std::int64_t r = 0; r < kTileRows; ++r) {
-            pk[p * kTileRows + r] = r >= rows ? 0.0f : trans_a ? a[p * lda + i0 + r] : a[(i0 + r) * lda + p];
+            pk[p * kTileRows + r] = r >= rows ? 0.0f
+                                    : trans_a ? a[p * lda + i0 + r]
+                                              : a[(i0 + r) * lda + p];
           }
         }
       }
@@ -167,7 +169,8 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
             float tile_out[kTileCols];
             storev(tile_out, lo);
             storev(tile_out + kLanes, hi);
-            for (std::int64_t j = 0; j < cols; ++j) out[j] = tile_out[j] + (beta != 0.0f ? beta * out[j] : 0.0f);
+            for (std::int64_t j = 0; j < cols; ++j)
+              out[j] = tile_out[j] + (beta != 0.0f ? beta * out[j] : 0.0f);
           }
         }
       }
@@ -193,10 +196,12 @@ void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t 
   const float* pa = trans_a ? a + p.r0 : a + p.r0 * lda;
   const float* pb = trans_b ? b + p.c0 * ldb : b + p.c0;
   if (tiled_gemm_applies(p.n > 0 ? p.n : cols, k)) {
-    gemm_tiled_serial(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
+    gemm_tiled_serial(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta,
+                      c + p.r0 * ldc + p.c0, ldc);
     return;
   }
-  blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0, ldc);
+  blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0,
+             ldc);
 }
 
 void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
@@ -227,8 +232,9 @@ namespace {
 
 constexpr std::int64_t kShortK = 128;
 
-void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a, std::int64_t lda,
-                     const float* b, std::int64_t ldb, float* c, std::int64_t ldc) {
+void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
+                     std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+                     std::int64_t ldc) {
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
   parallel_for(panels, m * k * kTileCols * 2, [&](std::int64_t begin, std::int64_t end) {
     thread_local std::vector<float> packed;
@@ -238,7 +244,8 @@ void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha
       const std::int64_t j0 = panel * kTileCols;
       const std::int64_t cols = std::min(kTileCols, n - j0);
       for (std::int64_t kk = 0; kk < k; ++kk) {
-        for (std::int64_t j = 0; j < kTileCols; ++j) bp[kk * kTileCols + j] = j < cols ? b[(j0 + j) * ldb + kk] : 0.0f;
+        for (std::int64_t j = 0; j < kTileCols; ++j)
+          bp[kk * kTileCols + j] = j < cols ? b[(j0 + j) * ldb + kk] : 0.0f;
       }
       for (std::int64_t i0 = 0; i0 < m; i0 += kTileRows) {
         const std::int64_t rows = std::min(kTileRows, m - i0);
@@ -290,7 +297,8 @@ void CpuBackend::gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, 
   const std::int64_t m = c.size(0), n = c.size(1);
   const std::int64_t k = trans_a ? a.size(0) : a.size(1);
   if (!trans_a && trans_b && beta == 0 && k > 0 && k <= kShortK && m >= 64 && n >= 256) {
-    gemm_nt_short_k(m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1), c.data<float>(), n);
+    gemm_nt_short_k(m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1),
+                    c.data<float>(), n);
     return;
   }
   sgemm(trans_a, trans_b, m, n, k, alpha, a.data<float>(), a.size(1), b.data<float>(), b.size(1),
@@ -304,9 +312,9 @@ namespace {
 // [1, E] x [E, d] per row, a thousand of them per batch.
 constexpr std::int64_t kSmallProduct = 32 * 32 * 32;
 
-void small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, float alpha,
-                const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float beta, float* c,
-                std::int64_t ldc) {
+void small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
+                float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,
+                float beta, float* c, std::int64_t ldc) {
   for (std::int64_t i = 0; i < m; ++i) {
     float* row = c + i * ldc;
     for (std::int64_t j = 0; j < n; ++j) row[j] = beta == 0 ? 0.0f : beta * row[j];
@@ -347,11 +355,11 @@ void CpuBackend::batched_gemm(bool trans_a, bool trans_b, float alpha, const Ten
   parallel_for(batch, m * n * k, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
       if (tiny) {
-        small_gemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride, b_cols, beta,
-                   pc + i * m * n, n);
+        small_gemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2),
+                   pb + i * b_stride, b_cols, beta, pc + i * m * n, n);
       } else {
-        sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride, b_cols, beta,
-              pc + i * m * n, n);
+        sgemm(trans_a, trans_b, m, n, k, alpha, pa + i * a_stride, a.size(2), pb + i * b_stride,
+              b_cols, beta, pc + i * m * n, n);
       }
     }
   });

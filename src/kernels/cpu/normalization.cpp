@@ -25,8 +25,8 @@ void CpuBackend::l2_normalize_forward(const Tensor& x, float eps, const Tensor& 
   });
 }
 
-void CpuBackend::l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps, const Tensor& dy,
-                                       const GradOut& dx) {
+void CpuBackend::l2_normalize_backward(const Tensor& y, const Tensor& norms, float eps,
+                                       const Tensor& dy, const GradOut& dx) {
   // y = x / n with n = |x| (above eps): dx = (dy - y <dy, y>) / n. Below
   // eps the denominator is the constant sqrt(eps): dx = dy / n.
   const std::int64_t d = y.shape()[-1], rows = y.numel() / d;
@@ -47,7 +47,8 @@ void CpuBackend::l2_normalize_backward(const Tensor& y, const Tensor& norms, flo
       const bool clamped = pn[r] <= clamp;
       const float proj = clamped ? 0.0f : gy;
       const float inv = 1.0f / pn[r];
-      for (std::int64_t k = 0; k < d; ++k) store(pdx + r * d + k, (gr[k] - yr[k] * proj) * inv, acc);
+      for (std::int64_t k = 0; k < d; ++k)
+        store(pdx + r * d + k, (gr[k] - yr[k] * proj) * inv, acc);
     }
   });
 }

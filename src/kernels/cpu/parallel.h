@@ -22,7 +22,7 @@ void parallel_for(std::int64_t n, std::int64_t cost_per_item, Body&& body) {
     return;
   }
   const std::int64_t chunks = std::min<std::int64_t>(threads, n);
-#pragma omp parallel num_threads(static_cast<int>(chunks))
+#pragma omp parallel num_threads(static_cast <int>(chunks))
   {
     const std::int64_t t = omp_get_thread_num();
     const std::int64_t begin = n * t / chunks;

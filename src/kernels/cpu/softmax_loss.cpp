@@ -35,8 +35,7 @@ void CpuBackend::softmax_forward(const Tensor& x, bool log, const Tensor& y) {
   });
 }
 
-void CpuBackend::softmax_backward(const Tensor& y, bool log, const Tensor& dy,
-                                  const GradOut& dx) {
+void CpuBackend::softmax_backward(const Tensor& y, bool log, const Tensor& dy, const GradOut& dx) {
   const std::int64_t c = y.shape()[-1], rows = y.numel() / c;
   const float* py = y.data<float>();
   const float* g = dy.data<float>();

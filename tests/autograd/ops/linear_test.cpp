@@ -13,12 +13,11 @@ namespace recblocks {
 namespace {
 
 using kernels::Activation;
+using testing::activation_name;
 using testing::check_gradients;
 using ::testing::HasSubstr;
 using testing::tensors_close;
-using testing::activation_name;
 using testing::uniform;
-
 
 // (activation, bias, 3-D input)
 class LinearOpTest : public ::testing::TestWithParam<std::tuple<Activation, bool, bool>> {};

@@ -1,8 +1,6 @@
 // ops::retrieval_loss: every loss kind against a naive double-precision
 // reference written from the formulas, with the logQ bias and accidental
 // hits, finite-difference gradients, and its errors.
-#include "recblocks/autograd/ops/retrieval.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,18 +9,20 @@
 #include <vector>
 
 #include "recblocks/autograd/ops.h"
+#include "recblocks/autograd/ops/retrieval.h"
 #include "testing/gradient_checker.h"
 #include "testing/tensor_testing.h"
 
 namespace recblocks {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::check_gradients;
+using ::testing::HasSubstr;
 
 // The loss from the header's formulas, in double.
-double reference(const Tensor& scores, const std::vector<std::int64_t>& positives, const std::vector<float>& bias,
-                 const std::vector<std::int64_t>& ids, ops::RetrievalLoss kind, double margin) {
+double reference(const Tensor& scores, const std::vector<std::int64_t>& positives,
+                 const std::vector<float>& bias, const std::vector<std::int64_t>& ids,
+                 ops::RetrievalLoss kind, double margin) {
   const std::int64_t rows = scores.size(0), cols = scores.size(1);
   auto s = [&](std::int64_t i, std::int64_t j) {
     return static_cast<double>(scores.data<float>()[i * cols + j]) + (bias.empty() ? 0.0 : bias[j]);
@@ -56,12 +56,14 @@ double reference(const Tensor& scores, const std::vector<std::int64_t>& positive
       }
     }
   }
-  if (kind == ops::RetrievalLoss::kCategoricalCrossEntropy) return total / static_cast<double>(rows);
+  if (kind == ops::RetrievalLoss::kCategoricalCrossEntropy)
+    return total / static_cast<double>(rows);
   return pairs == 0 ? 0.0 : total / static_cast<double>(pairs);
 }
 
-const ops::RetrievalLoss kKinds[] = {ops::RetrievalLoss::kCategoricalCrossEntropy, ops::RetrievalLoss::kBPR,
-                                     ops::RetrievalLoss::kLogistic, ops::RetrievalLoss::kHinge};
+const ops::RetrievalLoss kKinds[] = {ops::RetrievalLoss::kCategoricalCrossEntropy,
+                                     ops::RetrievalLoss::kBPR, ops::RetrievalLoss::kLogistic,
+                                     ops::RetrievalLoss::kHinge};
 
 TEST(RetrievalLossOp, MatchesTheFormulasWithBiasAndAccidentalHits) {
   const Tensor scores = testing::uniform({5, 7}, 3, -2.0f, 2.0f);
@@ -80,11 +82,12 @@ TEST(RetrievalLossOp, MatchesTheFormulasWithBiasAndAccidentalHits) {
         std::vector<std::int32_t> ids32(ids.begin(), ids.end());
         options.column_ids = Tensor::from<std::int32_t>({7}, ids32);
       }
-      const Var loss =
-          ops::retrieval_loss(tape.constant(scores), Tensor::from<std::int64_t>({5}, positives), options);
+      const Var loss = ops::retrieval_loss(tape.constant(scores),
+                                           Tensor::from<std::int64_t>({5}, positives), options);
       EXPECT_EQ(loss.shape(), Shape({}));
-      const double expected = reference(scores, positives, with_extras ? bias : std::vector<float>{},
-                                        with_extras ? ids : std::vector<std::int64_t>{}, kind, 0.8);
+      const double expected =
+          reference(scores, positives, with_extras ? bias : std::vector<float>{},
+                    with_extras ? ids : std::vector<std::int64_t>{}, kind, 0.8);
       EXPECT_NEAR(loss.value().item(), expected, 1e-5 * std::max(1.0, std::abs(expected)))
           << ops::retrieval_loss_name(kind) << " extras " << with_extras;
     }
@@ -95,7 +98,8 @@ TEST(RetrievalLossOp, GradientsMatchFiniteDifferences) {
   const std::vector<std::int64_t> ids{4, 5, 4, 7, 8, 5};
   for (ops::RetrievalLoss kind : kKinds) {
     Parameter scores("scores", testing::uniform({6, 6}, 11, -1.5f, 1.5f));
-    const Tensor diagonal = Tensor::from<std::int64_t>({6}, std::vector<std::int64_t>{0, 1, 2, 3, 4, 5});
+    const Tensor diagonal =
+        Tensor::from<std::int64_t>({6}, std::vector<std::int64_t>{0, 1, 2, 3, 4, 5});
     ops::RetrievalLossOptions options{.kind = kind,
                                       .column_bias = testing::uniform({6}, 12),
                                       .column_ids = Tensor::from<std::int64_t>({6}, ids),
@@ -142,11 +146,13 @@ TEST(RetrievalLossOp, ColumnCountsEqualTheExpandedColumns) {
   for (ops::RetrievalLoss kind : kKinds) {
     for (bool with_ids : {false, true}) {
       Tape tape;
-      ops::RetrievalLossOptions full{.kind = kind, .column_bias = Tensor::from<float>({cols}, bias), .margin = 0.7f};
-      ops::RetrievalLossOptions merged{.kind = kind,
-                                       .column_bias = Tensor::from<float>({distinct}, unique_bias),
-                                       .column_counts = Tensor::from<std::int64_t>({distinct}, counts),
-                                       .margin = 0.7f};
+      ops::RetrievalLossOptions full{
+          .kind = kind, .column_bias = Tensor::from<float>({cols}, bias), .margin = 0.7f};
+      ops::RetrievalLossOptions merged{
+          .kind = kind,
+          .column_bias = Tensor::from<float>({distinct}, unique_bias),
+          .column_counts = Tensor::from<std::int64_t>({distinct}, counts),
+          .margin = 0.7f};
       if (with_ids) {
         full.column_ids = Tensor::from<std::int64_t>({cols}, ids);
         merged.column_ids = Tensor::from<std::int64_t>({distinct}, unique_ids);
@@ -155,9 +161,11 @@ TEST(RetrievalLossOp, ColumnCountsEqualTheExpandedColumns) {
       Parameter pb("merged", unique_scores.clone());
       const Var a = tape.parameter(pa);
       const Var b = tape.parameter(pb);
-      const Var expected = ops::retrieval_loss(a, Tensor::from<std::int64_t>({rows}, expanded_positives), full);
+      const Var expected =
+          ops::retrieval_loss(a, Tensor::from<std::int64_t>({rows}, expanded_positives), full);
       const Var got = ops::retrieval_loss(b, Tensor::from<std::int64_t>({rows}, positives), merged);
-      const std::string what = std::string(ops::retrieval_loss_name(kind)) + (with_ids ? " ids" : "");
+      const std::string what =
+          std::string(ops::retrieval_loss_name(kind)) + (with_ids ? " ids" : "");
       EXPECT_NEAR(got.value().item(), expected.value().item(), 1e-6) << what;
       tape.backward(ops::add(expected, got));
       for (std::int64_t i = 0; i < rows; ++i) {
@@ -166,7 +174,8 @@ TEST(RetrievalLossOp, ColumnCountsEqualTheExpandedColumns) {
           for (std::int64_t j = 0; j < cols; ++j) {
             if (copy_of[j] == c) sum += pa.dense_grad().data<float>()[i * cols + j];
           }
-          EXPECT_NEAR(pb.dense_grad().data<float>()[i * distinct + c], sum, 1e-6) << what << " " << i << "," << c;
+          EXPECT_NEAR(pb.dense_grad().data<float>()[i * distinct + c], sum, 1e-6)
+              << what << " " << i << "," << c;
         }
       }
     }
@@ -182,8 +191,11 @@ TEST(RetrievalLossOp, GradientsWithColumnCountsMatchFiniteDifferences) {
           .column_bias = testing::uniform({4}, 52),
           .column_counts = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{2, 1, 3, 1}),
           .margin = 1.0f};
-      if (with_ids) options.column_ids = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{7, 8, 9, 10});
-      const Tensor positives = Tensor::from<std::int64_t>({5}, std::vector<std::int64_t>{0, 2, 1, 3, 2});
+      if (with_ids)
+        options.column_ids =
+            Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{7, 8, 9, 10});
+      const Tensor positives =
+          Tensor::from<std::int64_t>({5}, std::vector<std::int64_t>{0, 2, 1, 3, 2});
       EXPECT_TRUE(check_gradients(ops::retrieval_loss_name(kind), {&scores},
                                   [&](Tape&, std::span<const Var> in) {
                                     return ops::retrieval_loss(in[0], positives, options);
@@ -201,9 +213,10 @@ TEST(RetrievalLossOp, ThroughTheScoresOfTwoTowers) {
   const Tensor diagonal = Tensor::from<std::int64_t>({4}, std::vector<std::int64_t>{0, 1, 2, 3});
   EXPECT_TRUE(check_gradients("two towers", {&q, &c},
                               [&](Tape&, std::span<const Var> in) {
-                                const Var s = ops::scale(
-                                    ops::matmul(ops::l2_normalize(in[0]), ops::l2_normalize(in[1]), false, true),
-                                    1.0f / 0.5f);
+                                const Var s =
+                                    ops::scale(ops::matmul(ops::l2_normalize(in[0]),
+                                                           ops::l2_normalize(in[1]), false, true),
+                                               1.0f / 0.5f);
                                 return ops::retrieval_loss(s, diagonal);
                               },
                               {.atol = 1e-4}));
@@ -221,7 +234,8 @@ TEST(RetrievalLossOp, ScoresUsedTwiceGetBothGradients) {
                                   const Var s = ops::matmul(in[0], in[1], false, true);
                                   if (loss_first) {
                                     const Var loss = ops::retrieval_loss(s, diagonal);
-                                    return ops::add(loss, ops::scale(ops::sum_all(ops::mul(s, s)), 0.1f));
+                                    return ops::add(loss,
+                                                    ops::scale(ops::sum_all(ops::mul(s, s)), 0.1f));
                                   }
                                   const Var other = ops::scale(ops::sum_all(ops::mul(s, s)), 0.1f);
                                   return ops::add(ops::retrieval_loss(s, diagonal), other);
@@ -242,7 +256,8 @@ TEST(RetrievalLossOp, MinusInfinityLeavesAColumnOutOfItsRow) {
     p.value().data<float>()[2] = -inf;
     p.value().data<float>()[4] = -inf;
     const std::vector<std::int64_t> positives{1, 3};
-    const Var loss = ops::retrieval_loss(tape.parameter(p), Tensor::from<std::int64_t>({2}, positives), {.kind = kind});
+    const Var loss = ops::retrieval_loss(
+        tape.parameter(p), Tensor::from<std::int64_t>({2}, positives), {.kind = kind});
     // The reference: each row alone, over its three remaining columns.
     const float* f = full.data<float>();
     const Tensor row0 = Tensor::from<float>({1, 3}, std::vector<float>{f[0], f[1], f[3]});
@@ -263,7 +278,8 @@ TEST(RetrievalLossOp, MinusInfinityLeavesAColumnOutOfItsRow) {
   Tensor bad = full.clone();
   bad.data<float>()[5] = -inf;
   try {
-    ops::retrieval_loss(tape.constant(bad), Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 1}));
+    ops::retrieval_loss(tape.constant(bad),
+                        Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 1}));
     ADD_FAILURE() << "no error";
   } catch (const ValueError& e) {
     EXPECT_THAT(e.what(), HasSubstr("the positive of row 1 (column 1) scores -inf"));
@@ -275,9 +291,10 @@ TEST(RetrievalLossOp, NoValidPairIsZeroLossAndGradient) {
   Tape tape;
   Parameter p("scores", testing::uniform({3, 3}, 5));
   const Var s = tape.parameter(p);
-  const Var loss = ops::retrieval_loss(s, Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{0, 1, 2}),
-                                       {.kind = ops::RetrievalLoss::kBPR,
-                                        .column_ids = Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{1, 1, 1})});
+  const Var loss = ops::retrieval_loss(
+      s, Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{0, 1, 2}),
+      {.kind = ops::RetrievalLoss::kBPR,
+       .column_ids = Tensor::from<std::int64_t>({3}, std::vector<std::int64_t>{1, 1, 1})});
   EXPECT_EQ(loss.value().item(), 0.0);
   tape.backward(loss);
   const Tensor g = p.grad_as_dense();
@@ -296,13 +313,21 @@ TEST(RetrievalLossOp, Errors) {
     }
     return std::string("no error");
   };
-  EXPECT_THAT(message([&] { ops::retrieval_loss(s, Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 3})); }),
-              HasSubstr("the positive of row 1 is column 3, expected [0, 3)"));
-  EXPECT_THAT(message([&] { ops::retrieval_loss(s, Tensor::from<std::int64_t>({1}, std::vector<std::int64_t>{0})); }),
+  EXPECT_THAT(
+      message([&] {
+        ops::retrieval_loss(s, Tensor::from<std::int64_t>({2}, std::vector<std::int64_t>{0, 3}));
+      }),
+      HasSubstr("the positive of row 1 is column 3, expected [0, 3)"));
+  EXPECT_THAT(message([&] {
+                ops::retrieval_loss(s,
+                                    Tensor::from<std::int64_t>({1}, std::vector<std::int64_t>{0}));
+              }),
               HasSubstr("positives have shape [1], expected [2]"));
   EXPECT_THAT(message([&] { ops::retrieval_loss(s, pos, {.column_bias = Tensor::zeros({2})}); }),
               HasSubstr("column_bias is float32 [2], expected float32 [3]"));
-  EXPECT_THAT(message([&] { ops::retrieval_loss(s, pos, {.column_ids = testing::ids64({1, 2})}); }),
+  EXPECT_THAT(message([&] {
+                ops::retrieval_loss(s, pos, {.column_ids = testing::ids64({1, 2})});
+              }),
               HasSubstr("column_ids have shape [2], expected [3]"));
   EXPECT_THAT(message([&] { ops::retrieval_loss(tape.constant(Tensor::zeros({3})), pos); }),
               HasSubstr("expected [queries, candidates]"));

@@ -133,8 +133,10 @@ TEST(EmbeddingKernel, FewIdsIntoALargeTableTakeTheRadixSort) {
   ids.data<std::int64_t>()[7] = rows - 1;
   const Tensor dout = uniform({batch, dim}, 18);
   Arena arena;
-  const SparseRows g = kernels::backend().embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, arena);
-  expect_sparse_matches(g, ids, testing::ref::embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, rows));
+  const SparseRows g =
+      kernels::backend().embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, arena);
+  expect_sparse_matches(
+      g, ids, testing::ref::embedding_bag_backward(ids, Tensor(), Pooling::kSum, dout, rows));
 }
 
 TEST(EmbeddingKernel, ScatterAddRows) {

@@ -62,18 +62,20 @@ INSTANTIATE_TEST_SUITE_P(Transposes, GemmTest,
 // columns and k, alpha, and the same bits on 1 and 2 threads.
 TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   const int threads = num_threads();
-  for (const auto& [m, n, k] : {std::tuple{1024, 1024, 64}, std::tuple{67, 259, 37}, std::tuple{64, 256, 1},
-                                std::tuple{100, 300, 128}}) {
+  for (const auto& [m, n, k] : {std::tuple{1024, 1024, 64}, std::tuple{67, 259, 37},
+                                std::tuple{64, 256, 1}, std::tuple{100, 300, 128}}) {
     const Tensor a = uniform({m, k}, 21), b = uniform({n, k}, 22);
     const Tensor c = nans({m, n});
     kernels::backend().gemm(false, true, 0.75f, a, b, 0.0f, c);
-    EXPECT_TRUE(tensors_close(c, testing::ref::gemm(false, true, 0.75f, a, b, 0.0f, Tensor()), 1e-5, 1e-5))
+    EXPECT_TRUE(
+        tensors_close(c, testing::ref::gemm(false, true, 0.75f, a, b, 0.0f, Tensor()), 1e-5, 1e-5))
         << m << "x" << n << "x" << k;
     set_num_threads(threads == 1 ? 2 : 1);
     const Tensor again = nans({m, n});
     kernels::backend().gemm(false, true, 0.75f, a, b, 0.0f, again);
     set_num_threads(threads);
-    EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+    EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0)
+        << m << "x" << n;
   }
 }
 
@@ -85,21 +87,25 @@ TEST(Gemm, TiledKernelMatchesReference) {
   const int threads = num_threads();
   for (bool ta : {false, true}) {
     for (bool tb : {false, true}) {
-      for (const auto& [m, n, k] : {std::tuple{1024, 64, 1024}, std::tuple{67, 37, 257}, std::tuple{100, 48, 300},
-                                    std::tuple{1024, 74, 64}, std::tuple{128, 512, 1024}, std::tuple{24, 16, 16},
-                                    std::tuple{31, 17, 19}}) {
+      for (const auto& [m, n, k] :
+           {std::tuple{1024, 64, 1024}, std::tuple{67, 37, 257}, std::tuple{100, 48, 300},
+            std::tuple{1024, 74, 64}, std::tuple{128, 512, 1024}, std::tuple{24, 16, 16},
+            std::tuple{31, 17, 19}}) {
         for (float beta : {0.0f, 1.0f}) {
           const Tensor a = operand(ta, m, k, 31), b = operand(tb, k, n, 32);
           const Tensor c0 = uniform({m, n}, 33);
           const Tensor c = c0.clone();
           kernels::backend().gemm(ta, tb, 0.5f, a, b, beta, c);
-          EXPECT_TRUE(tensors_close(c, testing::ref::gemm(ta, tb, 0.5f, a, b, beta, c0), 1e-4, 1e-4))
-              << (ta ? "T" : "N") << (tb ? "T" : "N") << " " << m << "x" << n << "x" << k << " beta " << beta;
+          EXPECT_TRUE(
+              tensors_close(c, testing::ref::gemm(ta, tb, 0.5f, a, b, beta, c0), 1e-4, 1e-4))
+              << (ta ? "T" : "N") << (tb ? "T" : "N") << " " << m << "x" << n << "x" << k
+              << " beta " << beta;
           set_num_threads(threads == 1 ? 2 : 1);
           const Tensor again = c0.clone();
           kernels::backend().gemm(ta, tb, 0.5f, a, b, beta, again);
           set_num_threads(threads);
-          EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0) << m << "x" << n;
+          EXPECT_EQ(std::memcmp(c.data<float>(), again.data<float>(), sizeof(float) * m * n), 0)
+              << m << "x" << n;
         }
       }
     }
@@ -108,7 +114,8 @@ TEST(Gemm, TiledKernelMatchesReference) {
   const Tensor a = uniform({30, 20}, 34), b = uniform({20, 40}, 35);
   const Tensor c = nans({30, 40});
   kernels::backend().gemm(false, false, 1.0f, a, b, 0.0f, c);
-  EXPECT_TRUE(tensors_close(c, testing::ref::gemm(false, false, 1.0f, a, b, 0.0f, Tensor()), 1e-5, 1e-5));
+  EXPECT_TRUE(
+      tensors_close(c, testing::ref::gemm(false, false, 1.0f, a, b, 0.0f, Tensor()), 1e-5, 1e-5));
 }
 
 TEST(Gemm, SeedDlrmTopMlpShape) {

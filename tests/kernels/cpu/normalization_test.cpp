@@ -17,7 +17,6 @@ using testing::plus;
 using testing::tensors_close;
 using testing::uniform;
 
-
 class NormKernelTest : public ::testing::TestWithParam<Shape> {};
 
 TEST_P(NormKernelTest, BatchNormStatisticsAndApply) {

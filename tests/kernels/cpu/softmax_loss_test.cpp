@@ -16,7 +16,6 @@ using testing::plus;
 using testing::tensors_close;
 using testing::uniform;
 
-
 class SoftmaxKernelTest : public ::testing::TestWithParam<std::tuple<Shape, bool>> {};
 
 TEST_P(SoftmaxKernelTest, ForwardAndBackward) {

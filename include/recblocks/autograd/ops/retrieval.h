@@ -40,13 +40,14 @@ enum class RetrievalLoss : std::uint8_t { kCategoricalCrossEntropy, kBPR, kLogis
 
 struct RetrievalLossOptions {
   RetrievalLoss kind = RetrievalLoss::kCategoricalCrossEntropy;
-  Tensor column_bias = {};  // float32 [N] or undefined
-  Tensor column_ids = {};   // int32|int64 [N] or undefined
+  Tensor column_bias = {};    // float32 [N] or undefined
+  Tensor column_ids = {};     // int32|int64 [N] or undefined
   Tensor column_counts = {};  // int64 [N], each >= 1, or undefined
-  float margin = 1.0f;      // kHinge
+  float margin = 1.0f;        // kHinge
 };
 
-Var retrieval_loss(const Var& scores, const Tensor& positives, const RetrievalLossOptions& options = {});
+Var retrieval_loss(const Var& scores, const Tensor& positives,
+                   const RetrievalLossOptions& options = {});
 
 // "categorical_crossentropy" (or "ce"), "bpr", "logistic", "hinge"; the
 // error lists them.
