@@ -6,6 +6,9 @@
 #
 #   --sanitize            ASan+UBSan build in build-asan/ (RelWithDebInfo at -O1 -g1,
 #                         without benchmarks and examples)
+#   --main                only what the main job needs: the library's and the CLI's
+#                         packages, and the `recblocks` CLI (no tests, benchmarks,
+#                         examples, Python environment or lint tools)
 #   --build-dir DIR       build directory (default build/, or build-asan/ with --sanitize;
 #                         env RECBLOCKS_BUILD_DIR)
 #   --build-type TYPE     CMAKE_BUILD_TYPE (default Release, RelWithDebInfo with --sanitize)
@@ -17,7 +20,7 @@
 #   -- ARGS...            everything after -- goes to cmake's configure step as well
 #
 # After rb_parse_args: RB_ROOT, RB_BUILD_DIR (absolute), RB_BUILD_TYPE, RB_SANITIZE (0/1),
-# RB_JOBS, RB_INSTALL (0/1), RB_BUILD (0/1), RB_CMAKE_ARGS (array), RB_REST (array: unparsed
+# RB_MAIN (0/1), RB_JOBS, RB_INSTALL (0/1), RB_BUILD (0/1), RB_CMAKE_ARGS (array), RB_REST (array: unparsed
 # arguments, only when rb_parse_args was called with --allow-rest as its first argument).
 
 RB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -47,6 +50,7 @@ rb_parse_args() {
     shift
   fi
   RB_SANITIZE=0
+  RB_MAIN=0
   RB_BUILD_DIR="${RECBLOCKS_BUILD_DIR:-}"
   RB_BUILD_TYPE=""
   RB_JOBS="${RECBLOCKS_JOBS:-$(nproc)}"
@@ -62,6 +66,7 @@ rb_parse_args() {
   while (($# > 0)); do
     case "$1" in
       --sanitize) RB_SANITIZE=1 ;;
+      --main) RB_MAIN=1 ;;
       --build-dir)
         [[ $# -ge 2 ]] || rb_die "--build-dir needs a directory"
         RB_BUILD_DIR="$2"
@@ -107,6 +112,7 @@ rb_parse_args() {
     esac
     shift
   done
+  ((RB_MAIN && RB_SANITIZE)) && rb_die "--main and --sanitize do not go together"
   [[ "${RB_JOBS}" =~ ^[1-9][0-9]*$ ]] || rb_die "--jobs: expected a positive number, got '${RB_JOBS}'"
   if [[ -z "${RB_BUILD_DIR}" ]]; then
     if ((RB_SANITIZE)); then

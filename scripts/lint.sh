@@ -4,6 +4,8 @@
 #   bash scripts/lint.sh src/cli/main.cpp          # check the files given
 #   bash scripts/lint.sh                           # check the C++ files changed since HEAD
 #   bash scripts/lint.sh --fix src/cli/main.cpp    # reformat them in place (format only)
+#   bash scripts/lint.sh --all                     # every tracked C++ file
+#   bash scripts/lint.sh --all --format-only       # clang-format alone (what CI checks)
 #
 # clang-tidy needs compile_commands.json from a configured build: build/ by default,
 # env RECBLOCKS_BUILD_DIR to choose another (bash scripts/setup.sh makes it). Headers
@@ -13,13 +15,26 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build_dir="${RECBLOCKS_BUILD_DIR:-${root}/build}"
 fix=0
-if [[ "${1:-}" == "--fix" ]]; then
-  fix=1
-  shift
-fi
+all=0
+format_only=0
+files=()
+for arg in "$@"; do
+  case "${arg}" in
+    --fix) fix=1 ;;
+    --all) all=1 ;;
+    --format-only) format_only=1 ;;
+    -*)
+      echo "error: unknown option ${arg}" >&2
+      exit 2
+      ;;
+    *) files+=("${arg}") ;;
+  esac
+done
 
-files=("$@")
-if ((${#files[@]} == 0)); then
+if ((all)); then
+  cd "${root}"
+  mapfile -t files < <(git ls-files -- '*.h' '*.hpp' '*.cpp' '*.cc')
+elif ((${#files[@]} == 0)); then
   cd "${root}"
   mapfile -t files < <({
     git diff --name-only HEAD -- 2>/dev/null || true
@@ -43,7 +58,7 @@ sources=()
 for f in "${files[@]}"; do
   [[ "${f}" =~ \.(cpp|cc)$ ]] && sources+=("${f}")
 done
-if ((${#sources[@]} > 0)); then
+if ((${#sources[@]} > 0 && !format_only)); then
   if [[ ! -f "${build_dir}/compile_commands.json" ]]; then
     echo "error: ${build_dir}/compile_commands.json not found; run bash scripts/setup.sh" >&2
     exit 1

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job in one line: installs and builds recblocks (scripts/setup.sh), then runs
+# The main job in one line: installs what the CLI needs and builds it (scripts/setup.sh
+# --main: no tests, benchmarks or examples; scripts/test.sh builds those), then runs
 # `recblocks demo`: the seed notebook end to end (MovieLens 1M through Merlin's ETL, the
 # custom DLRM built from blocks, fit 5 epochs at batch 1024 with Adam, evaluate, save to
 # custom_dlrm/).
@@ -16,7 +17,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-bash "${root}/scripts/setup.sh"
+bash "${root}/scripts/setup.sh" --main
 
 build_dir="${RECBLOCKS_BUILD_DIR:-${root}/build}"
 if (($# > 0)); then

@@ -14,8 +14,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 rb_parse_args "$@"
 
-# What the build needs, one group per purpose.
-packages=(
+# What the main job needs (the library and the CLI), one group per purpose.
+main_packages=(
   # compiler and build tools (g++ brings libgomp, the OpenMP runtime)
   g++ cmake ninja-build
   # the library (BLIS is the GEMM chosen in bench/RESULTS.md; OpenBLAS is the
@@ -27,6 +27,11 @@ packages=(
   libcurl4-openssl-dev libarchive-dev
   # retrieval: the approximate index (HNSW, IVF) for large catalogues
   libfaiss-dev
+)
+# What the tests, benchmarks and lint add.
+dev_packages=(
+  # rebuilds of unchanged sources from the compiler cache (CI's stages, a second checkout)
+  ccache
   # tests (python3-torch, Debian's CPU build, runs the PyTorch reference of
   # tests/parity and bench/torch_ref)
   libgtest-dev libgmock-dev python3 python3-numpy python3-sklearn python3-venv python3-pip python3-torch
@@ -35,6 +40,8 @@ packages=(
   # formatting and linting (.clang-format, .clang-tidy)
   clang-format clang-tidy
 )
+packages=("${main_packages[@]}")
+((RB_MAIN)) || packages+=("${dev_packages[@]}")
 
 # Prints the packages of "$@" that are not installed.
 missing_packages() {
@@ -94,23 +101,35 @@ python_env() {
 build() {
   local -a configure=(cmake -S "${RB_ROOT}" -B "${RB_BUILD_DIR}" -G Ninja
     "-DCMAKE_BUILD_TYPE=${RB_BUILD_TYPE}")
-  if ((RB_SANITIZE)); then
+  local -a targets=()
+  if ((RB_MAIN)); then
+    # The CLI alone: the test suite is most of the compile time and the main
+    # job does not need it.
+    configure+=(-DRECBLOCKS_BUILD_TESTS=OFF -DRECBLOCKS_BUILD_BENCH=OFF -DRECBLOCKS_BUILD_EXAMPLES=OFF)
+    targets=(--target recblocks_cli)
+  elif ((RB_SANITIZE)); then
     # -O1 -g1 (ASan's advice: fast enough to run, lines in stack traces) halves
     # the compile time of -O2 -g. Benchmarks and examples are not run there.
-    configure+=(-DRECBLOCKS_SANITIZE=ON -DRECBLOCKS_BUILD_BENCH=OFF -DRECBLOCKS_BUILD_EXAMPLES=OFF
-      "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+    configure+=(-DRECBLOCKS_SANITIZE=ON -DRECBLOCKS_BUILD_TESTS=ON -DRECBLOCKS_BUILD_BENCH=OFF
+      -DRECBLOCKS_BUILD_EXAMPLES=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
+  else
+    # Everything, also in a build directory that a --main build configured.
+    configure+=(-DRECBLOCKS_BUILD_TESTS=ON -DRECBLOCKS_BUILD_BENCH=ON -DRECBLOCKS_BUILD_EXAMPLES=ON)
   fi
   configure+=("${RB_CMAKE_ARGS[@]}")
   rb_log "Configuring ${RB_BUILD_TYPE} build in ${RB_BUILD_DIR}"
   rb_run "${configure[@]}"
   rb_log "Building with ${RB_JOBS} jobs"
-  rb_run cmake --build "${RB_BUILD_DIR}" --parallel "${RB_JOBS}"
+  # ccache (when installed; CMakeLists.txt uses it) keys on paths relative to
+  # the checkout, so a second clone or build directory reuses the objects.
+  CCACHE_BASEDIR="${RB_ROOT}" CCACHE_NOHASHDIR=1 \
+    rb_run cmake --build "${RB_BUILD_DIR}" --parallel "${RB_JOBS}" "${targets[@]}"
 }
 
 start=${SECONDS}
 if ((RB_INSTALL)); then
   install_packages
-  python_env
+  ((RB_MAIN)) || python_env
 fi
 if ((RB_BUILD)); then
   build

@@ -193,6 +193,40 @@ TEST(RankingModels, DeepFMIsFirstOrderPlusFMPlusDeep) {
   });
 }
 
+TEST(RankingModels, DLRMIsDotInteractionOfEmbeddingsAndBottomMLPThenTop) {
+  const Dataset data = planted_dataset(200, 5);
+  const Model model = trained(DLRMModel(data.schema(), {.embedding_dim = 4,
+                                                        .bottom_block = MLPBlock({4}),
+                                                        .top_block = MLPBlock({8}),
+                                                        .prediction_tasks = binary_task()}),
+                              data);
+  const State s = model.state();
+  expect_matches(model, data, [&](const Row& r) {
+    // Bottom MLP on the continuous columns, ReLU (Merlin's MLPBlock).
+    const Vec bottom = dense({r.a, r.b}, weight(s, "deep_continuous/1/dense_0/kernel"),
+                             weight(s, "deep_continuous/1/dense_0/bias"), true);
+    // The interaction's vectors in the dict's key order: deep_continuous,
+    // then the embeddings (gender, movieId, userId).
+    const std::vector<Vec> v = {bottom, row(weight(s, "embeddings/gender"), r.gender),
+                                row(weight(s, "embeddings/movieId"), r.movie),
+                                row(weight(s, "embeddings/userId"), r.user)};
+    // The DLRM paper's strict lower triangle, row by row: (1,0), (2,0), (2,1), ...
+    Vec x;
+    for (std::size_t i = 1; i < v.size(); ++i) {
+      for (std::size_t j = 0; j < i; ++j) {
+        double dot = 0;
+        for (std::size_t d = 0; d < v[i].size(); ++d) dot += v[i][d] * v[j][d];
+        x.push_back(dot);
+      }
+    }
+    // Shortcut concatenated after the pairs ("block" before "shortcut" in key order).
+    append(x, bottom);
+    // The top MLP (its names are a suffix of the bottom MLP's: looked up whole).
+    const Vec h = dense(x, s.at("1/dense_0/kernel"), s.at("1/dense_0/bias"), true);
+    return sigmoid(dense(h, weight(s, kHead + "kernel"), weight(s, kHead + "bias"), false)[0]);
+  });
+}
+
 // The bin of a two-column cross (crosses.h), written out here.
 std::int64_t cross_bin(std::int64_t a, std::int64_t na, std::int64_t b, std::int64_t nb,
                        std::int64_t num_bins) {
