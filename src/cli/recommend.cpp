@@ -91,7 +91,9 @@ void run_recommend(const RecommendArgs& args) {
   const Dataset data = Dataset::load(args.data);
   retrieval::TopKRecommender top(model, data);
   if (args.index != "exact") {
-    top.use_index({.kind = retrieval::ann_kind_from_name(args.index)});
+    top.use_index(std::make_shared<retrieval::AnnIndex>(
+        top.item_vectors(),
+        retrieval::AnnOptions{.kind = retrieval::ann_kind_from_name(args.index)}));
   }
   const retrieval::SeenItems seen(data, user_column, item_column);
   const retrieval::SeenItems* exclude = args.include_seen ? nullptr : &seen;

@@ -309,8 +309,10 @@ Flow with_sampled_candidates(const Flow& body, const Var& drawn) {
   return Flow::dict(std::move(entries));
 }
 
-Forward run_forward(const Model::Impl& impl, RunContext& run) {
-  Forward out;
+// The tasks' logits into `logits` (cleared first; a training step passes
+// the same vector every time, so its capacity is reused).
+void run_forward_into(const Model::Impl& impl, RunContext& run, std::vector<Var>& logits) {
+  logits.clear();
   const Flow body = impl.body.forward(Flow::inputs(run.batch()), run);
   for (const PredictionTask& task : impl.tasks) {
     Flow input = task_input(body, task);
@@ -323,8 +325,13 @@ Forward run_forward(const Model::Impl& impl, RunContext& run) {
         input = with_sampled_candidates(input, vectors);
       }
     }
-    out.logits.push_back(task.head().forward(input, run).as_tensor(task.name()));
+    logits.push_back(task.head().forward(input, run).as_tensor(task.name()));
   }
+}
+
+Forward run_forward(const Model::Impl& impl, RunContext& run) {
+  Forward out;
+  run_forward_into(impl, run, out.logits);
   return out;
 }
 
@@ -419,6 +426,168 @@ std::string format_logs(const Logs& logs) {
 
 // ---- fit --------------------------------------------------------------------
 
+namespace {
+
+// What every step of a fit shares, made once before the first.
+struct FitState {
+  FitState() = default;
+  FitState(const FitState&) = delete;  // step_loss and step_regularization point into it
+  FitState& operator=(const FitState&) = delete;
+
+  std::vector<std::pair<std::string, ParameterPtr>> params;
+  std::vector<std::pair<ParameterPtr, float>> regs;
+  std::vector<float> weights;  // per task
+  // Per task, refilled each step.
+  std::vector<Tensor> targets;
+  std::vector<Var> logits;
+  std::vector<Tensor> logits_values;
+  // What on_batch_end receives: the keys made once, the values set each
+  // step through these pointers (no key built per step).
+  Logs step_logs{{"loss", 0.0}, {"regularization_loss", 0.0}};
+  double* step_loss = &step_logs["loss"];
+  double* step_regularization = &step_logs["regularization_loss"];
+};
+
+// One epoch in progress: its training metrics and progress bar.
+struct EpochState {
+  TaskMetrics metrics;
+  bool metrics_seen = false;
+  // After a resume, the batches done before the checkpoint; the rate and
+  // the ETA count only this run's batches.
+  std::int64_t skip = 0;
+  std::int64_t rows_before = 0;
+  detail::Progress progress;
+
+  EpochState(const std::vector<PredictionTask>& tasks, const Model::Impl::Position& pos,
+             const FitOptions& options, std::int64_t steps_per_epoch)
+      : metrics(tasks),
+        skip(pos.batch_in_epoch),
+        rows_before(pos.rows),
+        progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs),
+                 steps_per_epoch - pos.batch_in_epoch, options.progress) {}
+};
+
+struct StepLosses {
+  double loss = 0;            // sum of weight * task loss
+  double regularization = 0;  // sum of the L2 terms
+};
+
+// One training step on `batch` (the epoch's batch number `index`, from 1):
+// forward, the tasks' losses and the regularization, backward and the
+// optimizer's update. Adds each task's loss times the rows to the
+// position's sums; on a training-metrics step, updates the epoch's
+// metrics. A non-finite loss or gradient throws NonFiniteError naming the
+// step and the first non-finite value.
+StepLosses training_step(Model::Impl& impl, FitState& state, EpochState& epoch,
+                         const FitOptions& options, const Batch& batch, std::int64_t index) {
+  Model::Impl::Position& pos = impl.position;
+  const auto& params = state.params;
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+    state.targets[t] = impl.tasks[t].prepare_targets(batch.tensor(impl.tasks[t].target()));
+  }
+  const std::int64_t step = pos.global_step + 1;
+  impl.tape.reset();
+  StepLosses out;
+  RunContext run(impl.tape, batch, true);
+  // The step's drawn negatives are the step's: forgotten when it ends
+  // (or throws), so a later loss or metric call expects none.
+  const ForgetDraws forget{impl.tasks, impl.tape};
+  run_forward_into(impl, run, state.logits);
+  Var total;
+  for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+    const Var task_loss = impl.tasks[t].loss(state.logits[t], state.targets[t]);
+    const double v = task_loss.value().item();
+    pos.task_loss_sums[t] += v * static_cast<double>(batch.rows());
+    out.loss += state.weights[t] * v;
+    const Var weighted =
+        state.weights[t] == 1.0f ? task_loss : ops::scale(task_loss, state.weights[t]);
+    total = total.defined() ? ops::add(total, weighted) : weighted;
+  }
+  for (const auto& [p, factor] : state.regs) {
+    const Var w = run.param(p);
+    const Var term = ops::scale(ops::sum_all(ops::mul(w, w)), factor);
+    out.regularization += term.value().item();
+    total = ops::add(total, term);
+  }
+  if (!std::isfinite(total.value().item())) {
+    throw NonFiniteError(
+        fmt::format("training stopped at step {} (epoch {}, batch {}): the loss is {}; "
+                    "first non-finite value: {}",
+                    step, pos.epoch + 1, index, total.value().item(),
+                    locate_non_finite(impl.tape, batch, params)));
+  }
+  const bool want_metrics =
+      options.train_metrics_steps > 0 && step % options.train_metrics_steps == 0;
+  if (want_metrics) {
+    for (std::size_t t = 0; t < impl.tasks.size(); ++t)
+      state.logits_values[t] = state.logits[t].value();
+    epoch.metrics.update(impl.tasks, state.logits_values, state.targets);
+    epoch.metrics_seen = true;
+  }
+  try {
+    impl.tape.backward(total);
+    impl.optimizer.step();
+  } catch (const NonFiniteError&) {
+    throw;
+  } catch (const ValueError& e) {
+    if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
+    // A gradient went bad (the optimizer checks before updating):
+    // name the input or op behind it too.
+    throw NonFiniteError(fmt::format(
+        "training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
+        "value: {}",
+        step, pos.epoch + 1, index, e.what(), locate_non_finite(impl.tape, batch, params)));
+  }
+  return out;
+}
+
+// The epoch's batches not done yet: a training step each, then the
+// position, the progress bar and the callbacks' on_batch_end.
+void train_epoch(Model& model, Model::Impl& impl, Loader& loader, FitState& state,
+                 EpochState& epoch, const FitOptions& options) {
+  Model::Impl::Position& pos = impl.position;
+  loader.set_epoch(static_cast<std::uint64_t>(pos.epoch));
+  std::int64_t index = 0;
+  for (const Batch& batch : loader) {
+    if (index++ < epoch.skip) continue;  // resumed: done before the checkpoint
+    const StepLosses losses = training_step(impl, state, epoch, options, batch, index);
+    pos.loss_sum += losses.loss * static_cast<double>(batch.rows());
+    pos.regularization_sum += losses.regularization * static_cast<double>(batch.rows());
+    pos.rows += batch.rows();
+    pos.global_step += 1;
+    pos.batch_in_epoch = index;
+    epoch.progress.update(index - epoch.skip, pos.rows - epoch.rows_before,
+                          pos.loss_sum / static_cast<double>(pos.rows));
+    if (!options.callbacks.empty()) {
+      *state.step_loss = losses.loss;
+      *state.step_regularization = losses.regularization;
+      for (const CallbackPtr& cb : options.callbacks)
+        cb->on_batch_end(model, pos.global_step, state.step_logs);
+    }
+  }
+  impl.tape.reset();
+}
+
+// The finished epoch's logs: the mean losses over its rows, each task's
+// with several tasks, and its training metrics if any were taken.
+Logs epoch_logs(const Model::Impl& impl, const EpochState& epoch) {
+  const Model::Impl::Position& pos = impl.position;
+  Logs logs;
+  const double rows = static_cast<double>(std::max<std::int64_t>(1, pos.rows));
+  logs["loss"] = pos.loss_sum / rows;
+  logs["regularization_loss"] = pos.regularization_sum / rows;
+  logs["total_loss"] = logs["loss"] + logs["regularization_loss"];
+  if (impl.tasks.size() > 1) {
+    for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
+      logs[impl.tasks[t].name() + "/loss"] = pos.task_loss_sums[t] / rows;
+    }
+  }
+  if (epoch.metrics_seen) epoch.metrics.write(impl.tasks, logs);
+  return logs;
+}
+
+}  // namespace
+
 History Model::fit(const Dataset& train, FitOptions options) {
   checked_impl();
   RB_CHECK(compiled(), ValueError, "fit: the model is not compiled: call compile(optimizer) first");
@@ -447,18 +616,19 @@ History Model::fit(const Dataset& train, FitOptions options) {
       task.set_item_catalogue(train);
     }
   }
-  const auto params = impl.parameters();
-  const auto regs = all_regularizers(impl);
-  std::vector<float> weights = impl.compile.loss_weights;
-  if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
+  FitState state;
+  state.params = impl.parameters();
+  state.regs = all_regularizers(impl);
+  state.weights = impl.compile.loss_weights;
+  if (state.weights.empty()) state.weights.assign(impl.tasks.size(), 1.0f);
+  state.targets.resize(impl.tasks.size());
+  state.logits_values.resize(impl.tasks.size());
 
   Loader loader(
       train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
   const std::int64_t steps_per_epoch = loader.num_batches();
   for (const CallbackPtr& cb : options.callbacks) cb->on_train_begin(*this);
 
-  std::vector<Tensor> targets(impl.tasks.size());
-  std::vector<Tensor> logits_values(impl.tasks.size());
   bool stop = false;
   for (; pos.epoch < options.epochs && !stop; ++pos.epoch) {
     if (pos.batch_in_epoch == 0) {
@@ -466,111 +636,21 @@ History Model::fit(const Dataset& train, FitOptions options) {
       pos.task_loss_sums.assign(impl.tasks.size(), 0.0);
       pos.rows = 0;
     }
-    TaskMetrics metrics(impl.tasks);
-    bool metrics_seen = false;
-    // After a resume, the rate and the ETA count only this run's batches.
-    const std::int64_t skip = pos.batch_in_epoch;
-    const std::int64_t rows_before = pos.rows;
-    detail::Progress progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs),
-                              steps_per_epoch - skip, options.progress);
-    loader.set_epoch(static_cast<std::uint64_t>(pos.epoch));
-    std::int64_t index = 0;
-    for (const Batch& batch : loader) {
-      if (index++ < skip) continue;  // resumed: done before the checkpoint
-      for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
-        targets[t] = impl.tasks[t].prepare_targets(batch.tensor(impl.tasks[t].target()));
-      }
-      const std::int64_t step = pos.global_step + 1;
-      impl.tape.reset();
-      double step_loss = 0;
-      double step_reg = 0;
-      {
-        RunContext run(impl.tape, batch, true);
-        // The step's drawn negatives are the step's: forgotten when it ends
-        // (or throws), so a later loss or metric call expects none.
-        const ForgetDraws forget{impl.tasks, impl.tape};
-        const Forward fwd = run_forward(impl, run);
-        Var total;
-        for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
-          const Var task_loss = impl.tasks[t].loss(fwd.logits[t], targets[t]);
-          const double v = task_loss.value().item();
-          pos.task_loss_sums[t] += v * static_cast<double>(batch.rows());
-          step_loss += weights[t] * v;
-          const Var weighted = weights[t] == 1.0f ? task_loss : ops::scale(task_loss, weights[t]);
-          total = total.defined() ? ops::add(total, weighted) : weighted;
-        }
-        for (const auto& [p, factor] : regs) {
-          const Var w = run.param(p);
-          const Var term = ops::scale(ops::sum_all(ops::mul(w, w)), factor);
-          step_reg += term.value().item();
-          total = ops::add(total, term);
-        }
-        if (!std::isfinite(total.value().item())) {
-          throw NonFiniteError(
-              fmt::format("training stopped at step {} (epoch {}, batch {}): the loss is {}; "
-                          "first non-finite value: {}",
-                          step, pos.epoch + 1, index, total.value().item(),
-                          locate_non_finite(impl.tape, batch, params)));
-        }
-        const bool want_metrics =
-            options.train_metrics_steps > 0 && step % options.train_metrics_steps == 0;
-        if (want_metrics) {
-          for (std::size_t t = 0; t < impl.tasks.size(); ++t)
-            logits_values[t] = fwd.logits[t].value();
-          metrics.update(impl.tasks, logits_values, targets);
-          metrics_seen = true;
-        }
-        try {
-          impl.tape.backward(total);
-          impl.optimizer.step();
-        } catch (const NonFiniteError&) {
-          throw;
-        } catch (const ValueError& e) {
-          if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
-          // A gradient went bad (the optimizer checks before updating):
-          // name the input or op behind it too.
-          throw NonFiniteError(fmt::format(
-              "training stopped at step {} (epoch {}, batch {}): {}; first non-finite "
-              "value: {}",
-              step, pos.epoch + 1, index, e.what(), locate_non_finite(impl.tape, batch, params)));
-        }
-      }
-      pos.loss_sum += step_loss * static_cast<double>(batch.rows());
-      pos.regularization_sum += step_reg * static_cast<double>(batch.rows());
-      pos.rows += batch.rows();
-      pos.global_step = step;
-      pos.batch_in_epoch = index;
-      progress.update(index - skip, pos.rows - rows_before,
-                      pos.loss_sum / static_cast<double>(pos.rows));
-      if (!options.callbacks.empty()) {
-        const Logs step_logs{{"loss", step_loss}, {"regularization_loss", step_reg}};
-        for (const CallbackPtr& cb : options.callbacks) cb->on_batch_end(*this, step, step_logs);
-      }
-    }
-    impl.tape.reset();
+    EpochState epoch(impl.tasks, pos, options, steps_per_epoch);
+    train_epoch(*this, impl, loader, state, epoch, options);
 
-    Logs logs;
-    const double rows = static_cast<double>(std::max<std::int64_t>(1, pos.rows));
-    logs["loss"] = pos.loss_sum / rows;
-    logs["regularization_loss"] = pos.regularization_sum / rows;
-    logs["total_loss"] = logs["loss"] + logs["regularization_loss"];
-    if (impl.tasks.size() > 1) {
-      for (std::size_t t = 0; t < impl.tasks.size(); ++t) {
-        logs[impl.tasks[t].name() + "/loss"] = pos.task_loss_sums[t] / rows;
-      }
-    }
-    if (metrics_seen) metrics.write(impl.tasks, logs);
-    const double train_seconds = progress.seconds();
+    Logs logs = epoch_logs(impl, epoch);
+    const double train_seconds = epoch.progress.seconds();
     if (options.validation_data) {
       const Logs val =
           evaluate(*options.validation_data, {.batch_size = options.batch_size, .progress = false});
       for (const auto& [k, v] : val) logs["val_" + k] = v;
     }
-    progress.finish(
-        fmt::format("{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch - skip, train_seconds,
-                    detail::Progress::human(static_cast<double>(pos.rows - rows_before) /
-                                            std::max(1e-9, train_seconds)),
-                    format_logs(logs)));
+    epoch.progress.finish(fmt::format(
+        "{} steps, {:.1f} s, {} rows/s; {}", steps_per_epoch - epoch.skip, train_seconds,
+        detail::Progress::human(static_cast<double>(pos.rows - epoch.rows_before) /
+                                std::max(1e-9, train_seconds)),
+        format_logs(logs)));
     pos.history.epochs.push_back(logs);
     pos.batch_in_epoch = 0;
     // The position a checkpoint written now must resume from: the next epoch.

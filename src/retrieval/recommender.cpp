@@ -171,8 +171,14 @@ TopK Recommender::recommend_exact(const Dataset& queries, std::int64_t k,
   return search(queries, k, seen, true);
 }
 
-void Recommender::use_index(AnnOptions options) {
-  index_ = std::make_shared<AnnIndex>(item_vectors_, options);
+void Recommender::use_index(std::shared_ptr<const ItemIndex> index) {
+  RB_CHECK(index == nullptr ||
+               (index->size() == item_vectors_.size(0) && index->dim() == item_vectors_.size(1)),
+           ValueError,
+           "use_index: an index of {} items of dim {}, expected the catalogue's {} of dim {}",
+           index ? index->size() : 0, index ? index->dim() : 0, item_vectors_.size(0),
+           item_vectors_.size(1));
+  index_ = std::move(index);
 }
 
 double Recommender::index_recall(const Dataset& queries, std::int64_t k,

@@ -158,4 +158,26 @@ TopK top_k(const Tensor& queries, const Tensor& items, std::int64_t k,
   return result;
 }
 
+double recall_against(const TopK& approx, const TopK& exact) {
+  RB_CHECK(
+      approx.ids.rank() == 2 && exact.ids.rank() == 2 && approx.ids.size(0) == exact.ids.size(0),
+      ShapeError, "recall_against: answers of shapes {} and {}, expected the same queries",
+      approx.ids.shape(), exact.ids.shape());
+  const std::int64_t q = exact.ids.size(0);
+  RB_CHECK(q > 0, ValueError, "recall_against: no queries");
+  double total = 0;
+  for (std::int64_t r = 0; r < q; ++r) {
+    const std::int64_t* e = exact.ids.data<std::int64_t>() + r * exact.ids.size(1);
+    const std::int64_t* a = approx.ids.data<std::int64_t>() + r * approx.ids.size(1);
+    std::int64_t relevant = 0, found = 0;
+    for (std::int64_t j = 0; j < exact.ids.size(1); ++j) {
+      if (e[j] < 0) continue;
+      ++relevant;
+      found += std::find(a, a + approx.ids.size(1), e[j]) != a + approx.ids.size(1) ? 1 : 0;
+    }
+    total += relevant == 0 ? 1.0 : static_cast<double>(found) / static_cast<double>(relevant);
+  }
+  return total / static_cast<double>(q);
+}
+
 }  // namespace recblocks::retrieval

@@ -44,18 +44,21 @@ endif()
 
 step("build the consumer" ${CMAKE_COMMAND} --build ${build} --config ${BUILD_TYPE})
 
-find_program(consumer_exe consumer PATHS ${build} ${build}/${BUILD_TYPE} NO_DEFAULT_PATH REQUIRED)
-step("run ${consumer_exe}" ${consumer_exe})
-message(STATUS "package_consumer: the consumer printed:\n${step_output}")
+# consumer links recblocks::recblocks, engine_consumer recblocks::engine only.
+foreach(exe consumer engine_consumer)
+  find_program(${exe}_exe ${exe} PATHS ${build} ${build}/${BUILD_TYPE} NO_DEFAULT_PATH REQUIRED)
+  step("run ${${exe}_exe}" ${${exe}_exe})
+  message(STATUS "package_consumer: ${exe} printed:\n${step_output}")
 
-# What consumer/main.cpp prints when the installed library works.
-foreach(expected
-    "recblocks ${EXPECTED_VERSION}"
-    "shape=\\[2, 3\\], dtype=float32"
-    "sum of a: 21"
-    "a @ b: 22 28 49 64")
-  if(NOT step_output MATCHES "${expected}")
-    message(FATAL_ERROR "package_consumer: expected the output to match '${expected}'")
-  endif()
+  # What consumer/main.cpp prints when the installed library works.
+  foreach(expected
+      "recblocks ${EXPECTED_VERSION}"
+      "shape=\\[2, 3\\], dtype=float32"
+      "sum of a: 21"
+      "a @ b: 22 28 49 64")
+    if(NOT step_output MATCHES "${expected}")
+      message(FATAL_ERROR "package_consumer: expected the output of ${exe} to match '${expected}'")
+    endif()
+  endforeach()
 endforeach()
 message(STATUS "package_consumer: passed")

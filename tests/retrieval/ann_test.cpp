@@ -1,6 +1,7 @@
 // retrieval::AnnIndex (FAISS HNSW and IVF, inner product) against the exact
 // scan retrieval::top_k: recall on a clustered catalogue, an IVF probing
-// every list equal to the exact answer, exclusions, k capped, and errors.
+// every list equal to the exact answer, exclusions, k capped, errors, and a
+// Recommender serving from one (as its retrieval::ItemIndex).
 #include "recblocks/retrieval/ann.h"
 
 #include <gmock/gmock.h>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "recblocks/core/rng.h"
+#include "recblocks/retrieval/recommender.h"
 #include "recblocks/retrieval/topk.h"
 
 namespace recblocks {
@@ -103,6 +105,48 @@ TEST(AnnIndex, ExcludedItemsNeverComeBackAndKIsCapped) {
     }
   }
   EXPECT_EQ(index.search(queries, 1000).ids.size(1), 300);
+}
+
+std::vector<std::int64_t> ids_of(const retrieval::TopK& top) {
+  const std::int64_t* p = top.ids.data<std::int64_t>();
+  return {p, p + top.ids.numel()};
+}
+
+// A Recommender takes any ItemIndex over its item vectors; an HNSW graph of
+// five items finds what the exact scan finds.
+TEST(AnnIndex, RecommenderServesFromItAsItsItemIndex) {
+  // movieId 40 seen 5 times, 10 four times, 30 three, 20 twice, 50 once.
+  const std::vector<std::int64_t> movies = {40, 10, 30, 40, 20, 10, 40, 30,
+                                            10, 40, 50, 30, 10, 20, 40};
+  const auto rows = static_cast<std::int64_t>(movies.size());
+  const std::vector<std::int64_t> users(movies.size(), 7);
+  const Dataset train(Schema({ColumnSchema("userId", DType::kInt64, {Tags::USER_ID}),
+                              ColumnSchema("movieId", DType::kInt64, {Tags::ITEM_ID})}),
+                      {{"userId", Column{Tensor::from<std::int64_t>({rows}, users), {}}},
+                       {"movieId", Column{Tensor::from<std::int64_t>({rows}, movies), {}}}});
+  retrieval::PopularityRecommender top(train, "movieId");
+  const retrieval::TopK exact = top.recommend(train.slice_rows(0, 2), 3);
+  EXPECT_EQ(ids_of(exact), (std::vector<std::int64_t>{40, 10, 30, 40, 10, 30}));
+
+  auto index = std::make_shared<AnnIndex>(top.item_vectors());  // HNSW: exact at this size
+  top.use_index(index);
+  EXPECT_TRUE(top.has_index());
+  const retrieval::TopK served = top.recommend(train.slice_rows(0, 2), 3);
+  EXPECT_EQ(ids_of(served), ids_of(exact));
+  EXPECT_DOUBLE_EQ(top.index_recall(train.slice_rows(0, 2), 3), 1.0);
+
+  // An index over other vectors is refused, naming both sizes.
+  auto other = std::make_shared<AnnIndex>(Tensor::full({6, 1}, 1.0f));
+  try {
+    top.use_index(other);
+    ADD_FAILURE() << "use_index took an index of 6 items for a catalogue of 5";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("use_index: an index of 6 items of dim 1, expected the catalogue's 5"));
+  }
+  EXPECT_TRUE(top.has_index()) << "a refused index leaves the one in use";
+  top.use_index(nullptr);
+  EXPECT_FALSE(top.has_index());
 }
 
 TEST(AnnIndex, Errors) {

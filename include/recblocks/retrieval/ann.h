@@ -1,5 +1,7 @@
 // Approximate top-k by inner product for large catalogues, on FAISS (the
-// Debian package libfaiss-dev): HNSW graphs or an inverted file (IVF).
+// Debian package libfaiss-dev): HNSW graphs or an inverted file (IVF). In
+// the recblocks::ann library (the engine never links FAISS); an AnnIndex is
+// a retrieval::ItemIndex (index.h), which a Recommender can serve from.
 //
 //   rb::retrieval::AnnIndex index(items, {.kind = rb::retrieval::AnnKind::kHnsw});
 //   rb::retrieval::TopK approx = index.search(queries, 10);
@@ -21,6 +23,7 @@
 
 #include "recblocks/core/ragged.h"
 #include "recblocks/core/tensor.h"
+#include "recblocks/retrieval/index.h"
 #include "recblocks/retrieval/topk.h"
 
 namespace recblocks::retrieval {
@@ -44,28 +47,25 @@ struct AnnOptions {
 AnnKind ann_kind_from_name(std::string_view name);
 const char* ann_kind_name(AnnKind kind);
 
-class AnnIndex {
+class AnnIndex final : public ItemIndex {
  public:
   // items: float32 [N, d], N >= 1 (copied into the index).
   AnnIndex(const Tensor& items, AnnOptions options = {});
-  ~AnnIndex();
+  ~AnnIndex() override;
   AnnIndex(AnnIndex&&) noexcept;
   AnnIndex& operator=(AnnIndex&&) noexcept;
 
-  std::int64_t size() const;
-  std::int64_t dim() const;
+  std::int64_t size() const override;
+  std::int64_t dim() const override;
   const AnnOptions& options() const { return options_; }
   // queries float32 [Q, d]; exclude as in retrieval::top_k.
-  TopK search(const Tensor& queries, std::int64_t k, const RaggedTensor* exclude = nullptr) const;
+  TopK search(const Tensor& queries, std::int64_t k,
+              const RaggedTensor* exclude = nullptr) const override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
   AnnOptions options_;
 };
-
-// The mean over queries of |approx row ∩ exact row| / (items in the exact
-// row): how much of the exact answer the approximate one found.
-double recall_against(const TopK& approx, const TopK& exact);
 
 }  // namespace recblocks::retrieval

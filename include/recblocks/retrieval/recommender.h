@@ -35,7 +35,7 @@
 
 #include "recblocks/data/dataset.h"
 #include "recblocks/model/model.h"
-#include "recblocks/retrieval/ann.h"
+#include "recblocks/retrieval/index.h"
 #include "recblocks/retrieval/topk.h"
 
 namespace recblocks::retrieval {
@@ -84,9 +84,11 @@ class Recommender {
   // Always by the exact scan.
   TopK recommend_exact(const Dataset& queries, std::int64_t k,
                        const SeenItems* seen = nullptr) const;
-  // Builds an approximate index (FAISS) over the item vectors, which
-  // recommend() then uses; evaluate() stays exact.
-  void use_index(AnnOptions options);
+  // Serves recommend() from `index` (null: back to the exact scan), which
+  // must hold item_vectors() in their order (rows = catalogue positions):
+  // e.g. a retrieval::AnnIndex (ann.h, FAISS) built over them. evaluate()
+  // stays exact. ValueError when its size or dim differ from the catalogue's.
+  void use_index(std::shared_ptr<const ItemIndex> index);
   bool has_index() const { return index_ != nullptr; }
   // recall_against(index answer, exact answer) on these queries.
   double index_recall(const Dataset& queries, std::int64_t k,
@@ -106,7 +108,7 @@ class Recommender {
   std::string item_column_;
   Tensor item_ids_;
   Tensor item_vectors_;
-  std::shared_ptr<AnnIndex> index_;
+  std::shared_ptr<const ItemIndex> index_;
 };
 
 struct TopKRecommenderOptions {

@@ -40,4 +40,9 @@ struct TopK {
 TopK top_k(const Tensor& queries, const Tensor& items, std::int64_t k,
            const RaggedTensor* exclude = nullptr);
 
+// The mean over queries of |approx row ∩ exact row| / (items in the exact
+// row): how much of the exact answer an approximate one (an ItemIndex's,
+// index.h) found.
+double recall_against(const TopK& approx, const TopK& exact);
+
 }  // namespace recblocks::retrieval

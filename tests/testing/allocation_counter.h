@@ -1,0 +1,14 @@
+// Counting heap allocations: allocation_counter.cpp replaces the global
+// operator new/delete, so only an executable that compiles it in (the
+// allocation tests) counts. While g_counting is true, every operator new
+// call, on any thread, adds one to g_allocations.
+#pragma once
+
+#include <atomic>
+
+namespace recblocks::testing {
+
+extern std::atomic<bool> g_counting;
+extern std::atomic<long> g_allocations;
+
+}  // namespace recblocks::testing
