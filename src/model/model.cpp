@@ -523,10 +523,7 @@ History Model::fit(const Dataset& train, FitOptions options) {
         try {
           impl.tape.backward(total);
           impl.optimizer.step();
-        } catch (const NonFiniteError&) {
-          throw;
-        } catch (const ValueError& e) {
-          if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
+        } catch (const NonFiniteError& e) {
           // A gradient went bad (the optimizer checks before updating):
           // name the input or op behind it too.
           throw NonFiniteError(fmt::format(
