@@ -527,10 +527,7 @@ StepLosses training_step(Model::Impl& impl, FitState& state, EpochState& epoch,
   try {
     impl.tape.backward(total);
     impl.optimizer.step();
-  } catch (const NonFiniteError&) {
-    throw;
-  } catch (const ValueError& e) {
-    if (std::string_view(e.what()).find("not finite") == std::string_view::npos) throw;
+  } catch (const NonFiniteError& e) {
     // A gradient went bad (the optimizer checks before updating):
     // name the input or op behind it too.
     throw NonFiniteError(fmt::format(

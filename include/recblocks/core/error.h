@@ -29,6 +29,14 @@ class ValueError : public Error {
   using Error::Error;
 };
 
+// A NaN or an infinity where a finite number is needed: a gradient the
+// optimizer refuses, a training loss. A ValueError, so catches of that
+// keep working.
+class NonFiniteError : public ValueError {
+ public:
+  using ValueError::ValueError;
+};
+
 }  // namespace recblocks
 
 // RB_CHECK(cond, ErrorType, "fmt", args...) throws ErrorType(fmt::format(...))

@@ -46,6 +46,38 @@ struct SparseRows {
   Tensor values;  // float32 [n, dim]
 };
 
+// The retrieval losses (autograd/ops/retrieval.h defines them) and what
+// they read besides the scores.
+enum class RetrievalLoss : std::uint8_t { kCategoricalCrossEntropy, kBPR, kLogistic, kHinge };
+struct RetrievalLossArgs {
+  RetrievalLoss kind = RetrievalLoss::kCategoricalCrossEntropy;
+  Tensor column_bias;    // float32 [C] or undefined
+  Tensor column_ids;     // int32|int64 [C] or undefined
+  Tensor column_counts;  // int64 [C], each >= 1, or undefined
+  float margin = 1.0f;   // kHinge
+};
+
+// The optimizers' update rules (optim/optim.h gives the formulas). The
+// gradient g excludes weight decay: the rules add weight_decay * w.
+//   kSgd             (no state)
+//   kMomentum        state {velocity}
+//   kAdam            state {m, v}
+//   kAdagrad         state {accumulator}
+//   kRowwiseAdagrad  state {accumulator [rows]}: one per row of [rows, dim]
+//   kFtrl            state {accumulator n, linear z}
+enum class UpdateRule : std::uint8_t { kSgd, kMomentum, kAdam, kAdagrad, kRowwiseAdagrad, kFtrl };
+struct UpdateScalars {
+  float lr = 0;
+  float weight_decay = 0;  // coupled (added to g); Adam: 0 when decoupled
+  float momentum = 0;      // kMomentum
+  bool nesterov = false;   // kMomentum
+  float beta_1 = 0, one_minus_beta_1 = 0, beta_2 = 0, one_minus_beta_2 = 0;  // kAdam
+  float epsilon = 0;               // kAdam, kAdagrad, kRowwiseAdagrad
+  float decoupled = 0;             // kAdam: lr * weight_decay of AdamW, else 0
+  float adam_step = 0;             // kAdam: lr sqrt(1 - beta_2^t) / (1 - beta_1^t)
+  float l1 = 0, l2 = 0, beta = 0;  // kFtrl
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -171,9 +203,56 @@ class Backend {
                                              const Tensor& log_probs, const Tensor& loss) = 0;
   virtual void softmax_cross_entropy_backward(const Tensor& log_probs, const Tensor& labels,
                                               float dloss, const GradOut& dlogits) = 0;
+
+  // Retrieval loss of scores [R, C], positives int32|int64 [R] in [0, C)
+  // (checked by the caller): loss, a float32 scalar, and unit [R, C], the
+  // gradient w.r.t. the scores for an upstream gradient of 1. Throws
+  // ValueError if a row's positive scores -inf. Scratch from `arena`.
+  virtual void retrieval_loss_forward(const Tensor& scores, const Tensor& positives,
+                                      const RetrievalLossArgs& args, const Tensor& unit,
+                                      const Tensor& loss, Arena& arena) = 0;
+  // dscores (+)= dloss * unit. dscores may be unit itself (not
+  // accumulating): unit is then scaled in place.
+  virtual void retrieval_loss_backward(const Tensor& unit, float dloss, const GradOut& dscores) = 0;
+
+  // Index of the first non-finite element of float32 x, or -1.
+  virtual std::int64_t find_non_finite(const Tensor& x) = 0;
+  // True when every element of float32 x equals value.
+  virtual bool all_equal(const Tensor& x, float value) = 0;
+  // Sparse segments of one table summed: the union of their rows, sorted,
+  // each row's values added in segment order. Storage from `arena`.
+  virtual SparseRows merge_sparse_rows(std::span<const SparseRows> segments, Arena& arena) = 0;
+  // One optimizer step on weights seen as [rows, dim] (rows = size(0)):
+  // every element, grad of the weights' shape.
+  virtual void optimizer_update(UpdateRule rule, const UpdateScalars& s, const Tensor& weights,
+                                const Tensor& grad, std::span<const Tensor> state) = 0;
+  // Only the rows of grad (the lazy update of a table).
+  virtual void optimizer_update_rows(UpdateRule rule, const UpdateScalars& s, const Tensor& weights,
+                                     const SparseRows& grad, std::span<const Tensor> state) = 0;
+  // Every row, those absent from grad with a zero gradient, without
+  // building the dense gradient.
+  virtual void optimizer_update_all_rows(UpdateRule rule, const UpdateScalars& s,
+                                         const Tensor& weights, const SparseRows& grad,
+                                         std::span<const Tensor> state) = 0;
 };
 
-// The backend for a device.
+// The backend for a device: the one a ScopedBackend installed, else the
+// built-in one.
 Backend& backend(Device device = Device::kCpu);
+
+// Installs `replacement` as the backend of `device` until destroyed, then
+// restores the previous one (tests wrap the CPU backend to count or refuse
+// calls). Scopes nest; install and remove them while no computation runs.
+class ScopedBackend {
+ public:
+  ScopedBackend(Device device, Backend& replacement);
+  ~ScopedBackend();
+  ScopedBackend(const ScopedBackend&) = delete;
+  ScopedBackend& operator=(const ScopedBackend&) = delete;
+
+ private:
+  Device device_;
+  Backend* previous_;
+};
 
 }  // namespace recblocks::kernels

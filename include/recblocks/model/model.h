@@ -58,11 +58,8 @@ namespace recblocks {
 
 class Model;
 
-// Training produced a NaN or an infinity.
-class NonFiniteError : public ValueError {
- public:
-  using ValueError::ValueError;
-};
+// Training stops with a NonFiniteError (recblocks/core/error.h) when it
+// produces a NaN or an infinity.
 
 using Logs = std::map<std::string, double>;
 

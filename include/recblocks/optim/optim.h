@@ -123,8 +123,9 @@ struct LearningRate {
   static LearningRate from_json(const nlohmann::json& json);  // errors name the bad key
 };
 
-// The shared step and state, and one subclass per algorithm: defined in
-// src/optim/optim.cpp (opaque outside it).
+// The shared step and state (src/optim/rule_optimizer.h) and one subclass
+// per algorithm (src/optim/optimizers.cpp): opaque outside src/optim/. The
+// update math runs in the backend (kernels::Backend::optimizer_update*).
 class OptimizerBase;
 
 class Optimizer {
@@ -147,8 +148,8 @@ class Optimizer {
   // One update of every initialised parameter that has a gradient this step
   // (dense, sparse, or both: sparse segments of one table are merged, rows
   // summed, before the update). Then zero_grad()s them and counts the step.
-  // Throws ValueError naming the parameter if a gradient is not finite
-  // (before changing anything).
+  // Throws NonFiniteError (a ValueError) naming the parameter if a gradient
+  // is not finite (before changing anything).
   void step() const;
   std::int64_t iterations() const;
   float current_learning_rate() const;  // at iterations()
@@ -161,7 +162,7 @@ class Optimizer {
   // in memory and the table is touched once. The result is the same update,
   // bit for bit: the sink runs the code step() runs on one segment, with the
   // learning rate and Adam's t of the step about to be counted; it checks the
-  // rows are finite (ValueError naming the table, before changing anything).
+  // rows are finite (NonFiniteError naming the table, before changing anything).
   // step() still counts the iteration and updates the other parameters.
   // A fused table must keep getting one lookup and no dense gradient per
   // step: a second segment, or a dense gradient, in a later step throws

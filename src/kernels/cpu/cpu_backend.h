@@ -78,6 +78,19 @@ class CpuBackend final : public Backend {
                                      const Tensor& log_probs, const Tensor& loss) override;
   void softmax_cross_entropy_backward(const Tensor& log_probs, const Tensor& labels, float dloss,
                                       const GradOut& dlogits) override;
+  void retrieval_loss_forward(const Tensor& scores, const Tensor& positives,
+                              const RetrievalLossArgs& args, const Tensor& unit, const Tensor& loss,
+                              Arena& arena) override;
+  void retrieval_loss_backward(const Tensor& unit, float dloss, const GradOut& dscores) override;
+  std::int64_t find_non_finite(const Tensor& x) override;
+  bool all_equal(const Tensor& x, float value) override;
+  SparseRows merge_sparse_rows(std::span<const SparseRows> segments, Arena& arena) override;
+  void optimizer_update(UpdateRule rule, const UpdateScalars& s, const Tensor& weights,
+                        const Tensor& grad, std::span<const Tensor> state) override;
+  void optimizer_update_rows(UpdateRule rule, const UpdateScalars& s, const Tensor& weights,
+                             const SparseRows& grad, std::span<const Tensor> state) override;
+  void optimizer_update_all_rows(UpdateRule rule, const UpdateScalars& s, const Tensor& weights,
+                                 const SparseRows& grad, std::span<const Tensor> state) override;
 };
 
 // Raw row-major sgemm used by the kernels: C = alpha op(A) op(B) + beta C,

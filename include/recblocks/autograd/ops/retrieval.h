@@ -33,10 +33,12 @@
 #include <string_view>
 
 #include "recblocks/autograd/tape.h"
+#include "recblocks/kernels/backend.h"
 
 namespace recblocks::ops {
 
-enum class RetrievalLoss : std::uint8_t { kCategoricalCrossEntropy, kBPR, kLogistic, kHinge };
+// The kinds, shared with the backend that computes them.
+using RetrievalLoss = kernels::RetrievalLoss;
 
 struct RetrievalLossOptions {
   RetrievalLoss kind = RetrievalLoss::kCategoricalCrossEntropy;
