@@ -50,11 +50,23 @@ class ConcatImpl final : public BlockBase {
   }
 };
 
+struct StackConfig {
+  int axis = -1;
+
+  static auto option_fields() {
+    return options::table<StackConfig>(
+        "StackFeatures",
+        options::field(
+            "axis", &StackConfig::axis,
+            "counts the batch axis: 1 gives [B, n, d], -1 (Merlin's default) [B, d, n]"));
+  }
+};
+
 class StackImpl final : public BlockBase {
  public:
   explicit StackImpl(int axis) : axis_(axis) {}
   std::string_view type() const override { return "StackFeatures"; }
-  json config() const override { return {{"axis", axis_}}; }
+  json config() const override { return options::to_json(StackConfig{axis_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     const Shape row = common_shape(input, "StackFeatures");
     // The op's axis counts the batch axis; the spec has none.
@@ -135,26 +147,17 @@ ElementwiseProduct::ElementwiseProduct() : Block(std::make_shared<ProductImpl>()
 CosineSimilarity::CosineSimilarity() : Block(std::make_shared<CosineImpl>()) {}
 
 void register_aggregations() {
-  register_block_type("ConcatFeatures", [](const json& c, auto) {
-    config::check_keys(c, "ConcatFeatures", {});
-    return ConcatFeatures();
-  });
-  register_block_type("StackFeatures", [](const json& c, auto) {
-    config::check_keys(c, "StackFeatures", {"axis"});
-    return StackFeatures(c.value("axis", -1));
-  });
-  register_block_type("ElementwiseSum", [](const json& c, auto) {
-    config::check_keys(c, "ElementwiseSum", {});
-    return ElementwiseSum();
-  });
-  register_block_type("ElementwiseProduct", [](const json& c, auto) {
-    config::check_keys(c, "ElementwiseProduct", {});
-    return ElementwiseProduct();
-  });
-  register_block_type("CosineSimilarity", [](const json& c, auto) {
-    config::check_keys(c, "CosineSimilarity", {});
-    return CosineSimilarity();
-  });
+  using options::NoOptions;
+  register_block_type<NoOptions>("ConcatFeatures",
+                                 [](NoOptions, BlockChildren) { return ConcatFeatures(); });
+  register_block_type<StackConfig>(
+      "StackFeatures", [](StackConfig c, BlockChildren) { return StackFeatures(c.axis); });
+  register_block_type<NoOptions>("ElementwiseSum",
+                                 [](NoOptions, BlockChildren) { return ElementwiseSum(); });
+  register_block_type<NoOptions>("ElementwiseProduct",
+                                 [](NoOptions, BlockChildren) { return ElementwiseProduct(); });
+  register_block_type<NoOptions>("CosineSimilarity",
+                                 [](NoOptions, BlockChildren) { return CosineSimilarity(); });
 }
 
 }  // namespace recblocks

@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "recblocks/blocks/aggregation.h"
 #include "recblocks/blocks/config.h"
@@ -48,6 +49,18 @@ class SequentialImpl final : public BlockBase {
 
 // ---- ParallelBlock ------------------------------------------------------------
 
+struct ParallelConfig {
+  std::string aggregation = "";
+
+  static auto option_fields() {
+    return options::table<ParallelConfig>(
+        "ParallelBlock",
+        options::field("aggregation", &ParallelConfig::aggregation,
+                       "\"\" (the dict of the branches' outputs), concat, stack, "
+                       "element-wise-sum (sum), element-wise-multiply (product) or cosine"));
+  }
+};
+
 class ParallelImpl final : public BlockBase {
  public:
   ParallelImpl(ParallelBlock::Branches branches, std::string aggregation)
@@ -64,7 +77,7 @@ class ParallelImpl final : public BlockBase {
     if (!aggregation_name_.empty()) aggregation_ = aggregation_block(aggregation_name_);
   }
   std::string_view type() const override { return "ParallelBlock"; }
-  json config() const override { return {{"aggregation", aggregation_name_}}; }
+  json config() const override { return options::to_json(ParallelConfig{aggregation_name_}); }
   std::vector<std::pair<std::string, Block>> children() const override { return branches_; }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
@@ -118,6 +131,24 @@ class ParallelImpl final : public BlockBase {
 
 // ---- Filter -------------------------------------------------------------------
 
+// A Filter's JSON config: FilterOptions' keys and one selection, written
+// as `schema`, else `tags`, else `names`.
+struct FilterConfig {
+  FilterOptions options = {};
+  std::optional<std::vector<std::string>> names = {};
+  std::optional<std::vector<std::string>> tags = {};
+  std::optional<Schema> schema = {};
+
+  static auto option_fields() {
+    using O = FilterConfig;
+    return options::table<O>(
+        "Filter", options::flatten(&O::options),
+        options::field("names", &O::names, "the columns or dict entries to select"),
+        options::field("tags", &O::tags, "select the columns having this tag (one tag)"),
+        options::field("schema", &O::schema, "select the columns of this schema"));
+  }
+};
+
 class FilterImpl final : public BlockBase {
  public:
   FilterImpl(std::vector<std::string> names, std::vector<Tag> tags, Schema schema, bool by_schema,
@@ -130,17 +161,16 @@ class FilterImpl final : public BlockBase {
 
   std::string_view type() const override { return "Filter"; }
   json config() const override {
-    json j = {{"exclude", options_.exclude}};
+    FilterConfig c{.options = options_};
     if (by_schema_) {
-      j["schema"] = schema_.to_json();
+      c.schema = schema_;
     } else if (!tags_.empty()) {
-      std::vector<std::string> tags;
-      for (Tag t : tags_) tags.emplace_back(t.name());
-      j["tags"] = tags;
+      c.tags.emplace();
+      for (Tag t : tags_) c.tags->emplace_back(t.name());
     } else {
-      j["names"] = names_;
+      c.names = names_;
     }
-    return j;
+    return options::to_json(c);
   }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
@@ -292,33 +322,27 @@ Block Block::connect_with_residual(const Block& block) const {
 // ---- rebuilding from JSON -----------------------------------------------------
 
 void register_combinators() {
-  register_block_type("SequentialBlock", [](const json& config, auto children) {
-    config::check_keys(config, "SequentialBlock", {});
+  using options::NoOptions;
+  register_block_type<NoOptions>("SequentialBlock", [](NoOptions, BlockChildren children) {
     std::vector<Block> blocks;
     for (auto& [key, b] : children) blocks.push_back(b);
     return SequentialBlock(std::move(blocks));
   });
-  register_block_type("ParallelBlock", [](const json& config, auto children) {
-    config::check_keys(config, "ParallelBlock", {"aggregation"});
-    return ParallelBlock(std::move(children), config.value("aggregation", std::string()));
-  });
-  register_block_type("Filter", [](const json& config, auto) -> Block {
-    config::check_keys(config, "Filter", {"exclude", "names", "tags", "schema"});
-    const FilterOptions options{.exclude = config.value("exclude", false)};
-    if (config.contains("schema"))
-      return Filter(Schema::from_json(config["schema"], "Filter config"), options);
-    if (config.contains("tags")) {
-      const auto tags = config["tags"].get<std::vector<std::string>>();
-      RB_CHECK(tags.size() == 1, ValueError, "Filter config: expected one tag, got {}",
-               tags.size());
-      return Filter(Tag::parse(tags[0]), options);
+  register_block_type<ParallelConfig>(
+      "ParallelBlock", [](ParallelConfig c, BlockChildren children) {
+        return ParallelBlock(std::move(children), std::move(c.aggregation));
+      });
+  register_block_type<FilterConfig>("Filter", [](FilterConfig c, BlockChildren) -> Block {
+    if (c.schema) return Filter(*c.schema, c.options);
+    if (c.tags) {
+      RB_CHECK(c.tags->size() == 1, ValueError, "Filter config: expected one tag, got {}",
+               c.tags->size());
+      return Filter(Tag::parse(c.tags->front()), c.options);
     }
-    return Filter(config.at("names").get<std::vector<std::string>>(), options);
+    RB_CHECK(c.names.has_value(), ValueError, "Filter config: missing 'names', 'tags' or 'schema'");
+    return Filter(std::move(*c.names), c.options);
   });
-  register_block_type("Identity", [](const json& config, auto) {
-    config::check_keys(config, "Identity", {});
-    return Identity();
-  });
+  register_block_type<NoOptions>("Identity", [](NoOptions, BlockChildren) { return Identity(); });
 }
 
 }  // namespace recblocks

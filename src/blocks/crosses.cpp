@@ -57,8 +57,19 @@ struct BinRule {
   }
 };
 
-constexpr const char* kOptionKeys[] = {"crosses", "max_level",   "num_bins",
-                                       "dim",     "initializer", "table_prefix"};
+// A HashedCrossFeatures' JSON config.
+struct HashedCrossConfig {
+  Schema schema;
+  HashedCrossOptions options;
+
+  static auto option_fields() {
+    using O = HashedCrossConfig;
+    return options::table<O>(
+        "HashedCrossFeatures",
+        options::field("schema", &O::schema, "the scalar categorical columns crossed").required(),
+        options::field("options", &O::options, "the crosses and their tables"));
+  }
+};
 
 struct Cross {
   std::string name;  // "<c1>_x_<c2>..."
@@ -125,9 +136,7 @@ class HashedCrossImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "HashedCrossFeatures"; }
-  json config() const override {
-    return {{"schema", schema_.to_json()}, {"options", options_.to_json()}};
-  }
+  json config() const override { return options::to_json(HashedCrossConfig{schema_, options_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     RB_CHECK(input.kind() == FlowSpec::Kind::kInputs, ValueError,
@@ -264,33 +273,10 @@ const HashedCrossImpl& cross_impl(const Block& block) {
 
 }  // namespace
 
-nlohmann::json HashedCrossOptions::to_json() const {
-  json j = {{"max_level", max_level},
-            {"num_bins", num_bins},
-            {"dim", dim},
-            {"initializer", initializer.to_json()}};
-  if (!crosses.empty()) j["crosses"] = crosses;
-  if (!table_prefix.empty()) j["table_prefix"] = table_prefix;
-  return j;
-}
+nlohmann::json HashedCrossOptions::to_json() const { return options::to_json(*this); }
 
 HashedCrossOptions HashedCrossOptions::from_json(const nlohmann::json& j) {
-  RB_CHECK(j.is_object(), ValueError, "HashedCrossOptions: expected a JSON object, got {}",
-           j.dump());
-  for (const auto& [key, value] : j.items()) {
-    const bool known =
-        std::find(std::begin(kOptionKeys), std::end(kOptionKeys), key) != std::end(kOptionKeys);
-    RB_CHECK(known, ValueError, "HashedCrossOptions: unknown key '{}' (known: {})", key,
-             fmt::join(kOptionKeys, ", "));
-  }
-  HashedCrossOptions o;
-  if (j.contains("crosses")) o.crosses = j["crosses"].get<std::vector<std::vector<std::string>>>();
-  o.max_level = j.value("max_level", o.max_level);
-  o.num_bins = j.value("num_bins", o.num_bins);
-  o.dim = j.value("dim", o.dim);
-  if (j.contains("initializer")) o.initializer = Initializer::from_json(j["initializer"]);
-  o.table_prefix = j.value("table_prefix", o.table_prefix);
-  return o;
+  return options::from_json<HashedCrossOptions>(j, "HashedCrossOptions");
 }
 
 std::int64_t hashed_cross_bins(const std::vector<std::int64_t>& cardinalities,
@@ -340,12 +326,10 @@ std::int64_t HashedCrossFeatures::bins(std::string_view name) const {
 }
 
 void register_crosses() {
-  register_block_type("HashedCrossFeatures", [](const json& c, auto) {
-    config::check_keys(c, "HashedCrossFeatures", {"schema", "options"});
-    return Block(std::make_shared<HashedCrossImpl>(
-        Schema::from_json(c.at("schema"), "HashedCrossFeatures config"),
-        HashedCrossOptions::from_json(c.value("options", json::object()))));
-  });
+  register_block_type<HashedCrossConfig>(
+      "HashedCrossFeatures", [](HashedCrossConfig c, BlockChildren) {
+        return Block(std::make_shared<HashedCrossImpl>(std::move(c.schema), std::move(c.options)));
+      });
 }
 
 }  // namespace recblocks

@@ -52,6 +52,21 @@ void check_expert(const TensorSpec& out, TensorSpec& first, bool is_first, const
   first = out;
 }
 
+// A CGCBlock's JSON config: the outputs, then CGCOptions' keys; the
+// experts and gates are its children.
+struct CGCConfig {
+  std::vector<std::string> outputs = {};
+  CGCOptions options = {};
+
+  static auto option_fields() {
+    return options::table<CGCConfig>(
+        "CGCBlock",
+        options::field("outputs", &CGCConfig::outputs, "one output (task name) per entry")
+            .required(),
+        options::flatten(&CGCConfig::options));
+  }
+};
+
 class CGCImpl final : public BlockBase {
  public:
   // task_experts[k]: output k's experts; gates: one per output, then the
@@ -79,11 +94,12 @@ class CGCImpl final : public BlockBase {
   }
   std::string_view type() const override { return "CGCBlock"; }
   json config() const override {
-    return {{"outputs", outputs_},
-            {"num_task_experts", static_cast<int>(task_experts_[0].size())},
-            {"num_shared_experts", static_cast<int>(shared_experts_.size())},
-            {"add_shared_gate", shared_gate_},
-            {"gate_softmax_temperature", temperature_}};
+    CGCConfig c{.outputs = outputs_};
+    c.options.num_task_experts = static_cast<int>(task_experts_[0].size());
+    c.options.num_shared_experts = static_cast<int>(shared_experts_.size());
+    c.options.add_shared_gate = shared_gate_;
+    c.options.gate_softmax_temperature = temperature_;
+    return options::to_json(c);
   }
   std::vector<std::pair<std::string, Block>> children() const override {
     std::vector<std::pair<std::string, Block>> out;
@@ -277,35 +293,41 @@ PLEBlock::PLEBlock(int num_layers, std::vector<std::string> outputs, const Block
       }()) {}
 
 void register_experts() {
-  register_block_type(
-      "CGCBlock", [](const json& c, std::vector<std::pair<std::string, Block>> children) {
-        config::check_keys(c, "CGCBlock",
-                           {"outputs", "num_task_experts", "num_shared_experts", "add_shared_gate",
-                            "gate_softmax_temperature"});
-        const auto outputs = c.at("outputs").get<std::vector<std::string>>();
-        const bool shared_gate = c.value("add_shared_gate", false);
-        std::vector<std::vector<Block>> task(outputs.size());
-        std::vector<Block> shared, gates;
-        Block shared_gate_block;
-        for (auto& [key, block] : children) {
-          std::size_t k = 0;
-          if (std::sscanf(key.c_str(), "task_%zu_expert_", &k) == 1 && k < outputs.size()) {
-            task[k].push_back(std::move(block));
-          } else if (key.starts_with("shared_expert_")) {
-            shared.push_back(std::move(block));
-          } else if (key == "shared_gate") {
-            shared_gate_block = std::move(block);
-          } else if (key.starts_with("gate_")) {
-            gates.push_back(std::move(block));
-          } else {
-            throw ValueError(fmt::format("CGCBlock: unexpected child '{}'", key));
-          }
-        }
-        if (shared_gate) gates.push_back(shared_gate_block);
-        return CGCBlock(std::make_shared<CGCImpl>(outputs, c.value("gate_softmax_temperature", 1.0),
-                                                  std::move(task), std::move(shared),
-                                                  std::move(gates), shared_gate));
-      });
+  register_block_type<CGCConfig>("CGCBlock", [](CGCConfig c, BlockChildren children) {
+    const std::vector<std::string>& outputs = c.outputs;
+    const bool shared_gate = c.options.add_shared_gate;
+    std::vector<std::vector<Block>> task(outputs.size());
+    std::vector<Block> shared, gates;
+    Block shared_gate_block;
+    for (auto& [key, block] : children) {
+      std::size_t k = 0;
+      if (std::sscanf(key.c_str(), "task_%zu_expert_", &k) == 1 && k < outputs.size()) {
+        task[k].push_back(std::move(block));
+      } else if (key.starts_with("shared_expert_")) {
+        shared.push_back(std::move(block));
+      } else if (key == "shared_gate") {
+        shared_gate_block = std::move(block);
+      } else if (key.starts_with("gate_")) {
+        gates.push_back(std::move(block));
+      } else {
+        throw ValueError(fmt::format("CGCBlock: unexpected child '{}'", key));
+      }
+    }
+    // The expert counts are written for readers of the file; the children
+    // are the experts, so the two must agree.
+    for (std::size_t k = 0; k < task.size(); ++k) {
+      RB_CHECK(static_cast<int>(task[k].size()) == c.options.num_task_experts, ValueError,
+               "CGCBlock config: num_task_experts is {} but output {} has {} expert children",
+               c.options.num_task_experts, k, task[k].size());
+    }
+    RB_CHECK(static_cast<int>(shared.size()) == c.options.num_shared_experts, ValueError,
+             "CGCBlock config: num_shared_experts is {} but there are {} shared expert children",
+             c.options.num_shared_experts, shared.size());
+    if (shared_gate) gates.push_back(shared_gate_block);
+    return CGCBlock(std::make_shared<CGCImpl>(outputs, c.options.gate_softmax_temperature,
+                                              std::move(task), std::move(shared), std::move(gates),
+                                              shared_gate));
+  });
 }
 
 }  // namespace recblocks

@@ -44,6 +44,20 @@ bool is_integer_dtype(DType d) { return d == DType::kInt32 || d == DType::kInt64
 
 // ---- ContinuousFeatures -------------------------------------------------------
 
+struct ContinuousConfig {
+  std::vector<std::string> features;
+  std::optional<Schema> schema;
+
+  static auto option_fields() {
+    using O = ContinuousConfig;
+    return options::table<O>(
+        "ContinuousFeatures",
+        options::field("features", &O::features, "the columns, in output order").required(),
+        options::field("schema", &O::schema,
+                       "the columns' schema (from_schema); unset: read from the input"));
+  }
+};
+
 class ContinuousImpl final : public BlockBase {
  public:
   ContinuousImpl(std::vector<std::string> features, std::optional<Schema> schema)
@@ -52,11 +66,7 @@ class ContinuousImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "ContinuousFeatures"; }
-  json config() const override {
-    json j = {{"features", features_}};
-    if (schema_) j["schema"] = schema_->to_json();
-    return j;
-  }
+  json config() const override { return options::to_json(ContinuousConfig{features_, schema_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     FlowSpec::Dict out;
@@ -118,17 +128,37 @@ class ContinuousImpl final : public BlockBase {
 
 // ---- EmbeddingFeatures / SequenceEmbeddingFeatures ------------------------------
 
-constexpr const char* kEmbeddingOptionKeys[] = {"dim",
-                                                "dims",
-                                                "use_schema_dims",
-                                                "infer_dims",
-                                                "infer_multiplier",
-                                                "ensure_multiple_of_8",
-                                                "initializer",
-                                                "initializers",
-                                                "l2_reg",
-                                                "combiner",
-                                                "table_prefix"};
+// The JSON configs of the two embedding blocks.
+struct EmbeddingConfig {
+  Schema schema;
+  EmbeddingOptions options;
+
+  static auto option_fields() {
+    using O = EmbeddingConfig;
+    return options::table<O>(
+        "EmbeddingFeatures",
+        options::field("schema", &O::schema, "the columns looked up").required(),
+        options::field("options", &O::options, "the tables' options"));
+  }
+};
+
+struct SequenceEmbeddingConfig {
+  Schema schema;
+  EmbeddingOptions options;
+  std::int64_t max_sequence_length = 0;
+  bool mask_zero = true;
+
+  static auto option_fields() {
+    using O = SequenceEmbeddingConfig;
+    return options::table<O>(
+        "SequenceEmbeddingFeatures",
+        options::field("schema", &O::schema, "the list columns looked up").required(),
+        options::field("options", &O::options, "the tables' options"),
+        options::field("max_sequence_length", &O::max_sequence_length,
+                       "length L of the sequences; 0: each column's schema value_count.max"),
+        options::field("mask_zero", &O::mask_zero, "also output \"<name>__mask\" [B, L]"));
+  }
+};
 
 std::int64_t resolve_dim(const ColumnSchema& c, const EmbeddingOptions& o) {
   if (auto it = o.dims.find(c.name()); it != o.dims.end()) return it->second;
@@ -178,12 +208,11 @@ class EmbeddingImpl final : public BlockBase {
     return sequence_ ? "SequenceEmbeddingFeatures" : "EmbeddingFeatures";
   }
   json config() const override {
-    json j = {{"schema", schema_.to_json()}, {"options", options_.to_json()}};
     if (sequence_) {
-      j["max_sequence_length"] = max_sequence_length_;
-      j["mask_zero"] = mask_zero_;
+      return options::to_json(
+          SequenceEmbeddingConfig{schema_, options_, max_sequence_length_, mask_zero_});
     }
-    return j;
+    return options::to_json(EmbeddingConfig{schema_, options_});
   }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
@@ -406,47 +435,10 @@ std::vector<std::string> list_columns_only(const Schema& schema) {
 
 // ---- EmbeddingOptions -----------------------------------------------------------
 
-nlohmann::json EmbeddingOptions::to_json() const {
-  json inits = json::object();
-  for (const auto& [name, init] : initializers) inits[name] = init.to_json();
-  json j = {{"dim", dim},
-            {"dims", dims},
-            {"use_schema_dims", use_schema_dims},
-            {"infer_dims", infer_dims},
-            {"infer_multiplier", infer_multiplier},
-            {"ensure_multiple_of_8", ensure_multiple_of_8},
-            {"initializer", initializer.to_json()},
-            {"initializers", inits},
-            {"l2_reg", l2_reg},
-            {"combiner", combiner}};
-  if (!table_prefix.empty()) j["table_prefix"] = table_prefix;
-  return j;
-}
+nlohmann::json EmbeddingOptions::to_json() const { return options::to_json(*this); }
 
 EmbeddingOptions EmbeddingOptions::from_json(const nlohmann::json& j) {
-  RB_CHECK(j.is_object(), ValueError, "EmbeddingOptions: expected a JSON object, got {}", j.dump());
-  for (const auto& [key, value] : j.items()) {
-    const bool known = std::find(std::begin(kEmbeddingOptionKeys), std::end(kEmbeddingOptionKeys),
-                                 key) != std::end(kEmbeddingOptionKeys);
-    RB_CHECK(known, ValueError, "EmbeddingOptions: unknown key '{}' (known: {})", key,
-             fmt::join(kEmbeddingOptionKeys, ", "));
-  }
-  EmbeddingOptions o;
-  o.dim = j.value("dim", o.dim);
-  if (j.contains("dims")) o.dims = j["dims"].get<std::map<std::string, std::int64_t>>();
-  o.use_schema_dims = j.value("use_schema_dims", o.use_schema_dims);
-  o.infer_dims = j.value("infer_dims", o.infer_dims);
-  o.infer_multiplier = j.value("infer_multiplier", o.infer_multiplier);
-  o.ensure_multiple_of_8 = j.value("ensure_multiple_of_8", o.ensure_multiple_of_8);
-  if (j.contains("initializer")) o.initializer = Initializer::from_json(j["initializer"]);
-  if (j.contains("initializers")) {
-    for (const auto& [name, init] : j["initializers"].items())
-      o.initializers[name] = Initializer::from_json(init);
-  }
-  o.l2_reg = j.value("l2_reg", o.l2_reg);
-  o.combiner = j.value("combiner", o.combiner);
-  o.table_prefix = j.value("table_prefix", o.table_prefix);
-  return o;
+  return options::from_json<EmbeddingOptions>(j, "EmbeddingOptions");
 }
 
 std::int64_t infer_embedding_dim(const ColumnSchema& column, double multiplier,
@@ -505,27 +497,19 @@ ParameterPtr SequenceEmbeddingFeatures::table(std::string_view column) const {
 // ---- registry ---------------------------------------------------------------------
 
 void register_features() {
-  register_block_type("ContinuousFeatures", [](const json& c, auto) {
-    config::check_keys(c, "ContinuousFeatures", {"features", "schema"});
-    std::optional<Schema> schema;
-    if (c.contains("schema")) schema = Schema::from_json(c["schema"], "ContinuousFeatures config");
-    return Block(
-        std::make_shared<ContinuousImpl>(c.at("features").get<std::vector<std::string>>(), schema));
+  register_block_type<ContinuousConfig>(
+      "ContinuousFeatures", [](ContinuousConfig c, BlockChildren) {
+        return Block(std::make_shared<ContinuousImpl>(std::move(c.features), std::move(c.schema)));
+      });
+  register_block_type<EmbeddingConfig>("EmbeddingFeatures", [](EmbeddingConfig c, BlockChildren) {
+    return Block(std::make_shared<EmbeddingImpl>(std::move(c.schema), std::move(c.options), false,
+                                                 0, false));
   });
-  register_block_type("EmbeddingFeatures", [](const json& c, auto) {
-    config::check_keys(c, "EmbeddingFeatures", {"schema", "options"});
-    return Block(std::make_shared<EmbeddingImpl>(
-        Schema::from_json(c.at("schema"), "EmbeddingFeatures config"),
-        EmbeddingOptions::from_json(c.value("options", json::object())), false, 0, false));
-  });
-  register_block_type("SequenceEmbeddingFeatures", [](const json& c, auto) {
-    config::check_keys(c, "SequenceEmbeddingFeatures",
-                       {"schema", "options", "max_sequence_length", "mask_zero"});
-    return Block(std::make_shared<EmbeddingImpl>(
-        Schema::from_json(c.at("schema"), "SequenceEmbeddingFeatures config"),
-        EmbeddingOptions::from_json(c.value("options", json::object())), true,
-        c.value("max_sequence_length", std::int64_t{0}), c.value("mask_zero", true)));
-  });
+  register_block_type<SequenceEmbeddingConfig>(
+      "SequenceEmbeddingFeatures", [](SequenceEmbeddingConfig c, BlockChildren) {
+        return Block(std::make_shared<EmbeddingImpl>(std::move(c.schema), std::move(c.options),
+                                                     true, c.max_sequence_length, c.mask_zero));
+      });
 }
 
 }  // namespace recblocks

@@ -82,7 +82,7 @@ Tensor Initializer::make(const Shape& shape, std::uint64_t stream) const {
   return t;
 }
 
-nlohmann::json Initializer::to_json() const { return {{"kind", kind}, {"a", a}, {"b", b}}; }
+nlohmann::json Initializer::to_json() const { return options::to_json(*this); }
 
 Initializer Initializer::from_json(const nlohmann::json& j) {
   Initializer init;
@@ -94,13 +94,7 @@ Initializer Initializer::from_json(const nlohmann::json& j) {
   } else {
     RB_CHECK(j.is_object(), ValueError, "initializer: expected a name or an object, got {}",
              j.dump());
-    for (const auto& [key, value] : j.items()) {
-      RB_CHECK(key == "kind" || key == "a" || key == "b", ValueError,
-               "initializer: unknown key '{}' (known: kind, a, b)", key);
-    }
-    init.kind = j.at("kind").get<std::string>();
-    init.a = j.value("a", 0.0);
-    init.b = j.value("b", 0.0);
+    init = options::from_json<Initializer>(j, "initializer");
   }
   // Validates the kind now rather than at build time.
   (void)init.make(Shape{0}, 0);

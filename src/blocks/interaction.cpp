@@ -66,11 +66,22 @@ std::vector<Var> sorted_values(const Flow::Dict& dict) {
 
 // ---- DotProductInteractionBlock -----------------------------------------------
 
+struct DotProductConfig {
+  bool self_interaction = false;
+
+  static auto option_fields() {
+    return options::table<DotProductConfig>(
+        "DotProductInteractionBlock",
+        options::field("self_interaction", &DotProductConfig::self_interaction,
+                       "also each feature with itself: n(n+1)/2 outputs instead of n(n-1)/2"));
+  }
+};
+
 class DotProductImpl final : public BlockBase {
  public:
   explicit DotProductImpl(bool self_interaction) : self_interaction_(self_interaction) {}
   std::string_view type() const override { return "DotProductInteractionBlock"; }
-  json config() const override { return {{"self_interaction", self_interaction_}}; }
+  json config() const override { return options::to_json(DotProductConfig{self_interaction_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     const Features f = feature_vectors(input, "DotProductInteractionBlock");
@@ -133,6 +144,18 @@ struct CrossLayer {
   ParameterPtr bias;      // [d]
 };
 
+// The JSON config of a CrossBlock: the depth, then CrossOptions' keys.
+struct CrossConfig {
+  int depth = 1;
+  CrossOptions options;
+
+  static auto option_fields() {
+    return options::table<CrossConfig>(
+        "CrossBlock", options::field("depth", &CrossConfig::depth, "number of cross layers, >= 1"),
+        options::flatten(&CrossConfig::options));
+  }
+};
+
 class CrossImpl final : public BlockBase {
  public:
   CrossImpl(int depth, CrossOptions options) : depth_(depth), options_(std::move(options)) {
@@ -148,15 +171,7 @@ class CrossImpl final : public BlockBase {
 
   std::string_view type() const override { return "CrossBlock"; }
 
-  json config() const override {
-    return {{"depth", depth_},
-            {"low_rank_dim", options_.low_rank_dim},
-            {"use_bias", options_.use_bias},
-            {"kernel_initializer", options_.kernel_initializer.to_json()},
-            {"bias_initializer", options_.bias_initializer.to_json()},
-            {"kernel_regularizer_l2", options_.kernel_regularizer_l2},
-            {"bias_regularizer_l2", options_.bias_regularizer_l2}};
-  }
+  json config() const override { return options::to_json(CrossConfig{depth_, options_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     const TensorSpec in = input.as_tensor("CrossBlock");
@@ -241,28 +256,15 @@ CrossBlock::CrossBlock(int depth, CrossOptions options)
     : Block(std::make_shared<CrossImpl>(depth, std::move(options))) {}
 
 void register_interaction_layers() {
-  register_block_type("DotProductInteractionBlock", [](const json& c, auto) {
-    config::check_keys(c, "DotProductInteractionBlock", {"self_interaction"});
-    return DotProductInteractionBlock(c.value("self_interaction", false));
-  });
-  register_block_type("FMPairwiseInteraction", [](const json& c, auto) {
-    config::check_keys(c, "FMPairwiseInteraction", {});
-    return FMPairwiseInteraction();
-  });
-  register_block_type("CrossBlock", [](const json& c, auto) {
-    config::check_keys(c, "CrossBlock",
-                       {"depth", "low_rank_dim", "use_bias", "kernel_initializer",
-                        "bias_initializer", "kernel_regularizer_l2", "bias_regularizer_l2"});
-    CrossOptions o;
-    o.low_rank_dim = c.value("low_rank_dim", o.low_rank_dim);
-    o.use_bias = c.value("use_bias", o.use_bias);
-    if (c.contains("kernel_initializer"))
-      o.kernel_initializer = Initializer::from_json(c["kernel_initializer"]);
-    if (c.contains("bias_initializer"))
-      o.bias_initializer = Initializer::from_json(c["bias_initializer"]);
-    o.kernel_regularizer_l2 = c.value("kernel_regularizer_l2", o.kernel_regularizer_l2);
-    o.bias_regularizer_l2 = c.value("bias_regularizer_l2", o.bias_regularizer_l2);
-    return CrossBlock(c.value("depth", 1), o);
+  register_block_type<DotProductConfig>("DotProductInteractionBlock",
+                                        [](DotProductConfig c, BlockChildren) {
+                                          return DotProductInteractionBlock(c.self_interaction);
+                                        });
+  register_block_type<options::NoOptions>(
+      "FMPairwiseInteraction",
+      [](options::NoOptions, BlockChildren) { return FMPairwiseInteraction(); });
+  register_block_type<CrossConfig>("CrossBlock", [](CrossConfig c, BlockChildren) {
+    return CrossBlock(c.depth, std::move(c.options));
   });
 }
 

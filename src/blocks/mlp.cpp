@@ -40,6 +40,20 @@ ActivationSpec parse_activation(const std::string& name) {
                                fmt::join(mlp_activation_names(), ", ")));
 }
 
+// The JSON config of an MLPBlock: the units, then MLPOptions' keys.
+struct MLPConfig {
+  std::vector<std::int64_t> dimensions;
+  MLPOptions options;
+
+  static auto option_fields() {
+    return options::table<MLPConfig>(
+        "MLPBlock",
+        options::field("dimensions", &MLPConfig::dimensions, "units of each layer, each > 0")
+            .required(),
+        options::flatten(&MLPConfig::options));
+  }
+};
+
 struct Layer {
   ParameterPtr kernel, bias;
   ParameterPtr gamma, beta, moving_mean, moving_variance;  // normalization
@@ -71,18 +85,7 @@ class MLPImpl final : public BlockBase {
 
   std::string_view type() const override { return "MLPBlock"; }
 
-  json config() const override {
-    return {{"dimensions", dims_},
-            {"activation", options_.activation},
-            {"use_bias", options_.use_bias},
-            {"dropout", options_.dropout},
-            {"normalization", options_.normalization},
-            {"no_activation_last_layer", options_.no_activation_last_layer},
-            {"kernel_initializer", options_.kernel_initializer.to_json()},
-            {"bias_initializer", options_.bias_initializer.to_json()},
-            {"kernel_regularizer_l2", options_.kernel_regularizer_l2},
-            {"bias_regularizer_l2", options_.bias_regularizer_l2}};
-  }
+  json config() const override { return options::to_json(MLPConfig{dims_, options_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     const TensorSpec in = input.as_tensor("MLPBlock");
@@ -193,25 +196,8 @@ MLPBlock::MLPBlock(std::vector<std::int64_t> dims, MLPOptions options)
     : Block(std::make_shared<MLPImpl>(std::move(dims), std::move(options))) {}
 
 void register_layers() {
-  register_block_type("MLPBlock", [](const json& c, auto) {
-    config::check_keys(c, "MLPBlock",
-                       {"dimensions", "activation", "use_bias", "dropout", "normalization",
-                        "no_activation_last_layer", "kernel_initializer", "bias_initializer",
-                        "kernel_regularizer_l2", "bias_regularizer_l2"});
-    RB_CHECK(c.contains("dimensions"), ValueError, "MLPBlock config: missing 'dimensions'");
-    MLPOptions o;
-    o.activation = c.value("activation", o.activation);
-    o.use_bias = c.value("use_bias", o.use_bias);
-    o.dropout = c.value("dropout", o.dropout);
-    o.normalization = c.value("normalization", o.normalization);
-    o.no_activation_last_layer = c.value("no_activation_last_layer", o.no_activation_last_layer);
-    if (c.contains("kernel_initializer"))
-      o.kernel_initializer = Initializer::from_json(c["kernel_initializer"]);
-    if (c.contains("bias_initializer"))
-      o.bias_initializer = Initializer::from_json(c["bias_initializer"]);
-    o.kernel_regularizer_l2 = c.value("kernel_regularizer_l2", o.kernel_regularizer_l2);
-    o.bias_regularizer_l2 = c.value("bias_regularizer_l2", o.bias_regularizer_l2);
-    return MLPBlock(c["dimensions"].get<std::vector<std::int64_t>>(), o);
+  register_block_type<MLPConfig>("MLPBlock", [](MLPConfig c, BlockChildren) {
+    return MLPBlock(std::move(c.dimensions), std::move(c.options));
   });
 }
 

@@ -18,6 +18,12 @@ std::map<std::string, BlockFactory>& factories() {
   return map;
 }
 
+// The docs of the types registered with them.
+std::map<std::string, std::vector<options::FieldDoc>>& docs() {
+  static std::map<std::string, std::vector<options::FieldDoc>> map;
+  return map;
+}
+
 std::mutex& registry_mutex() {
   static std::mutex m;
   return m;
@@ -62,14 +68,51 @@ void config::check_keys(const nlohmann::json& config, std::string_view type,
 void register_block_type(std::string name, BlockFactory factory) {
   if (!registering_builtins) ensure_builtins();  // built-ins never overwrite a user's type
   const std::lock_guard lock(registry_mutex());
+  docs().erase(name);
+  factories()[std::move(name)] = std::move(factory);
+}
+
+void register_block_type(std::string name, BlockFactory factory,
+                         std::vector<options::FieldDoc> options) {
+  if (!registering_builtins) ensure_builtins();
+  const std::lock_guard lock(registry_mutex());
+  docs()[name] = std::move(options);
   factories()[std::move(name)] = std::move(factory);
 }
 
 std::vector<std::string> registered_block_types() {
   ensure_builtins();
+  const std::lock_guard lock(registry_mutex());
   std::vector<std::string> names;
   for (const auto& [name, f] : factories()) names.push_back(name);
   return names;
+}
+
+std::vector<BlockTypeDoc> block_type_docs() {
+  ensure_builtins();
+  const std::lock_guard lock(registry_mutex());
+  std::vector<BlockTypeDoc> out;
+  for (const auto& [name, f] : factories()) {
+    const auto it = docs().find(name);
+    out.push_back(it == docs().end() ? BlockTypeDoc{name, {}, false}
+                                     : BlockTypeDoc{name, it->second, true});
+  }
+  return out;
+}
+
+std::string block_types_help() {
+  std::string out;
+  for (const BlockTypeDoc& d : block_type_docs()) {
+    out += d.type + "\n";
+    if (!d.declared) {
+      out += "  (options not declared)\n";
+    } else if (d.options.empty()) {
+      out += "  (no options)\n";
+    } else {
+      out += options::format_docs(d.options);
+    }
+  }
+  return out;
 }
 
 namespace {

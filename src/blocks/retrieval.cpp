@@ -270,58 +270,35 @@ class UniqueRowsImpl final : public BlockBase {
 
 }  // namespace
 
-json UniqueRowsOptions::to_json() const { return {{"key", key}, {"columns", columns}}; }
+json UniqueRowsOptions::to_json() const { return options::to_json(*this); }
 
 UniqueRowsOptions UniqueRowsOptions::from_json(const json& j) {
-  config::check_keys(j, "UniqueRows", {"key", "columns"});
-  UniqueRowsOptions o;
-  try {
-    o.key = j.at("key").get<std::string>();
-    o.columns = j.value("columns", o.columns);
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("UniqueRows config {}: {}", j.dump(), e.what()));
-  }
-  return o;
+  return options::from_json<UniqueRowsOptions>(j, "UniqueRows config");
 }
 
 UniqueRows::UniqueRows(Block block, UniqueRowsOptions options)
     : Block(std::make_shared<UniqueRowsImpl>(std::move(block), std::move(options))) {}
 
-json ItemRetrievalScorerOptions::to_json() const {
-  return {{"query", query},
-          {"candidate", candidate},
-          {"l2_normalization", l2_normalization},
-          {"temperature", temperature}};
-}
+json ItemRetrievalScorerOptions::to_json() const { return options::to_json(*this); }
 
 ItemRetrievalScorerOptions ItemRetrievalScorerOptions::from_json(const json& j) {
-  config::check_keys(j, "ItemRetrievalScorer",
-                     {"query", "candidate", "l2_normalization", "temperature"});
-  ItemRetrievalScorerOptions o;
-  try {
-    o.query = j.value("query", o.query);
-    o.candidate = j.value("candidate", o.candidate);
-    o.l2_normalization = j.value("l2_normalization", o.l2_normalization);
-    o.temperature = j.value("temperature", o.temperature);
-  } catch (const json::exception& e) {
-    throw ValueError(fmt::format("ItemRetrievalScorer config {}: a value has the wrong type: {}",
-                                 j.dump(), e.what()));
-  }
-  return o;
+  return options::from_json<ItemRetrievalScorerOptions>(j, "ItemRetrievalScorer config");
 }
 
 ItemRetrievalScorer::ItemRetrievalScorer(ItemRetrievalScorerOptions options)
     : Block(std::make_shared<ItemRetrievalScorerImpl>(std::move(options))) {}
 
 void register_retrieval_blocks() {
-  register_block_type("UniqueRows", [](const json& c, auto children) {
-    RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}",
-             children.size());
-    return UniqueRows(children[0].second, UniqueRowsOptions::from_json(c));
-  });
-  register_block_type("ItemRetrievalScorer", [](const json& c, auto) {
-    return ItemRetrievalScorer(ItemRetrievalScorerOptions::from_json(c));
-  });
+  register_block_type<UniqueRowsOptions>(
+      "UniqueRows", [](UniqueRowsOptions o, BlockChildren children) {
+        RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}",
+                 children.size());
+        return UniqueRows(children[0].second, std::move(o));
+      });
+  register_block_type<ItemRetrievalScorerOptions>("ItemRetrievalScorer",
+                                                  [](ItemRetrievalScorerOptions o, BlockChildren) {
+                                                    return ItemRetrievalScorer(std::move(o));
+                                                  });
 }
 
 }  // namespace recblocks

@@ -73,6 +73,39 @@ class ReduceSumImpl final : public BlockBase {
   }
 };
 
+struct TemperatureConfig {
+  double temperature = 1.0;
+
+  static auto option_fields() {
+    return options::table<TemperatureConfig>(
+        "LogitsTemperatureScaler", options::field("temperature", &TemperatureConfig::temperature,
+                                                  "the logits are divided by it, > 0")
+                                       .required());
+  }
+};
+
+struct DropoutConfig {
+  double rate = 0.0;
+
+  static auto option_fields() {
+    return options::table<DropoutConfig>(
+        "Dropout", options::field("rate", &DropoutConfig::rate,
+                                  "probability of zeroing an element in training, in [0, 1)")
+                       .required());
+  }
+};
+
+struct AsDenseConfig {
+  std::int64_t max_seq_length = 0;
+
+  static auto option_fields() {
+    return options::table<AsDenseConfig>(
+        "AsDenseFeatures",
+        options::field("max_seq_length", &AsDenseConfig::max_seq_length,
+                       "length L of the padded lists; 0: each column's schema value_count.max"));
+  }
+};
+
 class TemperatureImpl final : public BlockBase {
  public:
   explicit TemperatureImpl(double temperature) : temperature_(temperature) {
@@ -80,7 +113,7 @@ class TemperatureImpl final : public BlockBase {
              "LogitsTemperatureScaler: temperature is {}, expected > 0", temperature_);
   }
   std::string_view type() const override { return "LogitsTemperatureScaler"; }
-  json config() const override { return {{"temperature", temperature_}}; }
+  json config() const override { return options::to_json(TemperatureConfig{temperature_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
   Flow forward(const Flow& input, RunContext&) const override {
     const auto inverse = static_cast<float>(1.0 / temperature_);
@@ -98,7 +131,7 @@ class DropoutImpl final : public BlockBase {
              rate_);
   }
   std::string_view type() const override { return "Dropout"; }
-  json config() const override { return {{"rate", rate_}}; }
+  json config() const override { return options::to_json(DropoutConfig{rate_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
   Flow forward(const Flow& input, RunContext& run) const override {
     const bool training = run.training();
@@ -162,12 +195,7 @@ class BatchNormImpl final : public BlockBase {
              options_.epsilon);
   }
   std::string_view type() const override { return "BatchNorm"; }
-  json config() const override {
-    return {{"momentum", options_.momentum},
-            {"epsilon", options_.epsilon},
-            {"center", options_.center},
-            {"scale", options_.scale}};
-  }
+  json config() const override { return options::to_json(options_); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     const std::int64_t c = channels(input, type(), 2);
     affine_.make(c, options_.scale, options_.center);
@@ -209,9 +237,7 @@ class LayerNormImpl final : public BlockBase {
              options_.epsilon);
   }
   std::string_view type() const override { return "LayerNorm"; }
-  json config() const override {
-    return {{"epsilon", options_.epsilon}, {"center", options_.center}, {"scale", options_.scale}};
-  }
+  json config() const override { return options::to_json(options_); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     affine_.make(channels(input, type(), Shape::kMaxRank - 1), options_.scale, options_.center);
     return FlowSpec::tensor(input.as_tensor(type()));
@@ -241,7 +267,7 @@ class AsDenseImpl final : public BlockBase {
              "AsDenseFeatures: max_seq_length is {}, expected >= 0", max_seq_length_);
   }
   std::string_view type() const override { return "AsDenseFeatures"; }
-  json config() const override { return {{"max_seq_length", max_seq_length_}}; }
+  json config() const override { return options::to_json(AsDenseConfig{max_seq_length_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     RB_CHECK(input.kind() == FlowSpec::Kind::kInputs, ValueError,
@@ -297,43 +323,21 @@ BatchNorm::BatchNorm(BatchNormOptions options) : Block(std::make_shared<BatchNor
 LayerNorm::LayerNorm(LayerNormOptions options) : Block(std::make_shared<LayerNormImpl>(options)) {}
 
 void register_transformations() {
-  register_block_type("AsDenseFeatures", [](const json& c, auto) {
-    config::check_keys(c, "AsDenseFeatures", {"max_seq_length"});
-    return AsDenseFeatures(c.value("max_seq_length", std::int64_t{0}));
+  using options::NoOptions;
+  register_block_type<AsDenseConfig>("AsDenseFeatures", [](AsDenseConfig c, BlockChildren) {
+    return AsDenseFeatures(c.max_seq_length);
   });
-  register_block_type("L2Norm", [](const json& c, auto) {
-    config::check_keys(c, "L2Norm", {});
-    return L2Norm();
-  });
-  register_block_type("ReduceSum", [](const json& c, auto) {
-    config::check_keys(c, "ReduceSum", {});
-    return ReduceSum();
-  });
-  register_block_type("LogitsTemperatureScaler", [](const json& c, auto) {
-    config::check_keys(c, "LogitsTemperatureScaler", {"temperature"});
-    return LogitsTemperatureScaler(c.at("temperature").get<double>());
-  });
-  register_block_type("Dropout", [](const json& c, auto) {
-    config::check_keys(c, "Dropout", {"rate"});
-    return Dropout(c.at("rate").get<double>());
-  });
-  register_block_type("BatchNorm", [](const json& c, auto) {
-    config::check_keys(c, "BatchNorm", {"momentum", "epsilon", "center", "scale"});
-    BatchNormOptions o;
-    o.momentum = c.value("momentum", o.momentum);
-    o.epsilon = c.value("epsilon", o.epsilon);
-    o.center = c.value("center", o.center);
-    o.scale = c.value("scale", o.scale);
-    return BatchNorm(o);
-  });
-  register_block_type("LayerNorm", [](const json& c, auto) {
-    config::check_keys(c, "LayerNorm", {"epsilon", "center", "scale"});
-    LayerNormOptions o;
-    o.epsilon = c.value("epsilon", o.epsilon);
-    o.center = c.value("center", o.center);
-    o.scale = c.value("scale", o.scale);
-    return LayerNorm(o);
-  });
+  register_block_type<NoOptions>("L2Norm", [](NoOptions, BlockChildren) { return L2Norm(); });
+  register_block_type<NoOptions>("ReduceSum", [](NoOptions, BlockChildren) { return ReduceSum(); });
+  register_block_type<TemperatureConfig>(
+      "LogitsTemperatureScaler",
+      [](TemperatureConfig c, BlockChildren) { return LogitsTemperatureScaler(c.temperature); });
+  register_block_type<DropoutConfig>(
+      "Dropout", [](DropoutConfig c, BlockChildren) { return Dropout(c.rate); });
+  register_block_type<BatchNormOptions>(
+      "BatchNorm", [](BatchNormOptions o, BlockChildren) { return BatchNorm(o); });
+  register_block_type<LayerNormOptions>(
+      "LayerNorm", [](LayerNormOptions o, BlockChildren) { return LayerNorm(o); });
 }
 
 }  // namespace recblocks

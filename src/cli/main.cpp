@@ -4,6 +4,7 @@
 //   recblocks --help              the subcommands
 //   recblocks --version
 //   recblocks --threads 4 info    version, threads, backend, build settings
+//   recblocks blocks              every block type's config keys (type, default, doc)
 //   recblocks data movielens|criteo|csv|synthetic ...   build dataset directories
 //   recblocks train | evaluate | predict ...             the Model API
 //   recblocks demo                 the seed notebook end to end
@@ -63,6 +64,8 @@ int run(int argc, char** argv) {
   threads_option->each([](const std::string& value) { rb::set_num_threads(std::stoi(value)); });
 
   CLI::App* info = app.add_subcommand("info", "Print the version, thread count and backend");
+  CLI::App* blocks = app.add_subcommand(
+      "blocks", "List every block type with its config keys: type, default and meaning");
   CLI::App* data = app.add_subcommand("data", "Import raw data into a dataset directory");
   data->require_subcommand(1);
   rb::cli::register_data_movielens(*data);
@@ -79,6 +82,10 @@ int run(int argc, char** argv) {
 
   if (info->parsed()) {
     run_info();
+    return 0;
+  }
+  if (blocks->parsed()) {
+    std::fputs(rb::block_types_help().c_str(), stdout);
     return 0;
   }
   // A subcommand's callback did the work.

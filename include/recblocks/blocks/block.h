@@ -48,6 +48,7 @@
 
 #include "recblocks/autograd/parameter.h"
 #include "recblocks/autograd/tape.h"
+#include "recblocks/core/options.h"
 #include "recblocks/core/shape.h"
 #include "recblocks/core/tensor.h"
 #include "recblocks/data/loader.h"
@@ -323,7 +324,23 @@ struct ShortcutOptions {
 using BlockFactory = std::function<Block(const nlohmann::json& config,
                                          std::vector<std::pair<std::string, Block>> children)>;
 
+// A type registered without docs lists no options in block_type_docs();
+// register_block_type<Config> (blocks/config.h) passes its field table's.
 void register_block_type(std::string name, BlockFactory factory);
+void register_block_type(std::string name, BlockFactory factory,
+                         std::vector<options::FieldDoc> options);
 std::vector<std::string> registered_block_types();
+
+// Every registered block type, by name, with its config keys (type, default
+// and doc of each); `declared` is false for a type registered without docs.
+struct BlockTypeDoc {
+  std::string type;
+  std::vector<options::FieldDoc> options;
+  bool declared = false;
+};
+std::vector<BlockTypeDoc> block_type_docs();
+// block_type_docs() as text: each type, then one line per key (what
+// `recblocks blocks` prints).
+std::string block_types_help();
 
 }  // namespace recblocks

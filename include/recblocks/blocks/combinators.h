@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "recblocks/blocks/block.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
@@ -32,8 +33,13 @@ class ParallelBlock : public Block {
 };
 
 struct FilterOptions {
-  // Keep everything except the selection.
   bool exclude = false;
+
+  static auto option_fields() {
+    return options::table<FilterOptions>(
+        "FilterOptions",
+        options::field("exclude", &FilterOptions::exclude, "keep everything except the selection"));
+  }
 };
 
 class Filter : public Block {

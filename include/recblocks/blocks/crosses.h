@@ -30,19 +30,34 @@
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/initializers.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
 struct HashedCrossOptions {
-  // The crosses, each a list of >= 2 column names. Empty: every combination
-  // of 2 to max_level of the selected columns (HashedCrossAll), in schema
-  // order.
   std::vector<std::vector<std::string>> crosses = {};
   int max_level = 2;
-  std::int64_t num_bins = 10000;  // the most bins of one cross
+  std::int64_t num_bins = 10000;
   std::int64_t dim = 1;
   Initializer initializer = Initializer::zeros();
   std::string table_prefix = "";
+
+  static auto option_fields() {
+    using O = HashedCrossOptions;
+    using options::field;
+    return options::table<O>(
+        "HashedCrossOptions",
+        field("crosses", &O::crosses,
+              "each a list of >= 2 column names; empty: every combination of 2 to max_level of "
+              "the selected columns (HashedCrossAll), in schema order")
+            .omit_if_default(),
+        field("max_level", &O::max_level, "the most columns of one cross when crosses is empty"),
+        field("num_bins", &O::num_bins, "the most bins of one cross"),
+        field("dim", &O::dim, "the tables' dimension (1: a one-hot linear weight)"),
+        field("initializer", &O::initializer, "of the tables"),
+        field("table_prefix", &O::table_prefix, "prepended to the tables' names")
+            .omit_if_default());
+  }
 
   nlohmann::json to_json() const;
   // Unknown keys are reported by name.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "recblocks/blocks/block.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
@@ -43,13 +44,27 @@ class MMOEBlock : public Block {
 };
 
 struct CGCOptions {
-  int num_task_experts = 1;    // per output
-  int num_shared_experts = 1;  // >= 0; task + shared experts must be >= 1 per output
-  // Also output "shared": a gate over every expert (what the next layer of a
-  // PLEBlock reads as its shared input).
+  int num_task_experts = 1;
+  int num_shared_experts = 1;
   bool add_shared_gate = false;
-  Block gate_block = {};  // as MMOEOptions::gate_block
+  Block gate_block = {};  // as MMOEOptions::gate_block; in JSON the gates are child blocks
   double gate_softmax_temperature = 1.0;
+
+  // The keys of a CGCBlock's JSON config (gate_block is not one: the gates
+  // are its children).
+  static auto option_fields() {
+    using O = CGCOptions;
+    using options::field;
+    return options::table<O>(
+        "CGCOptions", field("num_task_experts", &O::num_task_experts, "experts of each output"),
+        field("num_shared_experts", &O::num_shared_experts,
+              "experts shared by every output, >= 0; task + shared experts must be >= 1"),
+        field("add_shared_gate", &O::add_shared_gate,
+              "also output \"shared\": a gate over every expert (the next PLE layer's shared "
+              "input)"),
+        field("gate_softmax_temperature", &O::gate_softmax_temperature,
+              "the gates' softmax runs on logits / temperature, > 0"));
+  }
 };
 
 // One CGC layer. Each output k has num_task_experts experts of its own and

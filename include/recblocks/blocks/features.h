@@ -28,6 +28,7 @@
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/initializers.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
@@ -35,35 +36,50 @@ namespace recblocks {
 //   rb::EmbeddingOptions{.dim = 32, .combiner = "sum"}
 //   rb::EmbeddingOptions{.infer_dims = true, .ensure_multiple_of_8 = true}
 struct EmbeddingOptions {
-  // The dimension of a column's table when nothing below says otherwise
-  // (Merlin's embedding_dim_default).
   std::int64_t dim = 64;
-  // Per column, by column name; wins over everything else (embedding_dims).
   std::map<std::string, std::int64_t> dims = {};
-  // Use the schema's ColumnSchema::embedding_dim() where a column has one.
-  bool use_schema_dims = false;
-  // Merlin's infer_embedding_sizes: infer_embedding_dim() below.
   // Precedence per column: dims[name], then the schema's dim (with
   // use_schema_dims), then the inferred one (with infer_dims), then `dim`.
+  bool use_schema_dims = false;
   bool infer_dims = false;
   double infer_multiplier = 2.0;
   bool ensure_multiple_of_8 = false;
-  // The tables' initializer (Merlin: TruncatedNormal(0, 0.05)), and
-  // per column overrides by column name (a shared table takes the one of
-  // its first column).
+  // Merlin's default: TruncatedNormal(0, 0.05). A shared table takes the
+  // initializer of its first column.
   Initializer initializer = Initializer::truncated_normal(0.0, 0.05);
   std::map<std::string, Initializer> initializers = {};
-  // L2 regularisation factor of every table: the loss adds
-  // l2_reg * sum(table^2) (see the note in EmbeddingFeatures).
+  // See the note on l2_reg in EmbeddingFeatures.
   float l2_reg = 0.0f;
-  // How a list column's embeddings are pooled into one vector per row:
-  // "mean" (Merlin's default) or "sum". Empty rows give zeros.
   std::string combiner = "mean";
-  // Prepended to the domain names of this block's tables: blocks with
-  // different prefixes get separate tables for the same columns (NCF's
-  // GMF and MLP embeddings, DeepFM's first-order weights), named
-  // "<prefix><domain>". Empty: tables shared by domain across the model.
+  // Different prefixes give separate tables for the same columns (NCF's
+  // GMF and MLP embeddings, DeepFM's first-order weights).
   std::string table_prefix = "";
+
+  static auto option_fields() {
+    using O = EmbeddingOptions;
+    using options::field;
+    return options::table<O>(
+        "EmbeddingOptions",
+        field("dim", &O::dim,
+              "a table's dimension when nothing else sets it (Merlin's embedding_dim_default)"),
+        field("dims", &O::dims, "per column name; wins over everything else (embedding_dims)"),
+        field("use_schema_dims", &O::use_schema_dims,
+              "use the schema's embedding_dim where a column has one"),
+        field("infer_dims", &O::infer_dims,
+              "infer the dimension from the cardinality (infer_embedding_dim)"),
+        field("infer_multiplier", &O::infer_multiplier, "the multiplier of infer_dims"),
+        field("ensure_multiple_of_8", &O::ensure_multiple_of_8,
+              "round inferred dimensions up to a multiple of 8"),
+        field("initializer", &O::initializer, "of the tables"),
+        field("initializers", &O::initializers, "per column name, overriding `initializer`"),
+        field("l2_reg", &O::l2_reg, "the loss adds l2_reg * sum(table^2) for every table"),
+        field("combiner", &O::combiner,
+              "pools a list column's embeddings: \"mean\" (Merlin's default) or \"sum\""),
+        field("table_prefix", &O::table_prefix,
+              "prepended to the tables' domain names; empty: tables shared by domain across the "
+              "model")
+            .omit_if_default());
+  }
 
   nlohmann::json to_json() const;
   // Unknown keys are reported by name.

@@ -19,16 +19,29 @@
 #include <cstdint>
 #include <string>
 
+#include "recblocks/core/options.h"
 #include "recblocks/core/tensor.h"
 
 namespace recblocks {
 
 struct Initializer {
   std::string kind = "glorot_uniform";
-  // constant: a = value; uniform: [a, b]; normal / truncated_normal: mean a,
-  // stddev b. Ignored by the others.
   double a = 0;
   double b = 0;
+
+  // The object form of the JSON (from_json also takes a bare kind name).
+  static auto option_fields() {
+    using options::field;
+    return options::table<Initializer>(
+        "initializer",
+        field("kind", &Initializer::kind,
+              "zeros, ones, constant, uniform, normal, truncated_normal, glorot_uniform, "
+              "glorot_normal, he_uniform or he_normal")
+            .required(),
+        field("a", &Initializer::a,
+              "constant: the value; uniform: the min; normal, truncated_normal: the mean"),
+        field("b", &Initializer::b, "uniform: the max; normal, truncated_normal: the stddev"));
+  }
 
   static Initializer zeros() { return {"zeros", 0, 0}; }
   static Initializer ones() { return {"ones", 0, 0}; }
@@ -58,5 +71,26 @@ struct Initializer {
 
   friend bool operator==(const Initializer&, const Initializer&) = default;
 };
+
+namespace options {
+
+// An initializer in an options struct: Initializer::to_json / from_json,
+// errors prefixed with where it was read.
+template <>
+struct Codec<Initializer> {
+  std::string type_name() const { return "initializer"; }
+  nlohmann::json write(const Initializer& v) const { return v.to_json(); }
+  Initializer read(const nlohmann::json& j, const Path& path) const {
+    try {
+      return Initializer::from_json(j);
+    } catch (const ValueError& e) {
+      throw ValueError(fmt::format("{}: '{}': {}", path.context, path.key, e.what()));
+    } catch (const nlohmann::json::exception& e) {
+      throw ValueError(fmt::format("{}: '{}': {}", path.context, path.key, e.what()));
+    }
+  }
+};
+
+}  // namespace options
 
 }  // namespace recblocks

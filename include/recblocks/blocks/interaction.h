@@ -15,6 +15,7 @@
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/initializers.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
@@ -74,9 +75,23 @@ struct CrossOptions {
   // Keras' TruncatedNormal(stddev = 0.05), Merlin's default for CrossBlock.
   Initializer kernel_initializer = Initializer::truncated_normal();
   Initializer bias_initializer = Initializer::zeros();
-  // L2 factors (the kernels, U included, and the bias); 0 = none.
   double kernel_regularizer_l2 = 0;
   double bias_regularizer_l2 = 0;
+
+  static auto option_fields() {
+    using O = CrossOptions;
+    using options::field;
+    return options::table<O>(
+        "CrossOptions",
+        field("low_rank_dim", &O::low_rank_dim,
+              "0: full-rank W [d, d]; r > 0: W = U [d, r] V [r, d]"),
+        field("use_bias", &O::use_bias, "each cross layer adds a bias"),
+        field("kernel_initializer", &O::kernel_initializer, "of the kernels (U included)"),
+        field("bias_initializer", &O::bias_initializer, "of the biases"),
+        field("kernel_regularizer_l2", &O::kernel_regularizer_l2,
+              "L2 factor of the kernels (U included); 0 = none"),
+        field("bias_regularizer_l2", &O::bias_regularizer_l2, "L2 factor of the biases; 0 = none"));
+  }
 };
 
 // DCN-v2's cross network (Wang et al. 2021), as Merlin's CrossBlock:

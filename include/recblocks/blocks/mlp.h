@@ -41,26 +41,41 @@
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/initializers.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
 struct MLPOptions {
-  // Of every layer: "relu", "sigmoid", "tanh", "linear" (or "none"),
-  // "gelu" (exact, x * Phi(x), as Keras' default), "softplus".
   std::string activation = "relu";
   bool use_bias = true;
-  // Dropout rate in [0, 1) after each layer's activation; 0 = none.
   double dropout = 0;
-  // "" (none), "batch_norm" or "layer_norm", after each layer.
   std::string normalization = "";
-  // The last layer has no activation ("linear") and no dropout.
   bool no_activation_last_layer = false;
   Initializer kernel_initializer = Initializer::glorot_uniform();
   Initializer bias_initializer = Initializer::zeros();
-  // L2 factors: the loss adds factor * sum(w^2) (Keras' regularizers.l2);
-  // 0 = none.
   double kernel_regularizer_l2 = 0;
   double bias_regularizer_l2 = 0;
+
+  static auto option_fields() {
+    using O = MLPOptions;
+    using options::field;
+    return options::table<O>(
+        "MLPOptions",
+        field("activation", &O::activation,
+              "of every layer: relu, sigmoid, tanh, linear (or none), gelu (exact, x * Phi(x), "
+              "Keras' default), softplus"),
+        field("use_bias", &O::use_bias, "each layer adds a bias"),
+        field("dropout", &O::dropout, "dropout rate in [0, 1) after each activation; 0 = none"),
+        field("normalization", &O::normalization,
+              "after each layer: \"\" (none), \"batch_norm\" or \"layer_norm\""),
+        field("no_activation_last_layer", &O::no_activation_last_layer,
+              "the last layer has no activation (linear) and no dropout"),
+        field("kernel_initializer", &O::kernel_initializer, "of the kernels"),
+        field("bias_initializer", &O::bias_initializer, "of the biases"),
+        field("kernel_regularizer_l2", &O::kernel_regularizer_l2,
+              "L2 factor of the kernels: the loss adds factor * sum(w^2); 0 = none"),
+        field("bias_regularizer_l2", &O::bias_regularizer_l2, "L2 factor of the biases; 0 = none"));
+  }
 };
 
 class MLPBlock : public Block {

@@ -20,16 +20,28 @@
 #include <vector>
 
 #include "recblocks/blocks/block.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
 struct ItemRetrievalScorerOptions {
-  // The keys of the query and candidate towers' outputs in the input dict.
   std::string query = "query";
   std::string candidate = "candidate";
   bool l2_normalization = false;
-  // > 0; the scores are divided by it.
   double temperature = 1.0;
+
+  static auto option_fields() {
+    using O = ItemRetrievalScorerOptions;
+    using options::field;
+    return options::table<O>(
+        "ItemRetrievalScorer",
+        field("query", &O::query, "the key of the query tower's output in the input dict"),
+        field("candidate", &O::candidate,
+              "the key of the candidate tower's output in the input dict"),
+        field("l2_normalization", &O::l2_normalization,
+              "L2-normalise queries and candidates first (cosine similarity)"),
+        field("temperature", &O::temperature, "the scores are divided by it, > 0"));
+  }
 
   nlohmann::json to_json() const;
   static ItemRetrievalScorerOptions from_json(const nlohmann::json& json);
@@ -64,6 +76,16 @@ class ItemRetrievalScorer : public Block {
 struct UniqueRowsOptions {
   std::string key = {};
   std::vector<std::string> columns = {};
+
+  static auto option_fields() {
+    using O = UniqueRowsOptions;
+    using options::field;
+    return options::table<O>(
+        "UniqueRows",
+        field("key", &O::key, "the int id column whose rows are merged (the item column)")
+            .required(),
+        field("columns", &O::columns, "more columns that must be equal for rows to merge"));
+  }
 
   nlohmann::json to_json() const;
   static UniqueRowsOptions from_json(const nlohmann::json& json);

@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "recblocks/blocks/block.h"
+#include "recblocks/core/options.h"
 
 namespace recblocks {
 
@@ -80,10 +81,22 @@ class Dropout : public Block {
 // non-fused path uses the biased one. Normalisation itself uses the biased
 // variance in both.
 struct BatchNormOptions {
-  double momentum = 0.99;  // Keras' convention, in [0, 1]
-  double epsilon = 1e-3;   // > 0
-  bool center = true;      // learn beta
-  bool scale = true;       // learn gamma
+  double momentum = 0.99;
+  double epsilon = 1e-3;
+  bool center = true;
+  bool scale = true;
+
+  static auto option_fields() {
+    using O = BatchNormOptions;
+    using options::field;
+    return options::table<O>(
+        "BatchNormOptions",
+        field("momentum", &O::momentum,
+              "in [0, 1], Keras' convention: the weight of the old moving statistics"),
+        field("epsilon", &O::epsilon, "added to the variance, > 0"),
+        field("center", &O::center, "learn beta (else 0)"),
+        field("scale", &O::scale, "learn gamma (else 1)"));
+  }
 };
 
 class BatchNorm : public Block {
@@ -94,9 +107,20 @@ class BatchNorm : public Block {
 // Keras LayerNormalization over the last axis: gamma [D] (ones, with scale),
 // beta [D] (zeros, with center). A dict is concatenated first.
 struct LayerNormOptions {
-  double epsilon = 1e-3;  // Keras' default (PyTorch's is 1e-5)
+  double epsilon = 1e-3;
   bool center = true;
   bool scale = true;
+
+  static auto option_fields() {
+    using O = LayerNormOptions;
+    using options::field;
+    return options::table<O>(
+        "LayerNormOptions",
+        field("epsilon", &O::epsilon,
+              "added to the variance, > 0 (Keras' default; PyTorch's is 1e-5)"),
+        field("center", &O::center, "learn beta (else 0)"),
+        field("scale", &O::scale, "learn gamma (else 1)"));
+  }
 };
 
 class LayerNorm : public Block {
