@@ -24,6 +24,7 @@ class SequentialImpl final : public BlockBase {
       RB_CHECK(b.defined(), ValueError, "SequentialBlock got an empty Block");
   }
   std::string_view type() const override { return "SequentialBlock"; }
+  bool row_independent() const override { return children_row_independent(); }
   json config() const override { return json::object(); }
   std::vector<std::pair<std::string, Block>> children() const override {
     std::vector<std::pair<std::string, Block>> out;
@@ -64,6 +65,8 @@ class ParallelImpl final : public BlockBase {
     if (!aggregation_name_.empty()) aggregation_ = aggregation_block(aggregation_name_);
   }
   std::string_view type() const override { return "ParallelBlock"; }
+  bool parallel_branches() const override { return true; }
+  bool row_independent() const override { return children_row_independent(); }
   json config() const override { return {{"aggregation", aggregation_name_}}; }
   std::vector<std::pair<std::string, Block>> children() const override { return branches_; }
 
@@ -129,6 +132,7 @@ class FilterImpl final : public BlockBase {
         options_(options) {}
 
   std::string_view type() const override { return "Filter"; }
+  bool row_independent() const override { return true; }
   json config() const override {
     json j = {{"exclude", options_.exclude}};
     if (by_schema_) {
@@ -214,6 +218,7 @@ class FilterImpl final : public BlockBase {
 class IdentityImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "Identity"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return input; }
   Flow forward(const Flow& input, RunContext&) const override { return input; }

@@ -125,6 +125,7 @@ class HashedCrossImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "HashedCrossFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override {
     return {{"schema", schema_.to_json()}, {"options", options_.to_json()}};
   }

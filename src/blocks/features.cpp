@@ -52,6 +52,7 @@ class ContinuousImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "ContinuousFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override {
     json j = {{"features", features_}};
     if (schema_) j["schema"] = schema_->to_json();
@@ -177,6 +178,7 @@ class EmbeddingImpl final : public BlockBase {
   std::string_view type() const override {
     return sequence_ ? "SequenceEmbeddingFeatures" : "EmbeddingFeatures";
   }
+  bool row_independent() const override { return true; }
   json config() const override {
     json j = {{"schema", schema_.to_json()}, {"options", options_.to_json()}};
     if (sequence_) {
