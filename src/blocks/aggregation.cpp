@@ -41,6 +41,7 @@ Shape common_shape(const FlowSpec& input, std::string_view who) {
 class ConcatImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "ConcatFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     return FlowSpec::tensor(input.as_tensor("ConcatFeatures"));
@@ -66,6 +67,7 @@ class StackImpl final : public BlockBase {
  public:
   explicit StackImpl(int axis) : axis_(axis) {}
   std::string_view type() const override { return "StackFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(StackConfig{axis_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     const Shape row = common_shape(input, "StackFeatures");
@@ -94,6 +96,7 @@ class StackImpl final : public BlockBase {
 class SumImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "ElementwiseSum"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     return FlowSpec::tensor({common_shape(input, "ElementwiseSum"), DType::kFloat32});
@@ -109,6 +112,7 @@ class SumImpl final : public BlockBase {
 class ProductImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "ElementwiseProduct"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     return FlowSpec::tensor({common_shape(input, "ElementwiseProduct"), DType::kFloat32});
@@ -125,6 +129,7 @@ class ProductImpl final : public BlockBase {
 class CosineImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "CosineSimilarity"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     const Shape row = common_shape(input, "CosineSimilarity");

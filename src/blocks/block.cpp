@@ -268,6 +268,22 @@ const FlowSpec& Block::output_spec() const {
   return impl_->output_spec_;
 }
 
+Flow BlockBase::forward_scaled(const Flow& input, RunContext& run, float scale) const {
+  if (input.kind() == FlowSpec::Kind::kDict) {
+    Flow::Dict entries = input.dict();
+    for (auto& [key, value] : entries) value = ops::scale(value, scale);
+    return forward(Flow::dict(std::move(entries)), run);
+  }
+  return forward(Flow::tensor(ops::scale(input.as_tensor(type()), scale)), run);
+}
+
+bool BlockBase::children_row_independent() const {
+  for (const auto& [key, child] : children()) {
+    if (!child.impl().row_independent()) return false;
+  }
+  return true;
+}
+
 Flow Block::forward(const Flow& input, RunContext& run) const {
   RB_CHECK(built(), ValueError, "{} is not built yet: call it on a batch or build it from a schema",
            type());

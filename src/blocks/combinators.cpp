@@ -25,6 +25,7 @@ class SequentialImpl final : public BlockBase {
       RB_CHECK(b.defined(), ValueError, "SequentialBlock got an empty Block");
   }
   std::string_view type() const override { return "SequentialBlock"; }
+  bool row_independent() const override { return children_row_independent(); }
   json config() const override { return json::object(); }
   std::vector<std::pair<std::string, Block>> children() const override {
     std::vector<std::pair<std::string, Block>> out;
@@ -77,6 +78,8 @@ class ParallelImpl final : public BlockBase {
     if (!aggregation_name_.empty()) aggregation_ = aggregation_block(aggregation_name_);
   }
   std::string_view type() const override { return "ParallelBlock"; }
+  bool parallel_branches() const override { return true; }
+  bool row_independent() const override { return children_row_independent(); }
   json config() const override { return options::to_json(ParallelConfig{aggregation_name_}); }
   std::vector<std::pair<std::string, Block>> children() const override { return branches_; }
 
@@ -160,6 +163,7 @@ class FilterImpl final : public BlockBase {
         options_(options) {}
 
   std::string_view type() const override { return "Filter"; }
+  bool row_independent() const override { return true; }
   json config() const override {
     FilterConfig c{.options = options_};
     if (by_schema_) {
@@ -244,6 +248,7 @@ class FilterImpl final : public BlockBase {
 class IdentityImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "Identity"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return input; }
   Flow forward(const Flow& input, RunContext&) const override { return input; }

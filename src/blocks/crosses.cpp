@@ -136,6 +136,7 @@ class HashedCrossImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "HashedCrossFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(HashedCrossConfig{schema_, options_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext& context) override {

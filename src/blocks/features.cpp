@@ -66,6 +66,7 @@ class ContinuousImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "ContinuousFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(ContinuousConfig{features_, schema_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
@@ -207,6 +208,7 @@ class EmbeddingImpl final : public BlockBase {
   std::string_view type() const override {
     return sequence_ ? "SequenceEmbeddingFeatures" : "EmbeddingFeatures";
   }
+  bool row_independent() const override { return true; }
   json config() const override {
     if (sequence_) {
       return options::to_json(

@@ -81,6 +81,7 @@ class DotProductImpl final : public BlockBase {
  public:
   explicit DotProductImpl(bool self_interaction) : self_interaction_(self_interaction) {}
   std::string_view type() const override { return "DotProductInteractionBlock"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(DotProductConfig{self_interaction_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
@@ -111,6 +112,7 @@ class DotProductImpl final : public BlockBase {
 class FMPairwiseImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "FMPairwiseInteraction"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
@@ -170,6 +172,7 @@ class CrossImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "CrossBlock"; }
+  bool row_independent() const override { return true; }
 
   json config() const override { return options::to_json(CrossConfig{depth_, options_}); }
 

@@ -5,7 +5,6 @@
 
 #include <algorithm>
 
-#include "blocks/mlp_internal.h"
 #include "blocks/registry.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/config.h"
@@ -84,6 +83,10 @@ class MLPImpl final : public BlockBase {
   }
 
   std::string_view type() const override { return "MLPBlock"; }
+  // Dropout draws per batch and batch normalisation mixes the batch's rows.
+  bool row_independent() const override {
+    return options_.dropout == 0.0 && options_.normalization != "batch_norm";
+  }
 
   json config() const override { return options::to_json(MLPConfig{dims_, options_}); }
 
@@ -129,7 +132,7 @@ class MLPImpl final : public BlockBase {
 
   // The forward of input * input_scale, the scale folded into the first
   // layer's GEMM.
-  Flow forward_scaled(const Flow& input, RunContext& run, float input_scale) const {
+  Flow forward_scaled(const Flow& input, RunContext& run, float input_scale) const override {
     Var x = input.as_tensor("MLPBlock");
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       const Layer& layer = layers_[i];
@@ -199,13 +202,6 @@ void register_layers() {
   register_block_type<MLPConfig>("MLPBlock", [](MLPConfig c, BlockChildren) {
     return MLPBlock(std::move(c.dimensions), std::move(c.options));
   });
-}
-
-Flow mlp_forward_scaled(const Block& mlp, const Flow& input, RunContext& run, float input_scale) {
-  const auto* impl = dynamic_cast<const MLPImpl*>(&mlp.impl());
-  RB_CHECK(impl != nullptr, Error, "mlp_forward_scaled: the block is a {}, not an MLPBlock",
-           mlp.type());
-  return impl->forward_scaled(input, run, input_scale);
 }
 
 }  // namespace recblocks

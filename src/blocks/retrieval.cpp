@@ -6,14 +6,11 @@
 #include <numeric>
 
 #include "blocks/registry.h"
-#include "blocks/unique_rows.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/config.h"
 #include "recblocks/core/error.h"
 
 namespace recblocks {
-
-namespace detail {
 
 UniqueIds unique_in_order(const Tensor& ids) {
   RB_CHECK((ids.dtype() == DType::kInt64 || ids.dtype() == DType::kInt32) && ids.rank() == 1,
@@ -62,8 +59,6 @@ UniqueIds unique_in_order(const Tensor& ids) {
   for (std::int64_t i = 0; i < rows; ++i) assign(i, column[run_first[i]]);
   return out;
 }
-
-}  // namespace detail
 
 namespace {
 
@@ -127,60 +122,10 @@ class ItemRetrievalScorerImpl final : public BlockBase {
 
 }  // namespace
 
-namespace detail {
-
-// True for a block whose training output for a row depends on that row
-// alone, deterministically: the block types known to be so (an allowlist:
-// an unknown or user-defined type counts as not), MLPBlock without dropout
-// or batch normalisation, Dropout at rate 0.
-bool rows_independent(const json& j) {
-  if (!j.is_object()) return false;
-  if (!j.contains("type")) return j.contains("ref");  // a shared block, checked where it is defined
-  static const char* const kRowwise[] = {"AsDenseFeatures",
-                                         "ConcatFeatures",
-                                         "ContinuousFeatures",
-                                         "CosineSimilarity",
-                                         "CrossBlock",
-                                         "DotProductInteractionBlock",
-                                         "ElementwiseProduct",
-                                         "ElementwiseSum",
-                                         "EmbeddingFeatures",
-                                         "FMPairwiseInteraction",
-                                         "Filter",
-                                         "HashedCrossFeatures",
-                                         "Identity",
-                                         "L2Norm",
-                                         "LayerNorm",
-                                         "LogitsTemperatureScaler",
-                                         "ParallelBlock",
-                                         "ReduceSum",
-                                         "SequenceEmbeddingFeatures",
-                                         "SequentialBlock",
-                                         "StackFeatures",
-                                         "UniqueRows"};
-  const std::string type = j["type"].get<std::string>();
-  const json& c = j.contains("config") ? j["config"] : json::object();
-  bool ok = std::find(std::begin(kRowwise), std::end(kRowwise), type) != std::end(kRowwise);
-  if (type == "Dropout") ok = c.value("rate", 1.0) == 0.0;
-  if (type == "MLPBlock") {
-    ok = c.value("dropout", 1.0) == 0.0 &&
-         c.value("normalization", std::string("?")) != "batch_norm";
-  }
-  if (!ok) return false;
-  if (j.contains("children")) {
-    for (const json& child : j["children"]) {
-      if (!rows_independent(child.at("block"))) return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace detail
-
 namespace {
 
 // Whether every row's `column` equals that of its id's first row.
-bool same_within_ids(const Batch& batch, const std::string& column, const detail::UniqueIds& u) {
+bool same_within_ids(const Batch& batch, const std::string& column, const UniqueIds& u) {
   const auto rows = static_cast<std::int64_t>(u.inverse.size());
   auto first_of = [&](std::int64_t i) { return u.first[static_cast<std::size_t>(u.inverse[i])]; };
   if (batch.is_list(column)) {
@@ -220,6 +165,8 @@ class UniqueRowsImpl final : public BlockBase {
     RB_CHECK(!options_.key.empty(), ValueError, "UniqueRows: the key column is not set");
   }
   std::string_view type() const override { return "UniqueRows"; }
+  bool merges_rows() const override { return true; }
+  bool row_independent() const override { return children_row_independent(); }
   json config() const override { return options_.to_json(); }
   std::vector<std::pair<std::string, Block>> children() const override {
     return {{"block", block_}};
@@ -243,7 +190,7 @@ class UniqueRowsImpl final : public BlockBase {
       if (c != options_.key) names.push_back(c);
     }
     selected_ = names;
-    exact_ = detail::rows_independent(block_.to_json());
+    exact_ = block_.impl().row_independent();
     const FlowSpec out = block_.build(FlowSpec::inputs(schema.select_by_name(names)), context);
     RB_CHECK(out.kind() == FlowSpec::Kind::kTensor, ValueError,
              "UniqueRows: the block must return one tensor per row, it returns {}", out.str());
@@ -253,7 +200,7 @@ class UniqueRowsImpl final : public BlockBase {
   Flow forward(const Flow& input, RunContext& run) const override {
     const Batch batch = input.batch().select(selected_);
     if (!run.training() || !exact_) return block_.forward(Flow::inputs(batch), run);
-    const detail::UniqueIds u = detail::unique_in_order(batch.tensor(options_.key));
+    const UniqueIds u = unique_in_order(batch.tensor(options_.key));
     bool merge = static_cast<std::int64_t>(u.ids.size()) < batch.rows();
     for (std::size_t c = 1; merge && c < selected_.size(); ++c)
       merge = same_within_ids(batch, selected_[c], u);

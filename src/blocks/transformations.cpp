@@ -49,6 +49,7 @@ Flow map_flow(const Flow& input, F f) {
 class L2NormImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "L2Norm"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
   Flow forward(const Flow& input, RunContext&) const override {
@@ -59,6 +60,7 @@ class L2NormImpl final : public BlockBase {
 class ReduceSumImpl final : public BlockBase {
  public:
   std::string_view type() const override { return "ReduceSum"; }
+  bool row_independent() const override { return true; }
   json config() const override { return json::object(); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     RB_CHECK(input.kind() == FlowSpec::Kind::kTensor, ShapeError,
@@ -113,6 +115,10 @@ class TemperatureImpl final : public BlockBase {
              "LogitsTemperatureScaler: temperature is {}, expected > 0", temperature_);
   }
   std::string_view type() const override { return "LogitsTemperatureScaler"; }
+  std::optional<float> input_scale() const override {
+    return static_cast<float>(1.0 / temperature_);
+  }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(TemperatureConfig{temperature_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
   Flow forward(const Flow& input, RunContext&) const override {
@@ -131,6 +137,9 @@ class DropoutImpl final : public BlockBase {
              rate_);
   }
   std::string_view type() const override { return "Dropout"; }
+  // At rate 0 it passes rows through; else it draws each row's mask from
+  // the batch's position in the random stream.
+  bool row_independent() const override { return rate_ == 0.0; }
   json config() const override { return options::to_json(DropoutConfig{rate_}); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override { return same_spec(input, type()); }
   Flow forward(const Flow& input, RunContext& run) const override {
@@ -237,6 +246,7 @@ class LayerNormImpl final : public BlockBase {
              options_.epsilon);
   }
   std::string_view type() const override { return "LayerNorm"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(options_); }
   FlowSpec build(const FlowSpec& input, BlockContext&) override {
     affine_.make(channels(input, type(), Shape::kMaxRank - 1), options_.scale, options_.center);
@@ -267,6 +277,7 @@ class AsDenseImpl final : public BlockBase {
              "AsDenseFeatures: max_seq_length is {}, expected >= 0", max_seq_length_);
   }
   std::string_view type() const override { return "AsDenseFeatures"; }
+  bool row_independent() const override { return true; }
   json config() const override { return options::to_json(AsDenseConfig{max_seq_length_}); }
 
   FlowSpec build(const FlowSpec& input, BlockContext&) override {

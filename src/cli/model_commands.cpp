@@ -52,10 +52,7 @@ void print_logs(const Logs& logs) {
 
 bool is_retrieval(const Model& model) {
   for (const PredictionTask& task : model.tasks()) {
-    if (task.kind() == PredictionTask::Kind::kItemRetrieval ||
-        task.kind() == PredictionTask::Kind::kNextItemPrediction) {
-      return true;
-    }
+    if (task.impl().recommends_items()) return true;
   }
   return false;
 }

@@ -75,10 +75,7 @@ void run_recommend(const RecommendArgs& args) {
   RB_CHECK(args.queries.empty() || !args.out.empty(), ValueError,
            "recommend: --queries needs --out DIR");
   const Model model = Model::load(args.model);
-  RB_CHECK(model.tasks().size() == 1 &&
-               (model.tasks()[0].kind() == PredictionTask::Kind::kItemRetrieval ||
-                model.tasks()[0].kind() == PredictionTask::Kind::kNextItemPrediction),
-           ValueError,
+  RB_CHECK(model.tasks().size() == 1 && model.tasks()[0].impl().recommends_items(), ValueError,
            "recommend: {} is not a retrieval model (train one with --model two_tower, mf or "
            "youtube_dnn)",
            args.model);

@@ -8,7 +8,6 @@
 #include <set>
 #include <utility>
 
-#include "blocks/unique_rows.h"
 #include "model/model_impl.h"
 #include "model/progress.h"
 #include "recblocks/autograd/ops.h"
@@ -263,7 +262,7 @@ struct Forward {
 // row each, as the task counts them.
 Block candidate_tower(const Block& body, const PredictionTask& task) {
   Block tower;
-  if (body.type() == "ParallelBlock") {
+  if (body.impl().parallel_branches()) {
     for (const auto& [key, child] : body.impl().children()) {
       if (key == "candidate") tower = child;
     }
@@ -273,7 +272,7 @@ Block candidate_tower(const Block& body, const PredictionTask& task) {
            "'candidate' branch of a "
            "ParallelBlock body (TwoTowerModel, MatrixFactorizationModel); the body is a {}",
            task.name(), body.type());
-  if (tower.type() == "UniqueRows") tower = tower.impl().children().front().second;
+  if (tower.impl().merges_rows()) tower = tower.impl().children().front().second;
   return tower;
 }
 
@@ -282,7 +281,8 @@ struct ForgetDraws {
   Tape& tape;
   ~ForgetDraws() {
     for (const PredictionTask& task : tasks) {
-      if (task.needs_item_catalogue()) task.sampled_candidates(tape, 0, false);
+      if (NegativeDrawer* drawer = task.negative_drawer())
+        drawer->sampled_candidates(tape, 0, false);
     }
   }
 };
@@ -292,10 +292,11 @@ struct ForgetDraws {
 // independently scores them as it would within the batch.
 void check_sampled_tower(const Block& body, const PredictionTask& task) {
   const Block tower = candidate_tower(body, task);
-  RB_CHECK(detail::rows_independent(tower.to_json()), ValueError,
+  RB_CHECK(tower.impl().row_independent(), ValueError,
            "task '{}': num_sampled scores the drawn items through the candidate tower apart from "
            "the batch, which "
-           "needs a tower without dropout or batch normalisation, of known block types; got a {}",
+           "needs a tower without dropout or batch normalisation, of row-independent block types "
+           "(BlockBase::row_independent); got a {}",
            task.name(), tower.type());
 }
 
@@ -316,8 +317,8 @@ void run_forward_into(const Model::Impl& impl, RunContext& run, std::vector<Var>
   const Flow body = impl.body.forward(Flow::inputs(run.batch()), run);
   for (const PredictionTask& task : impl.tasks) {
     Flow input = task_input(body, task);
-    if (task.kind() == PredictionTask::Kind::kItemRetrieval) {
-      const Batch drawn = task.sampled_candidates(run.tape(), impl.seed, run.training());
+    if (NegativeDrawer* drawer = task.negative_drawer()) {
+      const Batch drawn = drawer->sampled_candidates(run.tape(), impl.seed, run.training());
       if (drawn.rows() > 0) {
         const Var vectors = candidate_tower(impl.body, task)
                                 .forward(Flow::inputs(drawn), run)
@@ -607,10 +608,11 @@ History Model::fit(const Dataset& train, FitOptions options) {
   if (options.resume_from) resume_checkpoint(*options.resume_from);
 
   for (const PredictionTask& task : impl.tasks) {
-    if (task.needs_item_counts()) task.set_item_counts(item_counts(train, task.target()));
-    if (task.needs_item_catalogue()) {
+    if (ItemCountsUser* user = task.item_counts_user())
+      user->set_item_counts(item_counts(train, task.target()));
+    if (NegativeDrawer* drawer = task.negative_drawer()) {
       check_sampled_tower(impl.body, task);
-      task.set_item_catalogue(train);
+      drawer->set_item_catalogue(train);
     }
   }
   FitState state;
@@ -723,9 +725,9 @@ std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Bat
   RB_CHECK(impl.built, ValueError,
            "predict: the model is not built: train it, load it or build it first");
   for (const PredictionTask& task : impl.tasks) {
-    RB_CHECK(task.kind() != PredictionTask::Kind::kItemRetrieval, ValueError,
-             "predict: task '{}' is an item retrieval task, whose scores are in-batch; use "
-             "retrieval::TopKRecommender to score the catalogue",
+    RB_CHECK(!task.impl().scores_within_batch(), ValueError,
+             "predict: task '{}' scores each row against the other rows of its batch (item "
+             "retrieval's in-batch scores); use retrieval::TopKRecommender to score the catalogue",
              task.name());
   }
   NoGradGuard no_grad;
@@ -755,10 +757,7 @@ std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t b
   const Impl& impl = checked_impl();
   std::vector<Tensor> all;
   for (const PredictionTask& task : impl.tasks) {
-    const bool per_class = task.kind() == PredictionTask::Kind::kMultiClassClassification ||
-                           task.kind() == PredictionTask::Kind::kNextItemPrediction;
-    all.push_back(Tensor::empty(per_class ? Shape{data.num_rows(), task.num_classes()}
-                                          : Shape{data.num_rows()}));
+    all.push_back(Tensor::empty(task.impl().prediction_shape(data.num_rows())));
   }
   Tape tape;
   std::int64_t row = 0;
@@ -778,7 +777,7 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
                        std::int64_t batch_size) const {
   for (const PredictionTask& task : checked_impl().tasks) {
     RB_CHECK(
-        task.kind() != PredictionTask::Kind::kNextItemPrediction, ValueError,
+        !task.impl().scores_catalogue(), ValueError,
         "predict_to: task '{}' scores all {} items of the catalogue per row; write its top-k with "
         "`recblocks recommend --queries` (retrieval::TopKRecommender) instead",
         task.name(), task.num_classes());

@@ -10,7 +10,6 @@
 #include "recblocks/autograd/ops.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/loader.h"
-#include "tasks/next_item_internal.h"
 
 namespace recblocks::retrieval {
 namespace {
@@ -242,31 +241,33 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items,
            "TopKRecommender: the model is not built: train or load it first");
   const PredictionTask* task = nullptr;
   for (const PredictionTask& t : model.tasks()) {
-    if (t.kind() == PredictionTask::Kind::kItemRetrieval ||
-        t.kind() == PredictionTask::Kind::kNextItemPrediction) {
-      task = &t;
-    }
+    if (t.impl().recommends_items()) task = &t;
   }
   RB_CHECK(task != nullptr && model.tasks().size() == 1, ValueError,
            "TopKRecommender: expected a model with one ItemRetrievalTask (TwoTowerModel, "
            "MatrixFactorizationModel) or NextItemPredictionTask (YoutubeDNNRetrievalModel)");
-  if (task->kind() == PredictionTask::Kind::kNextItemPrediction) {
-    init_next_item(model, *task, items);
+  if (const auto next_item = task->as_next_item()) {
+    init_next_item(model, *next_item, items);
     return;
   }
+  const auto retrieval = task->as_item_retrieval();
+  RB_CHECK(retrieval.has_value(), ValueError,
+           "TopKRecommender: task '{}' ranks items, but is neither an ItemRetrievalTask nor a "
+           "NextItemPredictionTask",
+           task->name());
   Block candidate_tower;
   for (const auto& [key, child] : model.body().impl().children()) {
     if (key == "query") query_tower_ = child;
     if (key == "candidate") candidate_tower = child;
   }
-  RB_CHECK(
-      model.body().type() == "ParallelBlock" && query_tower_.defined() && candidate_tower.defined(),
-      ValueError,
-      "TopKRecommender: the model's body must be a ParallelBlock with 'query' and 'candidate' "
-      "towers "
-      "(TwoTowerBlock), got {}",
-      model.body().type());
-  const ItemRetrievalOptions& r = task->retrieval_options();
+  RB_CHECK(model.body().impl().parallel_branches() && query_tower_.defined() &&
+               candidate_tower.defined(),
+           ValueError,
+           "TopKRecommender: the model's body must be a ParallelBlock with 'query' and 'candidate' "
+           "towers "
+           "(TwoTowerBlock), got {}",
+           model.body().type());
+  const ItemRetrievalOptions& r = retrieval->options();
   l2_normalization_ = r.l2_normalization;
   inv_temperature_ = static_cast<float>(1.0 / r.temperature);
 
@@ -285,9 +286,9 @@ TopKRecommender::TopKRecommender(const Model& model, const Dataset& items,
 // the output's item row and bias (x and w L2-normalised with
 // l2_normalization): as a dot product, the query [x / T, 1] against the
 // item [w, b / T].
-void TopKRecommender::init_next_item(const Model& model, const PredictionTask& task,
+void TopKRecommender::init_next_item(const Model& model, const NextItemPredictionTask& task,
                                      const Dataset& items) {
-  const NextItemOptions& o = task.next_item_options();
+  const NextItemOptions& o = task.options();
   RB_CHECK(!o.task_block.defined(), ValueError,
            "TopKRecommender: a next-item task with a task_block is not supported; put the block in "
            "the body");
@@ -295,11 +296,7 @@ void TopKRecommender::init_next_item(const Model& model, const PredictionTask& t
   next_item_ = true;
   l2_normalization_ = o.l2_normalization;
   inv_temperature_ = static_cast<float>(1.0 / o.temperature);
-  Block output;
-  for (const auto& [key, child] : task.head().impl().children()) {
-    if (key == "output") output = child;
-  }
-  const auto [table, bias] = detail::next_item_weights(output);
+  const auto [table, bias] = task.item_weights();
   auto [ids, rows] = distinct_ids(items, task.target());
   RB_CHECK(!ids.empty(), ValueError,
            "TopKRecommender: the items dataset has no rows: the catalogue is empty");

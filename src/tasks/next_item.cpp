@@ -1,4 +1,7 @@
+#include "recblocks/tasks/next_item.h"
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,73 +11,11 @@
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/initializers.h"
 #include "recblocks/core/error.h"
-#include "tasks/next_item_internal.h"
+#include "tasks/item_sampler.h"
 
-namespace recblocks::detail {
+namespace recblocks {
 
 using json = nlohmann::json;
-
-// ---- ItemSampler ------------------------------------------------------------
-
-ItemSampler::ItemSampler(bool popularity, std::int64_t num_items, std::int64_t min_id)
-    : popularity_(popularity), num_items_(num_items), min_id_(min_id) {
-  RB_CHECK(min_id >= 0 && min_id < num_items, ValueError,
-           "NextItemPredictionTask: min_sampled_id is {}, expected [0, {})", min_id, num_items);
-  uniform_log_q_ = static_cast<float>(-std::log(static_cast<double>(num_items - min_id)));
-}
-
-void ItemSampler::set_counts(const Tensor& counts) {
-  RB_CHECK(counts.dtype() == DType::kInt64 && counts.rank() == 1 && counts.numel() > 0, ShapeError,
-           "item counts are {} {}, expected int64 [items]", dtype_name(counts.dtype()),
-           counts.shape());
-  RB_CHECK(counts.numel() <= num_items_, ValueError,
-           "item counts cover {} ids, the task's catalogue has {} (ids [0, {}))", counts.numel(),
-           num_items_, num_items_);
-  const auto* c = counts.data<std::int64_t>();
-  std::vector<double> cumulative(static_cast<std::size_t>(num_items_));
-  double total = 0;
-  for (std::int64_t i = 0; i < num_items_; ++i) {
-    const std::int64_t n = i < counts.numel() ? c[i] : 0;
-    RB_CHECK(n >= 0, ValueError, "item {} has count {}, expected >= 0", i, n);
-    total += static_cast<double>(n);
-    cumulative[static_cast<std::size_t>(i)] = total;
-  }
-  RB_CHECK(total > 0, ValueError, "every item count is 0");
-  cumulative_ = std::move(cumulative);
-  total_ = total;
-  log_q_.resize(static_cast<std::size_t>(num_items_));
-  for (std::int64_t i = 0; i < num_items_; ++i) {
-    const auto at = static_cast<std::size_t>(i);
-    const double count = cumulative_[at] - (at == 0 ? 0.0 : cumulative_[at - 1]);
-    log_q_[at] = static_cast<float>(std::log(std::max(count, 1.0) / total_));
-  }
-}
-
-void ItemSampler::draw(std::int64_t n, std::int64_t* out, std::uint64_t base) const {
-  RB_CHECK(!popularity_ || has_counts(), ValueError,
-           "NextItemPredictionTask: the popularity sampler needs the items' training counts: fit "
-           "the model (or "
-           "set_item_counts) first");
-  for (std::int64_t i = 0; i < n; ++i) {
-    // 53 random bits: a draw from [0, 1) fine enough for any count total.
-    const double u =
-        static_cast<double>(mix64(base + static_cast<std::uint64_t>(i)) >> 11) * 0x1.0p-53;
-    if (popularity_) {
-      // The first id whose running count exceeds u * total: an id with a
-      // count of 0 has no interval and is never drawn.
-      const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), u * total_);
-      out[i] = std::min<std::int64_t>(it - cumulative_.begin(), num_items_ - 1);
-    } else {
-      const auto span = static_cast<double>(num_items_ - min_id_);
-      out[i] = min_id_ + std::min<std::int64_t>(static_cast<std::int64_t>(u * span),
-                                                num_items_ - min_id_ - 1);
-    }
-  }
-}
-
-float ItemSampler::log_q(std::int64_t id) const {
-  return popularity_ ? log_q_[static_cast<std::size_t>(id)] : uniform_log_q_;
-}
 
 // ---- the output block -------------------------------------------------------------
 
@@ -83,7 +24,7 @@ namespace {
 class NextItemOutputImpl final : public BlockBase {
  public:
   NextItemOutputImpl(std::string column, std::string domain, std::int64_t num_items,
-                     const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler)
+                     const NextItemOptions& options, std::shared_ptr<detail::ItemSampler> sampler)
       : column_(std::move(column)),
         domain_(std::move(domain)),
         num_items_(num_items),
@@ -211,7 +152,7 @@ class NextItemOutputImpl final : public BlockBase {
   std::string domain_;
   std::int64_t num_items_;
   NextItemOptions options_;
-  std::shared_ptr<ItemSampler> sampler_;
+  std::shared_ptr<detail::ItemSampler> sampler_;
   ParameterPtr table_;
   ParameterPtr bias_;
   std::uint64_t stream_seed_ = 0;
@@ -219,17 +160,245 @@ class NextItemOutputImpl final : public BlockBase {
 
 }  // namespace
 
-Block next_item_output(std::string column, std::string domain, std::int64_t num_items,
-                       const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler) {
-  return Block(std::make_shared<NextItemOutputImpl>(std::move(column), std::move(domain), num_items,
-                                                    options, std::move(sampler)));
+// ---- the task -------------------------------------------------------------------
+
+class NextItemPredictionTask::Impl final : public TaskBase, public ItemCountsUser {
+ public:
+  Impl(std::string target, std::string domain, std::int64_t num_items, NextItemOptions options)
+      : TaskBase(kKind, std::move(target), num_items,
+                 {.metrics = options.metrics,
+                  .task_block = options.task_block,
+                  .task_name = options.task_name},
+                 {metrics::RecallAt(10), metrics::MRRAt(10), metrics::NDCGAt(10),
+                  metrics::AvgPrecisionAt(10), metrics::PrecisionAt(10)}),
+        domain_(std::move(domain)),
+        sampler_(std::make_shared<detail::ItemSampler>(options.sampler == "popularity", num_items,
+                                                       options.min_sampled_id)) {
+    options.metrics.clear();
+    options_ = std::move(options);
+    output_ = Block(std::make_shared<NextItemOutputImpl>(this->target(), domain_, num_items,
+                                                         options_, sampler_));
+    std::vector<std::pair<std::string, Block>> parts;
+    if (task_block().defined()) parts.emplace_back("task_block", task_block());
+    parts.emplace_back("output", output_);
+    set_head(task_head(std::move(parts)));
+  }
+
+  std::string_view kind_name() const override { return kKind; }
+  const NextItemOptions& options() const { return options_; }
+  const std::string& domain() const { return domain_; }
+
+  Var loss(const Var& logits, const Tensor& targets) const override {
+    RB_CHECK(targets.dtype() == DType::kInt64 && targets.rank() == 1, ShapeError,
+             "task '{}': targets are {} {}, expected the int64 item ids of prepare_targets", name(),
+             dtype_name(targets.dtype()), targets.shape());
+    const std::int64_t rows = targets.numel();
+    if (logits.shape() == Shape({rows, num_classes()})) {
+      // The whole catalogue: the positive of row i is column targets[i].
+      return ops::retrieval_loss(logits, targets);
+    }
+    const std::int64_t sampled = options_.num_sampled;
+    RB_CHECK(
+        options_.sampled_softmax && logits.shape() == Shape({rows, 1 + sampled}), ShapeError,
+        "task '{}': the logits have shape {}, expected [{}, {}] (the catalogue){}", name(),
+        logits.shape(), rows, num_classes(),
+        options_.sampled_softmax ? fmt::format(" or [{}, {}] (sampled)", rows, 1 + sampled) : "");
+    // The sampled softmax's positive is column 0; the output has applied
+    // logQ and masked the accidental hits.
+    return ops::retrieval_loss(logits, logits.tape().arena().zeros({rows}, DType::kInt64));
+  }
+
+  // The catalogue's logits [B, num_items].
+  Tensor predictions(const Tensor& logits) const override { return logits.clone(); }
+  Shape prediction_shape(std::int64_t rows) const override { return Shape{rows, num_classes()}; }
+
+  std::pair<Tensor, Tensor> metric_inputs(const Tensor& logits,
+                                          const Tensor& prepared) const override {
+    if (logits.rank() == 2 && logits.size(1) != num_classes()) {
+      // Sampled softmax in training: the positive is column 0.
+      return {logits.clone(), Tensor::zeros({prepared.numel()}, DType::kInt64)};
+    }
+    return {predictions(logits), prepared};
+  }
+
+  // Item ids index the catalogue.
+  Tensor prepare_targets(const Tensor& column) const override {
+    return item_id_targets(column, num_classes());
+  }
+
+  bool scores_catalogue() const override { return true; }
+  bool recommends_items() const override { return true; }
+
+  // The uniform sampler's log q is one constant: no counts needed.
+  bool needs_item_counts() const {
+    return options_.sampled_softmax && options_.sampler == "popularity";
+  }
+  ItemCountsUser* item_counts_user() override { return needs_item_counts() ? this : nullptr; }
+  void set_item_counts(Tensor counts) override {
+    try {
+      sampler_->set_counts(counts);
+    } catch (const Error& e) {
+      throw ValueError(fmt::format("task '{}': {}", name(), e.what()));
+    }
+    item_counts_ = std::move(counts);
+  }
+
+  std::pair<ParameterPtr, ParameterPtr> item_weights() const {
+    const auto* impl = dynamic_cast<const NextItemOutputImpl*>(&output_.impl());
+    RB_CHECK(impl != nullptr && output_.built(), ValueError,
+             "task '{}': the output is not built: train or load the model first", name());
+    return {impl->table(), impl->bias()};
+  }
+
+ protected:
+  void add_json(json& out) const override {
+    const NextItemOptions& o = options_;
+    json counts = nullptr;
+    if (item_counts_.defined()) {
+      const auto* c = item_counts_.data<std::int64_t>();
+      counts = std::vector<std::int64_t>(c, c + item_counts_.numel());
+    }
+    out["next_item"] = {{"domain", domain_},
+                        {"weight_tying", o.weight_tying},
+                        {"l2_normalization", o.l2_normalization},
+                        {"temperature", o.temperature},
+                        {"sampled_softmax", o.sampled_softmax},
+                        {"num_sampled", o.num_sampled},
+                        {"sampler", o.sampler},
+                        {"min_sampled_id", o.min_sampled_id},
+                        {"logq_correction", o.logq_correction},
+                        {"remove_accidental_hits", o.remove_accidental_hits},
+                        {"item_counts", counts}};
+  }
+
+ private:
+  NextItemOptions options_;
+  std::string domain_;
+  std::shared_ptr<detail::ItemSampler> sampler_;
+  Block output_;        // the head's NextItemOutput
+  Tensor item_counts_;  // int64 [items], once known
+};
+
+// ---- the handle ----------------------------------------------------------------
+
+namespace {
+
+// The options' checks, before the task is made (the sampler checks
+// min_sampled_id again).
+NextItemOptions checked(const std::string& target, std::int64_t num_items,
+                        NextItemOptions options) {
+  RB_CHECK(!target.empty(), ValueError, "NextItemPredictionTask: the item id column name is empty");
+  RB_CHECK(num_items >= 2, ValueError,
+           "NextItemPredictionTask '{}': num_items is {}, expected at least 2", target, num_items);
+  RB_CHECK(std::isfinite(options.temperature) && options.temperature > 0, ValueError,
+           "NextItemPredictionTask '{}': temperature is {}, expected a number > 0", target,
+           options.temperature);
+  RB_CHECK(options.sampler == "popularity" || options.sampler == "uniform", ValueError,
+           "NextItemPredictionTask '{}': sampler '{}' is unknown (expected popularity or uniform)",
+           target, options.sampler);
+  if (options.sampled_softmax) {
+    RB_CHECK(options.num_sampled >= 1 && options.num_sampled < num_items - 1, ValueError,
+             "NextItemPredictionTask '{}': num_sampled is {}, expected [1, {}) for a catalogue of "
+             "{} items (or "
+             "sampled_softmax = false)",
+             target, options.num_sampled, num_items - 1, num_items);
+  }
+  RB_CHECK(options.min_sampled_id >= 0 && options.min_sampled_id < num_items - 1, ValueError,
+           "NextItemPredictionTask '{}': min_sampled_id is {}, expected [0, {})", target,
+           options.min_sampled_id, num_items - 1);
+  RB_CHECK(options.min_sampled_id == 0 || options.sampler == "uniform", ValueError,
+           "NextItemPredictionTask '{}': min_sampled_id is {}; it bounds the uniform sampler, the "
+           "popularity sampler "
+           "never draws an item absent from the training data",
+           target, options.min_sampled_id);
+  return options;
 }
 
-std::pair<ParameterPtr, ParameterPtr> next_item_weights(const Block& output) {
-  const auto* impl = dynamic_cast<const NextItemOutputImpl*>(&output.impl());
-  RB_CHECK(impl != nullptr && output.built(), ValueError,
-           "not a built NextItemPredictionTask output");
-  return {impl->table(), impl->bias()};
+}  // namespace
+
+NextItemPredictionTask::NextItemPredictionTask(std::string item_id_column, std::string domain,
+                                               std::int64_t num_items, NextItemOptions options)
+    : PredictionTask([&] {
+        options = checked(item_id_column, num_items, std::move(options));
+        if (domain.empty()) domain = item_id_column;
+        return std::make_shared<Impl>(std::move(item_id_column), std::move(domain), num_items,
+                                      std::move(options));
+      }()) {}
+
+NextItemPredictionTask::NextItemPredictionTask(std::shared_ptr<Impl> impl)
+    : PredictionTask(std::move(impl)) {}
+
+NextItemPredictionTask::Impl& NextItemPredictionTask::state() const {
+  return static_cast<Impl&>(impl());
 }
 
-}  // namespace recblocks::detail
+NextItemPredictionTask NextItemPredictionTask::from_schema(const Schema& schema,
+                                                           NextItemOptions options) {
+  const Schema ids = schema.select_by_tag(Tags::ITEM_ID).remove_by_tag(Tags::TARGET);
+  RB_CHECK(ids.size() == 1, ValueError,
+           "NextItemPredictionTask: expected one ITEM_ID column in the schema, got [{}]",
+           fmt::join(ids.column_names(), ", "));
+  const ColumnSchema& column = *ids.begin();
+  RB_CHECK(
+      column.domain().has_value(), ValueError,
+      "NextItemPredictionTask: item id column '{}' has no integer domain (categorify it first)",
+      column.name());
+  return NextItemPredictionTask(
+      column.name(), column.domain()->name.empty() ? column.name() : column.domain()->name,
+      column.cardinality(), std::move(options));
+}
+
+const NextItemOptions& NextItemPredictionTask::options() const { return state().options(); }
+const std::string& NextItemPredictionTask::domain() const { return state().domain(); }
+bool NextItemPredictionTask::needs_item_counts() const { return state().needs_item_counts(); }
+void NextItemPredictionTask::set_item_counts(Tensor counts) const {
+  state().set_item_counts(std::move(counts));
+}
+std::pair<ParameterPtr, ParameterPtr> NextItemPredictionTask::item_weights() const {
+  return state().item_weights();
+}
+
+std::optional<NextItemPredictionTask> PredictionTask::as_next_item() const {
+  auto impl = std::dynamic_pointer_cast<NextItemPredictionTask::Impl>(impl_);
+  if (impl == nullptr) return std::nullopt;
+  return NextItemPredictionTask(std::move(impl));
+}
+
+PredictionTask NextItemPredictionTask::from_task_json(std::string target, TaskOptions options,
+                                                      const json& j) {
+  const json r = j.value("next_item", json::object());
+  RB_CHECK(r.is_object(), ValueError, "task '{}': 'next_item' must be an object", target);
+  static const char* const kKeys[] = {"domain",           "weight_tying",
+                                      "l2_normalization", "temperature",
+                                      "sampled_softmax",  "num_sampled",
+                                      "sampler",          "min_sampled_id",
+                                      "logq_correction",  "remove_accidental_hits",
+                                      "item_counts"};
+  for (const auto& [key, value] : r.items()) {
+    RB_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), ValueError,
+             "task '{}': unknown next_item key '{}' (expected {})", target, key,
+             fmt::join(kKeys, ", "));
+  }
+  RB_CHECK(!options.pre.defined(), ValueError, "task '{}': a next-item task has no pre", target);
+  RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
+           "task '{}': num_classes (the catalogue size) is missing", target);
+  NextItemOptions o{.metrics = std::move(options.metrics),
+                    .task_name = std::move(options.task_name),
+                    .task_block = options.task_block};
+  o.weight_tying = r.value("weight_tying", o.weight_tying);
+  o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
+  o.temperature = r.value("temperature", o.temperature);
+  o.sampled_softmax = r.value("sampled_softmax", o.sampled_softmax);
+  o.num_sampled = r.value("num_sampled", o.num_sampled);
+  o.sampler = r.value("sampler", o.sampler);
+  o.min_sampled_id = r.value("min_sampled_id", o.min_sampled_id);
+  o.logq_correction = r.value("logq_correction", o.logq_correction);
+  o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
+  NextItemPredictionTask task(target, r.value("domain", target),
+                              j["num_classes"].get<std::int64_t>(), std::move(o));
+  if (r.contains("item_counts") && !r["item_counts"].is_null())
+    task.set_item_counts(detail::item_counts_from_json(r["item_counts"]));
+  return task;
+}
+
+}  // namespace recblocks

@@ -246,9 +246,9 @@ TEST(NextItem, SaveAndLoadRecommendTheSame) {
   // Setting one option keeps Merlin's other defaults (cosine, sampled, untied).
   Model model =
       YoutubeDNNRetrievalModel(train.schema(), {.embedding_options = {.dim = 8}, .num_sampled = 7});
-  EXPECT_TRUE(model.tasks()[0].next_item_options().l2_normalization);
-  EXPECT_TRUE(model.tasks()[0].next_item_options().sampled_softmax);
-  EXPECT_FALSE(model.tasks()[0].next_item_options().weight_tying);
+  EXPECT_TRUE(model.tasks()[0].as_next_item()->options().l2_normalization);
+  EXPECT_TRUE(model.tasks()[0].as_next_item()->options().sampled_softmax);
+  EXPECT_FALSE(model.tasks()[0].as_next_item()->options().weight_tying);
   model.compile("adam");
   model.fit(train, {.batch_size = 100, .epochs = 1, .progress = false});
   EXPECT_THAT(names(model), ::testing::Contains(kTask + "/output/item_embeddings"));

@@ -356,7 +356,7 @@ TEST(SampledNegatives, DrawnByPopularityFromTheFirstRowOfEachItem) {
       MatrixFactorizationModel(train.schema(), {.dim = 4, .retrieval = {.num_sampled = 50}});
   model.compile("adam");
   model.fit(train, {.batch_size = 500, .epochs = 1, .progress = false});
-  const PredictionTask& task = model.tasks()[0];
+  const ItemRetrievalTask task = *model.tasks()[0].as_item_retrieval();
   const auto* item = train.column("movieId").values.data<std::int32_t>();
   const auto* genre = train.column("genre").values.data<std::int32_t>();
   const auto* score = train.column("score").values.data<float>();
@@ -399,7 +399,7 @@ TEST(SampledNegatives, TheLossCountsTheDrawnColumnsWithTheirItemsAndLogQ) {
          .retrieval = {.logq_correction = true, .remove_accidental_hits = hits, .num_sampled = 7}});
     model.compile("adam");
     model.fit(train, {.batch_size = 600, .epochs = 1, .progress = false});
-    const PredictionTask& task = model.tasks()[0];
+    const ItemRetrievalTask task = *model.tasks()[0].as_item_retrieval();
     const std::vector<std::int64_t> counts =
         task.to_json().at("retrieval").at("item_counts").get<std::vector<std::int64_t>>();
     double total = 0;
@@ -495,7 +495,7 @@ TEST(SampledNegatives, TrainTwoTowerAndMfBeyondPopularitySaveAndEvaluate) {
     EXPECT_GT(model_recall, popular_recall + 0.2) << (two_tower ? "two-tower" : "mf");
     TempDir dir;
     model.save(dir / "model");
-    EXPECT_EQ(Model::load(dir / "model").tasks()[0].retrieval_options().num_sampled, 32);
+    EXPECT_EQ(Model::load(dir / "model").tasks()[0].as_item_retrieval()->options().num_sampled, 32);
   }
   EXPECT_THAT(error_of([&] { ItemRetrievalTask("movieId", {.num_sampled = -1}); }),
               HasSubstr("num_sampled is -1, expected 0"));
@@ -673,7 +673,8 @@ TEST(Retrieval, LogQCountsComeFromTheTrainingDataAndAreSaved) {
   EXPECT_EQ(counts, expected);
   const PredictionTask again = PredictionTask::from_json(task);
   EXPECT_EQ(again.to_json(), task);
-  EXPECT_TRUE(again.retrieval_options().logq_correction);
+  ASSERT_TRUE(again.as_item_retrieval().has_value());
+  EXPECT_TRUE(again.as_item_retrieval()->options().logq_correction);
 }
 
 TEST(Retrieval, SaveAndLoadRecommendTheSame) {

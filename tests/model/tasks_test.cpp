@@ -143,10 +143,10 @@ TEST(PredictionTask, JsonRoundTrip) {
 TEST(PredictionTasks, OnePerTargetFromTheSchemaTags) {
   const auto tasks = prediction_tasks(testing::planted_dataset(4).schema());
   ASSERT_EQ(tasks.size(), 3u);
-  EXPECT_EQ(tasks[0].kind(), PredictionTask::Kind::kBinaryClassification);
+  EXPECT_EQ(tasks[0].impl().kind_name(), BinaryClassificationTask::kKind);
   EXPECT_EQ(tasks[0].target(), "rating_binary");
-  EXPECT_EQ(tasks[1].kind(), PredictionTask::Kind::kRegression);
-  EXPECT_EQ(tasks[2].kind(), PredictionTask::Kind::kMultiClassClassification);
+  EXPECT_EQ(tasks[1].impl().kind_name(), RegressionTask::kKind);
+  EXPECT_EQ(tasks[2].impl().kind_name(), MultiClassClassificationTask::kKind);
   EXPECT_EQ(tasks[2].num_classes(), 4);
   const Schema untagged({ColumnSchema("y", DType::kFloat32, {Tags::TARGET})});
   EXPECT_THAT([&] { prediction_tasks(untagged); },
@@ -155,6 +155,105 @@ TEST(PredictionTasks, OnePerTargetFromTheSchemaTags) {
   EXPECT_THAT(
       [] { prediction_tasks(Schema({ColumnSchema("x", DType::kFloat32, {Tags::CONTINUOUS})})); },
       ::testing::ThrowsMessage<ValueError>(HasSubstr("no TARGET column")));
+}
+
+// Each kind is its own class: typed access finds only its own kind, and
+// shares the task's state.
+TEST(TaskKinds, TypedAccessFindsOnlyItsOwnKind) {
+  const std::vector<PredictionTask> ranking = {BinaryClassificationTask("y"), RegressionTask("y"),
+                                               MultiClassClassificationTask("y", 3)};
+  for (const PredictionTask& task : ranking) {
+    EXPECT_FALSE(task.as_item_retrieval().has_value()) << task.name();
+    EXPECT_FALSE(task.as_next_item().has_value()) << task.name();
+    EXPECT_FALSE(task.impl().recommends_items()) << task.name();
+  }
+  const PredictionTask retrieval = ItemRetrievalTask("movieId", {.temperature = 0.5});
+  ASSERT_TRUE(retrieval.as_item_retrieval().has_value());
+  EXPECT_FALSE(retrieval.as_next_item().has_value());
+  EXPECT_EQ(retrieval.as_item_retrieval()->options().temperature, 0.5);
+  const PredictionTask next = NextItemPredictionTask("movieId", "movieId", 10, {.temperature = 2});
+  ASSERT_TRUE(next.as_next_item().has_value());
+  EXPECT_FALSE(next.as_item_retrieval().has_value());
+  EXPECT_EQ(next.as_next_item()->options().temperature, 2);
+  EXPECT_EQ(next.as_next_item()->domain(), "movieId");
+  // The typed handle shares the state: counts set through it are the task's.
+  const std::vector<std::int64_t> counts = {1, 2, 3};
+  retrieval.as_item_retrieval()->set_item_counts(Tensor::from<std::int64_t>({3}, counts));
+  EXPECT_EQ(retrieval.to_json().at("retrieval").at("item_counts"), nlohmann::json({1, 2, 3}));
+}
+
+// What Model::predict and the recommender ask is each kind's answer.
+TEST(TaskKinds, PredictionPropertiesPerKind) {
+  EXPECT_EQ(BinaryClassificationTask("y").impl().prediction_shape(7), Shape({7}));
+  EXPECT_EQ(RegressionTask("y").impl().prediction_shape(7), Shape({7}));
+  EXPECT_EQ(MultiClassClassificationTask("y", 3).impl().prediction_shape(7), Shape({7, 3}));
+  const NextItemPredictionTask next("movieId", "movieId", 10);
+  EXPECT_EQ(next.impl().prediction_shape(7), Shape({7, 10}));
+  EXPECT_TRUE(next.impl().scores_catalogue());
+  EXPECT_FALSE(next.impl().scores_within_batch());
+  EXPECT_TRUE(next.impl().recommends_items());
+  const ItemRetrievalTask retrieval("movieId");
+  EXPECT_TRUE(retrieval.impl().scores_within_batch());
+  EXPECT_FALSE(retrieval.impl().scores_catalogue());
+  EXPECT_TRUE(retrieval.impl().recommends_items());
+  for (const PredictionTask& task : {PredictionTask(BinaryClassificationTask("y")),
+                                     PredictionTask(MultiClassClassificationTask("y", 3))}) {
+    EXPECT_FALSE(task.impl().scores_within_batch());
+    EXPECT_FALSE(task.impl().scores_catalogue());
+  }
+}
+
+// The optional interfaces are offered exactly when the settings need them.
+TEST(TaskKinds, OptionalInterfacesFollowTheSettings) {
+  EXPECT_EQ(BinaryClassificationTask("y").item_counts_user(), nullptr);
+  EXPECT_EQ(BinaryClassificationTask("y").negative_drawer(), nullptr);
+  EXPECT_EQ(MultiClassClassificationTask("y", 3).item_counts_user(), nullptr);
+  EXPECT_EQ(ItemRetrievalTask("m").item_counts_user(), nullptr);
+  EXPECT_EQ(ItemRetrievalTask("m").negative_drawer(), nullptr);
+  EXPECT_NE(ItemRetrievalTask("m", {.logq_correction = true}).item_counts_user(), nullptr);
+  EXPECT_EQ(ItemRetrievalTask("m", {.logq_correction = true}).negative_drawer(), nullptr);
+  const ItemRetrievalTask sampled("m", {.num_sampled = 4});
+  EXPECT_NE(sampled.item_counts_user(), nullptr);
+  EXPECT_NE(sampled.negative_drawer(), nullptr);
+  EXPECT_EQ(NextItemPredictionTask("m", "m", 10).item_counts_user(), nullptr);
+  EXPECT_NE(NextItemPredictionTask("m", "m", 10, {.sampled_softmax = true, .num_sampled = 3})
+                .item_counts_user(),
+            nullptr);
+  EXPECT_EQ(NextItemPredictionTask(
+                "m", "m", 10, {.sampled_softmax = true, .num_sampled = 3, .sampler = "uniform"})
+                .item_counts_user(),
+            nullptr);
+  EXPECT_EQ(NextItemPredictionTask("m", "m", 10).negative_drawer(), nullptr);
+  // Without num_sampled there is no catalogue to set.
+  EXPECT_THAT([] { ItemRetrievalTask("m").set_item_catalogue(testing::planted_dataset(4)); },
+              ::testing::ThrowsMessage<ValueError>(HasSubstr("only an item retrieval task with "
+                                                             "num_sampled draws items")));
+}
+
+// A pre that only scales is folded into the output layer, whatever its
+// type, by its declared input_scale: the head's output is the unfolded
+// forward's.
+TEST(TaskKinds, AScalingPreIsFoldedIntoTheOutputLayer) {
+  const BinaryClassificationTask task("y", {.pre = LogitsTemperatureScaler(4.0)});
+  const Block& head = task.head();
+  BlockContext context(1);
+  head.build(FlowSpec::tensor({Shape{3}}), context);
+  Block output;
+  for (const auto& [key, child] : head.impl().children()) {
+    if (key == "output") output = child;
+  }
+  ASSERT_TRUE(output.defined());
+  const Tensor x = testing::uniform({5, 3}, 2, -1.0f, 1.0f);
+  NoGradGuard no_grad;
+  Tape tape;
+  const Batch none;
+  RunContext run(tape, none, false);
+  const Tensor folded = head.forward(Flow::tensor(tape.constant(x)), run).tensor().value();
+  const Tensor plain =
+      output.forward(Flow::tensor(ops::scale(tape.constant(x), 0.25f)), run).tensor().value();
+  ASSERT_EQ(folded.shape(), plain.shape());
+  for (std::int64_t i = 0; i < folded.numel(); ++i)
+    EXPECT_EQ(folded.data<float>()[i], plain.data<float>()[i]) << i;
 }
 
 }  // namespace

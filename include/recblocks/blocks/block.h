@@ -200,9 +200,42 @@ class BlockBase {
   // factor * sum(w^2) for each.
   virtual std::vector<std::pair<ParameterPtr, float>> regularizers() const { return {}; }
 
+  // What the framework asks of a block type. Each answer defaults to the
+  // safe one, so a new or user-defined type is never treated as more than
+  // it declares.
+  //
+  // Whether, in training, each output row is computed from the same input
+  // row alone and deterministically, children included (no dropout draw,
+  // no batch statistics, no row mixing): UniqueRows then runs the block
+  // once per distinct key, and drawn negatives go through such a candidate
+  // tower apart from the batch. Composites answer from their children
+  // (children_row_independent).
+  virtual bool row_independent() const { return false; }
+  // Whether, in training, the block may return one row per distinct key
+  // instead of one per input row (UniqueRows): its one child is what runs
+  // row by row.
+  virtual bool merges_rows() const { return false; }
+  // Whether the children are branches that each read the whole input, the
+  // output keyed by branch name (ParallelBlock: a two-tower body's "query"
+  // and "candidate" towers).
+  virtual bool parallel_branches() const { return false; }
+  // For a block that only multiplies its input by a constant
+  // (LogitsTemperatureScaler: 1 / temperature): that constant, which the
+  // block after it may fold into its own arithmetic (forward_scaled).
+  virtual std::optional<float> input_scale() const { return std::nullopt; }
+  // forward(input * scale), the scale folded in where the block can
+  // (MLPBlock: into its first layer's GEMM, exact for a power of two,
+  // without the scaled copy and its gradient pass); the default scales the
+  // input (a tensor, or each entry of a dict) first.
+  virtual Flow forward_scaled(const Flow& input, RunContext& run, float scale) const;
+
   bool built() const { return built_; }
   const FlowSpec& input_spec() const { return input_spec_; }
   const FlowSpec& output_spec() const { return output_spec_; }
+
+ protected:
+  // Whether every child is row_independent: a composite's answer.
+  bool children_row_independent() const;
 
  private:
   friend class Block;

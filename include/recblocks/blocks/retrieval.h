@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -71,8 +72,8 @@ class ItemRetrievalScorer : public Block {
 // It changes nothing when it cannot be exact: at inference, for a batch
 // where one key comes with different `columns`, and for a block whose
 // training output for a row may depend on other rows or a random draw:
-// dropout, batch normalisation, and any block type it does not know to be
-// row by row (an allowlist).
+// dropout, batch normalisation, and any block type that does not declare
+// itself row by row (BlockBase::row_independent).
 struct UniqueRowsOptions {
   std::string key = {};
   std::vector<std::string> columns = {};
@@ -95,5 +96,18 @@ class UniqueRows : public Block {
  public:
   UniqueRows(Block block, UniqueRowsOptions options);
 };
+
+// The distinct ids of a batch column, in order of first appearance: how
+// UniqueRows picks the rows it runs, and how the item retrieval task maps
+// each row to its candidate's column.
+struct UniqueIds {
+  std::vector<std::int64_t> ids;      // [U] the distinct ids
+  std::vector<std::int64_t> first;    // [U] the row where each first appears
+  std::vector<std::int64_t> counts;   // [U] how many rows hold it
+  std::vector<std::int64_t> inverse;  // [rows] each row's index into ids
+};
+
+// ids: int32 or int64 [rows].
+UniqueIds unique_in_order(const Tensor& ids);
 
 }  // namespace recblocks

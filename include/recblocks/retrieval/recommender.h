@@ -124,7 +124,7 @@ class TopKRecommender final : public Recommender {
   Tensor query_vectors(const Dataset& queries) const override;
 
  private:
-  void init_next_item(const Model& model, const PredictionTask& task, const Dataset& items);
+  void init_next_item(const Model& model, const NextItemPredictionTask& task, const Dataset& items);
 
   Block query_tower_;
   bool next_item_ = false;

@@ -1,15 +1,14 @@
-// The output of NextItemPredictionTask (tasks.h): the catalogue's logits,
-// or a sampled softmax's in training, and the sampler of its negatives.
+// The item sampler of the tasks that draw negatives: NextItemPredictionTask's
+// sampled softmax and ItemRetrievalTask's num_sampled.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
-#include <memory>
-#include <string>
 #include <vector>
 
-#include "recblocks/blocks/block.h"
 #include "recblocks/core/rng.h"
-#include "recblocks/tasks/tasks.h"
+#include "recblocks/core/tensor.h"
 
 namespace recblocks::detail {
 
@@ -42,13 +41,7 @@ class ItemSampler {
   float uniform_log_q_ = 0;  // uniform: log(1 / (num_items - min_id))
 };
 
-// The head's output layer (not a registered block: the task's JSON keeps
-// its settings).
-Block next_item_output(std::string column, std::string domain, std::int64_t num_items,
-                       const NextItemOptions& options, std::shared_ptr<ItemSampler> sampler);
-
-// The item table and bias of a built next-item output: W [num_items, d],
-// b [num_items] (for the recommender).
-std::pair<ParameterPtr, ParameterPtr> next_item_weights(const Block& output);
+// A task JSON's "item_counts" array as int64 [items].
+Tensor item_counts_from_json(const nlohmann::json& counts);
 
 }  // namespace recblocks::detail
