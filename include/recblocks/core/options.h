@@ -365,6 +365,7 @@ O from_json(const nlohmann::json& j, std::string_view context, const ReadSetting
 //   EmbeddingFeatures config: 'options': EmbeddingOptions: unknown key 'dimension' (...)
 template <Described T>
 struct Codec<T> {
+  using nested_type = T;  // document() lists T's keys under "<key>."
   std::string type_name() const { return std::string(T::option_fields().name); }
   nlohmann::json write(const T& v) const { return to_json(v); }
   T read(const nlohmann::json& j, const Path& path) const {
@@ -443,18 +444,22 @@ struct FieldDoc {
   bool required = false;
 };
 
-// One row per key of O, in declaration order.
+// One row per key of O, in declaration order; a nested described struct
+// gets a row "(object)" followed by its own rows as "<key>.<its key>".
 template <Described O>
 std::vector<FieldDoc> document() {
   std::vector<FieldDoc> out;
   const O defaults{};
   detail::for_each_field(defaults, [&](const auto& f, const auto& owner) {
     const auto& value = owner.*(f.member);
+    using C = std::remove_cvref_t<decltype(f.codec)>;
     std::string def;
     if (f.is_required) {
       def = "(required)";
     } else if (!detail::written(f.codec, value)) {
       def = "(unset)";
+    } else if constexpr (requires { typename C::nested_type; }) {
+      def = "(object)";
     } else if constexpr (requires { f.codec.show(value); }) {
       def = f.codec.show(value);
     } else {
@@ -462,6 +467,12 @@ std::vector<FieldDoc> document() {
     }
     out.push_back({std::string(f.key), f.codec.type_name(), std::move(def), std::string(f.doc),
                    f.is_required});
+    if constexpr (requires { typename C::nested_type; }) {
+      for (FieldDoc row : document<typename C::nested_type>()) {
+        row.key = fmt::format("{}.{}", f.key, row.key);
+        out.push_back(std::move(row));
+      }
+    }
   });
   return out;
 }
