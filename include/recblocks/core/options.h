@@ -35,6 +35,12 @@
 // options::enum_codec (enums written as strings) or an options::codec built
 // from two functions.
 //
+// The key need not be the member's name (a task's task_name can be written
+// "name"); a value that is not plain data (a Block written as its JSON or
+// null, metrics written as their names) takes options::codec. The JSON
+// objects are nlohmann's sorted maps: declaration order does not change a
+// file, it orders the known-keys list of messages and the docs.
+//
 // Errors (ValueError), with `context` naming the thing read ("MLPBlock config"):
 //   <context>: expected a JSON object, got 3
 //   <context>: unknown key 'activaton' (known: dimensions, activation, ...)
