@@ -201,9 +201,12 @@ TEST(Options, DocumentsEveryKeyWithTypeDefaultAndDoc) {
   const std::vector<options::FieldDoc> docs = options::document<Sample>();
   std::vector<std::string> keys;
   for (const auto& d : docs) keys.push_back(d.key);
-  EXPECT_EQ(keys, options::keys<Sample>());
   EXPECT_EQ(keys, (std::vector<std::string>{"dims", "flag", "rate", "small", "count", "per_name",
-                                            "names", "nested", "level", "label", "mode", "twice"}));
+                                            "names", "nested", "nested.level", "nested.label",
+                                            "level", "label", "mode", "twice"}));
+  EXPECT_EQ(options::keys<Sample>(),
+            (std::vector<std::string>{"dims", "flag", "rate", "small", "count", "per_name", "names",
+                                      "nested", "level", "label", "mode", "twice"}));
   auto row = [&](const std::string& key) {
     for (const auto& d : docs) {
       if (d.key == key) return d;
@@ -220,7 +223,9 @@ TEST(Options, DocumentsEveryKeyWithTypeDefaultAndDoc) {
   EXPECT_EQ(row("per_name").type, "{string: Inner}");
   EXPECT_EQ(row("names").default_value, "(unset)");
   EXPECT_EQ(row("nested").type, "Inner");
-  EXPECT_EQ(row("nested").default_value, R"({"level":2})");
+  EXPECT_EQ(row("nested").default_value, "(object)");
+  EXPECT_EQ(row("nested.level").default_value, "2");
+  EXPECT_EQ(row("nested.level").doc, "how deep");
   EXPECT_EQ(row("label").default_value, R"("")");
   EXPECT_EQ(row("mode").type, "fast|exact");
   EXPECT_EQ(row("mode").default_value, R"("exact")");
@@ -228,8 +233,8 @@ TEST(Options, DocumentsEveryKeyWithTypeDefaultAndDoc) {
   EXPECT_EQ(row("level").doc, "how deep");
 
   const std::string text = options::format_docs(docs);
-  EXPECT_THAT(text, HasSubstr("  dims      [int]            (required)   units\n"));
-  EXPECT_THAT(text, HasSubstr("  per_name  {string: Inner}  {}           by name\n"));
+  EXPECT_THAT(text, HasSubstr("  dims          [int]            (required)  units\n"));
+  EXPECT_THAT(text, HasSubstr("  per_name      {string: Inner}  {}          by name\n"));
 }
 
 }  // namespace

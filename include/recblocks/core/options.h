@@ -35,6 +35,12 @@
 // options::enum_codec (enums written as strings) or an options::codec built
 // from two functions.
 //
+// The key need not be the member's name (a task's task_name can be written
+// "name"); a value that is not plain data (a Block written as its JSON or
+// null, metrics written as their names) takes options::codec. The JSON
+// objects are nlohmann's sorted maps: declaration order does not change a
+// file, it orders the known-keys list of messages and the docs.
+//
 // Errors (ValueError), with `context` naming the thing read ("MLPBlock config"):
 //   <context>: expected a JSON object, got 3
 //   <context>: unknown key 'activaton' (known: dimensions, activation, ...)
@@ -365,6 +371,7 @@ O from_json(const nlohmann::json& j, std::string_view context, const ReadSetting
 //   EmbeddingFeatures config: 'options': EmbeddingOptions: unknown key 'dimension' (...)
 template <Described T>
 struct Codec<T> {
+  using nested_type = T;  // document() lists T's keys under "<key>."
   std::string type_name() const { return std::string(T::option_fields().name); }
   nlohmann::json write(const T& v) const { return to_json(v); }
   T read(const nlohmann::json& j, const Path& path) const {
@@ -443,18 +450,22 @@ struct FieldDoc {
   bool required = false;
 };
 
-// One row per key of O, in declaration order.
+// One row per key of O, in declaration order; a nested described struct
+// gets a row "(object)" followed by its own rows as "<key>.<its key>".
 template <Described O>
 std::vector<FieldDoc> document() {
   std::vector<FieldDoc> out;
   const O defaults{};
   detail::for_each_field(defaults, [&](const auto& f, const auto& owner) {
     const auto& value = owner.*(f.member);
+    using C = std::remove_cvref_t<decltype(f.codec)>;
     std::string def;
     if (f.is_required) {
       def = "(required)";
     } else if (!detail::written(f.codec, value)) {
       def = "(unset)";
+    } else if constexpr (requires { typename C::nested_type; }) {
+      def = "(object)";
     } else if constexpr (requires { f.codec.show(value); }) {
       def = f.codec.show(value);
     } else {
@@ -462,6 +473,12 @@ std::vector<FieldDoc> document() {
     }
     out.push_back({std::string(f.key), f.codec.type_name(), std::move(def), std::string(f.doc),
                    f.is_required});
+    if constexpr (requires { typename C::nested_type; }) {
+      for (FieldDoc row : document<typename C::nested_type>()) {
+        row.key = fmt::format("{}.{}", f.key, row.key);
+        out.push_back(std::move(row));
+      }
+    }
   });
   return out;
 }
