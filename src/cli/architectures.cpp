@@ -212,6 +212,17 @@ Optimizer by_name_at(const std::string& name, double learning_rate) {
   return Optimizer::from_json(config);
 }
 
+// The wide part's rate when --wide-learning-rate is not given, by the
+// optimizer's canonical type: a preset (kWidePresetRates), else 0 (the
+// optimizer's own default).
+double wide_preset_rate(const std::string& wide_name) {
+  const Optimizer wide = optim::by_name(wide_name);  // canonical: "FTRL" is "ftrl"
+  for (const auto& [type, rate] : kWidePresetRates) {
+    if (wide.type() == type) return rate;
+  }
+  return 0;
+}
+
 }  // namespace
 
 Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model) {
@@ -223,10 +234,8 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
              "--wide-learning-rate needs --wide-optimizer (or --model wide_deep)");
     return optimizer;
   }
-  const bool ftrl = optim::by_name(wide).type() == "ftrl";
-  const double rate = choice.wide_learning_rate > 0 ? choice.wide_learning_rate
-                      : ftrl                        ? kWideFtrlRate
-                                                    : 0;
+  const double rate =
+      choice.wide_learning_rate > 0 ? choice.wide_learning_rate : wide_preset_rate(wide);
   return optim::MultiOptimizer(std::move(optimizer), {{kWidePrefix, by_name_at(wide, rate)}});
 }
 

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "recblocks/model/model.h"
@@ -61,8 +63,8 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema);
 // The optimizer `recblocks train` compiles with: `name` at `learning_rate`
 // (0: its default), and when wide_name is given (or for the wide_deep
 // preset, where it defaults to ftrl) a MultiOptimizer giving the parameters
-// under "wide/" wide_name at wide_learning_rate (0: kWideFtrlRate for ftrl,
-// else its default).
+// under "wide/" wide_name at wide_learning_rate (0: its kWidePresetRates
+// rate, kWideFtrlRate for ftrl, else its default).
 struct OptimizerChoice {
   std::string name = "adam";
   double learning_rate = 0;
@@ -76,6 +78,9 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 // leaves the wide part near zero. Chosen on ml-100k (bench/RESULTS.md,
 // "Wide&Deep's wide learning rate").
 inline constexpr double kWideFtrlRate = 0.05;
+// The wide part's rate by optimizer type when none is given; the others
+// keep their own default.
+inline constexpr std::pair<std::string_view, double> kWidePresetRates[] = {{"ftrl", kWideFtrlRate}};
 // custom-dlrm, dlrm, dcn, deepfm, wide_deep, ncf, mlp, mmoe, ple,
 // two_tower, mf, youtube_dnn.
 const std::vector<std::string>& preset_names();

@@ -5,6 +5,7 @@
 //   recblocks --version
 //   recblocks --threads 4 info    version, threads, backend, build settings
 //   recblocks blocks              every block type's config keys (type, default, doc)
+//   recblocks options             every task kind's and optimizer's JSON keys (same columns)
 //   recblocks data movielens|criteo|csv|synthetic ...   build dataset directories
 //   recblocks train | evaluate | predict ...             the Model API
 //   recblocks demo                 the seed notebook end to end
@@ -66,6 +67,9 @@ int run(int argc, char** argv) {
   CLI::App* info = app.add_subcommand("info", "Print the version, thread count and backend");
   CLI::App* blocks = app.add_subcommand(
       "blocks", "List every block type with its config keys: type, default and meaning");
+  CLI::App* options = app.add_subcommand(
+      "options",
+      "List every task kind and optimizer with its JSON keys: type, default and meaning");
   CLI::App* data = app.add_subcommand("data", "Import raw data into a dataset directory");
   data->require_subcommand(1);
   rb::cli::register_data_movielens(*data);
@@ -86,6 +90,13 @@ int run(int argc, char** argv) {
   }
   if (blocks->parsed()) {
     std::fputs(rb::block_types_help().c_str(), stdout);
+    return 0;
+  }
+  if (options->parsed()) {
+    std::fputs(("tasks\n\n" + rb::task_kinds_help() + "\noptimizers\n\n" +
+                rb::optim::optimizer_types_help())
+                   .c_str(),
+               stdout);
     return 0;
   }
   // A subcommand's callback did the work.

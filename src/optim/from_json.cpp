@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "recblocks/core/error.h"
+#include "recblocks/core/options.h"
 #include "recblocks/optim/optim.h"
 
 namespace recblocks {
@@ -13,57 +14,74 @@ namespace {
 
 using nlohmann::json;
 
-// Reads an optimizer's options from JSON, remembering the keys it knows so
-// the rest can be reported by name.
-class OptionReader {
- public:
-  OptionReader(const json& j, std::string_view type) : j_(j), type_(type) {}
+// The optimizer types with one options struct, by their JSON "type": each
+// reads and documents its struct's option_fields().
+struct OptimizerKind {
+  std::string_view type;
+  Optimizer (*from_json)(const json& j, std::string_view type);
+  std::vector<options::FieldDoc> (*document)();
+};
 
-  void read(const char* key, float& out) {
-    known_.push_back(key);
-    if (!j_.contains(key)) return;
-    RB_CHECK(j_[key].is_number(), ValueError, "{}: '{}' must be a number, got {}", type_, key,
-             j_[key].dump());
-    out = j_[key].get<float>();
-  }
-  void read(const char* key, bool& out) {
-    known_.push_back(key);
-    if (!j_.contains(key)) return;
-    RB_CHECK(j_[key].is_boolean(), ValueError, "{}: '{}' must be true or false, got {}", type_, key,
-             j_[key].dump());
-    out = j_[key].get<bool>();
-  }
-  void read(const char* key, LearningRate& out) {
-    known_.push_back(key);
-    if (j_.contains(key)) out = LearningRate::from_json(j_[key]);
-  }
-  void finish() const {
-    for (const auto& [key, value] : j_.items()) {
-      RB_CHECK(key == "type" || std::find(known_.begin(), known_.end(), key) != known_.end(),
-               ValueError, "{}: unknown option '{}' (known: {})", type_, key,
-               fmt::join(known_, ", "));
-    }
-  }
+template <class Options, Optimizer (*make)(Options)>
+Optimizer read_kind(const json& j, std::string_view type) {
+  // "type" is read by Optimizer::from_json.
+  return make(options::from_json<Options>(j, type, {.noun = "option", .also_allowed = {"type"}}));
+}
 
- private:
-  const json& j_;
-  std::string_view type_;
-  std::vector<std::string> known_;
+template <class Options, Optimizer (*make)(Options)>
+constexpr OptimizerKind kind(std::string_view type) {
+  return {type, &read_kind<Options, make>, &options::document<Options>};
+}
+
+constexpr OptimizerKind kKinds[] = {
+    kind<optim::SGDOptions, &optim::SGD>("sgd"),
+    kind<optim::AdamOptions, &optim::Adam>("adam"),
+    kind<optim::AdamOptions, &optim::LazyAdam>("lazy_adam"),
+    kind<optim::AdagradOptions, &optim::Adagrad>("adagrad"),
+    kind<optim::AdagradOptions, &optim::RowWiseAdagrad>("rowwise_adagrad"),
+    kind<optim::FtrlOptions, &optim::Ftrl>("ftrl"),
 };
 
 constexpr std::string_view kKnownNames =
     "sgd, adam, lazy_adam (or lazyadam), adagrad, rowwise_adagrad, ftrl";
 
-// The canonical type for a name, or "" if unknown.
-std::string canonical_type(std::string_view name) {
+// The kind for a name (any case, "lazyadam" too), or null if unknown.
+const OptimizerKind* find_kind(std::string_view name) {
   std::string lower(name);
   std::transform(lower.begin(), lower.end(), lower.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  if (lower == "lazyadam") return "lazy_adam";
-  for (const char* type : {"sgd", "adam", "lazy_adam", "adagrad", "rowwise_adagrad", "ftrl"}) {
-    if (lower == type) return type;
+  if (lower == "lazyadam") lower = "lazy_adam";
+  for (const OptimizerKind& k : kKinds) {
+    if (k.type == lower) return &k;
   }
-  return "";
+  return nullptr;
+}
+
+// MultiOptimizer's keys (its reader, and its docs below).
+constexpr const char* kMultiType = "multi";
+constexpr const char* kDefaultKey = "default";
+constexpr const char* kGroupsKey = "groups";
+
+Optimizer multi_from_json(const json& j) {
+  for (const auto& [key, value] : j.items()) {
+    RB_CHECK(key == "type" || key == kDefaultKey || key == kGroupsKey, ValueError,
+             "multi: unknown option '{}' (known: {}, {})", key, kDefaultKey, kGroupsKey);
+  }
+  RB_CHECK(j.contains(kDefaultKey), ValueError,
+           "multi: 'default' (the default optimizer) is missing");
+  const json groups_json = j.value(kGroupsKey, json::array());
+  RB_CHECK(groups_json.is_array(), ValueError,
+           "multi: 'groups' must be an array of {{\"prefix\": ..., \"optimizer\": ...}}");
+  std::vector<optim::OptimizerGroup> groups;
+  for (const json& g : groups_json) {
+    RB_CHECK(g.is_object() && g.size() == 2 && g.contains("prefix") && g["prefix"].is_string() &&
+                 g.contains("optimizer"),
+             ValueError,
+             "multi: a group must be {{\"prefix\": string, \"optimizer\": {{...}}}}, got {}",
+             g.dump());
+    groups.push_back({g["prefix"].get<std::string>(), Optimizer::from_json(g["optimizer"])});
+  }
+  return optim::MultiOptimizer(Optimizer::from_json(j[kDefaultKey]), std::move(groups));
 }
 
 }  // namespace
@@ -73,74 +91,40 @@ Optimizer Optimizer::from_json(const nlohmann::json& j) {
   RB_CHECK(j.contains("type") && j["type"].is_string(), ValueError,
            "optimizer: 'type' must be a string (one of {})", kKnownNames);
   const std::string name = j["type"].get<std::string>();
-  if (name == "multi") {
-    for (const auto& [key, value] : j.items()) {
-      RB_CHECK(key == "type" || key == "default" || key == "groups", ValueError,
-               "multi: unknown option '{}' (known: default, groups)", key);
-    }
-    RB_CHECK(j.contains("default"), ValueError,
-             "multi: 'default' (the default optimizer) is missing");
-    RB_CHECK(j.value("groups", json::array()).is_array(), ValueError,
-             "multi: 'groups' must be an array of {{\"prefix\": ..., \"optimizer\": ...}}");
-    std::vector<optim::OptimizerGroup> groups;
-    for (const json& g : j.value("groups", json::array())) {
-      RB_CHECK(g.is_object() && g.size() == 2 && g.contains("prefix") && g["prefix"].is_string() &&
-                   g.contains("optimizer"),
-               ValueError,
-               "multi: a group must be {{\"prefix\": string, \"optimizer\": {{...}}}}, got {}",
-               g.dump());
-      groups.push_back({g["prefix"].get<std::string>(), from_json(g["optimizer"])});
-    }
-    return optim::MultiOptimizer(from_json(j["default"]), std::move(groups));
-  }
-  const std::string type = canonical_type(name);
-  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown type '{}'; known: {}", name, kKnownNames);
-  OptionReader reader(j, type);
-  if (type == "sgd") {
-    optim::SGDOptions o;
-    reader.read("learning_rate", o.learning_rate);
-    reader.read("momentum", o.momentum);
-    reader.read("nesterov", o.nesterov);
-    reader.read("weight_decay", o.weight_decay);
-    reader.finish();
-    return optim::SGD(o);
-  }
-  if (type == "adam" || type == "lazy_adam") {
-    optim::AdamOptions o;
-    reader.read("learning_rate", o.learning_rate);
-    reader.read("beta_1", o.beta_1);
-    reader.read("beta_2", o.beta_2);
-    reader.read("epsilon", o.epsilon);
-    reader.read("weight_decay", o.weight_decay);
-    reader.read("decoupled_weight_decay", o.decoupled_weight_decay);
-    reader.finish();
-    return type == "adam" ? optim::Adam(o) : optim::LazyAdam(o);
-  }
-  if (type == "ftrl") {
-    optim::FtrlOptions o;
-    reader.read("learning_rate", o.learning_rate);
-    reader.read("initial_accumulator_value", o.initial_accumulator_value);
-    reader.read("l1", o.l1);
-    reader.read("l2", o.l2);
-    reader.read("beta", o.beta);
-    reader.finish();
-    return optim::Ftrl(o);
-  }
-  optim::AdagradOptions o;
-  reader.read("learning_rate", o.learning_rate);
-  reader.read("initial_accumulator_value", o.initial_accumulator_value);
-  reader.read("epsilon", o.epsilon);
-  reader.read("weight_decay", o.weight_decay);
-  reader.finish();
-  return type == "adagrad" ? optim::Adagrad(o) : optim::RowWiseAdagrad(o);
+  if (name == kMultiType) return multi_from_json(j);
+  const OptimizerKind* k = find_kind(name);
+  RB_CHECK(k != nullptr, ValueError, "optimizer: unknown type '{}'; known: {}", name, kKnownNames);
+  return k->from_json(j, k->type);
 }
 
 namespace optim {
 
 Optimizer by_name(std::string_view name) {
-  const std::string type = canonical_type(name);
-  RB_CHECK(!type.empty(), ValueError, "optimizer: unknown name '{}'; known: {}", name, kKnownNames);
-  return Optimizer::from_json({{"type", type}});
+  const OptimizerKind* k = find_kind(name);
+  RB_CHECK(k != nullptr, ValueError, "optimizer: unknown name '{}'; known: {}", name, kKnownNames);
+  return k->from_json(json::object(), k->type);
+}
+
+std::vector<OptimizerTypeDoc> optimizer_type_docs() {
+  std::vector<OptimizerTypeDoc> out;
+  for (const OptimizerKind& k : kKinds) out.push_back({std::string(k.type), k.document()});
+  out.push_back(
+      {kMultiType,
+       {{kDefaultKey, "optimizer", "(required)", "the optimizer of the parameters no group takes",
+         true},
+        {kGroupsKey, "[{prefix, optimizer}]", "[]",
+         "a parameter goes to the first group whose prefix its name starts with", false}}});
+  return out;
+}
+
+std::string optimizer_types_help() {
+  std::string out;
+  for (const OptimizerTypeDoc& d : optimizer_type_docs()) {
+    out += d.type + "\n" + options::format_docs(d.options);
+  }
+  out += "learning_rate (a schedule: LearningRate)\n" +
+         options::format_docs(options::document<LearningRate>());
+  return out;
 }
 
 }  // namespace optim

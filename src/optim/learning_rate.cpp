@@ -16,13 +16,8 @@ namespace {
 using nlohmann::json;
 using Decay = LearningRate::Decay;
 
-const char* decay_name(Decay decay) {
-  switch (decay) {
-    case Decay::kConstant: return "constant";
-    case Decay::kExponential: return "exponential";
-    case Decay::kCosine: return "cosine";
-  }
-  return "?";
+std::string decay_name(Decay decay) {
+  return LearningRate::decay_codec().write(decay).get<std::string>();
 }
 
 // The schedule is a plain struct that callers may fill by hand, so every
@@ -42,22 +37,6 @@ void check(const LearningRate& lr) {
     RB_CHECK(lr.alpha >= 0 && lr.alpha <= 1, ValueError,
              "learning_rate: cosine decay alpha {} is outside [0, 1]", lr.alpha);
   }
-}
-
-template <class T>
-T read(const json& j, const char* key) {
-  const json& v = j.at(key);
-  if constexpr (std::is_same_v<T, bool>) {
-    RB_CHECK(v.is_boolean(), ValueError, "learning_rate: '{}' must be a boolean, got {}", key,
-             v.dump());
-  } else if constexpr (std::is_integral_v<T>) {
-    RB_CHECK(v.is_number_integer(), ValueError, "learning_rate: '{}' must be an integer, got {}",
-             key, v.dump());
-  } else {
-    RB_CHECK(v.is_number(), ValueError, "learning_rate: '{}' must be a number, got {}", key,
-             v.dump());
-  }
-  return v.get<T>();
 }
 
 }  // namespace
@@ -119,17 +98,18 @@ float LearningRate::at(std::int64_t step) const {
   return initial;
 }
 
+bool LearningRate::uses(Decay decay, std::string_view key) {
+  if (key == "decay_steps") return decay != Decay::kConstant;
+  if (key == "rate" || key == "staircase") return decay == Decay::kExponential;
+  if (key == "alpha") return decay == Decay::kCosine;
+  return true;  // decay, initial, warmup_steps
+}
+
 json LearningRate::to_json() const {
-  json j = {{"decay", decay_name(decay)}, {"initial", initial}};
-  if (decay == Decay::kExponential) {
-    j["decay_steps"] = decay_steps;
-    j["rate"] = rate;
-    j["staircase"] = staircase;
-  } else if (decay == Decay::kCosine) {
-    j["decay_steps"] = decay_steps;
-    j["alpha"] = alpha;
+  json j = options::to_json(*this);
+  for (const std::string& key : options::keys<LearningRate>()) {
+    if (!uses(decay, key)) j.erase(key);
   }
-  if (warmup_steps > 0) j["warmup_steps"] = warmup_steps;
   return j;
 }
 
@@ -137,39 +117,30 @@ LearningRate LearningRate::from_json(const json& j) {
   if (j.is_number()) return constant(j.get<float>());
   RB_CHECK(j.is_object(), ValueError, "learning_rate: expected a number or an object, got {}",
            j.dump());
-  LearningRate out;
+  // The decay first: it decides which keys mean something. Any other is a
+  // typo or a setting that would be silently ignored.
+  Decay decay = Decay::kConstant;
   if (j.contains("decay")) {
     RB_CHECK(j["decay"].is_string(), ValueError, "learning_rate: 'decay' must be a string, got {}",
              j["decay"].dump());
     const std::string name = j["decay"].get<std::string>();
-    if (name == "constant") {
-      out.decay = Decay::kConstant;
-    } else if (name == "exponential") {
-      out.decay = Decay::kExponential;
-    } else if (name == "cosine") {
-      out.decay = Decay::kCosine;
-    } else {
-      throw ValueError(fmt::format(
-          "learning_rate: unknown decay '{}'; expected constant, exponential or cosine", name));
-    }
+    const auto names = decay_codec().names;
+    const auto it = std::find_if(names.begin(), names.end(),
+                                 [&](const auto& entry) { return entry.second == name; });
+    RB_CHECK(it != names.end(), ValueError,
+             "learning_rate: unknown decay '{}'; expected constant, exponential or cosine", name);
+    decay = it->first;
   }
-  // The keys that mean something for this decay; any other is a typo or a
-  // setting that would be silently ignored.
-  std::vector<std::string> known = {"decay", "initial", "warmup_steps"};
-  if (out.decay == Decay::kExponential)
-    known.insert(known.end(), {"decay_steps", "rate", "staircase"});
-  if (out.decay == Decay::kCosine) known.insert(known.end(), {"decay_steps", "alpha"});
+  std::vector<std::string> known;
+  for (const std::string& key : options::keys<LearningRate>()) {
+    if (uses(decay, key)) known.push_back(key);
+  }
   for (const auto& [key, value] : j.items()) {
     RB_CHECK(std::find(known.begin(), known.end(), key) != known.end(), ValueError,
-             "learning_rate: unknown key '{}' for {} decay (known: {})", key, decay_name(out.decay),
+             "learning_rate: unknown key '{}' for {} decay (known: {})", key, decay_name(decay),
              fmt::join(known, ", "));
   }
-  if (j.contains("initial")) out.initial = read<float>(j, "initial");
-  if (j.contains("warmup_steps")) out.warmup_steps = read<std::int64_t>(j, "warmup_steps");
-  if (j.contains("decay_steps")) out.decay_steps = read<std::int64_t>(j, "decay_steps");
-  if (j.contains("rate")) out.rate = read<float>(j, "rate");
-  if (j.contains("staircase")) out.staircase = read<bool>(j, "staircase");
-  if (j.contains("alpha")) out.alpha = read<float>(j, "alpha");
+  LearningRate out = options::from_json<LearningRate>(j, "learning_rate");
   check(out);
   return out;
 }

@@ -23,7 +23,7 @@ class MultiImpl final : public OptimizerBase {
       const bool is_default = g + 1 == groups_.size();
       RB_CHECK(group.optimizer.defined(), ValueError, "MultiOptimizer: the {} has no optimizer",
                is_default ? std::string("default") : fmt::format("group '{}'", group.prefix));
-      RB_CHECK(group.optimizer.type() != "multi", ValueError,
+      RB_CHECK(!group.optimizer.impl().routes_groups(), ValueError,
                "MultiOptimizer: a group's optimizer cannot itself be a MultiOptimizer");
       RB_CHECK(is_default || !group.prefix.empty(), ValueError,
                "MultiOptimizer: group {} has an empty prefix (it would take every parameter; "
@@ -40,6 +40,7 @@ class MultiImpl final : public OptimizerBase {
   }
 
   std::string_view type() const override { return "multi"; }
+  bool routes_groups() const override { return true; }
   nlohmann::json to_json() const override {
     nlohmann::json groups = nlohmann::json::array();
     for (std::size_t g = 0; g + 1 < groups_.size(); ++g) {

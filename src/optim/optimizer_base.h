@@ -24,6 +24,9 @@ class OptimizerBase {
   OptimizerBase& operator=(const OptimizerBase&) = delete;
 
   virtual std::string_view type() const = 0;
+  // Whether it hands groups of parameters to other optimizers
+  // (MultiOptimizer): such an optimizer cannot be a group's.
+  virtual bool routes_groups() const { return false; }
   virtual nlohmann::json to_json() const = 0;
   virtual void init(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) = 0;
   // step() is check_step() then apply_step(): a MultiOptimizer checks every

@@ -24,10 +24,7 @@ class SgdImpl final : public RuleOptimizer {
   std::string_view type() const override { return "sgd"; }
 
  protected:
-  nlohmann::json options_json() const override {
-    return {
-        {"momentum", o_.momentum}, {"nesterov", o_.nesterov}, {"weight_decay", o_.weight_decay}};
-  }
+  nlohmann::json options_json() const override { return options::to_json(o_); }
   std::vector<Slot> make_slots(const Parameter& p) const override {
     if (o_.momentum == 0) return {};
     return {{"momentum", Tensor::zeros(p.value().shape())}};
@@ -65,13 +62,7 @@ class AdamImpl final : public RuleOptimizer {
   std::string_view type() const override { return lazy_ ? "lazy_adam" : "adam"; }
 
  protected:
-  nlohmann::json options_json() const override {
-    return {{"beta_1", o_.beta_1},
-            {"beta_2", o_.beta_2},
-            {"epsilon", o_.epsilon},
-            {"weight_decay", o_.weight_decay},
-            {"decoupled_weight_decay", o_.decoupled_weight_decay}};
-  }
+  nlohmann::json options_json() const override { return options::to_json(o_); }
   std::vector<Slot> make_slots(const Parameter& p) const override {
     return {{"m", Tensor::zeros(p.value().shape())}, {"v", Tensor::zeros(p.value().shape())}};
   }
@@ -121,11 +112,7 @@ class AdagradImpl final : public RuleOptimizer {
   std::string_view type() const override { return rowwise_ ? "rowwise_adagrad" : "adagrad"; }
 
  protected:
-  nlohmann::json options_json() const override {
-    return {{"initial_accumulator_value", o_.initial_accumulator_value},
-            {"epsilon", o_.epsilon},
-            {"weight_decay", o_.weight_decay}};
-  }
+  nlohmann::json options_json() const override { return options::to_json(o_); }
   // Row-wise: every 2-D parameter starts with one accumulator per row,
   // since init cannot know which parameters will get sparse gradients.
   std::vector<Slot> make_slots(const Parameter& p) const override {
@@ -195,12 +182,7 @@ class FtrlImpl final : public RuleOptimizer {
   std::string_view type() const override { return "ftrl"; }
 
  protected:
-  nlohmann::json options_json() const override {
-    return {{"initial_accumulator_value", o_.initial_accumulator_value},
-            {"l1", o_.l1},
-            {"l2", o_.l2},
-            {"beta", o_.beta}};
-  }
+  nlohmann::json options_json() const override { return options::to_json(o_); }
   std::vector<Slot> make_slots(const Parameter& p) const override {
     const Shape& shape = p.value().shape();
     return {{"accumulator", Tensor::full(shape, o_.initial_accumulator_value)},

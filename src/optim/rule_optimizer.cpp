@@ -27,7 +27,6 @@ std::string index_str(const Shape& shape, std::int64_t flat) {
 nlohmann::json RuleOptimizer::to_json() const {
   nlohmann::json j = options_json();
   j["type"] = std::string(type());
-  j["learning_rate"] = learning_rate_.to_json();
   return j;
 }
 

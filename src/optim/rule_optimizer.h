@@ -52,6 +52,8 @@ class RuleOptimizer : public OptimizerBase {
     bool sink = false;
   };
 
+  // The options struct's JSON (options::to_json), learning_rate included;
+  // to_json adds "type".
   virtual nlohmann::json options_json() const = 0;
   virtual std::vector<Slot> make_slots(const Parameter& p) const = 0;
   virtual bool slot_shape_ok(const Entry& /*entry*/, const Slot& slot, const Shape& shape) const {

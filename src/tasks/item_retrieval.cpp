@@ -70,20 +70,17 @@ class ItemRetrievalTask::Impl final : public TaskBase,
 
  protected:
   void add_json(json& out) const override {
-    const ItemRetrievalOptions& r = options_;
     json counts = nullptr;
     if (item_counts_.defined()) {
       const auto* c = item_counts_.data<std::int64_t>();
       counts = std::vector<std::int64_t>(c, c + item_counts_.numel());
     }
-    out["retrieval"] = {{"l2_normalization", r.l2_normalization},
-                        {"temperature", r.temperature},
-                        {"loss", ops::retrieval_loss_name(loss_kind_)},
-                        {"margin", r.margin},
-                        {"logq_correction", r.logq_correction},
-                        {"remove_accidental_hits", r.remove_accidental_hits},
-                        {"num_sampled", r.num_sampled},
-                        {"item_counts", counts}};
+    // The loss by its canonical name ("ce" is saved as categorical_crossentropy).
+    ItemRetrievalOptions in_use = options_;
+    in_use.loss = ops::retrieval_loss_name(loss_kind_);
+    json section = options::to_json(in_use);
+    section["item_counts"] = std::move(counts);
+    out["retrieval"] = std::move(section);
   }
 
  private:
@@ -332,28 +329,13 @@ std::optional<ItemRetrievalTask> PredictionTask::as_item_retrieval() const {
 PredictionTask ItemRetrievalTask::from_task_json(std::string target, TaskOptions options,
                                                  const json& j) {
   const json r = j.value("retrieval", json::object());
-  RB_CHECK(r.is_object(), ValueError, "task '{}': 'retrieval' must be an object", target);
-  for (const auto& [key, value] : r.items()) {
-    RB_CHECK(key == "l2_normalization" || key == "temperature" || key == "loss" ||
-                 key == "margin" || key == "logq_correction" || key == "remove_accidental_hits" ||
-                 key == "num_sampled" || key == "item_counts",
-             ValueError,
-             "task '{}': unknown retrieval key '{}' (expected l2_normalization, temperature, "
-             "loss, margin, "
-             "logq_correction, remove_accidental_hits, num_sampled, item_counts)",
-             target, key);
-  }
   RB_CHECK(!options.task_block.defined() && !options.pre.defined(), ValueError,
            "task '{}': an item retrieval task has no task_block or pre", target);
-  ItemRetrievalOptions o{.metrics = std::move(options.metrics),
-                         .task_name = std::move(options.task_name)};
-  o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
-  o.temperature = r.value("temperature", o.temperature);
-  o.loss = r.value("loss", o.loss);
-  o.margin = r.value("margin", o.margin);
-  o.logq_correction = r.value("logq_correction", o.logq_correction);
-  o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
-  o.num_sampled = r.value("num_sampled", o.num_sampled);
+  const std::string context = fmt::format("task '{}': retrieval", target);
+  ItemRetrievalOptions o =
+      options::from_json<ItemRetrievalOptions>(r, context, {.also_allowed = {"item_counts"}});
+  o.metrics = std::move(options.metrics);
+  o.task_name = std::move(options.task_name);
   ItemRetrievalTask task(std::move(target), std::move(o));
   if (r.contains("item_counts") && !r["item_counts"].is_null())
     task.set_item_counts(detail::item_counts_from_json(r["item_counts"]));

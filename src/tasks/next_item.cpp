@@ -252,23 +252,15 @@ class NextItemPredictionTask::Impl final : public TaskBase, public ItemCountsUse
 
  protected:
   void add_json(json& out) const override {
-    const NextItemOptions& o = options_;
     json counts = nullptr;
     if (item_counts_.defined()) {
       const auto* c = item_counts_.data<std::int64_t>();
       counts = std::vector<std::int64_t>(c, c + item_counts_.numel());
     }
-    out["next_item"] = {{"domain", domain_},
-                        {"weight_tying", o.weight_tying},
-                        {"l2_normalization", o.l2_normalization},
-                        {"temperature", o.temperature},
-                        {"sampled_softmax", o.sampled_softmax},
-                        {"num_sampled", o.num_sampled},
-                        {"sampler", o.sampler},
-                        {"min_sampled_id", o.min_sampled_id},
-                        {"logq_correction", o.logq_correction},
-                        {"remove_accidental_hits", o.remove_accidental_hits},
-                        {"item_counts", counts}};
+    json section = options::to_json(options_);
+    section["domain"] = domain_;
+    section["item_counts"] = std::move(counts);
+    out["next_item"] = std::move(section);
   }
 
  private:
@@ -367,33 +359,15 @@ std::optional<NextItemPredictionTask> PredictionTask::as_next_item() const {
 PredictionTask NextItemPredictionTask::from_task_json(std::string target, TaskOptions options,
                                                       const json& j) {
   const json r = j.value("next_item", json::object());
-  RB_CHECK(r.is_object(), ValueError, "task '{}': 'next_item' must be an object", target);
-  static const char* const kKeys[] = {"domain",           "weight_tying",
-                                      "l2_normalization", "temperature",
-                                      "sampled_softmax",  "num_sampled",
-                                      "sampler",          "min_sampled_id",
-                                      "logq_correction",  "remove_accidental_hits",
-                                      "item_counts"};
-  for (const auto& [key, value] : r.items()) {
-    RB_CHECK(std::find(std::begin(kKeys), std::end(kKeys), key) != std::end(kKeys), ValueError,
-             "task '{}': unknown next_item key '{}' (expected {})", target, key,
-             fmt::join(kKeys, ", "));
-  }
   RB_CHECK(!options.pre.defined(), ValueError, "task '{}': a next-item task has no pre", target);
   RB_CHECK(j.contains("num_classes") && j["num_classes"].is_number_integer(), ValueError,
            "task '{}': num_classes (the catalogue size) is missing", target);
-  NextItemOptions o{.metrics = std::move(options.metrics),
-                    .task_name = std::move(options.task_name),
-                    .task_block = options.task_block};
-  o.weight_tying = r.value("weight_tying", o.weight_tying);
-  o.l2_normalization = r.value("l2_normalization", o.l2_normalization);
-  o.temperature = r.value("temperature", o.temperature);
-  o.sampled_softmax = r.value("sampled_softmax", o.sampled_softmax);
-  o.num_sampled = r.value("num_sampled", o.num_sampled);
-  o.sampler = r.value("sampler", o.sampler);
-  o.min_sampled_id = r.value("min_sampled_id", o.min_sampled_id);
-  o.logq_correction = r.value("logq_correction", o.logq_correction);
-  o.remove_accidental_hits = r.value("remove_accidental_hits", o.remove_accidental_hits);
+  const std::string context = fmt::format("task '{}': next_item", target);
+  NextItemOptions o =
+      options::from_json<NextItemOptions>(r, context, {.also_allowed = {"domain", "item_counts"}});
+  o.metrics = std::move(options.metrics);
+  o.task_name = std::move(options.task_name);
+  o.task_block = options.task_block;
   NextItemPredictionTask task(target, r.value("domain", target),
                               j["num_classes"].get<std::int64_t>(), std::move(o));
   if (r.contains("item_counts") && !r["item_counts"].is_null())

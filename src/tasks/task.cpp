@@ -61,6 +61,36 @@ Block dense_task_head(const Block& task_block, const Block& pre, std::int64_t un
   return Block(std::make_shared<HeadImpl>(std::move(parts), fold));
 }
 
+// ---- TaskOptions ----------------------------------------------------------------
+
+options::FunctionCodec<std::vector<Metric>> TaskOptions::metrics_codec() {
+  return options::codec<std::vector<Metric>>(
+      "[metric name]",
+      [](const std::vector<Metric>& metrics) {
+        json names = json::array();
+        for (const Metric& m : metrics) names.push_back(m.name());
+        return names;
+      },
+      [](const json& j, const options::Path& path) {
+        if (!j.is_array()) options::type_error(path, "a list of metric names", j);
+        std::vector<Metric> out;
+        for (std::size_t i = 0; i < j.size(); ++i) {
+          if (!j[i].is_string()) options::type_error(path[i], "a metric name", j[i]);
+          out.push_back(metrics::by_name(j[i].get<std::string>()));
+        }
+        return out;
+      });
+}
+
+options::FunctionCodec<Block> TaskOptions::block_codec() {
+  return options::codec<Block>(
+      "Block|null",
+      [](const Block& block) { return block.defined() ? block.to_json() : json(nullptr); },
+      [](const json& j, const options::Path&) {
+        return j.is_null() ? Block() : Block::from_json(j);
+      });
+}
+
 // ---- TaskBase ----------------------------------------------------------------
 
 TaskBase::TaskBase(std::string_view kind, std::string target, std::int64_t num_classes,
@@ -84,15 +114,12 @@ std::pair<Tensor, Tensor> TaskBase::metric_inputs(const Tensor& logits,
 }
 
 json TaskBase::to_json() const {
-  json metric_names = json::array();
-  for (const Metric& m : metrics_) metric_names.push_back(m.name());
-  json out = {{"kind", kind_name()},
-              {"target", target_},
-              {"name", name_},
-              {"num_classes", num_classes_},
-              {"metrics", metric_names},
-              {"task_block", task_block_.defined() ? task_block_.to_json() : json(nullptr)},
-              {"pre", pre_.defined() ? pre_.to_json() : json(nullptr)}};
+  const TaskOptions in_use{
+      .metrics = metrics_, .pre = pre_, .task_block = task_block_, .task_name = name_};
+  json out = options::to_json(in_use);
+  out["kind"] = std::string(kind_name());
+  out["target"] = target_;
+  out["num_classes"] = num_classes_;
   add_json(out);
   return out;
 }

@@ -14,18 +14,47 @@ using json = nlohmann::json;
 
 namespace {
 
+// A kind's section as rows of the docs: "<section>.<key>", then `extra`.
+template <class Options>
+std::vector<options::FieldDoc> section_docs(std::string_view section,
+                                            std::vector<options::FieldDoc> extra) {
+  std::vector<options::FieldDoc> rows = options::document<Options>();
+  rows.insert(rows.end(), extra.begin(), extra.end());
+  for (options::FieldDoc& row : rows) row.key = fmt::format("{}.{}", section, row.key);
+  return rows;
+}
+
+const options::FieldDoc kItemCountsDoc = {"item_counts", "[int]|null", "null",
+                                          "each item id's training count (set by Model::fit)",
+                                          false};
+
+std::vector<options::FieldDoc> no_section() { return {}; }
+std::vector<options::FieldDoc> retrieval_docs() {
+  return section_docs<ItemRetrievalOptions>("retrieval", {kItemCountsDoc});
+}
+std::vector<options::FieldDoc> next_item_docs() {
+  return section_docs<NextItemOptions>(
+      "next_item",
+      {{"domain", "string", "(the target)", "the item id domain the output is tied to", false},
+       kItemCountsDoc});
+}
+
 // The task kinds by their JSON "kind": each reads its own section.
 using TaskFromJson = PredictionTask (*)(std::string target, TaskOptions options, const json& json);
 struct TaskKind {
   std::string_view name;
   TaskFromJson from_json;
+  std::string_view section;  // its own key ("" for none)
+  std::vector<options::FieldDoc> (*section_docs)();
 };
 constexpr TaskKind kTaskKinds[] = {
-    {BinaryClassificationTask::kKind, &BinaryClassificationTask::from_task_json},
-    {RegressionTask::kKind, &RegressionTask::from_task_json},
-    {MultiClassClassificationTask::kKind, &MultiClassClassificationTask::from_task_json},
-    {ItemRetrievalTask::kKind, &ItemRetrievalTask::from_task_json},
-    {NextItemPredictionTask::kKind, &NextItemPredictionTask::from_task_json}};
+    {BinaryClassificationTask::kKind, &BinaryClassificationTask::from_task_json, "", &no_section},
+    {RegressionTask::kKind, &RegressionTask::from_task_json, "", &no_section},
+    {MultiClassClassificationTask::kKind, &MultiClassClassificationTask::from_task_json, "",
+     &no_section},
+    {ItemRetrievalTask::kKind, &ItemRetrievalTask::from_task_json, "retrieval", &retrieval_docs},
+    {NextItemPredictionTask::kKind, &NextItemPredictionTask::from_task_json, "next_item",
+     &next_item_docs}};
 
 const TaskKind& task_kind(const std::string& name) {
   for (const TaskKind& kind : kTaskKinds) {
@@ -39,36 +68,71 @@ const TaskKind& task_kind(const std::string& name) {
   throw ValueError(fmt::format("task kind '{}' is unknown (expected {})", name, expected));
 }
 
+// Every key of a task's JSON: kind, target and num_classes, the common
+// options, the kinds' sections (each kind reads its own).
+struct TaskJson {
+  std::string kind;
+  std::string target;
+  std::optional<std::int64_t> num_classes;
+  TaskOptions options;
+  json retrieval;
+  json next_item;
+
+  static auto section_codec() {
+    return options::codec<json>(
+        "object", [](const json& j) { return j; },
+        [](const json& j, const options::Path& path) {
+          if (!j.is_object()) options::type_error(path, "an object", j);
+          return j;
+        });
+  }
+  static auto option_fields() {
+    using O = TaskJson;
+    return options::table<O>(
+        "task", options::field("kind", &O::kind, "the task kind").required(),
+        options::field("target", &O::target, "the target column").required(),
+        options::field("num_classes", &O::num_classes,
+                       "multi-class: the classes; next item: the catalogue size"),
+        options::flatten(&O::options),
+        options::field("retrieval", &O::retrieval,
+                       "item_retrieval_task: its settings (ItemRetrievalOptions)", section_codec()),
+        options::field("next_item", &O::next_item,
+                       "next_item_prediction_task: its settings (NextItemOptions)",
+                       section_codec()));
+  }
+};
+
 PredictionTask from_json_checked(const json& j) {
   RB_CHECK(j.is_object(), ValueError, "a task must be a JSON object, got {}", j.dump());
-  for (const auto& [key, value] : j.items()) {
-    RB_CHECK(key == "kind" || key == "target" || key == "name" || key == "num_classes" ||
-                 key == "metrics" || key == "task_block" || key == "pre" || key == "retrieval" ||
-                 key == "next_item",
-             ValueError,
-             "task: unknown key '{}' (expected kind, target, name, num_classes, metrics, "
-             "task_block, pre, retrieval, "
-             "next_item)",
-             key);
-  }
-  for (const char* key : {"kind", "target"}) {
-    RB_CHECK(j.contains(key) && j[key].is_string(), ValueError,
-             "task: '{}' is missing or not a string in {}", key, j.dump());
-  }
-  TaskOptions options;
-  if (j.contains("name")) options.task_name = j["name"].get<std::string>();
-  if (j.contains("metrics")) {
-    for (const json& m : j["metrics"])
-      options.metrics.push_back(metrics::by_name(m.get<std::string>()));
-  }
-  if (j.contains("task_block") && !j["task_block"].is_null())
-    options.task_block = Block::from_json(j["task_block"]);
-  if (j.contains("pre") && !j["pre"].is_null()) options.pre = Block::from_json(j["pre"]);
-  const TaskKind& kind = task_kind(j["kind"].get<std::string>());
-  return kind.from_json(j["target"].get<std::string>(), std::move(options), j);
+  TaskJson read = options::from_json<TaskJson>(j, "task");
+  const TaskKind& kind = task_kind(read.kind);
+  return kind.from_json(std::move(read.target), std::move(read.options), j);
 }
 
 }  // namespace
+
+std::vector<TaskKindDoc> task_kind_docs() {
+  std::vector<options::FieldDoc> common = options::document<TaskJson>();
+  std::vector<TaskKindDoc> out;
+  for (const TaskKind& kind : kTaskKinds) {
+    TaskKindDoc doc{std::string(kind.name), {}};
+    // The common keys, without the other kinds' sections.
+    for (const options::FieldDoc& row : common) {
+      const bool section = row.key == "retrieval" || row.key == "next_item";
+      if (!section) doc.options.push_back(row);
+    }
+    for (options::FieldDoc& row : kind.section_docs()) doc.options.push_back(std::move(row));
+    out.push_back(std::move(doc));
+  }
+  return out;
+}
+
+std::string task_kinds_help() {
+  std::string out;
+  for (const TaskKindDoc& d : task_kind_docs())
+    out += d.kind + "\n" + options::format_docs(d.options);
+  return out;
+}
 
 PredictionTask PredictionTask::from_json(const json& j) {
   try {

@@ -81,6 +81,7 @@
 #include <vector>
 
 #include "recblocks/autograd/parameter.h"
+#include "recblocks/core/options.h"
 #include "recblocks/core/tensor.h"
 
 namespace recblocks {
@@ -98,6 +99,7 @@ namespace recblocks {
 // "warmup_steps" when > 0}; from_json also takes a plain number (constant).
 // Keys that are unknown or belong to another decay throw ValueError, as do
 // invalid values (decay_steps <= 0 for a decay, a negative rate, ...).
+// The keys are option_fields(); uses() says which belong to which decay.
 struct LearningRate {
   enum class Decay : std::uint8_t { kConstant, kExponential, kCosine };
 
@@ -121,6 +123,45 @@ struct LearningRate {
   float at(std::int64_t step) const;
   nlohmann::json to_json() const;
   static LearningRate from_json(const nlohmann::json& json);  // errors name the bad key
+
+  // Whether `key` (one of option_fields()) belongs to `decay`'s schedule:
+  // to_json writes only those, from_json rejects the others.
+  static bool uses(Decay decay, std::string_view key);
+  static auto decay_codec() {
+    return options::enum_codec<Decay>({{Decay::kConstant, "constant"},
+                                       {Decay::kExponential, "exponential"},
+                                       {Decay::kCosine, "cosine"}});
+  }
+  static auto option_fields() {
+    using O = LearningRate;
+    return options::table<O>(
+        "LearningRate", options::field("decay", &O::decay, "the schedule", decay_codec()),
+        options::field("initial", &O::initial, "the rate (after the warmup), >= 0"),
+        options::field("decay_steps", &O::decay_steps,
+                       "exponential, cosine: steps of one decay period, > 0"),
+        options::field("rate", &O::rate, "exponential: the factor per decay_steps, > 0"),
+        options::field("staircase", &O::staircase, "exponential: decay in whole periods"),
+        options::field("alpha", &O::alpha, "cosine: the final fraction of the rate, in [0, 1]"),
+        options::field("warmup_steps", &O::warmup_steps,
+                       "steps of linear ramp from 0 before the decay, >= 0")
+            .omit_if_default());
+  }
+};
+
+// An optimizer's learning_rate: a number (a constant rate) or a schedule's
+// object, as LearningRate::to_json / from_json write and read it.
+template <>
+struct options::Codec<LearningRate> {
+  std::string type_name() const { return "number|LearningRate"; }
+  nlohmann::json write(const LearningRate& v) const { return v.to_json(); }
+  // For the docs: a constant rate as its number.
+  std::string show(const LearningRate& v) const {
+    const bool constant = v.decay == LearningRate::Decay::kConstant && v.warmup_steps == 0;
+    return constant ? fmt::format("{}", v.initial) : v.to_json().dump();
+  }
+  LearningRate read(const nlohmann::json& j, const Path& /*path*/) const {
+    return LearningRate::from_json(j);
+  }
 };
 
 // The shared step and state (src/optim/rule_optimizer.h) and one subclass
@@ -184,11 +225,26 @@ class Optimizer {
 
 namespace optim {
 
+// The options of each optimizer: declared once in option_fields(), which
+// gives to_json / from_json (the keys below) and optimizer_type_docs().
+inline constexpr std::string_view kLearningRateDoc =
+    "a number (constant) or a schedule {\"decay\": ..., \"initial\": ...}";
+inline constexpr std::string_view kWeightDecayDoc = "L2 added to the gradient, >= 0";
+
 struct SGDOptions {
   LearningRate learning_rate = 0.01f;
   float momentum = 0.0f;
   bool nesterov = false;
   float weight_decay = 0.0f;
+
+  static auto option_fields() {
+    using O = SGDOptions;
+    return options::table<O>(
+        "SGDOptions", options::field("learning_rate", &O::learning_rate, kLearningRateDoc),
+        options::field("momentum", &O::momentum, "in [0, 1]; 0: plain SGD"),
+        options::field("nesterov", &O::nesterov, "Nesterov momentum (needs momentum > 0)"),
+        options::field("weight_decay", &O::weight_decay, kWeightDecayDoc));
+  }
 };
 struct AdamOptions {
   LearningRate learning_rate = 1e-3f;
@@ -197,12 +253,34 @@ struct AdamOptions {
   float epsilon = 1e-7f;
   float weight_decay = 0.0f;
   bool decoupled_weight_decay = false;  // AdamW
+
+  static auto option_fields() {
+    using O = AdamOptions;
+    return options::table<O>(
+        "AdamOptions", options::field("learning_rate", &O::learning_rate, kLearningRateDoc),
+        options::field("beta_1", &O::beta_1, "decay of the first moment, in [0, 1)"),
+        options::field("beta_2", &O::beta_2, "decay of the second moment, in [0, 1)"),
+        options::field("epsilon", &O::epsilon, "added to sqrt(v), >= 0"),
+        options::field("weight_decay", &O::weight_decay, kWeightDecayDoc),
+        options::field("decoupled_weight_decay", &O::decoupled_weight_decay,
+                       "AdamW: w -= lr * weight_decay * w instead of the gradient's L2"));
+  }
 };
 struct AdagradOptions {
   LearningRate learning_rate = 1e-3f;
   float initial_accumulator_value = 0.1f;
   float epsilon = 1e-7f;
   float weight_decay = 0.0f;
+
+  static auto option_fields() {
+    using O = AdagradOptions;
+    return options::table<O>(
+        "AdagradOptions", options::field("learning_rate", &O::learning_rate, kLearningRateDoc),
+        options::field("initial_accumulator_value", &O::initial_accumulator_value,
+                       "the accumulator's start, >= 0"),
+        options::field("epsilon", &O::epsilon, "added to sqrt(accumulator), >= 0"),
+        options::field("weight_decay", &O::weight_decay, kWeightDecayDoc));
+  }
 };
 
 Optimizer SGD(SGDOptions options = {});
@@ -223,6 +301,18 @@ struct FtrlOptions {
   float l1 = 0.0f;  // l1_regularization_strength
   float l2 = 0.0f;  // l2_regularization_strength
   float beta = 0.0f;
+
+  static auto option_fields() {
+    using O = FtrlOptions;
+    return options::table<O>(
+        "FtrlOptions",
+        options::field("learning_rate", &O::learning_rate, "a number or a schedule, > 0"),
+        options::field("initial_accumulator_value", &O::initial_accumulator_value,
+                       "the accumulator's start, >= 0"),
+        options::field("l1", &O::l1, "l1_regularization_strength, >= 0"),
+        options::field("l2", &O::l2, "l2_regularization_strength, >= 0"),
+        options::field("beta", &O::beta, "added to sqrt(accumulator), >= 0"));
+  }
 };
 Optimizer Ftrl(FtrlOptions options = {});
 
@@ -254,6 +344,18 @@ Optimizer MultiOptimizer(Optimizer default_optimizer, std::vector<OptimizerGroup
 // defaults (Merlin's compile(optimizer="adam")); unknown names throw
 // ValueError listing the known ones.
 Optimizer by_name(std::string_view name);
+
+// Every optimizer type of from_json ("sgd", ..., "multi"), with its JSON
+// options besides "type": key, type, default and doc of each (what
+// `recblocks options` prints).
+struct OptimizerTypeDoc {
+  std::string type;
+  std::vector<options::FieldDoc> options;
+};
+std::vector<OptimizerTypeDoc> optimizer_type_docs();
+// optimizer_type_docs() as text, each type then one line per key, and the
+// learning-rate schedule's keys (what `recblocks options` prints).
+std::string optimizer_types_help();
 
 }  // namespace optim
 }  // namespace recblocks

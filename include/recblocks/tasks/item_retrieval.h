@@ -59,6 +59,27 @@ struct ItemRetrievalOptions {
   bool logq_correction = false;
   bool remove_accidental_hits = true;
   std::int64_t num_sampled = 0;  // popularity-drawn negatives per batch
+
+  // The task JSON's "retrieval" section (with "item_counts", the training
+  // counts once known); metrics and task_name are the common TaskOptions
+  // keys "metrics" and "name".
+  static auto option_fields() {
+    using O = ItemRetrievalOptions;
+    return options::table<O>(
+        "ItemRetrievalOptions",
+        options::field("l2_normalization", &O::l2_normalization,
+                       "L2-normalise the query and candidate vectors"),
+        options::field("temperature", &O::temperature, "the scores are divided by it, > 0"),
+        options::field("loss", &O::loss,
+                       "categorical_crossentropy (or ce), bpr, logistic or hinge"),
+        options::field("margin", &O::margin, "hinge: the margin"),
+        options::field("logq_correction", &O::logq_correction,
+                       "lower each candidate's score by log(its training frequency)"),
+        options::field("remove_accidental_hits", &O::remove_accidental_hits,
+                       "a candidate holding the row's own item is no negative of it"),
+        options::field("num_sampled", &O::num_sampled,
+                       "popularity-drawn negatives per training batch, in [0, 2^24]"));
+  }
 };
 
 class ItemRetrievalTask : public PredictionTask {

@@ -65,6 +65,32 @@ struct NextItemOptions {
   std::int64_t min_sampled_id = 0;  // uniform sampler only (an error with popularity)
   bool logq_correction = true;      // sampled softmax
   bool remove_accidental_hits = true;
+
+  // The task JSON's "next_item" section (with "domain", the tied domain, and
+  // "item_counts", the training counts once known); metrics, task_name and
+  // task_block are the common TaskOptions keys "metrics", "name" and
+  // "task_block".
+  static auto option_fields() {
+    using O = NextItemOptions;
+    return options::table<O>(
+        "NextItemOptions",
+        options::field("weight_tying", &O::weight_tying,
+                       "score against the item id embedding table (else a table of its own)"),
+        options::field("l2_normalization", &O::l2_normalization,
+                       "L2-normalise the query and the item vectors"),
+        options::field("temperature", &O::temperature, "the logits are divided by it, > 0"),
+        options::field("sampled_softmax", &O::sampled_softmax,
+                       "train against num_sampled drawn items instead of the catalogue"),
+        options::field("num_sampled", &O::num_sampled,
+                       "sampled softmax: items drawn per batch, num_sampled + 1 < num_items"),
+        options::field("sampler", &O::sampler, "sampled softmax: popularity or uniform"),
+        options::field("min_sampled_id", &O::min_sampled_id,
+                       "uniform sampler: the smallest id drawn"),
+        options::field("logq_correction", &O::logq_correction,
+                       "sampled softmax: lower each logit by log q(item)"),
+        options::field("remove_accidental_hits", &O::remove_accidental_hits,
+                       "sampled softmax: a drawn item equal to the row's own is left out"));
+  }
 };
 
 class NextItemPredictionTask : public PredictionTask {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "recblocks/blocks/block.h"
+#include "recblocks/core/options.h"
 #include "recblocks/metrics/metrics.h"
 
 namespace recblocks {
@@ -45,6 +46,25 @@ struct TaskOptions {
   Block task_block = {};
   // Default "<target>/<snake_case class>".
   std::string task_name = {};
+
+  // The JSON of the fields (task.cpp): metrics by name; a block's JSON, or
+  // null for an undefined one.
+  static options::FunctionCodec<std::vector<Metric>> metrics_codec();
+  static options::FunctionCodec<Block> block_codec();
+  // Every task's top-level keys besides kind, target and num_classes (a
+  // task's JSON holds the values in use: its name and metrics defaulted).
+  static auto option_fields() {
+    using O = TaskOptions;
+    return options::table<O>(
+        "TaskOptions",
+        options::field("name", &O::task_name, "the task's name; \"\": \"<target>/<kind>\""),
+        options::field("metrics", &O::metrics, "metric names; []: the kind's defaults",
+                       metrics_codec()),
+        options::field("task_block", &O::task_block,
+                       "a block between the body and pre (Block JSON), or null", block_codec()),
+        options::field("pre", &O::pre, "a block before the output layer (Block JSON), or null",
+                       block_codec()));
+  }
 };
 
 // A task that uses the items' frequencies in the training data (item

@@ -43,6 +43,7 @@
 // is a ValueError naming the column, the row and the value.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "recblocks/schema/schema.h"
@@ -62,5 +63,17 @@ namespace recblocks {
 // over its cardinality. A target without one of these tags throws,
 // naming it and its tags; no target column throws too.
 std::vector<PredictionTask> prediction_tasks(const Schema& schema);
+
+// Every task kind of PredictionTask::from_json with its JSON keys (key,
+// type, default, doc): the common ones, then its section's as
+// "<section>.<key>" ("retrieval.temperature").
+struct TaskKindDoc {
+  std::string kind;
+  std::vector<options::FieldDoc> options;
+};
+std::vector<TaskKindDoc> task_kind_docs();
+// task_kind_docs() as text: each kind, then one line per key (what
+// `recblocks options` prints).
+std::string task_kinds_help();
 
 }  // namespace recblocks
