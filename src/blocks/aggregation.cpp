@@ -154,15 +154,15 @@ CosineSimilarity::CosineSimilarity() : Block(std::make_shared<CosineImpl>()) {}
 void register_aggregations() {
   using options::NoOptions;
   register_block_type<NoOptions>("ConcatFeatures",
-                                 [](NoOptions, BlockChildren) { return ConcatFeatures(); });
+                                 [](NoOptions, const BlockChildren&) { return ConcatFeatures(); });
   register_block_type<StackConfig>(
-      "StackFeatures", [](StackConfig c, BlockChildren) { return StackFeatures(c.axis); });
+      "StackFeatures", [](StackConfig c, const BlockChildren&) { return StackFeatures(c.axis); });
   register_block_type<NoOptions>("ElementwiseSum",
-                                 [](NoOptions, BlockChildren) { return ElementwiseSum(); });
-  register_block_type<NoOptions>("ElementwiseProduct",
-                                 [](NoOptions, BlockChildren) { return ElementwiseProduct(); });
-  register_block_type<NoOptions>("CosineSimilarity",
-                                 [](NoOptions, BlockChildren) { return CosineSimilarity(); });
+                                 [](NoOptions, const BlockChildren&) { return ElementwiseSum(); });
+  register_block_type<NoOptions>(
+      "ElementwiseProduct", [](NoOptions, const BlockChildren&) { return ElementwiseProduct(); });
+  register_block_type<NoOptions>(
+      "CosineSimilarity", [](NoOptions, const BlockChildren&) { return CosineSimilarity(); });
 }
 
 }  // namespace recblocks

@@ -58,7 +58,7 @@ FlowSpec FlowSpec::inputs(Schema schema) {
 FlowSpec FlowSpec::tensor(TensorSpec spec) {
   FlowSpec s;
   s.kind_ = Kind::kTensor;
-  s.tensor_ = std::move(spec);
+  s.tensor_ = spec;
   return s;
 }
 

@@ -328,16 +328,17 @@ Block Block::connect_with_residual(const Block& block) const {
 
 void register_combinators() {
   using options::NoOptions;
-  register_block_type<NoOptions>("SequentialBlock", [](NoOptions, BlockChildren children) {
+  register_block_type<NoOptions>("SequentialBlock", [](NoOptions, const BlockChildren& children) {
     std::vector<Block> blocks;
-    for (auto& [key, b] : children) blocks.push_back(b);
+    blocks.reserve(children.size());
+    for (const auto& [key, b] : children) blocks.push_back(b);
     return SequentialBlock(std::move(blocks));
   });
   register_block_type<ParallelConfig>(
       "ParallelBlock", [](ParallelConfig c, BlockChildren children) {
         return ParallelBlock(std::move(children), std::move(c.aggregation));
       });
-  register_block_type<FilterConfig>("Filter", [](FilterConfig c, BlockChildren) -> Block {
+  register_block_type<FilterConfig>("Filter", [](FilterConfig c, const BlockChildren&) -> Block {
     if (c.schema) return Filter(*c.schema, c.options);
     if (c.tags) {
       RB_CHECK(c.tags->size() == 1, ValueError, "Filter config: expected one tag, got {}",
@@ -347,7 +348,8 @@ void register_combinators() {
     RB_CHECK(c.names.has_value(), ValueError, "Filter config: missing 'names', 'tags' or 'schema'");
     return Filter(std::move(*c.names), c.options);
   });
-  register_block_type<NoOptions>("Identity", [](NoOptions, BlockChildren) { return Identity(); });
+  register_block_type<NoOptions>("Identity",
+                                 [](NoOptions, const BlockChildren&) { return Identity(); });
 }
 
 }  // namespace recblocks

@@ -93,6 +93,7 @@ std::vector<std::vector<std::string>> all_crosses(const std::vector<std::string>
     for (std::size_t i = 0; i < k; ++i) pick[i] = i;
     while (true) {
       std::vector<std::string> cross;
+      cross.reserve(k);
       for (std::size_t i : pick) cross.push_back(names[i]);
       out.push_back(std::move(cross));
       std::size_t i = k;
@@ -328,7 +329,7 @@ std::int64_t HashedCrossFeatures::bins(std::string_view name) const {
 
 void register_crosses() {
   register_block_type<HashedCrossConfig>(
-      "HashedCrossFeatures", [](HashedCrossConfig c, BlockChildren) {
+      "HashedCrossFeatures", [](HashedCrossConfig c, const BlockChildren&) {
         return Block(std::make_shared<HashedCrossImpl>(std::move(c.schema), std::move(c.options)));
       });
 }

@@ -263,6 +263,7 @@ CGCBlock::CGCBlock(std::vector<std::string> outputs, const Block& expert_block, 
             experts.push_back(copy_of(expert_block));
         }
         std::vector<Block> shared;
+        shared.reserve(static_cast<std::size_t>(options.num_shared_experts));
         for (int i = 0; i < options.num_shared_experts; ++i)
           shared.push_back(copy_of(expert_block));
         const int own = options.num_task_experts + options.num_shared_experts;
@@ -293,22 +294,22 @@ PLEBlock::PLEBlock(int num_layers, std::vector<std::string> outputs, const Block
       }()) {}
 
 void register_experts() {
-  register_block_type<CGCConfig>("CGCBlock", [](CGCConfig c, BlockChildren children) {
+  register_block_type<CGCConfig>("CGCBlock", [](CGCConfig c, const BlockChildren& children) {
     const std::vector<std::string>& outputs = c.outputs;
     const bool shared_gate = c.options.add_shared_gate;
     std::vector<std::vector<Block>> task(outputs.size());
     std::vector<Block> shared, gates;
     Block shared_gate_block;
-    for (auto& [key, block] : children) {
+    for (const auto& [key, block] : children) {
       std::size_t k = 0;
       if (std::sscanf(key.c_str(), "task_%zu_expert_", &k) == 1 && k < outputs.size()) {
-        task[k].push_back(std::move(block));
+        task[k].push_back(block);
       } else if (key.starts_with("shared_expert_")) {
-        shared.push_back(std::move(block));
+        shared.push_back(block);
       } else if (key == "shared_gate") {
-        shared_gate_block = std::move(block);
+        shared_gate_block = block;
       } else if (key.starts_with("gate_")) {
-        gates.push_back(std::move(block));
+        gates.push_back(block);
       } else {
         throw ValueError(fmt::format("CGCBlock: unexpected child '{}'", key));
       }

@@ -22,7 +22,7 @@ using nlohmann::json;
 
 // The feature columns of `schema` having `tags`: targets are never features.
 Schema select_features(const Schema& schema, Tag tags, std::string_view who) {
-  const Schema selected = schema.select_by_tag(tags).remove_by_tag(Tags::TARGET);
+  Schema selected = schema.select_by_tag(tags).remove_by_tag(Tags::TARGET);
   RB_CHECK(!selected.empty(), ValueError,
            "{}.from_schema: no feature column has the tag '{}' (columns: {})", who, tags.name(),
            fmt::join(schema.column_names(), ", "));
@@ -500,15 +500,16 @@ ParameterPtr SequenceEmbeddingFeatures::table(std::string_view column) const {
 
 void register_features() {
   register_block_type<ContinuousConfig>(
-      "ContinuousFeatures", [](ContinuousConfig c, BlockChildren) {
+      "ContinuousFeatures", [](ContinuousConfig c, const BlockChildren&) {
         return Block(std::make_shared<ContinuousImpl>(std::move(c.features), std::move(c.schema)));
       });
-  register_block_type<EmbeddingConfig>("EmbeddingFeatures", [](EmbeddingConfig c, BlockChildren) {
-    return Block(std::make_shared<EmbeddingImpl>(std::move(c.schema), std::move(c.options), false,
-                                                 0, false));
-  });
+  register_block_type<EmbeddingConfig>(
+      "EmbeddingFeatures", [](EmbeddingConfig c, const BlockChildren&) {
+        return Block(std::make_shared<EmbeddingImpl>(std::move(c.schema), std::move(c.options),
+                                                     false, 0, false));
+      });
   register_block_type<SequenceEmbeddingConfig>(
-      "SequenceEmbeddingFeatures", [](SequenceEmbeddingConfig c, BlockChildren) {
+      "SequenceEmbeddingFeatures", [](SequenceEmbeddingConfig c, const BlockChildren&) {
         return Block(std::make_shared<EmbeddingImpl>(std::move(c.schema), std::move(c.options),
                                                      true, c.max_sequence_length, c.mask_zero));
       });

@@ -56,10 +56,12 @@ Features feature_vectors(const FlowSpec& input, std::string_view who) {
 // The dict's values in key order (Merlin's StackFeatures sorts by key).
 std::vector<Var> sorted_values(const Flow::Dict& dict) {
   std::vector<const std::pair<std::string, Var>*> entries;
+  entries.reserve(dict.size());
   for (const auto& e : dict) entries.push_back(&e);
   std::sort(entries.begin(), entries.end(),
             [](const auto* a, const auto* b) { return a->first < b->first; });
   std::vector<Var> out;
+  out.reserve(entries.size());
   for (const auto* e : entries) out.push_back(e->second);
   return out;
 }
@@ -260,13 +262,13 @@ CrossBlock::CrossBlock(int depth, CrossOptions options)
 
 void register_interaction_layers() {
   register_block_type<DotProductConfig>("DotProductInteractionBlock",
-                                        [](DotProductConfig c, BlockChildren) {
+                                        [](DotProductConfig c, const BlockChildren&) {
                                           return DotProductInteractionBlock(c.self_interaction);
                                         });
   register_block_type<options::NoOptions>(
       "FMPairwiseInteraction",
-      [](options::NoOptions, BlockChildren) { return FMPairwiseInteraction(); });
-  register_block_type<CrossConfig>("CrossBlock", [](CrossConfig c, BlockChildren) {
+      [](options::NoOptions, const BlockChildren&) { return FMPairwiseInteraction(); });
+  register_block_type<CrossConfig>("CrossBlock", [](CrossConfig c, const BlockChildren&) {
     return CrossBlock(c.depth, std::move(c.options));
   });
 }

@@ -190,16 +190,16 @@ class MLPImpl final : public BlockBase {
 }  // namespace
 
 const std::vector<std::string>& mlp_activation_names() {
-  static const std::vector<std::string> names = {"relu", "sigmoid", "tanh",    "linear",
-                                                 "none", "gelu",    "softplus"};
-  return names;
+  static const std::vector<std::string> kNames = {"relu", "sigmoid", "tanh",    "linear",
+                                                  "none", "gelu",    "softplus"};
+  return kNames;
 }
 
 MLPBlock::MLPBlock(std::vector<std::int64_t> dims, MLPOptions options)
     : Block(std::make_shared<MLPImpl>(std::move(dims), std::move(options))) {}
 
 void register_layers() {
-  register_block_type<MLPConfig>("MLPBlock", [](MLPConfig c, BlockChildren) {
+  register_block_type<MLPConfig>("MLPBlock", [](MLPConfig c, const BlockChildren&) {
     return MLPBlock(std::move(c.dimensions), std::move(c.options));
   });
 }

@@ -191,7 +191,7 @@ class UniqueRowsImpl final : public BlockBase {
     }
     selected_ = names;
     exact_ = block_.impl().row_independent();
-    const FlowSpec out = block_.build(FlowSpec::inputs(schema.select_by_name(names)), context);
+    FlowSpec out = block_.build(FlowSpec::inputs(schema.select_by_name(names)), context);
     RB_CHECK(out.kind() == FlowSpec::Kind::kTensor, ValueError,
              "UniqueRows: the block must return one tensor per row, it returns {}", out.str());
     return out;
@@ -242,10 +242,10 @@ void register_retrieval_blocks() {
                  children.size());
         return UniqueRows(children[0].second, std::move(o));
       });
-  register_block_type<ItemRetrievalScorerOptions>("ItemRetrievalScorer",
-                                                  [](ItemRetrievalScorerOptions o, BlockChildren) {
-                                                    return ItemRetrievalScorer(std::move(o));
-                                                  });
+  register_block_type<ItemRetrievalScorerOptions>(
+      "ItemRetrievalScorer", [](ItemRetrievalScorerOptions o, const BlockChildren&) {
+        return ItemRetrievalScorer(std::move(o));
+      });
 }
 
 }  // namespace recblocks

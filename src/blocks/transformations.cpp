@@ -335,20 +335,23 @@ LayerNorm::LayerNorm(LayerNormOptions options) : Block(std::make_shared<LayerNor
 
 void register_transformations() {
   using options::NoOptions;
-  register_block_type<AsDenseConfig>("AsDenseFeatures", [](AsDenseConfig c, BlockChildren) {
+  register_block_type<AsDenseConfig>("AsDenseFeatures", [](AsDenseConfig c, const BlockChildren&) {
     return AsDenseFeatures(c.max_seq_length);
   });
-  register_block_type<NoOptions>("L2Norm", [](NoOptions, BlockChildren) { return L2Norm(); });
-  register_block_type<NoOptions>("ReduceSum", [](NoOptions, BlockChildren) { return ReduceSum(); });
-  register_block_type<TemperatureConfig>(
-      "LogitsTemperatureScaler",
-      [](TemperatureConfig c, BlockChildren) { return LogitsTemperatureScaler(c.temperature); });
+  register_block_type<NoOptions>("L2Norm",
+                                 [](NoOptions, const BlockChildren&) { return L2Norm(); });
+  register_block_type<NoOptions>("ReduceSum",
+                                 [](NoOptions, const BlockChildren&) { return ReduceSum(); });
+  register_block_type<TemperatureConfig>("LogitsTemperatureScaler",
+                                         [](TemperatureConfig c, const BlockChildren&) {
+                                           return LogitsTemperatureScaler(c.temperature);
+                                         });
   register_block_type<DropoutConfig>(
-      "Dropout", [](DropoutConfig c, BlockChildren) { return Dropout(c.rate); });
+      "Dropout", [](DropoutConfig c, const BlockChildren&) { return Dropout(c.rate); });
   register_block_type<BatchNormOptions>(
-      "BatchNorm", [](BatchNormOptions o, BlockChildren) { return BatchNorm(o); });
+      "BatchNorm", [](BatchNormOptions o, const BlockChildren&) { return BatchNorm(o); });
   register_block_type<LayerNormOptions>(
-      "LayerNorm", [](LayerNormOptions o, BlockChildren) { return LayerNorm(o); });
+      "LayerNorm", [](LayerNormOptions o, const BlockChildren&) { return LayerNorm(o); });
 }
 
 }  // namespace recblocks

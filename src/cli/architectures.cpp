@@ -18,10 +18,10 @@ namespace recblocks::cli {
 using json = nlohmann::json;
 
 const std::vector<std::string>& seed_columns() {
-  static const std::vector<std::string> columns = {
+  static const std::vector<std::string> kColumns = {
       "userId",       "movieId", "title", "gender", "TE_zipcode_rating", "TE_movieId_rating",
       "rating_binary"};
-  return columns;
+  return kColumns;
 }
 
 namespace {
@@ -62,7 +62,7 @@ std::vector<PredictionTask> preset_tasks(const ArchitectureOptions& options, con
 }
 
 std::vector<std::int64_t> or_default(const std::vector<std::int64_t>& given,
-                                     std::vector<std::int64_t> preset) {
+                                     const std::vector<std::int64_t>& preset) {
   return given.empty() ? preset : given;
 }
 
@@ -240,10 +240,10 @@ Optimizer make_optimizer(const OptimizerChoice& choice, const std::string& model
 }
 
 const std::vector<std::string>& preset_names() {
-  static const std::vector<std::string> names = {"custom-dlrm", "dlrm",      "dcn", "deepfm",
-                                                 "wide_deep",   "ncf",       "mlp", "mmoe",
-                                                 "ple",         "two_tower", "mf",  "youtube_dnn"};
-  return names;
+  static const std::vector<std::string> kNames = {"custom-dlrm", "dlrm",      "dcn", "deepfm",
+                                                  "wide_deep",   "ncf",       "mlp", "mmoe",
+                                                  "ple",         "two_tower", "mf",  "youtube_dnn"};
+  return kNames;
 }
 
 std::string architecture_help() {

@@ -78,7 +78,7 @@ Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data,
   if (exclude_seen) seen.emplace(items, user_id_column(model), item_column);
   const retrieval::TopKEvaluateOptions options{.ks = ks, .seen = seen ? &*seen : nullptr};
   const retrieval::TopKRecommender top(model, items);
-  const Logs logs = top.evaluate(data, options);
+  Logs logs = top.evaluate(data, options);
   const Logs popular = retrieval::PopularityRecommender(items, item_column).evaluate(data, options);
   fmt::print("top-k over the {} items of the catalogue ({}), {} queries:\n", top.num_items(),
              exclude_seen ? "each user's training items excluded" : "seen items included",

@@ -72,7 +72,7 @@ std::string RaggedTensor::str(int edge_items) const {
   std::string out = fmt::format("ragged(rows={}, nnz={}, dtype={})\n[", rows(), nnz(),
                                 dtype_name(values_.dtype()));
   for (std::int64_t r = 0; r < rows(); ++r) {
-    if (rows() > 2 * edge_items && r == edge_items) {
+    if (rows() > 2 * static_cast<std::int64_t>(edge_items) && r == edge_items) {
       out += "...,\n ";
       r = rows() - edge_items - 1;
       continue;

@@ -160,11 +160,11 @@ void print_dim(const Tensor& t, int axis, std::int64_t base, int edge, std::stri
     separator.append(" ");
   } else {
     separator.append(static_cast<std::size_t>(s.rank() - axis - 1), '\n');
-    separator.append(static_cast<std::size_t>(axis + 1), ' ');
+    separator.append(static_cast<std::size_t>(axis) + 1, ' ');
   }
   out += '[';
   for (std::int64_t i = 0; i < n; ++i) {
-    if (n > 2 * edge && i == edge) {
+    if (n > 2 * static_cast<std::int64_t>(edge) && i == edge) {
       out.append("...").append(separator);
       i = n - edge - 1;
       continue;

@@ -36,6 +36,7 @@ std::vector<std::size_t> indices_by_target(const BatchLayout& layout, bool targe
 std::shared_ptr<BatchLayout> sub_layout(const BatchLayout& layout,
                                         const std::vector<std::size_t>& indices) {
   std::vector<ColumnSchema> columns;
+  columns.reserve(indices.size());
   for (std::size_t i : indices) columns.push_back(layout.schema[i]);
   return make_layout(Schema(std::move(columns)));
 }
@@ -131,6 +132,7 @@ Batch Batch::targets() const {
 
 Batch Batch::select(const std::vector<std::string>& names) const {
   std::vector<std::size_t> indices;
+  indices.reserve(names.size());
   for (const std::string& name : names) indices.push_back(index_of(name));
   if (!layout_) return {};
   return subset(detail::sub_layout(*layout_, indices), indices);

@@ -56,6 +56,7 @@ std::vector<std::string_view> split(std::string_view line, char delimiter) {
 void read_header(const fs::path& file, std::string_view line, Layout& layout) {
   const auto names = split(line, layout.delimiter);
   std::vector<std::string> expected;
+  expected.reserve(kNumFields);
   for (int c = 0; c < kNumFields; ++c) expected.push_back(canonical_name(c));
   RB_CHECK(names.size() == kNumFields, ValueError,
            "{}:1: header has {} columns, expected the {} columns {}", file.string(), names.size(),
@@ -93,14 +94,14 @@ Layout detect_layout(const fs::path& file, std::string_view first_line, CriteoFo
 // computed once (the same float as the direct formula).
 constexpr std::int64_t kLogTableSize = 1 << 16;
 float log1p_count(std::int64_t x) {
-  static const std::vector<float> table = [] {
+  static const std::vector<float> kTable = [] {
     std::vector<float> t(kLogTableSize);
     for (std::int64_t i = 0; i < kLogTableSize; ++i)
       t[static_cast<std::size_t>(i)] = static_cast<float>(std::log1p(static_cast<double>(i)));
     return t;
   }();
   if (x <= 0) return 0.0f;
-  if (x < kLogTableSize) return table[static_cast<std::size_t>(x)];
+  if (x < kLogTableSize) return kTable[static_cast<std::size_t>(x)];
   return static_cast<float>(std::log1p(static_cast<double>(x)));
 }
 
@@ -108,10 +109,10 @@ float log1p_count(std::int64_t x) {
 constexpr std::array<std::uint8_t, 256> kHexValue = [] {
   std::array<std::uint8_t, 256> t{};
   t.fill(16);
-  for (int c = 0; c < 10; ++c) t[static_cast<std::size_t>('0' + c)] = static_cast<std::uint8_t>(c);
-  for (int c = 0; c < 6; ++c) {
-    t[static_cast<std::size_t>('a' + c)] = static_cast<std::uint8_t>(10 + c);
-    t[static_cast<std::size_t>('A' + c)] = static_cast<std::uint8_t>(10 + c);
+  for (std::size_t c = 0; c < 10; ++c) t['0' + c] = static_cast<std::uint8_t>(c);
+  for (std::size_t c = 0; c < 6; ++c) {
+    t['a' + c] = static_cast<std::uint8_t>(10 + c);
+    t['A' + c] = static_cast<std::uint8_t>(10 + c);
   }
   return t;
 }();
@@ -266,6 +267,7 @@ json options_json(const CriteoOptions& o) {
 
 std::vector<std::string> path_strings(const std::vector<fs::path>& paths) {
   std::vector<std::string> out;
+  out.reserve(paths.size());
   for (const auto& p : paths) out.push_back(p.string());
   return out;
 }
@@ -308,6 +310,7 @@ Dataset to_dataset(const CriteoRaw& raw, std::int64_t begin, std::int64_t end,
 std::vector<etl::Categorify> fit_categorify(const CriteoRaw& raw, std::int64_t rows,
                                             const CriteoOptions& options) {
   std::vector<etl::Categorify> cats;
+  cats.reserve(kCriteoNumCategorical);
   for (int i = 0; i < kCriteoNumCategorical; ++i) {
     cats.emplace_back(criteo_categorical_name(i),
                       etl::CategorifyOptions{.min_frequency = options.min_frequency,
@@ -472,6 +475,7 @@ CriteoTransform::CriteoTransform(std::vector<etl::Categorify> categorify)
 
 CriteoTransform CriteoTransform::load(const fs::path& etl_dir) {
   std::vector<etl::Categorify> cats;
+  cats.reserve(kCriteoNumCategorical);
   for (int i = 0; i < kCriteoNumCategorical; ++i) {
     cats.push_back(
         etl::Categorify::load(etl_dir / "categorify" / (criteo_categorical_name(i) + ".json")));

@@ -439,6 +439,7 @@ std::unique_ptr<ParsedCsv> parse_csv(const fs::path& input, const CsvSpec& spec)
            expected_fields, needed);
 
   std::vector<ColumnParser> parsers;
+  parsers.reserve(columns.size());
   for (auto& c : columns) parsers.emplace_back(input, c);
   while (reader.next(fields)) {
     if (spec.header) {

@@ -30,6 +30,7 @@ std::string joined_names(const std::vector<std::string>& names) {
 template <class Map>
 std::string joined_keys(const Map& columns) {
   std::vector<std::string> names;
+  names.reserve(columns.size());
   for (const auto& [name, column] : columns) names.push_back(name);
   return joined_names(names);
 }

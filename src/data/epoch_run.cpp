@@ -144,7 +144,7 @@ Batch EpochRun::produce(std::int64_t b) {
   } else {
     fill(*buffers, std::span<const std::int64_t>(order64_).subspan(begin, rows));
   }
-  return assemble(std::move(buffers), rows);
+  return assemble(buffers, rows);
 }
 
 void EpochRun::produce_all() {
@@ -170,7 +170,7 @@ void EpochRun::produce_all() {
   }
 }
 
-Batch EpochRun::assemble(std::shared_ptr<BatchBuffers> buffers, std::int64_t rows) const {
+Batch EpochRun::assemble(const std::shared_ptr<BatchBuffers>& buffers, std::int64_t rows) const {
   const std::shared_ptr<const void> keep_alive(buffers, buffers.get());
   std::vector<Batch::Entry> entries(plan_->sources.size());
   for (std::size_t c = 0; c < entries.size(); ++c) {

@@ -42,7 +42,7 @@ class EpochRun {
   Batch produce(std::int64_t b);
   // The batch's tensors: views of `buffers`, which they keep alive; the
   // last one to go hands them back to the pool.
-  Batch assemble(std::shared_ptr<BatchBuffers> buffers, std::int64_t rows) const;
+  Batch assemble(const std::shared_ptr<BatchBuffers>& buffers, std::int64_t rows) const;
   // Gathers `rows` of every column into `buffers`: the cached columns
   // through the row cache (one line per row into a staging block that
   // stays in L1/L2, then unpacked field by field), the others with one

@@ -100,9 +100,9 @@ inline void gather_list_values(const void* values, std::size_t value_bytes,
 
 // ---- Row-major blocks (the loader's row cache) -----------------------------
 
-// Copies rows `rows[i]` of a row-major block of `Stride`-byte rows to
-// dst + i * Stride: one cache line per row for a stride of 64 or less.
-template <std::size_t Stride, class Index>
+// Copies rows `rows[i]` of a row-major block of `kStride`-byte rows to
+// dst + i * kStride: one cache line per row for a stride of 64 or less.
+template <std::size_t kStride, class Index>
 inline void gather_block_rows_fixed(const std::byte* __restrict base, std::span<const Index> rows,
                                     std::byte* __restrict dst) {
   constexpr std::size_t kAhead = 2 * kPrefetchDistance;
@@ -110,8 +110,8 @@ inline void gather_block_rows_fixed(const std::byte* __restrict base, std::span<
   const Index* idx = rows.data();
   for (std::size_t i = 0; i < n; ++i) {
     if (i + kAhead < n)
-      __builtin_prefetch(base + static_cast<std::size_t>(idx[i + kAhead]) * Stride);
-    std::memcpy(dst + i * Stride, base + static_cast<std::size_t>(idx[i]) * Stride, Stride);
+      __builtin_prefetch(base + static_cast<std::size_t>(idx[i + kAhead]) * kStride);
+    std::memcpy(dst + i * kStride, base + static_cast<std::size_t>(idx[i]) * kStride, kStride);
   }
 }
 

@@ -63,7 +63,8 @@ void pack_list(const ColumnSource& s, std::size_t begin, std::size_t n, std::siz
     const auto length = static_cast<std::uint32_t>(s.offsets[begin + i + 1] - first);
     std::byte* field = rows + i * stride + offset;
     std::memcpy(field, &length, 4);
-    std::memcpy(field + 4, s.values + static_cast<std::size_t>(first) * 4, length * 4);
+    std::memcpy(field + 4, s.values + static_cast<std::size_t>(first) * 4,
+                static_cast<std::size_t>(length) * 4);
   }
 }
 

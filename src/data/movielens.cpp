@@ -51,7 +51,7 @@ fs::path locate_movielens(std::string_view variant, const fs::path& dir,
     }
     return fmt::format("{}", fmt::join(out, ", "));
   };
-  const fs::path raw_dir = dir / std::string(variant);
+  fs::path raw_dir = dir / std::string(variant);
   const std::string file_list = fmt::format("{}", fmt::join(files, ", "));
 
   if (!options.source.empty()) {

@@ -477,7 +477,7 @@ Ratings read_ratings(std::string_view variant, const fs::path& path, const Movie
   const bool csv = variant == "ml-25m" || variant == "ml-latest-small";
   if (csv) expect_header(file, "userId,movieId,rating,timestamp");
   const std::string_view sep = variant == "ml-100k" ? "\t" : variant == "ml-1m" ? "::" : ",";
-  const std::string_view layout = variant == "ml-100k" ? "user id\\titem id\\trating\\ttimestamp"
+  const std::string_view layout = variant == "ml-100k" ? R"(user id\titem id\trating\ttimestamp)"
                                   : variant == "ml-1m" ? "UserID::MovieID::Rating::Timestamp"
                                                        : "userId,movieId,rating,timestamp";
   std::string_view line;
@@ -508,9 +508,9 @@ void check_variant(std::string_view variant) {
 // Public pieces
 
 const std::vector<std::string>& movielens_variants() {
-  static const std::vector<std::string> variants = {"ml-100k", "ml-1m", "ml-25m",
-                                                    "ml-latest-small"};
-  return variants;
+  static const std::vector<std::string> kVariants = {"ml-100k", "ml-1m", "ml-25m",
+                                                     "ml-latest-small"};
+  return kVariants;
 }
 
 std::vector<std::string> movielens_files(std::string_view variant) {

@@ -97,16 +97,16 @@ class PowerLaw {
 };
 
 // Index drawn with probability proportional to weights.
-template <std::size_t N>
-int discrete(const std::array<double, N>& weights, double u) {
+template <std::size_t kN>
+int discrete(const std::array<double, kN>& weights, double u) {
   double total = 0;
   for (double w : weights) total += w;
   double acc = 0;
-  for (std::size_t i = 0; i < N; ++i) {
+  for (std::size_t i = 0; i < kN; ++i) {
     acc += weights[i];
     if (u * total < acc) return static_cast<int>(i);
   }
-  return static_cast<int>(N - 1);
+  return static_cast<int>(kN - 1);
 }
 
 // MurmurHash3's finaliser: a bijection on 32 bits (distinct ranks stay distinct).

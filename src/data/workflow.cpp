@@ -444,7 +444,7 @@ void Workflow::save(const std::filesystem::path& dir) const {
         for (const auto& name : step.columns) {
           impl_->categorify.at(name).save(staged.path() / "categorify" / (name + ".json"));
         }
-        if (impl_->list_counts.size() > 0) {
+        if (!impl_->list_counts.empty()) {
           nlohmann::json lists = nlohmann::json::object();
           for (const auto& name : step.columns) {
             const auto it = impl_->list_counts.find(name);
