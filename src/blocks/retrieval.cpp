@@ -237,10 +237,10 @@ ItemRetrievalScorer::ItemRetrievalScorer(ItemRetrievalScorerOptions options)
 
 void register_retrieval_blocks() {
   register_block_type<UniqueRowsOptions>(
-      "UniqueRows", [](UniqueRowsOptions o, BlockChildren children) {
+      "UniqueRows", [](const UniqueRowsOptions& o, const BlockChildren& children) {
         RB_CHECK(children.size() == 1, ValueError, "UniqueRows: expected one child block, got {}",
                  children.size());
-        return UniqueRows(children[0].second, std::move(o));
+        return UniqueRows(children[0].second, o);
       });
   register_block_type<ItemRetrievalScorerOptions>(
       "ItemRetrievalScorer", [](ItemRetrievalScorerOptions o, const BlockChildren&) {

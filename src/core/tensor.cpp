@@ -109,14 +109,15 @@ void Tensor::zero() const {
   if (nbytes()) std::memset(data_, 0, nbytes());
 }
 
-double Tensor::item(std::int64_t i) const {
-  RB_CHECK(0 <= i && i < numel(), ShapeError, "item: index {} out of range for shape {}", i,
-           shape_);
+double Tensor::item(std::int64_t flat_index) const {
+  RB_CHECK(0 <= flat_index && flat_index < numel(), ShapeError,
+           "item: index {} out of range for shape {}", flat_index, shape_);
   switch (dtype_) {
-    case DType::kFloat32: return load<float>(data_, i);
-    case DType::kInt32: return load<std::int32_t>(data_, i);
-    case DType::kInt64: return load<std::int64_t>(data_, i);
-    case DType::kBFloat16: return bf16_to_double(static_cast<const std::uint16_t*>(data_)[i]);
+    case DType::kFloat32: return load<float>(data_, flat_index);
+    case DType::kInt32: return load<std::int32_t>(data_, flat_index);
+    case DType::kInt64: return load<std::int64_t>(data_, flat_index);
+    case DType::kBFloat16:
+      return bf16_to_double(static_cast<const std::uint16_t*>(data_)[flat_index]);
   }
   return 0;
 }

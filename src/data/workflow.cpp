@@ -395,10 +395,9 @@ Schema Workflow::Impl::schema() const {
           break;
         }
         case StepKind::kTargetEncoding:
-          columns.push_back(
-              ColumnSchema("TE_" + name + "_" + step.target, DType::kFloat32, step.tags));
+          columns.emplace_back("TE_" + name + "_" + step.target, DType::kFloat32, step.tags);
           break;
-        case StepKind::kTarget: columns.push_back(ColumnSchema(name, step.dtype, step.tags)); break;
+        case StepKind::kTarget: columns.emplace_back(name, step.dtype, step.tags); break;
       }
     }
   }

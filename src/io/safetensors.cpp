@@ -110,7 +110,7 @@ std::string header_of(const std::vector<Entry>& entries,
   std::size_t offset = 0;
   for (const Entry& e : entries) {
     const std::size_t end = offset + e.tensor->nbytes();
-    out += fmt::format("{}:{{\"dtype\":\"{}\",\"shape\":[{}],\"data_offsets\":[{},{}]}},",
+    out += fmt::format(R"({}:{{"dtype":"{}","shape":[{}],"data_offsets":[{},{}]}},)",
                        quoted(*e.name, path, fmt::format("tensor name '{}'", *e.name)),
                        format_name(e.tensor->dtype()), fmt::join(e.tensor->shape().dims(), ","),
                        offset, end);
@@ -439,6 +439,7 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     }
   }
   std::vector<const TensorInfo*> pointers;
+  pointers.reserve(infos.size());
   for (const TensorInfo& info : infos) pointers.push_back(&info);
   check_coverage(std::move(pointers), data_size, path);
 

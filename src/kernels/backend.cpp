@@ -30,10 +30,11 @@ Backend& backend(Device device) {
 }
 
 ScopedBackend::ScopedBackend(Device device, Backend& replacement)
-    : device_(device), previous_(installed(device)) {
-  installed(device) = &replacement;
+    : slot_(installed(device)), previous_(slot_) {
+  slot_ = &replacement;
 }
 
-ScopedBackend::~ScopedBackend() { installed(device_) = previous_; }
+// The slot was found by the constructor: restoring cannot throw.
+ScopedBackend::~ScopedBackend() { slot_ = previous_; }
 
 }  // namespace recblocks::kernels

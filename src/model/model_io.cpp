@@ -73,7 +73,7 @@ void write_model_files(const Model& model, const Model::Impl& impl, const fs::pa
 
 }  // namespace
 
-void Model::save(const fs::path& dir, SaveOptions options) const {
+void Model::save(const fs::path& dir, const SaveOptions& options) const {
   RB_CHECK(built(), ValueError,
            "save: the model is not built yet (fit it, or build it from a schema)");
   io::StagedDirectory staged(dir);

@@ -195,13 +195,14 @@ Model NCFModel(const Schema& schema, NCFOptions options) {
 namespace {
 
 // The tasks given, or the schema's; and the names their outputs go by.
-std::vector<PredictionTask> tasks_or_schema(std::vector<PredictionTask> tasks,
+std::vector<PredictionTask> tasks_or_schema(const std::vector<PredictionTask>& tasks,
                                             const Schema& schema) {
   return tasks.empty() ? prediction_tasks(schema) : tasks;
 }
 
 std::vector<std::string> task_names(const std::vector<PredictionTask>& tasks) {
   std::vector<std::string> names;
+  names.reserve(tasks.size());
   for (const PredictionTask& t : tasks) names.push_back(t.name());
   return names;
 }

@@ -22,15 +22,15 @@ struct OptimizerKind {
   std::vector<options::FieldDoc> (*document)();
 };
 
-template <class Options, Optimizer (*make)(Options)>
+template <class Options, Optimizer (*kMake)(Options)>
 Optimizer read_kind(const json& j, std::string_view type) {
   // "type" is read by Optimizer::from_json.
-  return make(options::from_json<Options>(j, type, {.noun = "option", .also_allowed = {"type"}}));
+  return kMake(options::from_json<Options>(j, type, {.noun = "option", .also_allowed = {"type"}}));
 }
 
-template <class Options, Optimizer (*make)(Options)>
+template <class Options, Optimizer (*kMake)(Options)>
 constexpr OptimizerKind kind(std::string_view type) {
-  return {type, &read_kind<Options, make>, &options::document<Options>};
+  return {type, &read_kind<Options, kMake>, &options::document<Options>};
 }
 
 constexpr OptimizerKind kKinds[] = {

@@ -66,7 +66,7 @@ class MultiImpl final : public OptimizerBase {
       std::vector<std::string> names;
       for (const auto& [name, p] : parameters) {
         if (names.size() == 8) {
-          names.push_back("...");
+          names.emplace_back("...");
           break;
         }
         names.push_back(name);

@@ -79,6 +79,7 @@ Tag Tag::parse(std::string_view name) {
     if (t.name == key) return t.tag;
   }
   std::vector<std::string_view> known;
+  known.reserve(std::size(kNamedTags));
   for (const NamedTag& t : kNamedTags) known.push_back(t.name);
   throw ValueError(fmt::format("unknown tag '{}'; known tags: {}", name, fmt::join(known, ", ")));
 }

@@ -24,11 +24,11 @@ namespace {
 class NextItemOutputImpl final : public BlockBase {
  public:
   NextItemOutputImpl(std::string column, std::string domain, std::int64_t num_items,
-                     const NextItemOptions& options, std::shared_ptr<detail::ItemSampler> sampler)
+                     NextItemOptions options, std::shared_ptr<detail::ItemSampler> sampler)
       : column_(std::move(column)),
         domain_(std::move(domain)),
         num_items_(num_items),
-        options_(options),
+        options_(std::move(options)),
         sampler_(std::move(sampler)) {}
 
   std::string_view type() const override { return "NextItemOutput"; }

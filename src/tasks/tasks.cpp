@@ -61,9 +61,13 @@ const TaskKind& task_kind(const std::string& name) {
     if (kind.name == name) return kind;
   }
   std::string expected;
-  constexpr std::size_t n = std::size(kTaskKinds);
-  for (std::size_t i = 0; i < n; ++i) {
-    expected += fmt::format("{}{}", i == 0 ? "" : i + 1 == n ? " or " : ", ", kTaskKinds[i].name);
+  constexpr std::size_t kCount = std::size(kTaskKinds);
+  for (std::size_t i = 0; i < kCount; ++i) {
+    expected += fmt::format("{}{}",
+                            i == 0            ? ""
+                            : i + 1 == kCount ? " or "
+                                              : ", ",
+                            kTaskKinds[i].name);
   }
   throw ValueError(fmt::format("task kind '{}' is unknown (expected {})", name, expected));
 }

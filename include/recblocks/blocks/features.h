@@ -74,7 +74,7 @@ struct EmbeddingOptions {
         field("initializers", &O::initializers, "per column name, overriding `initializer`"),
         field("l2_reg", &O::l2_reg, "the loss adds l2_reg * sum(table^2) for every table"),
         field("combiner", &O::combiner,
-              "pools a list column's embeddings: \"mean\" (Merlin's default) or \"sum\""),
+              R"(pools a list column's embeddings: "mean" (Merlin's default) or "sum")"),
         field("table_prefix", &O::table_prefix,
               "prepended to the tables' domain names; empty: tables shared by domain across the "
               "model")

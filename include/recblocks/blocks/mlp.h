@@ -67,7 +67,7 @@ struct MLPOptions {
         field("use_bias", &O::use_bias, "each layer adds a bias"),
         field("dropout", &O::dropout, "dropout rate in [0, 1) after each activation; 0 = none"),
         field("normalization", &O::normalization,
-              "after each layer: \"\" (none), \"batch_norm\" or \"layer_norm\""),
+              R"(after each layer: "" (none), "batch_norm" or "layer_norm")"),
         field("no_activation_last_layer", &O::no_activation_last_layer,
               "the last layer has no activation (linear) and no dropout"),
         field("kernel_initializer", &O::kernel_initializer, "of the kernels"),

@@ -371,7 +371,7 @@ O from_json(const nlohmann::json& j, std::string_view context, const ReadSetting
 //   EmbeddingFeatures config: 'options': EmbeddingOptions: unknown key 'dimension' (...)
 template <Described T>
 struct Codec<T> {
-  using nested_type = T;  // document() lists T's keys under "<key>."
+  using NestedType = T;  // document() lists T's keys under "<key>."
   std::string type_name() const { return std::string(T::option_fields().name); }
   nlohmann::json write(const T& v) const { return to_json(v); }
   T read(const nlohmann::json& j, const Path& path) const {
@@ -385,9 +385,9 @@ struct Codec<T> {
 // An enum written as one of its names.
 //   options::field("decay", &O::decay, "...", options::enum_codec<Decay>(
 //       {{Decay::kConstant, "constant"}, {Decay::kCosine, "cosine"}}))
-template <class E, std::size_t N>
+template <class E, std::size_t kN>
 struct EnumCodec {
-  std::array<std::pair<E, std::string_view>, N> names;
+  std::array<std::pair<E, std::string_view>, kN> names;
 
   std::string type_name() const {
     std::string out;
@@ -414,10 +414,10 @@ struct EnumCodec {
   }
 };
 
-template <class E, std::size_t N>
-EnumCodec<E, N> enum_codec(const std::pair<E, std::string_view> (&names)[N]) {
-  EnumCodec<E, N> out;
-  for (std::size_t i = 0; i < N; ++i) out.names[i] = names[i];
+template <class E, std::size_t kN>
+EnumCodec<E, kN> enum_codec(const std::pair<E, std::string_view> (&names)[kN]) {
+  EnumCodec<E, kN> out;
+  for (std::size_t i = 0; i < kN; ++i) out.names[i] = names[i];
   return out;
 }
 
@@ -464,7 +464,7 @@ std::vector<FieldDoc> document() {
       def = "(required)";
     } else if (!detail::written(f.codec, value)) {
       def = "(unset)";
-    } else if constexpr (requires { typename C::nested_type; }) {
+    } else if constexpr (requires { typename C::NestedType; }) {
       def = "(object)";
     } else if constexpr (requires { f.codec.show(value); }) {
       def = f.codec.show(value);
@@ -473,8 +473,8 @@ std::vector<FieldDoc> document() {
     }
     out.push_back({std::string(f.key), f.codec.type_name(), std::move(def), std::string(f.doc),
                    f.is_required});
-    if constexpr (requires { typename C::nested_type; }) {
-      for (FieldDoc row : document<typename C::nested_type>()) {
+    if constexpr (requires { typename C::NestedType; }) {
+      for (FieldDoc row : document<typename C::NestedType>()) {
         row.key = fmt::format("{}.{}", f.key, row.key);
         out.push_back(std::move(row));
       }

@@ -251,7 +251,7 @@ class ScopedBackend {
   ScopedBackend& operator=(const ScopedBackend&) = delete;
 
  private:
-  Device device_;
+  Backend*& slot_;  // the installed backend of the scope's device
   Backend* previous_;
 };
 

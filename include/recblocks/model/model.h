@@ -196,7 +196,7 @@ class Model {
   // present with its shape, nothing else. Errors name the tensor.
   void check_state(const std::map<std::string, Tensor>& state) const;
 
-  void save(const std::filesystem::path& dir, SaveOptions options = {}) const;
+  void save(const std::filesystem::path& dir, const SaveOptions& options = {}) const;
   static Model load(const std::filesystem::path& dir);
   // A checkpoint (see above); fit's ModelCheckpoint calls it.
   void save_checkpoint(const std::filesystem::path& dir) const;

@@ -228,7 +228,7 @@ namespace optim {
 // The options of each optimizer: declared once in option_fields(), which
 // gives to_json / from_json (the keys below) and optimizer_type_docs().
 inline constexpr std::string_view kLearningRateDoc =
-    "a number (constant) or a schedule {\"decay\": ..., \"initial\": ...}";
+    R"(a number (constant) or a schedule {"decay": ..., "initial": ...})";
 inline constexpr std::string_view kWeightDecayDoc = "L2 added to the gradient, >= 0";
 
 struct SGDOptions {

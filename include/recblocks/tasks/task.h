@@ -57,7 +57,7 @@ struct TaskOptions {
     using O = TaskOptions;
     return options::table<O>(
         "TaskOptions",
-        options::field("name", &O::task_name, "the task's name; \"\": \"<target>/<kind>\""),
+        options::field("name", &O::task_name, R"(the task's name; "": "<target>/<kind>")"),
         options::field("metrics", &O::metrics, "metric names; []: the kind's defaults",
                        metrics_codec()),
         options::field("task_block", &O::task_block,

@@ -27,8 +27,8 @@ void blas_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std:
 }
 
 const char* blas_name() {
-  static const std::string name = std::string("blis ") + bli_info_get_version_str();
-  return name.c_str();
+  static const std::string kName = std::string("blis ") + bli_info_get_version_str();
+  return kName.c_str();
 }
 
 }  // namespace recblocks::kernels::cpu

@@ -28,8 +28,8 @@ void blas_sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std:
 }
 
 const char* blas_name() {
-  static const std::string name = std::string("openblas ") + openblas_get_config();
-  return name.c_str();
+  static const std::string kName = std::string("openblas ") + openblas_get_config();
+  return kName.c_str();
 }
 
 }  // namespace recblocks::kernels::cpu

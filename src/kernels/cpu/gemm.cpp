@@ -310,7 +310,7 @@ namespace {
 // Products this small (m * n * k) cost less as a direct loop than as a BLAS
 // call (its setup, locking and packing): MMoE's gate mixtures are
 // [1, E] x [E, d] per row, a thousand of them per batch.
-constexpr std::int64_t kSmallProduct = 32 * 32 * 32;
+constexpr std::int64_t kSmallProduct = std::int64_t{32} * 32 * 32;
 
 void small_gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                 float alpha, const float* a, std::int64_t lda, const float* b, std::int64_t ldb,

@@ -54,8 +54,8 @@ constexpr std::int64_t kMinBlock = 64;
 
 int blocks_for(int parts, std::int64_t extent) {
   if (parts == 1) return 1;
-  const auto most =
-      static_cast<int>(std::min<std::int64_t>(parts * kBlocksPerThread, extent / kMinBlock));
+  const auto most = static_cast<int>(std::min<std::int64_t>(
+      static_cast<std::int64_t>(parts) * kBlocksPerThread, extent / kMinBlock));
   return std::max(parts, most);
 }
 

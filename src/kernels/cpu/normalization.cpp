@@ -222,11 +222,11 @@ void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& mean, const 
   const bool want_params = dgamma.wanted() || dbeta.wanted();
   const int chunks = parallel_chunks(rows, d);
   static thread_local std::vector<float> partial;
-  if (want_params) partial.assign(static_cast<std::size_t>(2 * chunks * d), 0.0f);
+  if (want_params) partial.assign(static_cast<std::size_t>(std::int64_t{2} * chunks * d), 0.0f);
   float* parts = partial.data();
   float* pdx = dx.wanted() ? dx.tensor.data<float>() : nullptr;
   parallel_for_chunks(rows, d, [&](int chunk, std::int64_t begin, std::int64_t end) {
-    float* pgam = want_params ? parts + 2 * chunk * d : nullptr;
+    float* pgam = want_params ? parts + std::int64_t{2} * chunk * d : nullptr;
     for (std::int64_t r = begin; r < end; ++r) {
       const float* xr = px + r * d;
       const float* gr = g + r * d;
@@ -254,8 +254,8 @@ void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& mean, const 
   for (std::int64_t k = 0; k < d; ++k) {
     float sg = 0.0f, sb = 0.0f;
     for (int c = 0; c < chunks; ++c) {
-      sg += parts[2 * c * d + k];
-      sb += parts[2 * c * d + d + k];
+      sg += parts[std::int64_t{2} * c * d + k];
+      sb += parts[std::int64_t{2} * c * d + d + k];
     }
     if (dgamma.wanted()) store(dgamma.tensor.data<float>() + k, sg, dgamma.accumulate);
     if (dbeta.wanted()) store(dbeta.tensor.data<float>() + k, sb, dbeta.accumulate);

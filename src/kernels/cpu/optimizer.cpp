@@ -38,10 +38,12 @@ bool all_finite(const float* x, std::int64_t n) {
   for (; i + 32 <= n; i += 32) {
     const f8 v0 = load8(x + i), v1 = load8(x + i + 8), v2 = load8(x + i + 16),
              v3 = load8(x + i + 24);
+    // NOLINTBEGIN(misc-redundant-expression): x - x is the finiteness test
     a0 += v0 - v0;
     a1 += v1 - v1;
     a2 += v2 - v2;
     a3 += v3 - v3;
+    // NOLINTEND(misc-redundant-expression)
   }
   const f8 a = (a0 + a1) + (a2 + a3);
   bool finite = true;
