@@ -19,6 +19,7 @@ using nlohmann::json;
 template <class Entry>
 std::vector<const Entry*> by_name(const std::vector<Entry>& entries) {
   std::vector<const Entry*> out;
+  out.reserve(entries.size());
   for (const Entry& e : entries) out.push_back(&e);
   std::sort(out.begin(), out.end(),
             [](const Entry* a, const Entry* b) { return a->first < b->first; });
