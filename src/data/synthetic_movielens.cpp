@@ -117,8 +117,8 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
                                static_cast<std::int64_t>(o.users) * kFactorDim, factor_scale);
   w.movie_factor = normal_table(Stream(seed, kItemFactor),
                                 static_cast<std::int64_t>(o.movies) * kFactorDim, factor_scale);
-  w.gender_genre = normal_table(Stream(seed, kEffect, 3), 2 * 18, 0.3);
-  w.age_genre = normal_table(Stream(seed, kEffect, 4), 7 * 18, 0.3);
+  w.gender_genre = normal_table(Stream(seed, kEffect, 3), std::int64_t{2} * 18, 0.3);
+  w.age_genre = normal_table(Stream(seed, kEffect, 4), std::int64_t{7} * 18, 0.3);
   w.occupation_effect = normal_table(Stream(seed, kEffect, 5), 21, 0.15);
   return w;
 }
