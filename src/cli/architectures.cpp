@@ -10,6 +10,7 @@
 #include "recblocks/blocks/mlp.h"
 #include "recblocks/blocks/transformations.h"
 #include "recblocks/io/json.h"
+#include "recblocks/io/paths.h"
 #include "recblocks/model/ranking.h"
 #include "recblocks/model/retrieval.h"
 
@@ -26,6 +27,13 @@ const std::vector<std::string>& seed_columns() {
 
 namespace {
 
+// Every block and task that can throw (MLPBlock on a bad width, the tasks
+// on an unknown --target) is built into a variable before the options
+// struct that holds it: GCC 12 miscompiles the cleanup of an aggregate
+// initialization that an initializer leaves by an exception, destroying a
+// member it already built (DLRMOptions' EmbeddingOptions) twice, which
+// aborted `recblocks train --embedding-dim 0` with "free(): double free
+// detected". Moving finished blocks into the options cannot throw.
 Block dlrm_body(const Schema& schema, std::int64_t embedding_dim,
                 const std::vector<std::int64_t>& bottom, const std::vector<std::int64_t>& top) {
   RB_CHECK(
@@ -33,9 +41,11 @@ Block dlrm_body(const Schema& schema, std::int64_t embedding_dim,
       "DLRM: the bottom MLP must end with the embedding dim {} (the dot products pair it with the "
       "embeddings), got [{}]",
       embedding_dim, fmt::join(bottom, ", "));
+  Block bottom_block = MLPBlock(bottom);
+  Block top_block = MLPBlock(top);
   return DLRMBlock(schema, {.embedding_dim = embedding_dim,
-                            .bottom_block = MLPBlock(bottom),
-                            .top_block = MLPBlock(top)});
+                            .bottom_block = std::move(bottom_block),
+                            .top_block = std::move(top_block)});
 }
 
 std::string first_binary_target(const Schema& schema) {
@@ -67,6 +77,7 @@ std::vector<std::int64_t> or_default(const std::vector<std::int64_t>& given,
 }
 
 json read_json(const std::filesystem::path& path) {
+  io::check_input_file(path);  // a FIFO would block the read
   RB_CHECK(std::filesystem::is_regular_file(path), ValueError,
            "--model {}: not a preset ({}) and no such file", path.string(),
            fmt::join(preset_names(), ", "));
@@ -107,43 +118,59 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return tasks.empty() ? Model::from_block(body, schema) : Model(body, std::move(tasks));
   }
+  // As in dlrm_body: what can throw is built before the options struct.
+  const auto deep = [&](const std::vector<std::int64_t>& preset) {
+    return Block(MLPBlock(or_default(options.top, preset)));
+  };
   if (options.model == "dcn") {
     // The Exploring-different-models notebook's DCN-v2: stacked, depth 2, deep [64, 32].
+    Block deep_block = deep({64, 32});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return DCNModel(schema, {.depth = options.cross_depth,
-                             .deep_block = MLPBlock(or_default(options.top, {64, 32})),
+                             .deep_block = std::move(deep_block),
                              .stacked = !options.parallel,
                              .cross = {.low_rank_dim = options.low_rank_dim},
-                             .prediction_tasks = preset_tasks(options, schema)});
+                             .prediction_tasks = std::move(tasks)});
   }
   if (options.model == "deepfm") {
+    Block deep_block = deep({64});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return DeepFMModel(schema, {.embedding_dim = options.embedding_dim,
-                                .deep_block = MLPBlock(or_default(options.top, {64})),
-                                .prediction_tasks = preset_tasks(options, schema)});
+                                .deep_block = std::move(deep_block),
+                                .prediction_tasks = std::move(tasks)});
   }
   if (options.model == "wide_deep") {
     // The notebook's Wide&Deep: one-hot and every pair of categorical columns
     // crossed (wide), deep [128, 64, 32].
+    Block deep_block = deep({128, 64, 32});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return WideAndDeepModel(schema, {.crosses = {.num_bins = options.num_bins},
-                                     .deep_block = MLPBlock(or_default(options.top, {128, 64, 32})),
+                                     .deep_block = std::move(deep_block),
                                      .embedding_options = {.dim = options.embedding_dim},
-                                     .prediction_tasks = preset_tasks(options, schema)});
+                                     .prediction_tasks = std::move(tasks)});
   }
   if (options.model == "ncf") {
+    Block mlp_block = deep({128, 64});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return NCFModel(schema, {.embedding_dim = options.embedding_dim,
-                             .mlp_block = MLPBlock(or_default(options.top, {128, 64})),
-                             .prediction_tasks = preset_tasks(options, schema)});
+                             .mlp_block = std::move(mlp_block),
+                             .prediction_tasks = std::move(tasks)});
   }
   if (options.model == "mmoe") {
-    return MMOEModel(schema, {.expert_block = MLPBlock(or_default(options.top, {64})),
+    Block expert_block = deep({64});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
+    return MMOEModel(schema, {.expert_block = std::move(expert_block),
                               .num_experts = options.num_experts,
                               .embedding_options = {.dim = options.embedding_dim},
-                              .prediction_tasks = preset_tasks(options, schema)});
+                              .prediction_tasks = std::move(tasks)});
   }
   if (options.model == "ple") {
+    Block expert_block = deep({64});
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return PLEModel(schema, {.num_layers = options.cross_depth,
-                             .expert_block = MLPBlock(or_default(options.top, {64})),
+                             .expert_block = std::move(expert_block),
                              .embedding_options = {.dim = options.embedding_dim},
-                             .prediction_tasks = preset_tasks(options, schema)});
+                             .prediction_tasks = std::move(tasks)});
   }
   const ItemRetrievalOptions retrieval{.l2_normalization = options.l2_normalization,
                                        .temperature = options.temperature,
@@ -152,8 +179,9 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                                        .num_sampled = options.sampled_negatives};
   if (options.model == "two_tower") {
     // Merlin's retrieval example: towers MLP [128, 64], the last one linear.
-    return TwoTowerModel(schema, {.query_tower = MLPBlock(or_default(options.top, {128, 64}),
-                                                          {.no_activation_last_layer = true}),
+    Block query_tower =
+        MLPBlock(or_default(options.top, {128, 64}), {.no_activation_last_layer = true});
+    return TwoTowerModel(schema, {.query_tower = std::move(query_tower),
                                   .embedding_options = {.dim = options.embedding_dim},
                                   .retrieval = retrieval,
                                   .unique_candidates = options.unique_candidates});
@@ -172,7 +200,8 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
     // MovieLens the user id, the user's target encodings and the
     // movieId_history list, mean-pooled), MLP [64],
     // a sampled softmax over its own output table.
-    return YoutubeDNNRetrievalModel(schema, {.top_block = MLPBlock(or_default(options.top, {64})),
+    Block top_block = deep({64});
+    return YoutubeDNNRetrievalModel(schema, {.top_block = std::move(top_block),
                                              .embedding_options = {.dim = options.embedding_dim},
                                              .l2_normalization = options.l2_normalization,
                                              .temperature = options.temperature,
@@ -181,9 +210,10 @@ Model make_model(const ArchitectureOptions& options, const Schema& schema) {
                                              .logq_correction = options.logq_correction});
   }
   if (options.model == "mlp") {
+    std::vector<PredictionTask> tasks = preset_tasks(options, schema);
     return MLPModel(schema, {.dims = or_default(options.top, {64, 32}),
                              .embedding_options = {.dim = options.embedding_dim},
-                             .prediction_tasks = preset_tasks(options, schema)});
+                             .prediction_tasks = std::move(tasks)});
   }
   const json j = read_json(options.model);
   RB_CHECK(j.is_object() && j.contains("architecture"), ValueError,

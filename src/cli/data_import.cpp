@@ -11,10 +11,12 @@
 #include <vector>
 
 #include "commands.h"
+#include "flags.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/criteo.h"
 #include "recblocks/data/csv.h"
 #include "recblocks/data/synthetic.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::cli {
 namespace {
@@ -58,9 +60,18 @@ struct CriteoArgs {
   std::string format = "auto", out, on_oov = "oov";
   std::int64_t min_frequency = 1, buckets = 0, max_rows = 0;
   double valid_fraction = 0.0;
+  bool overwrite = false;
 };
 
+// The importers write OUT/train, OUT/valid and OUT/etl, keeping what else
+// OUT holds (the raw files, often).
+const std::vector<std::string> kImportEntries = {"train", "valid", "etl"};
+
 void run_criteo(const CriteoArgs& a) {
+  std::vector<io::InputPath> inputs;
+  for (const std::string& f : a.inputs) inputs.push_back({"--input", f});
+  for (const std::string& f : a.valid_inputs) inputs.push_back({"--valid-input", f});
+  io::check_output({"--out", a.out, io::OutputKind::kFolder, kImportEntries}, inputs, a.overwrite);
   ds::CriteoOptions o;
   o.format = ds::parse_criteo_format(a.format);
   o.min_frequency = a.min_frequency;
@@ -95,25 +106,26 @@ void register_criteo(CLI::App& data) {
       ->check(CLI::IsMember({"auto", "tsv", "csv"}))
       ->capture_default_str();
   cmd->add_option("--out", args->out, "Output directory")->required();
+  add_overwrite_flag(*cmd, args->overwrite);
   cmd->add_option(
          "--min-frequency", args->min_frequency,
          "Categorical values seen fewer times in train get the OOV id 2 (or a hash bucket)")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1, kAnyCount, "occurrences"))
       ->capture_default_str();
   cmd->add_option("--buckets", args->buckets,
                   "Hash categorical values into N buckets (0 = vocabulary)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(integer_in(0, kMaxCardinality, "0 for a vocabulary, else buckets"))
       ->capture_default_str();
   cmd->add_option("--valid-fraction", args->valid_fraction,
                   "The last fraction of the rows is validation")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(number_in(0.0, 0.99))
       ->capture_default_str();
   cmd->add_option("--on-oov", args->on_oov,
                   "Validation values without an id: 'oov' (id 2) or 'raise' (an error naming them)")
       ->check(CLI::IsMember({"oov", "raise"}))
       ->capture_default_str();
   cmd->add_option("--max-rows", args->max_rows, "Read only the first N rows of each file (0 = all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kAnyCount, "0 for all, else rows"));
   cmd->callback([args] { run_criteo(*args); });
 }
 
@@ -123,9 +135,12 @@ struct CsvArgs {
   std::string input, schema, out, delimiter, quote;
   bool no_header = false;
   double valid_fraction = 0.0;
+  bool overwrite = false;
 };
 
 void run_csv(const CsvArgs& a) {
+  io::check_output({"--out", a.out, io::OutputKind::kFolder, kImportEntries},
+                   {{"--input", a.input}, {"--schema", a.schema}}, a.overwrite);
   const ds::CsvSpec spec = ds::CsvSpec::load(a.schema);
   ds::CsvOptions o;
   if (!a.delimiter.empty()) o.delimiter = ds::parse_delimiter(a.delimiter);
@@ -157,14 +172,22 @@ void register_csv(CLI::App& data) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--out", args->out, "Output directory (OUT/train, OUT/valid, OUT/etl)")
       ->required();
+  add_overwrite_flag(*cmd, args->overwrite);
   cmd->add_option("--delimiter", args->delimiter,
                   "Field delimiter, overrides the schema file's (',', 'tab', ...)");
   cmd->add_flag("--no-header", args->no_header,
                 "The file has no header line (overrides the schema file)");
-  cmd->add_option("--quote", args->quote, "Quote character, or 'none' (overrides the schema file)");
+  cmd->add_option("--quote", args->quote, "Quote character, or 'none' (overrides the schema file)")
+      ->check(CLI::Validator(
+          [](std::string& input) -> std::string {
+            if (input.size() == 1 || input == "none") return {};
+            return fmt::format("{} is not one character: expected a quote character or 'none'",
+                               quoted_excerpt(input));
+          },
+          "one character or 'none'"));
   cmd->add_option("--valid-fraction", args->valid_fraction,
                   "The last fraction of the rows is validation")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(number_in(0.0, 0.99))
       ->capture_default_str();
   cmd->callback([args] { run_csv(*args); });
 }
@@ -177,6 +200,7 @@ struct SyntheticArgs {
   std::uint64_t seed = 0;
   double valid_fraction = 0.0;
   bool tsv = false;
+  bool overwrite = false;
 };
 
 void print_synthetic(const ds::SyntheticResult& r, double seconds) {
@@ -191,6 +215,11 @@ void print_synthetic(const ds::SyntheticResult& r, double seconds) {
 void run_synthetic(const SyntheticArgs& a) {
   RB_CHECK(a.shape.empty() != a.schema.empty(), ValueError,
            "data synthetic: give either --shape movielens-1m|criteo or --schema FILE");
+  const std::vector<std::string> entries =
+      a.shape == "movielens-1m" ? std::vector<std::string>{"ratings.dat", "users.dat", "movies.dat"}
+                                : std::vector<std::string>{"train", "valid", "raw"};
+  io::check_output({"--out", a.out, io::OutputKind::kFolder, entries}, {{"--schema", a.schema}},
+                   a.overwrite);
   const Stopwatch watch;
   if (a.shape == "movielens-1m") {
     ds::SyntheticMovieLensOptions o{.users = a.users, .movies = a.movies, .seed = a.seed};
@@ -232,25 +261,26 @@ void register_synthetic(CLI::App& data) {
       ->check(CLI::ExistingFile)
       ->excludes(shape);
   cmd->add_option("--out", args->out, "Output directory")->required();
+  add_overwrite_flag(*cmd, args->overwrite);
   cmd->add_option(
          "--rows", args->rows,
          "Rows (ratings for movielens-1m); default 1,000,209 (movielens-1m), 1,000,000 (criteo), "
          "100,000 (--schema)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str();
+      ->check(integer_in(1, kMaxRows, "rows"));
+  cmd->add_option("--seed", args->seed, "Random seed")->capture_default_str()->check(seed_value());
   cmd->add_option("--max-table-size", args->max_table_size,
                   "criteo: cap on the 26 table sizes (0 = Kaggle's)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(integer_in(0, kMaxCardinality, "0 for Kaggle's, else rows of a table"))
       ->capture_default_str();
   cmd->add_option("--users", args->users, "movielens-1m: number of users")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1, kMaxCardinality, "users"))
       ->capture_default_str();
   cmd->add_option("--movies", args->movies, "movielens-1m: number of movies")
-      ->check(CLI::PositiveNumber)
+      ->check(integer_in(1, kMaxCardinality, "movies"))
       ->capture_default_str();
   cmd->add_option("--valid-fraction", args->valid_fraction,
                   "criteo, --schema: the last fraction of rows -> OUT/valid")
-      ->check(CLI::Range(0.0, 0.99))
+      ->check(number_in(0.0, 0.99))
       ->capture_default_str();
   cmd->add_flag("--tsv", args->tsv,
                 "criteo: also write OUT/raw/train.tsv (and valid.tsv) in the original format");

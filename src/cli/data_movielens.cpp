@@ -11,7 +11,9 @@
 #include <string>
 
 #include "commands.h"
+#include "flags.h"
 #include "recblocks/data/movielens.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::cli {
 
@@ -37,6 +39,14 @@ std::string describe(const ColumnSchema& c) {
 }
 
 void run(const MovieLensArgs& args) {
+  // OUT/<variant> holds the raw files when no --source is given; the import
+  // replaces only what it writes there.
+  std::vector<std::string> entries;
+  for (const char* entry : {"train", "valid", "etl", "import.json"}) {
+    entries.push_back(args.variant + "/" + entry);
+  }
+  io::check_output({"--out", args.out, io::OutputKind::kFolder, entries},
+                   {{"--source", args.source}}, args.overwrite);
   const auto start = std::chrono::steady_clock::now();
   datasets::MovieLensOptions options;
   options.source = args.source;
@@ -74,9 +84,10 @@ void register_data_movielens(CLI::App& data) {
   cmd->add_option("--out", args->out, "Output folder: writes OUT/<variant>/{train,valid,etl}")
       ->required();
   cmd->add_option("--seed", args->seed, "Seed of the random 80/20 train/valid split")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seed_value());
   cmd->add_option("--valid-fraction", args->valid_fraction, "Fraction of ratings in valid")
-      ->check(CLI::Range(0.0, 1.0))
+      ->check(number_in(0.0, 1.0))
       ->capture_default_str();
   cmd->add_option("--split", args->split,
                   "random (--seed, --valid-fraction), leave-last-out (each user's latest rating "
@@ -86,9 +97,11 @@ void register_data_movielens(CLI::App& data) {
   cmd->add_option(
          "--history", args->history,
          "Also write movieId_history: each rating's N latest earlier movies of its user (0: none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(integer_in(0, kMaxHistory, "items of a history"))
       ->capture_default_str();
-  cmd->add_flag("--overwrite", args->overwrite, "Redo the import even if the outputs exist");
+  cmd->add_flag("--overwrite", args->overwrite,
+                "Redo the import even if the outputs exist; also replace a file or a directory of "
+                "another kind at OUT (never the --source)");
   cmd->add_flag("--no-download", args->no_download, "Never download; fail if files are missing");
   cmd->callback([args] { run(*args); });
 }

@@ -23,6 +23,8 @@
 
 #include "architectures.h"
 #include "commands.h"
+#include "flags.h"
+#include "recblocks/io/paths.h"
 #include "recblocks/recblocks.h"
 
 namespace recblocks::cli {
@@ -41,6 +43,7 @@ struct DemoArgs {
   std::filesystem::path out = "custom_dlrm";
   int epochs = 5;
   std::int64_t batch_size = 1024;
+  bool overwrite = false;
 };
 
 // Flushed, so that the cells and the progress lines on stderr interleave in
@@ -87,7 +90,20 @@ void print_dict(const rb::Logs& logs) {
   fmt::print("{}}}\n", out);
 }
 
+// The demo writes the imported MovieLens into --data and the model to --out.
+void check_outputs(const DemoArgs& args) {
+  std::vector<std::string> entries = {"ml-1m-synthetic"};
+  for (const char* entry : {"train", "valid", "etl", "import.json"}) {
+    entries.push_back(args.variant + "/" + entry);
+  }
+  io::check_output({"--data", args.data, io::OutputKind::kFolder, entries},
+                   {{"--source", args.source}}, args.overwrite);
+  io::check_output({"--out", args.out, io::OutputKind::kModel},
+                   {{"--data", args.data}, {"--source", args.source}}, args.overwrite);
+}
+
 void run_demo(const DemoArgs& args) {
+  check_outputs(args);
   auto [train, valid] = load_movielens(args);
   fmt::print("train: {} rows, valid: {} rows\n", train.num_rows(), valid.num_rows());
 
@@ -208,14 +224,16 @@ void register_demo(CLI::App& app) {
   cmd->add_flag("--no-download", args->no_download,
                 "Never download (ml-1m falls back to synthetic data)");
   cmd->add_option("--ratings", args->ratings, "Ratings of the synthetic data")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxRows, "ratings"));
   cmd->add_option("--out", args->out, "Where to save the model")->capture_default_str();
+  add_overwrite_flag(*cmd, args->overwrite);
   cmd->add_option("--epochs", args->epochs, "Epochs")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kMaxEpochs, "epochs"));
   cmd->add_option("--batch-size", args->batch_size, "Rows per step")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxBatchSize, "rows per step"));
   cmd->callback([args] { run_demo(*args); });
 }
 

@@ -20,6 +20,7 @@
 #include <string>
 
 #include "commands.h"
+#include "flags.h"
 #include "recblocks/recblocks.h"
 
 namespace {
@@ -61,8 +62,12 @@ int run(int argc, char** argv) {
                      "Number of threads (default: $RECBLOCKS_NUM_THREADS, else $OMP_NUM_THREADS, "
                      "else all cores)");
 
-  // Applied as soon as it is parsed, before any subcommand's callback runs.
-  threads_option->each([](const std::string& value) { rb::set_num_threads(std::stoi(value)); });
+  // Checked, then applied as soon as it is parsed, before any subcommand's
+  // callback runs (validators run in the order they are added). The check
+  // accepts an integral "4e0", hence the conversion through double.
+  threads_option->check(rb::cli::thread_count());
+  threads_option->each(
+      [](const std::string& value) { rb::set_num_threads(static_cast<int>(std::stod(value))); });
 
   CLI::App* info = app.add_subcommand("info", "Print the version, thread count and backend");
   CLI::App* blocks = app.add_subcommand(

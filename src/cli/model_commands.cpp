@@ -17,6 +17,8 @@
 
 #include "architectures.h"
 #include "commands.h"
+#include "flags.h"
+#include "recblocks/io/paths.h"
 #include "recblocks/recblocks.h"
 
 namespace recblocks::cli {
@@ -44,6 +46,7 @@ struct TrainArgs {
   std::string monitor = "val_loss";
   bool no_progress = false;
   std::vector<int> eval_k = {10};
+  bool overwrite = false;
 };
 
 void print_logs(const Logs& logs) {
@@ -89,6 +92,20 @@ Logs print_top_k(const Model& model, const Dataset& items, const Dataset& data,
   return logs;
 }
 
+// The paths train reads: --out and --checkpoint-dir must not replace them.
+std::vector<io::InputPath> train_inputs(const TrainArgs& args, const fs::path& train_dir,
+                                        const fs::path& valid_dir) {
+  std::vector<io::InputPath> inputs = {
+      {"--data", args.data},
+      {args.train.empty() ? "--data (train/)" : "--train", train_dir},
+      {args.valid.empty() ? "--data (valid/)" : "--valid", valid_dir}};
+  // An architecture file (a preset name is no path).
+  if (fs::is_regular_file(args.architecture.model)) {
+    inputs.push_back({"--model", args.architecture.model});
+  }
+  return inputs;
+}
+
 void run_train(const TrainArgs& args) {
   RB_CHECK(!args.data.empty() || !args.train.empty(), ValueError,
            "train: give --data DIR or --train DIR");
@@ -96,6 +113,14 @@ void run_train(const TrainArgs& args) {
       args.train.empty() ? fs::path(args.data) / "train" : fs::path(args.train);
   fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid"
                                                                 : fs::path(args.valid);
+  // Before any work: the model and the checkpoints replace their directories whole.
+  std::vector<io::InputPath> inputs = train_inputs(args, train_dir, valid_dir);
+  if (!args.checkpoint_dir.empty()) {
+    io::check_output({"--checkpoint-dir", args.checkpoint_dir, io::OutputKind::kCheckpoint}, inputs,
+                     args.overwrite);
+    inputs.push_back({"--checkpoint-dir", args.checkpoint_dir});
+  }
+  io::check_output({"--out", args.out, io::OutputKind::kModel}, inputs, args.overwrite);
   Dataset train = Dataset::load(train_dir);
   std::optional<Dataset> valid;
   // --data DIR without DIR/valid trains without validation; an explicit
@@ -214,9 +239,12 @@ void run_evaluate(const EvaluateArgs& args) {
 struct PredictArgs {
   std::string model, data, out;
   std::int64_t batch_size = 1024;
+  bool overwrite = false;
 };
 
 void run_predict(const PredictArgs& args) {
+  io::check_output({"--out", args.out, io::OutputKind::kDataset},
+                   {{"--model", args.model}, {"--data", args.data}}, args.overwrite);
   const Model model = Model::load(args.model);
   const Dataset all = Dataset::load(args.data);
   // Targets are not needed to predict: keep the feature columns the model
@@ -244,28 +272,35 @@ void register_model_commands(CLI::App& app) {
   train->add_option("--valid", t->valid, "The validation dataset directory (instead of --data)");
   train->add_option("--model", t->architecture.model, architecture_help())->capture_default_str();
   train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxWidth, "the width of an embedding"));
   train->add_option("--bottom", t->architecture.bottom, "Bottom MLP units, e.g. 128,64")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(integer_in(1, kMaxWidth, "the units of a layer"));
   train
       ->add_option("--top", t->architecture.top,
                    "Top MLP units, e.g. 64,128,512 (the deep/MLP block of dcn, deepfm, ncf, mlp)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(integer_in(1, kMaxWidth, "the units of a layer"));
   train->add_option("--cross-depth", t->architecture.cross_depth, "dcn: cross layers")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxLayers, "layers"));
   train
       ->add_option("--low-rank-dim", t->architecture.low_rank_dim,
                    "dcn: low-rank cross layers of this rank (0: full rank)")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(0, kMaxWidth, "0 for full rank, else the rank"));
   train->add_flag("--parallel", t->architecture.parallel,
                   "dcn: cross and deep side by side (default: stacked)");
   train->add_option("--num-experts", t->architecture.num_experts, "mmoe: experts")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxExperts, "experts"));
   train
       ->add_option(
           "--loss-weights", t->loss_weights,
           "One weight per task, in task order (the schema's order of the targets), e.g. 0.5,1")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(number_in(0, kMaxRate));
   train->add_option("--target", t->architecture.target, "The target column of the task");
   train->add_option("--columns", t->columns, "Use only these columns (comma-separated)")
       ->delimiter(',');
@@ -273,7 +308,7 @@ void register_model_commands(CLI::App& app) {
       ->add_option("--num-bins", t->architecture.num_bins,
                    "wide_deep: the most bins of one hashed cross")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxCardinality, "bins"));
   train
       ->add_option("--optimizer", t->optimizer,
                    "sgd, adam, lazy_adam, adagrad, rowwise_adagrad, ftrl")
@@ -284,26 +319,30 @@ void register_model_commands(CLI::App& app) {
   train
       ->add_option("--wide-learning-rate", t->wide_learning_rate,
                    "Its learning rate (default: 0.05 for ftrl, else the optimizer's)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(0, kMaxRate, true));
   train->add_option("--learning-rate", t->learning_rate, "Learning rate (default: the optimizer's)")
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(0, kMaxRate, true));
   train->add_option("--epochs", t->epochs, "Epochs")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kMaxEpochs, "epochs"));
   train->add_option("--batch-size", t->batch_size, "Rows per step")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxBatchSize, "rows per step"));
   train->add_option("--seed", t->seed, "Seed of the initial weights and of the shuffling")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(seed_value());
   train->add_option("--out", t->out, "Where to save the model directory")->capture_default_str();
   train->add_option("--checkpoint-dir", t->checkpoint_dir, "Write a checkpoint there every epoch");
+  add_overwrite_flag(*train, t->overwrite);
   train->add_option("--checkpoint-every", t->checkpoint_every, "Also every N steps")
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kAnyCount, "0 for none, else steps"));
   train->add_flag("--resume", t->resume,
                   "Continue from the checkpoint in --checkpoint-dir if there is one");
-  train->add_option(
-      "--early-stopping", t->early_stopping,
-      "Stop after N epochs without improvement of --monitor (restores the best weights)");
+  train
+      ->add_option(
+          "--early-stopping", t->early_stopping,
+          "Stop after N epochs without improvement of --monitor (restores the best weights)")
+      ->check(integer_in(0, kMaxEpochs, "epochs without improvement"));
   train->add_option("--monitor", t->monitor, "The figure early stopping watches")
       ->capture_default_str();
   train->add_flag("--no-progress", t->no_progress, "No progress bar");
@@ -325,19 +364,19 @@ void register_model_commands(CLI::App& app) {
                    "by the candidate "
                    "tower (0: in-batch negatives only)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(integer_in(0, kMaxK, "items per batch"));
   train->add_flag("--l2-norm", t->architecture.l2_normalization,
                   "two_tower, mf, youtube_dnn: cosine scores");
   train
       ->add_option("--temperature", t->architecture.temperature,
                    "two_tower, mf, youtube_dnn: scores divided by it")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(number_in(0, kMaxRate, true));
   train
       ->add_option("--num-sampled", t->architecture.num_sampled,
                    "youtube_dnn: items drawn by popularity per batch for the sampled softmax")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxK, "items per batch"));
   train->add_flag(
       "!--full-softmax", t->architecture.sampled_softmax,
       "youtube_dnn: train with the softmax over the whole catalogue instead of a sampled one");
@@ -345,7 +384,7 @@ void register_model_commands(CLI::App& app) {
       ->add_option("--eval-k", t->eval_k,
                    "two_tower, mf, youtube_dnn: the k of the top-k metrics on --valid, e.g. 10,20")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxK, "items"));
   train->callback([t] { run_train(*t); });
 
   auto e = std::make_shared<EvaluateArgs>();
@@ -355,7 +394,7 @@ void register_model_commands(CLI::App& app) {
   evaluate->add_option("--data", e->data, "The dataset directory")->required();
   evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxBatchSize, "rows per batch"));
   evaluate->add_flag("--json", e->json, "Print one JSON object");
   evaluate->add_flag("--no-progress", e->no_progress, "No progress bar");
   evaluate->add_option(
@@ -364,7 +403,7 @@ void register_model_commands(CLI::App& app) {
       "history (the training data); adds exact top-k metrics");
   evaluate->add_option("--eval-k", e->eval_k, "The k of the top-k metrics, e.g. 10,20")
       ->delimiter(',')
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxK, "items"));
   evaluate->add_flag("--include-seen", e->include_seen,
                      "Do not exclude the items of each user's history");
   evaluate->callback([e] { run_evaluate(*e); });
@@ -378,7 +417,8 @@ void register_model_commands(CLI::App& app) {
       ->required();
   predict->add_option("--batch-size", p->batch_size, "Rows per batch")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(integer_in(1, kMaxBatchSize, "rows per batch"));
+  add_overwrite_flag(*predict, p->overwrite);
   predict->callback([p] { run_predict(*p); });
 }
 

@@ -29,7 +29,9 @@
 #include <vector>
 
 #include "commands.h"
+#include "flags.h"
 #include "recblocks/data/sequences.h"
+#include "recblocks/io/paths.h"
 #include "recblocks/recblocks.h"
 
 namespace recblocks::cli {
@@ -44,6 +46,7 @@ struct RecommendArgs {
   std::int64_t k = 10;
   bool include_seen = false;
   bool json = false;
+  bool overwrite = false;
 };
 
 // The ETL vocabulary of a column saved with the model, if any.
@@ -74,6 +77,13 @@ void run_recommend(const RecommendArgs& args) {
            "recommend: give --user ID (one or more) or --queries DIR with --out DIR");
   RB_CHECK(args.queries.empty() || !args.out.empty(), ValueError,
            "recommend: --queries needs --out DIR");
+  RB_CHECK(args.out.empty() || !args.queries.empty(), ValueError,
+           "recommend: --out is for the batch form (--queries DIR); --user prints the answer");
+  if (!args.out.empty()) {
+    io::check_output({"--out", args.out, io::OutputKind::kDataset},
+                     {{"--model", args.model}, {"--data", args.data}, {"--queries", args.queries}},
+                     args.overwrite);
+  }
   const Model model = Model::load(args.model);
   RB_CHECK(model.tasks().size() == 1 && model.tasks()[0].impl().recommends_items(), ValueError,
            "recommend: {} is not a retrieval model (train one with --model two_tower, mf or "
@@ -226,10 +236,14 @@ void register_recommend(CLI::App& app) {
                   "A user id (raw, as in the original data, when the model has its ETL)");
   cmd->add_option("--queries", a->queries, "Batch form: a dataset whose rows are the queries");
   cmd->add_option("--out", a->out, "Batch form: the output dataset directory");
-  cmd->add_option("--k", a->k, "Items per user")->capture_default_str()->check(CLI::PositiveNumber);
+  add_overwrite_flag(*cmd, a->overwrite);
+  cmd->add_option("--k", a->k, "Items per user")
+      ->capture_default_str()
+      ->check(integer_in(1, kMaxK, "items"));
   cmd->add_flag("--include-seen", a->include_seen, "Do not leave out the user's items in --data");
   cmd->add_option("--unknown-user", a->unknown_user, "popular (the popularity list) or error")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"popular", "error"}));
   cmd->add_flag("--json", a->json, "Print one JSON array");
   cmd->add_option("--index", a->index,
                   "exact (the scan), or an approximate FAISS index: hnsw or ivf (its recall "

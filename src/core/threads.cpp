@@ -40,4 +40,6 @@ void set_num_threads(int n) {
 
 int num_threads() { return thread_count(); }
 
+int max_threads() { return omp_get_num_procs(); }
+
 }  // namespace recblocks

@@ -13,6 +13,7 @@
 #include "data/text_input.h"
 #include "recblocks/core/error.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::datasets {
 namespace {
@@ -534,6 +535,7 @@ CsvSpec CsvSpec::from_json(const json& j, std::string_view source) {
 }
 
 CsvSpec CsvSpec::load(const fs::path& path) {
+  io::check_input_file(path);
   std::ifstream in(path);
   RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
   std::stringstream buffer;

@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "recblocks/core/error.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::datasets {
 
@@ -153,6 +154,7 @@ std::string archive_message(archive* a) {
 std::vector<std::filesystem::path> unpack_zip(const std::filesystem::path& zip,
                                               const std::filesystem::path& dir,
                                               const std::vector<std::string>& wanted) {
+  io::check_input_file(zip);
   RB_CHECK(std::filesystem::is_regular_file(zip), Error, "unpack {}: no such file", zip.string());
   ArchiveHandle a(archive_read_new(), &archive_read_free);
   archive_read_support_format_zip(a.get());

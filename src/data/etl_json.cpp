@@ -6,12 +6,14 @@
 
 #include "data/etl_internal.h"
 #include "recblocks/core/error.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::etl::detail {
 
 namespace {
 
 std::string read_text(const std::filesystem::path& path) {
+  io::check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   RB_CHECK(in, Error, "{}: cannot open for reading", path.string());
   std::ostringstream ss;

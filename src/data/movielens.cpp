@@ -11,6 +11,7 @@
 #include "recblocks/data/download.h"
 #include "recblocks/data/sequences.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::datasets {
 
@@ -41,6 +42,8 @@ fs::path locate_movielens(std::string_view variant, const fs::path& dir,
                           const MovieLensOptions& options) {
   const std::vector<std::string> files = movielens_files(variant);
   const auto has_all = [&](const fs::path& d) {
+    // A FIFO or a device in the raw file's place is an error naming it, not a missing file.
+    for (const std::string& f : files) io::check_input_file(d / f);
     return std::all_of(files.begin(), files.end(),
                        [&](const std::string& f) { return fs::is_regular_file(d / f); });
   };
@@ -63,6 +66,7 @@ fs::path locate_movielens(std::string_view variant, const fs::path& dir,
                               variant, src.string(), missing(src), file_list, src.string(),
                               variant));
     }
+    io::check_input_file(src);
     RB_CHECK(fs::is_regular_file(src), Error,
              "MovieLens {}: source {} does not exist (expected a "
              "{}.zip or a folder holding {})",

@@ -16,6 +16,7 @@
 #include "data/movielens_internal.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/movielens.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::datasets {
 
@@ -31,6 +32,7 @@ class TextFile {
  public:
   explicit TextFile(const fs::path& path)
       : path_(path.string()), text_(std::make_shared<std::string>()) {
+    io::check_input_file(path);
     std::FILE* f = std::fopen(path_.c_str(), "rb");
     RB_CHECK(f != nullptr, Error, "{}: cannot open for reading", path_);
     std::fseek(f, 0, SEEK_END);

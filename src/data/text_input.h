@@ -25,6 +25,7 @@
 #include "recblocks/core/error.h"
 #include "recblocks/core/threads.h"
 #include "recblocks/data/etl.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::text_input {
 
@@ -32,6 +33,7 @@ namespace recblocks::text_input {
 class MappedFile {
  public:
   explicit MappedFile(const std::filesystem::path& path) : path_(path) {
+    io::check_input_file(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     RB_CHECK(fd >= 0, Error, "{}: cannot open: {}", path.string(), std::strerror(errno));
     struct stat st {};

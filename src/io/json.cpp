@@ -4,10 +4,12 @@
 #include <sstream>
 
 #include "recblocks/core/error.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks::io {
 
 nlohmann::json read_json_file(const std::filesystem::path& path) {
+  check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   RB_CHECK(in.good(), ValueError, "{}: cannot open the file", path.string());
   std::stringstream text;

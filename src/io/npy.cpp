@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/atomic_internal.h"
+#include "recblocks/io/paths.h"
 
 // Layout of a .npy file (numpy/lib/format.py):
 //   "\x93NUMPY" major minor
@@ -178,6 +179,7 @@ class HeaderParser {
 class MappedFile {
  public:
   explicit MappedFile(const std::filesystem::path& path) {
+    check_input_file(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("cannot open .npy file", path);
     struct stat st {};

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/atomic_internal.h"
+#include "recblocks/io/paths.h"
 
 // The data section is written byte for byte as the tensors hold it: the
 // format is little-endian.
@@ -174,6 +175,7 @@ void write_file(const fs::path& temporary, const fs::path& path, std::string_vie
 class File {
  public:
   explicit File(const fs::path& path) : path_(path) {
+    check_input_file(path);
     fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ < 0) throw_errno("cannot open the safetensors file", path, errno);
     struct stat st {};

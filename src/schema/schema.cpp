@@ -10,6 +10,7 @@
 
 #include "recblocks/core/error.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/paths.h"
 
 namespace recblocks {
 namespace {
@@ -406,6 +407,7 @@ void Schema::save(const std::filesystem::path& path) const {
 }
 
 Schema Schema::load(const std::filesystem::path& path) {
+  io::check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
   std::stringstream text;

@@ -6,8 +6,10 @@
 
 #include <fmt/format.h>
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace recblocks {
 
@@ -36,6 +38,16 @@ class NonFiniteError : public ValueError {
  public:
   using ValueError::ValueError;
 };
+
+// User data for an error message: `user_text` between single quotes, every
+// byte that is not printable UTF-8 (control characters, C1 controls, line
+// and paragraph separators, bidi overrides, U+FFFD, invalid or truncated
+// sequences) written as \xNN, and at most `max_chars` characters shown (an
+// escape counts as its 4) followed by "... (N bytes)" with the whole size.
+// A message built with it stays one readable line whatever a file holds:
+//   quoted_excerpt("a\tb")                     -> 'a\x09b'
+//   quoted_excerpt(std::string(10'000'000, 'x')) -> 'xxx...x'... (10000000 bytes)
+std::string quoted_excerpt(std::string_view user_text, std::size_t max_chars = 200);
 
 }  // namespace recblocks
 

@@ -13,6 +13,9 @@ namespace recblocks {
 
 void set_num_threads(int n);
 int num_threads();
+// The logical CPUs this process may run on (OpenMP's omp_get_num_procs()):
+// the default thread count, and the most the command line accepts.
+int max_threads();
 
 // Below this many elements of work an elementwise kernel runs on one thread:
 // waking the pool costs more than it saves.
