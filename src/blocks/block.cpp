@@ -268,6 +268,8 @@ const FlowSpec& Block::output_spec() const {
   return impl_->output_spec_;
 }
 
+std::vector<std::pair<std::string, Block>> BlockBase::children() const { return {}; }
+
 Flow BlockBase::forward_scaled(const Flow& input, RunContext& run, float scale) const {
   if (input.kind() == FlowSpec::Kind::kDict) {
     Flow::Dict entries = input.dict();
@@ -377,7 +379,9 @@ void Block::load_state(const std::map<std::string, Tensor>& state) const {
              "load_state: '{}' is {} {}, the parameter expects {} {}", name, t.shape(),
              dtype_name(t.dtype()), p->value().shape(), dtype_name(p->value().dtype()));
   }
-  for (const auto& [name, t] : state) {
+  for (const auto& entry : state) {
+    // A plain reference: clang 14 cannot capture a structured binding.
+    const std::string& name = entry.first;
     const bool known =
         std::any_of(params.begin(), params.end(), [&](const auto& e) { return e.first == name; });
     RB_CHECK(known, ValueError, "load_state: '{}' matches no parameter of this block", name);

@@ -220,7 +220,9 @@ SyntheticResult synthetic_movielens(const fs::path& dir, const SyntheticMovieLen
       };
       for (std::int64_t r = u; r < o.movies; r += o.users) take(r);
       const Stream pick(o.seed, kPick, static_cast<std::uint64_t>(u));
-      for (std::uint64_t i = 0; k < end; ++i) take(law.rank(pick.uniform(i)));
+      // take() advances k (captured by reference) when the movie is new.
+      std::uint64_t draw = 0;
+      while (k < end) take(law.rank(pick.uniform(draw++)));
       for (std::size_t i = static_cast<std::size_t>(offsets[static_cast<std::size_t>(u)]); i < end;
            ++i) {
         taken[static_cast<std::size_t>(movie[i])] = 0;

@@ -186,7 +186,9 @@ class BlockBase {
   virtual nlohmann::json config() const = 0;
   // Sub-blocks with their keys (branch names, or "0", "1", ... for a
   // sequence): parameters are named by this path.
-  virtual std::vector<std::pair<std::string, Block>> children() const { return {}; }
+  // (Defined in block.cpp, where Block is complete: clang instantiates the
+  // vector's members here otherwise.)
+  virtual std::vector<std::pair<std::string, Block>> children() const;
 
   // Creates this block's own parameters for `input` and returns the output
   // spec. Called once per input spec by Block::build (which also checks
