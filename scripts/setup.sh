@@ -39,6 +39,8 @@ dev_packages=(
   libbenchmark-dev libdnnl-dev libxsmm-dev
   # formatting and linting (.clang-format, .clang-tidy)
   clang-format clang-tidy
+  # fuzzing (scripts/fuzz.sh): clang, its libFuzzer and sanitizer runtimes, its OpenMP runtime
+  clang-14 libclang-rt-14-dev libomp-14-dev
 )
 packages=("${main_packages[@]}")
 ((RB_MAIN)) || packages+=("${dev_packages[@]}")

@@ -380,7 +380,8 @@ void Block::load_state(const std::map<std::string, Tensor>& state) const {
              dtype_name(t.dtype()), p->value().shape(), dtype_name(p->value().dtype()));
   }
   for (const auto& entry : state) {
-    const std::string& name = entry.first;  // a lambda captures a variable, not a binding (clang)
+    // A plain reference: clang 14 cannot capture a structured binding.
+    const std::string& name = entry.first;
     const bool known =
         std::any_of(params.begin(), params.end(), [&](const auto& e) { return e.first == name; });
     RB_CHECK(known, ValueError, "load_state: '{}' matches no parameter of this block", name);

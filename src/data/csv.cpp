@@ -546,6 +546,9 @@ CsvSpec CsvSpec::load(const fs::path& path) {
   } catch (const json::parse_error& e) {
     throw ValueError(
         fmt::format("{}: not valid JSON at byte {}: {}", path.string(), e.byte, e.what()));
+  } catch (const json::exception& e) {
+    // The parser's other error: a number beyond double's range (1e400).
+    throw ValueError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
   }
   return from_json(j, path.string());
 }

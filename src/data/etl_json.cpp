@@ -30,6 +30,9 @@ nlohmann::json parse_json_file(const std::filesystem::path& path) {
   } catch (const nlohmann::json::parse_error& e) {
     throw ValueError(
         fmt::format("{}: invalid JSON at byte {}: {}", path.string(), e.byte, e.what()));
+  } catch (const nlohmann::json::exception& e) {
+    // The parser's other error: a number beyond double's range (1e400).
+    throw ValueError(fmt::format("{}: invalid JSON: {}", path.string(), e.what()));
   }
 }
 

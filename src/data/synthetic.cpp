@@ -273,15 +273,17 @@ SyntheticResult synthetic_from_schema(const Schema& schema, const fs::path& out,
     data[c.schema->name()] = c.target(r, logits, o);
     out_schema = out_schema.with_column(c.schema->with_properties({{"synthetic", result_json(r)}}));
   }
-  fs::create_directories(out);
-  save_split(Dataset(out_schema, std::move(data)), train_rows, out, r);
+  // Staged as a whole, as synthetic_criteo's folder.
+  io::StagedDirectory staged(out);
+  save_split(Dataset(out_schema, std::move(data)), train_rows, staged, r);
   const json meta = {{"generator", "recblocks synthetic"},
                      {"shape", "schema"},
                      {"seed", o.seed},
                      {"zipf_exponent", o.zipf_exponent},
                      {"train_rows", train_rows},
                      {"valid_rows", o.rows - train_rows}};
-  write_metadata(out / "synthetic.json", meta, r);
+  write_metadata(staged, meta, r);
+  staged.commit();
   return r;
 }
 

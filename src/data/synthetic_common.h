@@ -210,15 +210,17 @@ inline json result_json(const SyntheticResult& r) {
 
 // Saves the dataset rows [0, train_rows) and [train_rows, rows) as out/train
 // and out/valid, with the generator's figures in the target's properties.
-inline void save_split(const Dataset& all, std::int64_t train_rows, const fs::path& out,
-                       SyntheticResult& r) {
+// Writes train/ (and valid/) into the staged output folder `staged`;
+// r.written names them where they will be once it is committed.
+inline void save_split(const Dataset& all, std::int64_t train_rows,
+                       const io::StagedDirectory& staged, SyntheticResult& r) {
   r.train = all.slice_rows(0, train_rows);
-  r.train.save(out / "train");
-  r.written.push_back(out / "train");
+  r.train.save(staged.path() / "train");
+  r.written.push_back(staged.target() / "train");
   if (train_rows < all.num_rows()) {
     r.valid = all.slice_rows(train_rows, all.num_rows());
-    r.valid.save(out / "valid");
-    r.written.push_back(out / "valid");
+    r.valid.save(staged.path() / "valid");
+    r.written.push_back(staged.target() / "valid");
   }
 }
 
@@ -226,6 +228,12 @@ inline void write_metadata(const fs::path& path, json meta, SyntheticResult& r) 
   meta.update(result_json(r));
   io::write_file_atomic(path, meta.dump(2) + "\n");
   r.written.push_back(path);
+}
+
+inline void write_metadata(const io::StagedDirectory& staged, json meta, SyntheticResult& r) {
+  meta.update(result_json(r));
+  io::write_file_atomic(staged.path() / "synthetic.json", meta.dump(2) + "\n");
+  r.written.push_back(staged.target() / "synthetic.json");
 }
 
 }  // namespace recblocks::datasets::synthetic_detail

@@ -259,18 +259,23 @@ SyntheticResult synthetic_criteo(const fs::path& out, const SyntheticCriteoOptio
   schema =
       schema.with_column(schema.column("label").with_properties({{"synthetic", result_json(r)}}));
 
-  fs::create_directories(out);
-  save_split(Dataset(schema, std::move(columns)), train_rows, out, r);
+  // The whole folder is staged and replaces `out` in one step: a killed
+  // run leaves the previous folder, never a new train/ beside an old valid/.
+  io::StagedDirectory staged(out);
+  save_split(Dataset(schema, std::move(columns)), train_rows, staged, r);
   if (o.write_tsv) {
-    fs::create_directories(out / "raw");
-    write_criteo_tsv(out / "raw" / "train.tsv", gen, r.labels, counts, ids, 0, train_rows);
-    r.written.push_back(out / "raw" / "train.tsv");
+    fs::create_directories(staged.path() / "raw");
+    write_criteo_tsv(staged.path() / "raw" / "train.tsv", gen, r.labels, counts, ids, 0,
+                     train_rows);
+    r.written.push_back(staged.target() / "raw" / "train.tsv");
     if (train_rows < n) {
-      write_criteo_tsv(out / "raw" / "valid.tsv", gen, r.labels, counts, ids, train_rows, n);
-      r.written.push_back(out / "raw" / "valid.tsv");
+      write_criteo_tsv(staged.path() / "raw" / "valid.tsv", gen, r.labels, counts, ids, train_rows,
+                       n);
+      r.written.push_back(staged.target() / "raw" / "valid.tsv");
     }
   }
-  write_metadata(out / "synthetic.json", meta, r);
+  write_metadata(staged, meta, r);
+  staged.commit();
   return r;
 }
 

@@ -259,8 +259,18 @@ Parsed parse_file(const MappedFile& file, const std::filesystem::path& path) {
   RB_CHECK(header.shape.size() <= static_cast<std::size_t>(Shape::kMaxRank), ValueError,
            "{}: rank {} (shape ({})) exceeds the maximum rank {}", path.string(),
            header.shape.size(), fmt::join(header.shape, ", "), Shape::kMaxRank);
+  // The byte size in checked arithmetic, in the order Shape::numel()
+  // multiplies: a shape whose size wraps around would pass the size check
+  // below with a short file, and its tensor would be read past the end.
+  std::int64_t data_bytes_signed = static_cast<std::int64_t>(type->file_itemsize);
+  for (const std::int64_t dim : header.shape) {
+    RB_CHECK(!__builtin_mul_overflow(data_bytes_signed, dim, &data_bytes_signed), ValueError,
+             "{}: shape ({}) of '{}' is too large: its byte size overflows 64 bits (the file "
+             "has {} data bytes)",
+             path.string(), fmt::join(header.shape, ", "), header.descr, size - data_offset);
+  }
   const Shape shape{std::span<const std::int64_t>(header.shape)};
-  const std::size_t data_bytes = static_cast<std::size_t>(shape.numel()) * type->file_itemsize;
+  const auto data_bytes = static_cast<std::size_t>(data_bytes_signed);
   RB_CHECK(size - data_offset == data_bytes, ValueError,
            "{}: {} .npy file: shape {} of '{}' needs {} data bytes, the file has {}", path.string(),
            size - data_offset < data_bytes ? "truncated" : "corrupt", shape, header.descr,

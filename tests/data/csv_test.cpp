@@ -221,6 +221,14 @@ TEST(CsvSpec, SchemaFileErrorsAreNamed) {
   testing::write_text(tmp / "broken.json", "{\"columns\": [");
   EXPECT_THAT(error_message<ValueError>([&] { ds::CsvSpec::load(tmp / "broken.json"); }),
               HasSubstr("broken.json: not valid JSON at byte"));
+  // A number beyond double's range is the parser's other error (found by
+  // fuzz_csv): a ValueError naming the file, not an escaping JSON exception.
+  testing::write_text(tmp / "overflow.json",
+                      R"({"columns": [{"name": "x", "tags": ["continuous"], "fill": 1e400}]})");
+  const std::string overflow =
+      error_message<ValueError>([&] { ds::CsvSpec::load(tmp / "overflow.json"); });
+  EXPECT_THAT(overflow, HasSubstr("overflow.json: not valid JSON"));
+  EXPECT_THAT(overflow, HasSubstr("1e400"));
 }
 
 TEST(CsvSpec, DelimiterNames) {

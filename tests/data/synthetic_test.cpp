@@ -136,6 +136,29 @@ TEST(SyntheticCriteo, ColumnsDomainsAndSplit) {
                    r.bayes_auc);
 }
 
+// The output folder is replaced as a whole (one staged directory): a second
+// run without a split leaves no valid/ of the first run beside its train/,
+// and r.written names the final paths, not the staging ones.
+TEST(SyntheticCriteo, RewritingTheFolderReplacesItWhole) {
+  TempDir tmp;
+  auto o = small_criteo();
+  o.valid_fraction = 0.2;
+  ds::synthetic_criteo(tmp / "out", o);
+  ASSERT_TRUE(fs::exists(tmp / "out" / "valid"));
+  o.valid_fraction = 0.0;
+  o.seed += 1;
+  const auto r = ds::synthetic_criteo(tmp / "out", o);
+  EXPECT_FALSE(fs::exists(tmp / "out" / "valid"));
+  EXPECT_EQ(Dataset::load(tmp / "out" / "train").num_rows(), 3000);
+  EXPECT_EQ(r.written,
+            (std::vector<fs::path>{tmp / "out" / "train", tmp / "out" / "synthetic.json"}));
+  const json meta = json::parse(testing::read_text(tmp / "out" / "synthetic.json"));
+  EXPECT_EQ(meta["seed"], o.seed);
+  for (const auto& entry : fs::directory_iterator(tmp.path())) {
+    EXPECT_EQ(entry.path().filename(), "out") << "left beside the folder: " << entry.path();
+  }
+}
+
 TEST(SyntheticCriteo, IdPopularityFollowsAPowerLaw) {
   TempDir tmp;
   const auto r =

@@ -277,6 +277,30 @@ TEST(Npy, TruncatedFilesAreRefused) {
   expect_read_error(dir / "long_data.npy", {"corrupt", "needs 80", "has 81"});
 }
 
+// Shapes whose byte size wraps around 64 bits: without checked arithmetic
+// (16, 2^58) of '<f4' needs 2^64 = 0 bytes, passes the size check with no
+// data, and the reader runs off the end of the file.
+TEST(Npy, ShapesWhoseByteSizeOverflowsAreRefused) {
+  TempDir dir;
+  const struct {
+    const char* name;
+    const char* descr;
+    const char* shape;
+  } cases[] = {
+      {"wraps_to_zero.npy", "<f4", "(16, 288230376151711744)"},
+      {"f8_wraps_to_zero.npy", "<f8", "(8, 288230376151711744)"},
+      {"elements_overflow.npy", "<i4", "(36028797018963968, 36028797018963968, 0)"},
+      {"three_dims.npy", "<i8", "(4294967296, 4294967296, 2)"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string header =
+        fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", c.descr, c.shape);
+    write_bytes(dir / c.name, npy_bytes(1, header, ""));
+    expect_read_error(dir / c.name, {"too large", "overflows", c.descr});
+  }
+}
+
 TEST(Npy, BadHeaderDictionariesAreRefused) {
   TempDir dir;
   const struct {

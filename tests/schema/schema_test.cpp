@@ -240,6 +240,22 @@ constexpr std::string_view kMerlinSchema = R"({
   ]
 })";
 
+// A number beyond double's range (found by fuzz_schema_json): a ValueError
+// naming the file, not an escaping JSON exception.
+TEST(Schema, NumberOverflowIsAnErrorNamingTheFile) {
+  TempDir dir;
+  const fs::path p = dir.path / "schema.json";
+  write_text(p, R"({"format": "recblocks.schema", "version": 1, "columns": [
+      {"name": "x", "dtype": "float32", "tags": ["continuous"], "properties": {"scale": 1e400}}]})");
+  try {
+    Schema::load(p);
+    FAIL() << "expected a ValueError";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(p.string() + ": not valid JSON"));
+    EXPECT_THAT(e.what(), HasSubstr("1e400"));
+  }
+}
+
 TEST(Schema, ReadsMerlinSchemaJson) {
   TempDir dir;
   const fs::path p = dir.path / "schema.json";

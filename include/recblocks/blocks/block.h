@@ -186,8 +186,8 @@ class BlockBase {
   virtual nlohmann::json config() const = 0;
   // Sub-blocks with their keys (branch names, or "0", "1", ... for a
   // sequence): parameters are named by this path.
-  // (Defined in block.cpp, where Block is complete: clang cannot build the
-  // vector of an incomplete type.)
+  // (Defined in block.cpp, where Block is complete: clang instantiates the
+  // vector's members here otherwise.)
   virtual std::vector<std::pair<std::string, Block>> children() const;
 
   // Creates this block's own parameters for `input` and returns the output

@@ -39,6 +39,9 @@
 //                   out/synthetic.json
 //   from a schema a dataset directory for any schema (schema.json, with
 //                 domains for the categorical columns, at least one target).
+// The criteo and schema folders are written as a whole (io::StagedDirectory):
+// they replace an existing `out` in one step, so a killed run leaves the
+// previous folder as it was, never a new train/ beside an old valid/.
 //
 //   auto r = datasets::synthetic_criteo("synth", {.rows = 100'000, .seed = 7});
 //   r.bayes_auc;   // ~0.8
