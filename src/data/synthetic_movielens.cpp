@@ -72,13 +72,15 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
   MovieLensWorld w;
   w.users = o.users;
   w.movies = o.movies;
-  const auto U = static_cast<std::size_t>(o.users), M = static_cast<std::size_t>(o.movies);
+  const auto num_users = static_cast<std::size_t>(o.users);
+  const auto num_movies = static_cast<std::size_t>(o.movies);
   const std::uint64_t seed = o.seed;
   const auto zips =
       std::max<std::int64_t>(1, std::llround(kZipsPerUser * static_cast<double>(o.users)));
   const PowerLaw zip_law(zips, 0.0);  // uniform
-  w.female.resize(U), w.age.resize(U), w.occupation.resize(U), w.zip.resize(U);
-  for (std::size_t u = 0; u < U; ++u) {
+  w.female.resize(num_users), w.age.resize(num_users), w.occupation.resize(num_users),
+      w.zip.resize(num_users);
+  for (std::size_t u = 0; u < num_users; ++u) {
     w.female[u] = Stream(seed, kGender).uniform(u) >= kMaleShare ? 1 : 0;
     w.age[u] = static_cast<std::uint8_t>(discrete(kAgeWeight, Stream(seed, kAge).uniform(u)));
     w.occupation[u] = static_cast<std::uint8_t>(
@@ -86,8 +88,8 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
     const auto k = static_cast<std::uint64_t>(zip_law.rank(Stream(seed, kZip).uniform(u)));
     w.zip[u] = static_cast<std::int32_t>(Stream(seed, kZipPool).bits(k) % 100000);
   }
-  w.year.resize(M), w.genres.resize(M);
-  for (std::size_t m = 0; m < M; ++m) {
+  w.year.resize(num_movies), w.genres.resize(num_movies);
+  for (std::size_t m = 0; m < num_movies; ++m) {
     const Stream s(seed, kYear, m);
     const int decade = discrete(kDecadeWeight, s.uniform(0));
     w.year[m] = std::clamp(1910 + 10 * decade + static_cast<int>(s.uniform(1) * 10), 1919, 2000);
@@ -100,10 +102,10 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
       weights[static_cast<std::size_t>(genre)] = 0;
     }
   }
-  w.movie_of_rank.resize(M);
+  w.movie_of_rank.resize(num_movies);
   std::iota(w.movie_of_rank.begin(), w.movie_of_rank.end(), 0);
   const Stream perm(seed, kPermutation);
-  for (std::size_t i = M; i > 1; --i)
+  for (std::size_t i = num_movies; i > 1; --i)
     std::swap(w.movie_of_rank[i - 1], w.movie_of_rank[perm.bits(i) % i]);
 
   // Signal: biases, factors (<p, q> has variance ~0.8) and demographic
@@ -111,10 +113,12 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
   const double factor_scale = std::pow(0.8 / kFactorDim, 0.25);
   w.user_bias = normal_table(Stream(seed, kEffect, 1), o.users, 0.45);
   w.movie_bias = normal_table(Stream(seed, kEffect, 2), o.movies, 0.55);
-  w.user_factor = normal_table(Stream(seed, kUserFactor), o.users * kFactorDim, factor_scale);
-  w.movie_factor = normal_table(Stream(seed, kItemFactor), o.movies * kFactorDim, factor_scale);
-  w.gender_genre = normal_table(Stream(seed, kEffect, 3), 2 * 18, 0.3);
-  w.age_genre = normal_table(Stream(seed, kEffect, 4), 7 * 18, 0.3);
+  w.user_factor = normal_table(Stream(seed, kUserFactor),
+                               static_cast<std::int64_t>(o.users) * kFactorDim, factor_scale);
+  w.movie_factor = normal_table(Stream(seed, kItemFactor),
+                                static_cast<std::int64_t>(o.movies) * kFactorDim, factor_scale);
+  w.gender_genre = normal_table(Stream(seed, kEffect, 3), std::int64_t{2} * 18, 0.3);
+  w.age_genre = normal_table(Stream(seed, kEffect, 4), std::int64_t{7} * 18, 0.3);
   w.occupation_effect = normal_table(Stream(seed, kEffect, 5), 21, 0.15);
   return w;
 }
@@ -123,21 +127,21 @@ MovieLensWorld make_world(const SyntheticMovieLensOptions& o) {
 // weights), summing to `total` exactly.
 std::vector<std::int64_t> ratings_per_user(std::int64_t users, std::int64_t total, std::int64_t min,
                                            std::int64_t cap, std::uint64_t seed) {
-  const auto U = static_cast<std::size_t>(users);
-  std::vector<double> weight(U);
+  const auto num_users = static_cast<std::size_t>(users);
+  std::vector<double> weight(num_users);
   double sum = 0;
-  for (std::size_t u = 0; u < U; ++u) {
+  for (std::size_t u = 0; u < num_users; ++u) {
     weight[u] = std::pow(1.0 - Stream(seed, kActivity).uniform(u), -1.0 / 1.3);
     sum += weight[u];
   }
   const double extra = static_cast<double>(total - min * users);
-  std::vector<std::int64_t> count(U);
+  std::vector<std::int64_t> count(num_users);
   std::int64_t assigned = 0;
-  for (std::size_t u = 0; u < U; ++u) {
+  for (std::size_t u = 0; u < num_users; ++u) {
     count[u] = min + std::min(cap - min, static_cast<std::int64_t>(extra * weight[u] / sum));
     assigned += count[u];
   }
-  for (std::size_t u = 0; assigned < total; u = (u + 1) % U) {
+  for (std::size_t u = 0; assigned < total; u = (u + 1) % num_users) {
     if (count[u] < cap) ++count[u], ++assigned;
   }
   return count;
