@@ -32,12 +32,16 @@ namespace recblocks::text_input {
 class MappedFile {
  public:
   explicit MappedFile(const std::filesystem::path& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO nobody writes to would otherwise block
+    // forever; it changes nothing for the regular files read below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     RB_CHECK(fd >= 0, Error, "{}: cannot open: {}", path.string(), std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      const bool is_dir = S_ISDIR(st.st_mode);
       ::close(fd);
-      throw Error(fmt::format("{}: not a regular file", path.string()));
+      throw Error(fmt::format("{}: {}, expected a regular file", path.string(),
+                              is_dir ? "a directory" : "not a regular file (a pipe or a device)"));
     }
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) {
@@ -159,10 +163,55 @@ void parallel_for_each(std::size_t n, F&& f) {
   }
 }
 
-// A field as shown in an error message: quoted, cut to 40 characters.
-inline std::string shown(std::string_view field) {
-  if (field.size() > 40) return fmt::format("'{}...'", field.substr(0, 40));
-  return fmt::format("'{}'", field);
+// TEMPORARY copy of recblocks::quoted_excerpt (core/error.h, added by
+// another branch of issue 20): remove it once that lands; the unqualified
+// calls below then find the core one. Quotes user text for an error
+// message, escapes control and non-UTF-8 bytes as \xNN and cuts it after
+// max_chars characters with "... (N bytes)".
+inline std::string quoted_excerpt(std::string_view user_text, std::size_t max_chars = 200) {
+  std::string out = "'";
+  std::size_t shown_chars = 0;
+  std::size_t i = 0;
+  while (i < user_text.size() && shown_chars < max_chars) {
+    const auto c = static_cast<unsigned char>(user_text[i]);
+    // Length of a well-formed UTF-8 sequence starting here, 0 if none.
+    std::size_t n = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
+    if (n > 1) {
+      if (i + n > user_text.size() || (n == 2 && c < 0xC2)) n = 0;
+      for (std::size_t k = 1; n != 0 && k < n; ++k) {
+        if ((static_cast<unsigned char>(user_text[i + k]) & 0xC0) != 0x80) n = 0;
+      }
+    }
+    if (n == 1 && c >= 0x20 && c != 0x7F) {
+      out += static_cast<char>(c);
+    } else if (n > 1) {
+      out.append(user_text.substr(i, n));
+    } else {
+      out += fmt::format("\\x{:02X}", c);
+      n = 1;
+    }
+    i += n;
+    ++shown_chars;
+  }
+  out += '\'';
+  if (i < user_text.size()) out += fmt::format("... ({} bytes)", user_text.size());
+  return out;
+}
+
+// A field as shown in an error message; a shorter max_chars where the
+// message holds another excerpt.
+inline std::string shown(std::string_view field, std::size_t max_chars = 200) {
+  return quoted_excerpt(field, max_chars);
+}
+
+// Skips a UTF-8 byte order mark at the start of a file's text.
+inline std::string_view without_bom(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  return text;
 }
 
 // <dir>/<column>.json in Categorify::save's format, inside a staged etl/
