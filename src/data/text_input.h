@@ -170,7 +170,7 @@ void parallel_for_each(std::size_t n, F&& f) {
 // max_chars characters with "... (N bytes)".
 inline std::string quoted_excerpt(std::string_view user_text, std::size_t max_chars = 200) {
   std::string out = "'";
-  std::size_t shown_chars = 0;
+  std::size_t shown_chars = 0;  // characters written, an escape counting 4
   std::size_t i = 0;
   while (i < user_text.size() && shown_chars < max_chars) {
     const auto c = static_cast<unsigned char>(user_text[i]);
@@ -188,14 +188,16 @@ inline std::string quoted_excerpt(std::string_view user_text, std::size_t max_ch
     }
     if (n == 1 && c >= 0x20 && c != 0x7F) {
       out += static_cast<char>(c);
+      ++shown_chars;
     } else if (n > 1) {
       out.append(user_text.substr(i, n));
+      ++shown_chars;
     } else {
       out += fmt::format("\\x{:02X}", c);
+      shown_chars += 4;
       n = 1;
     }
     i += n;
-    ++shown_chars;
   }
   out += '\'';
   if (i < user_text.size()) out += fmt::format("... ({} bytes)", user_text.size());

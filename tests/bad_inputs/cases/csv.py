@@ -45,7 +45,7 @@ def value_case(name, value, words, column="price", schema=SCHEMA):
     """The value `value` in column `column` of the second data row (line 3)."""
     row = {"user": "u3", "price": "3.5", "clicked": "1"}
     row[column] = value
-    text = HEADER + "u1,1.5,1\n" + ",".join(row[c] for c in ("user", "price", "clicked")) + "\n"
+    text = HEADER + "u1,2,1\n" + ",".join(row[c] for c in ("user", "price", "clicked")) + "\n"
     return csv(name, text, ["{dir}/in.csv:3", *words], schema=schema)
 
 
