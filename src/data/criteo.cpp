@@ -67,10 +67,12 @@ void read_header(const fs::path& file, std::string_view line, Layout& layout) {
     for (int c = 0; c < kNumFields; ++c) {
       if (names[f] == expected[static_cast<std::size_t>(c)]) column = c;
     }
-    RB_CHECK(column >= 0, ValueError, "{}:1: column {}: unknown header name {}, expected one of {}",
-             file.string(), f + 1, text_input::shown(names[f]), fmt::join(expected, ","));
+    RB_CHECK(column >= 0, ValueError,
+             "{}:1: column {}: unknown header name {}, expected one of label, I1..I13, C1..C26",
+             file.string(), f + 1, text_input::shown(names[f]));
     RB_CHECK(!seen[static_cast<std::size_t>(column)], ValueError,
-             "{}:1: column {}: header name '{}' appears twice", file.string(), f + 1, names[f]);
+             "{}:1: column {}: header name {} appears twice, expected each of the {} columns once",
+             file.string(), f + 1, text_input::shown(names[f]), kNumFields);
     seen[static_cast<std::size_t>(column)] = true;
     layout.column_of_field[f] = column;
   }
@@ -366,7 +368,7 @@ void CriteoRaw::append(CriteoRaw&& other) {
 
 CriteoRaw read_criteo(const fs::path& file, CriteoFormat format, std::int64_t max_rows) {
   const MappedFile mapped(file);
-  const std::string_view text = mapped.text();
+  const std::string_view text = text_input::without_bom(mapped.text());
   std::size_t pos = 0;
   const std::string_view first_line = text_input::next_line(text, pos);
   RB_CHECK(!text.empty(), ValueError,

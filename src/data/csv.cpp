@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <sstream>
+#include <unordered_map>
 
 #include "data/text_input.h"
 #include "recblocks/core/error.h"
@@ -23,34 +24,44 @@ using nlohmann::json;
 
 // ---- the schema file ---------------------------------------------------------
 
+// A JSON value as shown in an error message: cut and escaped.
+std::string dumped(const json& j) { return text_input::shown(j.dump()); }
+
 void check_keys(const json& j, std::initializer_list<std::string_view> known,
                 std::string_view where) {
   for (const auto& [key, value] : j.items()) {
     bool ok = false;
     for (std::string_view k : known) ok = ok || k == key;
-    RB_CHECK(ok, ValueError, "{}: unknown key '{}', expected one of: {}", where, key,
-             fmt::join(known, ", "));
+    RB_CHECK(ok, ValueError, "{}: unknown key {}, expected one of: {}", where,
+             text_input::shown(key), fmt::join(known, ", "));
   }
 }
 
 std::string get_string(const json& j, std::string_view where) {
-  RB_CHECK(j.is_string(), ValueError, "{}: expected a string, found {}", where, j.dump());
+  RB_CHECK(j.is_string(), ValueError, "{}: expected a string, found {}", where, dumped(j));
   return j.get<std::string>();
 }
 
 std::int64_t get_int(const json& j, std::string_view where) {
-  RB_CHECK(j.is_number_integer(), ValueError, "{}: expected an integer, found {}", where, j.dump());
+  // An unsigned value above INT64_MAX would wrap to a negative one.
+  RB_CHECK(j.is_number_integer() &&
+               (!j.is_number_unsigned() ||
+                j.get<std::uint64_t>() <=
+                    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())),
+           ValueError, "{}: expected an integer (at most {}), found {}", where,
+           std::numeric_limits<std::int64_t>::max(), dumped(j));
   return j.get<std::int64_t>();
 }
 
 char get_char(const json& j, std::string_view where) {
   const std::string s = get_string(j, where);
-  RB_CHECK(s.size() == 1, ValueError, "{}: expected one character, found \"{}\"", where, s);
+  RB_CHECK(s.size() == 1, ValueError, "{}: expected one character, found {}", where,
+           text_input::shown(s));
   return s[0];
 }
 
 etl::CategorifyOptions parse_categorify(const json& j, std::string_view where) {
-  RB_CHECK(j.is_object(), ValueError, "{}: expected an object, found {}", where, j.dump());
+  RB_CHECK(j.is_object(), ValueError, "{}: expected an object, found {}", where, dumped(j));
   check_keys(j, {"min_frequency", "max_size", "num_buckets", "on_oov"}, where);
   etl::CategorifyOptions o;
   if (j.contains("min_frequency"))
@@ -61,11 +72,11 @@ etl::CategorifyOptions parse_categorify(const json& j, std::string_view where) {
     o.num_buckets = get_int(j["num_buckets"], fmt::format("{}.num_buckets", where));
   RB_CHECK(o.min_frequency >= 1 && o.max_size >= 0 && o.num_buckets >= 0, ValueError,
            "{}: expected min_frequency >= 1, max_size >= 0, num_buckets >= 0, found {}", where,
-           j.dump());
+           dumped(j));
   if (j.contains("on_oov")) {
     const std::string v = get_string(j["on_oov"], fmt::format("{}.on_oov", where));
-    RB_CHECK(v == "oov" || v == "raise", ValueError,
-             "{}.on_oov: \"{}\", expected \"oov\" or \"raise\"", where, v);
+    RB_CHECK(v == "oov" || v == "raise", ValueError, "{}.on_oov: {}, expected \"oov\" or \"raise\"",
+             where, text_input::shown(v));
     o.on_oov = v == "oov" ? etl::OnOov::kMapToOov : etl::OnOov::kRaise;
   }
   return o;
@@ -73,11 +84,11 @@ etl::CategorifyOptions parse_categorify(const json& j, std::string_view where) {
 
 CsvColumn parse_column(const json& j, std::size_t position, std::string_view source) {
   const std::string where = fmt::format("{}: columns[{}]", source, position);
-  RB_CHECK(j.is_object(), ValueError, "{}: expected an object, found {}", where, j.dump());
+  RB_CHECK(j.is_object(), ValueError, "{}: expected an object, found {}", where, dumped(j));
   CsvColumn c;
   RB_CHECK(j.contains("name"), ValueError, "{}: missing key 'name'", where);
   c.name = get_string(j["name"], where + ".name");
-  const std::string at = fmt::format("{} ('{}')", where, c.name);
+  const std::string at = fmt::format("{} ({})", where, text_input::shown(c.name, 60));
   check_keys(j,
              {"name", "source", "tags", "dtype", "separator", "categorify", "fill", "properties",
               "embedding_dim"},
@@ -104,9 +115,9 @@ CsvColumn parse_column(const json& j, std::size_t position, std::string_view sou
   if (j.contains("dtype")) {
     const std::string d = get_string(j["dtype"], at + ".dtype");
     RB_CHECK(d == "float32" || d == "int32", ValueError,
-             "{}.dtype: \"{}\", expected \"float32\" or \"int32\"", at, d);
+             "{}.dtype: {}, expected \"float32\" or \"int32\"", at, text_input::shown(d));
     RB_CHECK(!c.is_categorical() || d == "int32", ValueError,
-             "{}.dtype: \"{}\", but categorical columns are int32 ids", at, d);
+             "{}.dtype: {}, but categorical columns are int32 ids", at, text_input::shown(d));
     c.dtype = d == "int32" ? DType::kInt32 : DType::kFloat32;
   }
   if (j.contains("separator")) c.separator = get_char(j["separator"], at + ".separator");
@@ -118,15 +129,18 @@ CsvColumn parse_column(const json& j, std::size_t position, std::string_view sou
   if (j.contains("fill")) {
     const json& f = j["fill"];
     RB_CHECK(f.is_string() || f.is_number(), ValueError,
-             "{}.fill: expected a string or a number, found {}", at, f.dump());
+             "{}.fill: expected a string or a number, found {}", at, dumped(f));
     c.fill = f.is_string() ? f.get<std::string>() : f.dump();
   }
   if (j.contains("properties")) {
     RB_CHECK(j["properties"].is_object(), ValueError, "{}.properties: expected an object", at);
     c.properties = j["properties"];
   }
-  if (j.contains("embedding_dim"))
+  if (j.contains("embedding_dim")) {
     c.embedding_dim = get_int(j["embedding_dim"], at + ".embedding_dim");
+    RB_CHECK(*c.embedding_dim >= 1, ValueError, "{}.embedding_dim: {}, expected >= 1", at,
+             *c.embedding_dim);
+  }
   return c;
 }
 
@@ -207,10 +221,10 @@ class RecordReader {
     const std::string_view inside = text_.substr(begin, pos_ - begin);
     ++pos_;  // the closing quote
     RB_CHECK(pos_ >= text_.size() || text_[pos_] == delimiter_ || at_end_of_line(), ValueError,
-             "{}:{}: expected the delimiter '{}' or the end of the line after a closing quote, "
-             "found '{}'",
-             file_.string(), next_line_,
-             delimiter_ == '\t' ? std::string("\\t") : std::string(1, delimiter_), text_[pos_]);
+             "{}:{}: expected the delimiter {} or the end of the line after a closing quote, "
+             "found {}",
+             file_.string(), next_line_, text_input::shown(std::string_view(&delimiter_, 1)),
+             text_input::shown(text_.substr(pos_, 1)));
     if (!doubled) return inside;
     std::string unescaped;
     for (std::size_t i = 0; i < inside.size(); ++i) {
@@ -276,18 +290,33 @@ class ColumnParser {
       c_.keys.push_back(s);  // empty = null (id 1)
       return;
     }
+    // A binary column (a binary classification target) declares {0, 1}.
+    const bool binary = c_.spec->tags.has(Tags::BINARY);
     if (c_.spec->dtype == DType::kInt32) {
       std::int64_t v = 0;
       if (s.empty() || !text_input::parse_integral(s, v) ||
           v < std::numeric_limits<std::int32_t>::min() ||
           v > std::numeric_limits<std::int32_t>::max()) {
-        fail(s, line, "an int32 integer");
+        fail(s, line, binary ? "0 or 1" : "an int32 integer");
       }
+      if (binary && v != 0 && v != 1) fail(s, line, "0 or 1 (the column is binary)");
       c_.ints.push_back(static_cast<std::int32_t>(v));
       return;
     }
     double v = 0;
-    if (s.empty() || !text_input::parse_double(s, v)) fail(s, line, "a number");
+    if (s.empty() || !text_input::parse_double(s, v)) {
+      // from_chars refuses 1e400 as out of range: say so rather than "not a number".
+      double unused = 0;
+      const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), unused);
+      const bool huge = ec == std::errc::result_out_of_range && end == s.data() + s.size();
+      fail(s, line, huge ? "a finite float32 number (at most 3.4e38 in magnitude)" : "a number");
+    }
+    // NaN and infinities would reach training as values; a double beyond
+    // float32's range would become an infinity.
+    if (!std::isfinite(v) || std::abs(v) > static_cast<double>(std::numeric_limits<float>::max())) {
+      fail(s, line, "a finite float32 number (at most 3.4e38 in magnitude)");
+    }
+    if (binary && v != 0.0 && v != 1.0) fail(s, line, "0 or 1 (the column is binary)");
     c_.floats.push_back(static_cast<float>(v));
   }
 
@@ -315,6 +344,18 @@ namespace {
 void resolve_fields(const fs::path& file, const std::vector<std::string_view>& header,
                     bool has_header, std::vector<ColumnData>& columns) {
   std::vector<std::string> names(header.begin(), header.end());
+  // Two columns of one name: a schema column reading it would silently get
+  // the first one.
+  if (has_header) {
+    std::unordered_map<std::string_view, std::size_t> first;
+    for (std::size_t f = 0; f < header.size(); ++f) {
+      const auto [it, inserted] = first.emplace(header[f], f);
+      RB_CHECK(inserted, ValueError,
+               "{}:1: column {}: header name {} appears twice (also column {}), expected unique "
+               "names",
+               file.string(), f + 1, text_input::shown(header[f]), it->second + 1);
+    }
+  }
   for (std::size_t i = 0; i < columns.size(); ++i) {
     const CsvColumn& spec = *columns[i].spec;
     if (spec.index) {
@@ -323,14 +364,15 @@ void resolve_fields(const fs::path& file, const std::vector<std::string_view>& h
       const std::string& wanted = spec.source.empty() ? spec.name : spec.source;
       auto it = std::find(names.begin(), names.end(), wanted);
       RB_CHECK(it != names.end(), ValueError,
-               "{}:1: the schema file's column '{}' is not in the header; available columns: {}",
-               file.string(), wanted, fmt::join(names, ", "));
+               "{}:1: the schema file's column {} is not in the header; available columns: {}",
+               file.string(), text_input::shown(wanted),
+               text_input::shown(fmt::format("{}", fmt::join(names, ", "))));
       columns[i].field = static_cast<std::size_t>(it - names.begin());
     } else {
       RB_CHECK(spec.source.empty(), ValueError,
-               "column '{}': source '{}' is a header name but the file has no header; give a field "
+               "column {}: source {} is a header name but the file has no header; give a field "
                "index",
-               spec.name, spec.source);
+               text_input::shown(spec.name), text_input::shown(spec.source));
       columns[i].field = i;
     }
   }
@@ -419,8 +461,8 @@ std::unique_ptr<ParsedCsv> parse_csv(const fs::path& input, const CsvSpec& spec)
   RB_CHECK(!spec.columns.empty(), ValueError, "csv: the schema has no columns");
   auto parsed = std::make_unique<ParsedCsv>();
   parsed->mapped = std::make_unique<text_input::MappedFile>(input);
-  RecordReader reader(input, parsed->mapped->text(), spec.delimiter, spec.quote.value_or('\0'),
-                      parsed->owned);
+  RecordReader reader(input, text_input::without_bom(parsed->mapped->text()), spec.delimiter,
+                      spec.quote.value_or('\0'), parsed->owned);
   auto& columns = parsed->columns;
   columns.resize(spec.columns.size());
   for (std::size_t i = 0; i < columns.size(); ++i) columns[i].spec = &spec.columns[i];
@@ -536,19 +578,18 @@ CsvSpec CsvSpec::from_json(const json& j, std::string_view source) {
 
 CsvSpec CsvSpec::load(const fs::path& path) {
   io::check_input_file(path);
-  std::ifstream in(path);
-  RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
-  std::stringstream buffer;
-  buffer << in.rdbuf();
+  // MappedFile refuses a FIFO or a device instead of blocking on it.
+  const text_input::MappedFile file(path);
   json j;
   try {
-    j = json::parse(buffer.str());
+    j = json::parse(text_input::without_bom(file.text()));
   } catch (const json::parse_error& e) {
-    throw ValueError(
-        fmt::format("{}: not valid JSON at byte {}: {}", path.string(), e.byte, e.what()));
+    throw ValueError(fmt::format("{}: not valid JSON at byte {}: {}", path.string(), e.byte,
+                                 text_input::shown(e.what())));
   } catch (const json::exception& e) {
-    // The parser's other error: a number beyond double's range (1e400).
-    throw ValueError(fmt::format("{}: not valid JSON: {}", path.string(), e.what()));
+    // e.g. a number too large for a double (1e400).
+    throw ValueError(
+        fmt::format("{}: not valid JSON: {}", path.string(), text_input::shown(e.what())));
   }
   return from_json(j, path.string());
 }

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "data/movielens_internal.h"
+#include "data/text_input.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/movielens.h"
 #include "recblocks/io/paths.h"
@@ -42,7 +43,7 @@ class TextFile {
     const std::size_t got = std::fread(text_->data(), 1, text_->size(), f);
     std::fclose(f);
     RB_CHECK(size >= 0 && got == text_->size(), Error, "{}: read {} of {} bytes", path_, got, size);
-    rest_ = *text_;
+    rest_ = text_input::without_bom(*text_);
   }
 
   // The next line without its "\n" / "\r\n"; false at the end.
@@ -167,18 +168,34 @@ void append_latin1(std::string& out, std::string_view in) {
 std::int64_t parse_int(const TextFile& file, std::string_view field, std::string_view what) {
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
+  if (ec == std::errc::result_out_of_range && end == field.data() + field.size()) {
+    file.fail(field, fmt::format("{}: expected a 64-bit integer, got {} (out of range)", what,
+                                 text_input::shown(field)));
+  }
   if (ec != std::errc() || end != field.data() + field.size() || field.empty()) {
-    file.fail(field, fmt::format("{}: expected an integer, got '{}'", what, field));
+    file.fail(field,
+              fmt::format("{}: expected an integer, got {}", what, text_input::shown(field)));
   }
   return v;
 }
 
-double parse_number(const TextFile& file, std::string_view field, std::string_view what) {
+// MovieLens' ratings are stars: 1 to 5 (ml-100k, ml-1m), 0.5 to 5 in half
+// stars (ml-25m, ml-latest-small).
+constexpr double kMinRating = 0.5, kMaxRating = 5.0;
+
+double parse_rating(const TextFile& file, std::string_view field) {
   double v = 0;
   const auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), v);
-  if (ec != std::errc() || end != field.data() + field.size() || field.empty() ||
-      !std::isfinite(v)) {
-    file.fail(field, fmt::format("{}: expected a number, got '{}'", what, field));
+  if (ec != std::errc() || end != field.data() + field.size() || field.empty()) {
+    file.fail(field, fmt::format("rating: expected a number, got {}", text_input::shown(field)));
+  }
+  if (!std::isfinite(v)) {
+    file.fail(field,
+              fmt::format("rating: expected a finite number, got {}", text_input::shown(field)));
+  }
+  if (v < kMinRating || v > kMaxRating) {
+    file.fail(field, fmt::format("rating: expected a number of stars in [{}, {}], got {}",
+                                 kMinRating, kMaxRating, text_input::shown(field)));
   }
   return v;
 }
@@ -314,6 +331,8 @@ Movies read_movies_dat(const fs::path& path) {
     titles.end();
     split_genres(movies, f[2]);
   }
+  RB_CHECK(!movies.ids.empty(), ValueError, "{}: no movies, expected lines '{}'", file.path(),
+           "MovieID::Title::Genres");
   movies.titles = titles.views();
   movies.storage = keep_all({titles.text, file.text()});
   return movies;
@@ -360,12 +379,14 @@ Movies read_u_item(const fs::path& path, const fs::path& genre_path) {
       if (flag == "1") {
         movies.genres.push_back(genre_names[g]);
       } else if (flag != "0") {
-        file.fail(flag,
-                  fmt::format("genre flag '{}': expected 0 or 1, got '{}'", genre_names[g], flag));
+        file.fail(flag, fmt::format("genre flag {}: expected 0 or 1, got {}",
+                                    text_input::shown(genre_names[g]), text_input::shown(flag)));
       }
     }
     movies.genre_offsets.push_back(static_cast<std::int64_t>(movies.genres.size()));
   }
+  RB_CHECK(!movies.ids.empty(), ValueError, "{}: no movies, expected lines '{}'", file.path(),
+           "movie id|movie title|release date|video release date|IMDb URL|19 genre flags");
   movies.titles = titles.views();
   movies.storage = keep_all({titles.text, genre_file.text(), file.text()});
   return movies;
@@ -374,8 +395,11 @@ Movies read_u_item(const fs::path& path, const fs::path& genre_path) {
 // ml-25m / ml-latest-small movies.csv: movieId,title,genres (UTF-8, header).
 void expect_header(TextFile& file, std::string_view expected) {
   std::string_view line;
-  if (!file.next(line) || line != expected) {
-    file.fail_line(fmt::format("expected the header '{}', got '{}'", expected, line));
+  RB_CHECK(file.next(line), ValueError, "{}: empty file, expected the header '{}'", file.path(),
+           expected);
+  if (line != expected) {
+    file.fail_line(
+        fmt::format("expected the header '{}', got {}", expected, text_input::shown(line)));
   }
 }
 
@@ -400,6 +424,8 @@ Movies read_movies_csv(const fs::path& path) {
     titles.end();
     split_genres(movies, f[2]);
   }
+  RB_CHECK(!movies.ids.empty(), ValueError, "{}: no movies, expected lines '{}'", file.path(),
+           "movieId,title,genres");
   movies.titles = titles.views();
   movies.storage = keep_all({titles.text, file.text()});
   return movies;
@@ -420,6 +446,8 @@ Users read_users_dat(const fs::path& path) {
     users.occupation_codes.push_back(parse_int(file, f[3], "Occupation"));
     users.zipcode.push_back(f[4]);
   }
+  RB_CHECK(!users.ids.empty(), ValueError, "{}: no users, expected lines '{}'", file.path(),
+           "UserID::Gender::Age::Occupation::Zip-code");
   users.storage = file.text();
   return users;
 }
@@ -439,6 +467,8 @@ Users read_u_user(const fs::path& path) {
     users.occupation_names.push_back(f[3]);
     users.zipcode.push_back(f[4]);
   }
+  RB_CHECK(!users.ids.empty(), ValueError, "{}: no users, expected lines '{}'", file.path(),
+           "user id|age|gender|occupation|zip code");
   users.storage = file.text();
   return users;
 }
@@ -461,7 +491,7 @@ void add_rating(Ratings& r, const TextFile& file, const Movies& movies, const Us
   }
   r.user_ids.push_back(user);
   r.movie_entries.push_back(movie_entry);
-  r.rating.push_back(parse_number(file, rating_field, "rating"));
+  r.rating.push_back(parse_rating(file, rating_field));
   r.timestamp.push_back(parse_int(file, timestamp_field, "timestamp"));
 }
 
@@ -489,6 +519,8 @@ Ratings read_ratings(std::string_view variant, const fs::path& path, const Movie
     expect_fields(file, split(line, sep, f), 4, layout);
     add_rating(r, file, movies, users, movies_path, users_path, f[0], f[1], f[2], f[3]);
   }
+  RB_CHECK(!r.rating.empty(), ValueError, "{}: no ratings, expected lines '{}'", file.path(),
+           layout);
   return r;
 }
 

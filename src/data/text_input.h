@@ -34,12 +34,16 @@ class MappedFile {
  public:
   explicit MappedFile(const std::filesystem::path& path) : path_(path) {
     io::check_input_file(path);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO nobody writes to would otherwise block
+    // forever; it changes nothing for the regular files read below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     RB_CHECK(fd >= 0, Error, "{}: cannot open: {}", path.string(), std::strerror(errno));
     struct stat st {};
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      const bool is_dir = S_ISDIR(st.st_mode);
       ::close(fd);
-      throw Error(fmt::format("{}: not a regular file", path.string()));
+      throw Error(fmt::format("{}: {}, expected a regular file", path.string(),
+                              is_dir ? "a directory" : "not a regular file (a pipe or a device)"));
     }
     size_ = static_cast<std::size_t>(st.st_size);
     if (size_ > 0) {
@@ -161,10 +165,16 @@ void parallel_for_each(std::size_t n, F&& f) {
   }
 }
 
-// A field as shown in an error message: quoted, cut to 40 characters.
-inline std::string shown(std::string_view field) {
-  if (field.size() > 40) return fmt::format("'{}...'", field.substr(0, 40));
-  return fmt::format("'{}'", field);
+// A field as shown in an error message; a shorter max_chars where the
+// message holds another excerpt.
+inline std::string shown(std::string_view field, std::size_t max_chars = 200) {
+  return recblocks::quoted_excerpt(field, max_chars);
+}
+
+// Skips a UTF-8 byte order mark at the start of a file's text.
+inline std::string_view without_bom(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  return text;
 }
 
 // <dir>/<column>.json in Categorify::save's format, inside a staged etl/

@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <map>
 #include <set>
@@ -20,7 +21,13 @@ using testing::error_message;
 using ::testing::HasSubstr;
 using testing::TempDir;
 
-fs::path sample() { return testing::shared_data() / "criteo" / "criteo_sample.txt"; }
+// The 200-row sample of the shared data: tests reading it start with
+// REQUIRE_SAMPLE(), which skips them when it is absent (it has no download).
+#define REQUIRE_SAMPLE() RB_REQUIRE_TEST_DATA(criteo_dir, "criteo", "criteo_sample.txt")
+fs::path sample() {
+  return testing_data::find("criteo", "criteo_sample.txt").value_or(fs::path()) /
+         "criteo_sample.txt";
+}
 
 // The sample's rows as text fields, split independently of the importer.
 std::vector<std::vector<std::string>> sample_rows() {
@@ -43,6 +50,7 @@ std::string tsv_row(const std::string& label, std::vector<std::string> ints,
 }
 
 TEST(CriteoRead, SampleCsvRowsLabelsAndMissingValues) {
+  REQUIRE_SAMPLE();
   const ds::CriteoRaw raw = ds::read_criteo(sample());
   EXPECT_EQ(raw.format, ds::CriteoFormat::kCsv);
   ASSERT_EQ(raw.rows(), 200);
@@ -67,6 +75,7 @@ TEST(CriteoRead, SampleCsvRowsLabelsAndMissingValues) {
 }
 
 TEST(CriteoRead, LogTransformMatchesHandComputation) {
+  REQUIRE_SAMPLE();
   const ds::CriteoRaw raw = ds::read_criteo(sample());
   // Row 1: ",3,260.0,,17668.0,,,33.0,,,,0.0," for I1..I13.
   const std::vector<float> row1 = {0.0f,
@@ -174,6 +183,78 @@ TEST(CriteoRead, MalformedLinesNameFileLineColumnAndExpected) {
               HasSubstr("label.tsv:3: column 1 (label): expected 0 or 1, found '2'"));
 }
 
+TEST(CriteoRead, NonFiniteAndOutOfRangeValuesAreRefused) {
+  TempDir tmp;
+  const std::string good = tsv_row("0", {"1"}, {"68fd1e64"});
+  auto message = [&](const std::string& bad_line) {
+    testing::write_text(tmp / "day.tsv", good + bad_line);
+    return error_message<ValueError>([&] { ds::read_criteo(tmp / "day.tsv"); });
+  };
+  for (const char* label : {"nan", "-1", "0.5", "1e400"}) {
+    EXPECT_THAT(
+        message(tsv_row(label, {}, {})),
+        HasSubstr(fmt::format("day.tsv:2: column 1 (label): expected 0 or 1, found '{}'", label)));
+  }
+  for (const char* value : {"nan", "inf", "-inf", "1e400", "99999999999999999999"}) {
+    EXPECT_THAT(message(tsv_row("1", {"", value}, {})),
+                HasSubstr(fmt::format("day.tsv:2: column 3 (I2): expected an integer or an empty "
+                                      "field, found '{}'",
+                                      value)));
+  }
+}
+
+TEST(CriteoRead, ByteOrderMarkAndCrlfReadAsThePlainFile) {
+  TempDir tmp;
+  const std::string text = tsv_row("1", {"5", "", "-2"}, {"68fd1e64", "", "ABCDEF01"}) +
+                           tsv_row("0", {"", "7"}, {"00000000", "80e26c9b"});
+  testing::write_text(tmp / "plain.tsv", text);
+  std::string crlf;
+  for (char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  testing::write_text(tmp / "bom.tsv", "\xEF\xBB\xBF" + crlf);
+  const ds::CriteoRaw plain = ds::read_criteo(tmp / "plain.tsv");
+  const ds::CriteoRaw bom = ds::read_criteo(tmp / "bom.tsv");
+  EXPECT_EQ(bom.format, ds::CriteoFormat::kTsv);
+  EXPECT_EQ(plain.label, bom.label);
+  EXPECT_EQ(plain.dense, bom.dense);
+  EXPECT_EQ(plain.categorical, bom.categorical);
+  EXPECT_EQ(plain.is_null, bom.is_null);
+  // A CSV whose header starts with a BOM: 'label' is still a known name.
+  std::string header = "label";
+  for (int i = 1; i <= 13; ++i) header += fmt::format(",I{}", i);
+  for (int i = 1; i <= 26; ++i) header += fmt::format(",C{}", i);
+  testing::write_text(tmp / "bom.csv",
+                      "\xEF\xBB\xBF" + header + "\r\n1" + std::string(39, ',') + "\r\n");
+  EXPECT_EQ(ds::read_criteo(tmp / "bom.csv").label, (std::vector<std::int32_t>{1}));
+}
+
+TEST(CriteoRead, HeaderDuplicatesAndOverlongValuesAreNamedWithAnExcerpt) {
+  TempDir tmp;
+  std::string header = "label";
+  for (int i = 1; i <= 13; ++i) header += fmt::format(",I{}", i);
+  for (int i = 1; i <= 25; ++i) header += fmt::format(",C{}", i);
+  testing::write_text(tmp / "dup.csv", header + ",C3\n");
+  EXPECT_THAT(error_message<ValueError>([&] { ds::read_criteo(tmp / "dup.csv"); }),
+              HasSubstr("dup.csv:1: column 40: header name 'C3' appears twice, expected each of "
+                        "the 40 columns once"));
+  testing::write_text(tmp / "long.tsv", tsv_row("0", {}, {std::string(5'000'000, 'a')}));
+  const std::string m = error_message<ValueError>([&] { ds::read_criteo(tmp / "long.tsv"); });
+  EXPECT_THAT(m, HasSubstr("long.tsv:1: column 15 (C1): expected 8 hexadecimal digits or an "
+                           "empty field, found 'aaaa"));
+  EXPECT_THAT(m, HasSubstr("... (5000000 bytes)"));
+  EXPECT_LT(m.size(), 400u);
+  testing::write_text(tmp / "binary.tsv", tsv_row("0", {"\x01\x80"}, {}));
+  EXPECT_THAT(error_message<ValueError>([&] { ds::read_criteo(tmp / "binary.tsv"); }),
+              HasSubstr("column 2 (I1): expected an integer or an empty field, found "
+                        "'\\x01\\x80'"));
+}
+
+TEST(CriteoRead, FifoIsRefusedWithoutBlocking) {
+  TempDir tmp;
+  ASSERT_EQ(::mkfifo((tmp / "pipe").c_str(), 0600), 0);
+  EXPECT_THAT(error_message<Error>([&] { ds::read_criteo(tmp / "pipe"); }),
+              HasSubstr("pipe: not a regular file (a pipe or a device), expected a regular file"));
+}
+
 TEST(CriteoRead, ErrorLineNumbersAndValuesDoNotDependOnThreads) {
   TempDir tmp;
   std::string text;
@@ -209,6 +290,7 @@ TEST(CriteoRead, ErrorLineNumbersAndValuesDoNotDependOnThreads) {
 }
 
 TEST(CriteoImport, MinFrequencyCategorifyAndDatasetLayout) {
+  REQUIRE_SAMPLE();
   TempDir tmp;
   const ds::CriteoResult r = ds::criteo({sample()}, tmp / "out", {.min_frequency = 2});
   EXPECT_EQ(r.train.num_rows(), 200);
@@ -275,6 +357,7 @@ TEST(CriteoImport, MinFrequencyCategorifyAndDatasetLayout) {
 }
 
 TEST(CriteoImport, HashingIntoBuckets) {
+  REQUIRE_SAMPLE();
   TempDir tmp;
   const ds::CriteoResult r = ds::criteo({sample()}, tmp / "out", {.num_buckets = 50});
   const auto rows = sample_rows();
@@ -296,6 +379,7 @@ TEST(CriteoImport, HashingIntoBuckets) {
 }
 
 TEST(CriteoImport, SequentialSplitFitsOnTrainOnly) {
+  REQUIRE_SAMPLE();
   TempDir tmp;
   const ds::CriteoResult r = ds::criteo({sample()}, tmp / "out", {.valid_fraction = 0.1});
   ASSERT_EQ(r.train.num_rows(), 180);

@@ -2,6 +2,9 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstring>
 
 #include "data/importers_testing.h"
 #include "recblocks/data/dataset.h"
@@ -130,11 +133,11 @@ TEST_F(CsvFixture, SplitFitsOnTrainAndOnOovRaise) {
 TEST_F(CsvFixture, UnknownSourceColumnListsTheHeader) {
   json j = json::parse(kEventsSchema);
   j["columns"][2]["source"] = "cost";
-  EXPECT_THAT(
-      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::from_json(j), tmp / "out"); }),
-      HasSubstr(
-          "events.csv:1: the schema file's column 'cost' is not in the header; available columns: "
-          "user_id, item, price, tags, clicked, title"));
+  const std::string message =
+      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::from_json(j), tmp / "out"); });
+  EXPECT_THAT(message, HasSubstr("events.csv:1: the schema file's column 'cost' is not in the "
+                                 "header; available columns: "));
+  EXPECT_THAT(message, HasSubstr("user_id, item, price, tags, clicked, title"));
 }
 
 TEST_F(CsvFixture, BadValuesNameFileLineAndColumn) {
@@ -148,12 +151,10 @@ TEST_F(CsvFixture, BadValuesNameFileLineAndColumn) {
               HasSubstr("events.csv:3: column 3 ('price'): expected a number, found 'abc'"));
   EXPECT_THAT(
       message(header + "u1,i1,1,a,,t\n"),
-      HasSubstr(
-          "events.csv:2: column 5 ('clicked'): missing value, expected an int32 integer (or give "
-          "\"fill\" in the schema file)"));
-  EXPECT_THAT(
-      message(header + "u1,i1,1,a,0.5,t\n"),
-      HasSubstr("events.csv:2: column 5 ('clicked'): expected an int32 integer, found '0.5'"));
+      HasSubstr("events.csv:2: column 5 ('clicked'): missing value, expected 0 or 1 (or give "
+                "\"fill\" in the schema file)"));
+  EXPECT_THAT(message(header + "u1,i1,1,a,0.5,t\n"),
+              HasSubstr("events.csv:2: column 5 ('clicked'): expected 0 or 1, found '0.5'"));
   EXPECT_THAT(message(header + "u1,i1,1,a,1\n"),
               HasSubstr("events.csv:2: expected 6 fields (as the header), found 5"));
   EXPECT_THAT(message(header + "u1,i1,1,a,1,t\nu2,i1,1,a,1,\"never closed\n"),
@@ -164,6 +165,113 @@ TEST_F(CsvFixture, BadValuesNameFileLineAndColumn) {
           "events.csv:2: expected the delimiter ',' or the end of the line after a closing quote, "
           "found 'x'"));
   EXPECT_THAT(message(header), HasSubstr("events.csv: no data rows"));
+}
+
+// Values that would reach training as NaN, infinities or out-of-domain
+// targets are refused, naming the file, line, column and value.
+TEST_F(CsvFixture, NonFiniteValuesAndOutOfDomainTargetsAreRefused) {
+  auto message = [&](const std::string& row, const json& j = json::parse(kEventsSchema)) {
+    testing::write_text(input, "user_id,item,price,tags,clicked,title\nu1,i1,1,a,1,t\n" + row);
+    return error_message<ValueError>(
+        [&] { ds::csv(input, ds::CsvSpec::from_json(j), tmp / "out"); });
+  };
+  const std::string finite = "expected a finite float32 number (at most 3.4e38 in magnitude)";
+  for (const char* value : {"nan", "NAN", "inf", "-inf", "+infinity", "1e39", "-1e39", "1e400"}) {
+    EXPECT_THAT(
+        message(fmt::format("u2,i1,{},a,0,t\n", value)),
+        HasSubstr(fmt::format("events.csv:3: column 3 ('price'): {}, found '{}'", finite, value)))
+        << value;
+  }
+  // The largest float32 and the smallest denormal still import.
+  testing::write_text(input,
+                      "user_id,item,price,tags,clicked,title\nu1,i1,3.4028234e38,a,1,t\n"
+                      "u2,i1,-1e-45,a,0,t\n");
+  const ds::CsvResult ok = ds::csv(input, ds::CsvSpec::load(schema), tmp / "ok");
+  EXPECT_EQ(ok.train.column("price").values.to_vector()[0], 3.4028234e38f);
+
+  // A binary target declares {0, 1}: a 2 was imported before.
+  for (const char* value : {"2", "-1", "7.0"}) {
+    EXPECT_THAT(message(fmt::format("u2,i1,1,a,{},t\n", value)),
+                HasSubstr(fmt::format("events.csv:3: column 5 ('clicked'): expected 0 or 1 (the "
+                                      "column is binary), found '{}'",
+                                      value)))
+        << value;
+  }
+  json as_float = json::parse(kEventsSchema);
+  as_float["columns"][4]["dtype"] = "float32";
+  EXPECT_THAT(message("u2,i1,1,a,0.5,t\n", as_float),
+              HasSubstr("events.csv:3: column 5 ('clicked'): expected 0 or 1 (the column is "
+                        "binary), found '0.5'"));
+  EXPECT_THAT(message("u2,i1,1,a,nan,t\n", as_float),
+              HasSubstr("column 5 ('clicked'): " + finite + ", found 'nan'"));
+  // A regression target is any finite number.
+  json regression = json::parse(kEventsSchema);
+  regression["columns"][4]["tags"] = {"target", "regression"};
+  EXPECT_THAT(message("u2,i1,1,a,inf,t\n", regression),
+              HasSubstr("events.csv:3: column 5 ('clicked'): " + finite + ", found 'inf'"));
+  // The value of "fill" is checked as a value of the file.
+  json fill_nan = json::parse(kEventsSchema);
+  fill_nan["columns"][2]["fill"] = "nan";
+  EXPECT_THAT(message("u2,i1,,a,0,t\n", fill_nan),
+              HasSubstr("events.csv:3: column 3 ('price'): " + finite + ", found 'nan'"));
+}
+
+TEST_F(CsvFixture, DuplicateHeaderNamesAreRefused) {
+  // Two columns named user_id: the first one was read without a word.
+  testing::write_text(input, "user_id,item,price,user_id,tags,clicked,title\nu1,i1,1,u9,a,1,t\n");
+  EXPECT_THAT(
+      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::load(schema), tmp / "out"); }),
+      HasSubstr("events.csv:1: column 4: header name 'user_id' appears twice (also "
+                "column 1), expected unique names"));
+  EXPECT_FALSE(fs::exists(tmp / "out" / "train"));
+  // Also a duplicate the schema does not read.
+  testing::write_text(input, "user_id,item,price,tags,clicked,title,x,x\nu1,i1,1,a,1,t,1,2\n");
+  EXPECT_THAT(
+      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::load(schema), tmp / "out"); }),
+      HasSubstr("events.csv:1: column 8: header name 'x' appears twice (also column 7)"));
+}
+
+TEST_F(CsvFixture, ByteOrderMarkAndCrlfReadAsThePlainFile) {
+  const ds::CsvResult plain = ds::csv(input, ds::CsvSpec::load(schema), tmp / "plain");
+  std::string crlf;
+  for (char c : std::string(kEvents)) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  testing::write_text(input, "\xEF\xBB\xBF" + crlf);
+  const ds::CsvResult bom = ds::csv(input, ds::CsvSpec::load(schema), tmp / "bom");
+  ASSERT_EQ(bom.train.num_rows(), plain.train.num_rows());
+  for (const auto& name : plain.train.schema().column_names()) {
+    const Tensor& a = plain.train.column(name).values;
+    const Tensor& b = bom.train.column(name).values;
+    ASSERT_EQ(a.shape(), b.shape()) << name;
+    if (name == "title") continue;  // the quoted two-line title keeps its own line break
+    EXPECT_EQ(std::memcmp(a.raw(), b.raw(), a.nbytes()), 0) << name;
+  }
+}
+
+TEST_F(CsvFixture, OverlongAndBinaryValuesAreExcerptedAndEscaped) {
+  const std::string header = "user_id,item,price,tags,clicked,title\n";
+  testing::write_text(input, header + "u1,i1," + std::string(10'000'000, '7') + "x,a,1,t\n");
+  const std::string huge =
+      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::load(schema), tmp / "out"); });
+  EXPECT_THAT(huge, HasSubstr("events.csv:2: column 3 ('price'): expected a number, found '777"));
+  EXPECT_THAT(huge, HasSubstr("... (10000001 bytes)"));
+  EXPECT_LT(huge.size(), 400u);
+  testing::write_text(input, header + "u1,i1,1\x01\xFF,a,1,t\n");
+  EXPECT_THAT(
+      error_message<ValueError>([&] { ds::csv(input, ds::CsvSpec::load(schema), tmp / "out"); }),
+      HasSubstr("column 3 ('price'): expected a number, found '1\\x01\\xFF'"));
+}
+
+TEST_F(CsvFixture, SpecialFilesAreRefusedWithoutBlocking) {
+  const fs::path pipe = tmp / "pipe.csv";
+  ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
+  EXPECT_THAT(
+      error_message<Error>([&] { ds::csv(pipe, ds::CsvSpec::load(schema), tmp / "out"); }),
+      HasSubstr("pipe.csv: not a regular file (a pipe or a device), expected a regular file"));
+  EXPECT_THAT(error_message<Error>([&] { ds::CsvSpec::load(pipe); }),
+              HasSubstr("pipe.csv: not a regular file"));
+  EXPECT_THAT(
+      error_message<Error>([&] { ds::csv(tmp.path(), ds::CsvSpec::load(schema), tmp / "o"); }),
+      HasSubstr(": a directory, expected a regular file"));
 }
 
 TEST_F(CsvFixture, TsvWithoutHeaderByFieldIndex) {
@@ -192,7 +300,7 @@ TEST(CsvSpec, SchemaFileErrorsAreNamed) {
           "s.json: columns[0] ('a'): unknown key 'colour', expected one of: name, source, tags"));
   EXPECT_THAT(
       message({{"columns", {{{"name", "a"}, {"tags", {"categorical"}}, {"dtype", "float32"}}}}}),
-      HasSubstr("columns[0] ('a').dtype: \"float32\", but categorical columns are int32 ids"));
+      HasSubstr("columns[0] ('a').dtype: 'float32', but categorical columns are int32 ids"));
   EXPECT_THAT(message({{"columns", {{{"name", "a"}, {"tags", {"user"}}}}}}),
               HasSubstr("name no kind, expected one of categorical, continuous or target"));
   EXPECT_THAT(
@@ -212,7 +320,7 @@ TEST(CsvSpec, SchemaFileErrorsAreNamed) {
       message(
           {{"columns",
             {{{"name", "a"}, {"tags", {"categorical"}}, {"categorify", {{"on_oov", "drop"}}}}}}}),
-      HasSubstr("on_oov: \"drop\", expected \"oov\" or \"raise\""));
+      HasSubstr("on_oov: 'drop', expected \"oov\" or \"raise\""));
   // Unknown tag names: the tag parser lists the known ones.
   EXPECT_THAT(message({{"columns", {{{"name", "a"}, {"tags", {"categorcal"}}}}}}),
               HasSubstr("categorcal"));

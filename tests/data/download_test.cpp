@@ -1,10 +1,15 @@
-// Downloading (file:// URLs only: the test machines have no network) and
-// unpacking zips (download.h).
+// Downloading (file:// URLs and a silent loopback server only: the test machines
+// have no network) and unpacking zips (download.h).
 #include "recblocks/data/download.h"
 
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 
 #include "movielens_testing.h"
@@ -71,6 +76,32 @@ TEST(Download, ProgressLineOnStderr) {
   EXPECT_THAT(err, HasSubstr("4.9 KiB"));
   EXPECT_THAT(err, HasSubstr("/s\n"));
   EXPECT_THAT(err, ::testing::Not(HasSubstr("\r")));
+}
+
+// A server that accepts the connection and never answers: without the
+// low-speed limit the download would wait forever.
+TEST(Download, StalledServerFailsWithinTheLowSpeedTime) {
+  const int server = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(server, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(server, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(server, 4), 0);  // the kernel completes the handshake; nobody reads
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(server, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  const std::string url = fmt::format("http://127.0.0.1:{}/ml-100k.zip", ntohs(address.sin_port));
+  TempDir tmp;
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THAT(
+      [&] {
+        download_file(url, tmp.path() / "got.zip",
+                      {.progress = false, .low_speed_bytes_per_s = 1, .low_speed_time_s = 1});
+      },
+      ::testing::ThrowsMessage<Error>(HasSubstr("download " + url + ":")));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  EXPECT_FALSE(std::filesystem::exists(tmp.path() / "got.zip.part"));
+  ::close(server);
 }
 
 TEST(Unzip, ExtractsWantedFilesFlat) {

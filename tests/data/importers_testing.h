@@ -1,5 +1,5 @@
-// Helpers of the importer tests (criteo, csv, synthetic): the shared data
-// directory, a temporary directory removed at the end, small file I/O and
+// Helpers of the importer tests (criteo, csv, synthetic): the real test
+// data (testing/test_data.h), a temporary directory removed at the end, small file I/O and
 // error-message checks.
 #pragma once
 
@@ -16,16 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "testing/test_data.h"
+
 namespace recblocks::testing {
 
 namespace fs = std::filesystem;
-
-// $RECBLOCKS_SHARED_DATA, else <source dir>/../shared/data.
-inline fs::path shared_data() {
-  if (const char* env = std::getenv("RECBLOCKS_SHARED_DATA"); env != nullptr && env[0] != 0)
-    return env;
-  return fs::path(RECBLOCKS_SOURCE_DIR) / ".." / "shared" / "data";
-}
 
 // A fresh directory under the system's temporary directory, removed with
 // everything in it when the object goes.

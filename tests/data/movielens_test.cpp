@@ -21,7 +21,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing_ml::make_zip;
 using testing_ml::read_text;
-using testing_ml::shared_data;
 using testing_ml::TempDir;
 using testing_ml::write_text;
 
@@ -53,21 +52,31 @@ const std::vector<std::string> kColumns100k = {"userId",
                                                "timestamp"};
 
 // ml-100k is imported once for the suite.
+// Without the real files every test of the suite skips (GoogleTest 1.12
+// does not skip a suite from SetUpTestSuite).
 class MovieLens100k : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new fs::path(fs::temp_directory_path() / fmt::format("rb_ml100k_{}", ::getpid()));
     fs::remove_all(*dir_);
-    auto [train, valid] =
-        movielens("ml-100k", *dir_, {.source = shared_data() / "ml-100k", .download = false});
+    const auto raw = testing_data::find("ml-100k", "u.data");
+    if (!raw) return;
+    raw_ = new fs::path(*raw);
+    auto [train, valid] = movielens("ml-100k", *dir_, {.source = *raw_, .download = false});
     train_ = new Dataset(std::move(train));
     valid_ = new Dataset(std::move(valid));
   }
   static void TearDownTestSuite() {
     delete train_;
     delete valid_;
+    delete raw_;
+    train_ = valid_ = nullptr;
+    raw_ = nullptr;
     fs::remove_all(*dir_);
     delete dir_;
+  }
+  void SetUp() override {
+    if (raw_ == nullptr) GTEST_SKIP() << testing_data::why_missing("ml-100k", "u.data");
   }
   static fs::path out() { return *dir_ / "ml-100k"; }
   static etl::Categorify vocab(const std::string& column) {
@@ -75,10 +84,12 @@ class MovieLens100k : public ::testing::Test {
   }
 
   static fs::path* dir_;
+  static fs::path* raw_;  // the real files
   static Dataset* train_;
   static Dataset* valid_;
 };
 fs::path* MovieLens100k::dir_ = nullptr;
+fs::path* MovieLens100k::raw_ = nullptr;
 Dataset* MovieLens100k::train_ = nullptr;
 Dataset* MovieLens100k::valid_ = nullptr;
 
@@ -182,12 +193,12 @@ TEST_F(MovieLens100k, JoinAndTargetEncodingMatchNumpy) {
   const std::string cmd =
       fmt::format("{} '{}' '{}' '{}'", testing_ml::python(),
                   (testing_ml::source_dir() / "tests" / "data" / "movielens_reference.py").string(),
-                  out().string(), (shared_data() / "ml-100k").string());
+                  out().string(), raw_->string());
   EXPECT_EQ(testing_ml::run_command(cmd), 0) << cmd;
 }
 
 TEST_F(MovieLens100k, SavedEtlAppliedToRawRowsGivesTheSavedRows) {
-  const etl::RawTable raw = read_movielens("ml-100k", shared_data() / "ml-100k");
+  const etl::RawTable raw = read_movielens("ml-100k", *raw_);
   const auto [train_rows, valid_rows] = split_rows(etl::num_rows(raw), 42, 0.2);
   const etl::Workflow etl_state = etl::Workflow::load(out() / "etl");
   const Dataset valid = etl_state.transform(etl::take(raw, valid_rows));
@@ -263,7 +274,8 @@ TEST(MovieLens, LeaveLastOutPutsEachUsersLatestRatingInValid) {
 }
 
 TEST(MovieLens, LeaveLastOutAndTimeSplitsOfTheRealMl100k) {
-  const etl::RawTable raw = read_movielens("ml-100k", shared_data() / "ml-100k");
+  RB_REQUIRE_TEST_DATA(ml100k, "ml-100k", "u.data");
+  const etl::RawTable raw = read_movielens("ml-100k", ml100k);
   const std::vector<std::int64_t>& users = raw.at("userId").ints;
   const std::vector<std::int64_t>& times = raw.at("timestamp").ints;
   ASSERT_EQ(times.size(), 100000u);
@@ -289,10 +301,9 @@ TEST(MovieLens, LeaveLastOutAndTimeSplitsOfTheRealMl100k) {
   EXPECT_LE(last_early, first_late);
   // Through the importer: the split is recorded and a different one re-imports.
   TempDir tmp;
-  auto [lt, lv] = movielens("ml-100k", tmp.path(),
-                            {.source = shared_data() / "ml-100k",
-                             .download = false,
-                             .split = MovieLensSplit::kLeaveLastOut});
+  auto [lt, lv] =
+      movielens("ml-100k", tmp.path(),
+                {.source = ml100k, .download = false, .split = MovieLensSplit::kLeaveLastOut});
   EXPECT_EQ(lv.num_rows(), 943);
   EXPECT_EQ(lt.num_rows(), 100000 - 943);
   EXPECT_THAT(read_text(tmp.path() / "ml-100k" / "import.json"),
@@ -300,10 +311,13 @@ TEST(MovieLens, LeaveLastOutAndTimeSplitsOfTheRealMl100k) {
 }
 
 TEST(MovieLens, ZipSourceAndOverwrite) {
+  RB_REQUIRE_TEST_DATA(raw, "ml-100k", "u.data");
   TempDir tmp;
-  const fs::path raw = shared_data() / "ml-100k";
   const fs::path zip = tmp.path() / "ml-100k.zip";
-  make_zip(zip, {raw / "u.data", raw / "u.user", raw / "u.item", raw / "u.genre", raw / "README"},
+  // A README as in GroupLens' zip (the download cache keeps only what is read).
+  write_text(tmp.path() / "README", "the README of ml-100k");
+  make_zip(zip,
+           {raw / "u.data", raw / "u.user", raw / "u.item", raw / "u.genre", tmp.path() / "README"},
            "ml-100k");
   auto [train, valid] =
       movielens("ml-100k", tmp.path() / "data", {.source = zip, .download = false});
@@ -317,8 +331,8 @@ TEST(MovieLens, ZipSourceAndOverwrite) {
 }
 
 TEST(MovieLens, DownloadsFromAFileUrlAndExplainsWhenOffline) {
+  RB_REQUIRE_TEST_DATA(raw, "ml-100k", "u.data");
   TempDir tmp;
-  const fs::path raw = shared_data() / "ml-100k";
   fs::create_directories(tmp.path() / "mirror");
   make_zip(tmp.path() / "mirror" / "ml-100k.zip",
            {raw / "u.data", raw / "u.user", raw / "u.item", raw / "u.genre"}, "ml-100k");
@@ -349,8 +363,8 @@ TEST(MovieLens, DownloadsFromAFileUrlAndExplainsWhenOffline) {
 // --- ml-1m: the real users.dat and movies.dat, a ratings.dat written here --
 
 TEST(MovieLens1m, RealUsersAndMoviesWithWrittenRatings) {
+  RB_REQUIRE_TEST_DATA(real, "ml-1m-partial", "movies.dat");
   TempDir tmp;
-  const fs::path real = shared_data() / "ml-1m-partial";
   const fs::path raw = tmp.path() / "ml-1m";
   fs::create_directories(raw);
   fs::copy_file(real / "users.dat", raw / "users.dat");
@@ -518,6 +532,42 @@ std::vector<BadCase> bad_cases() {
         {"ratings.csv", "user,movie,rating,timestamp\n1,1,4.0,1\n"}},
        "{dir}/ratings.csv:1: expected the header 'userId,movieId,rating,timestamp', got "
        "'user,movie,rating,timestamp'"},
+      // Ratings outside MovieLens' stars, not finite, ids out of range.
+      {"ml-1m",
+       {{"users.dat", kUsers1m}, {"movies.dat", kMovies1m}, {"ratings.dat", "1::1::7::1\n"}},
+       "{dir}/ratings.dat:1:7: rating: expected a number of stars in [0.5, 5], got '7'"},
+      {"ml-1m",
+       {{"users.dat", kUsers1m}, {"movies.dat", kMovies1m}, {"ratings.dat", "1::1::0::1\n"}},
+       "{dir}/ratings.dat:1:7: rating: expected a number of stars in [0.5, 5], got '0'"},
+      {"ml-1m",
+       {{"users.dat", kUsers1m}, {"movies.dat", kMovies1m}, {"ratings.dat", "1::1::nan::1\n"}},
+       "{dir}/ratings.dat:1:7: rating: expected a finite number, got 'nan'"},
+      {"ml-1m",
+       {{"users.dat", kUsers1m},
+        {"movies.dat", kMovies1m},
+        {"ratings.dat", "1::99999999999999999999::5::1\n"}},
+       "{dir}/ratings.dat:1:4: movieId: expected a 64-bit integer, got '99999999999999999999' "
+       "(out of range)"},
+      // Empty files: no ratings, no movies, no users, no header.
+      {"ml-1m",
+       {{"users.dat", kUsers1m}, {"movies.dat", kMovies1m}, {"ratings.dat", "\n"}},
+       "{dir}/ratings.dat: no ratings, expected lines 'UserID::MovieID::Rating::Timestamp'"},
+      {"ml-1m",
+       {{"users.dat", kUsers1m}, {"movies.dat", ""}, {"ratings.dat", "1::1::5::1\n"}},
+       "{dir}/movies.dat: no movies, expected lines 'MovieID::Title::Genres'"},
+      {"ml-1m",
+       {{"users.dat", ""}, {"movies.dat", kMovies1m}, {"ratings.dat", "1::1::5::1\n"}},
+       "{dir}/users.dat: no users, expected lines 'UserID::Gender::Age::Occupation::Zip-code'"},
+      {"ml-25m",
+       {{"movies.csv", "movieId,title,genres\n1,A (1995),Drama\n"}, {"ratings.csv", ""}},
+       "{dir}/ratings.csv: empty file, expected the header 'userId,movieId,rating,timestamp'"},
+      // A 1 MB field: an excerpt of 200 characters and the size.
+      {"ml-1m",
+       {{"users.dat", kUsers1m},
+        {"movies.dat", kMovies1m},
+        {"ratings.dat", "1::" + std::string(1'000'000, '1') + "x::5::1\n"}},
+       "{dir}/ratings.dat:1:4: movieId: expected an integer, got '" + std::string(200, '1') +
+           "'... (1000001 bytes)"},
   };
 }
 
@@ -538,6 +588,25 @@ TEST(MovieLensErrors, MalformedLinesNameFileLineAndExpectation) {
         ::testing::ThrowsMessage<Error>(HasSubstr(expected)))
         << c.variant;
   }
+}
+
+TEST(MovieLensErrors, ByteOrderMarkAndCrlfReadAsThePlainFiles) {
+  TempDir tmp;
+  const std::string movies = "movieId,title,genres\n1,A (1995),Drama\n2,B (1996),Comedy\n";
+  const std::string ratings =
+      "userId,movieId,rating,timestamp\n1,1,4.0,10\n1,2,1.5,11\n2,1,3.0,12\n2,2,5.0,13\n"
+      "3,1,2.0,14\n";
+  write_text(tmp.path() / "plain" / "movies.csv", movies);
+  write_text(tmp.path() / "plain" / "ratings.csv", ratings);
+  std::string crlf;
+  for (char c : ratings) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  write_text(tmp.path() / "bom" / "movies.csv", "\xEF\xBB\xBF" + movies);
+  write_text(tmp.path() / "bom" / "ratings.csv", "\xEF\xBB\xBF" + crlf);
+  const etl::RawTable plain = read_movielens("ml-25m", tmp.path() / "plain");
+  const etl::RawTable bom = read_movielens("ml-25m", tmp.path() / "bom");
+  EXPECT_EQ(plain.at("rating").floats, bom.at("rating").floats);
+  EXPECT_EQ(plain.at("timestamp").ints, bom.at("timestamp").ints);
+  EXPECT_EQ(bom.at("userId").ints, (std::vector<std::int64_t>{1, 1, 2, 2, 3}));
 }
 
 TEST(MovieLensErrors, MissingFilesAndBadArguments) {

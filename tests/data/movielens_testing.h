@@ -1,5 +1,5 @@
 // Helpers shared by the MovieLens, ETL and download tests: a fresh
-// temporary directory per test, the shared data folder, zips built with
+// temporary directory per test, the real test data (testing/test_data.h), zips built with
 // Python's zipfile, running a Python reference script.
 #pragma once
 
@@ -14,18 +14,11 @@
 #include <vector>
 
 #include "recblocks/core/error.h"
+#include "testing/test_data.h"
 
 namespace recblocks::testing_ml {
 
 namespace fs = std::filesystem;
-
-// $RECBLOCKS_SHARED_DATA, else <source dir>/../shared/data.
-inline fs::path shared_data() {
-  if (const char* env = std::getenv("RECBLOCKS_SHARED_DATA"); env != nullptr && env[0] != 0) {
-    return env;
-  }
-  return fs::path(RECBLOCKS_SOURCE_DIR) / ".." / "shared" / "data";
-}
 
 inline fs::path source_dir() { return RECBLOCKS_SOURCE_DIR; }
 

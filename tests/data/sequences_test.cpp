@@ -138,9 +138,10 @@ TEST(GroupByUser, SequencesSortedByTimeRaggedAndPadded) {
 }
 
 TEST(MovieLensSequences, TimestampAndHistoryColumnsOnLeaveLastOut) {
+  RB_REQUIRE_TEST_DATA(ml100k, "ml-100k", "u.data");
   testing_ml::TempDir dir;
   const auto [train, valid] = datasets::movielens("ml-100k", dir.path(),
-                                                  {.source = testing_ml::shared_data() / "ml-100k",
+                                                  {.source = ml100k,
                                                    .download = false,
                                                    .progress = false,
                                                    .split = datasets::MovieLensSplit::kLeaveLastOut,

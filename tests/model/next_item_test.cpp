@@ -376,10 +376,11 @@ TEST(NextItem, Errors) {
 // the settings of bench/retrieval (cosine scores at temperature 0.1, 10
 // epochs: about 2x popularity there).
 TEST(NextItemMovieLens, YoutubeDNNBeatsPopularityOnLeaveLastOut) {
+  RB_REQUIRE_TEST_DATA(ml100k, "ml-100k", "u.data");
   const OneThread one_thread;
   testing_ml::TempDir dir;
   const auto [train, valid] = datasets::movielens("ml-100k", dir.path(),
-                                                  {.source = testing_ml::shared_data() / "ml-100k",
+                                                  {.source = ml100k,
                                                    .download = false,
                                                    .progress = false,
                                                    .split = datasets::MovieLensSplit::kLeaveLastOut,

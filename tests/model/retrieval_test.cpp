@@ -741,11 +741,12 @@ TEST(Retrieval, Errors) {
 // the popularity baseline on recall@10 and ndcg@10 over the full catalogue
 // with the user's training items excluded.
 TEST(RetrievalMovieLens, BeatsPopularityOnLeaveLastOut) {
+  RB_REQUIRE_TEST_DATA(ml100k, "ml-100k", "u.data");
   const OneThread one_thread;
   testing_ml::TempDir dir;
   const auto [train, valid] =
       datasets::movielens("ml-100k", dir.path(),
-                          {.source = testing_ml::shared_data() / "ml-100k",
+                          {.source = ml100k,
                            .download = false,
                            .progress = false,
                            .split = datasets::MovieLensSplit::kLeaveLastOut});

@@ -18,7 +18,13 @@ struct DownloadOptions {
   // terminal one line rewritten in place; otherwise a plain line every few
   // seconds and one at the end.
   bool progress = true;
+  // Name resolution and connection, in seconds: without a network the
+  // download fails after at most this long instead of waiting.
   long connect_timeout_s = 30;
+  // A transfer slower than low_speed_bytes_per_s for low_speed_time_s
+  // seconds is abandoned (a stalled connection never ends by itself).
+  long low_speed_bytes_per_s = 1024;
+  long low_speed_time_s = 60;
 };
 
 // Downloads `url` to `path` (written to "<path>.part", renamed when
