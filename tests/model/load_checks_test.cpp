@@ -47,23 +47,23 @@ std::string error_of(F&& f) {
   return "no error";
 }
 
-// Applies `edit` to the first block of type `type` in model.json's architecture.
-void edit_block(const fs::path& model_json, const std::string& type,
-                const std::function<void(json&)>& edit) {
+// Applies `edit` to the config of every block of type `type` in
+// model.json's architecture.
+void edit_blocks(const fs::path& model_json, const std::string& type,
+                 const std::function<void(json&)>& edit) {
   json j = io::read_json_file(model_json);
-  bool done = false;
+  int found = 0;
   const std::function<void(json&)> visit = [&](json& b) {
-    if (done || !b.is_object()) return;
+    if (!b.is_object()) return;
     if (b.value("type", "") == type) {
       edit(b["config"]);
-      done = true;
-      return;
+      ++found;
     }
     if (b.contains("children"))
       for (json& c : b["children"]) visit(c["block"]);
   };
   visit(j["architecture"]);
-  ASSERT_TRUE(done) << "no " << type << " in " << model_json;
+  ASSERT_GT(found, 0) << "no " << type << " in " << model_json;
   std::ofstream(model_json) << j.dump(2);
 }
 
@@ -120,7 +120,7 @@ class ModelLoadChecks : public ::testing::Test {
 };
 
 TEST_F(ModelLoadChecks, AHugeLayerIsReportedFromTheHeaderBeforeAllocating) {
-  edit_block(model_dir() / "model.json", "MLPBlock", [](json& config) {
+  edit_blocks(model_dir() / "model.json", "MLPBlock", [](json& config) {
     if (config["dimensions"] == json{16, 8}) config["dimensions"] = {16, 1000000000};
   });
   // Allocating the layer (8 GB) would hit this limit: the header check
@@ -130,12 +130,6 @@ TEST_F(ModelLoadChecks, AHugeLayerIsReportedFromTheHeaderBeforeAllocating) {
   EXPECT_THAT(what, AllOf(HasSubstr("weights.safetensors"), HasSubstr("[16, 8]"),
                           HasSubstr("[16, 1000000000]"), HasSubstr("model.json"),
                           Not(HasSubstr("memory limit"))));
-}
-
-TEST_F(ModelLoadChecks, AModelBeyondTheMemoryLimitNamesModelJson) {
-  SpareMemory spare(std::size_t{1} << 10);
-  const std::string what = error_of([&] { (void)Model::load(model_dir()); });
-  EXPECT_THAT(what, AllOf(HasSubstr("model.json"), HasSubstr("memory limit")));
 }
 
 TEST_F(ModelLoadChecks, MissingAndExtraTensorsAreNamed) {
@@ -204,7 +198,9 @@ TEST_F(ModelLoadChecks, NonFiniteFeaturesAreRefusedAtEvaluateAndPredictUnlessAll
   const Tensor expected = model_.predict(data_).at(kTask);
   ASSERT_EQ(p.shape(), expected.shape());
   for (std::int64_t i = 0; i < p.numel(); ++i) {
-    if (i != 17) EXPECT_EQ(p.data<float>()[i], expected.data<float>()[i]) << i;
+    if (i != 17) {
+      EXPECT_EQ(p.data<float>()[i], expected.data<float>()[i]) << i;
+    }
   }
   EXPECT_NO_THROW((void)model_.evaluate(bad, {.progress = false, .allow_non_finite = true}));
   // The batch form too.
