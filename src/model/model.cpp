@@ -241,7 +241,7 @@ void check_parameter_memory(const std::vector<std::pair<std::string, ParameterPt
   }
   if (largest == nullptr) return;
   check_allocation(
-      total, fmt::format("the model's {} parameter tensors (the largest: '{}' {} of {})", count,
+      total, fmt::format("the model ({} parameter tensors; the largest: '{}' {} of {})", count,
                          largest->first, largest->second->value().shape(),
                          format_bytes(largest->second->value().nbytes())));
 }

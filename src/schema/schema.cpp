@@ -237,7 +237,7 @@ ColumnSchema ColumnSchema::with_domain(Domain domain) const {
   // dtype: a larger max is a size no table can have.
   const std::int64_t dtype_max = dtype_ == DType::kInt32 ? INT32_MAX : INT64_MAX - 1;
   RB_CHECK(domain.max <= dtype_max, ValueError,
-           "column '{}': domain max {} is too large, expected at most {} for a {} column (ids are "
+           "column '{}': domain max {} is too large, expected at most {} for an {} column (ids are "
            "0..max, the cardinality max + 1)",
            name_, domain.max, dtype_max, dtype_name(dtype_));
   RB_CHECK(is_integer(dtype_), ValueError,
