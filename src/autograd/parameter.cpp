@@ -8,6 +8,13 @@ Parameter::Parameter(std::string name, Tensor value, bool trainable)
   sparse_.reserve(4);
 }
 
+void Parameter::allocate(Tensor value) {
+  RB_CHECK(value.shape() == value_.shape() && value.dtype() == value_.dtype(), ShapeError,
+           "parameter '{}': allocated as {} {}, declared as {} {}", name_,
+           dtype_name(value.dtype()), value.shape(), dtype_name(value_.dtype()), value_.shape());
+  value_ = std::move(value);
+}
+
 void Parameter::zero_grad() {
   dense_written_ = false;
   sparse_.clear();

@@ -187,6 +187,48 @@ ParameterPtr BlockContext::shared_table(const std::string& domain,
   return table;
 }
 
+ParameterPtr BlockContext::parameter(std::string name, const Shape& shape, const Initializer& init,
+                                     bool trainable) {
+  Pending pending{nullptr, init, next_stream(), 0.0f};
+  if (!defer_) {
+    return std::make_shared<Parameter>(std::move(name), init.make(shape, pending.stream),
+                                       trainable);
+  }
+  pending.parameter =
+      std::make_shared<Parameter>(std::move(name), Tensor::shape_only(shape), trainable);
+  pending_.push_back(pending);
+  return pending.parameter;
+}
+
+ParameterPtr BlockContext::constant_parameter(std::string name, const Shape& shape, float value,
+                                              bool trainable) {
+  if (!defer_) {
+    return std::make_shared<Parameter>(std::move(name), Tensor::full(shape, value), trainable);
+  }
+  pending_.push_back(
+      {std::make_shared<Parameter>(std::move(name), Tensor::shape_only(shape), trainable),
+       std::nullopt, 0, value});
+  return pending_.back().parameter;
+}
+
+std::vector<ParameterPtr> BlockContext::deferred_parameters() const {
+  std::vector<ParameterPtr> out;
+  out.reserve(pending_.size());
+  for (const Pending& p : pending_) out.push_back(p.parameter);
+  return out;
+}
+
+void BlockContext::fill(const Pending& pending) const {
+  const Shape& shape = pending.parameter->value().shape();
+  pending.parameter->allocate(pending.init ? pending.init->make(shape, pending.stream)
+                                           : Tensor::full(shape, pending.value));
+}
+
+void BlockContext::allocate_parameters() {
+  for (const Pending& p : pending_) fill(p);
+  pending_.clear();
+}
+
 Var RunContext::param(const ParameterPtr& p) {
   auto it = params_.find(p.get());
   if (it != params_.end()) return it->second;

@@ -156,10 +156,8 @@ class HashedCrossImpl final : public BlockBase {
       }
       const std::string domain = options_.table_prefix + cross.name;
       const Shape shape{static_cast<std::int64_t>(cross.rule.bins), options_.dim};
-      cross.table = context.shared_table(domain, [&] {
-        return std::make_shared<Parameter>(domain,
-                                           options_.initializer.make(shape, context.next_stream()));
-      });
+      cross.table = context.shared_table(
+          domain, [&] { return context.parameter(domain, shape, options_.initializer); });
       RB_CHECK(cross.table->value().shape() == shape, ShapeError,
                "HashedCrossFeatures: the model already has a table '{}' of shape {}, the cross "
                "needs {}",

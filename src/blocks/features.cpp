@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -11,6 +12,7 @@
 #include "blocks/registry.h"
 #include "recblocks/autograd/ops.h"
 #include "recblocks/blocks/config.h"
+#include "recblocks/core/checked.h"
 #include "recblocks/core/error.h"
 
 namespace recblocks {
@@ -321,6 +323,13 @@ class EmbeddingImpl final : public BlockBase {
     const std::int64_t dim = resolve_dim(c, options_);
     RB_CHECK(dim > 0, ValueError, "{}: column '{}' has embedding dim {}, expected > 0", type(),
              c.name(), dim);
+    // The table's size from the schema's domain and the dim, which may come
+    // from a file or a flag: refused here, naming them, if it cannot exist.
+    const std::optional<std::int64_t> values = checked_numel(std::array{cardinality, dim});
+    RB_CHECK(values.has_value() && *values <= Shape::kMaxElements, ValueError,
+             "{}: column '{}' needs an embedding table of [{}, {}] (domain max {} + 1 rows, dim "
+             "{}): too large, more values than a tensor may hold (2^60)",
+             type(), c.name(), cardinality, dim, c.domain()->max, dim);
     auto it = std::find_if(tables_.begin(), tables_.end(),
                            [&](const TableSpec& t) { return t.domain == domain; });
     if (it == tables_.end()) {
@@ -357,8 +366,7 @@ class EmbeddingImpl final : public BlockBase {
   // earlier block of the model made the table of this domain already.
   ParameterPtr shared_table(const TableSpec& t, BlockContext& context) const {
     ParameterPtr p = context.shared_table(t.domain, [&] {
-      return std::make_shared<Parameter>(
-          t.domain, t.initializer.make(Shape{t.cardinality, t.dim}, context.next_stream()));
+      return context.parameter(t.domain, Shape{t.cardinality, t.dim}, t.initializer);
     });
     RB_CHECK(
         p->value().shape() == (Shape{t.cardinality, t.dim}), ShapeError,

@@ -190,17 +190,14 @@ class CrossImpl final : public BlockBase {
       const std::string prefix = fmt::format("cross_{}/", l);
       CrossLayer layer;
       // Merlin builds dense (and its bias) before dense_u.
-      layer.kernel = std::make_shared<Parameter>(
-          prefix + "kernel",
-          options_.kernel_initializer.make(Shape{r > 0 ? r : d, d}, context.next_stream()));
+      layer.kernel = context.parameter(prefix + "kernel", Shape{r > 0 ? r : d, d},
+                                       options_.kernel_initializer);
       if (options_.use_bias) {
-        layer.bias = std::make_shared<Parameter>(
-            prefix + "bias", options_.bias_initializer.make(Shape{d}, context.next_stream()));
+        layer.bias = context.parameter(prefix + "bias", Shape{d}, options_.bias_initializer);
       }
       if (r > 0) {
-        layer.kernel_u = std::make_shared<Parameter>(
-            prefix + "kernel_u",
-            options_.kernel_initializer.make(Shape{d, r}, context.next_stream()));
+        layer.kernel_u =
+            context.parameter(prefix + "kernel_u", Shape{d, r}, options_.kernel_initializer);
       }
       layers_.push_back(std::move(layer));
     }

@@ -102,22 +102,20 @@ class MLPImpl final : public BlockBase {
       const std::int64_t units = dims_[i];
       Layer layer;
       const std::string dense = fmt::format("dense_{}/", i);
-      layer.kernel = std::make_shared<Parameter>(
-          dense + "kernel",
-          options_.kernel_initializer.make(Shape{fan_in, units}, context.next_stream()));
+      layer.kernel =
+          context.parameter(dense + "kernel", Shape{fan_in, units}, options_.kernel_initializer);
       if (options_.use_bias) {
-        layer.bias = std::make_shared<Parameter>(
-            dense + "bias", options_.bias_initializer.make(Shape{units}, context.next_stream()));
+        layer.bias = context.parameter(dense + "bias", Shape{units}, options_.bias_initializer);
       }
       if (!options_.normalization.empty()) {
         const std::string norm = fmt::format("{}_{}/", options_.normalization, i);
-        layer.gamma = std::make_shared<Parameter>(norm + "gamma", Tensor::full(Shape{units}, 1.0f));
-        layer.beta = std::make_shared<Parameter>(norm + "beta", Tensor::zeros(Shape{units}));
+        layer.gamma = context.constant_parameter(norm + "gamma", Shape{units}, 1.0f);
+        layer.beta = context.constant_parameter(norm + "beta", Shape{units}, 0.0f);
         if (options_.normalization == "batch_norm") {
           layer.moving_mean =
-              std::make_shared<Parameter>(norm + "moving_mean", Tensor::zeros(Shape{units}), false);
-          layer.moving_variance = std::make_shared<Parameter>(
-              norm + "moving_variance", Tensor::full(Shape{units}, 1.0f), false);
+              context.constant_parameter(norm + "moving_mean", Shape{units}, 0.0f, false);
+          layer.moving_variance =
+              context.constant_parameter(norm + "moving_variance", Shape{units}, 1.0f, false);
         }
       }
       layers_.push_back(std::move(layer));

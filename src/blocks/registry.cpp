@@ -5,6 +5,8 @@
 
 #include <map>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "recblocks/blocks/block.h"
 #include "recblocks/blocks/config.h"
@@ -133,8 +135,23 @@ Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) 
            "block JSON: missing string 'type' in {}", json.dump().substr(0, 200));
   const std::string type = json["type"].get<std::string>();
   auto it = factories().find(type);
-  RB_CHECK(it != factories().end(), ValueError, "unknown block type '{}'; registered: {}", type,
-           fmt::join(registered_block_types(), ", "));
+  if (it == factories().end()) {
+    // The registered names, as many as fit in a readable line.
+    std::string names;
+    const std::vector<std::string> all = registered_block_types();
+    std::size_t shown = 0;
+    for (; shown < all.size() && names.size() < 160; ++shown)
+      names += (shown ? ", " : "") + all[shown];
+    if (shown < all.size())
+      names += fmt::format(", ... and {} more (`recblocks blocks` lists them)", all.size() - shown);
+    // The name as given, cut and without control characters (it is user text).
+    std::string name = type.substr(0, 80);
+    for (char& c : name) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+    }
+    throw ValueError(fmt::format("unknown block type '{}'{}; registered: {}", name,
+                                 type.size() > 80 ? "..." : "", names));
+  }
   std::vector<std::pair<std::string, Block>> children;
   const nlohmann::json kids = json.value("children", nlohmann::json::array());
   RB_CHECK(kids.is_array(), ValueError, "{}: 'children' must be an array", type);

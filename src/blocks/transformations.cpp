@@ -169,14 +169,14 @@ struct Affine {
   ParameterPtr gamma, beta;
   Tensor fixed_gamma, fixed_beta;
 
-  void make(std::int64_t c, bool scale, bool center) {
+  void make(BlockContext& context, std::int64_t c, bool scale, bool center) {
     if (scale) {
-      gamma = std::make_shared<Parameter>("gamma", Tensor::full({c}, 1.0f));
+      gamma = context.constant_parameter("gamma", Shape{c}, 1.0f);
     } else {
       fixed_gamma = Tensor::full({c}, 1.0f);
     }
     if (center) {
-      beta = std::make_shared<Parameter>("beta", Tensor::zeros({c}));
+      beta = context.constant_parameter("beta", Shape{c}, 0.0f);
     } else {
       fixed_beta = Tensor::zeros({c});
     }
@@ -205,13 +205,12 @@ class BatchNormImpl final : public BlockBase {
   }
   std::string_view type() const override { return "BatchNorm"; }
   json config() const override { return options::to_json(options_); }
-  FlowSpec build(const FlowSpec& input, BlockContext&) override {
+  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
     const std::int64_t c = channels(input, type(), 2);
-    affine_.make(c, options_.scale, options_.center);
-    moving_mean_ =
-        std::make_shared<Parameter>("moving_mean", Tensor::zeros({c}), /*trainable=*/false);
-    moving_variance_ = std::make_shared<Parameter>("moving_variance", Tensor::full({c}, 1.0f),
-                                                   /*trainable=*/false);
+    affine_.make(context, c, options_.scale, options_.center);
+    moving_mean_ = context.constant_parameter("moving_mean", Shape{c}, 0.0f, /*trainable=*/false);
+    moving_variance_ =
+        context.constant_parameter("moving_variance", Shape{c}, 1.0f, /*trainable=*/false);
     return FlowSpec::tensor(input.as_tensor(type()));
   }
   Flow forward(const Flow& input, RunContext& run) const override {
@@ -248,8 +247,9 @@ class LayerNormImpl final : public BlockBase {
   std::string_view type() const override { return "LayerNorm"; }
   bool row_independent() const override { return true; }
   json config() const override { return options::to_json(options_); }
-  FlowSpec build(const FlowSpec& input, BlockContext&) override {
-    affine_.make(channels(input, type(), Shape::kMaxRank - 1), options_.scale, options_.center);
+  FlowSpec build(const FlowSpec& input, BlockContext& context) override {
+    affine_.make(context, channels(input, type(), Shape::kMaxRank - 1), options_.scale,
+                 options_.center);
     return FlowSpec::tensor(input.as_tensor(type()));
   }
   Flow forward(const Flow& input, RunContext& run) const override {

@@ -3,7 +3,8 @@
 //   recblocks train --data DIR [--model custom-dlrm|dlrm|FILE.json] [--epochs N]
 //                   [--batch-size N] [--optimizer adam] [--learning-rate X] [--out DIR] ...
 //   recblocks evaluate --model DIR --data DATASET_DIR [--batch-size N] [--json]
-//   recblocks predict --model DIR --data DATASET_DIR --out DIR [--batch-size N]
+//   [--allow-non-finite] recblocks predict --model DIR --data DATASET_DIR --out DIR [--batch-size
+//   N] [--allow-non-finite]
 //
 // --data of train is a folder with train/ and valid/ dataset directories
 // (what `recblocks data movielens` writes, with etl/ beside them, which the
@@ -196,6 +197,7 @@ struct EvaluateArgs {
   std::int64_t batch_size = 1024;
   bool json = false;
   bool no_progress = false;
+  bool allow_non_finite = false;
 };
 
 // The data's columns that the model knows (a dataset may carry more).
@@ -208,7 +210,9 @@ Dataset model_columns(const Model& model, const Dataset& data) {
 void run_evaluate(const EvaluateArgs& args) {
   Model model = Model::load(args.model);
   const Dataset data = model_columns(model, Dataset::load(args.data));
-  Logs logs = model.evaluate(data, {.batch_size = args.batch_size, .progress = !args.no_progress});
+  Logs logs = model.evaluate(data, {.batch_size = args.batch_size,
+                                    .progress = !args.no_progress,
+                                    .allow_non_finite = args.allow_non_finite});
   if (!args.items.empty()) {
     RB_CHECK(is_retrieval(model), ValueError,
              "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
@@ -240,6 +244,7 @@ struct PredictArgs {
   std::string model, data, out;
   std::int64_t batch_size = 1024;
   bool overwrite = false;
+  bool allow_non_finite = false;
 };
 
 void run_predict(const PredictArgs& args) {
@@ -249,7 +254,8 @@ void run_predict(const PredictArgs& args) {
   const Dataset all = Dataset::load(args.data);
   // Targets are not needed to predict: keep the feature columns the model
   // reads, plus everything else of the data for the output.
-  model.predict_to(all, args.out, args.batch_size);
+  model.predict_to(all, args.out,
+                   {.batch_size = args.batch_size, .allow_non_finite = args.allow_non_finite});
   fmt::print("wrote {} rows with predictions of {} to {}\n", all.num_rows(),
              fmt::join(
                  [&] {
@@ -397,6 +403,8 @@ void register_model_commands(CLI::App& app) {
       ->check(integer_in(1, kMaxBatchSize, "rows per batch"));
   evaluate->add_flag("--json", e->json, "Print one JSON object");
   evaluate->add_flag("--no-progress", e->no_progress, "No progress bar");
+  evaluate->add_flag("--allow-non-finite", e->allow_non_finite,
+                     "Score rows whose features are NaN or infinite (refused by default)");
   evaluate->add_option(
       "--items", e->items,
       "Retrieval models: the dataset whose items form the catalogue and whose rows are each user's "
@@ -419,6 +427,8 @@ void register_model_commands(CLI::App& app) {
       ->capture_default_str()
       ->check(integer_in(1, kMaxBatchSize, "rows per batch"));
   add_overwrite_flag(*predict, p->overwrite);
+  predict->add_flag("--allow-non-finite", p->allow_non_finite,
+                    "Score rows whose features are NaN or infinite (refused by default)");
   predict->callback([p] { run_predict(*p); });
 }
 

@@ -2,14 +2,26 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
+
+#include "recblocks/core/memory.h"
 
 namespace recblocks {
 
 Arena::Block Arena::make_block(std::size_t bytes) {
+  RB_CHECK(bytes <= std::numeric_limits<std::size_t>::max() / 2, MemoryLimitError,
+           "a step's activations need {} bytes, more than can be addressed", bytes);
   bytes = (bytes + 63) / 64 * 64;
+  // Checked, not counted: the arena lives as long as its model or tape and
+  // is reused step after step.
+  check_allocation(bytes, "a step's activations (a new block of the tape's arena)");
   auto* p = static_cast<std::byte*>(std::aligned_alloc(64, bytes));
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    throw MemoryLimitError(fmt::format(
+        "a step's activations need {} more: the system refused the allocation (memory limit {})",
+        format_bytes(bytes), format_bytes(memory_limit())));
+  }
   return Block{{p, [](std::byte* q) { std::free(q); }}, bytes};
 }
 
@@ -39,6 +51,7 @@ void* Arena::allocate(std::size_t bytes, std::size_t align) {
 }
 
 Tensor Arena::tensor(const Shape& shape, DType dtype) {
+  // (Shape bounds numel to 2^60: this cannot overflow.)
   const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * dtype_size(dtype);
   return Tensor::borrow(allocate(bytes), shape, dtype);
 }

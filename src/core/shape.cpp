@@ -1,7 +1,10 @@
 #include "recblocks/core/shape.h"
 
+#include <algorithm>
+#include <optional>
 #include <ostream>
 
+#include "recblocks/core/checked.h"
 #include "recblocks/core/error.h"
 
 namespace recblocks {
@@ -17,6 +20,16 @@ Shape::Shape(std::span<const std::int64_t> dims) {
     dims_[i] = dims[i];
   }
   rank_ = static_cast<int>(dims.size());
+  // Every size computed from a shape (numel, a row's size, bytes at up to
+  // 8 per element) then fits in an int64, whatever the dimensions came from.
+  // (The product of the non-zero dimensions: a row of an empty [0, n]
+  // tensor still has n elements.)
+  std::optional<std::int64_t> n = 1;
+  for (std::size_t i = 0; i < dims.size() && n; ++i)
+    n = checked_mul(*n, std::max<std::int64_t>(dims[i], 1));
+  RB_CHECK(n.has_value() && *n <= kMaxElements, ShapeError,
+           "shape {} is too large: {} elements, more than a tensor may hold (2^60)", str(),
+           n ? fmt::format("{}", *n) : std::string("more than 2^63"));
 }
 
 std::int64_t Shape::numel() const {

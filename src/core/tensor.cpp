@@ -4,19 +4,46 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <ostream>
+
+#include "recblocks/core/checked.h"
+#include "recblocks/core/memory.h"
 
 namespace recblocks {
 namespace {
 
 constexpr std::size_t kAlign = 64;
 
-std::shared_ptr<const void> allocate_owned(std::size_t bytes, void** data) {
+// Owned storage for `shape` of `dtype`, counted against the memory limit
+// (core/memory.h) before it is allocated.
+std::shared_ptr<const void> allocate_owned(const Shape& shape, DType dtype, void** data) {
+  const std::optional<std::int64_t> exact =
+      checked_mul<std::int64_t>(shape.numel(), static_cast<std::int64_t>(dtype_size(dtype)));
+  const auto what = [&] {
+    return fmt::format("a {} tensor of shape {}", dtype_name(dtype), shape);
+  };
+  RB_CHECK(exact.has_value() && *exact <= std::numeric_limits<std::int64_t>::max() -
+                                              static_cast<std::int64_t>(2 * kAlign),
+           MemoryLimitError, "{} is too large (its byte size overflows)", what());
+  const auto bytes = static_cast<std::size_t>(*exact);
   const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + kAlign - 1) / kAlign * kAlign;
+  reserve_memory(rounded, what());
   void* p = std::aligned_alloc(kAlign, rounded);
-  if (p == nullptr) throw std::bad_alloc();
+  if (p == nullptr) {
+    release_memory(rounded);
+    throw MemoryLimitError(
+        fmt::format("{} needs {}: the system refused the allocation ({} in use "
+                    "by recblocks, memory limit {})",
+                    what(), format_bytes(rounded), format_bytes(memory_in_use()),
+                    format_bytes(memory_limit())));
+  }
   *data = p;
-  return std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  return std::shared_ptr<const void>(p, [rounded](const void* q) {
+    std::free(const_cast<void*>(q));
+    release_memory(rounded);
+  });
 }
 
 template <class T>
@@ -35,8 +62,12 @@ double bf16_to_double(std::uint16_t v) {
 
 Tensor Tensor::empty(const Shape& shape, DType dtype) {
   void* data = nullptr;
-  auto owner = allocate_owned(static_cast<std::size_t>(shape.numel()) * dtype_size(dtype), &data);
+  auto owner = allocate_owned(shape, dtype, &data);
   return Tensor(std::move(owner), data, shape, dtype);
+}
+
+Tensor Tensor::shape_only(const Shape& shape, DType dtype) {
+  return Tensor(nullptr, nullptr, shape, dtype);
 }
 
 Tensor Tensor::zeros(const Shape& shape, DType dtype) {

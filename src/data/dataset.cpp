@@ -71,6 +71,12 @@ std::int64_t check_column(const ColumnSchema& schema, const Column& column,
   }
   RB_CHECK(!column.is_list(), ValueError,
            "{}: has offsets, but the schema does not make it a ragged list column", where);
+  // One value per row unless the schema makes it a list: a [rows, 2]
+  // file for a scalar column would feed two values per row to the model.
+  RB_CHECK(schema.is_list() || values.rank() == 1, ValueError,
+           "{}: values have shape {}, expected [rows] (the schema makes it a scalar column, not a "
+           "list)",
+           where, values.shape());
   if (schema.is_list()) {  // fixed length: [rows, n]
     const std::int64_t n = schema.value_count() ? schema.value_count()->max : 0;
     RB_CHECK(values.rank() == 2 && values.size(1) == n, ValueError,

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/atomic_internal.h"
+#include "recblocks/core/checked.h"
 #include "recblocks/io/paths.h"
 
 // Layout of a .npy file (numpy/lib/format.py):
@@ -89,7 +90,8 @@ class HeaderParser {
         header.shape = shape();
         has_shape = true;
       } else {
-        fail(fmt::format("unknown key '{}' (expected 'descr', 'fortran_order', 'shape')", key));
+        fail(fmt::format("unknown key {} (expected 'descr', 'fortran_order', 'shape')",
+                         quoted_excerpt(key, 40)));
       }
       if (!peek_is(',')) break;
       expect(',');
@@ -106,7 +108,7 @@ class HeaderParser {
  private:
   [[noreturn]] void fail(const std::string& what) const {
     throw ValueError(fmt::format("{}: bad .npy header at character {}: {}; header: {}",
-                                 path_.string(), pos_, what, text_));
+                                 path_.string(), pos_, what, quoted_excerpt(text_, 120)));
   }
   void skip_space() {
     while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
@@ -250,8 +252,8 @@ Parsed parse_file(const MappedFile& file, const std::filesystem::path& path) {
 
   const std::optional<NpyType> type = parse_descr(header.descr);
   RB_CHECK(type.has_value(), ValueError,
-           "{}: unsupported dtype '{}' (recblocks reads '<f4', '<i4', '<i8' and '<f8')",
-           path.string(), header.descr);
+           "{}: unsupported dtype {} (recblocks reads '<f4', '<i4', '<i8' and '<f8')",
+           path.string(), quoted_excerpt(header.descr, 40));
   RB_CHECK(!header.fortran_order, ValueError,
            "{}: Fortran-order arrays are not supported (save a C-order array: "
            "np.ascontiguousarray)",
@@ -259,18 +261,18 @@ Parsed parse_file(const MappedFile& file, const std::filesystem::path& path) {
   RB_CHECK(header.shape.size() <= static_cast<std::size_t>(Shape::kMaxRank), ValueError,
            "{}: rank {} (shape ({})) exceeds the maximum rank {}", path.string(),
            header.shape.size(), fmt::join(header.shape, ", "), Shape::kMaxRank);
-  // The byte size in checked arithmetic, in the order Shape::numel()
-  // multiplies: a shape whose size wraps around would pass the size check
-  // below with a short file, and its tensor would be read past the end.
-  std::int64_t data_bytes_signed = static_cast<std::int64_t>(type->file_itemsize);
-  for (const std::int64_t dim : header.shape) {
-    RB_CHECK(!__builtin_mul_overflow(data_bytes_signed, dim, &data_bytes_signed), ValueError,
-             "{}: shape ({}) of '{}' is too large: its byte size overflows 64 bits (the file "
-             "has {} data bytes)",
-             path.string(), fmt::join(header.shape, ", "), header.descr, size - data_offset);
-  }
+  // The byte size in checked arithmetic: a huge shape must not wrap around
+  // to a small size that the file's length then matches.
+  const std::optional<std::int64_t> needed =
+      checked_nbytes(header.shape, static_cast<std::int64_t>(type->file_itemsize));
+  RB_CHECK(needed.has_value() &&
+               *needed / static_cast<std::int64_t>(type->file_itemsize) <= Shape::kMaxElements,
+           ValueError,
+           "{}: shape ({}) of '{}' is too large: its size overflows 64 bits (the file has {} "
+           "data bytes)",
+           path.string(), fmt::join(header.shape, ", "), header.descr, size - data_offset);
   const Shape shape{std::span<const std::int64_t>(header.shape)};
-  const auto data_bytes = static_cast<std::size_t>(data_bytes_signed);
+  const auto data_bytes = static_cast<std::size_t>(*needed);
   RB_CHECK(size - data_offset == data_bytes, ValueError,
            "{}: {} .npy file: shape {} of '{}' needs {} data bytes, the file has {}", path.string(),
            size - data_offset < data_bytes ? "truncated" : "corrupt", shape, header.descr,

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "io/atomic_internal.h"
+#include "recblocks/core/memory.h"
 #include "recblocks/io/paths.h"
 
 // The data section is written byte for byte as the tensors hold it: the
@@ -225,6 +226,7 @@ struct TensorInfo {
   std::vector<std::int64_t> dims;
   std::uint64_t begin;
   std::uint64_t end;
+  Shape shape;
 };
 
 // Parses the JSON, reporting the first duplicate key of any object (a JSON
@@ -247,92 +249,109 @@ json parse_header_json(std::string_view text, const fs::path& path) {
   try {
     header = json::parse(text, callback);
   } catch (const json::exception& e) {
-    throw ValueError(
-        fmt::format("{}: the safetensors header is not valid JSON: {}", path.string(), e.what()));
+    // (The parser's message quotes the bytes it stopped at: escaped.)
+    throw ValueError(fmt::format("{}: the safetensors header is not valid JSON: {}", path.string(),
+                                 quoted_excerpt(e.what(), 200)));
   }
-  RB_CHECK(!duplicate, ValueError, "{}: the safetensors header has the key '{}' twice",
-           path.string(), duplicate.value_or(""));
+  RB_CHECK(!duplicate, ValueError, "{}: the safetensors header has the key {} twice", path.string(),
+           quoted_excerpt(duplicate.value_or(""), 80));
   return header;
 }
 
 std::string json_type(const json& j) { return j.type_name(); }
 
+// A JSON value for a message: ASCII only (control and non-ASCII characters
+// as \uXXXX escapes), cut after 80 characters.
+std::string short_dump(const json& j) {
+  std::string text = j.dump(-1, ' ', /*ensure_ascii=*/true);
+  if (text.size() > 80) text = fmt::format("{}... ({} bytes)", text.substr(0, 80), text.size());
+  return text;
+}
+
 // A non-negative JSON integer (dimensions and offsets).
 std::uint64_t non_negative(const json& j, const fs::path& path, const std::string& name,
                            std::string_view field) {
   RB_CHECK(j.is_number_unsigned(), ValueError,
-           "{}: tensor '{}': {} holds {}, expected a non-negative integer", path.string(), name,
-           field, j.dump());
+           "{}: tensor {}: {} holds {}, expected a non-negative integer", path.string(),
+           quoted_excerpt(name, 80), field, short_dump(j));
   return j.get<std::uint64_t>();
 }
 
 TensorInfo parse_tensor(const std::string& name, const json& entry, std::uint64_t data_size,
                         const fs::path& path) {
   const std::string p = path.string();
+  const std::string shown = quoted_excerpt(name, 80);
   RB_CHECK(entry.is_object(), ValueError,
-           "{}: tensor '{}': expected an object with 'dtype', 'shape' and 'data_offsets', got {}",
-           p, name, json_type(entry));
+           "{}: tensor {}: expected an object with 'dtype', 'shape' and 'data_offsets', got {}", p,
+           shown, json_type(entry));
   for (const auto& [key, value] : entry.items()) {
     RB_CHECK(key == "dtype" || key == "shape" || key == "data_offsets", ValueError,
-             "{}: tensor '{}': unknown field '{}' (expected 'dtype', 'shape' and 'data_offsets')",
-             p, name, key);
+             "{}: tensor {}: unknown field {} (expected 'dtype', 'shape' and 'data_offsets')", p,
+             shown, quoted_excerpt(key, 80));
   }
   for (const char* field : {"dtype", "shape", "data_offsets"}) {
     RB_CHECK(entry.contains(field), ValueError,
-             "{}: tensor '{}': missing field '{}' (expected 'dtype', 'shape' and 'data_offsets')",
-             p, name, field);
+             "{}: tensor {}: missing field '{}' (expected 'dtype', 'shape' and 'data_offsets')", p,
+             shown, field);
   }
-  TensorInfo info{name, DType::kFloat32, {}, 0, 0};
+  TensorInfo info{name, DType::kFloat32, {}, 0, 0, {}};
 
   const json& dtype = entry["dtype"];
-  RB_CHECK(dtype.is_string(), ValueError, "{}: tensor '{}': dtype is {}, expected a string", p,
-           name, dtype.dump());
+  RB_CHECK(dtype.is_string(), ValueError, "{}: tensor {}: dtype is {}, expected a string", p, shown,
+           short_dump(dtype));
   const std::optional<DType> parsed = parse_dtype(dtype.get<std::string>());
   RB_CHECK(parsed.has_value(), ValueError,
-           "{}: tensor '{}': unsupported dtype '{}' (recblocks reads F32, I32, I64 and BF16)", p,
-           name, dtype.get<std::string>());
+           "{}: tensor {}: unsupported dtype {} (recblocks reads F32, I32, I64 and BF16)", p, shown,
+           quoted_excerpt(dtype.get<std::string>(), 40));
   info.dtype = *parsed;
 
   const json& shape = entry["shape"];
-  RB_CHECK(shape.is_array(), ValueError, "{}: tensor '{}': shape is {}, expected an array", p, name,
-           shape.dump());
+  RB_CHECK(shape.is_array(), ValueError, "{}: tensor {}: shape is {}, expected an array", p, shown,
+           short_dump(shape));
   RB_CHECK(shape.size() <= static_cast<std::size_t>(Shape::kMaxRank), ValueError,
-           "{}: tensor '{}': shape {} has rank {}, at most {} is supported", p, name, shape.dump(),
-           shape.size(), Shape::kMaxRank);
+           "{}: tensor {}: shape {} has rank {}, at most {} is supported", p, shown,
+           short_dump(shape), shape.size(), Shape::kMaxRank);
   // Byte size of the non-zero dimensions, overflow-checked, so that no
   // product of dimensions can overflow later, even for an empty tensor.
   std::uint64_t bytes = dtype_size(info.dtype);
   bool empty = false;
   for (const json& dim : shape) {
-    const std::uint64_t d = non_negative(dim, path, name, fmt::format("shape {}", shape.dump()));
+    const std::uint64_t d =
+        non_negative(dim, path, name, fmt::format("shape {}", short_dump(shape)));
     if (d == 0) {
       empty = true;
     } else {
       RB_CHECK(!__builtin_mul_overflow(bytes, d, &bytes) &&
                    bytes <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()),
-               ValueError, "{}: tensor '{}': shape {} is too large (its byte size overflows)", p,
-               name, shape.dump());
+               ValueError, "{}: tensor {}: shape {} is too large (its byte size overflows)", p,
+               shown, short_dump(shape));
     }
     info.dims.push_back(static_cast<std::int64_t>(d));
   }
   if (empty) bytes = 0;
+  try {
+    info.shape = Shape(std::span<const std::int64_t>(info.dims));
+  } catch (const ShapeError& e) {
+    throw ValueError(fmt::format("{}: tensor {}: {}", p, shown, e.what()));
+  }
 
   const json& offsets = entry["data_offsets"];
   RB_CHECK(offsets.is_array() && offsets.size() == 2, ValueError,
-           "{}: tensor '{}': data_offsets is {}, expected [begin, end]", p, name, offsets.dump());
+           "{}: tensor {}: data_offsets is {}, expected [begin, end]", p, shown,
+           short_dump(offsets));
   info.begin = non_negative(offsets[0], path, name, "data_offsets[0]");
   info.end = non_negative(offsets[1], path, name, "data_offsets[1]");
   RB_CHECK(info.begin <= info.end, ValueError,
-           "{}: tensor '{}': data_offsets [{}, {}] end before they begin", p, name, info.begin,
+           "{}: tensor {}: data_offsets [{}, {}] end before they begin", p, shown, info.begin,
            info.end);
   RB_CHECK(info.end - info.begin == bytes, ValueError,
-           "{}: tensor '{}': shape {} of {} needs {} bytes, data_offsets [{}, {}] hold {}", p, name,
-           shape.dump(), format_name(info.dtype), bytes, info.begin, info.end,
+           "{}: tensor {}: shape {} of {} needs {} bytes, data_offsets [{}, {}] hold {}", p, shown,
+           short_dump(shape), format_name(info.dtype), bytes, info.begin, info.end,
            info.end - info.begin);
   RB_CHECK(info.end <= data_size, ValueError,
-           "{}: tensor '{}': data_offsets [{}, {}] end beyond the data section of {} bytes (the "
+           "{}: tensor {}: data_offsets [{}, {}] end beyond the data section of {} bytes (the "
            "file is truncated or the offsets are wrong)",
-           p, name, info.begin, info.end, data_size);
+           p, shown, info.begin, info.end, data_size);
   return info;
 }
 
@@ -341,8 +360,8 @@ std::map<std::string, std::string> parse_metadata(const json& j, const fs::path&
            kMetadataKey, json_type(j));
   std::map<std::string, std::string> metadata;
   for (const auto& [key, value] : j.items()) {
-    RB_CHECK(value.is_string(), ValueError, "{}: {}: the value of '{}' is {}, expected a string",
-             path.string(), kMetadataKey, key, value.dump());
+    RB_CHECK(value.is_string(), ValueError, "{}: {}: the value of {} is {}, expected a string",
+             path.string(), kMetadataKey, quoted_excerpt(key, 80), short_dump(value));
     metadata.emplace(key, value.get<std::string>());
   }
   return metadata;
@@ -359,13 +378,15 @@ void check_coverage(std::vector<const TensorInfo*> infos, std::uint64_t data_siz
   const TensorInfo* previous = nullptr;
   for (const TensorInfo* info : infos) {
     RB_CHECK(info->begin >= covered, ValueError,
-             "{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' [{}, {}]", path.string(),
-             info->name, info->begin, info->end, previous ? previous->name : "",
-             previous ? previous->begin : 0, covered);
+             "{}: tensor {}: data_offsets [{}, {}] overlap tensor {} [{}, {}]", path.string(),
+             quoted_excerpt(info->name, 80), info->begin, info->end,
+             quoted_excerpt(previous ? previous->name : "", 80), previous ? previous->begin : 0,
+             covered);
     RB_CHECK(info->begin == covered, ValueError,
-             "{}: bytes [{}, {}) of the data section belong to no tensor (tensor '{}' begins at "
+             "{}: bytes [{}, {}) of the data section belong to no tensor (tensor {} begins at "
              "{}, expected {}: the tensors must cover the data section without gaps)",
-             path.string(), covered, info->begin, info->name, info->begin, covered);
+             path.string(), covered, info->begin, quoted_excerpt(info->name, 80), info->begin,
+             covered);
     covered = info->end;
     previous = info;
   }
@@ -405,9 +426,19 @@ void write_safetensors(const fs::path& path, const std::map<std::string, Tensor>
   detail::rename_into_place(temporary, path);
 }
 
-SafetensorsFile read_safetensors(const fs::path& path) {
+namespace {
+
+// The validated header of an open file: every tensor's entry, checked
+// against the file's size and against each other.
+struct ParsedHeader {
+  std::vector<TensorInfo> infos;
+  std::map<std::string, std::string> metadata;
+  std::uint64_t data_start = 0;
+  std::uint64_t data_size = 0;
+};
+
+ParsedHeader parse_file_header(const File& file, const fs::path& path) {
   const std::string p = path.string();
-  const File file(path);
   RB_CHECK(file.size() >= 8, ValueError,
            "{}: not a safetensors file: {} bytes, shorter than the 8-byte header length", p,
            file.size());
@@ -421,8 +452,9 @@ SafetensorsFile read_safetensors(const fs::path& path) {
   RB_CHECK(8 + header_size <= file.size(), ValueError,
            "{}: truncated safetensors file: {} bytes, the header alone needs 8 + {}", p,
            file.size(), header_size);
-  const std::uint64_t data_start = 8 + header_size;
-  const std::uint64_t data_size = file.size() - data_start;
+  ParsedHeader parsed;
+  parsed.data_start = 8 + header_size;
+  parsed.data_size = file.size() - parsed.data_start;
 
   std::string text(header_size, '\0');
   file.read_at(text.data(), text.size(), 8);
@@ -430,25 +462,48 @@ SafetensorsFile read_safetensors(const fs::path& path) {
   RB_CHECK(header.is_object(), ValueError,
            "{}: the safetensors header is {}, expected a JSON object", p, json_type(header));
 
-  SafetensorsFile result;
-  std::vector<TensorInfo> infos;
-  infos.reserve(header.size());
+  parsed.infos.reserve(header.size());
   for (const auto& [key, value] : header.items()) {
     if (key == kMetadataKey) {
-      result.metadata = parse_metadata(value, path);
+      parsed.metadata = parse_metadata(value, path);
     } else {
-      infos.push_back(parse_tensor(key, value, data_size, path));
+      parsed.infos.push_back(parse_tensor(key, value, parsed.data_size, path));
     }
   }
   std::vector<const TensorInfo*> pointers;
-  pointers.reserve(infos.size());
-  for (const TensorInfo& info : infos) pointers.push_back(&info);
-  check_coverage(std::move(pointers), data_size, path);
+  pointers.reserve(parsed.infos.size());
+  for (const TensorInfo& info : parsed.infos) pointers.push_back(&info);
+  check_coverage(std::move(pointers), parsed.data_size, path);
+  return parsed;
+}
 
-  // Only now, with every size bounded by the file's, are buffers allocated.
-  for (const TensorInfo& info : infos) {
-    Tensor t = Tensor::empty(Shape(std::span<const std::int64_t>(info.dims)), info.dtype);
-    if (t.nbytes() > 0) file.read_at(t.raw(), t.nbytes(), data_start + info.begin);
+}  // namespace
+
+SafetensorsHeader read_safetensors_header(const fs::path& path) {
+  const File file(path);
+  ParsedHeader parsed = parse_file_header(file, path);
+  SafetensorsHeader header;
+  for (const TensorInfo& info : parsed.infos) {
+    header.tensors.emplace(info.name,
+                           SafetensorsHeader::Entry{info.dtype, info.shape, info.begin, info.end});
+  }
+  header.metadata = std::move(parsed.metadata);
+  header.data_bytes = parsed.data_size;
+  return header;
+}
+
+SafetensorsFile read_safetensors(const fs::path& path) {
+  const File file(path);
+  ParsedHeader parsed = parse_file_header(file, path);
+  // Only now, with every size bounded by the file's, are buffers allocated,
+  // and all of them only if they fit under the memory limit together.
+  check_allocation(parsed.data_size,
+                   fmt::format("{}: reading its {} tensors", path.string(), parsed.infos.size()));
+  SafetensorsFile result;
+  result.metadata = std::move(parsed.metadata);
+  for (const TensorInfo& info : parsed.infos) {
+    Tensor t = Tensor::empty(info.shape, info.dtype);
+    if (t.nbytes() > 0) file.read_at(t.raw(), t.nbytes(), parsed.data_start + info.begin);
     result.tensors.emplace(info.name, std::move(t));
   }
   return result;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <set>
 #include <utility>
@@ -11,6 +12,8 @@
 #include "model/model_impl.h"
 #include "model/progress.h"
 #include "recblocks/autograd/ops.h"
+#include "recblocks/core/checked.h"
+#include "recblocks/core/memory.h"
 #include "recblocks/data/loader.h"
 
 namespace recblocks {
@@ -70,6 +73,50 @@ std::string locate_non_finite(const Tape& tape, const Batch& batch,
     }
   }
   return "no non-finite value found in the inputs, parameters or op outputs";
+}
+
+// The row of flat value `i` of a column: a list column's row from its
+// offsets, else i / the row's width.
+std::int64_t row_of(const Tensor& values, const Tensor& offsets, std::int64_t i) {
+  if (offsets.defined() && offsets.numel() > 0) {
+    const std::int64_t* o = offsets.data<std::int64_t>();
+    return std::upper_bound(o, o + offsets.numel(), i) - o - 1;
+  }
+  return i / std::max<std::int64_t>(1, values.shape().inner(0));
+}
+
+constexpr const char* kAllowNonFinite =
+    "features must be finite numbers; allow_non_finite (recblocks --allow-non-finite) scores "
+    "such rows as they are";
+
+// Refuses a NaN or an infinity in the float features the model reads,
+// naming the column and the row.
+void check_finite_features(const Model::Impl& impl, const Dataset& data, std::string_view who) {
+  for (const ColumnSchema& c : impl.schema.remove_by_tag(Tags::TARGET)) {
+    if (c.dtype() != DType::kFloat32 || data.columns().count(c.name()) == 0) continue;
+    const Column& column = data.column(c.name());
+    const std::int64_t i = first_non_finite(column.values);
+    if (i < 0) continue;
+    throw ValueError(fmt::format("{}: column '{}'{} is {} at row {} ({})", who, c.name(),
+                                 data.path().empty() ? "" : " of " + data.path().string(),
+                                 column.values.data<float>()[i],
+                                 row_of(column.values, column.offsets, i), kAllowNonFinite));
+  }
+}
+
+void check_finite_features(const Model::Impl& impl, const Batch& batch, std::string_view who) {
+  for (const ColumnSchema& c : impl.schema.remove_by_tag(Tags::TARGET)) {
+    if (c.dtype() != DType::kFloat32) continue;
+    const auto& names = batch.names();
+    if (std::find(names.begin(), names.end(), c.name()) == names.end()) continue;
+    const bool list = batch.is_list(c.name());
+    const Tensor& values = list ? batch.ragged(c.name()).values() : batch.tensor(c.name());
+    const std::int64_t i = first_non_finite(values);
+    if (i < 0) continue;
+    throw ValueError(fmt::format(
+        "{}: column '{}' is {} at row {} of the batch ({})", who, c.name(), values.data<float>()[i],
+        row_of(values, list ? batch.ragged(c.name()).offsets() : Tensor(), i), kAllowNonFinite));
+  }
 }
 
 bool higher_is_better(const std::string& key) {
@@ -172,8 +219,41 @@ const Optimizer& Model::optimizer() const {
   return impl_->optimizer;
 }
 
-void Model::build(const Schema& schema, std::uint64_t seed) {
+void Model::build(const Schema& schema, std::uint64_t seed) { build(schema, seed, nullptr); }
+
+namespace {
+
+// Refuses parameters that together do not fit under the memory limit,
+// naming the largest, before any of them is allocated.
+void check_parameter_memory(const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
+  std::size_t total = 0;
+  std::size_t count = 0;
+  const std::pair<std::string, ParameterPtr>* largest = nullptr;
+  for (const auto& entry : parameters) {
+    const Parameter& p = *entry.second;
+    if (p.allocated()) continue;
+    // Each parameter's size is bounded by Shape (2^60 elements): the sum
+    // can still overflow, so it saturates.
+    total = checked_add(total, p.value().nbytes()).value_or(SIZE_MAX);
+    ++count;
+    if (largest == nullptr || p.value().nbytes() > largest->second->value().nbytes())
+      largest = &entry;
+  }
+  if (largest == nullptr) return;
+  check_allocation(
+      total, fmt::format("the model ({} parameter tensors; the largest: '{}' {} of {})", count,
+                         largest->first, largest->second->value().shape(),
+                         format_bytes(largest->second->value().nbytes())));
+}
+
+}  // namespace
+
+void Model::build(const Schema& schema, std::uint64_t seed,
+                  const ParameterCheck& before_allocating) {
   RB_CHECK(impl_ != nullptr, ValueError, "Model is empty");
+  RB_CHECK(impl_->build_error.empty(), ValueError,
+           "this model cannot be built: an earlier build failed ({}); make a new Model",
+           impl_->build_error);
   for (const PredictionTask& task : impl_->tasks) {
     bool found = false;
     for (const ColumnSchema& c : schema) found = found || c.name() == task.target();
@@ -183,10 +263,25 @@ void Model::build(const Schema& schema, std::uint64_t seed) {
   // Built already (fit after evaluate, or a loaded model): the blocks check
   // that the features are the same when they run.
   if (impl_->built) return;
-  BlockContext context(seed);
-  const FlowSpec out =
-      impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
-  for (const PredictionTask& task : impl_->tasks) task.head().build(task_input(out, task), context);
+  // The parameters are planned first (shapes, no storage), checked, then
+  // allocated: a model too large for the memory, or one that does not
+  // match its weights file, is refused before anything is allocated.
+  BlockContext context(seed, /*defer_allocation=*/true);
+  try {
+    const FlowSpec out =
+        impl_->body.build(FlowSpec::inputs(schema.remove_by_tag(Tags::TARGET)), context);
+    for (const PredictionTask& task : impl_->tasks)
+      task.head().build(task_input(out, task), context);
+    const auto parameters = impl_->parameters();
+    if (before_allocating) before_allocating(parameters);
+    check_parameter_memory(parameters);
+    context.allocate_parameters();
+  } catch (const std::exception& e) {
+    // The blocks are built, but their parameters may have no storage: they
+    // must not run.
+    if (!context.deferred_parameters().empty()) impl_->build_error = e.what();
+    throw;
+  }
   impl_->schema = schema;
   impl_->seed = seed;
   impl_->built = true;
@@ -671,6 +766,7 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
   RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
   Impl& impl = *impl_;
   build(data.schema(), impl.seed);
+  if (!options.allow_non_finite) check_finite_features(impl, data, "evaluate");
   NoGradGuard no_grad;
   std::vector<float> weights = impl.compile.loss_weights;
   if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
@@ -742,8 +838,9 @@ std::vector<Tensor> predict_batch(const Model::Impl& impl, Tape& tape, const Bat
 
 }  // namespace
 
-std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
+std::map<std::string, Tensor> Model::predict(const Batch& batch, PredictOptions options) const {
   const Impl& impl = checked_impl();
+  if (impl.built && !options.allow_non_finite) check_finite_features(impl, batch, "predict");
   Tape tape;
   std::vector<Tensor> predictions = predict_batch(impl, tape, batch);
   std::map<std::string, Tensor> out;
@@ -753,8 +850,14 @@ std::map<std::string, Tensor> Model::predict(const Batch& batch) const {
 }
 
 std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t batch_size) const {
+  return predict(data, PredictOptions{.batch_size = batch_size});
+}
+
+std::map<std::string, Tensor> Model::predict(const Dataset& data, PredictOptions options) const {
+  const std::int64_t batch_size = options.batch_size;
   RB_CHECK(batch_size > 0, ValueError, "predict: batch_size is {}, expected > 0", batch_size);
   const Impl& impl = checked_impl();
+  if (impl.built && !options.allow_non_finite) check_finite_features(impl, data, "predict");
   std::vector<Tensor> all;
   for (const PredictionTask& task : impl.tasks) {
     all.push_back(Tensor::empty(task.impl().prediction_shape(data.num_rows())));
@@ -775,6 +878,11 @@ std::map<std::string, Tensor> Model::predict(const Dataset& data, std::int64_t b
 
 void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
                        std::int64_t batch_size) const {
+  predict_to(data, out, PredictOptions{.batch_size = batch_size});
+}
+
+void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
+                       PredictOptions options) const {
   for (const PredictionTask& task : checked_impl().tasks) {
     RB_CHECK(
         !task.impl().scores_catalogue(), ValueError,
@@ -782,7 +890,7 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
         "`recblocks recommend --queries` (retrieval::TopKRecommender) instead",
         task.name(), task.num_classes());
   }
-  const auto predictions = predict(data, batch_size);
+  const auto predictions = predict(data, options);
   std::vector<ColumnSchema> columns(data.schema().begin(), data.schema().end());
   std::map<std::string, Column> values;
   for (const auto& [name, column] : data.columns()) values.emplace(name, column);

@@ -19,6 +19,9 @@ struct Model::Impl {
   Schema schema;  // features and targets, once built
   bool built = false;
   std::uint64_t seed = 0;
+  // Why build() failed after the blocks were built with parameters not
+  // allocated yet; such a model must not run (build() refuses it).
+  std::string build_error;
 
   Optimizer optimizer;
   CompileOptions compile;

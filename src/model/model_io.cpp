@@ -1,10 +1,13 @@
 // Model directories and checkpoints (the layout is documented in model.h).
 #include <fmt/format.h>
 
+#include <cmath>
 #include <fstream>
 #include <limits>
+#include <set>
 
 #include "model/model_impl.h"
+#include "recblocks/core/memory.h"
 #include "recblocks/io/atomic.h"
 #include "recblocks/io/json.h"
 #include "recblocks/io/safetensors.h"
@@ -71,6 +74,53 @@ void write_model_files(const Model& model, const Model::Impl& impl, const fs::pa
   }
 }
 
+// An error's message with the file it came from in front, unless it
+// names a file of the model directory already.
+std::string named(const fs::path& file, const std::exception& e) {
+  const std::string what = e.what();
+  if (what.find(file.parent_path().string()) != std::string::npos) return what;
+  return fmt::format("{}: {}", file.string(), what);
+}
+
+// The planned parameters against the weights file's header: every
+// parameter there as float32 of its shape, nothing else.
+void check_weights_header(const std::vector<std::pair<std::string, ParameterPtr>>& parameters,
+                          const io::SafetensorsHeader& header, const fs::path& json_path,
+                          const fs::path& weights_path) {
+  std::set<std::string> known;
+  for (const auto& [name, p] : parameters) {
+    known.insert(name);
+    const auto it = header.tensors.find(name);
+    RB_CHECK(it != header.tensors.end(), ValueError,
+             "{}: no tensor '{}' (the parameter {} float32 of the architecture in {})",
+             weights_path.string(), name, p->value().shape(), json_path.string());
+    const io::SafetensorsHeader::Entry& entry = it->second;
+    RB_CHECK(entry.dtype == DType::kFloat32 && entry.shape == p->value().shape(), ShapeError,
+             "{}: tensor '{}' is {} {}, the architecture in {} expects float32 {}",
+             weights_path.string(), name, dtype_name(entry.dtype), entry.shape, json_path.string(),
+             p->value().shape());
+  }
+  for (const auto& [name, entry] : header.tensors) {
+    RB_CHECK(known.count(name) == 1, ValueError,
+             "{}: tensor '{}' {} is not a parameter of the architecture in {} ({} parameters)",
+             weights_path.string(), name, entry.shape, json_path.string(), parameters.size());
+  }
+}
+
+// Weights must be finite numbers: a NaN or an infinity would turn every
+// prediction into NaN without a word.
+void check_finite_weights(const std::map<std::string, Tensor>& tensors, const fs::path& path) {
+  for (const auto& [name, t] : tensors) {
+    if (t.dtype() != DType::kFloat32) continue;
+    const float* p = t.data<float>();
+    for (std::int64_t i = 0; i < t.numel(); ++i) {
+      RB_CHECK(std::isfinite(p[i]), NonFiniteError,
+               "{}: tensor '{}' {} holds the value {} at flat index {} (expected finite weights)",
+               path.string(), name, t.shape(), p[i], i);
+    }
+  }
+}
+
 }  // namespace
 
 void Model::save(const fs::path& dir, const SaveOptions& options) const {
@@ -116,10 +166,31 @@ Model Model::load_model(const fs::path& dir) {
   }
   Model model(std::move(body), std::move(tasks));
   const Schema schema = Schema::load(dir / "schema.json");
-  model.build(schema, j["seed"].get<std::uint64_t>());
+  RB_CHECK(j["seed"].is_number_unsigned(), ValueError,
+           "{}: 'seed' is {}, expected a non-negative integer", json_path.string(),
+           j["seed"].dump().substr(0, 40));
 
+  // The weights file's header is read and checked against the planned
+  // parameters before any parameter is allocated: a model.json whose
+  // architecture does not match its weights (or asks for a huge layer)
+  // costs nothing.
   const fs::path weights_path = dir / "weights.safetensors";
+  const io::SafetensorsHeader header = io::read_safetensors_header(weights_path);
+  try {
+    model.build(schema, j["seed"].get<std::uint64_t>(),
+                [&](const std::vector<std::pair<std::string, ParameterPtr>>& parameters) {
+                  check_weights_header(parameters, header, json_path, weights_path);
+                });
+  } catch (const MemoryLimitError& e) {
+    throw MemoryLimitError(named(json_path, e));
+  } catch (const ShapeError& e) {
+    throw ShapeError(named(json_path, e));
+  } catch (const ValueError& e) {
+    throw ValueError(named(json_path, e));
+  }
+
   const io::SafetensorsFile weights = io::read_safetensors(weights_path);
+  check_finite_weights(weights.tensors, weights_path);
   try {
     model.load_state(weights.tensors);
   } catch (const Error& e) {
@@ -221,6 +292,7 @@ void Model::resume_checkpoint(const fs::path& dir) {
 
   const fs::path weights_path = dir / "weights.safetensors";
   const io::SafetensorsFile weights = io::read_safetensors(weights_path);
+  check_finite_weights(weights.tensors, weights_path);
   try {
     check_state(weights.tensors);
   } catch (const Error& e) {

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <cmath>
+#include <cstdint>
 #include <fstream>
 #include <ostream>
 #include <sstream>
@@ -10,6 +12,7 @@
 
 #include "recblocks/core/error.h"
 #include "recblocks/io/atomic.h"
+#include "recblocks/io/json.h"
 #include "recblocks/io/paths.h"
 
 namespace recblocks {
@@ -34,8 +37,20 @@ DType parse_dtype(std::string_view name, std::string_view where) {
 
 // Proto-JSON writes 64-bit integers as strings ("max": "6041").
 std::int64_t json_int(const json& j, std::string_view where) {
+  if (j.is_number_unsigned()) {
+    RB_CHECK(j.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX), ValueError,
+             "{}: {} is too large, expected an integer up to {}", where, j.dump(), INT64_MAX);
+    return j.get<std::int64_t>();
+  }
   if (j.is_number_integer()) return j.get<std::int64_t>();
-  if (j.is_number_float()) return static_cast<std::int64_t>(j.get<double>());
+  if (j.is_number_float()) {
+    // A whole number written as a float (1e6) is taken; 1.5 or 1e30 is not
+    // silently cut to some other integer.
+    const double v = j.get<double>();
+    RB_CHECK(std::isfinite(v) && v == std::trunc(v) && v >= -9.2e18 && v <= 9.2e18, ValueError,
+             "{}: expected an integer, got {}", where, j.dump());
+    return static_cast<std::int64_t>(v);
+  }
   if (j.is_string()) {
     const std::string& s = j.get_ref<const std::string&>();
     std::size_t used = 0;
@@ -219,6 +234,13 @@ ColumnSchema ColumnSchema::without_tags(const TagSet& tags) const {
 ColumnSchema ColumnSchema::with_domain(Domain domain) const {
   RB_CHECK(domain.min <= domain.max, ValueError, "column '{}': domain min {} > max {}", name_,
            domain.min, domain.max);
+  // cardinality() = max + 1 must exist, and ids are stored in the column's
+  // dtype: a larger max is a size no table can have.
+  const std::int64_t dtype_max = dtype_ == DType::kInt32 ? INT32_MAX : INT64_MAX - 1;
+  RB_CHECK(domain.max <= dtype_max, ValueError,
+           "column '{}': domain max {} is too large, expected at most {} for an {} column (ids are "
+           "0..max, the cardinality max + 1)",
+           name_, domain.max, dtype_max, dtype_name(dtype_));
   RB_CHECK(is_integer(dtype_), ValueError,
            "column '{}': an integer domain needs an int32 or int64 column, got {}", name_,
            dtype_name(dtype_));
@@ -412,20 +434,16 @@ Schema Schema::load(const std::filesystem::path& path) {
   RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
   std::stringstream text;
   text << in.rdbuf();
-  json j;
-  try {
-    j = json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw ValueError(
-        fmt::format("{}: not valid JSON at byte {} ({})", path.string(), e.byte, e.what()));
-  } catch (const json::exception& e) {
-    // The parser's other error: a number beyond double's range (1e400).
-    throw ValueError(fmt::format("{}: not valid JSON ({})", path.string(), e.what()));
-  }
+  const json j = io::parse_json_text(text.str(), path.string());
   try {
     return from_json(j, path.string());
   } catch (const json::exception& e) {
     throw ValueError(fmt::format("{}: unexpected JSON value: {}", path.string(), e.what()));
+  } catch (const ValueError& e) {
+    // A column's own checks (ColumnSchema::with_*) name the column, not
+    // the file.
+    if (std::string_view(e.what()).find(path.string()) != std::string_view::npos) throw;
+    throw ValueError(fmt::format("{}: {}", path.string(), e.what()));
   }
 }
 

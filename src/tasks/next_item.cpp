@@ -73,10 +73,9 @@ class NextItemOutputImpl final : public BlockBase {
                column_, domain_, table_->value().shape(), table_->value().size(1),
                table_->value().size(0), dim, num_items_, table_->value().size(1));
     } else {
-      table_ = std::make_shared<Parameter>(
-          "item_embeddings", Initializer::glorot_uniform().make(shape, context.next_stream()));
+      table_ = context.parameter("item_embeddings", shape, Initializer::glorot_uniform());
     }
-    bias_ = std::make_shared<Parameter>("item_bias", Tensor::zeros({num_items_}));
+    bias_ = context.constant_parameter("item_bias", Shape{num_items_}, 0.0f);
     stream_seed_ = context.next_stream();
     return FlowSpec::tensor({Shape{num_items_}});
   }

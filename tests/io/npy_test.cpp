@@ -348,5 +348,52 @@ print('written')
   expect_read_error(dir / "rank5.npy", {"rank 5", "(1, 2, 1, 2, 1)", "maximum rank 4"});
 }
 
+TEST(Npy, AShapeWhoseByteSizeOverflowsIsRefusedNotWrapped) {
+  TempDir dir;
+  // 16 * 2^58 float32 = 2^64 bytes: wrapped to 0, it matched an empty data
+  // section and the reader went on to a tensor of 2^62 elements.
+  write_bytes(
+      dir / "wrap.npy",
+      npy_bytes(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (16, 288230376151711744), }",
+                ""));
+  expect_read_error(dir / "wrap.npy",
+                    {"shape (16, 288230376151711744)", "'<f4'", "too large", "overflows"});
+  // Fits in 64 bits but not in memory nor in the file: a truncated file.
+  write_bytes(
+      dir / "huge.npy",
+      npy_bytes(1, "{'descr': '<i8', 'fortran_order': False, 'shape': (1000000, 1000000), }",
+                "12345678"));
+  expect_read_error(dir / "huge.npy",
+                    {"truncated", "[1000000, 1000000]", "needs 8000000000000", "has 8"});
+  // A zero dimension does not excuse the others from overflowing.
+  write_bytes(dir / "empty.npy",
+              npy_bytes(1,
+                        "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 36028797018963968, "
+                        "36028797018963968), }",
+                        ""));
+  expect_read_error(dir / "empty.npy", {"too large"});
+}
+
+TEST(Npy, BinaryBytesInABadHeaderAreEscapedAndCut) {
+  TempDir dir;
+  std::string header = "{'descr': '<f4', 'fortran_order': \x01\xff\x80";
+  header += std::string(5000, 'z');
+  write_bytes(dir / "binary.npy", npy_bytes(1, header, float_bytes({1})));
+  try {
+    read_npy(dir / "binary.npy");
+    FAIL() << "no error";
+  } catch (const ValueError& e) {
+    const std::string what = e.what();
+    EXPECT_THAT(what, HasSubstr("bad .npy header"));
+    EXPECT_THAT(what, HasSubstr("\\x01\\xFF\\x80"));
+    EXPECT_THAT(what, HasSubstr("bytes)"));
+    EXPECT_LT(what.size(), 400u) << what;
+    for (const char c : what) {
+      EXPECT_TRUE(static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7F)
+          << "byte " << static_cast<int>(static_cast<unsigned char>(c)) << " in: " << what;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace recblocks::io

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io/test_files.h"
+#include "recblocks/core/memory.h"
 
 namespace recblocks::io {
 namespace {
@@ -585,6 +586,63 @@ TEST(Safetensors, CorruptingAnyHeaderByteNeverCrashes) {
 TEST(Safetensors, MissingFileNamesThePathAndTheReason) {
   TempDir dir;
   expect_read_error(dir / "nope.safetensors", {"cannot open", "No such file or directory"});
+}
+
+TEST(Safetensors, TheHeaderAloneIsReadWithoutTheData) {
+  TempDir dir;
+  write_safetensors(dir / "m.safetensors",
+                    {{"a", Tensor::zeros({2, 3})}, {"b", Tensor::zeros({4}, DType::kInt64)}},
+                    {{"k", "v"}});
+  const SafetensorsHeader header = read_safetensors_header(dir / "m.safetensors");
+  ASSERT_EQ(header.tensors.size(), 2u);
+  EXPECT_EQ(header.tensors.at("a").dtype, DType::kFloat32);
+  EXPECT_EQ(header.tensors.at("a").shape, Shape({2, 3}));
+  EXPECT_EQ(header.tensors.at("a").end - header.tensors.at("a").begin, 24u);
+  EXPECT_EQ(header.tensors.at("b").shape, Shape({4}));
+  EXPECT_EQ(header.metadata.at("k"), "v");
+  EXPECT_EQ(header.data_bytes, 24u + 32u);
+}
+
+TEST(Safetensors, TheHeaderIsValidatedAsAWholeRead) {
+  TempDir dir;
+  const fs::path path = dir / "bad.safetensors";
+  // Offsets beyond the data: refused by the header reader too.
+  write_bytes(path,
+              file_bytes(R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})", "1234"));
+  try {
+    (void)read_safetensors_header(path);
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("bad.safetensors: tensor 'w'"));
+    EXPECT_THAT(e.what(), HasSubstr("beyond the data section"));
+  }
+  // An empty tensor whose other dimensions are beyond any tensor's size.
+  write_bytes(
+      path,
+      file_bytes(R"({"w":{"dtype":"BF16","shape":[0,2305843009213693952],"data_offsets":[0,0]}})",
+                 ""));
+  try {
+    (void)read_safetensors_header(path);
+    ADD_FAILURE() << "no error";
+  } catch (const ValueError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("tensor 'w'"));
+    EXPECT_THAT(e.what(), HasSubstr("too large"));
+  }
+}
+
+TEST(Safetensors, ReadingTensorsOverTheMemoryLimitIsRefusedBeforeAllocating) {
+  TempDir dir;
+  write_safetensors(dir / "m.safetensors", {{"a", Tensor::zeros({1024, 1024})}});
+  set_memory_limit(memory_in_use() + (std::size_t{1} << 20));
+  try {
+    (void)read_safetensors(dir / "m.safetensors");
+    ADD_FAILURE() << "no error";
+  } catch (const MemoryLimitError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("m.safetensors"));
+    EXPECT_THAT(e.what(), HasSubstr("memory limit"));
+  }
+  set_memory_limit(0);
+  EXPECT_EQ(read_safetensors(dir / "m.safetensors").tensors.at("a").shape(), Shape({1024, 1024}));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@ namespace recblocks {
 namespace {
 
 namespace fs = std::filesystem;
+using ::testing::AllOf;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -205,7 +206,8 @@ TEST(Schema, TruncatedOrMissingFilesNameTheFile) {
   write_text(p, text.substr(0, text.size() / 2));
   const std::string msg = error_of([&] { (void)Schema::load(p); });
   EXPECT_THAT(msg, HasSubstr(p.string()));
-  EXPECT_THAT(msg, HasSubstr("not valid JSON at byte"));
+  EXPECT_THAT(msg, HasSubstr("not valid JSON at line"));
+  EXPECT_THAT(msg, HasSubstr(fmt::format("(byte {})", text.size() / 2)));
   EXPECT_THAT(error_of([&] { (void)Schema::load(dir.path / "nope.json"); }),
               HasSubstr("nope.json: cannot open"));
   write_text(p, R"({"format": "recblocks.schema", "version": 1, "columns": [{"name": 3}]})");
@@ -296,6 +298,48 @@ TEST(Schema, PrintsOneLinePerColumn) {
   EXPECT_THAT(os.str(), HasSubstr("userId"));
   EXPECT_THAT(os.str(), HasSubstr("{categorical, id, user} domain [0, 6042]"));
   EXPECT_THAT(os.str(), HasSubstr("ragged list"));
+}
+
+TEST(ColumnSchema, DomainsBeyondWhatTheDtypeHoldsAreRefused) {
+  const ColumnSchema i64("id", DType::kInt64, {Tags::CATEGORICAL});
+  const ColumnSchema i32("id", DType::kInt32, {Tags::CATEGORICAL});
+  // max + 1 must exist: INT64_MAX used to give a cardinality of INT64_MIN.
+  EXPECT_THAT(error_of([&] { (void)i64.with_domain(0, INT64_MAX); }),
+              AllOf(HasSubstr("column 'id'"), HasSubstr("domain max 9223372036854775807"),
+                    HasSubstr("too large")));
+  EXPECT_EQ(i64.with_domain(0, INT64_MAX - 1).cardinality(), INT64_MAX);
+  EXPECT_THAT(error_of([&] { (void)i32.with_domain(0, std::int64_t{1} << 40); }),
+              AllOf(HasSubstr("domain max 1099511627776"), HasSubstr("at most 2147483647"),
+                    HasSubstr("int32")));
+  EXPECT_EQ(i32.with_domain(0, INT32_MAX).cardinality(), std::int64_t{INT32_MAX} + 1);
+}
+
+TEST(Schema, IntegersWrittenAsFloatsMustBeWholeAndInRange) {
+  nlohmann::json j = seed_schema().to_json();
+  j["columns"][0]["domain"]["max"] = 1e3;
+  EXPECT_EQ(Schema::from_json(j).column(j["columns"][0]["name"].get<std::string>()).domain()->max,
+            1000);
+  j["columns"][0]["domain"]["max"] = 10.5;
+  EXPECT_THAT(error_of([&] { (void)Schema::from_json(j, "d/schema.json"); }),
+              AllOf(HasSubstr("d/schema.json"), HasSubstr("expected an integer, got 10.5")));
+  j["columns"][0]["domain"]["max"] = 1e30;
+  EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }), HasSubstr("expected an integer"));
+  j["columns"][0]["domain"]["max"] = std::uint64_t{1} << 63;
+  EXPECT_THAT(error_of([&] { (void)Schema::from_json(j); }),
+              AllOf(HasSubstr("9223372036854775808"), HasSubstr("too large")));
+}
+
+TEST(Schema, LoadNamesTheFileLineAndColumnOfANumberOverflow) {
+  TempDir dir;
+  const fs::path p = dir.path / "schema.json";
+  std::string text = seed_schema().to_json().dump(2);
+  const std::size_t at = text.find("\"max\": ");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at + 7, text.find_first_of(",\n}", at + 7) - (at + 7), "1e400");
+  write_text(p, text);
+  EXPECT_THAT(error_of([&] { (void)Schema::load(p); }),
+              AllOf(HasSubstr(p.string()), HasSubstr("not valid JSON at line"), HasSubstr("1e400"),
+                    ::testing::Not(HasSubstr("internal"))));
 }
 
 }  // namespace

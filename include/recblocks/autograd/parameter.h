@@ -31,7 +31,14 @@ class Parameter {
   Parameter(std::string name, Tensor value, bool trainable = true);
 
   const std::string& name() const { return name_; }
+  // Before allocate() of a parameter made from a shape-only tensor
+  // (Tensor::shape_only: a model planning its parameters), the value has
+  // the shape and dtype but no data.
   const Tensor& value() const { return value_; }
+  bool allocated() const { return value_.raw() != nullptr || value_.numel() == 0; }
+  // Gives a shape-only parameter its storage: `value` must have its shape
+  // and dtype (ShapeError otherwise, naming the parameter).
+  void allocate(Tensor value);
   bool trainable() const { return trainable_; }
 
   // Dense gradient of value's shape; defined only after a backward wrote it.

@@ -48,6 +48,7 @@
 
 #include "recblocks/autograd/parameter.h"
 #include "recblocks/autograd/tape.h"
+#include "recblocks/blocks/initializers.h"
 #include "recblocks/core/options.h"
 #include "recblocks/core/shape.h"
 #include "recblocks/core/tensor.h"
@@ -135,21 +136,57 @@ class Flow {
 
 // Shared by the blocks of one model (Merlin's BlockContext): the seed of
 // parameter initialisation and the embedding tables shared by domain name.
+//
+// Blocks make their parameters through it (parameter(), constant_parameter()).
+// A deferring context (Model::build) gives them no storage at first: the
+// model's parameters are all known, by name and shape, before a byte is
+// allocated, so their total is checked against the memory limit and a
+// loaded model's against its weights file; allocate_parameters() then
+// allocates and initialises them, with the same values as an immediate
+// context gives.
 class BlockContext {
  public:
-  explicit BlockContext(std::uint64_t seed = 0) : seed_(seed) {}
+  explicit BlockContext(std::uint64_t seed = 0, bool defer_allocation = false)
+      : seed_(seed), defer_(defer_allocation) {}
 
   std::uint64_t seed() const { return seed_; }
   // A fresh initialisation stream per call, in build order.
   std::uint64_t next_stream() { return seed_ * 0x9E3779B97F4A7C15ull + ++streams_; }
+
+  // A parameter of `shape` initialised by `init` with the next stream (the
+  // stream is drawn now, whether or not the allocation is deferred):
+  //   layer.kernel = context.parameter("dense_0/kernel", {in, units}, options.kernel_initializer);
+  ParameterPtr parameter(std::string name, const Shape& shape, const Initializer& init,
+                         bool trainable = true);
+  // A parameter of `shape` filled with `value` (no stream drawn): the scale
+  // and shift of a normalisation, its running statistics (trainable false).
+  ParameterPtr constant_parameter(std::string name, const Shape& shape, float value,
+                                  bool trainable = true);
+  bool defers_allocation() const { return defer_; }
+  // The parameters made so far and not allocated yet, in the order made.
+  std::vector<ParameterPtr> deferred_parameters() const;
+  // Allocates and initialises them (an immediate context has none).
+  void allocate_parameters();
   // The table of a domain: created by `make` on first request, then shared.
   ParameterPtr shared_table(const std::string& domain, const std::function<ParameterPtr()>& make);
   const std::map<std::string, ParameterPtr>& shared_tables() const { return tables_; }
 
  private:
+  // How a deferred parameter is filled: an initializer and its stream, or
+  // a constant.
+  struct Pending {
+    ParameterPtr parameter;
+    std::optional<Initializer> init;
+    std::uint64_t stream = 0;
+    float value = 0;
+  };
+  void fill(const Pending& pending) const;
+
   std::uint64_t seed_ = 0;
   std::uint64_t streams_ = 0;
+  bool defer_ = false;
   std::map<std::string, ParameterPtr> tables_;
+  std::vector<Pending> pending_;
 };
 
 // One run of the blocks over a batch on a tape.

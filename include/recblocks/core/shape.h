@@ -16,6 +16,10 @@ namespace recblocks {
 class Shape {
  public:
   static constexpr int kMaxRank = 4;
+  // The most elements a shape may describe (the product of its non-zero
+  // dimensions): their byte size at 8 bytes each still fits in an int64.
+  // The constructor throws ShapeError above it.
+  static constexpr std::int64_t kMaxElements = std::int64_t{1} << 60;
 
   Shape() = default;  // rank 0: a scalar
   Shape(std::initializer_list<std::int64_t> dims);

@@ -43,6 +43,11 @@ class Tensor {
   static Tensor from(const Shape& shape, std::initializer_list<float> values) {
     return from<float>(shape, std::span<const float>(values.begin(), values.size()));
   }
+  // No storage at all: the shape and dtype of a tensor not allocated yet (a
+  // model's parameters are planned, checked against the memory limit and
+  // the weights file, then allocated). defined() is false unless it is
+  // empty, and data() is null.
+  static Tensor shape_only(const Shape& shape, DType dtype = DType::kFloat32);
   // Borrowed storage: `keep_alive` (may be null) is held as long as the view.
   static Tensor borrow(void* data, const Shape& shape, DType dtype,
                        std::shared_ptr<const void> keep_alive = nullptr);

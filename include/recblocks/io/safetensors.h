@@ -31,6 +31,7 @@
 // each names the file, the tensor and the expected value.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
@@ -51,7 +52,24 @@ struct SafetensorsFile {
 void write_safetensors(const std::filesystem::path& path,
                        const std::map<std::string, Tensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {});
-// Reads the whole file into owned tensors.
+// Reads the whole file into owned tensors (after checking that they fit
+// under the memory limit together: core/memory.h).
 SafetensorsFile read_safetensors(const std::filesystem::path& path);
+
+// The header alone, validated as read_safetensors validates it (so the
+// data section matches it), without reading or allocating any tensor: what
+// a loader checks against what it expects before it allocates anything.
+struct SafetensorsHeader {
+  struct Entry {
+    DType dtype;
+    Shape shape;
+    std::uint64_t begin;  // [begin, end) in the data section
+    std::uint64_t end;
+  };
+  std::map<std::string, Entry> tensors;
+  std::map<std::string, std::string> metadata;
+  std::uint64_t data_bytes = 0;  // the data section's size
+};
+SafetensorsHeader read_safetensors_header(const std::filesystem::path& path);
 
 }  // namespace recblocks::io

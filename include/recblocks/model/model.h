@@ -142,6 +142,16 @@ struct FitOptions {
 struct EvaluateOptions {
   std::int64_t batch_size = 1024;
   bool progress = true;
+  // A NaN or an infinity in a feature the model reads is refused, with a
+  // ValueError naming the column and the row, before anything is computed
+  // (training refuses them too); true scores such rows as they are.
+  bool allow_non_finite = false;
+};
+
+struct PredictOptions {
+  std::int64_t batch_size = 1024;
+  // As EvaluateOptions::allow_non_finite.
+  bool allow_non_finite = false;
 };
 
 struct SaveOptions {
@@ -167,7 +177,10 @@ class Model {
 
   // Builds the blocks for `schema` (features and targets) with an
   // initialisation seed; fit() and evaluate() build on first use from the
-  // dataset's schema with seed 0 when this was not called.
+  // dataset's schema with seed 0 when this was not called. The parameters
+  // are planned before they are allocated: when together they would go
+  // over the memory limit (core/memory.h) it throws MemoryLimitError,
+  // naming the largest, and allocates nothing.
   void build(const Schema& schema, std::uint64_t seed = 0);
 
   void compile(Optimizer optimizer, CompileOptions options = {});
@@ -179,11 +192,16 @@ class Model {
   Logs evaluate(const Dataset& data, EvaluateOptions options = {});
   // Predictions per task name: float32 [N] (binary probabilities,
   // regression values) or [N, C] (multi-class probabilities).
-  std::map<std::string, Tensor> predict(const Batch& batch) const;
+  // Non-finite feature values are refused unless options.allow_non_finite
+  // (see EvaluateOptions).
+  std::map<std::string, Tensor> predict(const Batch& batch, PredictOptions options = {}) const;
+  std::map<std::string, Tensor> predict(const Dataset& data, PredictOptions options) const;
   std::map<std::string, Tensor> predict(const Dataset& data, std::int64_t batch_size = 1024) const;
   // Writes `data`'s columns plus one prediction column per task (named
   // "<target>_prediction", or "<target>_prediction_<c>" per class) as a
   // dataset directory at `out` (atomically).
+  void predict_to(const Dataset& data, const std::filesystem::path& out,
+                  PredictOptions options) const;
   void predict_to(const Dataset& data, const std::filesystem::path& out,
                   std::int64_t batch_size = 1024) const;
 
@@ -211,6 +229,12 @@ class Model {
   void resume_checkpoint(const std::filesystem::path& dir);
   Impl& checked_impl() const;
   static Model load_model(const std::filesystem::path& dir);
+  // build() with a check of the planned parameters (by model name, values
+  // not allocated yet) that runs before anything is allocated: load()
+  // compares them with the weights file's header.
+  using ParameterCheck =
+      std::function<void(const std::vector<std::pair<std::string, ParameterPtr>>&)>;
+  void build(const Schema& schema, std::uint64_t seed, const ParameterCheck& before_allocating);
 
   std::shared_ptr<Impl> impl_;
 };
