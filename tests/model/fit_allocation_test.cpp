@@ -163,7 +163,7 @@ long mode(const std::vector<long>& steps) {
 // buffers' control block lands in one step or the next), and the buffer
 // pool allocates another set of batch buffers (~20 allocations) whenever
 // the prefetch thread runs further ahead than before, a few times at most.
-constexpr long kKnownPerStep = 43;
+constexpr long kKnownPerStep = 38;
 constexpr long kLoaderSlack = 100;
 
 TEST(FitAllocation, SeedModelStepsWithAdamAllocateAFixedSteadyAmount) {
