@@ -92,17 +92,18 @@ void check_weights_header(const std::vector<std::pair<std::string, ParameterPtr>
     known.insert(name);
     const auto it = header.tensors.find(name);
     RB_CHECK(it != header.tensors.end(), ValueError,
-             "{}: no tensor '{}' (the parameter {} float32 of the architecture in {})",
+             "{}: tensor '{}' {} is missing (a float32 parameter of the architecture in {})",
              weights_path.string(), name, p->value().shape(), json_path.string());
     const io::SafetensorsHeader::Entry& entry = it->second;
-    RB_CHECK(entry.dtype == DType::kFloat32 && entry.shape == p->value().shape(), ShapeError,
-             "{}: tensor '{}' is {} {}, the architecture in {} expects float32 {}",
-             weights_path.string(), name, dtype_name(entry.dtype), entry.shape, json_path.string(),
-             p->value().shape());
+    RB_CHECK(entry.dtype == DType::kFloat32 && entry.shape == p->value().shape(), ValueError,
+             "{}: tensor '{}' is {} {}, expected float32 {} (the architecture in {})",
+             weights_path.string(), name, dtype_name(entry.dtype), entry.shape, p->value().shape(),
+             json_path.string());
   }
   for (const auto& [name, entry] : header.tensors) {
     RB_CHECK(known.count(name) == 1, ValueError,
-             "{}: tensor '{}' {} is not a parameter of the architecture in {} ({} parameters)",
+             "{}: tensor '{}' {} is not a parameter of this model (the architecture in {} has {} "
+             "parameters)",
              weights_path.string(), name, entry.shape, json_path.string(), parameters.size());
   }
 }

@@ -111,20 +111,20 @@ CASES = [
     # A last layer of 5,000,000 units: 2.5 GB were allocated before the
     # mismatch was reported.
     model_case("model_last_layer_of_5m_units", top_mlp(set_dims([16, 5000000])),
-               ["weights.safetensors", "no tensor '1/dense_1/kernel'", "[16, 5000000]"]),
+               ["weights.safetensors", "tensor '1/dense_1/kernel' [16, 5000000] is missing"]),
     model_case("model_bottom_mlp_mismatch", bottom_mlp(set_dims([12, 8])),
                ["weights.safetensors", "tensor '0/0/deep_continuous/1/dense_0/kernel' is float32 "
-                "[13, 16]", "expects float32 [13, 12]"]),
+                "[13, 16]", "expected float32 [13, 12]"]),
     model_case("model_interaction_widths_differ", bottom_mlp(set_dims([16, 12])),
                ["model.json", "DotProductInteractionBlock", "'deep_continuous' is [batch, 12]",
                 "'C1' is [batch, 8]"]),
     model_case("model_extra_layer", top_mlp(set_dims([16, 16])),
-               ["weights.safetensors", "no tensor '1/dense_1/kernel'"]),
+               ["weights.safetensors", "tensor '1/dense_1/kernel' [16, 16] is missing"]),
     model_case("model_embedding_dim_1e9", model_json(lambda m: (
         set_dim(1000000000)(blocks_of(m["architecture"], "EmbeddingFeatures")[0]["config"]),
         set_dims([16, 1000000000])(blocks_of(m["architecture"], "MLPBlock")[0]["config"]))),
                ["weights.safetensors", "tensor '0/0/embeddings/C1' is float32 [503, 8]",
-                "expects float32 [503, 1000000000]"]),
+                "expected float32 [503, 1000000000]"]),
     model_case("model_embedding_dim_overflows", embeddings(set_dim(2 ** 62)),
                ["model.json", "column 'C1'", "[503, 4611686018427387904]", "too large"]),
     model_case("model_embedding_dim_zero", embeddings(set_dim(0)),
