@@ -6,7 +6,8 @@
 Each trial starts from a directory holding a complete old version, runs a
 command that writes a new version over it and kills it (SIGKILL) at a random
 moment: for half of the trials anywhere in the command's run time, for the
-other half in its last 40 % (where the writing happens). Then the directory
+other half in its last 25 % (where the writing happens). The "killed" column
+counts the trials whose kill came before the command ended. Then the directory
 must be the old version or a new one, whole:
 
   model       `train --out M` over an older model M. old: M's files are the
@@ -118,8 +119,8 @@ class Scenario:
 
     def trial(self, rng: random.Random, late: bool) -> tuple[str, str, bool]:
         self.restore_old()
-        delay = rng.uniform(0.6 * self.seconds, 1.05 * self.seconds) if late else \
-            rng.uniform(0.0, 1.05 * self.seconds)
+        delay = rng.uniform(0.75 * self.seconds, 1.0 * self.seconds) if late else \
+            rng.uniform(0.0, self.seconds)
         was_killed = self.r.killed(self.command(), delay)
         outcome, detail = self.classify()
         return outcome, detail, was_killed
