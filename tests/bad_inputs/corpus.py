@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import importlib.util
 import os
 import pathlib
@@ -80,12 +81,35 @@ def expand(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def limit_memory(gib: float) -> Callable[[], None]:
+@functools.lru_cache(maxsize=None)
+def is_sanitized(cli: str) -> bool:
+    """True for an AddressSanitizer build (its shadow memory needs terabytes
+    of address space, so the address-space cap cannot apply to it)."""
+    with open(cli, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def limit_memory(gib: float, sanitized: bool) -> Callable[[], None]:
     def apply() -> None:
-        limit = int(gib * (1 << 30))
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        if not sanitized:
+            limit = int(gib * (1 << 30))
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     return apply
+
+
+def case_environment(gib: float, sanitized: bool) -> dict[str, str]:
+    """Under ASan, the same budget through ASan's RSS limit and recblocks'
+    own memory limit (80% of the cap, as recblocks derives it from ulimit -v)."""
+    env = dict(os.environ)
+    if sanitized:
+        mib = int(gib * 1024)
+        env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + f":hard_rss_limit_mb={mib}"
+        env.setdefault("RECBLOCKS_MAX_MEMORY", f"{int(mib * 0.8)}M")
+    return env
+
+
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
 def readable(text: str) -> Optional[str]:
@@ -113,9 +137,11 @@ def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Pa
             path.write_bytes(content)
     argv = [cli, *[expand(a, values) for a in case.argv]]
     try:
+        sanitized = is_sanitized(cli)
         proc = subprocess.run(argv, input=case.stdin or b"", capture_output=True,
-                              timeout=case.timeout, preexec_fn=limit_memory(case.memory_gib),
-                              cwd=work)
+                              timeout=case.timeout,
+                              preexec_fn=limit_memory(case.memory_gib, sanitized),
+                              env=case_environment(case.memory_gib, sanitized), cwd=work)
     except subprocess.TimeoutExpired:
         return Outcome(case.name, "hang", f"no exit after {case.timeout} s")
     out = proc.stdout.decode("utf-8", "replace")
@@ -123,6 +149,8 @@ def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Pa
     if proc.returncode < 0 or proc.returncode in (134, 139):
         sig = -proc.returncode if proc.returncode < 0 else proc.returncode - 128
         return Outcome(case.name, "crash", f"signal {signal.Signals(sig).name}: {err[-300:]}")
+    if any(report in err for report in SANITIZER_REPORTS):
+        return Outcome(case.name, "crash", f"sanitizer report: {err[:300]}")
     if "bad_alloc" in err or "std::length_error" in err:
         return Outcome(case.name, "memory", err.strip()[:300])
     if case.exit != 0 and proc.returncode == 0:
