@@ -48,6 +48,7 @@ class Case:
     stdin: Optional[bytes] = None
     timeout: float = 30.0
     memory_gib: float = 4.0
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # added to the environment
     # After the run: returns what is wrong (e.g. an input was changed), or None.
     check: Optional[Callable[[pathlib.Path], Optional[str]]] = None
 
@@ -122,8 +123,11 @@ def readable(text: str) -> Optional[str]:
     return None
 
 
-def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Path) -> Outcome:
-    work = scratch / case.name
+def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Path,
+             index: int) -> Outcome:
+    # A short directory name beside the fixtures (scratch/fixtures): messages
+    # quote these paths, and case files find the fixtures as work.parent.
+    work = scratch / f"c{index}"
     work.mkdir(parents=True)
     values = dict(fixtures, dir=str(work))
     for rel, content in case.files.items():
@@ -141,7 +145,8 @@ def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Pa
         proc = subprocess.run(argv, input=case.stdin or b"", capture_output=True,
                               timeout=case.timeout,
                               preexec_fn=limit_memory(case.memory_gib, sanitized),
-                              env=case_environment(case.memory_gib, sanitized), cwd=work)
+                              env={**case_environment(case.memory_gib, sanitized), **case.env},
+                              cwd=work)
     except subprocess.TimeoutExpired:
         return Outcome(case.name, "hang", f"no exit after {case.timeout} s")
     out = proc.stdout.decode("utf-8", "replace")
@@ -186,16 +191,18 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-    scratch = pathlib.Path(tempfile.mkdtemp(prefix="recblocks_bad_inputs_"))
+    scratch = pathlib.Path(tempfile.mkdtemp(prefix="rb_bad_"))
     try:
         fixtures = make_fixtures(os.path.abspath(args.cli), scratch / "fixtures")
         outcomes = []
         names = set()
         for path in args.case_files:
             for case in load_cases(path):
+                case.name = f"{pathlib.Path(path).stem}/{case.name}"  # unique across files
                 assert case.name not in names, f"two cases named {case.name}"
                 names.add(case.name)
-                outcomes.append(run_case(os.path.abspath(args.cli), case, fixtures, scratch))
+                outcomes.append(run_case(os.path.abspath(args.cli), case, fixtures, scratch,
+                                         len(outcomes)))
         failed = [o for o in outcomes if o.kind != "clear"]
         for o in failed:
             print(f"FAIL {o.case} [{o.kind}] {o.detail}")

@@ -111,10 +111,10 @@ CASES = [
            ["{dir}/day.tsv:5001", "column 10 (I9)", INTEGER, "found 'x'"]),
     # Special files.
     Case("criteo_input_fifo", ["data", "criteo", "--input", "{dir}/day.tsv", "--out", "{dir}/out"],
-         words=["{dir}/day.tsv", "not a regular file"], files={"day.tsv": fifo}, timeout=20),
+         words=["{dir}/day.tsv", "is a FIFO", "expected a regular file"], files={"day.tsv": fifo}, timeout=20),
     Case("criteo_valid_input_fifo",
          ["data", "criteo", "--input", "{dir}/day.tsv", "--valid-input", "{dir}/valid.tsv",
           "--out", "{dir}/out"],
-         words=["{dir}/valid.tsv", "not a regular file"],
+         words=["{dir}/valid.tsv", "is a FIFO", "expected a regular file"],
          files={"day.tsv": GOOD, "valid.tsv": fifo}, timeout=20),
 ]

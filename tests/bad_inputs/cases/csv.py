@@ -140,11 +140,11 @@ CASES = [
     # Special files and missing files.
     Case("csv_input_fifo",
          ["data", "csv", "--input", "{dir}/in.csv", "--schema", "{dir}/s.json", "--out", "{dir}/out"],
-         words=["{dir}/in.csv", "not a regular file", "expected a regular file"],
+         words=["{dir}/in.csv", "is a FIFO", "expected a regular file"],
          files={"in.csv": fifo, "s.json": SCHEMA}, timeout=20),
     Case("csv_schema_fifo",
          ["data", "csv", "--input", "{dir}/in.csv", "--schema", "{dir}/s.json", "--out", "{dir}/out"],
-         words=["{dir}/s.json", "not a regular file"],
+         words=["{dir}/s.json", "is a FIFO", "expected a regular file"],
          files={"in.csv": HEADER + GOOD_ROWS, "s.json": fifo}, timeout=20),
     # Bad schema files.
     csv("csv_schema_not_json", HEADER + GOOD_ROWS, ["{dir}/s.json", "not valid JSON at byte"],

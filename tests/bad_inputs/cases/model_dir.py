@@ -148,9 +148,11 @@ CASES = [
                model_json(lambda m: m["compile"]["optimizer"].update(type="telepathy")),
                ["telepathy"]),
     # The memory limit: a model built from flags whose parameters (26
-    # tables of [503, 10^6]) cannot fit is refused before allocating.
+    # tables of up to [503, 65536], about 3 GiB) do not fit in a limit of
+    # 256 MiB is refused before allocating.
     Case("train_model_beyond_the_memory_limit",
-         ["train", "--data", "{good}", "--model", "dlrm", "--embedding-dim", "1000000",
+         ["train", "--data", "{good}", "--model", "dlrm", "--embedding-dim", "65536",
           "--epochs", "1", "--out", "{dir}/m", "--no-progress"],
-         words=["parameter tensors", "memory limit", "RECBLOCKS_MAX_MEMORY"]),
+         words=["parameter tensors", "memory limit", "RECBLOCKS_MAX_MEMORY"],
+         env={"RECBLOCKS_MAX_MEMORY": "256M"}),
 ]
