@@ -252,7 +252,7 @@ TEST(CriteoRead, FifoIsRefusedWithoutBlocking) {
   TempDir tmp;
   ASSERT_EQ(::mkfifo((tmp / "pipe").c_str(), 0600), 0);
   EXPECT_THAT(error_message<Error>([&] { ds::read_criteo(tmp / "pipe"); }),
-              HasSubstr("pipe: not a regular file (a pipe or a device), expected a regular file"));
+              HasSubstr("pipe': is a FIFO (named pipe), expected a regular file"));
 }
 
 TEST(CriteoRead, ErrorLineNumbersAndValuesDoNotDependOnThreads) {

@@ -264,14 +264,13 @@ TEST_F(CsvFixture, OverlongAndBinaryValuesAreExcerptedAndEscaped) {
 TEST_F(CsvFixture, SpecialFilesAreRefusedWithoutBlocking) {
   const fs::path pipe = tmp / "pipe.csv";
   ASSERT_EQ(::mkfifo(pipe.c_str(), 0600), 0);
-  EXPECT_THAT(
-      error_message<Error>([&] { ds::csv(pipe, ds::CsvSpec::load(schema), tmp / "out"); }),
-      HasSubstr("pipe.csv: not a regular file (a pipe or a device), expected a regular file"));
+  EXPECT_THAT(error_message<Error>([&] { ds::csv(pipe, ds::CsvSpec::load(schema), tmp / "out"); }),
+              HasSubstr("pipe.csv': is a FIFO (named pipe), expected a regular file"));
   EXPECT_THAT(error_message<Error>([&] { ds::CsvSpec::load(pipe); }),
-              HasSubstr("pipe.csv: not a regular file"));
+              HasSubstr("pipe.csv': is a FIFO (named pipe), expected a regular file"));
   EXPECT_THAT(
       error_message<Error>([&] { ds::csv(tmp.path(), ds::CsvSpec::load(schema), tmp / "o"); }),
-      HasSubstr(": a directory, expected a regular file"));
+      HasSubstr("': is a directory, expected a regular file"));
 }
 
 TEST_F(CsvFixture, TsvWithoutHeaderByFieldIndex) {
