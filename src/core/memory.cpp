@@ -81,8 +81,8 @@ std::string over_limit_message(std::size_t bytes, std::string_view what, std::si
 
 std::size_t default_memory_limit() {
   // Read once: the environment and the machine do not change under us.
-  static const std::size_t value = compute_default();
-  return value;
+  static const std::size_t kDefault = compute_default();
+  return kDefault;
 }
 
 std::size_t memory_limit() {
