@@ -77,7 +77,7 @@ void write_model_files(const Model& model, const Model::Impl& impl, const fs::pa
 // An error's message with the file it came from in front, unless it
 // names a file of the model directory already.
 std::string named(const fs::path& file, const std::exception& e) {
-  const std::string what = e.what();
+  std::string what = e.what();
   if (what.find(file.parent_path().string()) != std::string::npos) return what;
   return fmt::format("{}: {}", file.string(), what);
 }
