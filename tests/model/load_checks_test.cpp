@@ -99,8 +99,9 @@ TEST(ModelBuild, DeferredAllocationGivesTheSameWeightsAsAnEagerBuild) {
                     .connect(testing::seed_task());
   model.build(data.schema(), 7);
   const auto eager = body.state();
+  const auto planned = model.state();  // state() returns a map by value: keep it alive
   for (const auto& [name, t] : eager) {
-    const Tensor& deferred = model.state().at(name);
+    const Tensor& deferred = planned.at(name);
     ASSERT_EQ(deferred.shape(), t.shape()) << name;
     EXPECT_EQ(std::memcmp(deferred.raw(), t.raw(), t.nbytes()), 0) << name;
   }
