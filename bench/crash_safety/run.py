@@ -1,7 +1,7 @@
 """Crash safety: kill -9 recblocks while it writes, then check what is left.
 
     python3 bench/crash_safety/run.py --cli build/recblocks [--trials 100] [--seed 1]
-        [--scenarios model,checkpoint,dataset] [--work DIR]
+        [--scenarios model,checkpoint,dataset,import] [--work DIR]
 
 Each trial starts from a directory holding a complete old version, runs a
 command that writes a new version over it and kills it (SIGKILL) at a random
@@ -20,6 +20,12 @@ must be the old version or a new one, whole:
   dataset     `data synthetic --out D` (train/ and valid/) over an older
               dataset folder D. old / new: D's files are the bytes of the old
               / the new dataset.
+  import      `data csv --input D/new.csv --out D` over an older import of
+              D/old.csv with a validation split (the new one has none): D
+              holds the CSV files beside train/, valid/ and etl/, as raw
+              files often are. old / new: D's files are the bytes of the old /
+              the new import, the CSV files kept, no stale valid/ beside a
+              new train/.
 
 Anything else is broken: a mix of versions, a missing or partial file, a
 directory that does not load. Prints trials / old / new / broken per
@@ -32,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import pathlib
 import random
 import shutil
@@ -59,6 +66,18 @@ def digest(root: pathlib.Path) -> dict[str, str] | None:
         if p.is_file():
             out[str(rel)] = hashlib.sha256(p.read_bytes()).hexdigest()
     return out
+
+
+def old_or_new(d: dict[str, str] | None, old: dict[str, str],
+               new: dict[str, str]) -> tuple[str, str]:
+    """("old" | "new" | "broken", what was mixed) for a folder of datasets."""
+    if d == old:
+        return "old", ""
+    if d == new:
+        return "new", ""
+    old_parts = sorted({k.split("/")[0] for k, v in (d or {}).items() if old.get(k) == v})
+    new_parts = sorted({k.split("/")[0] for k, v in (d or {}).items() if new.get(k) == v})
+    return "broken", f"a mix: old {old_parts}, new {new_parts}"
 
 
 def stale_siblings(target: pathlib.Path) -> int:
@@ -212,14 +231,48 @@ class DatasetWrite(Scenario):
         return self.command_to(self.target)
 
     def classify(self) -> tuple[str, str]:
-        d = digest(self.target)
-        if d == self.old:
-            return "old", ""
-        if d == self.new:
-            return "new", ""
-        old_parts = sorted({k.split("/")[0] for k, v in (d or {}).items() if self.old.get(k) == v})
-        new_parts = sorted({k.split("/")[0] for k, v in (d or {}).items() if self.new.get(k) == v})
-        return "broken", f"a mix: old {old_parts}, new {new_parts}"
+        return old_or_new(digest(self.target), self.old, self.new)
+
+
+class ImportWrite(Scenario):
+    name = "import"
+
+    def __init__(self, r: Runner):
+        super().__init__(r)
+        schema = self.dir / "schema.json"
+        schema.write_text(json.dumps({"columns": [
+            {"name": "user", "tags": ["categorical", "user_id"]},
+            {"name": "item", "tags": ["categorical", "item_id"]},
+            {"name": "price", "tags": ["continuous"]},
+            {"name": "clicked", "tags": ["target", "binary_classification"]}]}))
+        self.schema = schema
+        shutil.rmtree(self.target, ignore_errors=True)
+        self.target.mkdir()
+        for name, seed in (("old.csv", 1), ("new.csv", 2)):
+            rng = random.Random(seed)
+            rows = [f"u{rng.randrange(5000)},i{rng.randrange(2000)},{rng.random():.4f},"
+                    f"{rng.randrange(2)}" for _ in range(300000)]
+            (self.target / name).write_text("user,item,price,clicked\n" + "\n".join(rows) + "\n")
+        # Both versions are made in place: etl/csv.json records the input's path.
+        r.run(*self.command_with("old.csv"), "--valid-fraction", "0.2")
+        self.old = digest(self.target)
+        shutil.rmtree(self.old_copy, ignore_errors=True)
+        shutil.copytree(self.target, self.old_copy)
+        self.seconds = r.timed(*self.command())
+        self.new = digest(self.target)
+        if "valid/schema.json" in self.new or "old.csv" not in self.new:
+            raise RuntimeError(f"the new import holds {sorted(self.new)}: expected the CSV files, "
+                               "train/ and etl/ only")
+
+    def command_with(self, csv: str) -> list[str]:
+        return ["data", "csv", "--input", str(self.target / csv), "--schema", str(self.schema),
+                "--out", str(self.target)]
+
+    def command(self) -> list[str]:
+        return self.command_with("new.csv")
+
+    def classify(self) -> tuple[str, str]:
+        return old_or_new(digest(self.target), self.old, self.new)
 
 
 def main() -> int:
@@ -227,12 +280,12 @@ def main() -> int:
     ap.add_argument("--cli", required=True, help="the recblocks executable")
     ap.add_argument("--trials", type=int, default=100, help="trials in all (spread over the scenarios)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the kill moments")
-    ap.add_argument("--scenarios", default="model,checkpoint,dataset")
+    ap.add_argument("--scenarios", default="model,checkpoint,dataset,import")
     ap.add_argument("--work", help="scratch directory (default: a temporary one, removed)")
     a = ap.parse_args()
     names = a.scenarios.split(",")
     for n in names:
-        if n not in ("model", "checkpoint", "dataset"):
+        if n not in ("model", "checkpoint", "dataset", "import"):
             ap.error(f"unknown scenario '{n}'")
     work = pathlib.Path(a.work) if a.work else pathlib.Path(tempfile.mkdtemp(prefix="crash_safety_"))
     work.mkdir(parents=True, exist_ok=True)
@@ -245,7 +298,7 @@ def main() -> int:
         scenarios = []
         for n in names:
             s = ModelSave(r, data) if n == "model" else CheckpointSave(r, data) if n == "checkpoint" \
-                else DatasetWrite(r)
+                else DatasetWrite(r) if n == "dataset" else ImportWrite(r)
             print(f"{n}: the uninterrupted write takes {s.seconds:.2f} s", flush=True)
             scenarios.append(s)
         rng = random.Random(a.seed)

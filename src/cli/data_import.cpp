@@ -63,15 +63,12 @@ struct CriteoArgs {
   bool overwrite = false;
 };
 
-// The importers write OUT/train, OUT/valid and OUT/etl, keeping what else
-// OUT holds (the raw files, often).
-const std::vector<std::string> kImportEntries = {"train", "valid", "etl"};
-
 void run_criteo(const CriteoArgs& a) {
   std::vector<io::InputPath> inputs;
   for (const std::string& f : a.inputs) inputs.push_back({"--input", f});
   for (const std::string& f : a.valid_inputs) inputs.push_back({"--valid-input", f});
-  io::check_output({"--out", a.out, io::OutputKind::kFolder, kImportEntries}, inputs, a.overwrite);
+  io::check_output({"--out", a.out, io::OutputKind::kFolder, ds::kImportEntries}, inputs,
+                   a.overwrite);
   ds::CriteoOptions o;
   o.format = ds::parse_criteo_format(a.format);
   o.min_frequency = a.min_frequency;
@@ -139,7 +136,7 @@ struct CsvArgs {
 };
 
 void run_csv(const CsvArgs& a) {
-  io::check_output({"--out", a.out, io::OutputKind::kFolder, kImportEntries},
+  io::check_output({"--out", a.out, io::OutputKind::kFolder, ds::kImportEntries},
                    {{"--input", a.input}, {"--schema", a.schema}}, a.overwrite);
   const ds::CsvSpec spec = ds::CsvSpec::load(a.schema);
   ds::CsvOptions o;

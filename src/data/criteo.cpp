@@ -517,22 +517,24 @@ CriteoResult criteo(const std::vector<fs::path>& files, const fs::path& out,
   const bool split = train_rows < raw.rows();
 
   const CriteoTransform transform(fit_categorify(raw, train_rows, options));
+  // The whole folder is staged and replaces `out` in one step (see csv()).
+  io::StagedDirectory staged(out);
+  staged.carry_over(kImportEntries);
   CriteoResult result;
-  result.train_dir = out / "train";
-  result.etl_dir = out / "etl";
-  fs::create_directories(out);
+  result.train_dir = staged.target() / "train";
+  result.etl_dir = staged.target() / "etl";
   result.train = transform.transform(raw, 0, train_rows);
-  result.train.save(result.train_dir);
+  result.train.save(staged.path() / "train");
   if (split) {
-    result.valid_dir = out / "valid";
+    result.valid_dir = staged.target() / "valid";
     result.valid = transform.transform(raw, train_rows, raw.rows());
-    result.valid.save(result.valid_dir);
+    result.valid.save(staged.path() / "valid");
   }
 
-  io::StagedDirectory etl_dir(result.etl_dir);
-  fs::create_directories(etl_dir.path() / "categorify");
+  const fs::path etl_dir = staged.path() / "etl";
+  fs::create_directories(etl_dir / "categorify");
   for (int i = 0; i < kCriteoNumCategorical; ++i) {
-    text_input::save_categorify(transform.categorify(i), etl_dir.path() / "categorify");
+    text_input::save_categorify(transform.categorify(i), etl_dir / "categorify");
   }
   json meta = {{"importer", "criteo"},
                {"format", criteo_format_name(raw.format)},
@@ -543,8 +545,8 @@ CriteoResult criteo(const std::vector<fs::path>& files, const fs::path& out,
                {"valid_rows", raw.rows() - train_rows},
                {"dense_transform", "log(1 + max(x, 0)); missing -> 0"},
                {"dense_missing", raw.dense_missing}};
-  text_input::write_staged_file(etl_dir.path() / "criteo.json", meta.dump(2) + "\n");
-  etl_dir.commit();
+  text_input::write_staged_file(etl_dir / "criteo.json", meta.dump(2) + "\n");
+  staged.commit();
   return result;
 }
 

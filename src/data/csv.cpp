@@ -670,22 +670,26 @@ CsvResult csv(const fs::path& input, const CsvSpec& spec_in, const fs::path& out
   }
   const CsvTransform transform(spec, Schema(std::move(schema_columns)), std::move(cats));
 
+  // The whole folder is staged and replaces `out` in one step, keeping what
+  // else it holds (the input may live there): a killed import leaves the old
+  // train/, valid/ and etl/ or the new ones, never a mix.
+  io::StagedDirectory staged(out);
+  staged.carry_over(kImportEntries);
   CsvResult result;
-  fs::create_directories(out);
-  result.train_dir = out / "train";
-  result.etl_dir = out / "etl";
+  result.train_dir = staged.target() / "train";
+  result.etl_dir = staged.target() / "etl";
   result.train = make_dataset(*parsed, transform, 0, train_rows);
-  result.train.save(result.train_dir);
+  result.train.save(staged.path() / "train");
   if (valid_rows > 0) {
-    result.valid_dir = out / "valid";
+    result.valid_dir = staged.target() / "valid";
     result.valid = make_dataset(*parsed, transform, train_rows, rows);
-    result.valid.save(result.valid_dir);
+    result.valid.save(staged.path() / "valid");
   }
-  io::StagedDirectory etl_dir(result.etl_dir);
-  fs::create_directories(etl_dir.path() / "categorify");
+  const fs::path etl_dir = staged.path() / "etl";
+  fs::create_directories(etl_dir / "categorify");
   for (const auto& c : spec.columns) {
     if (c.is_categorical())
-      text_input::save_categorify(*transform.categorify(c.name), etl_dir.path() / "categorify");
+      text_input::save_categorify(*transform.categorify(c.name), etl_dir / "categorify");
   }
   const json meta = {{"importer", "csv"},
                      {"input", input.string()},
@@ -694,8 +698,8 @@ CsvResult csv(const fs::path& input, const CsvSpec& spec_in, const fs::path& out
                      {"valid_fraction", options.valid_fraction},
                      {"train_rows", train_rows},
                      {"valid_rows", valid_rows}};
-  text_input::write_staged_file(etl_dir.path() / "csv.json", meta.dump(2) + "\n");
-  etl_dir.commit();
+  text_input::write_staged_file(etl_dir / "csv.json", meta.dump(2) + "\n");
+  staged.commit();
   return result;
 }
 

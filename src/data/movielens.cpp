@@ -191,13 +191,17 @@ std::pair<Dataset, Dataset> movielens(std::string_view variant, const fs::path& 
     train = add_history(train, history);
   }
 
-  std::error_code ignored;
-  fs::remove(out / "import.json", ignored);
-  workflow.save(out / "etl");
-  valid.save(out / "valid");
-  train.save(out / "train");
-  io::write_file_atomic(out / "import.json", record.dump(1) + "\n");
-  return {Dataset::load(out / "train"), Dataset::load(out / "valid")};
+  // The variant's folder is staged whole, its raw files carried over, and
+  // replaces `out` in one step: a killed import leaves the old train/,
+  // valid/, etl/ and import.json or the new ones, never a mix.
+  io::StagedDirectory staged(out);
+  staged.carry_over({"train", "valid", "etl", "import.json"});
+  workflow.save(staged.path() / "etl");
+  valid.save(staged.path() / "valid");
+  train.save(staged.path() / "train");
+  io::write_file_atomic(staged.path() / "import.json", record.dump(1) + "\n");
+  staged.commit();
+  return {Dataset::load(staged.target() / "train"), Dataset::load(staged.target() / "valid")};
 }
 
 }  // namespace recblocks::datasets

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -110,6 +111,35 @@ void remove_stale_siblings(const fs::path& target) {
   }
 }
 
+// Makes `to` hold what `from` holds, hard-linking its files (see
+// StagedDirectory::carry_over). Throws fs::filesystem_error.
+void link_tree(const fs::path& from, const fs::path& to) {
+  const fs::file_status status = fs::symlink_status(from);
+  if (fs::is_symlink(status)) {
+    fs::copy_symlink(from, to);
+  } else if (fs::is_directory(status)) {
+    fs::create_directory(to, from);
+    for (const auto& entry : fs::directory_iterator(from))
+      link_tree(entry.path(), to / entry.path().filename());
+  } else {
+    std::error_code ec;
+    fs::create_hard_link(from, to, ec);
+    if (!ec) return;
+    if (!fs::is_regular_file(status)) throw fs::filesystem_error("cannot link", from, to, ec);
+    fs::copy_file(from, to);
+  }
+}
+
+// `target`, or the directory it names when it is a symbolic link to one.
+fs::path followed(const fs::path& target) {
+  std::error_code ec;
+  if (!fs::is_symlink(fs::symlink_status(target, ec)) || !fs::is_directory(target, ec)) {
+    return target;
+  }
+  const fs::path real = fs::canonical(target, ec);
+  return ec ? target : real;
+}
+
 }  // namespace
 
 namespace detail {
@@ -165,7 +195,7 @@ void write_file_atomic(const fs::path& path, std::string_view contents) {
 }
 
 StagedDirectory::StagedDirectory(fs::path target)
-    : target_(without_trailing_slash(std::move(target))) {
+    : target_(followed(without_trailing_slash(std::move(target)))) {
   RB_CHECK(target_.has_filename() && target_.filename() != "." && target_.filename() != "..",
            ValueError, "StagedDirectory: '{}' does not name a directory to write",
            target_.string());
@@ -186,6 +216,25 @@ StagedDirectory::StagedDirectory(fs::path target)
 
 StagedDirectory::~StagedDirectory() {
   if (!committed_) remove_quietly(staging_);
+}
+
+void StagedDirectory::carry_over(const std::vector<std::string>& replaced) {
+  std::error_code ec;
+  if (!fs::is_directory(fs::symlink_status(target_, ec))) return;
+  fs::path current;
+  try {
+    fs::permissions(staging_, fs::status(target_).permissions());
+    for (const auto& entry : fs::directory_iterator(target_)) {
+      current = entry.path();
+      const std::string name = current.filename().string();
+      if (std::find(replaced.begin(), replaced.end(), name) != replaced.end()) continue;
+      link_tree(current, staging_ / name);
+    }
+  } catch (const fs::filesystem_error& e) {
+    throw Error(fmt::format("{}: cannot keep {} in the new version: {}", target_.string(),
+                            current.empty() ? target_.string() : current.string(),
+                            e.code().message()));
+  }
 }
 
 void StagedDirectory::commit() {

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <set>
+#include <string>
 
 #include "data/importers_testing.h"
 #include "recblocks/data/dataset.h"
@@ -128,6 +130,30 @@ TEST_F(CsvFixture, SplitFitsOnTrainAndOnOovRaise) {
       [&] { ds::csv(input, ds::CsvSpec::from_json(j), tmp / "out2", {.valid_fraction = 0.4}); });
   EXPECT_THAT(message, HasSubstr("userId"));
   EXPECT_THAT(message, HasSubstr("u3"));
+}
+
+TEST_F(CsvFixture, ReimportReplacesTheSplitsTogetherAndKeepsTheInputBesideThem) {
+  // The input lives in the output folder, as raw files often do.
+  const fs::path out = tmp / "out";
+  fs::create_directories(out);
+  fs::copy_file(input, out / "events.csv");
+  ds::csv(out / "events.csv", ds::CsvSpec::load(schema), out, {.valid_fraction = 0.4});
+  ASSERT_TRUE(fs::is_directory(out / "valid"));
+
+  // Without a validation split the old valid/ must not survive beside the new train/.
+  const ds::CsvResult r = ds::csv(out / "events.csv", ds::CsvSpec::load(schema), out);
+  EXPECT_EQ(r.train_dir, out / "train");
+  EXPECT_FALSE(fs::exists(out / "valid"));
+  EXPECT_EQ(Dataset::load(out / "train").num_rows(), 5);
+  EXPECT_EQ(testing::read_text(out / "events.csv"), kEvents);
+
+  // A failed import leaves the previous one whole.
+  testing::write_text(tmp / "bad.csv", "user_id,item,price,tags,clicked,title\nu1,i1,x,a,1,t\n");
+  EXPECT_THROW(ds::csv(tmp / "bad.csv", ds::CsvSpec::load(schema), out), ValueError);
+  EXPECT_EQ(Dataset::load(out / "train").num_rows(), 5);
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(out)) names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"etl", "events.csv", "train"}));
 }
 
 TEST_F(CsvFixture, UnknownSourceColumnListsTheHeader) {

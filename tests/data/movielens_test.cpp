@@ -328,6 +328,13 @@ TEST(MovieLens, ZipSourceAndOverwrite) {
   auto [train2, valid2] = movielens("ml-100k", tmp.path() / "data",
                                     {.seed = 1, .valid_fraction = 0.25, .overwrite = true});
   EXPECT_EQ(valid2.num_rows(), 25000);
+  // The re-import replaced its outputs in one step and kept the raw files beside them.
+  std::set<std::string> names;
+  for (const auto& e : fs::directory_iterator(tmp.path() / "data" / "ml-100k"))
+    names.insert(e.path().filename().string());
+  EXPECT_EQ(names, (std::set<std::string>{"etl", "import.json", "train", "u.data", "u.genre",
+                                          "u.item", "u.user", "valid"}));
+  EXPECT_EQ(fs::hard_link_count(tmp.path() / "data" / "ml-100k" / "u.data"), 1U);
 }
 
 TEST(MovieLens, DownloadsFromAFileUrlAndExplainsWhenOffline) {

@@ -133,6 +133,74 @@ TEST(StagedDirectory, CommittingTwiceIsAnError) {
   }
 }
 
+TEST(StagedDirectory, CarryOverKeepsTheOtherEntriesAsHardLinksAndDropsTheReplacedOnes) {
+  TempDir dir;
+  const auto target = dir / "import";
+  fs::create_directories(target / "train");
+  fs::create_directories(target / "raw" / "2024");
+  write_bytes(target / "train" / "old.npy", "old");
+  write_bytes(target / "valid", "a stale split the new version does not have");
+  write_bytes(target / "ratings.csv", "the user's input");
+  write_bytes(target / "raw" / "2024" / "day_0.tsv", "raw");
+  fs::create_symlink("ratings.csv", target / "latest.csv");
+  {
+    StagedDirectory staged(target);
+    staged.carry_over({"train", "valid"});
+    fs::create_directory(staged.path() / "train");
+    write_bytes(staged.path() / "train" / "new.npy", "new");
+    // Before commit the target is untouched.
+    EXPECT_EQ(names_in(target),
+              (std::set<std::string>{"latest.csv", "ratings.csv", "raw", "train", "valid"}));
+    staged.commit();
+  }
+  EXPECT_EQ(names_in(target), (std::set<std::string>{"latest.csv", "ratings.csv", "raw", "train"}));
+  EXPECT_EQ(names_in(target / "train"), std::set<std::string>{"new.npy"});
+  EXPECT_EQ(read_bytes(target / "ratings.csv"), "the user's input");
+  EXPECT_EQ(read_bytes(target / "raw" / "2024" / "day_0.tsv"), "raw");
+  EXPECT_TRUE(fs::is_symlink(target / "latest.csv"));
+  EXPECT_EQ(fs::read_symlink(target / "latest.csv"), "ratings.csv");
+  EXPECT_EQ(fs::hard_link_count(target / "ratings.csv"), 1U);  // the old version's link is gone
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"import"});
+}
+
+TEST(StagedDirectory, CarryOverUncommittedLeavesTheTargetAsItWas) {
+  TempDir dir;
+  const auto target = dir / "import";
+  fs::create_directories(target);
+  write_bytes(target / "ratings.csv", "input");
+  {
+    StagedDirectory staged(target);
+    staged.carry_over({"train"});
+    EXPECT_EQ(fs::hard_link_count(target / "ratings.csv"), 2U);
+  }  // an import that failed after carrying over
+  EXPECT_EQ(names_in(target), std::set<std::string>{"ratings.csv"});
+  EXPECT_EQ(read_bytes(target / "ratings.csv"), "input");
+  EXPECT_EQ(fs::hard_link_count(target / "ratings.csv"), 1U);
+  EXPECT_EQ(names_in(dir.path()), std::set<std::string>{"import"});
+}
+
+TEST(StagedDirectory, CarryOverWithoutATargetDoesNothing) {
+  TempDir dir;
+  StagedDirectory staged(dir / "new");
+  staged.carry_over({"train"});
+  EXPECT_TRUE(names_in(staged.path()).empty());
+}
+
+TEST(StagedDirectory, ASymbolicLinkToADirectoryIsFollowedAndKept) {
+  TempDir dir;
+  fs::create_directories(dir / "disk" / "models" / "m1");
+  write_bytes(dir / "disk" / "models" / "m1" / "old.txt", "old");
+  fs::create_directory_symlink(dir / "disk" / "models" / "m1", dir / "current");
+  {
+    StagedDirectory staged(dir / "current");
+    EXPECT_EQ(staged.target(), fs::canonical(dir / "disk" / "models" / "m1"));
+    write_bytes(staged.path() / "new.txt", "new");
+    staged.commit();
+  }
+  EXPECT_TRUE(fs::is_symlink(dir / "current"));
+  EXPECT_EQ(names_in(dir / "current"), std::set<std::string>{"new.txt"});
+}
+
 TEST(StagedDirectory, RemovesWhatDeadWritersLeftButNotLiveOnes) {
   TempDir dir;
   // The pid of a process that has exited (and been reaped).

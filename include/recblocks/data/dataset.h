@@ -87,3 +87,12 @@ class Dataset {
 };
 
 }  // namespace recblocks
+
+namespace recblocks::datasets {
+
+// What the CSV and Criteo importers write into their output folder. They
+// replace these entries together, in one step, and keep whatever else the
+// folder holds (often the raw files they read).
+inline const std::vector<std::string> kImportEntries = {"train", "valid", "etl"};
+
+}  // namespace recblocks::datasets

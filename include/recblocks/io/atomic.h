@@ -3,7 +3,9 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 #include <string_view>
+#include <vector>
 
 namespace recblocks::io {
 
@@ -19,7 +21,9 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 // old version is removed. Destroying an uncommitted StagedDirectory removes
 // what was written; the constructor also removes the staging and old
 // directories that killed processes (pids that no longer exist) left
-// beside `target`. Missing parent directories are created.
+// beside `target`. Missing parent directories are created. A `target` that
+// is a symbolic link to a directory is followed: the directory it names is
+// replaced, the link stays.
 class StagedDirectory {
  public:
   explicit StagedDirectory(std::filesystem::path target);
@@ -30,6 +34,14 @@ class StagedDirectory {
   // Where to write the files.
   const std::filesystem::path& path() const { return staging_; }
   const std::filesystem::path& target() const { return target_; }
+  // For a folder the new version shares with other files (an importer's
+  // --out holding its raw input beside train/, valid/ and etl/): puts every
+  // entry of the existing target except those named in `replaced` into the
+  // staging directory, so that commit() keeps them. Regular files become
+  // hard links (copies where the file system has none), directories are
+  // made again entry by entry, symbolic links are copied as links; the
+  // target is not changed. Without a target, nothing to do.
+  void carry_over(const std::vector<std::string>& replaced);
   // fsyncs the staged files, then renames: the target appears whole.
   void commit();
 
