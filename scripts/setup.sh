@@ -92,12 +92,41 @@ python_env() {
     rb_log "Creating the test Python environment in ${venv}"
     rb_run /usr/bin/python3 -m venv --system-site-packages "${venv}"
   fi
-  if ! "${venv}/bin/python3" -c 'import safetensors' 2>/dev/null; then
-    # Only the tests need it: offline, the build and the main job go on, and
-    # the tests that read our files with it say what is missing.
-    rb_run "${venv}/bin/python3" -m pip install --quiet --disable-pip-version-check 'safetensors>=0.4' ||
-      echo "warning: could not install safetensors from PyPI; the tests that read model files from Python will fail" >&2
+  # From PyPI: safetensors (tests read our weight files with it), the Python
+  # package's build tools (nanobind, scikit-build-core) and its test tools
+  # (pytest; pandas and pyarrow, whose tables the package reads; nbclient and
+  # ipykernel, which run the example notebook). numpy stays Debian's (torch
+  # and sklearn are built against it): pandas and pyarrow are pinned to
+  # versions that run on numpy 1.24.
+  local -a wanted=('safetensors>=0.4' 'nanobind==3.1.0' 'scikit-build-core==1.1.2' 'pytest>=7'
+    'pandas>=2.0,<2.3' 'pyarrow==18.1.0' 'nbclient>=0.8' 'ipykernel>=6')
+  if ! "${venv}/bin/python3" -c 'import safetensors, nanobind, scikit_build_core, pytest, pandas, pyarrow, nbclient, ipykernel' 2>/dev/null; then
+    local constraints
+    constraints="$(mktemp)"
+    echo 'numpy<2' >"${constraints}"
+    # Only the tests and the Python package need them: offline, the C++ build
+    # and the main job go on without them.
+    rb_run "${venv}/bin/python3" -m pip install --quiet --disable-pip-version-check \
+      -c "${constraints}" "${wanted[@]}" ||
+      echo "warning: could not install ${wanted[*]} from PyPI; the Python package is not built and the tests that need them fail" >&2
+    rm -f "${constraints}"
   fi
+}
+
+# True when the test environment can build the Python package (nanobind).
+python_package_tools() {
+  [[ -x "${RB_ROOT}/.venv/bin/python3" ]] && "${RB_ROOT}/.venv/bin/python3" -c 'import nanobind' 2>/dev/null
+}
+
+# `pip install .` into the test environment: the package as a user gets it
+# (its own CMake build in build-pip/). With the build above's compiler (c++;
+# scikit-build-core would take Python's x86_64-linux-gnu-g++) and folder
+# depth, ccache serves every object that build compiled.
+install_python_package() {
+  rb_log "Installing the Python package into ${RB_ROOT}/.venv (pip install .)"
+  CXX="${CXX:-c++}" CCACHE_BASEDIR="${RB_ROOT}" CCACHE_NOHASHDIR=1 CMAKE_BUILD_PARALLEL_LEVEL="${RB_JOBS}" \
+    rb_run "${RB_ROOT}/.venv/bin/python3" -m pip install --quiet --disable-pip-version-check \
+    --no-build-isolation --no-deps "${RB_ROOT}"
 }
 
 build() {
@@ -115,8 +144,12 @@ build() {
     configure+=(-DRECBLOCKS_SANITIZE=ON -DRECBLOCKS_BUILD_TESTS=ON -DRECBLOCKS_BUILD_BENCH=OFF
       -DRECBLOCKS_BUILD_EXAMPLES=OFF "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG")
   else
-    # Everything, also in a build directory that a --main build configured.
+    # Everything, also in a build directory that a --main build configured;
+    # the Python package's module too when the test environment can build it.
     configure+=(-DRECBLOCKS_BUILD_TESTS=ON -DRECBLOCKS_BUILD_BENCH=ON -DRECBLOCKS_BUILD_EXAMPLES=ON)
+    if python_package_tools; then
+      configure+=(-DRECBLOCKS_PYTHON=ON "-DPython_EXECUTABLE=${RB_ROOT}/.venv/bin/python3")
+    fi
   fi
   configure+=("${RB_CMAKE_ARGS[@]}")
   rb_log "Configuring ${RB_BUILD_TYPE} build in ${RB_BUILD_DIR}"
@@ -135,5 +168,8 @@ if ((RB_INSTALL)); then
 fi
 if ((RB_BUILD)); then
   build
+  if ((!RB_MAIN && !RB_SANITIZE)) && python_package_tools; then
+    install_python_package
+  fi
 fi
 rb_log "setup done in $((SECONDS - start)) s"

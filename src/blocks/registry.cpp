@@ -117,6 +117,39 @@ std::string block_types_help() {
   return out;
 }
 
+Block make_block(const std::string& type, const nlohmann::json& config,
+                 std::vector<std::pair<std::string, Block>> children) {
+  ensure_builtins();
+  BlockFactory factory;
+  {
+    const std::lock_guard lock(registry_mutex());
+    const auto it = factories().find(type);
+    if (it != factories().end()) factory = it->second;
+  }
+  if (!factory) {
+    // The registered names, as many as fit in a readable line.
+    std::string names;
+    const std::vector<std::string> all = registered_block_types();
+    std::size_t shown = 0;
+    for (; shown < all.size() && names.size() < 160; ++shown)
+      names += (shown ? ", " : "") + all[shown];
+    if (shown < all.size())
+      names += fmt::format(", ... and {} more (`recblocks blocks` lists them)", all.size() - shown);
+    // The name as given, cut and without control characters (it is user text).
+    std::string name = type.substr(0, 80);
+    for (char& c : name) {
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+    }
+    throw ValueError(fmt::format("unknown block type '{}'{}; registered: {}", name,
+                                 type.size() > 80 ? "..." : "", names));
+  }
+  try {
+    return factory(config, std::move(children));
+  } catch (const nlohmann::json::exception& e) {
+    throw ValueError(fmt::format("{} config: {}", type, e.what()));
+  }
+}
+
 namespace {
 
 Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) {
@@ -134,24 +167,6 @@ Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) 
   RB_CHECK(json.contains("type") && json["type"].is_string(), ValueError,
            "block JSON: missing string 'type' in {}", json.dump().substr(0, 200));
   const std::string type = json["type"].get<std::string>();
-  auto it = factories().find(type);
-  if (it == factories().end()) {
-    // The registered names, as many as fit in a readable line.
-    std::string names;
-    const std::vector<std::string> all = registered_block_types();
-    std::size_t shown = 0;
-    for (; shown < all.size() && names.size() < 160; ++shown)
-      names += (shown ? ", " : "") + all[shown];
-    if (shown < all.size())
-      names += fmt::format(", ... and {} more (`recblocks blocks` lists them)", all.size() - shown);
-    // The name as given, cut and without control characters (it is user text).
-    std::string name = type.substr(0, 80);
-    for (char& c : name) {
-      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
-    }
-    throw ValueError(fmt::format("unknown block type '{}'{}; registered: {}", name,
-                                 type.size() > 80 ? "..." : "", names));
-  }
   std::vector<std::pair<std::string, Block>> children;
   const nlohmann::json kids = json.value("children", nlohmann::json::array());
   RB_CHECK(kids.is_array(), ValueError, "{}: 'children' must be an array", type);
@@ -159,12 +174,8 @@ Block block_from_json(const nlohmann::json& json, std::map<int, Block>& shared) 
     config::check_keys(c, "child", {"key", "block"});
     children.emplace_back(c.at("key").get<std::string>(), block_from_json(c.at("block"), shared));
   }
-  Block block;
-  try {
-    block = it->second(json.value("config", nlohmann::json::object()), std::move(children));
-  } catch (const nlohmann::json::exception& e) {
-    throw ValueError(fmt::format("{} config: {}", type, e.what()));
-  }
+  Block block =
+      make_block(type, json.value("config", nlohmann::json::object()), std::move(children));
   if (json.contains("id")) shared.emplace(json["id"].get<int>(), block);
   return block;
 }

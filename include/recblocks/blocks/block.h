@@ -402,6 +402,12 @@ void register_block_type(std::string name, BlockFactory factory);
 void register_block_type(std::string name, BlockFactory factory,
                          std::vector<options::FieldDoc> options);
 std::vector<std::string> registered_block_types();
+// A block of a registered type made from its JSON config and its child
+// blocks, which it holds (not copies: a child used elsewhere stays shared).
+// Block::from_json does this for each node; the Python constructors call it.
+// An unknown type lists the registered ones; config errors name the type.
+Block make_block(const std::string& type, const nlohmann::json& config,
+                 std::vector<std::pair<std::string, Block>> children = {});
 
 // Every registered block type, by name, with its config keys (type, default
 // and doc of each); `declared` is false for a type registered without docs.

@@ -1,0 +1,127 @@
+"""Model.fit and evaluate as Python users expect them: a progress bar that
+renders in Jupyter and in a terminal (plain lines in a pipe), Keras' History,
+Ctrl-C stopping between two steps with the model usable."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from typing import Any
+
+from recblocks import _recblocks
+
+
+def _interactive(stream) -> bool:
+    """True in a terminal or a Jupyter kernel: the bar is redrawn in place."""
+    if "ipykernel" in sys.modules:
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class ProgressBar:
+    """Prints `Epoch 1/5 412/977 [=====>....] loss 0.5213 - 142.1k rows/s - ETA 4s`.
+
+    Redrawn in place (carriage return) in a terminal or a notebook, at most
+    ten times a second; in a pipe one line per epoch.
+    """
+
+    def __init__(self, epochs: int, steps_per_epoch: int, batch_size: int, rows: int,
+                 stream=None):
+        self.epochs = epochs
+        self.steps = steps_per_epoch
+        self.batch_size = batch_size
+        self.rows = rows
+        self.stream = stream or sys.stdout
+        self.interactive = _interactive(self.stream)
+        self.epoch = 1
+        self.epoch_start = time.monotonic()
+        self.last_draw = 0.0
+        self.last_step = 0
+
+    def on_train_begin(self) -> None:
+        self.epoch_start = time.monotonic()
+
+    def _line(self, step: int, logs: dict) -> str:
+        elapsed = max(time.monotonic() - self.epoch_start, 1e-9)
+        width = 30
+        done = min(width, int(width * step / max(self.steps, 1)))
+        bar = "=" * max(done - 1, 0) + (">" if done < width else "=") + "." * (width - done)
+        rows = min(step * self.batch_size, self.rows)
+        rate = rows / elapsed
+        metrics = " - ".join(f"{k} {v:.4f}" for k, v in logs.items() if not k.startswith("val_"))
+        eta = (self.steps - step) * elapsed / max(step, 1)
+        tail = f"ETA {eta:.0f}s" if step < self.steps else f"{elapsed:.1f}s"
+        return (f"Epoch {self.epoch}/{self.epochs} {step}/{self.steps} [{bar}] {metrics} - "
+                f"{rate / 1000:.1f}k rows/s - {tail}")
+
+    def on_batch_end(self, step: int, logs: dict) -> None:
+        in_epoch = step - (self.epoch - 1) * self.steps
+        self.last_step = in_epoch
+        now = time.monotonic()
+        if self.interactive and (now - self.last_draw > 0.1 or in_epoch == self.steps):
+            self.last_draw = now
+            self.stream.write("\r" + self._line(in_epoch, logs))
+            self.stream.flush()
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        line = self._line(self.last_step, logs)
+        vals = " - ".join(f"{k} {v:.4f}" for k, v in logs.items() if k.startswith("val_"))
+        self.stream.write(("\r" if self.interactive else "") + line + (" - " + vals if vals else "")
+                          + "\n")
+        self.stream.flush()
+        self.epoch += 1
+        self.epoch_start = time.monotonic()
+
+
+class History:
+    """What fit returns, as in Keras: `history.history` maps each metric to one value per epoch."""
+
+    def __init__(self, history: dict, params: dict):
+        self.history = history
+        self.params = params
+        self.epoch = list(range(params.get("epochs", 0)))
+
+    def __repr__(self) -> str:
+        return f"History({self.history})"
+
+
+def fit(self, train, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True, seed: int = 0,
+        validation_data=None, train_metrics_steps: int = 1, callbacks=None, resume_from=None,
+        progress: bool = True) -> History:
+    """Trains the model on `train` (a Dataset).
+
+    Returns a History (`.history`: metric name -> one value per epoch).
+    `callbacks` are objects with any of on_train_begin(), on_batch_end(step,
+    logs), on_epoch_end(epoch, logs) (returning False stops) and
+    on_train_end(). Ctrl-C (KeyboardInterrupt) stops between two steps; the
+    model keeps the weights of the last step. The GIL is released while the
+    steps run.
+    """
+    callbacks = list(callbacks or [])
+    if progress:
+        steps = math.ceil(len(train) / batch_size)
+        callbacks.insert(0, ProgressBar(epochs, steps, batch_size, len(train)))
+    history = self._fit(train, batch_size=batch_size, epochs=epochs, shuffle=shuffle, seed=seed,
+                        validation_data=validation_data, train_metrics_steps=train_metrics_steps,
+                        callbacks=callbacks, resume_from=resume_from)
+    return History(history, {"epochs": epochs, "batch_size": batch_size,
+                             "steps": math.ceil(len(train) / batch_size)})
+
+
+def evaluate(self, data, batch_size: int = 1024, return_dict: bool = True,
+             allow_non_finite: bool = False) -> dict | list:
+    """Exact metrics over every row of `data`: a dict of Merlin's keys
+    ("<target>/<task>/<metric>", "loss", "regularization_loss", "total_loss"),
+    or with return_dict=False the values as Keras lists them (loss first)."""
+    logs = self._evaluate(data, batch_size=batch_size, allow_non_finite=allow_non_finite)
+    if return_dict:
+        return logs
+    return [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
+
+
+def install(model_class: Any) -> None:
+    """Puts fit and evaluate on the native Model class."""
+    model_class.fit = fit
+    model_class.evaluate = evaluate

@@ -1,0 +1,1 @@
+"""Stand-ins for the parts of other libraries that Merlin Models code touches."""

@@ -1,0 +1,157 @@
+"""merlin.models.tf's blocks, tasks, models and helpers, with Merlin's signatures."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import recblocks as rb
+from recblocks import Block, Model  # noqa: F401
+
+Tags = rb.Tags
+
+
+def _tag(tags: Any):
+    if tags is None:
+        return None
+    if isinstance(tags, (list, tuple)):
+        if len(tags) != 1:
+            raise rb.ValueError(f"tags={list(tags)}: recblocks selects the columns of one tag "
+                                "(a compound tag such as Tags.USER_ID names several parts)")
+        tags = tags[0]
+    return tags
+
+
+class ContinuousFeatures:
+    """mm.ContinuousFeatures: `ContinuousFeatures.from_schema(schema, tags=Tags.CONTINUOUS)`."""
+
+    @staticmethod
+    def from_schema(schema, tags=Tags.CONTINUOUS, **_unused) -> Block:
+        return rb.ContinuousFeatures.from_schema(schema, _tag(tags) or Tags.CONTINUOUS)
+
+
+class EmbeddingFeatures:
+    """mm.EmbeddingFeatures: `EmbeddingFeatures.from_schema(schema, embedding_options=...)`."""
+
+    @staticmethod
+    def from_schema(schema, tags=Tags.CATEGORICAL, embedding_options=None,
+                    embedding_dim_default: int | None = None, **options) -> Block:
+        merged = dict(options)
+        if embedding_options is not None:
+            merged.update(embedding_options.to_dict() if hasattr(embedding_options, "to_dict")
+                          else embedding_options)
+        if embedding_dim_default is not None:
+            merged["dim"] = embedding_dim_default
+        return rb.EmbeddingFeatures.from_schema(schema, _tag(tags) or Tags.CATEGORICAL, **merged)
+
+
+class EmbeddingOptions:
+    """mm.EmbeddingOptions (embedding_dims, embedding_dim_default, infer_embedding_sizes, ...)."""
+
+    def __init__(self, embedding_dims: dict | None = None, embedding_dim_default: int = 64,
+                 infer_embedding_sizes: bool = False, infer_embedding_sizes_multiplier: float = 2.0,
+                 infer_embeddings_ensure_dim_multiple_of_8: bool = False,
+                 combiner: str = "mean"):
+        self.options = {"dims": dict(embedding_dims or {}), "dim": embedding_dim_default,
+                        "infer_dims": infer_embedding_sizes,
+                        "infer_multiplier": infer_embedding_sizes_multiplier,
+                        "ensure_multiple_of_8": infer_embeddings_ensure_dim_multiple_of_8,
+                        "combiner": combiner}
+
+    def to_dict(self) -> dict:
+        return dict(self.options)
+
+
+def MLPBlock(dimensions: Iterable[int], activation: str = "relu", use_bias: bool = True,
+             dropout: float | None = None, normalization: str | None = None,
+             no_activation_last_layer: bool = False, **options) -> Block:
+    """mm.MLPBlock([64, 32], activation="relu", dropout=0.1, normalization="batch_norm")."""
+    return rb.MLPBlock(list(dimensions), activation=activation, use_bias=use_bias,
+                       dropout=dropout or 0.0, normalization=normalization or "",
+                       no_activation_last_layer=no_activation_last_layer, **options)
+
+
+def ParallelBlock(*inputs, aggregation: str | None = None, **_unused) -> Block:
+    """mm.ParallelBlock({"a": block_a, "b": block_b}) or ParallelBlock(block_a, block_b)."""
+    return rb.ParallelBlock(*inputs, aggregation=aggregation or "")
+
+
+def SequentialBlock(*layers) -> Block:
+    return rb.SequentialBlock(*layers)
+
+
+def Filter(selection, exclude: bool = False) -> Block:
+    """mm.Filter("deep_continuous"), Filter(schema), Filter(Tags.CATEGORICAL), Filter([names])."""
+    return rb.Filter(selection, exclude=exclude)
+
+
+def DotProductInteractionBlock(self_interaction: bool = False) -> Block:
+    return rb.DotProductInteractionBlock(self_interaction=self_interaction)
+
+
+def LogitsTemperatureScaler(temperature: float) -> Block:
+    return rb.LogitsTemperatureScaler(float(temperature))
+
+
+def _metric_names(metrics) -> list | None:
+    if metrics is None:
+        return None
+    out = []
+    for m in metrics:
+        if isinstance(m, str):
+            out.append(m)
+        elif hasattr(m, "recblocks_name"):
+            out.append(m.recblocks_name)
+        elif isinstance(m, type) and hasattr(m, "recblocks_name"):
+            out.append(m.recblocks_name)
+        elif isinstance(m, rb.Metric):
+            out.append(m)
+        else:
+            raise rb.ValueError(f"metric {m!r}: expected a name, a recblocks.Metric or one of "
+                                "recblocks.compat.tensorflow.keras.metrics")
+    return out
+
+
+def BinaryClassificationTask(target_name: str | None = None, task_name: str | None = None,
+                             task_block: Block | None = None, pre: Block | None = None,
+                             metrics=None, schema=None, **_unused):
+    """mm.BinaryClassificationTask(target_name=..., metrics=[tf.keras.metrics.AUC], pre=...)."""
+    if target_name is None:
+        target_name = _target_of(schema, Tags.BINARY_CLASSIFICATION)
+    return rb.BinaryClassificationTask(target_name, metrics=_metric_names(metrics), pre=pre,
+                                       task_block=task_block, name=task_name or "")
+
+
+def RegressionTask(target_name: str | None = None, task_name: str | None = None,
+                   task_block: Block | None = None, pre: Block | None = None, metrics=None,
+                   schema=None, **_unused):
+    if target_name is None:
+        target_name = _target_of(schema, Tags.REGRESSION)
+    return rb.RegressionTask(target_name, metrics=_metric_names(metrics), pre=pre,
+                             task_block=task_block, name=task_name or "")
+
+
+def BinaryOutput(to_call: str | None = None, target: str | None = None, **options):
+    """mm.BinaryOutput("rating_binary"): the V2 name of a binary task."""
+    return BinaryClassificationTask(target_name=target or to_call, **options)
+
+
+def RegressionOutput(to_call: str | None = None, target: str | None = None, **options):
+    return RegressionTask(target_name=target or to_call, **options)
+
+
+def _target_of(schema, tag) -> str:
+    if schema is None:
+        raise rb.ValueError("give target_name (or a schema with one target)")
+    names = schema.select_by_tag(tag).column_names
+    if len(names) != 1:
+        raise rb.ValueError(f"the schema has {len(names)} targets tagged {tag}: {names}; "
+                            "give target_name")
+    return names[0]
+
+
+def ModelFromBody(body: Block, *tasks) -> Model:
+    """mm.Model(body, task, ...): a model of a body and its tasks (Merlin's V2 Model)."""
+    flat = []
+    for t in tasks:
+        flat.extend(t if isinstance(t, (list, tuple)) else [t])
+    return rb.Model(body, flat)

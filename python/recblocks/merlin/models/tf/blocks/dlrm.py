@@ -1,0 +1,3 @@
+"""merlin.models.tf.blocks.dlrm."""
+
+from recblocks.merlin.models.tf._core import DotProductInteractionBlock  # noqa: F401

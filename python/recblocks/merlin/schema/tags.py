@@ -1,0 +1,3 @@
+"""merlin.schema.tags: Tags."""
+
+from recblocks import Tags  # noqa: F401

@@ -1,0 +1,395 @@
+// Schema and tags; datasets, batches and the loader; the importers.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/filesystem.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/vector.h>
+
+#include <memory>
+#include <sstream>
+
+#include "bindings.h"
+#include "convert.h"
+#include "recblocks/core/error.h"
+#include "recblocks/data/criteo.h"
+#include "recblocks/data/csv.h"
+#include "recblocks/data/dataset.h"
+#include "recblocks/data/loader.h"
+#include "recblocks/data/movielens.h"
+#include "recblocks/data/synthetic.h"
+#include "recblocks/schema/schema.h"
+#include "recblocks/schema/tags.h"
+
+namespace recblocks::python {
+namespace fs = std::filesystem;
+using namespace nb::literals;
+
+namespace {
+
+std::string dtype_string(DType d) { return std::string(recblocks::dtype_name(d)); }
+
+DType parse_dtype(const std::string& name) {
+  if (name == "float32") return DType::kFloat32;
+  if (name == "int32") return DType::kInt32;
+  if (name == "int64") return DType::kInt64;
+  throw ValueError(fmt::format("dtype '{}': expected float32, int32 or int64", name));
+}
+
+TagSet tag_set(nb::handle tags) { return TagSet(tags_of(tags)); }
+
+// A list column's values and offsets, or a dense column's values.
+Column column_from(nb::handle value, const std::string& name) {
+  if (nb::isinstance<nb::tuple>(value) && nb::len(value) == 2) {
+    nb::tuple t = nb::borrow<nb::tuple>(value);
+    return Column{from_numpy(t[0], fmt::format("column '{}' values", name)),
+                  from_numpy(t[1], fmt::format("column '{}' offsets", name))};
+  }
+  return Column{from_numpy(value, fmt::format("column '{}'", name)), {}};
+}
+
+nb::object column_to_python(const Column& c) {
+  if (c.is_list()) return nb::make_tuple(to_numpy(c.values), to_numpy(c.offsets));
+  return to_numpy(c.values);
+}
+
+nb::object batch_value(const Batch& b, const std::string& name) {
+  if (b.is_list(name)) {
+    const RaggedTensor& r = b.ragged(name);
+    return nb::make_tuple(to_numpy(r.values()), to_numpy(r.offsets()));
+  }
+  return to_numpy(b.tensor(name));
+}
+
+template <class T>
+std::string printed(const T& value) {
+  std::ostringstream os;
+  os << value;
+  return os.str();
+}
+
+// The Loader with the state of one Python iteration.
+struct LoaderIteration {
+  std::shared_ptr<Loader> loader;
+  std::optional<Loader::Iterator> it;
+};
+
+}  // namespace
+
+void bind_schema(nb::module_& m) {
+  nb::class_<Tag>(m, "Tag", "A column tag (Merlin's Tags), atomic or compound.")
+      .def(
+          "__init__", [](Tag* t, const std::string& name) { new (t) Tag(Tag::parse(name)); },
+          "name"_a, "Tag('categorical'), Tag('CATEGORICAL'), Tag('user_id'), ...")
+      .def_prop_ro("name", [](Tag t) { return std::string(t.name()); })
+      .def_prop_ro("value", [](Tag t) { return std::string(t.name()); })
+      .def("__eq__", [](Tag a, Tag b) { return a == b; })
+      .def("__hash__", [](Tag t) { return t.bits(); })
+      .def("__repr__", [](Tag t) { return fmt::format("Tags.{}", t.name()); })
+      .def("__str__", [](Tag t) { return std::string(t.name()); });
+
+  nb::class_<ColumnSchema>(m, "ColumnSchema")
+      .def(
+          "__init__",
+          [](ColumnSchema* c, const std::string& name, const std::string& dtype, nb::handle tags) {
+            new (c)
+                ColumnSchema(name, parse_dtype(dtype), tags.is_none() ? TagSet() : tag_set(tags));
+          },
+          "name"_a, "dtype"_a = "float32", "tags"_a = nb::none())
+      .def_prop_ro("name", &ColumnSchema::name)
+      .def_prop_ro("dtype", [](const ColumnSchema& c) { return dtype_string(c.dtype()); })
+      .def_prop_ro("tags", [](const ColumnSchema& c) { return c.tags().names(); })
+      .def(
+          "has_tag", [](const ColumnSchema& c, nb::handle tag) { return c.has_tag(tag_of(tag)); },
+          "tag"_a)
+      .def_prop_ro("properties", [](const ColumnSchema& c) { return from_json(c.properties()); })
+      .def_prop_ro("domain",
+                   [](const ColumnSchema& c) -> nb::object {
+                     if (!c.domain()) return nb::none();
+                     nb::dict d;
+                     d["min"] = c.domain()->min;
+                     d["max"] = c.domain()->max;
+                     d["name"] = c.domain()->name;
+                     return d;
+                   })
+      .def_prop_ro("cardinality", &ColumnSchema::cardinality)
+      .def_prop_ro("is_list", &ColumnSchema::is_list)
+      .def_prop_ro("is_ragged", &ColumnSchema::is_ragged)
+      .def_prop_ro("embedding_dim", [](const ColumnSchema& c) { return c.embedding_dim(); })
+      .def(
+          "with_domain",
+          [](const ColumnSchema& c, std::int64_t min, std::int64_t max, const std::string& name) {
+            return c.with_domain(min, max, name);
+          },
+          "min"_a, "max"_a, "name"_a = "")
+      .def(
+          "with_tags", [](const ColumnSchema& c, nb::handle t) { return c.with_tags(tag_set(t)); },
+          "tags"_a)
+      .def("with_embedding_dim", &ColumnSchema::with_embedding_dim)
+      .def(
+          "with_list",
+          [](const ColumnSchema& c, bool is_list, bool is_ragged) {
+            return c.with_list(is_list, is_ragged);
+          },
+          "is_list"_a, "is_ragged"_a = true)
+      .def("with_properties",
+           [](const ColumnSchema& c, nb::handle p) { return c.with_properties(to_json(p)); })
+      .def("__eq__", [](const ColumnSchema& a, const ColumnSchema& b) { return a == b; })
+      .def("__repr__", [](const ColumnSchema& c) {
+        return fmt::format("ColumnSchema('{}', dtype={}, tags={})", c.name(),
+                           dtype_string(c.dtype()), to_string(c.tags()));
+      });
+
+  nb::class_<Schema>(m, "Schema")
+      .def(nb::init<>())
+      .def(
+          "__init__", [](Schema* s, const std::vector<ColumnSchema>& c) { new (s) Schema(c); },
+          "columns"_a)
+      .def("__len__", &Schema::size)
+      .def("__contains__", &Schema::contains)
+      .def("__getitem__",
+           [](const Schema& s, nb::handle key) {
+             if (nb::isinstance<nb::int_>(key)) {
+               auto i = nb::cast<std::int64_t>(key);
+               if (i < 0) i += static_cast<std::int64_t>(s.size());
+               if (i < 0 || i >= static_cast<std::int64_t>(s.size())) throw nb::index_error();
+               return s[static_cast<std::size_t>(i)];
+             }
+             return s.column(nb::cast<std::string>(key));
+           })
+      .def("__iter__",
+           [](const Schema& s) {
+             nb::list l;
+             for (const auto& c : s) l.append(c);
+             return nb::iter(l);
+           })
+      .def_prop_ro("column_names", &Schema::column_names)
+      .def("column", &Schema::column, "name"_a)
+      .def("first", &Schema::first)
+      .def(
+          "select_by_name",
+          [](const Schema& s, nb::handle names) {
+            if (nb::isinstance<nb::str>(names))
+              return s.select_by_name({nb::cast<std::string>(names)});
+            return s.select_by_name(nb::cast<std::vector<std::string>>(names));
+          },
+          "names"_a)
+      .def(
+          "select_by_tag",
+          [](const Schema& s, nb::handle tags) {
+            const std::vector<Tag> t = tags_of(tags);
+            return t.size() == 1 ? s.select_by_tag(t[0]) : s.select_by_tag(t);
+          },
+          "tags"_a)
+      .def(
+          "remove_by_tag",
+          [](const Schema& s, nb::handle tags) {
+            const std::vector<Tag> t = tags_of(tags);
+            return t.size() == 1 ? s.remove_by_tag(t[0]) : s.remove_by_tag(t);
+          },
+          "tags"_a)
+      .def("without", &Schema::without, "names"_a)
+      .def("with_column", &Schema::with_column, "column"_a)
+      .def("__add__", &Schema::operator+)
+      .def("__sub__", &Schema::operator-)
+      .def("__eq__", [](const Schema& a, const Schema& b) { return a == b; })
+      .def("to_json", [](const Schema& s) { return from_json(s.to_json()); })
+      .def_static("from_json", [](nb::handle j) { return Schema::from_json(to_json(j), "schema"); })
+      .def("save", &Schema::save, "path"_a)
+      .def_static("load", &Schema::load, "path"_a)
+      .def("__repr__", [](const Schema& s) { return printed(s); });
+}
+
+void bind_data(nb::module_& m) {
+  nb::class_<Dataset>(m, "Dataset", "A table of columns: schema.json plus one .npy per column.")
+      .def(
+          "__init__",
+          [](Dataset* d, const Schema& schema, nb::dict columns) {
+            std::map<std::string, Column> cols;
+            for (auto [k, v] : columns) {
+              const std::string name = nb::cast<std::string>(k);
+              cols.emplace(name, column_from(v, name));
+            }
+            new (d) Dataset(schema, std::move(cols));
+          },
+          "schema"_a, "columns"_a,
+          "A dataset over numpy arrays (no copy for float32, int32 and int64 C-contiguous arrays); "
+          "a "
+          "list column is a (values, offsets) pair.")
+      .def_static("load", &Dataset::load, "path"_a)
+      .def("save", &Dataset::save, "path"_a, nb::call_guard<nb::gil_scoped_release>())
+      .def_prop_ro("schema", &Dataset::schema)
+      .def_prop_ro("num_rows", &Dataset::num_rows)
+      .def("__len__", &Dataset::num_rows)
+      .def_prop_ro("path", [](const Dataset& d) { return d.path(); })
+      .def_prop_ro("column_names", [](const Dataset& d) { return d.schema().column_names(); })
+      .def("column", [](const Dataset& d,
+                        const std::string& name) { return column_to_python(d.column(name)); })
+      .def("__getitem__", [](const Dataset& d,
+                             const std::string& name) { return column_to_python(d.column(name)); })
+      .def("__contains__",
+           [](const Dataset& d, const std::string& name) { return d.schema().contains(name); })
+      .def("to_dict",
+           [](const Dataset& d) {
+             nb::dict out;
+             for (const auto& c : d.schema())
+               out[c.name().c_str()] = column_to_python(d.column(c.name()));
+             return out;
+           })
+      .def("select", &Dataset::select, "schema"_a)
+      .def("select_by_name", &Dataset::select_by_name, "names"_a)
+      .def("slice_rows", &Dataset::slice_rows, "begin"_a, "end"_a)
+      .def(
+          "take",
+          [](const Dataset& d, const std::vector<std::int64_t>& rows) { return d.take(rows); },
+          "rows"_a)
+      .def("__repr__", [](const Dataset& d) {
+        return fmt::format("Dataset({} rows, columns: {}{})", d.num_rows(),
+                           fmt::join(d.schema().column_names(), ", "),
+                           d.path().empty() ? "" : ", path: " + d.path().string());
+      });
+
+  nb::class_<Batch>(m, "Batch", "One batch of a Loader: column name -> numpy array.")
+      .def(
+          "__init__", [](Batch* b, const Dataset& d) { new (b) Batch(d); }, "dataset"_a)
+      .def_prop_ro("rows", &Batch::rows)
+      .def("__len__", &Batch::size)
+      .def("keys", &Batch::names)
+      .def("__contains__", &Batch::contains)
+      .def("__getitem__", &batch_value)
+      .def("__iter__", [](const Batch& b) { return nb::iter(nb::cast(b.names())); })
+      .def_prop_ro("schema", &Batch::schema)
+      .def("features", &Batch::features)
+      .def("targets", &Batch::targets)
+      .def("select", &Batch::select, "names"_a)
+      .def("to_dict",
+           [](const Batch& b) {
+             nb::dict out;
+             for (const auto& n : b.names()) out[n.c_str()] = batch_value(b, n);
+             return out;
+           })
+      .def("__repr__", [](const Batch& b) { return b.str(); });
+
+  nb::class_<LoaderIteration>(m, "_LoaderIteration")
+      .def("__iter__", [](nb::handle self) { return self; })
+      .def("__next__", [](LoaderIteration& it) {
+        if (!it.it) {
+          nb::gil_scoped_release release;
+          it.it.emplace(it.loader->begin());
+        } else {
+          nb::gil_scoped_release release;
+          ++*it.it;
+        }
+        if (*it.it == std::default_sentinel) throw nb::stop_iteration();
+        return **it.it;
+      });
+
+  nb::class_<Loader>(m, "Loader", "Batches of a dataset: shuffled each epoch, prefetched.")
+      .def(
+          "__init__",
+          [](Loader* l, const Dataset& d, std::int64_t batch_size, bool shuffle, std::uint64_t seed,
+             bool drop_last, int prefetch) {
+            new (l) Loader(d, {.batch_size = batch_size,
+                               .shuffle = shuffle,
+                               .seed = seed,
+                               .drop_last = drop_last,
+                               .prefetch = prefetch});
+          },
+          "dataset"_a, "batch_size"_a = 1024, "shuffle"_a = true, "seed"_a = 0,
+          "drop_last"_a = false, "prefetch"_a = 2)
+      .def("__len__", &Loader::num_batches)
+      .def_prop_rw("epoch", &Loader::epoch, &Loader::set_epoch)
+      .def_prop_ro("dataset", &Loader::dataset)
+      .def("__iter__", [](Loader& l) {
+        // The iteration shares the loader (its plan is immutable and shared).
+        auto it = LoaderIteration{std::make_shared<Loader>(Loader(l.dataset(), l.options())),
+                                  std::nullopt};
+        it.loader->set_epoch(l.epoch());
+        l.set_epoch(l.epoch() + 1);
+        return it;
+      });
+
+  // Importers.
+  m.def(
+      "movielens",
+      [](const std::string& variant, const fs::path& dir, const fs::path& source,
+         std::uint64_t seed, double valid_fraction, bool overwrite, bool download, bool progress,
+         const std::string& split, std::int64_t history_length) {
+        datasets::MovieLensOptions o{.source = source,
+                                     .seed = seed,
+                                     .valid_fraction = valid_fraction,
+                                     .overwrite = overwrite,
+                                     .download = download,
+                                     .progress = progress,
+                                     .split = datasets::split_from_name(split),
+                                     .history_length = history_length};
+        nb::gil_scoped_release release;
+        return datasets::movielens(variant, dir, o);
+      },
+      "variant"_a, "dir"_a, "source"_a = fs::path(), "seed"_a = 42, "valid_fraction"_a = 0.2,
+      "overwrite"_a = false, "download"_a = true, "progress"_a = false, "split"_a = "random",
+      "history_length"_a = 0);
+  m.def(
+      "synthetic_movielens",
+      [](const fs::path& dir, std::int64_t users, std::int64_t movies, std::int64_t ratings,
+         std::uint64_t seed) {
+        datasets::SyntheticMovieLensOptions o{
+            .users = users, .movies = movies, .ratings = ratings, .seed = seed};
+        nb::gil_scoped_release release;
+        datasets::synthetic_movielens(dir, o);
+      },
+      "dir"_a, "users"_a = 6040, "movies"_a = 3706, "ratings"_a = 1'000'209, "seed"_a = 0);
+  m.def(
+      "synthetic_criteo",
+      [](const fs::path& out, std::int64_t rows, std::uint64_t seed, std::int64_t max_table_size,
+         double valid_fraction) {
+        datasets::SyntheticCriteoOptions o{.rows = rows,
+                                           .seed = seed,
+                                           .max_table_size = max_table_size,
+                                           .valid_fraction = valid_fraction};
+        nb::gil_scoped_release release;
+        const auto r = datasets::synthetic_criteo(out, o);
+        return std::make_pair(r.train, r.valid);
+      },
+      "out"_a, "rows"_a = 1'000'000, "seed"_a = 0, "max_table_size"_a = 100'000,
+      "valid_fraction"_a = 0.0);
+  m.def(
+      "synthetic",
+      [](const Schema& schema, const fs::path& out, std::int64_t rows, std::uint64_t seed,
+         double valid_fraction) {
+        datasets::SyntheticOptions o{.rows = rows, .seed = seed, .valid_fraction = valid_fraction};
+        nb::gil_scoped_release release;
+        const auto r = datasets::synthetic_from_schema(schema, out, o);
+        return std::make_pair(r.train, r.valid);
+      },
+      "schema"_a, "out"_a, "rows"_a = 100'000, "seed"_a = 0, "valid_fraction"_a = 0.0);
+  m.def(
+      "criteo",
+      [](const std::vector<fs::path>& files, const fs::path& out, std::int64_t min_frequency,
+         double valid_fraction) {
+        datasets::CriteoOptions o;
+        o.min_frequency = min_frequency;
+        o.valid_fraction = valid_fraction;
+        nb::gil_scoped_release release;
+        const auto r = datasets::criteo(files, out, o);
+        return std::make_pair(r.train, r.valid);
+      },
+      "files"_a, "out"_a, "min_frequency"_a = 1, "valid_fraction"_a = 0.0);
+  m.def(
+      "csv",
+      [](const fs::path& input, nb::handle spec, const fs::path& out, double valid_fraction) {
+        const datasets::CsvSpec s = nb::isinstance<nb::dict>(spec)
+                                        ? datasets::CsvSpec::from_json(to_json(spec), "spec")
+                                        : datasets::CsvSpec::load(nb::cast<fs::path>(spec));
+        datasets::CsvOptions o;
+        o.valid_fraction = valid_fraction;
+        nb::gil_scoped_release release;
+        const auto r = datasets::csv(input, s, out, o);
+        return std::make_pair(r.train, r.valid);
+      },
+      "input"_a, "spec"_a, "out"_a, "valid_fraction"_a = 0.0);
+}
+
+}  // namespace recblocks::python

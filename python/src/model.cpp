@@ -1,0 +1,228 @@
+// Model: compile, fit (with Python callbacks, KeyboardInterrupt between
+// steps, the GIL released), evaluate, predict, save and load.
+#include "recblocks/model/model.h"
+
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/filesystem.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/shared_ptr.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/vector.h>
+
+#include "bindings.h"
+#include "convert.h"
+#include "recblocks/core/error.h"
+#include "recblocks/model/ranking.h"
+
+namespace recblocks::python {
+namespace fs = std::filesystem;
+using namespace nb::literals;
+
+namespace {
+
+nb::dict logs_to_python(const Logs& logs) {
+  nb::dict d;
+  for (const auto& [k, v] : logs) d[k.c_str()] = v;
+  return d;
+}
+
+// Calls a Python object's on_train_begin / on_batch_end(step, logs) /
+// on_epoch_end(epoch, logs) / on_train_end where it has them (Keras'
+// callback names), with the GIL held. After every step it also lets Python
+// handle a pending signal: Ctrl-C raises KeyboardInterrupt there, between
+// two steps, so fit stops with the weights of the last whole step.
+class PythonCallbacks : public Callback {
+ public:
+  explicit PythonCallbacks(nb::list callbacks) : callbacks_(std::move(callbacks)) {}
+  ~PythonCallbacks() override {
+    nb::gil_scoped_acquire gil;
+    callbacks_.reset();
+  }
+  PythonCallbacks(const PythonCallbacks&) = delete;
+  PythonCallbacks& operator=(const PythonCallbacks&) = delete;
+
+  void on_train_begin(Model& /*model*/) override { call_each("on_train_begin"); }
+  void on_batch_end(Model& /*model*/, std::int64_t step, const Logs& logs) override {
+    nb::gil_scoped_acquire gil;
+    if (PyErr_CheckSignals() != 0) throw nb::python_error();
+    for (nb::handle c : callbacks_) {
+      if (nb::hasattr(c, "on_batch_end")) c.attr("on_batch_end")(step, logs_to_python(logs));
+    }
+  }
+  bool on_epoch_end(Model& /*model*/, int epoch, const Logs& logs) override {
+    nb::gil_scoped_acquire gil;
+    bool go_on = true;
+    for (nb::handle c : callbacks_) {
+      if (!nb::hasattr(c, "on_epoch_end")) continue;
+      nb::object r = c.attr("on_epoch_end")(epoch, logs_to_python(logs));
+      if (!r.is_none() && !nb::cast<bool>(r)) go_on = false;
+    }
+    return go_on;
+  }
+  void on_train_end(Model& /*model*/) override { call_each("on_train_end"); }
+
+ private:
+  void call_each(const char* name) {
+    nb::gil_scoped_acquire gil;
+    for (nb::handle c : callbacks_) {
+      if (nb::hasattr(c, name)) c.attr(name)();
+    }
+  }
+  nb::list callbacks_;
+};
+
+nb::dict history_to_python(const History& h) {
+  nb::dict out;
+  for (const Logs& epoch : h.epochs) {
+    for (const auto& [k, v] : epoch) {
+      if (!out.contains(k.c_str())) out[k.c_str()] = nb::list();
+      nb::cast<nb::list>(out[k.c_str()]).append(v);
+    }
+  }
+  return out;
+}
+
+Optimizer optimizer_of(nb::handle value) {
+  if (nb::isinstance<nb::str>(value)) return optim::by_name(nb::cast<std::string>(value));
+  if (nb::isinstance<nb::dict>(value)) return Optimizer::from_json(to_json(value));
+  return nb::cast<Optimizer>(value);
+}
+
+}  // namespace
+
+void bind_model(nb::module_& m) {
+  nb::class_<Model>(m, "Model",
+                    "A body of blocks and its tasks: compile, fit, evaluate, predict, save.")
+      .def(
+          "__init__",
+          [](Model* p, const Block& body, const std::vector<PredictionTask>& tasks) {
+            new (p) Model(body, tasks);
+          },
+          "body"_a, "tasks"_a)
+      .def_prop_ro("body", &Model::body)
+      .def_prop_ro("tasks", &Model::tasks)
+      .def_prop_ro("built", &Model::built)
+      .def_prop_ro("compiled", &Model::compiled)
+      .def_prop_ro("schema", &Model::schema)
+      .def(
+          "build", [](Model& model, const Schema& s, std::uint64_t seed) { model.build(s, seed); },
+          "schema"_a, "seed"_a = 0)
+      .def(
+          "compile",
+          [](Model& model, nb::handle optimizer, std::vector<float> loss_weights,
+             bool fuse_sparse_updates) {
+            model.compile(optimizer_of(optimizer), {.loss_weights = std::move(loss_weights),
+                                                    .fuse_sparse_updates = fuse_sparse_updates});
+          },
+          "optimizer"_a = "adam", "loss_weights"_a = std::vector<float>{},
+          "fuse_sparse_updates"_a = true)
+      .def(
+          "_fit",
+          [](Model& model, const Dataset& train, std::int64_t batch_size, int epochs, bool shuffle,
+             std::uint64_t seed, std::optional<Dataset> validation_data,
+             std::int64_t train_metrics_steps, nb::list callbacks,
+             std::optional<fs::path> resume_from) {
+            FitOptions o{.batch_size = batch_size,
+                         .epochs = epochs,
+                         .shuffle = shuffle,
+                         .seed = seed,
+                         .validation_data = std::move(validation_data),
+                         .train_metrics_steps = train_metrics_steps,
+                         .callbacks = {},
+                         .progress = false,
+                         .resume_from = std::move(resume_from)};
+            o.callbacks.push_back(std::make_shared<PythonCallbacks>(callbacks));
+            History h;
+            {
+              nb::gil_scoped_release release;
+              h = model.fit(train, std::move(o));
+            }
+            return history_to_python(h);
+          },
+          "train"_a, "batch_size"_a = 1024, "epochs"_a = 1, "shuffle"_a = true, "seed"_a = 0,
+          "validation_data"_a = nb::none(), "train_metrics_steps"_a = 1, "callbacks"_a = nb::list(),
+          "resume_from"_a = nb::none(),
+          "Trains; returns the history (metric name -> one value per epoch). Callbacks are objects "
+          "with "
+          "any of on_train_begin(), on_batch_end(step, logs), on_epoch_end(epoch, logs) (False "
+          "stops) "
+          "and on_train_end().")
+      .def(
+          "_evaluate",
+          [](Model& model, const Dataset& data, std::int64_t batch_size, bool allow_non_finite) {
+            Logs logs;
+            {
+              nb::gil_scoped_release release;
+              logs = model.evaluate(data, {.batch_size = batch_size,
+                                           .progress = false,
+                                           .allow_non_finite = allow_non_finite});
+            }
+            return logs_to_python(logs);
+          },
+          "data"_a, "batch_size"_a = 1024, "allow_non_finite"_a = false)
+      .def(
+          "predict",
+          [](const Model& model, nb::handle data, std::int64_t batch_size, bool allow_non_finite) {
+            std::map<std::string, Tensor> out;
+            const PredictOptions o{.batch_size = batch_size, .allow_non_finite = allow_non_finite};
+            if (nb::isinstance<Batch>(data)) {
+              const Batch b = nb::cast<Batch>(data);
+              nb::gil_scoped_release release;
+              out = model.predict(b, o);
+            } else {
+              const Dataset d = nb::cast<Dataset>(data);
+              nb::gil_scoped_release release;
+              out = model.predict(d, o);
+            }
+            return to_numpy_dict(out);
+          },
+          "data"_a, "batch_size"_a = 1024, "allow_non_finite"_a = false,
+          "Predictions by task name, as numpy arrays.")
+      .def("state", [](const Model& model) { return to_numpy_dict(model.state()); })
+      .def(
+          "load_state",
+          [](const Model& model, nb::dict state) {
+            model.load_state(tensors_from_numpy(state, "weight"));
+          },
+          "state"_a)
+      .def(
+          "save",
+          [](const Model& model, const fs::path& dir, std::optional<fs::path> etl) {
+            nb::gil_scoped_release release;
+            model.save(dir, {.etl = std::move(etl)});
+          },
+          "path"_a, "etl"_a = nb::none())
+      .def_static(
+          "load",
+          [](const fs::path& dir) {
+            nb::gil_scoped_release release;
+            return Model::load(dir);
+          },
+          "path"_a)
+      .def("save_checkpoint", &Model::save_checkpoint, "path"_a,
+           nb::call_guard<nb::gil_scoped_release>())
+      .def("summary", &Model::summary)
+      .def("__repr__", &Model::summary);
+
+  m.def(
+      "dlrm_model",
+      [](const Schema& schema, std::int64_t embedding_dim, nb::handle embedding_options,
+         std::optional<Block> bottom_block, std::optional<Block> top_block,
+         std::vector<PredictionTask> prediction_tasks) {
+        DLRMOptions o;
+        o.embedding_dim = embedding_dim;
+        o.embedding_options = options::from_json<EmbeddingOptions>(to_json(embedding_options),
+                                                                   "DLRMModel embedding_options");
+        o.bottom_block = std::move(bottom_block);
+        o.top_block = std::move(top_block);
+        o.prediction_tasks = std::move(prediction_tasks);
+        return DLRMModel(schema, std::move(o));
+      },
+      "schema"_a, "embedding_dim"_a = 64, "embedding_options"_a = nb::dict(),
+      "bottom_block"_a = nb::none(), "top_block"_a = nb::none(),
+      "prediction_tasks"_a = std::vector<PredictionTask>{});
+}
+
+}  // namespace recblocks::python
