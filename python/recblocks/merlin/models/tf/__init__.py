@@ -3,7 +3,7 @@
 from recblocks import Block, Loader, Tags  # noqa: F401
 from recblocks.merlin.models.tf._core import (  # noqa: F401
     BinaryClassificationTask, BinaryOutput, ContinuousFeatures, DotProductInteractionBlock,
-    EmbeddingFeatures, EmbeddingOptions, Filter, LogitsTemperatureScaler, MLPBlock,
+    DLRMModel, EmbeddingFeatures, EmbeddingOptions, Filter, LogitsTemperatureScaler, MLPBlock,
     ParallelBlock, RegressionOutput, RegressionTask, SequentialBlock)
 from recblocks.merlin.models.tf._core import ModelFromBody as Model  # noqa: F401
 from recblocks.merlin.models.tf.dataset import BatchedDataset, sample_batch  # noqa: F401

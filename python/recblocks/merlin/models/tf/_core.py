@@ -155,3 +155,25 @@ def ModelFromBody(body: Block, *tasks) -> Model:
     for t in tasks:
         flat.extend(t if isinstance(t, (list, tuple)) else [t])
     return rb.Model(body, flat)
+
+
+def _task_list(prediction_tasks) -> list:
+    if prediction_tasks is None:
+        return []
+    if isinstance(prediction_tasks, (list, tuple)):
+        return list(prediction_tasks)
+    return [prediction_tasks]
+
+
+def DLRMModel(schema, embedding_dim: int = 64, embedding_options=None, bottom_block=None,
+              top_block=None, prediction_tasks=None, **_unused) -> Model:
+    """mm.DLRMModel(schema, embedding_dim=64, bottom_block=mm.MLPBlock([128, 64]),
+    top_block=mm.MLPBlock([128, 64, 32]), prediction_tasks=...): without tasks, one per
+    target column of the schema (Merlin's default)."""
+    options = {}
+    if embedding_options is not None:
+        options = (embedding_options.to_dict() if hasattr(embedding_options, "to_dict")
+                   else dict(embedding_options))
+    return rb.DLRMModel(schema, embedding_dim=embedding_dim, embedding_options=options,
+                        bottom_block=bottom_block, top_block=top_block,
+                        prediction_tasks=_task_list(prediction_tasks))
