@@ -13,7 +13,12 @@ from recblocks._recblocks import (  # noqa: F401
     PredictionTask, Schema, ShapeError, Tag, ValueError, block_type_docs, metric_names,
     num_threads, optimizer_type_docs, prediction_tasks, set_num_threads, task_kind_docs)
 from recblocks._recblocks import binary_classification_task as BinaryClassificationTask  # noqa
-from recblocks._recblocks import dlrm_model as DLRMModel  # noqa: F401
+from recblocks._recblocks import (  # noqa: F401
+    dcn_model as DCNModel, deepfm_model as DeepFMModel, dlrm_model as DLRMModel,
+    matrix_factorization_model as MatrixFactorizationModel, mlp_model as MLPModel,
+    mmoe_model as MMOEModel, ncf_model as NCFModel, ple_model as PLEModel,
+    two_tower_model as TwoTowerModel, wide_and_deep_model as WideAndDeepModel,
+    youtube_dnn_retrieval_model as YoutubeDNNRetrievalModel)
 from recblocks._recblocks import multi_class_classification_task as MultiClassClassificationTask  # noqa
 from recblocks._recblocks import regression_task as RegressionTask  # noqa: F401
 from recblocks._recblocks import criteo, csv, synthetic, synthetic_criteo, synthetic_movielens  # noqa

@@ -43,19 +43,6 @@ Batch batch_of(nb::handle value) {
                                nb::cast<std::string>(value.type().attr("__name__"))));
 }
 
-std::vector<Metric> metrics_of(nb::handle value) {
-  std::vector<Metric> out;
-  if (value.is_none()) return out;
-  for (nb::handle m : value) {
-    if (nb::isinstance<nb::str>(m)) {
-      out.push_back(metrics::by_name(nb::cast<std::string>(m)));
-    } else {
-      out.push_back(nb::cast<Metric>(m));
-    }
-  }
-  return out;
-}
-
 TaskOptions task_options(nb::handle metrics, std::optional<Block> pre,
                          std::optional<Block> task_block, const std::string& name) {
   TaskOptions o;

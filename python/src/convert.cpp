@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "recblocks/core/error.h"
+#include "recblocks/metrics/metrics.h"
 
 using namespace nanobind::literals;
 
@@ -86,6 +87,19 @@ std::map<std::string, Tensor> tensors_from_numpy(nb::dict arrays, const std::str
   for (auto [k, v] : arrays) {
     const std::string name = nb::cast<std::string>(k);
     out.emplace(name, from_numpy(v, fmt::format("{} '{}'", what, name)));
+  }
+  return out;
+}
+
+std::vector<Metric> metrics_of(nb::handle value) {
+  std::vector<Metric> out;
+  if (value.is_none()) return out;
+  for (nb::handle m : value) {
+    if (nb::isinstance<nb::str>(m)) {
+      out.push_back(metrics::by_name(nb::cast<std::string>(m)));
+    } else {
+      out.push_back(nb::cast<Metric>(m));
+    }
   }
   return out;
 }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "recblocks/core/tensor.h"
+#include "recblocks/metrics/metrics.h"
 #include "recblocks/schema/tags.h"
 
 namespace recblocks::python {
@@ -26,6 +27,9 @@ Tensor from_numpy(nb::handle array, const std::string& what);
 // Tensors by name from a dict of numpy arrays (see from_numpy); `what`
 // names the values in errors ("weight" -> "weight 'dense/kernel'").
 std::map<std::string, Tensor> tensors_from_numpy(nb::dict arrays, const std::string& what);
+// Metrics from a list of names ("auc", "recall_at_10") and recblocks.Metric
+// objects; None: none (the task's defaults).
+std::vector<Metric> metrics_of(nb::handle value);
 // A dict of numpy arrays, in the map's order.
 nb::dict to_numpy_dict(const std::map<std::string, Tensor>& tensors);
 

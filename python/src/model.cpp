@@ -15,6 +15,7 @@
 #include "convert.h"
 #include "recblocks/core/error.h"
 #include "recblocks/model/ranking.h"
+#include "recblocks/model/retrieval.h"
 
 namespace recblocks::python {
 namespace fs = std::filesystem;
@@ -82,6 +83,13 @@ nb::dict history_to_python(const History& h) {
     }
   }
   return out;
+}
+
+// An options struct from a dict (None: the defaults), by its option table.
+template <class O>
+O read_options(nb::handle value, const char* what) {
+  if (value.is_none()) return O{};
+  return options::from_json<O>(to_json(value), what);
 }
 
 Optimizer optimizer_of(nb::handle value) {
@@ -206,6 +214,10 @@ void bind_model(nb::module_& m) {
       .def("summary", &Model::summary)
       .def("__repr__", &Model::summary);
 
+  // The prebuilt models (model/ranking.h, model/retrieval.h): keyword
+  // arguments named as the C++ options; option groups (embedding_options,
+  // cross, crosses, mlp, retrieval) as dicts read by their option tables.
+  const auto tasks_arg = "prediction_tasks"_a = std::vector<PredictionTask>{};
   m.def(
       "dlrm_model",
       [](const Schema& schema, std::int64_t embedding_dim, nb::handle embedding_options,
@@ -213,16 +225,193 @@ void bind_model(nb::module_& m) {
          std::vector<PredictionTask> prediction_tasks) {
         DLRMOptions o;
         o.embedding_dim = embedding_dim;
-        o.embedding_options = options::from_json<EmbeddingOptions>(to_json(embedding_options),
-                                                                   "DLRMModel embedding_options");
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
         o.bottom_block = std::move(bottom_block);
         o.top_block = std::move(top_block);
         o.prediction_tasks = std::move(prediction_tasks);
         return DLRMModel(schema, std::move(o));
       },
-      "schema"_a, "embedding_dim"_a = 64, "embedding_options"_a = nb::dict(),
-      "bottom_block"_a = nb::none(), "top_block"_a = nb::none(),
-      "prediction_tasks"_a = std::vector<PredictionTask>{});
+      "schema"_a, "embedding_dim"_a = 64, "embedding_options"_a = nb::none(),
+      "bottom_block"_a = nb::none(), "top_block"_a = nb::none(), tasks_arg,
+      "Merlin's DLRMModel: embeddings and bottom MLP, pairwise dot products, top MLP.");
+  m.def(
+      "dcn_model",
+      [](const Schema& schema, int depth, std::optional<Block> deep_block, bool stacked,
+         nb::handle cross, nb::handle embedding_options,
+         std::vector<PredictionTask> prediction_tasks) {
+        DCNOptions o;
+        o.depth = depth;
+        o.deep_block = std::move(deep_block);
+        o.stacked = stacked;
+        o.cross = read_options<CrossOptions>(cross, "cross");
+        if (!embedding_options.is_none())
+          o.embedding_options =
+              read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return DCNModel(schema, std::move(o));
+      },
+      "schema"_a, "depth"_a = 1, "deep_block"_a = nb::none(), "stacked"_a = true,
+      "cross"_a = nb::none(), "embedding_options"_a = nb::none(), tasks_arg,
+      "Merlin's DCNModel (DCN-v2): cross layers and a deep MLP, stacked or parallel.");
+  m.def(
+      "deepfm_model",
+      [](const Schema& schema, std::int64_t embedding_dim, std::optional<Block> deep_block,
+         nb::handle embedding_options, std::vector<PredictionTask> prediction_tasks) {
+        DeepFMOptions o;
+        o.embedding_dim = embedding_dim;
+        o.deep_block = std::move(deep_block);
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return DeepFMModel(schema, std::move(o));
+      },
+      "schema"_a, "embedding_dim"_a = 64, "deep_block"_a = nb::none(),
+      "embedding_options"_a = nb::none(), tasks_arg,
+      "Merlin's DeepFMModel: first-order weights, FM pairwise interaction and a deep MLP.");
+  m.def(
+      "wide_and_deep_model",
+      [](const Schema& schema, std::optional<Schema> wide_schema, std::optional<Schema> deep_schema,
+         bool cross, nb::handle crosses, std::optional<Block> deep_block,
+         nb::handle embedding_options, std::vector<PredictionTask> prediction_tasks) {
+        WideAndDeepOptions o;
+        o.wide_schema = std::move(wide_schema);
+        o.deep_schema = std::move(deep_schema);
+        o.cross = cross;
+        o.crosses = read_options<HashedCrossOptions>(crosses, "crosses");
+        o.deep_block = std::move(deep_block);
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return WideAndDeepModel(schema, std::move(o));
+      },
+      "schema"_a, "wide_schema"_a = nb::none(), "deep_schema"_a = nb::none(), "cross"_a = true,
+      "crosses"_a = nb::none(), "deep_block"_a = nb::none(), "embedding_options"_a = nb::none(),
+      tasks_arg,
+      "Merlin's WideAndDeepModel: a linear wide part (with hashed crosses) beside a deep MLP.");
+  m.def(
+      "ncf_model",
+      [](const Schema& schema, std::int64_t embedding_dim, std::optional<Block> mlp_block,
+         float embeddings_l2_reg, std::vector<PredictionTask> prediction_tasks) {
+        NCFOptions o;
+        o.embedding_dim = embedding_dim;
+        o.mlp_block = std::move(mlp_block);
+        o.embeddings_l2_reg = embeddings_l2_reg;
+        o.prediction_tasks = std::move(prediction_tasks);
+        return NCFModel(schema, std::move(o));
+      },
+      "schema"_a, "embedding_dim"_a = 64, "mlp_block"_a = nb::none(), "embeddings_l2_reg"_a = 0.0f,
+      tasks_arg, "Merlin's NCFModel: GMF and MLP branches over user and item embeddings.");
+  m.def(
+      "mlp_model",
+      [](const Schema& schema, std::vector<std::int64_t> dims, nb::handle mlp,
+         nb::handle embedding_options, std::vector<PredictionTask> prediction_tasks) {
+        MLPModelOptions o;
+        o.dims = std::move(dims);
+        o.mlp = read_options<MLPOptions>(mlp, "mlp");
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return MLPModel(schema, std::move(o));
+      },
+      "schema"_a, "dims"_a = std::vector<std::int64_t>{64, 32}, "mlp"_a = nb::none(),
+      "embedding_options"_a = nb::none(), tasks_arg,
+      "Embeddings and continuous columns into an MLP.");
+  m.def(
+      "mmoe_model",
+      [](const Schema& schema, std::optional<Block> expert_block, int num_experts,
+         nb::handle embedding_options, std::vector<PredictionTask> prediction_tasks) {
+        MMOEModelOptions o;
+        o.expert_block = std::move(expert_block);
+        o.num_experts = num_experts;
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return MMOEModel(schema, std::move(o));
+      },
+      "schema"_a, "expert_block"_a = nb::none(), "num_experts"_a = 4,
+      "embedding_options"_a = nb::none(), tasks_arg,
+      "Multi-gate mixture of experts, one gate per task.");
+  m.def(
+      "ple_model",
+      [](const Schema& schema, int num_layers, std::optional<Block> expert_block,
+         int num_task_experts, int num_shared_experts, nb::handle embedding_options,
+         std::vector<PredictionTask> prediction_tasks) {
+        PLEModelOptions o;
+        o.num_layers = num_layers;
+        o.expert_block = std::move(expert_block);
+        o.num_task_experts = num_task_experts;
+        o.num_shared_experts = num_shared_experts;
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.prediction_tasks = std::move(prediction_tasks);
+        return PLEModel(schema, std::move(o));
+      },
+      "schema"_a, "num_layers"_a = 2, "expert_block"_a = nb::none(), "num_task_experts"_a = 1,
+      "num_shared_experts"_a = 1, "embedding_options"_a = nb::none(), tasks_arg,
+      "Progressive layered extraction: task and shared experts over num_layers.");
+  m.def(
+      "two_tower_model",
+      [](const Schema& schema, std::optional<Block> query_tower, std::optional<Block> item_tower,
+         nb::handle query_tower_tag, nb::handle item_tower_tag, nb::handle embedding_options,
+         nb::handle retrieval, nb::handle metrics, bool unique_candidates) {
+        TwoTowerOptions o;
+        o.query_tower = std::move(query_tower);
+        o.item_tower = std::move(item_tower);
+        o.query_tower_tag = tag_of(query_tower_tag);
+        o.item_tower_tag = tag_of(item_tower_tag);
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.retrieval = read_options<ItemRetrievalOptions>(retrieval, "retrieval");
+        o.retrieval.metrics = metrics_of(metrics);
+        o.unique_candidates = unique_candidates;
+        return TwoTowerModel(schema, std::move(o));
+      },
+      "schema"_a, "query_tower"_a = nb::none(), "item_tower"_a = nb::none(),
+      "query_tower_tag"_a = "user", "item_tower_tag"_a = "item", "embedding_options"_a = nb::none(),
+      "retrieval"_a = nb::none(), "metrics"_a = nb::none(), "unique_candidates"_a = true,
+      "Merlin's TwoTowerModel: query and item towers scored in batch (ItemRetrievalTask).");
+  m.def(
+      "matrix_factorization_model",
+      [](const Schema& schema, std::int64_t dim, float embeddings_l2_reg, nb::handle retrieval,
+         nb::handle metrics, bool unique_candidates) {
+        MatrixFactorizationOptions o;
+        o.dim = dim;
+        o.embeddings_l2_reg = embeddings_l2_reg;
+        o.retrieval = read_options<ItemRetrievalOptions>(retrieval, "retrieval");
+        o.retrieval.metrics = metrics_of(metrics);
+        o.unique_candidates = unique_candidates;
+        return MatrixFactorizationModel(schema, std::move(o));
+      },
+      "schema"_a, "dim"_a = 64, "embeddings_l2_reg"_a = 0.0f, "retrieval"_a = nb::none(),
+      "metrics"_a = nb::none(), "unique_candidates"_a = true,
+      "Merlin's MatrixFactorizationModel: user and item embeddings, dot product.");
+  m.def(
+      "youtube_dnn_retrieval_model",
+      [](const Schema& schema, std::optional<Block> top_block, nb::handle query_tag,
+         nb::handle embedding_options, bool l2_normalization, double temperature,
+         bool sampled_softmax, std::int64_t num_sampled, const std::string& sampler,
+         bool logq_correction, bool remove_accidental_hits, nb::handle metrics) {
+        YoutubeDNNOptions o;
+        o.top_block = std::move(top_block);
+        o.query_tag = tag_of(query_tag);
+        o.embedding_options =
+            read_options<EmbeddingOptions>(embedding_options, "embedding_options");
+        o.l2_normalization = l2_normalization;
+        o.temperature = temperature;
+        o.sampled_softmax = sampled_softmax;
+        o.num_sampled = num_sampled;
+        o.sampler = sampler;
+        o.logq_correction = logq_correction;
+        o.remove_accidental_hits = remove_accidental_hits;
+        o.metrics = metrics_of(metrics);
+        return YoutubeDNNRetrievalModel(schema, std::move(o));
+      },
+      "schema"_a, "top_block"_a = nb::none(), "query_tag"_a = "user",
+      "embedding_options"_a = nb::none(), "l2_normalization"_a = true, "temperature"_a = 1.0,
+      "sampled_softmax"_a = true, "num_sampled"_a = 100, "sampler"_a = "popularity",
+      "logq_correction"_a = true, "remove_accidental_hits"_a = true, "metrics"_a = nb::none(),
+      "Merlin's YoutubeDNNRetrievalModel: next-item prediction over the catalogue.");
 }
 
 }  // namespace recblocks::python

@@ -177,3 +177,56 @@ def DLRMModel(schema, embedding_dim: int = 64, embedding_options=None, bottom_bl
     return rb.DLRMModel(schema, embedding_dim=embedding_dim, embedding_options=options,
                         bottom_block=bottom_block, top_block=top_block,
                         prediction_tasks=_task_list(prediction_tasks))
+
+
+def _prebuilt(native, doc: str):
+    """A prebuilt model with Merlin's calling conventions: prediction_tasks may
+    be one task, a list or None (one task per target column); Merlin's
+    EmbeddingOptions objects are accepted for embedding_options."""
+
+    def make(schema, *args, prediction_tasks=None, embedding_options=None, **options) -> Model:
+        if embedding_options is not None:
+            options["embedding_options"] = (embedding_options.to_dict()
+                                            if hasattr(embedding_options, "to_dict")
+                                            else dict(embedding_options))
+        if prediction_tasks is not None:
+            options["prediction_tasks"] = _task_list(prediction_tasks)
+        return native(schema, *args, **options)
+
+    make.__doc__ = doc
+    return make
+
+
+DCNModel = _prebuilt(rb.DCNModel, "mm.DCNModel(schema, depth, deep_block=, stacked=, prediction_tasks=)")
+DeepFMModel = _prebuilt(rb.DeepFMModel, "mm.DeepFMModel(schema, embedding_dim, deep_block=, prediction_tasks=)")
+WideAndDeepModel = _prebuilt(rb.WideAndDeepModel,
+                             "mm.WideAndDeepModel(schema, wide_schema=, deep_schema=, deep_block=, ...)")
+NCFModel = _prebuilt(rb.NCFModel, "NCF: GMF and MLP branches over user and item embeddings")
+MLPModel = _prebuilt(rb.MLPModel, "embeddings and continuous columns into an MLP")
+MMOEModel = _prebuilt(rb.MMOEModel, "multi-gate mixture of experts")
+PLEModel = _prebuilt(rb.PLEModel, "progressive layered extraction")
+
+
+def TwoTowerModel(schema, query_tower=None, item_tower=None, query_tower_tag=Tags.USER,
+                  item_tower_tag=Tags.ITEM, embedding_options=None, metrics=None, **retrieval) -> Model:
+    """mm.TwoTowerModel(schema, query_tower=mm.MLPBlock([64]), ...): retrieval options
+    (l2_normalization, temperature, loss, logq_correction, num_sampled, ...) as keywords."""
+    options = {} if embedding_options is None else (
+        embedding_options.to_dict() if hasattr(embedding_options, "to_dict") else dict(embedding_options))
+    return rb.TwoTowerModel(schema, query_tower=query_tower, item_tower=item_tower,
+                            query_tower_tag=query_tower_tag, item_tower_tag=item_tower_tag,
+                            embedding_options=options, retrieval=retrieval,
+                            metrics=_metric_names(metrics))
+
+
+def MatrixFactorizationModel(schema, dim: int = 64, embeddings_l2_reg: float = 0.0, metrics=None,
+                             **retrieval) -> Model:
+    """mm.MatrixFactorizationModel(schema, dim=64, ...)."""
+    return rb.MatrixFactorizationModel(schema, dim=dim, embeddings_l2_reg=embeddings_l2_reg,
+                                       retrieval=retrieval, metrics=_metric_names(metrics))
+
+
+def YoutubeDNNRetrievalModel(schema, top_block=None, metrics=None, **options) -> Model:
+    """mm.YoutubeDNNRetrievalModel(schema, top_block=mm.MLPBlock([64]), num_sampled=100, ...)."""
+    return rb.YoutubeDNNRetrievalModel(schema, top_block=top_block, metrics=_metric_names(metrics),
+                                       **options)
