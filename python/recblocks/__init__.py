@@ -21,6 +21,8 @@ from recblocks._recblocks import (  # noqa: F401
     youtube_dnn_retrieval_model as YoutubeDNNRetrievalModel)
 from recblocks._recblocks import multi_class_classification_task as MultiClassClassificationTask  # noqa
 from recblocks._recblocks import regression_task as RegressionTask  # noqa: F401
+from recblocks._recblocks import early_stopping as EarlyStopping  # noqa: F401
+from recblocks._recblocks import model_checkpoint as ModelCheckpoint  # noqa: F401
 from recblocks._recblocks import criteo, csv, synthetic, synthetic_criteo, synthetic_movielens  # noqa
 from recblocks._tags import Tags  # noqa: F401
 from recblocks._data import from_arrow, from_dict, from_pandas, movielens  # noqa: F401

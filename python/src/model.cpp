@@ -101,6 +101,30 @@ Optimizer optimizer_of(nb::handle value) {
 }  // namespace
 
 void bind_model(nb::module_& m) {
+  nb::class_<Callback>(m, "Callback",
+                       "A recblocks callback (EarlyStopping, ModelCheckpoint) for Model.fit.");
+  m.def(
+      "early_stopping",
+      [](const std::string& monitor, double min_delta, int patience, const std::string& mode,
+         bool restore_best_weights) {
+        return EarlyStopping({.monitor = monitor,
+                              .min_delta = min_delta,
+                              .patience = patience,
+                              .mode = mode,
+                              .restore_best_weights = restore_best_weights});
+      },
+      "monitor"_a = "val_loss", "min_delta"_a = 0.0, "patience"_a = 0, "mode"_a = "auto",
+      "restore_best_weights"_a = false,
+      "Keras' EarlyStopping: stops fit when `monitor` stops improving for `patience` epochs.");
+  m.def(
+      "model_checkpoint",
+      [](const fs::path& dir, std::int64_t every_n_steps, bool every_epoch) {
+        return ModelCheckpoint(dir, {.every_n_steps = every_n_steps, .every_epoch = every_epoch});
+      },
+      "dir"_a, "every_n_steps"_a = 0, "every_epoch"_a = true,
+      "Saves a checkpoint (model and optimizer state) in `dir`; fit(resume_from=dir) goes on "
+      "from it.");
+
   nb::class_<Model>(m, "Model",
                     "A body of blocks and its tasks: compile, fit, evaluate, predict, save.")
       .def(
@@ -141,7 +165,18 @@ void bind_model(nb::module_& m) {
                          .callbacks = {},
                          .progress = false,
                          .resume_from = std::move(resume_from)};
-            o.callbacks.push_back(std::make_shared<PythonCallbacks>(callbacks));
+            // recblocks' own callbacks (EarlyStopping, ModelCheckpoint) run as
+            // they are; Python objects through PythonCallbacks.
+            nb::list python_callbacks;
+            for (nb::handle c : callbacks) {
+              if (nb::isinstance<Callback>(c)) {
+                o.callbacks.push_back(nb::cast<CallbackPtr>(c));
+              } else {
+                python_callbacks.append(c);
+              }
+            }
+            o.callbacks.insert(o.callbacks.begin(),
+                               std::make_shared<PythonCallbacks>(python_callbacks));
             History h;
             {
               nb::gil_scoped_release release;

@@ -154,3 +154,33 @@ def test_python_and_the_cli_train_bit_identical_weights(tmp_path, seed_data):
     a = (tmp_path / "from_python" / "weights.safetensors").read_bytes()
     b = (tmp_path / "from_cli" / "weights.safetensors").read_bytes()
     assert a == b
+
+
+def test_early_stopping_and_checkpoints_resume(tmp_path, seed_data):
+    train, valid = seed_data
+    deep, task = seed_model(train.schema)
+    model = deep.connect(task)
+    model.compile(optimizer="sgd")
+    stop = rb.EarlyStopping(monitor="val_loss", patience=0, min_delta=1e9)  # no epoch improves enough
+    history = model.fit(train, batch_size=2048, epochs=4, validation_data=valid,
+                        callbacks=[stop], progress=False)
+    assert len(history.history["loss"]) == 2  # the first epoch, then one without improvement
+
+    # A checkpoint after epoch 1 of 2, resumed, ends with the weights of an uninterrupted run.
+    def fresh():
+        d, t = seed_model(train.schema)
+        m = d.connect(t)
+        m.build(train.schema, seed=3)
+        m.compile(optimizer="adam")
+        return m
+
+    whole = fresh()
+    whole.fit(train, batch_size=2048, epochs=2, seed=3, progress=False)
+    first = fresh()
+    first.fit(train, batch_size=2048, epochs=1, seed=3, progress=False,
+              callbacks=[rb.ModelCheckpoint(tmp_path / "ckpt")])
+    resumed = fresh()
+    resumed.fit(train, batch_size=2048, epochs=2, seed=3, progress=False,
+                resume_from=tmp_path / "ckpt")
+    a, b = whole.state(), resumed.state()
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
