@@ -9,9 +9,10 @@
 
 from recblocks import _blocks, _data, _training
 from recblocks._recblocks import (  # noqa: F401
-    Batch, Block, ColumnSchema, Dataset, Error, Loader, Metric, Model, NonFiniteError, Optimizer,
-    PredictionTask, Schema, ShapeError, Tag, ValueError, block_type_docs, metric_names,
-    num_threads, optimizer_type_docs, prediction_tasks, set_num_threads, task_kind_docs)
+    Batch, Block, Callback, ColumnSchema, Dataset, Error, Loader, Metric, Model, NonFiniteError,
+    Optimizer, PopularityRecommender, PredictionTask, Recommender, Schema, SeenItems, ShapeError,
+    Tag, TopKRecommender, ValueError, block_type_docs, metric_names, num_threads,
+    optimizer_type_docs, prediction_tasks, set_num_threads, task_kind_docs)
 from recblocks._recblocks import binary_classification_task as BinaryClassificationTask  # noqa
 from recblocks._recblocks import (  # noqa: F401
     dcn_model as DCNModel, deepfm_model as DeepFMModel, dlrm_model as DLRMModel,

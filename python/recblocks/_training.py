@@ -121,7 +121,14 @@ def evaluate(self, data, batch_size: int = 1024, return_dict: bool = True,
     return [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
 
 
+def to_top_k_recommender(self, items, batch_size: int = 4096):
+    """A TopKRecommender over `items` (one row per catalogue item) for this
+    trained retrieval model (Merlin's model.to_top_k_recommender)."""
+    return _recblocks.TopKRecommender(self, items, batch_size=batch_size)
+
+
 def install(model_class: Any) -> None:
-    """Puts fit and evaluate on the native Model class."""
+    """Puts fit, evaluate and to_top_k_recommender on the native Model class."""
     model_class.fit = fit
     model_class.evaluate = evaluate
+    model_class.to_top_k_recommender = to_top_k_recommender

@@ -9,5 +9,6 @@ void bind_schema(nanobind::module_& m);
 void bind_data(nanobind::module_& m);
 void bind_blocks(nanobind::module_& m);
 void bind_model(nanobind::module_& m);
+void bind_retrieval(nanobind::module_& m);
 
 }  // namespace recblocks::python

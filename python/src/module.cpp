@@ -23,4 +23,5 @@ NB_MODULE(_recblocks, m) {
   python::bind_data(m);
   python::bind_blocks(m);
   python::bind_model(m);
+  python::bind_retrieval(m);
 }

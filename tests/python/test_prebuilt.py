@@ -72,3 +72,24 @@ def test_youtube_dnn_on_histories(tmp_path):
     assert np.isfinite(history.history["loss"][0])
     scores = model.evaluate(valid, batch_size=512)
     assert 0 <= scores["movieId/next_item_prediction_task/recall_at_10"] <= 1
+
+
+def test_top_k_recommender_over_the_whole_catalogue(movielens):
+    train, valid = movielens
+    schema = train.schema.select_by_name(["userId", "movieId"])
+    model = rb.MatrixFactorizationModel(schema, dim=16)
+    model.compile(optimizer="adam")
+    model.fit(train, batch_size=1024, epochs=2, progress=False)
+    item_ids = np.unique(train["movieId"])
+    items = rb.Dataset(schema.select_by_name(["movieId"]), {"movieId": item_ids})
+    recommender = model.to_top_k_recommender(items)
+    assert isinstance(recommender, rb.TopKRecommender)
+    assert recommender.num_items == len(item_ids)
+    assert recommender.item_vectors.shape == (len(item_ids), 16)
+    seen = rb.SeenItems(train, "userId", "movieId")
+    ids, scores = recommender.recommend(valid.slice_rows(0, 5), k=7, seen=seen)
+    assert ids.shape == scores.shape == (5, 7) and (np.diff(scores, axis=1) <= 0).all()
+    assert set(ids.ravel()) <= set(item_ids.tolist())
+    metrics = recommender.evaluate(valid, ks=[10], seen=seen)
+    baseline = rb.PopularityRecommender(train, "movieId").evaluate(valid, ks=[10], seen=seen)
+    assert 0 <= metrics["recall_at_10"] <= 1 and "ndcg_at_10" in baseline
