@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "recblocks/core/error.h"
+#include "recblocks/core/tensor.h"
 #include "recblocks/core/threads.h"
 
 namespace recblocks::fuzz {
@@ -95,6 +97,21 @@ void expect_only_errors(const char* target, F&& read) {
 
 // One thread: runs are deterministic, and the readers' parallel paths still
 // run (as one chunk).
+// The sum of a tensor's bytes: reading every byte makes ASan check that a
+// tensor that reads is backed by its whole size.
+inline unsigned touch(const Tensor& t) {
+  const auto* p = static_cast<const unsigned char*>(t.raw());
+  unsigned sum = 0;
+  for (std::size_t i = 0; i < t.nbytes(); ++i) sum += p[i];
+  return sum;
+}
+
+// Same dtype, shape and bytes.
+inline bool same_tensor(const Tensor& a, const Tensor& b) {
+  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
+         (a.nbytes() == 0 || std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
+}
+
 inline void initialize() {
   recblocks::set_num_threads(1);
   (void)scratch_dir();

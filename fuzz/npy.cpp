@@ -4,25 +4,7 @@
 // unchanged (same dtype, shape and bytes).
 #include "recblocks/io/npy.h"
 
-#include <cstring>
-
 #include "fuzz/fuzz_common.h"
-
-namespace {
-
-unsigned touch(const recblocks::Tensor& t) {
-  const auto* p = static_cast<const unsigned char*>(t.raw());
-  unsigned sum = 0;
-  for (std::size_t i = 0; i < t.nbytes(); ++i) sum += p[i];
-  return sum;
-}
-
-bool same(const recblocks::Tensor& a, const recblocks::Tensor& b) {
-  return a.dtype() == b.dtype() && a.shape() == b.shape() && a.nbytes() == b.nbytes() &&
-         (a.nbytes() == 0 || std::memcmp(a.raw(), b.raw(), a.nbytes()) == 0);
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   recblocks::fuzz::initialize();
@@ -36,15 +18,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::expect_only_errors("npy", [&] {
     const recblocks::Tensor mapped = recblocks::io::read_npy(path, /*memory_map=*/true);
     const recblocks::Tensor copied = recblocks::io::read_npy(path, /*memory_map=*/false);
-    volatile unsigned sink = touch(mapped) + touch(copied);
+    volatile unsigned sink = fuzz::touch(mapped) + fuzz::touch(copied);
     (void)sink;
-    if (!same(mapped, copied)) {
+    if (!fuzz::same_tensor(mapped, copied)) {
       std::fprintf(stderr, "\n==fuzz== npy: the mapped and the copied read differ\n");
       std::abort();
     }
     const auto again_path = fuzz::scratch_dir() / "again.npy";
     recblocks::io::write_npy(again_path, copied);
-    if (!same(copied, recblocks::io::read_npy(again_path, false))) {
+    if (!fuzz::same_tensor(copied, recblocks::io::read_npy(again_path, false))) {
       std::fprintf(stderr, "\n==fuzz== npy: write_npy -> read_npy changed the tensor\n");
       std::abort();
     }

@@ -4,29 +4,16 @@
 // read_safetensors unchanged (same names, dtypes, shapes, bytes, metadata).
 #include "recblocks/io/safetensors.h"
 
-#include <cstring>
-
 #include "fuzz/fuzz_common.h"
 
 namespace {
-
-unsigned touch(const recblocks::Tensor& t) {
-  const auto* p = static_cast<const unsigned char*>(t.raw());
-  unsigned sum = 0;
-  for (std::size_t i = 0; i < t.nbytes(); ++i) sum += p[i];
-  return sum;
-}
 
 bool same(const recblocks::io::SafetensorsFile& a, const recblocks::io::SafetensorsFile& b) {
   if (a.metadata != b.metadata || a.tensors.size() != b.tensors.size()) return false;
   for (auto i = a.tensors.begin(), j = b.tensors.begin(); i != a.tensors.end(); ++i, ++j) {
     const recblocks::Tensor& x = i->second;
     const recblocks::Tensor& y = j->second;
-    if (i->first != j->first || x.dtype() != y.dtype() || !(x.shape() == y.shape()) ||
-        x.nbytes() != y.nbytes() ||
-        (x.nbytes() > 0 && std::memcmp(x.raw(), y.raw(), x.nbytes()) != 0)) {
-      return false;
-    }
+    if (i->first != j->first || !recblocks::fuzz::same_tensor(x, y)) return false;
   }
   return true;
 }
@@ -45,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   fuzz::expect_only_errors("safetensors", [&] {
     const recblocks::io::SafetensorsFile file = recblocks::io::read_safetensors(path);
     unsigned sum = 0;
-    for (const auto& [name, tensor] : file.tensors) sum += touch(tensor);
+    for (const auto& [name, tensor] : file.tensors) sum += fuzz::touch(tensor);
     volatile unsigned sink = sum;
     (void)sink;
     const auto again = fuzz::scratch_dir() / "again.safetensors";
