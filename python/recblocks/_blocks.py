@@ -10,12 +10,6 @@ from typing import Any
 from recblocks import _recblocks
 from recblocks._recblocks import Block
 
-# Blocks whose children are given as arguments.
-_COMPOSITES = {"SequentialBlock", "ParallelBlock"}
-# Options the from_schema constructors fill from the schema.
-_FROM_SCHEMA = {"ContinuousFeatures", "EmbeddingFeatures", "SequenceEmbeddingFeatures",
-                "HashedCrossFeatures"}
-
 
 def _doc(type_name: str, options: list[dict]) -> str:
     lines = [f"A {type_name} block (returns a recblocks.Block).", "", "Options:"]

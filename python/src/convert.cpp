@@ -24,11 +24,11 @@ nb::dlpack::dtype dlpack_dtype(DType dtype) {
   throw ValueError("a bfloat16 tensor has no numpy dtype; convert it to float32 first");
 }
 
-// numpy's name of the dtype to convert an array of `kind` to, if any.
+// The numpy dtype an array is converted to (float32, int32 or int64), or null
+// for a non-numeric one.
 const char* target_dtype(const nb::handle& array) {
   const std::string kind = nb::cast<std::string>(array.attr("dtype").attr("kind"));
-  if (kind == "f") return "float32";
-  if (kind == "b") return "float32";
+  if (kind == "f" || kind == "b") return "float32";
   if (kind == "i" || kind == "u") {
     const auto size = nb::cast<int>(array.attr("dtype").attr("itemsize"));
     return size <= 4 && kind == "i" ? "int32" : "int64";
@@ -51,7 +51,6 @@ nb::object to_numpy(const Tensor& tensor) {
 Tensor from_numpy(nb::handle value, const std::string& what) {
   nb::module_ np = nb::module_::import_("numpy");
   nb::object array = np.attr("asarray")(value);
-  const std::string kind = nb::cast<std::string>(array.attr("dtype").attr("kind"));
   const char* dtype = target_dtype(array);
   if (dtype == nullptr) {
     throw ValueError(

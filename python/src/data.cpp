@@ -70,10 +70,11 @@ std::string printed(const T& value) {
   return os.str();
 }
 
-// The Loader with the state of one Python iteration.
+// One Python iteration over a Loader: its epoch's iterator (which shares the
+// loader's plan) and whether the first batch was handed out.
 struct LoaderIteration {
-  std::shared_ptr<Loader> loader;
-  std::optional<Loader::Iterator> it;
+  Loader::Iterator it;
+  bool started = false;
 };
 
 }  // namespace
@@ -274,16 +275,14 @@ void bind_data(nb::module_& m) {
 
   nb::class_<LoaderIteration>(m, "_LoaderIteration")
       .def("__iter__", [](nb::handle self) { return self; })
-      .def("__next__", [](LoaderIteration& it) {
-        if (!it.it) {
+      .def("__next__", [](LoaderIteration& i) {
+        if (i.started) {
           nb::gil_scoped_release release;
-          it.it.emplace(it.loader->begin());
-        } else {
-          nb::gil_scoped_release release;
-          ++*it.it;
+          ++i.it;
         }
-        if (*it.it == std::default_sentinel) throw nb::stop_iteration();
-        return **it.it;
+        i.started = true;
+        if (i.it == std::default_sentinel) throw nb::stop_iteration();
+        return *i.it;
       });
 
   nb::class_<Loader>(m, "Loader", "Batches of a dataset: shuffled each epoch, prefetched.")
@@ -303,12 +302,8 @@ void bind_data(nb::module_& m) {
       .def_prop_rw("epoch", &Loader::epoch, &Loader::set_epoch)
       .def_prop_ro("dataset", &Loader::dataset)
       .def("__iter__", [](Loader& l) {
-        // The iteration shares the loader (its plan is immutable and shared).
-        auto it = LoaderIteration{std::make_shared<Loader>(Loader(l.dataset(), l.options())),
-                                  std::nullopt};
-        it.loader->set_epoch(l.epoch());
-        l.set_epoch(l.epoch() + 1);
-        return it;
+        nb::gil_scoped_release release;     // the first batches start loading
+        return LoaderIteration{l.begin()};  // the next epoch's order
       });
 
   // Importers.

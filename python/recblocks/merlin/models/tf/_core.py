@@ -21,6 +21,13 @@ def _tag(tags: Any):
     return tags
 
 
+def _embedding_options(options) -> dict:
+    """EmbeddingOptions keys from Merlin's EmbeddingOptions object, a dict or None."""
+    if options is None:
+        return {}
+    return options.to_dict() if hasattr(options, "to_dict") else dict(options)
+
+
 class ContinuousFeatures:
     """mm.ContinuousFeatures: `ContinuousFeatures.from_schema(schema, tags=Tags.CONTINUOUS)`."""
 
@@ -36,9 +43,7 @@ class EmbeddingFeatures:
     def from_schema(schema, tags=Tags.CATEGORICAL, embedding_options=None,
                     embedding_dim_default: int | None = None, **options) -> Block:
         merged = dict(options)
-        if embedding_options is not None:
-            merged.update(embedding_options.to_dict() if hasattr(embedding_options, "to_dict")
-                          else embedding_options)
+        merged.update(_embedding_options(embedding_options))
         if embedding_dim_default is not None:
             merged["dim"] = embedding_dim_default
         return rb.EmbeddingFeatures.from_schema(schema, _tag(tags) or Tags.CATEGORICAL, **merged)
@@ -99,9 +104,7 @@ def _metric_names(metrics) -> list | None:
     for m in metrics:
         if isinstance(m, str):
             out.append(m)
-        elif hasattr(m, "recblocks_name"):
-            out.append(m.recblocks_name)
-        elif isinstance(m, type) and hasattr(m, "recblocks_name"):
+        elif hasattr(m, "recblocks_name"):  # a Keras metric class or instance
             out.append(m.recblocks_name)
         elif isinstance(m, rb.Metric):
             out.append(m)
@@ -170,11 +173,8 @@ def DLRMModel(schema, embedding_dim: int = 64, embedding_options=None, bottom_bl
     """mm.DLRMModel(schema, embedding_dim=64, bottom_block=mm.MLPBlock([128, 64]),
     top_block=mm.MLPBlock([128, 64, 32]), prediction_tasks=...): without tasks, one per
     target column of the schema (Merlin's default)."""
-    options = {}
-    if embedding_options is not None:
-        options = (embedding_options.to_dict() if hasattr(embedding_options, "to_dict")
-                   else dict(embedding_options))
-    return rb.DLRMModel(schema, embedding_dim=embedding_dim, embedding_options=options,
+    return rb.DLRMModel(schema, embedding_dim=embedding_dim,
+                        embedding_options=_embedding_options(embedding_options),
                         bottom_block=bottom_block, top_block=top_block,
                         prediction_tasks=_task_list(prediction_tasks))
 
@@ -186,9 +186,7 @@ def _prebuilt(native, doc: str):
 
     def make(schema, *args, prediction_tasks=None, embedding_options=None, **options) -> Model:
         if embedding_options is not None:
-            options["embedding_options"] = (embedding_options.to_dict()
-                                            if hasattr(embedding_options, "to_dict")
-                                            else dict(embedding_options))
+            options["embedding_options"] = _embedding_options(embedding_options)
         if prediction_tasks is not None:
             options["prediction_tasks"] = _task_list(prediction_tasks)
         return native(schema, *args, **options)
@@ -211,11 +209,9 @@ def TwoTowerModel(schema, query_tower=None, item_tower=None, query_tower_tag=Tag
                   item_tower_tag=Tags.ITEM, embedding_options=None, metrics=None, **retrieval) -> Model:
     """mm.TwoTowerModel(schema, query_tower=mm.MLPBlock([64]), ...): retrieval options
     (l2_normalization, temperature, loss, logq_correction, num_sampled, ...) as keywords."""
-    options = {} if embedding_options is None else (
-        embedding_options.to_dict() if hasattr(embedding_options, "to_dict") else dict(embedding_options))
     return rb.TwoTowerModel(schema, query_tower=query_tower, item_tower=item_tower,
                             query_tower_tag=query_tower_tag, item_tower_tag=item_tower_tag,
-                            embedding_options=options, retrieval=retrieval,
+                            embedding_options=_embedding_options(embedding_options), retrieval=retrieval,
                             metrics=_metric_names(metrics))
 
 
