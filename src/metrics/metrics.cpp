@@ -173,6 +173,9 @@ class AucImpl final : public MetricBase {
     return auc_of_sorted(keys_, positives_, negatives_);
   }
   std::unique_ptr<MetricBase> clone() const override { return std::make_unique<AucImpl>(); }
+  void reserve(std::int64_t rows) override {
+    if (rows > 0) keys_.reserve(keys_.size() + static_cast<std::size_t>(rows));
+  }
 
  private:
   std::int64_t rows() const { return static_cast<std::int64_t>(keys_.size()); }

@@ -456,8 +456,12 @@ double regularization_value(const Model::Impl& impl) {
 struct TaskMetrics {
   std::vector<std::vector<Metric>> per_task;
 
-  explicit TaskMetrics(const std::vector<PredictionTask>& tasks) {
-    for (const PredictionTask& task : tasks) per_task.push_back(task.make_metrics());
+  // `rows`: how many rows the metrics will see (a reservation hint).
+  TaskMetrics(const std::vector<PredictionTask>& tasks, std::int64_t rows) {
+    for (const PredictionTask& task : tasks) {
+      per_task.push_back(task.make_metrics());
+      for (Metric& m : per_task.back()) m.reserve(rows);
+    }
   }
   void update(const std::vector<PredictionTask>& tasks, const std::vector<Tensor>& logits,
               const std::vector<Tensor>& targets) {
@@ -556,7 +560,10 @@ struct EpochState {
 
   EpochState(const std::vector<PredictionTask>& tasks, const Model::Impl::Position& pos,
              const FitOptions& options, std::int64_t steps_per_epoch)
-      : metrics(tasks),
+      // Metrics see the rows of every train_metrics_steps-th step.
+      : metrics(tasks, options.train_metrics_steps > 0
+                           ? pos.train_rows / options.train_metrics_steps + options.batch_size
+                           : 0),
         skip(pos.batch_in_epoch),
         rows_before(pos.rows),
         progress(fmt::format("epoch {}/{}", pos.epoch + 1, options.epochs),
@@ -771,7 +778,7 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
   std::vector<float> weights = impl.compile.loss_weights;
   if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
 
-  TaskMetrics metrics(impl.tasks);
+  TaskMetrics metrics(impl.tasks, data.num_rows());
   std::vector<double> task_loss(impl.tasks.size(), 0.0);
   std::vector<Tensor> targets(impl.tasks.size());
   std::vector<Tensor> logits(impl.tasks.size());

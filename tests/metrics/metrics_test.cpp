@@ -223,6 +223,20 @@ TEST(Streaming, UnevenBatchesEqualOneShot) {
   }
 }
 
+TEST(Streaming, AReservationChangesNoResult) {
+  for (const std::string& name : metrics::names()) {
+    SCOPED_TRACE(name);
+    Metric reserved = metrics::by_name(name);
+    const Data d = random_data(reserved, 700, 3);
+    reserved.reserve(10);  // fewer rows than the updates bring, then more
+    reserved.update(d.predictions.slice_rows(0, 300), d.targets.slice_rows(0, 300));
+    reserved.reserve(100000);
+    reserved.update(d.predictions.slice_rows(300, 700), d.targets.slice_rows(300, 700));
+    const double whole = once(metrics::by_name(name), d.predictions, d.targets);
+    EXPECT_NEAR(reserved.result(), whole, 1e-12 * std::abs(whole));  // sums' order differs
+  }
+}
+
 TEST(Streaming, ResultThenMoreUpdatesCountsEverything) {
   Metric auc = metrics::AUC();
   auc.update(floats({0.1f, 0.4f}), floats({0, 0}));

@@ -87,3 +87,14 @@ def test_real_movielens_100k_import(tmp_path, ml100k_raw):
     train, valid = rb.movielens("ml-100k", tmp_path, source=ml100k_raw, download=False)
     assert len(train) == 80000 and len(valid) == 20000
     assert train.schema.select_by_tag(Tags.USER_ID).column_names == ["userId"]
+
+
+def test_importing_recblocks_and_its_merlin_layer_leaves_numpy_unloaded():
+    # numpy costs a process ~25 MB and 0.1 s; the package loads it only when
+    # arrays cross the boundary (from_dict, a block's output, predict).
+    import subprocess
+    import sys
+    code = ("import sys, recblocks, recblocks.merlin.models.tf, recblocks.compat.tensorflow; "
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "False"

@@ -59,6 +59,10 @@ class MetricBase {
   virtual void update(const Tensor& predictions, const Tensor& targets) = 0;
   virtual double result() const = 0;
   virtual std::unique_ptr<MetricBase> clone() const = 0;  // same config, empty state
+  // A hint: about `rows` more rows will be updated before result(). A
+  // metric that keeps every row (AUC) allocates once instead of growing,
+  // which halves its peak memory on a large epoch.
+  virtual void reserve(std::int64_t /*rows*/) {}
 };
 
 class Metric {
@@ -73,6 +77,7 @@ class Metric {
     impl_->update(predictions, targets);
   }
   double result() const { return impl_->result(); }
+  void reserve(std::int64_t rows) { impl_->reserve(rows); }
   Metric clone() const { return Metric(std::shared_ptr<MetricBase>(impl_->clone())); }
 
  private:
