@@ -63,9 +63,16 @@ nb::tuple top_k_to_python(const retrieval::TopK& top) {
 
 // An (ids, scores) pair as search() and top_k() return it, or ids alone.
 retrieval::TopK top_k_from(nb::handle answer, const char* what) {
-  nb::handle ids = answer;
+  nb::object ids = nb::borrow(answer);
   if (nb::isinstance<nb::tuple>(answer) && nb::len(answer) == 2) ids = answer[0];
-  return {from_numpy(ids, what), {}};
+  Tensor t = from_numpy(ids, what);
+  if (t.dtype() == DType::kInt32) {  // recall_against reads int64 ids, as answers hold them
+    ids = nb::module_::import_("numpy").attr("asarray")(ids, "dtype"_a = "int64");
+    t = from_numpy(ids, what);
+  }
+  RB_CHECK(t.dtype() == DType::kInt64, ValueError, "{}: ids are {}, expected integers", what,
+           dtype_name(t.dtype()));
+  return {t, {}};
 }
 
 }  // namespace

@@ -36,6 +36,17 @@ def test_top_k_is_the_brute_force_answer(catalogue):
     np.testing.assert_array_equal(kept, brute_force(queries, items, 7, exclude))
 
 
+def test_recall_against_counts_the_exact_items_found():
+    exact = np.array([[1, 2, 9], [4, 5, -1]])  # -1: the exact row ran out of items
+    approx = np.array([[9, 1, 7], [5, 4, 8]], np.int32)
+    assert rb.recall_against(approx, exact) == pytest.approx((2 / 3 + 1) / 2)
+    assert rb.recall_against((approx, None), (exact, None)) == pytest.approx((2 / 3 + 1) / 2)
+    with pytest.raises(ValueError, match="recall_against approx: ids are float32"):
+        rb.recall_against(approx.astype(np.float32), exact)
+    with pytest.raises(ValueError, match="answers of shapes \\[1, 3\\] and \\[2, 3\\]"):
+        rb.recall_against(approx[:1], exact)
+
+
 @pytest.mark.parametrize("options", [{}, {"kind": "hnsw", "hnsw_m": 16, "ef_search": 64},
                                      {"kind": "ivf", "nprobe": 60}])
 def test_ann_index_recalls_the_exact_top_k(catalogue, options):
