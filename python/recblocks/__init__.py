@@ -25,6 +25,8 @@ from recblocks._recblocks import regression_task as RegressionTask  # noqa: F401
 from recblocks._recblocks import early_stopping as EarlyStopping  # noqa: F401
 from recblocks._recblocks import model_checkpoint as ModelCheckpoint  # noqa: F401
 from recblocks._recblocks import criteo, csv, synthetic, synthetic_criteo, synthetic_movielens  # noqa
+from recblocks._recblocks import CriteoTransform, CsvTransform  # noqa: F401
+from recblocks._recblocks import AnnIndex, ItemIndex, recall_against, top_k  # noqa: F401
 from recblocks._tags import Tags  # noqa: F401
 from recblocks._data import from_arrow, from_dict, from_pandas, movielens  # noqa: F401
 from recblocks._training import History, ProgressBar  # noqa: F401

@@ -70,6 +70,22 @@ std::string printed(const T& value) {
   return os.str();
 }
 
+// An importer's on_oov by the CLI's and the CSV schema file's names.
+etl::OnOov on_oov_from_name(std::string_view name, std::string_view importer) {
+  if (name == "oov") return etl::OnOov::kMapToOov;
+  if (name == "raise") return etl::OnOov::kRaise;
+  throw ValueError(
+      fmt::format("{}: on_oov '{}', expected 'oov' (id 2) or 'raise'", importer, name));
+}
+
+// CsvOptions::quote from Python: one character, or "" for no quoting
+// (the schema file's spelling).
+char quote_from(std::string_view text) {
+  RB_CHECK(text.size() <= 1, ValueError,
+           "csv: quote \"{}\": expected one character or \"\" (no quoting)", text);
+  return text.empty() ? '\0' : text[0];
+}
+
 // One Python iteration over a Loader: its epoch's iterator (which shares the
 // loader's plan) and whether the first batch was handed out.
 struct LoaderIteration {
@@ -329,62 +345,151 @@ void bind_data(nb::module_& m) {
   m.def(
       "synthetic_movielens",
       [](const fs::path& dir, std::int64_t users, std::int64_t movies, std::int64_t ratings,
-         std::uint64_t seed) {
-        datasets::SyntheticMovieLensOptions o{
-            .users = users, .movies = movies, .ratings = ratings, .seed = seed};
+         std::int64_t min_ratings_per_user, std::uint64_t seed, double zipf_exponent) {
+        datasets::SyntheticMovieLensOptions o{.users = users,
+                                              .movies = movies,
+                                              .ratings = ratings,
+                                              .min_ratings_per_user = min_ratings_per_user,
+                                              .seed = seed,
+                                              .zipf_exponent = zipf_exponent};
         nb::gil_scoped_release release;
         datasets::synthetic_movielens(dir, o);
       },
-      "dir"_a, "users"_a = 6040, "movies"_a = 3706, "ratings"_a = 1'000'209, "seed"_a = 0);
+      "dir"_a, "users"_a = 6040, "movies"_a = 3706, "ratings"_a = 1'000'209,
+      "min_ratings_per_user"_a = 20, "seed"_a = 0, "zipf_exponent"_a = 0.5,
+      "Raw ml-1m files (ratings.dat, users.dat, movies.dat) with a planted signal in `dir`, "
+      "for movielens('ml-1m', ..., source=dir).");
   m.def(
       "synthetic_criteo",
       [](const fs::path& out, std::int64_t rows, std::uint64_t seed, std::int64_t max_table_size,
-         double valid_fraction) {
+         std::vector<std::int64_t> table_sizes, double zipf_exponent, double valid_fraction,
+         bool write_tsv) {
         datasets::SyntheticCriteoOptions o{.rows = rows,
                                            .seed = seed,
                                            .max_table_size = max_table_size,
-                                           .valid_fraction = valid_fraction};
+                                           .table_sizes = std::move(table_sizes),
+                                           .zipf_exponent = zipf_exponent,
+                                           .valid_fraction = valid_fraction,
+                                           .write_tsv = write_tsv};
         nb::gil_scoped_release release;
         const auto r = datasets::synthetic_criteo(out, o);
         return std::make_pair(r.train, r.valid);
       },
       "out"_a, "rows"_a = 1'000'000, "seed"_a = 0, "max_table_size"_a = 100'000,
-      "valid_fraction"_a = 0.0);
+      "table_sizes"_a = std::vector<std::int64_t>{}, "zipf_exponent"_a = 1.1,
+      "valid_fraction"_a = 0.0, "write_tsv"_a = false,
+      "(train, valid) of a synthetic Criteo dataset in `out`; table_sizes: 26 sizes (empty: "
+      "the Kaggle ones, capped at max_table_size); write_tsv: also out/raw/train.tsv (and "
+      "valid.tsv) in the original format, for criteo().");
   m.def(
       "synthetic",
       [](const Schema& schema, const fs::path& out, std::int64_t rows, std::uint64_t seed,
-         double valid_fraction) {
-        datasets::SyntheticOptions o{.rows = rows, .seed = seed, .valid_fraction = valid_fraction};
+         double zipf_exponent, double positive_rate, double valid_fraction) {
+        datasets::SyntheticOptions o{.rows = rows,
+                                     .seed = seed,
+                                     .zipf_exponent = zipf_exponent,
+                                     .positive_rate = positive_rate,
+                                     .valid_fraction = valid_fraction};
         nb::gil_scoped_release release;
         const auto r = datasets::synthetic_from_schema(schema, out, o);
         return std::make_pair(r.train, r.valid);
       },
-      "schema"_a, "out"_a, "rows"_a = 100'000, "seed"_a = 0, "valid_fraction"_a = 0.0);
+      "schema"_a, "out"_a, "rows"_a = 100'000, "seed"_a = 0, "zipf_exponent"_a = 1.1,
+      "positive_rate"_a = 0.3, "valid_fraction"_a = 0.0);
   m.def(
       "criteo",
-      [](const std::vector<fs::path>& files, const fs::path& out, std::int64_t min_frequency,
-         double valid_fraction) {
-        datasets::CriteoOptions o;
-        o.min_frequency = min_frequency;
-        o.valid_fraction = valid_fraction;
+      [](const std::vector<fs::path>& files, const fs::path& out, const std::string& format,
+         std::int64_t min_frequency, std::int64_t num_buckets, const std::string& on_oov,
+         double valid_fraction, std::vector<fs::path> valid_files, std::int64_t max_rows) {
+        // The library reads max_rows <= 0 as "every row"; a negative count
+        // is a mistake worth naming (the CLI refuses it too).
+        RB_CHECK(max_rows >= 0, ValueError, "criteo: max_rows {}, expected >= 0 (0: every row)",
+                 max_rows);
+        datasets::CriteoOptions o{.format = datasets::parse_criteo_format(format),
+                                  .min_frequency = min_frequency,
+                                  .num_buckets = num_buckets,
+                                  .on_oov = on_oov_from_name(on_oov, "criteo"),
+                                  .valid_fraction = valid_fraction,
+                                  .valid_files = std::move(valid_files),
+                                  .max_rows = max_rows};
         nb::gil_scoped_release release;
         const auto r = datasets::criteo(files, out, o);
         return std::make_pair(r.train, r.valid);
       },
-      "files"_a, "out"_a, "min_frequency"_a = 1, "valid_fraction"_a = 0.0);
+      "files"_a, "out"_a, "format"_a = "auto", "min_frequency"_a = 1, "num_buckets"_a = 0,
+      "on_oov"_a = "oov", "valid_fraction"_a = 0.0, "valid_files"_a = std::vector<fs::path>{},
+      "max_rows"_a = 0,
+      "(train, valid) of Criteo files (TSV, or CSV with a header; format 'auto', 'tsv' or "
+      "'csv') imported into `out` with DLRM's preprocessing. num_buckets > 0 hashes values "
+      "without an id into that many buckets; on_oov: 'oov' (id 2) or 'raise' for validation "
+      "values without an id; valid_files: a split by day file; max_rows > 0: the first rows "
+      "of each file only.");
   m.def(
       "csv",
-      [](const fs::path& input, nb::handle spec, const fs::path& out, double valid_fraction) {
+      [](const fs::path& input, nb::handle spec, const fs::path& out,
+         const std::optional<std::string>& delimiter, std::optional<bool> header,
+         const std::optional<std::string>& quote, double valid_fraction) {
         const datasets::CsvSpec s = nb::isinstance<nb::dict>(spec)
                                         ? datasets::CsvSpec::from_json(to_json(spec), "spec")
                                         : datasets::CsvSpec::load(nb::cast<fs::path>(spec));
-        datasets::CsvOptions o;
-        o.valid_fraction = valid_fraction;
+        datasets::CsvOptions o{.header = header, .valid_fraction = valid_fraction};
+        if (delimiter) o.delimiter = datasets::parse_delimiter(*delimiter);
+        if (quote) o.quote = quote_from(*quote);
         nb::gil_scoped_release release;
         const auto r = datasets::csv(input, s, out, o);
         return std::make_pair(r.train, r.valid);
       },
-      "input"_a, "spec"_a, "out"_a, "valid_fraction"_a = 0.0);
+      "input"_a, "spec"_a, "out"_a, "delimiter"_a = nb::none(), "header"_a = nb::none(),
+      "quote"_a = nb::none(), "valid_fraction"_a = 0.0,
+      "(train, valid) of a CSV/TSV file described by `spec` (a dict or a schema file, see "
+      "include/recblocks/data/csv.h) imported into `out`. delimiter (',', 'tab', ';', ...), "
+      "header (bool) and quote (one character, '' for none) override the spec's; None keeps "
+      "them.");
+
+  nb::class_<datasets::CsvTransform>(
+      m, "CsvTransform",
+      "The fitted ETL of a csv() import (out/etl): turns another file of the same format into "
+      "a dataset exactly as the import did.")
+      .def_static(
+          "load",
+          [](const fs::path& etl_dir) {
+            nb::gil_scoped_release release;
+            return datasets::CsvTransform::load(etl_dir);
+          },
+          "etl_dir"_a)
+      .def_prop_ro("schema", &datasets::CsvTransform::schema)
+      .def(
+          "transform",
+          [](const datasets::CsvTransform& t, const fs::path& input) {
+            nb::gil_scoped_release release;
+            return t.transform(input);
+          },
+          "input"_a, "The rows of `input` (targets included when the file has them).");
+
+  nb::class_<datasets::CriteoTransform>(
+      m, "CriteoTransform",
+      "The fitted ETL of a criteo() import (out/etl): turns more Criteo files (a later day) "
+      "into a dataset exactly as the import did.")
+      .def_static(
+          "load",
+          [](const fs::path& etl_dir) {
+            nb::gil_scoped_release release;
+            return datasets::CriteoTransform::load(etl_dir);
+          },
+          "etl_dir"_a)
+      .def_prop_ro("schema", &datasets::CriteoTransform::schema)
+      .def(
+          "transform",
+          [](const datasets::CriteoTransform& t, const fs::path& file, const std::string& format,
+             std::int64_t max_rows) {
+            RB_CHECK(max_rows >= 0, ValueError,
+                     "CriteoTransform: max_rows {}, expected >= 0 (0: every row)", max_rows);
+            const datasets::CriteoFormat f = datasets::parse_criteo_format(format);
+            nb::gil_scoped_release release;
+            return t.transform(datasets::read_criteo(file, f, max_rows));
+          },
+          "file"_a, "format"_a = "auto", "max_rows"_a = 0,
+          "The rows of a Criteo file (format and max_rows as in criteo()).");
 }
 
 }  // namespace recblocks::python
