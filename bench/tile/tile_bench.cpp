@@ -6,6 +6,9 @@
 // N, else columns), 2 threads, in the same run. Prints one JSON line per
 // shape: the best of 5 repeats of 20 calls, microseconds and GFLOP/s for
 // each, their ratio, and the largest relative difference of the results.
+// First, the machine's multiply-add peak on 1 and on `threads` cores (a
+// register-only loop: 12 independent 16-float accumulators per thread), the
+// ceiling any GEMM here is measured against.
 //
 //   build/bench/tile/tile_bench [--threads 2]
 #include <nlohmann/json.hpp>
@@ -24,12 +27,58 @@
 
 namespace rb = recblocks;
 
+namespace {
+
+// GFLOP/s of `threads` threads each running independent multiply-adds on
+// 12 accumulators of 16 floats (enough to hide the FMA latency on the
+// machines measured so far), best of 5.
+double fma_peak_gflops(int threads) {
+  using V = float __attribute__((vector_size(64)));
+  constexpr int kAcc = 12;
+  constexpr std::int64_t kIters = 20'000'000;
+  double best = 0;
+  for (int repeat = 0; repeat < 5; ++repeat) {
+    float sink = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+      V acc[kAcc];
+      V x, y;
+      for (int j = 0; j < 16; ++j) {
+        x[j] = 1.0f + 1e-7f * static_cast<float>(j + omp_get_thread_num());
+        y[j] = 1e-7f;
+      }
+      for (V& a : acc) a = x;
+      for (std::int64_t i = 0; i < kIters; ++i) {
+        for (V& a : acc) a = a * x + y;
+        // Keeps the compiler from folding iterations together.
+        asm volatile("" : "+v"(x));
+      }
+      for (const V& a : acc) sink += a[0];
+    }
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    best = std::max(best, 2.0 * 16 * kAcc * static_cast<double>(kIters) * threads / s / 1e9);
+    if (sink == 42.0f) std::printf("%f\n", sink);  // uses the result
+  }
+  return best;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   int threads = 2;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0) threads = std::atoi(argv[i + 1]);
   }
   rb::set_num_threads(threads);
+  for (int t : {1, threads}) {
+    std::printf("%s\n", nlohmann::json({{"shape", "fma peak (16-float multiply-adds)"},
+                                        {"threads", t},
+                                        {"gflops", fma_peak_gflops(t)}})
+                            .dump()
+                            .c_str());
+    if (threads == 1) break;
+  }
   struct Shape {
     const char* name;
     bool ta, tb;

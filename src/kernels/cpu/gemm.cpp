@@ -77,6 +77,14 @@ bool tiled_gemm_applies(std::int64_t n, std::int64_t k) {
   return n >= kTiledMinNK && k >= kTiledMinNK && n * k <= kTiledMaxB;
 }
 
+// Makes `buffer` hold at least n floats. Never shrinks: resize() after a
+// smaller call would zero-fill the regrown part on every call (5 % of a
+// seed training step went to that memset, layers of different K taking
+// turns).
+void grow(std::vector<float>& buffer, std::size_t n) {
+  if (buffer.size() < n) buffer.resize(n);
+}
+
 void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
                        float alpha, const float* a, std::int64_t lda, const float* b,
                        std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
@@ -85,7 +93,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
   const bool b_in_place = !trans_b && n % kTileCols == 0;
   thread_local std::vector<float> packed_b;  // grows once per thread, reused
   if (!b_in_place) {
-    packed_b.resize(static_cast<std::size_t>(panels * k * kTileCols));
+    grow(packed_b, static_cast<std::size_t>(panels * k * kTileCols));
     float* bp = packed_b.data();
     for (std::int64_t q = 0; q < panels; ++q) {
       const std::int64_t d0 = q * kTileCols;
@@ -104,7 +112,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
   };
   const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
   thread_local std::vector<float> packed_a;
-  packed_a.resize(static_cast<std::size_t>(k * kTileRows));
+  grow(packed_a, static_cast<std::size_t>(k * kTileRows));
   {
     for (std::int64_t tile = 0; tile < tiles; ++tile) {
       const std::int64_t i0 = tile * kTileRows;
@@ -238,7 +246,7 @@ void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
   parallel_for(panels, m * k * kTileCols * 2, [&](std::int64_t begin, std::int64_t end) {
     thread_local std::vector<float> packed;
-    packed.resize(static_cast<std::size_t>(k * kTileCols));
+    grow(packed, static_cast<std::size_t>(k * kTileCols));
     float* bp = packed.data();
     for (std::int64_t panel = begin; panel < end; ++panel) {
       const std::int64_t j0 = panel * kTileCols;
