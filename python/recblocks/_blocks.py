@@ -5,6 +5,7 @@ in order, keyword arguments any option; defaults are the C++ defaults."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from recblocks import _recblocks
@@ -15,8 +16,9 @@ def _doc(type_name: str, options: list[dict], usage: str = "") -> str:
     """The docstring of a block constructor: `usage` (the calling convention of a
     constructor of its own), else the generic one, then the options' table."""
     required = [o["key"] for o in options if o["required"] and "." not in o["key"]]
+    keywords = ["**options"] if len(required) < len(options) else []
     if not usage:
-        usage = (f"{type_name}({', '.join(required + ['**options'])}): a recblocks.Block of "
+        usage = (f"{type_name}({', '.join(required + keywords)}): a recblocks.Block of "
                  f"type {type_name}. Positional arguments fill the required options in "
                  "order, keywords any option; a nested option (<option>.<key>) is given as a "
                  "dict. Raises TypeError for extra positional arguments, ValueError naming an "
@@ -62,7 +64,7 @@ def _simple(type_name: str, options: list[dict]) -> type:
                                       "__doc__": _doc(type_name, options)})
 
 
-def _sequential(*blocks: Block) -> Block:
+def _sequential(*blocks: Block | Sequence[Block]) -> Block:
     """SequentialBlock(a, b, c) or SequentialBlock([a, b, c]): a -> b -> c, each block
     reading the previous one's output (children named "0", "1", ..., shared, not copied)."""
     if len(blocks) == 1 and isinstance(blocks[0], (list, tuple)):
@@ -71,7 +73,8 @@ def _sequential(*blocks: Block) -> Block:
                                  [(str(i), b) for i, b in enumerate(blocks)])
 
 
-def _parallel(*branches: Any, aggregation: str = "") -> Block:
+def _parallel(*branches: Block | Sequence[Block] | Mapping[str, Block],
+              aggregation: str = "") -> Block:
     """ParallelBlock({"a": block_a, "b": block_b}), ParallelBlock(block_a, block_b) or
     ParallelBlock([block_a, block_b]) (named "0", "1", ...): every branch reads the same input;
     the output is the dict of the branches' outputs (a dict output merged in), or one tensor

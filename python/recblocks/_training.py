@@ -5,11 +5,14 @@ Ctrl-C stopping between two steps with the model usable."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from recblocks import _recblocks
+from recblocks._recblocks import Dataset, TopKRecommender
 
 
 def _interactive(stream) -> bool:
@@ -96,8 +99,9 @@ class History:
         return f"History({self.history})"
 
 
-def fit(self, train, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True, seed: int = 0,
-        validation_data=None, train_metrics_steps: int = 1, callbacks=None, resume_from=None,
+def fit(self, train: Dataset, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True,
+        seed: int = 0, validation_data: Dataset | None = None, train_metrics_steps: int = 1,
+        callbacks: Sequence[Any] | None = None, resume_from: str | os.PathLike | None = None,
         progress: bool = True) -> History:
     """Trains the model on `train` (a Dataset), building it from the dataset's schema
     (seed 0) if it is not built; compile() first.
@@ -126,7 +130,7 @@ def fit(self, train, batch_size: int = 1024, epochs: int = 1, shuffle: bool = Tr
                              "steps": math.ceil(len(train) / batch_size)})
 
 
-def evaluate(self, data, batch_size: int = 1024, return_dict: bool = True,
+def evaluate(self, data: Dataset, batch_size: int = 1024, return_dict: bool = True,
              allow_non_finite: bool = False) -> dict | list:
     """Exact metrics over every row of `data` (a Dataset), in batches of `batch_size` rows:
     a dict of Merlin's keys ("<target>/<task>/<metric>", "loss", "regularization_loss",
@@ -139,7 +143,7 @@ def evaluate(self, data, batch_size: int = 1024, return_dict: bool = True,
     return [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
 
 
-def to_top_k_recommender(self, items, batch_size: int = 4096):
+def to_top_k_recommender(self, items: Dataset, batch_size: int = 4096) -> TopKRecommender:
     """A TopKRecommender over `items` (a Dataset, one row per catalogue item) for this
     trained retrieval model (Merlin's model.to_top_k_recommender); the items are embedded in
     batches of `batch_size` rows. Raises ValueError naming what is missing (an unbuilt
