@@ -17,13 +17,15 @@ def _doc(type_name: str, options: list[dict], usage: str = "") -> str:
     constructor of its own), else the generic one, then the options' table."""
     required = [o["key"] for o in options if o["required"] and "." not in o["key"]]
     keywords = ["**options"] if len(required) < len(options) else []
+    own_usage = bool(usage)
     if not usage:
         usage = (f"{type_name}({', '.join(required + keywords)}): a recblocks.Block of "
                  f"type {type_name}. Positional arguments fill the required options in "
                  "order, keywords any option; a nested option (<option>.<key>) is given as a "
                  "dict. Raises TypeError for extra positional arguments, ValueError naming an "
                  "unknown or missing option or a wrong value.")
-    lines = [usage, "", "Options:"]
+    # A constructor of its own takes other arguments than the config's keys (model.json).
+    lines = [usage, "", "Config keys (model.json):" if own_usage else "Options:"]
     for o in options:
         lines.append(f"    {o['key']} ({o['type']}, default {o['default']}): {o['doc']}")
     if not options:
