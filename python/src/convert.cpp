@@ -53,10 +53,13 @@ Tensor from_numpy(nb::handle value, const std::string& what) {
   nb::object array = np.attr("asarray")(value);
   const char* dtype = target_dtype(array);
   if (dtype == nullptr) {
+    // Through a handle: nb::str(array.attr(...)) would take the dtype object
+    // itself as a str (a conversion, not Python's str()), and the cast to
+    // std::string would then fail with std::bad_cast.
+    const nb::object numpy_dtype = array.attr("dtype");
     throw ValueError(
-        fmt::format("{}: numpy dtype {} is not numeric; expected float32, int32 or "
-                    "int64 values",
-                    what, nb::cast<std::string>(nb::str(array.attr("dtype")))));
+        fmt::format("{}: numpy dtype {} is not numeric; expected float32, int32 or int64 values",
+                    what, nb::cast<std::string>(nb::str(numpy_dtype))));
   }
   array = np.attr("ascontiguousarray")(array, "dtype"_a = dtype);
   using Array = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
