@@ -236,9 +236,11 @@ ColumnSchema build_column(const Feature& f) {
   }
 
   const Dims dims = parse_dims(f);
+  // shape { dim { size: n } }: a fixed list, but size 1 is TFDV's scalar.
+  const bool shape_list = f.fixed_size && (*f.fixed_size != 1 || extra_bool(f, "is_list", false));
   std::optional<ValueCount> vc = f.value_count;
   if (!vc && dims.is_list) vc = dims.value_count;
-  if (!vc && f.fixed_size) vc = ValueCount{*f.fixed_size, *f.fixed_size};
+  if (!vc && shape_list) vc = ValueCount{*f.fixed_size, *f.fixed_size};
   bool is_list = false;
   bool ragged = true;
   if (dims.present) {
@@ -247,8 +249,6 @@ ColumnSchema build_column(const Feature& f) {
     // whose counts happen to be equal.
     ragged = !dims.fixed || extra_bool(f, "is_ragged", false);
   } else {
-    const bool shape_list = f.fixed_size && (*f.fixed_size != 1 || extra_bool(f, "is_list", false));
-    if (f.fixed_size && !shape_list) vc.reset();  // shape { dim { size: 1 } }: a scalar
     is_list = extra_bool(f, "is_list", false) || f.value_count.has_value() || shape_list ||
               c.has_tag(Tags::LIST);
     ragged = extra_bool(f, "is_ragged", !(vc && vc->min == vc->max && vc->max > 0));
@@ -263,7 +263,8 @@ ColumnSchema build_column(const Feature& f) {
     if (props["embedding_sizes"] == derived_embedding_sizes(c)) props.erase("embedding_sizes");
   }
   for (std::string_view k : kReservedProperties) props.erase(std::string(k));
-  if (f.float_domain) props["domain"] = *f.float_domain;
+  // Merlin reads float_domain of FLOAT features only.
+  if (f.float_domain && c.dtype() == DType::kFloat32) props["domain"] = *f.float_domain;
   return c.with_properties(props);
 }
 
@@ -452,7 +453,8 @@ class TextReader {
   explicit TextReader(const text_proto::Document& doc) : doc_(doc) {}
 
   std::vector<Feature> features() const {
-    check_names(doc_.fields(), kSchemaFields, "tensorflow-metadata's Schema");
+    check_names(doc_.fields(), kSchemaFields, "tensorflow-metadata's Schema",
+                "feature (or another field of that message, which recblocks skips)");
     std::vector<Feature> out;
     for (const Field& f : doc_.fields()) {
       if (f.name == "feature") out.push_back(feature(f));
@@ -465,19 +467,26 @@ class TextReader {
     return fmt::format("{}: line {}, column {}", doc_.source(), p.line, p.column);
   }
 
+  // Refuses a field name that is not in `known`; the message lists `used`
+  // (the fields recblocks reads), or all of `known` when `used` is empty.
   template <std::size_t N>
   void check_names(const std::vector<Field>& fields, const std::array<std::string_view, N>& known,
-                   std::string_view message) const {
+                   std::string_view message, std::string_view used = {}) const {
     for (const Field& f : fields) {
       if (std::find(known.begin(), known.end(), f.name) != known.end()) continue;
-      doc_.fail(f.at, fmt::format("unknown field {} in {}; expected one of: {}",
-                                  quoted_excerpt(f.name, 80), message, fmt::join(known, ", ")));
+      doc_.fail(f.at, used.empty()
+                          ? fmt::format("unknown field {} in {}; expected one of: {}",
+                                        quoted_excerpt(f.name, 80), message, fmt::join(known, ", "))
+                          : fmt::format("unknown field {} in {}; expected {}",
+                                        quoted_excerpt(f.name, 80), message, used));
     }
   }
 
   Feature feature(const Field& field) const {
     const std::vector<Field>& fields = doc_.message(field, "feature");
-    check_names(fields, kFeatureFields, "a feature");
+    check_names(fields, kFeatureFields, "a feature",
+                "name, type, int_domain, float_domain, value_count, shape or annotation (or "
+                "another field of tensorflow-metadata's Feature, which recblocks skips)");
     Feature f;
     const Field* name = doc_.single(fields, "name", "feature");
     if (name == nullptr) doc_.fail(field.at, "a feature without a name");
@@ -633,7 +642,8 @@ class TextReader {
     if (url == nullptr) doc_.fail(any.at, fmt::format("{}: a value without a type_url", what));
     check_type(doc_.string(*url, what + " type_url"), url->value_at);
     if (value == nullptr) return json::object();
-    return doc_.struct_from_wire(doc_.bytes(*value, what + " value"), value->value_at, what);
+    // The Struct sits at depth 4: feature, annotation, extra_metadata, Any.
+    return doc_.struct_from_wire(doc_.bytes(*value, what + " value"), value->value_at, what, 4);
   }
 
   const text_proto::Document& doc_;

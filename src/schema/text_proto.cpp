@@ -548,7 +548,7 @@ json number_json(double v) {
 json wire_struct(WireReader r, int depth);
 
 json wire_value(WireReader r, int depth) {
-  if (depth > kMaxDepth) r.error(fmt::format("values nest more than {} deep", kMaxDepth));
+  if (depth > kMaxDepth) r.error(fmt::format("messages nest more than {} deep", kMaxDepth));
   std::optional<json> value;
   while (!r.at_end()) {
     const auto [field, type] = r.tag();
@@ -578,10 +578,12 @@ json wire_value(WireReader r, int depth) {
         break;
       case 5:
         r.expect(type, 2, field);
-        value = wire_struct(r.sub(), depth + 1);
+        value = wire_struct(r.sub(), depth + 1);  // struct_value
         break;
       case 6: {
         r.expect(type, 2, field);
+        if (depth + 1 > kMaxDepth)
+          r.error(fmt::format("messages nest more than {} deep", kMaxDepth));
         WireReader list = r.sub();
         json array = json::array();
         while (!list.at_end()) {
@@ -591,7 +593,7 @@ json wire_value(WireReader r, int depth) {
             continue;
           }
           list.expect(t, 2, f);
-          array.push_back(wire_value(list.sub(), depth + 1));
+          array.push_back(wire_value(list.sub(), depth + 2));  // list_value { values
         }
         value = std::move(array);
         break;
@@ -603,8 +605,10 @@ json wire_value(WireReader r, int depth) {
   return std::move(*value);
 }
 
+// `depth`: the message depth the Struct has in the text form, so that a
+// Struct reads from bytes exactly when it would from text.
 json wire_struct(WireReader r, int depth) {
-  if (depth > kMaxDepth) r.error(fmt::format("structs nest more than {} deep", kMaxDepth));
+  if (depth > kMaxDepth) r.error(fmt::format("messages nest more than {} deep", kMaxDepth));
   json object = json::object();
   while (!r.at_end()) {
     const std::size_t entry_at = r.pos();
@@ -625,7 +629,7 @@ json wire_struct(WireReader r, int depth) {
         if (!valid_utf8(key)) entry.error("a key is not valid UTF-8");
       } else if (f == 2) {
         entry.expect(t, 2, f);
-        value = wire_value(entry.sub(), depth + 1);
+        value = wire_value(entry.sub(), depth + 2);  // fields { value
       } else {
         entry.skip(t);
       }
@@ -861,8 +865,8 @@ nlohmann::json Document::value_from_text(const Field& value, std::string_view wh
 }
 
 nlohmann::json Document::struct_from_wire(std::string_view bytes, const Position& at,
-                                          std::string_view what) const {
-  return wire_struct(WireReader(bytes, 0, *this, at, what), 0);
+                                          std::string_view what, int depth) const {
+  return wire_struct(WireReader(bytes, 0, *this, at, what), depth);
 }
 
 std::string quote(std::string_view s) {

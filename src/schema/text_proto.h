@@ -98,8 +98,10 @@ class Document {
   // `at`). Numbers that are whole and within +-2^53 become JSON integers;
   // non-finite numbers, a key given twice and non-UTF-8 strings are errors.
   nlohmann::json struct_from_text(const std::vector<Field>& fields, std::string_view what) const;
-  nlohmann::json struct_from_wire(std::string_view bytes, const Position& at,
-                                  std::string_view what) const;
+  // `depth`: the message depth the Struct would have in text (the wire
+  // form nests as deep as the text form does).
+  nlohmann::json struct_from_wire(std::string_view bytes, const Position& at, std::string_view what,
+                                  int depth) const;
 
  private:
   nlohmann::json value_from_text(const Field& value, std::string_view what, int depth) const;

@@ -39,86 +39,98 @@ void write_text(const fs::path& p, std::string_view text) {
 // num_buckets, freq_threshold, max_size, cat_path, domain, embedding_sizes;
 // dims (None,) and, for genres, (None, None)). Its printer leaves the
 // extra_metadata Struct as wire bytes in the Any's value.
-constexpr std::string_view kMovieLensPbtxt =
-    R"pb(feature {
-           name: "userId"
-           type: INT
-           int_domain { name: "userId" max: 6040 is_categorical: true }
-           annotation {
-             tag: "user"
-             tag: "id"
-             tag: "categorical"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\231\267@\n\026\n\tdimension\022\t\021\000\000\000\000\000@j@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \000\n\017\n\tis_ragged\022\002 \000\n1\n\010cat_path\022%\032#.//categories/unique.userId.parquet\n\021\n\013num_buckets\022\002\010\000\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
-             }
-           }
-         }
-         feature {
-           name: "movieId"
-           type: INT
-           int_domain { name: "movieId" max: 3706 is_categorical: true }
-           annotation {
-             tag: "item"
-             tag: "id"
-             tag: "categorical"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\366\254@\n\026\n\tdimension\022\t\021\000\000\000\000\000\000d@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \000\n\017\n\tis_ragged\022\002 \000\n2\n\010cat_path\022&\032$.//categories/unique.movieId.parquet\n\021\n\013num_buckets\022\002\010\000\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
-             }
-           }
-         }
-         feature {
-           name: "genres"
-           value_count {}
-           type: INT
-           int_domain { name: "genres" max: 18 is_categorical: true }
-           annotation {
-             tag: "item"
-             tag: "categorical"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\0003@\n\026\n\tdimension\022\t\021\000\000\000\000\000\0000@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \001\n\017\n\tis_ragged\022\002 \001\n1\n\010cat_path\022%\032#.//categories/unique.genres.parquet\n\021\n\013num_buckets\022\002\010\000\n1\n\005_dims\022(2&\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
-             }
-           }
-         }
-         feature {
-           name: "TE_movieId_rating"
-           type: FLOAT
-           annotation {
-             tag: "item"
-             tag: "continuous"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000@@\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
-             }
-           }
-         }
-         feature {
-           name: "rating_binary"
-           type: INT
-           annotation {
-             tag: "target"
-             tag: "binary_classification"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000 @\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
-             }
-           }
-         }
-         feature {
-           name: "rating"
-           type: FLOAT
-           annotation {
-             tag: "regression"
-             tag: "target"
-             extra_metadata {
-               type_url: "type.googleapis.com/google.protobuf.Struct"
-               value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
-             }
-           }
-         }
-    )pb";
+constexpr std::string_view kMovieLensPbtxt = R"schema(feature {
+  name: "userId"
+  type: INT
+  int_domain {
+    name: "userId"
+    max: 6040
+    is_categorical: true
+  }
+  annotation {
+    tag: "user"
+    tag: "id"
+    tag: "categorical"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\231\267@\n\026\n\tdimension\022\t\021\000\000\000\000\000@j@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \000\n\017\n\tis_ragged\022\002 \000\n1\n\010cat_path\022%\032#.//categories/unique.userId.parquet\n\021\n\013num_buckets\022\002\010\000\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
+    }
+  }
+}
+feature {
+  name: "movieId"
+  type: INT
+  int_domain {
+    name: "movieId"
+    max: 3706
+    is_categorical: true
+  }
+  annotation {
+    tag: "item"
+    tag: "id"
+    tag: "categorical"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\366\254@\n\026\n\tdimension\022\t\021\000\000\000\000\000\000d@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \000\n\017\n\tis_ragged\022\002 \000\n2\n\010cat_path\022&\032$.//categories/unique.movieId.parquet\n\021\n\013num_buckets\022\002\010\000\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
+    }
+  }
+}
+feature {
+  name: "genres"
+  value_count {
+  }
+  type: INT
+  int_domain {
+    name: "genres"
+    max: 18
+    is_categorical: true
+  }
+  annotation {
+    tag: "item"
+    tag: "categorical"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\nG\n\017embedding_sizes\0224*2\n\030\n\013cardinality\022\t\021\000\000\000\000\000\0003@\n\026\n\tdimension\022\t\021\000\000\000\000\000\0000@\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\025\n\010max_size\022\t\021\000\000\000\000\000\000\000\000\n\r\n\007is_list\022\002 \001\n\017\n\tis_ragged\022\002 \001\n1\n\010cat_path\022%\032#.//categories/unique.genres.parquet\n\021\n\013num_buckets\022\002\010\000\n1\n\005_dims\022(2&\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\033\n\016freq_threshold\022\t\021\000\000\000\000\000\000\000\000"
+    }
+  }
+}
+feature {
+  name: "TE_movieId_rating"
+  type: FLOAT
+  annotation {
+    tag: "item"
+    tag: "continuous"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000@@\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
+    }
+  }
+}
+feature {
+  name: "rating_binary"
+  type: INT
+  annotation {
+    tag: "target"
+    tag: "binary_classification"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000 @\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
+    }
+  }
+}
+feature {
+  name: "rating"
+  type: FLOAT
+  annotation {
+    tag: "regression"
+    tag: "target"
+    extra_metadata {
+      type_url: "type.googleapis.com/google.protobuf.Struct"
+      value: "\n\017\n\tis_ragged\022\002 \000\n\034\n\017dtype_item_size\022\t\021\000\000\000\000\000\000P@\n\036\n\005_dims\022\0252\023\n\0212\017\n\t\021\000\000\000\000\000\000\000\000\n\002\010\000\n\r\n\007is_list\022\002 \000"
+    }
+  }
+}
+)schema";
 
 // The same schema as merlin-core 23.08's TensorflowMetadata.to_json().
 constexpr std::string_view kMovieLensJson = R"({"feature": [
@@ -198,16 +210,16 @@ TEST(MerlinSchema, ReadsWhatMerlinCoreWritesForMovieLens) {
 // text format's other spellings (`:` before a message, <...>, lists,
 // single quotes, separators, comments), fields recblocks skips (presence,
 // TFDV's), list columns with bounds and fixed lengths.
-constexpr std::string_view kCriteoPbtxt = R"pb(
-  # Criteo, two of each kind, from a hand-edited NVTabular schema.
-  feature: {
-    name: 'label'
-    type: INT
-    presence: { min_fraction: 1.0 min_count: 1 }
-    annotation { tag: [ "target", "binary_classification" ] }
-  } feature <
-  name: "I1"
-  ; type: FLOAT;
+constexpr std::string_view kCriteoPbtxt = R"schema(
+# Criteo, two of each kind, from a hand-edited NVTabular schema.
+feature: {
+  name: 'label'
+  type: INT
+  presence: { min_fraction: 1.0 min_count: 1 }
+  annotation { tag: ["target", "binary_classification"] }
+}
+feature <
+  name: "I1"; type: FLOAT;
   float_domain { name: "I1" min: -1.5 max: 1e3 }
   annotation { tag: "continuous" }
 >
@@ -277,7 +289,7 @@ feature {
 }
 feature { name: "genre_target" type: INT annotation { tag: "multi_class_classification" tag: "target" } }
 default_environment: "TRAINING"
-)pb";
+)schema";
 
 TEST(MerlinSchema, ReadsTheTextFormatsOtherSpellingsAndListColumns) {
   const Schema s = Schema::from_merlin_pbtxt(kCriteoPbtxt, "criteo/schema.pbtxt");
@@ -517,10 +529,11 @@ TEST(MerlinSchemaErrors, DeepNestingIsAnErrorNotACrash) {
 TEST(MerlinSchemaErrors, SchemaErrorsNameTheFieldAndWhatWasExpected) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {"features { name: \"x\" }",
-       "line 1, column 1: unknown field 'features' in tensorflow-metadata's Schema; expected one "
-       "of: feature, sparse_feature"},
+       "line 1, column 1: unknown field 'features' in tensorflow-metadata's Schema; expected "
+       "feature (or another field of that message, which recblocks skips)"},
       {feature("int_domian { max: 3 }"),
-       "line 3, column 1: unknown field 'int_domian' in a feature; expected one of: name,"},
+       "line 3, column 1: unknown field 'int_domian' in a feature; expected name, type, "
+       "int_domain, float_domain, value_count, shape or annotation"},
       {"feature { type: INT }", "line 1, column 1: a feature without a name"},
       {feature("name: \"y\""),
        "line 3, column 1: feature: the field 'name' is given twice (first at line 2); it holds one "
@@ -707,10 +720,17 @@ TEST(MerlinSchemaErrors, MerlinJsonErrorsNameTheFeature) {
 TEST(MerlinSchemaErrors, LoadNamesTheFile) {
   TempDir dir;
   const fs::path p = dir.path / "schema.pbtxt";
-  write_text(p, std::string(kMovieLensPbtxt.substr(0, kMovieLensPbtxt.size() / 2)));
-  EXPECT_THAT(error_of([&] { (void)Schema::load(p); }),
-              AllOf(HasSubstr(p.string() + ": not valid protobuf text at line "),
-                    HasSubstr("got end of file")));
+  // Cut after the first feature's name, and in the middle of its wire bytes.
+  write_text(p, kMovieLensPbtxt.substr(0, kMovieLensPbtxt.find("  type: INT")));
+  EXPECT_EQ(error_of([&] { (void)Schema::load(p); }),
+            p.string() +
+                ": not valid protobuf text at line 3, column 1: expected a field name or "
+                "'}', got end of file (a message opened above is not closed)");
+  write_text(p, kMovieLensPbtxt.substr(0, kMovieLensPbtxt.find("embedding_sizes")));
+  EXPECT_EQ(error_of([&] { (void)Schema::load(p); }),
+            p.string() +
+                ": not valid protobuf text at line 15, column 14: the string is not "
+                "closed on its line");
   write_text(p, std::string("\x00\xff\xfe{\x1b[2J", 9));
   EXPECT_THAT(error_of([&] { (void)Schema::load(p); }),
               AllOf(HasSubstr(p.string() + ": not valid protobuf text at line 1, column 1: "
