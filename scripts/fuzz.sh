@@ -31,7 +31,7 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-all_targets=(npy safetensors schema_json model_json csv movielens_raw criteo)
+all_targets=(npy safetensors schema_json schema_pbtxt model_json csv movielens_raw criteo)
 seconds_each=30
 input_timeout=10
 build_only=0
