@@ -4,6 +4,7 @@
 #include <arrow/io/file.h>
 #include <arrow/util/config.h>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
@@ -334,6 +335,16 @@ std::string field_names(const arrow::Schema& schema) {
   std::string names;
   for (const auto& f : schema.fields()) names += (names.empty() ? "" : ", ") + f->name();
   return quoted_excerpt(names, 300);
+}
+
+// Parquet's names are UTF-8; a corrupt one could not be written to schema.json.
+bool is_utf8(const std::string& name) {
+  try {
+    (void)nlohmann::json(name).dump();
+    return true;
+  } catch (const nlohmann::json::type_error&) {
+    return false;
+  }
 }
 
 bool is_pandas_index(const std::string& name) {
@@ -678,6 +689,9 @@ ParquetReader::ParquetReader(const std::string& input, ParquetReadOptions option
     });
     std::set<std::string> seen;
     for (const auto& field : info.schema->fields()) {
+      RB_CHECK(is_utf8(field->name()), Error,
+               "{}: column name {} is not valid UTF-8 (Parquet's names are; a corrupt file?)",
+               path.string(), quoted_excerpt(field->name()));
       RB_CHECK(seen.insert(field->name()).second, Error, "{}: column {} appears twice",
                path.string(), quoted_excerpt(field->name()));
     }

@@ -565,6 +565,16 @@ TEST(Parquet, BadInputsAreErrorsNamingTheFile) {
               HasSubstr("/dev/zero': is a character device"));
 }
 
+TEST(Parquet, ColumnNamesMustBeUtf8) {
+  // Found by fuzz/parquet.cpp: a name that schema.json could not hold.
+  TempDir tmp;
+  write_table(tmp / "n.parquet",
+              table_of({{"ok", array_of<arrow::Int32Builder, std::int32_t>({1})},
+                        {"bad\xB2", array_of<arrow::Int32Builder, std::int32_t>({1})}}));
+  EXPECT_THAT(error_of([&] { read_parquet((tmp / "n.parquet").string()); }),
+              HasSubstr("n.parquet: column name 'bad\\xB2' is not valid UTF-8"));
+}
+
 TEST(Parquet, FilesOfADatasetNeedTheSameColumns) {
   TempDir tmp;
   fs::create_directories(tmp / "d");
