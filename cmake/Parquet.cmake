@@ -155,3 +155,5 @@ int main() {
 else()
   message(STATUS "Parquet support: off (RECBLOCKS_PARQUET=${RECBLOCKS_PARQUET})")
 endif()
+# For scripts (scripts/fuzz.sh) that read the cache: whether this build has it.
+set(RECBLOCKS_PARQUET_BUILT ${RECBLOCKS_HAVE_PARQUET} CACHE INTERNAL "recblocks::parquet is built")
