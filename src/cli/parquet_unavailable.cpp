@@ -23,13 +23,13 @@ std::string parquet_info() { return std::string("off (") + kRebuild + ")"; }
 
 Dataset read_parquet_input(const std::string& input, const datasets::ParquetReadOptions&,
                            std::FILE*) {
-  require_parquet(input + ": Parquet data, but");
+  require_parquet(input + ": Parquet data");
   return {};
 }
 
 std::size_t write_parquet_output(const Dataset&, const std::filesystem::path& out,
                                  const datasets::ParquetWriteOptions&) {
-  require_parquet(out.string() + ": Parquet output, but");
+  require_parquet(out.string() + ": Parquet output");
   return 0;
 }
 
