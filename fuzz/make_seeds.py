@@ -212,6 +212,49 @@ def criteo_seeds() -> None:
     put("criteo", "tsv_short_line", b"\x01" + tsv + b"1\t2\t3\n")
 
 
+def parquet_seeds() -> None:
+    """Parquet files as pyarrow writes them (pyarrow needed: the project's .venv has it)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def parquet_bytes(table, **options) -> bytes:
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, **options)
+        return sink.getvalue().to_pybytes()
+
+    rows = 12
+    nvt = pa.table({
+        "userId": pa.array([i % 5 for i in range(rows)], pa.int64()),
+        "item": pa.array([i * 3 for i in range(rows)], pa.int32()),
+        "price": pa.array([i / 4 for i in range(rows)], pa.float64()),
+        "genres": pa.array([[i % 4] * (i % 3) for i in range(rows)], pa.list_(pa.int64())),
+        "click": pa.array([i % 2 == 0 for i in range(rows)], pa.bool_()),
+    })
+    put("parquet", "nvtabular_like.parquet", parquet_bytes(nvt, row_group_size=5))
+    put("parquet", "no_statistics.parquet", parquet_bytes(nvt, write_statistics=False))
+    put("parquet", "plain_zstd.parquet",
+        parquet_bytes(nvt, use_dictionary=False, compression="zstd", row_group_size=4))
+    put("parquet", "data_page_v2.parquet", parquet_bytes(nvt, data_page_version="2.0"))
+    put("parquet", "every_int.parquet", parquet_bytes(pa.table({
+        "i8": pa.array([-1, 2], pa.int8()), "u8": pa.array([0, 255], pa.uint8()),
+        "i16": pa.array([-300, 3], pa.int16()), "u32": pa.array([1, 2**32 - 1], pa.uint32()),
+        "u64": pa.array([1, 2**63], pa.uint64()), "f32": pa.array([0.5, -1], pa.float32()),
+    })))
+    put("parquet", "lists.parquet", parquet_bytes(pa.table({
+        "large": pa.array([[1, 2], [], [3]], pa.large_list(pa.int32())),
+        "fixed": pa.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], pa.list_(pa.float32(), 2)),
+        "floats": pa.array([[0.5], [1e300], []], pa.list_(pa.float64())),
+    })))
+    put("parquet", "nulls.parquet", parquet_bytes(pa.table({
+        "x": pa.array([1, None, 3], pa.int64()), "l": pa.array([[1], None, [None]]),
+    })))
+    put("parquet", "strings.parquet", parquet_bytes(pa.table({"s": ["a", "b"], "x": [1, 2]})))
+    put("parquet", "empty_table.parquet", parquet_bytes(nvt.slice(0, 0)))
+    good = parquet_bytes(nvt, row_group_size=5)
+    put("parquet", "truncated.parquet", good[:len(good) // 2])
+    put("parquet", "footer_only.parquet", good[:4] + good[-200:])
+
+
 def main() -> None:
     npy_seeds()
     safetensors_seeds()
@@ -220,6 +263,7 @@ def main() -> None:
     csv_seeds()
     movielens_seeds()
     criteo_seeds()
+    parquet_seeds()
     for d in sorted(ROOT.iterdir()):
         files = list(d.iterdir())
         print(f"{d.name}: {len(files)} seeds, {sum(f.stat().st_size for f in files)} bytes")

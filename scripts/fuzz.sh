@@ -31,7 +31,9 @@ set -euo pipefail
 # shellcheck source=scripts/common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-all_targets=(npy safetensors schema_json schema_pbtxt model_json csv movielens_raw criteo)
+# parquet runs when the build has Parquet support (pyarrow in .venv; Arrow
+# itself is not instrumented, only recblocks' code around it).
+all_targets=(npy safetensors schema_json schema_pbtxt model_json csv movielens_raw criteo parquet)
 seconds_each=30
 input_timeout=10
 build_only=0
@@ -88,6 +90,16 @@ if ((RB_BUILD)); then
     -DCMAKE_BUILD_TYPE=RelWithDebInfo "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" \
     -DRECBLOCKS_FUZZ=ON -DRECBLOCKS_BUILD_TESTS=OFF -DRECBLOCKS_BUILD_BENCH=OFF \
     -DRECBLOCKS_BUILD_EXAMPLES=OFF -DRECBLOCKS_BUILD_CLI=OFF "${RB_CMAKE_ARGS[@]}"
+fi
+if [[ " ${targets[*]} " == *" parquet "* ]] &&
+  ! grep -q '^RECBLOCKS_PARQUET_BUILT:INTERNAL=ON$' "${RB_BUILD_DIR}/CMakeCache.txt" 2>/dev/null; then
+  echo "fuzz_parquet skipped: ${RB_BUILD_DIR} was configured without Parquet support (RECBLOCKS_PARQUET found no pyarrow)" >&2
+  kept=()
+  for t in "${targets[@]}"; do [[ "${t}" == parquet ]] || kept+=("${t}"); done
+  targets=("${kept[@]}")
+  ((${#targets[@]} > 0)) || exit 0
+fi
+if ((RB_BUILD)); then
   build_start=${SECONDS}
   CCACHE_BASEDIR="${RB_ROOT}" CCACHE_NOHASHDIR=1 \
     rb_run cmake --build "${RB_BUILD_DIR}" --parallel "${RB_JOBS}" --target "${targets[@]/#/fuzz_}"

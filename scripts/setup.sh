@@ -96,7 +96,9 @@ python_env() {
   # package's build tools (nanobind, scikit-build-core) and its test tools
   # (pytest; pandas and pyarrow, whose tables the package reads; nbclient and
   # ipykernel, which run the example notebook; mypy, which checks the
-  # package's type stubs against code that uses them). numpy stays Debian's (torch
+  # package's type stubs against code that uses them). pyarrow's wheel (about 40 MB)
+  # also carries the Arrow C++ library of recblocks' Parquet support, which
+  # Debian 12 does not package (cmake/Parquet.cmake). numpy stays Debian's (torch
   # and sklearn are built against it): pandas and pyarrow are pinned to
   # versions that run on numpy 1.24.
   local -a wanted=('safetensors>=0.4' 'nanobind==3.1.0' 'scikit-build-core==1.1.2' 'pytest>=7'
@@ -119,6 +121,12 @@ python_package_tools() {
   [[ -x "${RB_ROOT}/.venv/bin/python3" ]] && "${RB_ROOT}/.venv/bin/python3" -c 'import nanobind' 2>/dev/null
 }
 
+# True when the test environment has pyarrow, whose wheel carries the Arrow
+# C++ library that recblocks::parquet builds on (cmake/Parquet.cmake).
+python_has_pyarrow() {
+  [[ -x "${RB_ROOT}/.venv/bin/python3" ]] && "${RB_ROOT}/.venv/bin/python3" -c 'import pyarrow' 2>/dev/null
+}
+
 # `pip install .` into the test environment: the package as a user gets it
 # (its own CMake build in build-pip/). With the build above's compiler (c++;
 # scikit-build-core would take Python's x86_64-linux-gnu-g++) and folder
@@ -136,7 +144,9 @@ build() {
   local -a targets=()
   if ((RB_MAIN)); then
     # The CLI alone: the test suite is most of the compile time and the main
-    # job does not need it.
+    # job does not need it. Parquet support stays as configured (AUTO: on
+    # only where an earlier full setup installed pyarrow into .venv; --main
+    # installs no Python environment, so a fresh checkout builds without it).
     configure+=(-DRECBLOCKS_BUILD_TESTS=OFF -DRECBLOCKS_BUILD_BENCH=OFF -DRECBLOCKS_BUILD_EXAMPLES=OFF)
     targets=(--target recblocks_cli)
   elif ((RB_SANITIZE)); then
@@ -151,6 +161,12 @@ build() {
     if python_package_tools; then
       configure+=(-DRECBLOCKS_PYTHON=ON "-DPython_EXECUTABLE=${RB_ROOT}/.venv/bin/python3")
     fi
+  fi
+  # Parquet datasets (recblocks::parquet, `recblocks data convert`) on the
+  # Arrow C++ library of the pyarrow that python_env installed: required
+  # when it is there, so that a broken pyarrow fails here, not in a test.
+  if ((!RB_MAIN)) && python_has_pyarrow; then
+    configure+=(-DRECBLOCKS_PARQUET=ON "-DPython_EXECUTABLE=${RB_ROOT}/.venv/bin/python3")
   fi
   configure+=("${RB_CMAKE_ARGS[@]}")
   rb_log "Configuring ${RB_BUILD_TYPE} build in ${RB_BUILD_DIR}"

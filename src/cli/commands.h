@@ -11,6 +11,8 @@ namespace recblocks::cli {
 void register_data_movielens(CLI::App& data);
 // `recblocks data criteo|csv|synthetic ...` (data_import.cpp)
 void register_data_import(CLI::App& data);
+// `recblocks data convert ...` (data_convert.cpp)
+void register_data_convert(CLI::App& data);
 // `recblocks train|evaluate|predict` (model_commands.cpp)
 void register_model_commands(CLI::App& app);
 // `recblocks recommend` (recommend.cpp)

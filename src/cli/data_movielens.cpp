@@ -11,6 +11,7 @@
 #include <string>
 
 #include "commands.h"
+#include "datasets.h"
 #include "flags.h"
 #include "recblocks/data/movielens.h"
 #include "recblocks/io/paths.h"
@@ -30,13 +31,6 @@ struct MovieLensArgs {
   bool overwrite = false;
   bool no_download = false;
 };
-
-std::string describe(const ColumnSchema& c) {
-  std::string s = fmt::format("  {:<22} {:<8} {}", c.name() + (c.is_list() ? "[]" : ""),
-                              dtype_name(c.dtype()), fmt::join(c.tags().names(), ", "));
-  if (c.domain()) s += fmt::format("; cardinality {}", c.cardinality());
-  return s;
-}
 
 void run(const MovieLensArgs& args) {
   // OUT/<variant> holds the raw files when no --source is given; the import
@@ -66,7 +60,7 @@ void run(const MovieLensArgs& args) {
              datasets::split_name(options.split));
   fmt::print("  etl    {}\n", (train.path().parent_path() / "etl").string());
   fmt::print("columns:\n");
-  for (const ColumnSchema& c : train.schema()) fmt::print("{}\n", describe(c));
+  for (const ColumnSchema& c : train.schema()) fmt::print("{}\n", describe_column(c));
 }
 
 }  // namespace

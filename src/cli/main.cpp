@@ -7,6 +7,7 @@
 //   recblocks blocks              every block type's config keys (type, default, doc)
 //   recblocks options             every task kind's and optimizer's JSON keys (same columns)
 //   recblocks data movielens|criteo|csv|synthetic ...   build dataset directories
+//   recblocks data convert ...     Parquet <-> dataset directories
 //   recblocks train | evaluate | predict ...             the Model API
 //   recblocks demo                 the seed notebook end to end
 //   recblocks schema convert ...   schema files: recblocks' JSON, Merlin's pbtxt and JSON
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "commands.h"
+#include "datasets.h"
 #include "flags.h"
 #include "recblocks/recblocks.h"
 
@@ -41,6 +43,7 @@ void run_info() {
   fmt::print("build:    {}, {}, sanitizers {}\n", RECBLOCKS_CLI_BUILD_TYPE,
              RECBLOCKS_CLI_NATIVE ? "-march=native" : "portable x86-64-v2",
              RECBLOCKS_CLI_SANITIZE ? "on (ASan+UBSan)" : "off");
+  fmt::print("parquet:  {}\n", rb::cli::parquet_info());
 }
 
 // One line for a command-line error, instead of CLI11's two.
@@ -80,6 +83,7 @@ int run(int argc, char** argv) {
   data->require_subcommand(1);
   rb::cli::register_data_movielens(*data);
   rb::cli::register_data_import(*data);
+  rb::cli::register_data_convert(*data);
   rb::cli::register_model_commands(app);
   rb::cli::register_recommend(app);
   rb::cli::register_demo(app);

@@ -2,13 +2,17 @@
 //
 //   recblocks train --data DIR [--model custom-dlrm|dlrm|FILE.json] [--epochs N]
 //                   [--batch-size N] [--optimizer adam] [--learning-rate X] [--out DIR] ...
-//   recblocks evaluate --model DIR --data DATASET_DIR [--batch-size N] [--json]
-//   [--allow-non-finite] recblocks predict --model DIR --data DATASET_DIR --out DIR [--batch-size
-//   N] [--allow-non-finite]
+//   recblocks evaluate --model DIR --data DATA [--batch-size N] [--json] [--allow-non-finite]
+//   recblocks predict --model DIR --data DATA --out DIR [--format npy|parquet] [--batch-size N]
+//                     [--allow-non-finite]
 //
-// --data of train is a folder with train/ and valid/ dataset directories
-// (what `recblocks data movielens` writes, with etl/ beside them, which the
-// saved model then carries), or give --train and --valid separately.
+// --data of train is a folder with train/ and valid/ datasets (what
+// `recblocks data movielens` writes, with etl/ beside them, which the saved
+// model then carries), or give --train and --valid separately. Every
+// dataset may be a dataset directory or Parquet data (a file, a directory of
+// part files, a glob; datasets.h): train reads its schema file (--schema,
+// else the one beside the data), evaluate and predict read the columns the
+// model knows as its schema says.
 #include <fmt/format.h>
 
 #include <filesystem>
@@ -18,6 +22,7 @@
 
 #include "architectures.h"
 #include "commands.h"
+#include "datasets.h"
 #include "flags.h"
 #include "recblocks/io/paths.h"
 #include "recblocks/recblocks.h"
@@ -29,7 +34,7 @@ namespace fs = std::filesystem;
 namespace {
 
 struct TrainArgs {
-  std::string data, train, valid, out = "model";
+  std::string data, train, valid, schema, out = "model";
   ArchitectureOptions architecture;
   std::vector<std::string> columns;
   std::string optimizer = "adam";
@@ -110,10 +115,16 @@ std::vector<io::InputPath> train_inputs(const TrainArgs& args, const fs::path& t
 void run_train(const TrainArgs& args) {
   RB_CHECK(!args.data.empty() || !args.train.empty(), ValueError,
            "train: give --data DIR or --train DIR");
-  const fs::path train_dir =
-      args.train.empty() ? fs::path(args.data) / "train" : fs::path(args.train);
-  fs::path valid_dir = args.valid.empty() && !args.data.empty() ? fs::path(args.data) / "valid"
-                                                                : fs::path(args.valid);
+  // --data naming Parquet data itself (not a folder of train/ and valid/):
+  // the training data, without validation unless --valid.
+  const bool data_is_training =
+      args.train.empty() && !args.data.empty() && is_parquet_input(args.data);
+  const fs::path train_dir = !args.train.empty() ? fs::path(args.train)
+                             : data_is_training  ? fs::path(args.data)
+                                                 : fs::path(args.data) / "train";
+  fs::path valid_dir = args.valid.empty() && !args.data.empty() && !data_is_training
+                           ? fs::path(args.data) / "valid"
+                           : fs::path(args.valid);
   // Before any work: the model and the checkpoints replace their directories whole.
   std::vector<io::InputPath> inputs = train_inputs(args, train_dir, valid_dir);
   if (!args.checkpoint_dir.empty()) {
@@ -122,12 +133,16 @@ void run_train(const TrainArgs& args) {
     inputs.push_back({"--checkpoint-dir", args.checkpoint_dir});
   }
   io::check_output({"--out", args.out, io::OutputKind::kModel}, inputs, args.overwrite);
-  Dataset train = Dataset::load(train_dir);
+  if (data_is_training) {
+    fmt::print("--data {} is Parquet data: training on it{}\n", args.data,
+               args.valid.empty() ? " without validation (give --valid for it)" : "");
+  }
+  Dataset train = open_dataset(train_dir.string(), {.schema = args.schema});
   std::optional<Dataset> valid;
   // --data DIR without DIR/valid trains without validation; an explicit
   // --valid must exist.
   if (!args.valid.empty() || (!valid_dir.empty() && fs::exists(valid_dir)))
-    valid = Dataset::load(valid_dir);
+    valid = open_dataset(valid_dir.string(), {.schema = args.schema});
   RB_CHECK(
       valid || args.early_stopping < 0, ValueError,
       "train: --early-stopping needs validation data (--valid DIR, or DIR/valid with --data DIR)");
@@ -209,14 +224,16 @@ Dataset model_columns(const Model& model, const Dataset& data) {
 
 void run_evaluate(const EvaluateArgs& args) {
   Model model = Model::load(args.model);
-  const Dataset data = model_columns(model, Dataset::load(args.data));
+  // stdout carries the JSON object with --json: what was read goes to stderr.
+  const OpenOptions open{.read_as = &model.schema(), .report = args.json ? stderr : stdout};
+  const Dataset data = model_columns(model, open_dataset(args.data, open));
   Logs logs = model.evaluate(data, {.batch_size = args.batch_size,
                                     .progress = !args.no_progress,
                                     .allow_non_finite = args.allow_non_finite});
   if (!args.items.empty()) {
     RB_CHECK(is_retrieval(model), ValueError,
              "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
-    const Dataset items = Dataset::load(args.items);
+    const Dataset items = open_dataset(args.items, open);
     if (args.json) {
       const retrieval::TopKRecommender top(model, items);
       std::optional<retrieval::SeenItems> seen;
@@ -241,21 +258,24 @@ void run_evaluate(const EvaluateArgs& args) {
 }
 
 struct PredictArgs {
-  std::string model, data, out;
+  std::string model, data, out, format = "npy";
   std::int64_t batch_size = 1024;
   bool overwrite = false;
   bool allow_non_finite = false;
 };
 
 void run_predict(const PredictArgs& args) {
+  const DataFormat format = data_format(args.format);
   io::check_output({"--out", args.out, io::OutputKind::kDataset},
                    {{"--model", args.model}, {"--data", args.data}}, args.overwrite);
+  if (format == DataFormat::kParquet) require_parquet("--format parquet");
   const Model model = Model::load(args.model);
-  const Dataset all = Dataset::load(args.data);
+  const Dataset all = open_dataset(args.data, {.read_as = &model.schema()});
   // Targets are not needed to predict: keep the feature columns the model
   // reads, plus everything else of the data for the output.
-  model.predict_to(all, args.out,
-                   {.batch_size = args.batch_size, .allow_non_finite = args.allow_non_finite});
+  write_dataset(model.with_predictions(all, {.batch_size = args.batch_size,
+                                             .allow_non_finite = args.allow_non_finite}),
+                args.out, format);
   fmt::print("wrote {} rows with predictions of {} to {}\n", all.num_rows(),
              fmt::join(
                  [&] {
@@ -273,9 +293,17 @@ void register_model_commands(CLI::App& app) {
   auto t = std::make_shared<TrainArgs>();
   CLI::App* train = app.add_subcommand("train", "Train a model on dataset directories and save it");
   train->add_option("--data", t->data,
-                    "A folder with train/ and valid/ dataset directories (and etl/)");
-  train->add_option("--train", t->train, "The training dataset directory (instead of --data)");
-  train->add_option("--valid", t->valid, "The validation dataset directory (instead of --data)");
+                    "A folder with train/ and valid/ datasets (and etl/), or Parquet data to train "
+                    "on");
+  train->add_option("--train", t->train,
+                    "The training data (instead of --data): a dataset directory, or Parquet (a "
+                    "file, a directory of part files, a glob)");
+  train->add_option("--valid", t->valid, "The validation data (instead of --data)");
+  train
+      ->add_option("--schema", t->schema,
+                   "Parquet data: the schema file (recblocks' schema.json or Merlin's JSON; "
+                   "default: the one beside the data, else inferred)")
+      ->check(CLI::ExistingFile);
   train->add_option("--model", t->architecture.model, architecture_help())->capture_default_str();
   train->add_option("--embedding-dim", t->architecture.embedding_dim, "Embedding dimension")
       ->capture_default_str()
@@ -397,7 +425,7 @@ void register_model_commands(CLI::App& app) {
   CLI::App* evaluate =
       app.add_subcommand("evaluate", "Evaluate a saved model on a dataset directory");
   evaluate->add_option("--model", e->model, "The model directory")->required();
-  evaluate->add_option("--data", e->data, "The dataset directory")->required();
+  evaluate->add_option("--data", e->data, "The dataset directory, or Parquet data")->required();
   evaluate->add_option("--batch-size", e->batch_size, "Rows per batch")
       ->capture_default_str()
       ->check(integer_in(1, kMaxBatchSize, "rows per batch"));
@@ -419,10 +447,15 @@ void register_model_commands(CLI::App& app) {
   auto p = std::make_shared<PredictArgs>();
   CLI::App* predict = app.add_subcommand("predict", "Write a dataset with the model's predictions");
   predict->add_option("--model", p->model, "The model directory")->required();
-  predict->add_option("--data", p->data, "The dataset directory")->required();
+  predict->add_option("--data", p->data, "The dataset directory, or Parquet data")->required();
   predict
       ->add_option("--out", p->out, "Output dataset directory (the data plus <target>_prediction)")
       ->required();
+  predict
+      ->add_option("--format", p->format,
+                   "npy (a dataset directory) or parquet (part_0.parquet and schema.json)")
+      ->check(CLI::IsMember({"npy", "parquet"}))
+      ->capture_default_str();
   predict->add_option("--batch-size", p->batch_size, "Rows per batch")
       ->capture_default_str()
       ->check(integer_in(1, kMaxBatchSize, "rows per batch"));

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "datasets.h"
 #include "flags.h"
 #include "recblocks/data/sequences.h"
 #include "recblocks/io/paths.h"
@@ -95,7 +96,7 @@ void run_recommend(const RecommendArgs& args) {
            "recommend: the model's schema needs one USER_ID column, it has [{}]",
            fmt::join(user_ids.column_names(), ", "));
   const std::string user_column = user_ids.column_names().front();
-  const Dataset data = Dataset::load(args.data);
+  const Dataset data = open_dataset(args.data, {.read_as = &model.schema()});
   retrieval::TopKRecommender top(model, data);
   if (args.index != "exact") {
     top.use_index(std::make_shared<retrieval::AnnIndex>(
@@ -111,7 +112,7 @@ void run_recommend(const RecommendArgs& args) {
   const std::int64_t k = std::min(args.k, top.num_items());
 
   if (!args.queries.empty()) {
-    const Dataset queries = Dataset::load(args.queries);
+    const Dataset queries = open_dataset(args.queries, {.read_as = &model.schema()});
     RB_CHECK(queries.columns().count(user_column) == 1, ValueError,
              "recommend: --queries {} has no column '{}' (the model's USER_ID column)",
              args.queries, user_column);

@@ -890,6 +890,10 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
 
 void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
                        PredictOptions options) const {
+  with_predictions(data, options).save(out);
+}
+
+Dataset Model::with_predictions(const Dataset& data, PredictOptions options) const {
   for (const PredictionTask& task : checked_impl().tasks) {
     RB_CHECK(
         !task.impl().scores_catalogue(), ValueError,
@@ -921,7 +925,7 @@ void Model::predict_to(const Dataset& data, const std::filesystem::path& out,
       add(fmt::format("{}_prediction_{}", task.target(), c), task.name(), std::move(col));
     }
   }
-  Dataset(Schema(std::move(columns)), std::move(values)).save(out);
+  return Dataset(Schema(std::move(columns)), std::move(values));
 }
 
 std::string Model::summary() const {

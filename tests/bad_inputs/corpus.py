@@ -15,6 +15,10 @@ Every case must end as it says, and never by a crash (a signal, an abort),
 a hang (`timeout` seconds), a memory blow-up (the address space is capped
 at `memory_gib`), an unreadable message (a line over 400 characters, a
 control byte) or a silent success. Exit status 0 means a failure was found.
+
+A case file whose area the tool was built without (Parquet) defines
+SKIP(cli) returning the reason, or None to run: when every file given is
+skipped, the run prints the reasons and exits with status 77 (ctest's skip).
 """
 
 from __future__ import annotations
@@ -174,12 +178,19 @@ def run_case(cli: str, case: Case, fixtures: dict[str, str], scratch: pathlib.Pa
     return Outcome(case.name, "clear")
 
 
-def load_cases(path: str) -> list[Case]:
+SKIP_STATUS = 77
+
+
+def load_module(path: str):
     spec = importlib.util.spec_from_file_location(pathlib.Path(path).stem, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
-    return module.CASES
+    return module
+
+
+def load_cases(path: str) -> list[Case]:
+    return load_module(path).CASES
 
 
 def main() -> int:
@@ -191,12 +202,23 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
+    case_files = []
+    for path in args.case_files:
+        skip = getattr(load_module(path), "SKIP", None)
+        reason = skip(os.path.abspath(args.cli)) if skip else None
+        if reason:
+            print(f"skipped {path}: {reason}")
+        else:
+            case_files.append(path)
+    if not case_files:
+        return SKIP_STATUS
+
     scratch = pathlib.Path(tempfile.mkdtemp(prefix="rb_bad_"))
     try:
         fixtures = make_fixtures(os.path.abspath(args.cli), scratch / "fixtures")
         outcomes = []
         names = set()
-        for path in args.case_files:
+        for path in case_files:
             for case in load_cases(path):
                 case.name = f"{pathlib.Path(path).stem}/{case.name}"  # unique across files
                 assert case.name not in names, f"two cases named {case.name}"

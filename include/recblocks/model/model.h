@@ -197,9 +197,12 @@ class Model {
   std::map<std::string, Tensor> predict(const Batch& batch, PredictOptions options = {}) const;
   std::map<std::string, Tensor> predict(const Dataset& data, PredictOptions options) const;
   std::map<std::string, Tensor> predict(const Dataset& data, std::int64_t batch_size = 1024) const;
-  // Writes `data`'s columns plus one prediction column per task (named
-  // "<target>_prediction", or "<target>_prediction_<c>" per class) as a
-  // dataset directory at `out` (atomically).
+  // `data`'s columns plus one float32 prediction column per task (named
+  // "<target>_prediction", or "<target>_prediction_<c>" per class, with the
+  // property "prediction_of": <task name>).
+  Dataset with_predictions(const Dataset& data, PredictOptions options = {}) const;
+  // Writes with_predictions(data) as a dataset directory at `out`
+  // (atomically).
   void predict_to(const Dataset& data, const std::filesystem::path& out,
                   PredictOptions options) const;
   void predict_to(const Dataset& data, const std::filesystem::path& out,
