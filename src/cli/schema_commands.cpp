@@ -45,7 +45,7 @@ void run_convert(const ConvertArgs& a) {
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   RB_CHECK(!ec, Error, "--out {}: cannot create the directory {}: {}", quoted_excerpt(a.out),
            quoted_excerpt(parent.string()), ec.message());
-  schema.save(a.out, format);
+  schema.save_as(a.out, format);
   std::ostringstream columns;
   columns << schema;
   fmt::print("schema convert: wrote {} ({}) from {}\n{}", a.out, schema_format_name(format),

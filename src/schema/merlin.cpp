@@ -92,8 +92,8 @@ std::string feature_where(std::string_view prefix, std::string_view name) {
 bool has_field(const json& object, const char* key) {
   return object.is_object() && object.contains(key) && !object[key].is_null();
 }
-json field_or(const json& object, const char* key, json fallback) {
-  return has_field(object, key) ? object[key] : std::move(fallback);
+json field_or(const json& object, const char* key, const json& fallback) {
+  return has_field(object, key) ? object[key] : fallback;
 }
 
 // ---- Feature -> ColumnSchema -------------------------------------------------
@@ -469,9 +469,10 @@ class TextReader {
 
   // Refuses a field name that is not in `known`; the message lists `used`
   // (the fields recblocks reads), or all of `known` when `used` is empty.
-  template <std::size_t N>
-  void check_names(const std::vector<Field>& fields, const std::array<std::string_view, N>& known,
-                   std::string_view message, std::string_view used = {}) const {
+  template <std::size_t kCount>
+  void check_names(const std::vector<Field>& fields,
+                   const std::array<std::string_view, kCount>& known, std::string_view message,
+                   std::string_view used = {}) const {
     for (const Field& f : fields) {
       if (std::find(known.begin(), known.end(), f.name) != known.end()) continue;
       doc_.fail(f.at, used.empty()
@@ -561,15 +562,13 @@ class TextReader {
   void shape(Feature& f, const Field& s, const std::string& what) const {
     const auto& parts = doc_.message(s, what + " shape");
     check_names(parts, std::array<std::string_view, 1>{"dim"}, "shape");
-    std::vector<const Field*> dims;
-    for (const Field& p : parts) dims.push_back(&p);
-    if (dims.empty()) return;
-    if (dims.size() > 1) {
-      doc_.fail(dims[1]->at, fmt::format("{}: shape has {} dims; recblocks columns are scalars or "
+    if (parts.empty()) return;
+    if (parts.size() > 1) {
+      doc_.fail(parts[1].at, fmt::format("{}: shape has {} dims; recblocks columns are scalars or "
                                          "lists (one dim)",
-                                         what, dims.size()));
+                                         what, parts.size()));
     }
-    const auto& dim = doc_.message(*dims[0], what + " shape dim");
+    const auto& dim = doc_.message(parts[0], what + " shape dim");
     check_names(dim, std::array<std::string_view, 2>{"size", "name"}, "shape dim");
     const Field* size = doc_.single(dim, "size", what + " shape dim");
     f.fixed_size = size ? doc_.int64(*size, what + " shape dim size") : 0;
@@ -721,7 +720,9 @@ void check_property(const json& v, int depth, const std::string& column) {
 }
 
 // One column as merlin-core 23.08's _pb_feature writes it.
-struct OutFeature {
+// (clang-tidy 14 sees an exception escaping its implicit members; they only
+// build and destroy standard containers and json values.)
+struct OutFeature {  // NOLINT(bugprone-exception-escape)
   std::string name;
   bool integer = false;
   std::optional<Domain> int_domain;

@@ -1,7 +1,7 @@
 // Merlin's schema files: tensorflow-metadata's Schema message as merlin-core
 // 23.08 (and NVTabular through it) writes it, in protobuf text format
 // (schema.pbtxt) or proto-JSON (schema.json). Schema::load / from_json /
-// save reach these; include/recblocks/schema/schema.h documents the mapping.
+// save_as reach these; include/recblocks/schema/schema.h documents the mapping.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -390,7 +390,11 @@ Schema Schema::from_merlin_pbtxt(std::string_view text, std::string_view source)
   return merlin::from_text(text, source);
 }
 
-void Schema::save(const std::filesystem::path& path, SchemaFormat format) const {
+void Schema::save(const std::filesystem::path& path) const {
+  save_as(path, SchemaFormat::kRecblocks);
+}
+
+void Schema::save_as(const std::filesystem::path& path, SchemaFormat format) const {
   std::string text;
   switch (format) {
     case SchemaFormat::kRecblocks: text = to_json().dump(2) + "\n"; break;

@@ -194,7 +194,7 @@ TEST(Dataset, LoadReadsMerlinsSchemaPbtxtWhenThereIsNoSchemaJson) {
   TempDir dir;
   const Dataset d = small_dataset();
   d.save(dir / "ds");
-  d.schema().save(dir / "ds" / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+  d.schema().save_as(dir / "ds" / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
   fs::remove(dir / "ds" / "schema.json");
   expect_same(Dataset::load(dir / "ds"), d);
   fs::remove(dir / "ds" / "schema.pbtxt");

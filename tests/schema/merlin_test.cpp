@@ -387,8 +387,8 @@ TEST(MerlinSchema, RoundTripsThroughPbtxtAndMerlinJson) {
 TEST(MerlinSchema, SavesAndLoadsEachFormatByItsFile) {
   TempDir dir;
   const Schema s = varied_schema();
-  s.save(dir.path / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
-  s.save(dir.path / "merlin.json", SchemaFormat::kMerlinJson);
+  s.save_as(dir.path / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+  s.save_as(dir.path / "merlin.json", SchemaFormat::kMerlinJson);
   s.save(dir.path / "recblocks.json");
   for (const char* name : {"schema.pbtxt", "merlin.json", "recblocks.json"}) {
     SCOPED_TRACE(name);

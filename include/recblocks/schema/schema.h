@@ -11,7 +11,7 @@
 // tensorflow-metadata's Schema message in protobuf text format
 // (schema.pbtxt) or as proto-JSON ({"feature": [{"name", "type",
 // "intDomain", "valueCount", "annotation": {"tag", "extraMetadata"}}]}).
-// It writes those two as well (save with SchemaFormat), in the form
+// It writes those two as well (save_as with a SchemaFormat), in the form
 // merlin-core 23.08's TensorflowMetadata reads:
 //
 //   Merlin (feature { ... })              recblocks ColumnSchema
@@ -45,7 +45,7 @@
 
 namespace recblocks {
 
-// The schema file formats Schema::save writes.
+// The schema file formats Schema::save_as writes.
 enum class SchemaFormat : std::uint8_t {
   kRecblocks,    // recblocks' schema.json (to_json)
   kMerlinPbtxt,  // Merlin's schema.pbtxt: tensorflow-metadata Schema, protobuf text format
@@ -176,10 +176,11 @@ class Schema {
   //   "schema.pbtxt: line 7, column 5: feature 'userId' int_domain max: expected an integer, ..."
   static Schema from_merlin_pbtxt(std::string_view text, std::string_view source = "schema.pbtxt");
 
-  // Atomic write (write to a temporary, fsync, rename).
-  //   schema.save("out/schema.pbtxt", SchemaFormat::kMerlinPbtxt);
-  void save(const std::filesystem::path& path,
-            SchemaFormat format = SchemaFormat::kRecblocks) const;
+  // Atomic write (write to a temporary, fsync, rename) of recblocks' format.
+  void save(const std::filesystem::path& path) const;
+  // The same in the format given:
+  //   schema.save_as("out/schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+  void save_as(const std::filesystem::path& path, SchemaFormat format) const;
   // Reads any of the three: a .json file as JSON (recblocks' or Merlin's,
   // told apart by their keys), a .pbtxt (.textproto, .txtpb, .prototxt)
   // file as protobuf text, another name as JSON when its first non-space
