@@ -185,8 +185,9 @@ bool convert_one(Src v, Dst& out) {
     out = static_cast<Dst>(d);
     return true;
   } else {
-    if (!std::in_range<Dst>(v)) return false;
-    out = static_cast<Dst>(v);
+    // Src may be int8_t (signed char): its values are numbers, not characters.
+    if (!std::in_range<Dst>(v)) return false;  // NOLINT(bugprone-signed-char-misuse)
+    out = static_cast<Dst>(v);                 // NOLINT(bugprone-signed-char-misuse)
     return true;
   }
 }
@@ -673,7 +674,7 @@ void ParquetReader::State::infer_domain(Plan& plan, bool statistics_allowed) {
   plan.schema = plan.schema.with_domain(0, max);
 }
 
-ParquetReader::ParquetReader(const std::string& input, ParquetReadOptions options)
+ParquetReader::ParquetReader(const std::string& input, const ParquetReadOptions& options)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.paths = parquet_files(input);

@@ -176,7 +176,7 @@ TEST(Parquet, RowGroupsAreReadOneByOneInOrder) {
   EXPECT_EQ(reader.num_rows(), 5);
   for (int rg = 0; rg < 3; ++rg) {
     SCOPED_TRACE(rg);
-    const std::int64_t begin = 2 * rg;
+    const std::int64_t begin = std::int64_t{2} * rg;
     expect_same(data.slice_rows(begin, std::min<std::int64_t>(begin + 2, 5)),
                 reader.read_row_group(0, rg));
   }

@@ -98,7 +98,7 @@ struct ParquetReadOptions {
 // metadata is read and checked); data is read by row group.
 class ParquetReader {
  public:
-  explicit ParquetReader(const std::string& input, ParquetReadOptions options = {});
+  explicit ParquetReader(const std::string& input, const ParquetReadOptions& options = {});
   ~ParquetReader();
   ParquetReader(ParquetReader&&) noexcept;
   ParquetReader& operator=(ParquetReader&&) noexcept;
@@ -131,7 +131,7 @@ struct ParquetWriteOptions {
   // Rows per part file; 0 writes one file.
   std::int64_t rows_per_file = 0;
   // Rows per row group (Arrow's default, 1Mi rows); a reader's unit of work.
-  std::int64_t row_group_size = 1024 * 1024;
+  std::int64_t row_group_size = std::int64_t{1} << 20;
   // snappy, zstd, gzip, lz4, brotli or none.
   std::string compression = "snappy";
 };
