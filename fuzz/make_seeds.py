@@ -110,6 +110,35 @@ def schema_seeds() -> None:
     put("schema_json", "not_json.json", b'{"columns": [{"name": "a", ')
 
 
+def schema_pbtxt_seeds() -> None:
+    test = (pathlib.Path(__file__).resolve().parent.parent / "tests" / "schema" /
+            "merlin_test.cpp").read_text()
+    for name, var in [("movielens_merlin.pbtxt", "kMovieLensPbtxt"),
+                      ("criteo_expanded.pbtxt", "kCriteoPbtxt")]:
+        found = re.search(var + r' = R"schema\((.*?)\)schema";', test, re.S)
+        if found:
+            put("schema_pbtxt", name, found.group(1).encode())
+    struct = ('feature {\n  name: "x"\n  type: INT\n  int_domain { max: 9 is_categorical: true }\n'
+              '  annotation {\n    tag: "item"\n    extra_metadata {\n'
+              '      [type.googleapis.com/google.protobuf.Struct] {\n'
+              '        fields { key: "_dims" value { list_value {'
+              ' values { null_value: NULL_VALUE }'
+              ' values { list_value { values { number_value: 1 } values { number_value: 5 } } }'
+              ' } } }\n'
+              '        fields { key: "note" value { string_value: "a\\tb\\303\\251\\u00e9" } }\n'
+              '      }\n    }\n  }\n}\n')
+    put("schema_pbtxt", "struct_text.pbtxt", struct.encode())
+    put("schema_pbtxt", "truncated.pbtxt", struct[: len(struct) // 2].encode())
+    put("schema_pbtxt", "list_syntax.pbtxt",
+        b'feature: [{name: "a" type: FLOAT annotation <tag: ["continuous", "user"]>},\n'
+        b'          {name: \'b\'; type: 2; value_count {min: 0x2 max: 010}}]\n')
+    put("schema_pbtxt", "wire_any.pbtxt",
+        b'feature { name: "w" type: INT annotation { extra_metadata {\n'
+        b'  type_url: "type.googleapis.com/google.protobuf.Struct"\n'
+        b'  value: "\\n\\034\\n\\017dtype_item_size'
+        b'\\022\\t\\021\\000\\000\\000\\000\\000\\000P@" } } }\n')
+
+
 def csv_seeds() -> None:
     spec = {"delimiter": ",", "header": True, "columns": [
         {"name": "user", "tags": ["categorical", "user_id"]},
@@ -230,6 +259,7 @@ def main() -> None:
     npy_seeds()
     safetensors_seeds()
     schema_seeds()
+    schema_pbtxt_seeds()
     csv_seeds()
     movielens_seeds()
     criteo_seeds()

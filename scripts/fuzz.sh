@@ -33,7 +33,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # parquet runs when the build has Parquet support (pyarrow in .venv; Arrow
 # itself is not instrumented, only recblocks' code around it).
-all_targets=(npy safetensors schema_json model_json csv movielens_raw criteo parquet)
+all_targets=(npy safetensors schema_json schema_pbtxt model_json csv movielens_raw criteo parquet)
 seconds_each=30
 input_timeout=10
 build_only=0

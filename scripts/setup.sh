@@ -95,14 +95,15 @@ python_env() {
   # From PyPI: safetensors (tests read our weight files with it), the Python
   # package's build tools (nanobind, scikit-build-core) and its test tools
   # (pytest; pandas and pyarrow, whose tables the package reads; nbclient and
-  # ipykernel, which run the example notebook). pyarrow's wheel (about 40 MB)
+  # ipykernel, which run the example notebook; mypy, which checks the
+  # package's type stubs against code that uses them). pyarrow's wheel (about 40 MB)
   # also carries the Arrow C++ library of recblocks' Parquet support, which
   # Debian 12 does not package (cmake/Parquet.cmake). numpy stays Debian's (torch
   # and sklearn are built against it): pandas and pyarrow are pinned to
   # versions that run on numpy 1.24.
   local -a wanted=('safetensors>=0.4' 'nanobind==3.1.0' 'scikit-build-core==1.1.2' 'pytest>=7'
-    'pandas>=2.0,<2.3' 'pyarrow==18.1.0' 'nbclient>=0.8' 'ipykernel>=6')
-  if ! "${venv}/bin/python3" -c 'import safetensors, nanobind, scikit_build_core, pytest, pandas, pyarrow, nbclient, ipykernel' 2>/dev/null; then
+    'pandas>=2.0,<2.3' 'pyarrow==18.1.0' 'nbclient>=0.8' 'ipykernel>=6' 'mypy==2.4.1')
+  if ! "${venv}/bin/python3" -c 'import safetensors, nanobind, scikit_build_core, pytest, pandas, pyarrow, nbclient, ipykernel, mypy' 2>/dev/null; then
     local constraints
     constraints="$(mktemp)"
     echo 'numpy<2' >"${constraints}"

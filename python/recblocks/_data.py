@@ -83,6 +83,8 @@ def movielens(variant: str = "ml-100k", path: str | os.PathLike | None = None, *
 
 
 def install(dataset_class: Any) -> None:
+    """Adds head, to_pandas and the from_dict / from_pandas / from_arrow constructors to the
+    Dataset class (recblocks/__init__.py calls it once)."""
     dataset_class.head = head
     dataset_class.to_pandas = to_pandas
     dataset_class.from_dict = staticmethod(from_dict)

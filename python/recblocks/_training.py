@@ -5,11 +5,14 @@ Ctrl-C stopping between two steps with the model usable."""
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from recblocks import _recblocks
+from recblocks._recblocks import Dataset, TopKRecommender
 
 
 def _interactive(stream) -> bool:
@@ -29,6 +32,8 @@ class ProgressBar:
 
     def __init__(self, epochs: int, steps_per_epoch: int, batch_size: int, rows: int,
                  stream=None):
+        """A bar for `epochs` epochs of `steps_per_epoch` steps of `batch_size` rows over a
+        dataset of `rows` rows, written to `stream` (None: sys.stdout)."""
         self.epochs = epochs
         self.steps = steps_per_epoch
         self.batch_size = batch_size
@@ -41,6 +46,7 @@ class ProgressBar:
         self.last_step = 0
 
     def on_train_begin(self) -> None:
+        """Starts the first epoch's clock."""
         self.epoch_start = time.monotonic()
 
     def _line(self, step: int, logs: dict) -> str:
@@ -57,6 +63,8 @@ class ProgressBar:
                 f"{rate / 1000:.1f}k rows/s - {tail}")
 
     def on_batch_end(self, step: int, logs: dict) -> None:
+        """Redraws the bar after training step `step` (counted from 1 over the whole fit) with
+        the metrics `logs`, at most ten times a second (only in a terminal or notebook)."""
         in_epoch = step - (self.epoch - 1) * self.steps
         self.last_step = in_epoch
         now = time.monotonic()
@@ -66,6 +74,7 @@ class ProgressBar:
             self.stream.flush()
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        """Writes the epoch's final line: its metrics `logs`, validation ("val_") ones last."""
         line = self._line(self.last_step, logs)
         vals = " - ".join(f"{k} {v:.4f}" for k, v in logs.items() if k.startswith("val_"))
         self.stream.write(("\r" if self.interactive else "") + line + (" - " + vals if vals else "")
@@ -79,25 +88,36 @@ class History:
     """What fit returns, as in Keras: `history.history` maps each metric to one value per epoch."""
 
     def __init__(self, history: dict, params: dict):
+        """`history`: metric name -> one value per epoch; `params`: fit's epochs, batch_size
+        and steps (per epoch)."""
         self.history = history
         self.params = params
         self.epoch = list(range(params.get("epochs", 0)))
 
     def __repr__(self) -> str:
+        """History({metric: [values per epoch]})."""
         return f"History({self.history})"
 
 
-def fit(self, train, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True, seed: int = 0,
-        validation_data=None, train_metrics_steps: int = 1, callbacks=None, resume_from=None,
+def fit(self, train: Dataset, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True,
+        seed: int = 0, validation_data: Dataset | None = None, train_metrics_steps: int = 1,
+        callbacks: Sequence[Any] | None = None, resume_from: str | os.PathLike | None = None,
         progress: bool = True) -> History:
-    """Trains the model on `train` (a Dataset).
+    """Trains the model on `train` (a Dataset), building it from the dataset's schema
+    (seed 0) if it is not built; compile() first.
 
-    Returns a History (`.history`: metric name -> one value per epoch).
-    `callbacks` are objects with any of on_train_begin(), on_batch_end(step,
-    logs), on_epoch_end(epoch, logs) (returning False stops) and
-    on_train_end(). Ctrl-C (KeyboardInterrupt) stops between two steps; the
-    model keeps the weights of the last step. The GIL is released while the
-    steps run.
+    `epochs` passes in batches of `batch_size` rows, shuffled when `shuffle` (the order fixed
+    by `seed` and the epoch); `validation_data` (a Dataset) is evaluated at each epoch's end
+    ("val_" keys); training metrics every `train_metrics_steps` steps (0: none);
+    `resume_from`: a ModelCheckpoint directory to continue from, bit-identically;
+    `progress`: the progress bar on stdout. `callbacks` are Callback objects (EarlyStopping,
+    ModelCheckpoint) or objects with any of on_train_begin(), on_batch_end(step, logs),
+    on_epoch_end(epoch, logs) (returning False stops) and on_train_end().
+
+    Returns a History (`.history`: metric name -> one value per epoch). Raises
+    NonFiniteError naming the step and the value when a loss or gradient is NaN or infinite,
+    ValueError for bad data or options. Ctrl-C (KeyboardInterrupt) stops between two steps;
+    the model keeps the weights of the last step. The GIL is released while the steps run.
     """
     callbacks = list(callbacks or [])
     if progress:
@@ -110,25 +130,30 @@ def fit(self, train, batch_size: int = 1024, epochs: int = 1, shuffle: bool = Tr
                              "steps": math.ceil(len(train) / batch_size)})
 
 
-def evaluate(self, data, batch_size: int = 1024, return_dict: bool = True,
+def evaluate(self, data: Dataset, batch_size: int = 1024, return_dict: bool = True,
              allow_non_finite: bool = False) -> dict | list:
-    """Exact metrics over every row of `data`: a dict of Merlin's keys
-    ("<target>/<task>/<metric>", "loss", "regularization_loss", "total_loss"),
-    or with return_dict=False the values as Keras lists them (loss first)."""
+    """Exact metrics over every row of `data` (a Dataset), in batches of `batch_size` rows:
+    a dict of Merlin's keys ("<target>/<task>/<metric>", "loss", "regularization_loss",
+    "total_loss"), or with return_dict=False the values as Keras lists them (loss first).
+    Raises ValueError naming the column and row of a NaN or infinite feature unless
+    `allow_non_finite` (then such rows are scored as they are)."""
     logs = self._evaluate(data, batch_size=batch_size, allow_non_finite=allow_non_finite)
     if return_dict:
         return logs
     return [logs["loss"]] + [v for k, v in logs.items() if k != "loss"]
 
 
-def to_top_k_recommender(self, items, batch_size: int = 4096):
-    """A TopKRecommender over `items` (one row per catalogue item) for this
-    trained retrieval model (Merlin's model.to_top_k_recommender)."""
+def to_top_k_recommender(self, items: Dataset, batch_size: int = 4096) -> TopKRecommender:
+    """A TopKRecommender over `items` (a Dataset, one row per catalogue item) for this
+    trained retrieval model (Merlin's model.to_top_k_recommender); the items are embedded in
+    batches of `batch_size` rows. Raises ValueError naming what is missing (an unbuilt
+    model, a model without an item tower, a column of the item tower)."""
     return _recblocks.TopKRecommender(self, items, batch_size=batch_size)
 
 
 def install(model_class: Any) -> None:
-    """Puts fit, evaluate and to_top_k_recommender on the native Model class."""
+    """Puts fit, evaluate and to_top_k_recommender on the native Model class
+    `model_class` (recblocks.Model), at import."""
     model_class.fit = fit
     model_class.evaluate = evaluate
     model_class.to_top_k_recommender = to_top_k_recommender

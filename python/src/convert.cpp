@@ -53,10 +53,13 @@ Tensor from_numpy(nb::handle value, const std::string& what) {
   nb::object array = np.attr("asarray")(value);
   const char* dtype = target_dtype(array);
   if (dtype == nullptr) {
+    // Through a handle: nb::str(array.attr(...)) would take the dtype object
+    // itself as a str (a conversion, not Python's str()), and the cast to
+    // std::string would then fail with std::bad_cast.
+    const nb::object numpy_dtype = array.attr("dtype");
     throw ValueError(
-        fmt::format("{}: numpy dtype {} is not numeric; expected float32, int32 or "
-                    "int64 values",
-                    what, nb::cast<std::string>(nb::str(array.attr("dtype")))));
+        fmt::format("{}: numpy dtype {} is not numeric; expected float32, int32 or int64 values",
+                    what, nb::cast<std::string>(nb::str(numpy_dtype))));
   }
   array = np.attr("ascontiguousarray")(array, "dtype"_a = dtype);
   using Array = nb::ndarray<nb::ro, nb::c_contig, nb::device::cpu>;
@@ -176,13 +179,25 @@ void register_errors(nb::module_& m) {
   // recblocks.Error is a RuntimeError; recblocks.ValueError is both a
   // recblocks.Error and a builtins.ValueError, so `except ValueError` works.
   // Created once and never released: the translator below outlives the module.
-  static PyObject* error = PyErr_NewException("recblocks.Error", PyExc_RuntimeError, nullptr);
-  static PyObject* value_error = PyErr_NewException(
-      "recblocks.ValueError", nb::make_tuple(nb::handle(PyExc_ValueError), nb::handle(error)).ptr(),
+  static PyObject* error = PyErr_NewExceptionWithDoc(
+      "recblocks.Error",
+      "Any error of the recblocks library (a RuntimeError); the message names the thing and "
+      "gives the actual and expected values.",
+      PyExc_RuntimeError, nullptr);
+  static PyObject* value_error = PyErr_NewExceptionWithDoc(
+      "recblocks.ValueError",
+      "A bad argument, option, file or data value (both a recblocks.Error and a builtins "
+      "ValueError).",
+      nb::make_tuple(nb::handle(PyExc_ValueError), nb::handle(error)).ptr(), nullptr);
+  static PyObject* shape_error = PyErr_NewExceptionWithDoc(
+      "recblocks.ShapeError",
+      "Tensors of mismatching shapes, ranks or dtypes (a recblocks.ValueError).", value_error,
       nullptr);
-  static PyObject* shape_error = PyErr_NewException("recblocks.ShapeError", value_error, nullptr);
-  static PyObject* non_finite =
-      PyErr_NewException("recblocks.NonFiniteError", value_error, nullptr);
+  static PyObject* non_finite = PyErr_NewExceptionWithDoc(
+      "recblocks.NonFiniteError",
+      "A NaN or an infinity in a loss, a gradient or an update: training stopped, naming the "
+      "step, the epoch and the first value that went bad (a recblocks.ValueError).",
+      value_error, nullptr);
   m.attr("Error") = nb::borrow(error);
   m.attr("ValueError") = nb::borrow(value_error);
   m.attr("ShapeError") = nb::borrow(shape_error);

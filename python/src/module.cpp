@@ -17,8 +17,11 @@ NB_MODULE(_recblocks, m) {
   m.doc() = "recblocks' C++ library (the recblocks package wraps it)";
   python::register_errors(m);
   m.def("set_num_threads", &set_num_threads, nb::arg("threads"),
-        "Threads of the kernels and the loader (OpenMP).");
-  m.def("num_threads", &num_threads);
+        "Sets the threads of the kernels and the loader (one OpenMP pool, shared with the "
+        "BLAS) to `threads`. Results are reproducible for a fixed seed and thread count.");
+  m.def("num_threads", &num_threads,
+        "The threads the kernels and the loader use: set_num_threads(), else "
+        "$RECBLOCKS_NUM_THREADS, else $OMP_NUM_THREADS, else the number of cores.");
   python::bind_schema(m);
   python::bind_data(m);
   python::bind_blocks(m);

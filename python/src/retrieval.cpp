@@ -109,8 +109,9 @@ void bind_retrieval(nb::module_& m) {
 
   nb::class_<rt::ItemIndex>(m, "ItemIndex",
                             "An item index a Recommender can serve from (AnnIndex).")
-      .def_prop_ro("size", &rt::ItemIndex::size)
-      .def_prop_ro("dim", &rt::ItemIndex::dim)
+      .def_prop_ro("size", &rt::ItemIndex::size,
+                   "The number of indexed items N (also len()); search's ids are in [0, N).")
+      .def_prop_ro("dim", &rt::ItemIndex::dim, "The items' dimension d, which queries must have.")
       .def("__len__", &rt::ItemIndex::size)
       .def(
           "search",
@@ -150,36 +151,54 @@ void bind_retrieval(nb::module_& m) {
           "An index over items float32 [N, d] (copied). kind 'hnsw': hnsw_m neighbours per "
           "node, ef_construction and ef_search candidates when building and searching; 'ivf': "
           "nlist lists (0: 4 sqrt(N), at most N / 39) of which nprobe are searched.")
-      .def_prop_ro("kind",
-                   [](const rt::AnnIndex& a) { return rt::ann_kind_name(a.options().kind); })
-      .def_prop_ro("options",
-                   [](const rt::AnnIndex& a) {
-                     const rt::AnnOptions& o = a.options();
-                     nb::dict d;
-                     d["kind"] = rt::ann_kind_name(o.kind);
-                     d["hnsw_m"] = o.hnsw_m;
-                     d["ef_construction"] = o.ef_construction;
-                     d["ef_search"] = o.ef_search;
-                     d["nlist"] = o.nlist;
-                     d["nprobe"] = o.nprobe;
-                     return d;
-                   })
+      .def_prop_ro(
+          "kind", [](const rt::AnnIndex& a) { return rt::ann_kind_name(a.options().kind); },
+          "The index kind: \"hnsw\" or \"ivf\".")
+      .def_prop_ro(
+          "options",
+          [](const rt::AnnIndex& a) {
+            const rt::AnnOptions& o = a.options();
+            nb::dict d;
+            d["kind"] = rt::ann_kind_name(o.kind);
+            d["hnsw_m"] = o.hnsw_m;
+            d["ef_construction"] = o.ef_construction;
+            d["ef_search"] = o.ef_search;
+            d["nlist"] = o.nlist;
+            d["nprobe"] = o.nprobe;
+            return d;
+          },
+          "The constructor's options as a dict (kind, hnsw_m, ef_construction, ef_search, nlist, "
+          "nprobe), as given: nlist 0 stays 0 (the number chosen from N).")
       .def("__repr__", [](const rt::AnnIndex& a) {
         return fmt::format("AnnIndex({} items of dim {}, kind={})", a.size(), a.dim(),
                            rt::ann_kind_name(a.options().kind));
       });
   nb::class_<rt::SeenItems>(m, "SeenItems", "The items each user has seen (left out of its top k).")
       .def(nb::init<const Dataset&, const std::string&, const std::string&>(), "data"_a,
-           "user_column"_a, "item_column"_a);
+           "user_column"_a, "item_column"_a,
+           "The distinct (user, item) pairs of the Dataset `data`'s columns `user_column` and "
+           "`item_column` (scalar int32 or int64 ids), for recommend(seen=...) and "
+           "evaluate(seen=...): each query row's user, read from the queries' `user_column`, has "
+           "these items left out. Raises ValueError for a missing or non-id column or a negative "
+           "id.");
 
   nb::class_<rt::Recommender>(m, "Recommender",
                               "Top-k items for queries over a whole item catalogue.")
-      .def_prop_ro("num_items", &rt::Recommender::num_items)
-      .def_prop_ro("item_column", &rt::Recommender::item_column)
-      .def_prop_ro("item_ids", [](const rt::Recommender& r) { return to_numpy(r.item_ids()); })
-      .def_prop_ro("item_vectors",
-                   [](const rt::Recommender& r) { return to_numpy(r.item_vectors()); })
-      .def_prop_ro("has_index", &rt::Recommender::has_index)
+      .def_prop_ro("num_items", &rt::Recommender::num_items,
+                   "The catalogue's size N: its distinct item ids.")
+      .def_prop_ro("item_column", &rt::Recommender::item_column,
+                   "The item id column the catalogue and evaluate() read (the retrieval task's "
+                   "target, or PopularityRecommender's item_column).")
+      .def_prop_ro(
+          "item_ids", [](const rt::Recommender& r) { return to_numpy(r.item_ids()); },
+          "The catalogue's item ids, int64 [N], ascending: recommend() answers with them.")
+      .def_prop_ro(
+          "item_vectors", [](const rt::Recommender& r) { return to_numpy(r.item_vectors()); },
+          "The catalogue's vectors, float32 [N, d], in item_ids' order: an item's score is the "
+          "inner product of its row with a query vector (build an AnnIndex over them for "
+          "use_index).")
+      .def_prop_ro("has_index", &rt::Recommender::has_index,
+                   "Whether use_index() set an index that recommend() serves from.")
       .def(
           "use_index",
           [](rt::Recommender& r, std::shared_ptr<rt::ItemIndex> index) {
@@ -198,7 +217,12 @@ void bind_retrieval(nb::module_& m) {
             }
             return to_numpy(t);
           },
-          "queries"_a)
+          "queries"_a,
+          "The query vectors, float32 [Q, d], of the Q rows of the Dataset `queries`, scored "
+          "against item_vectors by inner product: TopKRecommender's query tower output "
+          "(L2-normalised with the task's l2_normalization, divided by its temperature; a "
+          "next-item model's with a 1 appended for the item bias), the popularity baseline's "
+          "ones [Q, 1]. TopKRecommender raises ValueError for a dataset without rows.")
       .def(
           "recommend",
           [](const rt::Recommender& r, const Dataset& queries, std::int64_t k, nb::handle seen) {
@@ -252,7 +276,12 @@ void bind_retrieval(nb::module_& m) {
           "data"_a, "ks"_a = std::vector<int>{10}, "seen"_a = nb::none(), "batch_size"_a = 1024,
           "Top-k metrics over the whole catalogue (recall, precision, map, mrr, ndcg at each k).");
 
-  nb::class_<rt::TopKRecommender, rt::Recommender>(m, "TopKRecommender")
+  nb::class_<rt::TopKRecommender, rt::Recommender>(
+      m, "TopKRecommender",
+      "Recommends with a trained retrieval model (Merlin's to_top_k_recommender): the item "
+      "tower's vectors computed once for the catalogue, each query embedded by the query tower, "
+      "exact top k by the score the task trains (TwoTowerModel, MatrixFactorizationModel: the "
+      "towers' dot product; YoutubeDNNRetrievalModel: the next-item logit over the catalogue).")
       .def(
           "__init__",
           [](rt::TopKRecommender* p, const Model& model, const Dataset& items,
@@ -261,10 +290,20 @@ void bind_retrieval(nb::module_& m) {
             new (p) rt::TopKRecommender(model, items, {.batch_size = batch_size});
           },
           "model"_a, "items"_a, "batch_size"_a = 4096,
-          "The item tower run over `items` (one row per item) of a trained retrieval model.");
-  nb::class_<rt::PopularityRecommender, rt::Recommender>(m, "PopularityRecommender")
+          "A recommender over the built (trained or loaded) Model `model`, which has one "
+          "ItemRetrievalTask over \"query\" and \"candidate\" towers or one "
+          "NextItemPredictionTask. The catalogue: every distinct item id of the Dataset `items` "
+          "(the task's target column), with the item features of its first row; the towers run "
+          "in batches of `batch_size` rows (> 0). Raises ValueError naming what is missing or "
+          "wrong.");
+  nb::class_<rt::PopularityRecommender, rt::Recommender>(
+      m, "PopularityRecommender",
+      "The popularity baseline: every query gets the catalogue's items by their count in the "
+      "training data (most frequent first, ties to the lower id); `seen` items left out.")
       .def(nb::init<const Dataset&, const std::string&>(), "train"_a, "item_column"_a,
-           "Every query gets the most frequent training items: the baseline.");
+           "Every query gets the most frequent items of the Dataset `train`'s item id column "
+           "`item_column` (scalar int32 or int64); the catalogue: its distinct ids. Raises "
+           "ValueError for a missing or non-id column or a negative id.");
 }
 
 }  // namespace recblocks::python

@@ -19,5 +19,7 @@ void register_model_commands(CLI::App& app);
 void register_recommend(CLI::App& app);
 // `recblocks demo` (demo.cpp)
 void register_demo(CLI::App& app);
+// `recblocks schema convert` (schema_commands.cpp)
+void register_schema(CLI::App& app);
 
 }  // namespace recblocks::cli

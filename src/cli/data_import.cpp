@@ -254,7 +254,9 @@ void register_synthetic(CLI::App& data) {
       "`data movielens --source OUT`; criteo and --schema write a dataset directory");
   CLI::Option* shape = cmd->add_option("--shape", args->shape, "movielens-1m or criteo")
                            ->check(CLI::IsMember({"movielens-1m", "criteo"}));
-  cmd->add_option("--schema", args->schema, "Generate for this schema.json instead of a shape")
+  cmd->add_option("--schema", args->schema,
+                  "Generate for this schema file instead of a shape (recblocks' schema.json, "
+                  "Merlin's schema.pbtxt or schema.json)")
       ->check(CLI::ExistingFile)
       ->excludes(shape);
   cmd->add_option("--out", args->out, "Output directory")->required();

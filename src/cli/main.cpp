@@ -10,6 +10,7 @@
 //   recblocks data convert ...     Parquet <-> dataset directories
 //   recblocks train | evaluate | predict ...             the Model API
 //   recblocks demo                 the seed notebook end to end
+//   recblocks schema convert ...   schema files: recblocks' JSON, Merlin's pbtxt and JSON
 //
 // Errors: a recblocks::Error or a command-line error prints one line to
 // stderr and exits non-zero (command-line errors with CLI11's exit code).
@@ -86,6 +87,7 @@ int run(int argc, char** argv) {
   rb::cli::register_model_commands(app);
   rb::cli::register_recommend(app);
   rb::cli::register_demo(app);
+  rb::cli::register_schema(app);
 
   try {
     app.parse(argc, argv);

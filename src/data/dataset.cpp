@@ -17,6 +17,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSchemaFile = "schema.json";
+constexpr const char* kMerlinSchemaFile = "schema.pbtxt";
 
 bool is_safe_file_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -159,11 +160,16 @@ Dataset::Dataset(Schema schema, std::map<std::string, Column> columns)
 }
 
 Dataset Dataset::load(const fs::path& dir) {
-  const fs::path schema_path = dir / kSchemaFile;
+  fs::path schema_path = dir / kSchemaFile;
   std::error_code ec;
   RB_CHECK(fs::is_directory(dir, ec), Error, "{}: no such dataset directory", dir.string());
+  // Merlin's text schema serves when recblocks' is not there.
+  if (!fs::exists(schema_path, ec) && fs::exists(dir / kMerlinSchemaFile, ec)) {
+    schema_path = dir / kMerlinSchemaFile;
+  }
   RB_CHECK(fs::exists(schema_path, ec), Error,
-           "{}: missing file (a dataset directory needs schema.json and one .npy per column)",
+           "{}: missing file (a dataset directory needs schema.json, or Merlin's schema.pbtxt, "
+           "and one .npy per column)",
            schema_path.string());
   Schema schema = Schema::load(schema_path);
 

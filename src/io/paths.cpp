@@ -55,6 +55,7 @@ std::string_view written_name(OutputKind kind) {
     case OutputKind::kCheckpoint: return "a checkpoint directory";
     case OutputKind::kDataset: return "a dataset directory";
     case OutputKind::kFolder: return "its output directories";
+    case OutputKind::kFile: return "a file";
   }
   return "";
 }
@@ -68,6 +69,7 @@ bool same_kind(PathKind existing, OutputKind kind) {
     case OutputKind::kDataset: return existing == PathKind::kDataset;
     case OutputKind::kFolder:
       return existing == PathKind::kDatasetFolder || existing == PathKind::kOtherDirectory;
+    case OutputKind::kFile: return false;
   }
   return false;
 }
@@ -153,6 +155,17 @@ void check_output(const OutputPath& out, const std::vector<InputPath>& inputs, b
                                  quoted(out.path), mode_name(st.st_mode), written_name(out.kind)));
   }
   const PathKind existing = path_kind(out.path);
+  if (out.kind == OutputKind::kFile) {
+    if (existing == PathKind::kMissing) return;
+    RB_CHECK(existing == PathKind::kRegularFile, ValueError,
+             "{} {}: is {}; give the path of the file to write", out.flag, quoted(out.path),
+             path_kind_name(existing));
+    RB_CHECK(overwrite, ValueError,
+             "{} {}: is an existing regular file; writing there would replace it. Give another "
+             "path, or --overwrite to replace it",
+             out.flag, quoted(out.path));
+    return;  // the writer replaces the file in one rename
+  }
   if (existing == PathKind::kMissing || existing == PathKind::kEmptyDirectory ||
       same_kind(existing, out.kind)) {
     return;

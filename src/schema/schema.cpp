@@ -14,8 +14,52 @@
 #include "recblocks/io/atomic.h"
 #include "recblocks/io/json.h"
 #include "recblocks/io/paths.h"
+#include "schema/merlin.h"
 
 namespace recblocks {
+
+namespace schema_detail {
+
+namespace {
+
+// The value for a message: short ones as JSON, long ones cut.
+std::string shown(const nlohmann::json& j) {
+  std::string text = j.dump();
+  return text.size() <= 100 ? text : quoted_excerpt(text, 100);
+}
+
+}  // namespace
+
+// Proto-JSON writes 64-bit integers as strings ("max": "6041").
+std::int64_t json_int(const nlohmann::json& j, std::string_view where) {
+  if (j.is_number_unsigned()) {
+    RB_CHECK(j.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX), ValueError,
+             "{}: {} is too large, expected an integer up to {}", where, shown(j), INT64_MAX);
+    return j.get<std::int64_t>();
+  }
+  if (j.is_number_integer()) return j.get<std::int64_t>();
+  if (j.is_number_float()) {
+    // A whole number written as a float (1e6) is taken; 1.5 or 1e30 is not
+    // silently cut to some other integer.
+    const double v = j.get<double>();
+    RB_CHECK(std::isfinite(v) && v == std::trunc(v) && v >= -9.2e18 && v <= 9.2e18, ValueError,
+             "{}: expected an integer, got {}", where, shown(j));
+    return static_cast<std::int64_t>(v);
+  }
+  if (j.is_string()) {
+    const std::string& s = j.get_ref<const std::string&>();
+    std::size_t used = 0;
+    try {
+      const std::int64_t v = std::stoll(s, &used);
+      if (used == s.size()) return v;
+    } catch (const std::exception&) {
+    }
+  }
+  throw ValueError(fmt::format("{}: expected an integer, got {}", where, shown(j)));
+}
+
+}  // namespace schema_detail
+
 namespace {
 
 using nlohmann::json;
@@ -35,33 +79,7 @@ DType parse_dtype(std::string_view name, std::string_view where) {
                                where, name));
 }
 
-// Proto-JSON writes 64-bit integers as strings ("max": "6041").
-std::int64_t json_int(const json& j, std::string_view where) {
-  if (j.is_number_unsigned()) {
-    RB_CHECK(j.get<std::uint64_t>() <= static_cast<std::uint64_t>(INT64_MAX), ValueError,
-             "{}: {} is too large, expected an integer up to {}", where, j.dump(), INT64_MAX);
-    return j.get<std::int64_t>();
-  }
-  if (j.is_number_integer()) return j.get<std::int64_t>();
-  if (j.is_number_float()) {
-    // A whole number written as a float (1e6) is taken; 1.5 or 1e30 is not
-    // silently cut to some other integer.
-    const double v = j.get<double>();
-    RB_CHECK(std::isfinite(v) && v == std::trunc(v) && v >= -9.2e18 && v <= 9.2e18, ValueError,
-             "{}: expected an integer, got {}", where, j.dump());
-    return static_cast<std::int64_t>(v);
-  }
-  if (j.is_string()) {
-    const std::string& s = j.get_ref<const std::string&>();
-    std::size_t used = 0;
-    try {
-      const std::int64_t v = std::stoll(s, &used);
-      if (used == s.size()) return v;
-    } catch (const std::exception&) {
-    }
-  }
-  throw ValueError(fmt::format("{}: expected an integer, got {}", where, j.dump()));
-}
+using schema_detail::json_int;
 
 // Rejects keys other than `known`, naming the first unknown one.
 void check_keys(const json& j, std::initializer_list<std::string_view> known,
@@ -127,62 +145,6 @@ ColumnSchema column_from_json(const json& j, std::string_view where) {
   if (j.contains("embedding_dim")) c = c.with_embedding_dim(json_int(j.at("embedding_dim"), at));
   if (j.contains("properties")) c = c.with_properties(j.at("properties"));
   return c;
-}
-
-// ---- Merlin's proto-JSON (merlin/schema/io/tensorflow_metadata.py) ----------
-
-// Merlin's type is INT or FLOAT; the width comes from extra_metadata's
-// dtype_item_size when present. recblocks computes in 32 bits, so 64-bit
-// floats read as float32; 64-bit ints stay int64.
-DType merlin_dtype(const json& feature, const json& extra) {
-  const std::string type = feature.value("type", std::string("FLOAT"));
-  const double item_bits = extra.value("dtype_item_size", 32.0);
-  if (type == "INT") return item_bits > 32 ? DType::kInt64 : DType::kInt32;
-  return DType::kFloat32;
-}
-
-ColumnSchema merlin_column(const json& f, std::string_view where) {
-  const std::string name = require(f, "name", where).get<std::string>();
-  const std::string at = fmt::format("{} feature '{}'", where, name);
-  const json annotation = f.value("annotation", json::object());
-  json extra = json::object();
-  if (annotation.contains("extraMetadata") && !annotation["extraMetadata"].empty()) {
-    extra = annotation["extraMetadata"][0];
-  }
-  std::vector<Tag> tags;
-  for (const json& t : annotation.value("tag", json::array()))
-    tags.push_back(Tag::parse(t.get<std::string>()));
-  ColumnSchema c(name, merlin_dtype(f, extra), TagSet(tags));
-
-  if (f.contains("intDomain")) {
-    const json& d = f["intDomain"];
-    c = c.with_domain({json_int(d.value("min", json(0)), at), json_int(require(d, "max", at), at),
-                       d.value("name", name)});
-  } else if (extra.contains("domain") && extra["domain"].contains("max") &&
-             c.dtype() != DType::kFloat32) {
-    const json& d = extra["domain"];
-    c = c.with_domain(
-        {json_int(d.value("min", json(0)), at), json_int(d["max"], at), d.value("name", name)});
-  }
-  const bool is_list =
-      extra.value("is_list", false) || f.contains("valueCount") || c.has_tag(Tags::LIST);
-  if (is_list) {
-    std::optional<ValueCount> vc;
-    if (f.contains("valueCount")) {
-      const json& v = f["valueCount"];
-      vc = ValueCount{json_int(v.value("min", json(0)), at), json_int(v.value("max", json(0)), at)};
-    }
-    const bool ragged = extra.value("is_ragged", !(vc && vc->min == vc->max && vc->max > 0));
-    c = c.with_list(true, ragged, vc);
-  }
-  if (extra.contains("embedding_sizes") && extra["embedding_sizes"].contains("dimension")) {
-    c = c.with_embedding_dim(json_int(extra["embedding_sizes"]["dimension"], at));
-  }
-  // Everything else stays available as properties, as Merlin keeps it.
-  json props = extra;
-  for (const char* k : {"is_list", "is_ragged", "dtype_item_size", "domain", "value_count"})
-    props.erase(k);
-  return c.with_properties(props);
 }
 
 }  // namespace
@@ -402,12 +364,8 @@ nlohmann::json Schema::to_json() const {
 
 Schema Schema::from_json(const nlohmann::json& j, std::string_view source) {
   RB_CHECK(j.is_object(), ValueError, "{}: expected a JSON object at the top level", source);
+  if (j.contains("feature")) return merlin::from_proto_json(j, source);  // Merlin / NVTabular
   std::vector<ColumnSchema> columns;
-  if (j.contains("feature")) {  // Merlin / NVTabular
-    RB_CHECK(j["feature"].is_array(), ValueError, "{}: 'feature' must be an array", source);
-    for (const json& f : j["feature"]) columns.push_back(merlin_column(f, source));
-    return Schema(std::move(columns));
-  }
   check_keys(j, {"format", "version", "columns"}, source);
   RB_CHECK(j.value("format", std::string()) == kFormat, ValueError,
            "{}: not a schema file (expected \"format\": \"{}\", or Merlin's \"feature\" list)",
@@ -424,17 +382,51 @@ Schema Schema::from_json(const nlohmann::json& j, std::string_view source) {
   return Schema(std::move(columns));
 }
 
-void Schema::save(const std::filesystem::path& path) const {
-  io::write_file_atomic(path, to_json().dump(2) + "\n");
+std::string Schema::to_merlin_pbtxt() const { return merlin::to_text(*this); }
+
+nlohmann::ordered_json Schema::to_merlin_json() const { return merlin::to_proto_json(*this); }
+
+Schema Schema::from_merlin_pbtxt(std::string_view text, std::string_view source) {
+  return merlin::from_text(text, source);
 }
+
+void Schema::save(const std::filesystem::path& path, SchemaFormat format) const {
+  std::string text;
+  switch (format) {
+    case SchemaFormat::kRecblocks: text = to_json().dump(2) + "\n"; break;
+    case SchemaFormat::kMerlinPbtxt: text = to_merlin_pbtxt(); break;
+    case SchemaFormat::kMerlinJson: text = to_merlin_json().dump(2) + "\n"; break;
+  }
+  io::write_file_atomic(path, text);
+}
+
+namespace {
+
+bool is_text_proto_name(const std::filesystem::path& path) {
+  const std::string ext = path.extension().string();
+  return ext == ".pbtxt" || ext == ".textproto" || ext == ".txtpb" || ext == ".prototxt";
+}
+
+// JSON unless the name says text proto; other names (schema.pb, as older
+// NVTabular named its text) by the first byte that is not space.
+bool is_json(const std::filesystem::path& path, std::string_view text) {
+  if (path.extension() == ".json") return true;
+  if (is_text_proto_name(path)) return false;
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos && (text[first] == '{' || text[first] == '[');
+}
+
+}  // namespace
 
 Schema Schema::load(const std::filesystem::path& path) {
   io::check_input_file(path);
   std::ifstream in(path, std::ios::binary);
   RB_CHECK(in.good(), Error, "{}: cannot open the schema file", path.string());
-  std::stringstream text;
-  text << in.rdbuf();
-  const json j = io::parse_json_text(text.str(), path.string());
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  if (!is_json(path, text)) return merlin::from_text(text, path.string());
+  const json j = io::parse_json_text(text, path.string());
   try {
     return from_json(j, path.string());
   } catch (const json::exception& e) {
@@ -456,6 +448,30 @@ std::ostream& operator<<(std::ostream& os, const Schema& schema) {
     os << '\n';
   }
   return os;
+}
+
+}  // namespace recblocks
+
+namespace recblocks {
+
+SchemaFormat parse_schema_format(std::string_view name) {
+  for (SchemaFormat f :
+       {SchemaFormat::kRecblocks, SchemaFormat::kMerlinPbtxt, SchemaFormat::kMerlinJson}) {
+    if (schema_format_name(f) == name) return f;
+  }
+  throw ValueError(
+      fmt::format("unknown schema format {}; expected recblocks, merlin-pbtxt or "
+                  "merlin-json",
+                  quoted_excerpt(name, 80)));
+}
+
+std::string_view schema_format_name(SchemaFormat format) {
+  switch (format) {
+    case SchemaFormat::kRecblocks: return "recblocks";
+    case SchemaFormat::kMerlinPbtxt: return "merlin-pbtxt";
+    case SchemaFormat::kMerlinJson: return "merlin-json";
+  }
+  return "?";
 }
 
 }  // namespace recblocks

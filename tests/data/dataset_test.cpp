@@ -15,9 +15,11 @@ namespace recblocks {
 namespace {
 
 namespace fs = std::filesystem;
+using ::recblocks::testing::error_of;
 using ::recblocks::testing::run_python;
 using ::recblocks::testing::TempDir;
 using ::recblocks::testing::write_bytes;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 Tensor i32(std::vector<std::int32_t> v) {
@@ -186,6 +188,18 @@ TEST(Dataset, SaveThenLoadRoundTripsMemoryMapped) {
   // Writing into a loaded column never reaches the file.
   back.column("rating").values.data<float>()[0] = 100.0f;
   EXPECT_EQ(io::read_npy(dir / "ds" / "rating.npy").item(0), 0.5);
+}
+
+TEST(Dataset, LoadReadsMerlinsSchemaPbtxtWhenThereIsNoSchemaJson) {
+  TempDir dir;
+  const Dataset d = small_dataset();
+  d.save(dir / "ds");
+  d.schema().save(dir / "ds" / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+  fs::remove(dir / "ds" / "schema.json");
+  expect_same(Dataset::load(dir / "ds"), d);
+  fs::remove(dir / "ds" / "schema.pbtxt");
+  EXPECT_THAT(error_of([&] { (void)Dataset::load(dir / "ds"); }),
+              AllOf(HasSubstr("schema.json: missing file"), HasSubstr("Merlin's schema.pbtxt")));
 }
 
 TEST(Dataset, SaveReplacesAnExistingDatasetEvenWhileItIsMapped) {

@@ -196,5 +196,26 @@ TEST(CheckOutput, RefusesASpecialFileAlways) {
               AllOf(HasSubstr("pipe"), HasSubstr("a FIFO (named pipe)")));
 }
 
+TEST(CheckOutput, AFileOutputNeverReplacesADirectoryAndAFileOnlyWithOverwrite) {
+  TempDir dir;
+  const OutputPath file{"--out", dir / "schema.pbtxt", OutputKind::kFile};
+  EXPECT_NO_THROW(check_output(file, {}, false));
+  write_bytes(dir / "schema.pbtxt", "x");
+  EXPECT_THAT(error_of([&] { check_output(file, {}, false); }),
+              AllOf(HasSubstr("--out"), HasSubstr("schema.pbtxt"),
+                    HasSubstr("is an existing regular file"), HasSubstr("--overwrite")));
+  EXPECT_NO_THROW(check_output(file, {}, true));
+  EXPECT_TRUE(fs::exists(dir / "schema.pbtxt"));  // the writer replaces it, not the check
+  fs::create_directories(dir / "empty");
+  EXPECT_THAT(error_of([&] {
+                check_output({"--out", dir / "empty", OutputKind::kFile}, {}, true);
+              }),
+              AllOf(HasSubstr("is an empty directory"), HasSubstr("the path of the file")));
+  EXPECT_THAT(error_of([&] {
+                check_output(file, {{"--input", dir / "schema.pbtxt"}}, true);
+              }),
+              HasSubstr("is also this command's --input"));
+}
+
 }  // namespace
 }  // namespace recblocks::io

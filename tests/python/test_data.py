@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,23 @@ def test_dataset_refuses_strings_and_ragged_lengths():
                         rb.ColumnSchema("b", "float32", [Tags.CONTINUOUS])])
     with pytest.raises(rb.Error, match="rows"):
         rb.Dataset(schema, {"a": np.zeros(3, np.float32), "b": np.zeros(4, np.float32)})
+
+
+@pytest.mark.parametrize("values", [np.array(["x", "yz"]), np.array([1 + 2j, 3j]),
+                                    np.array([object(), 1], dtype=object)],
+                         ids=["strings", "complex", "object"])
+def test_dataset_names_the_column_and_dtype_of_non_numeric_arrays(values):
+    # The C++ conversion itself (from_dict's Python check is not in the way here), for a dense
+    # column and for a list column's values.
+    dtype = re.escape(str(values.dtype))
+    schema = rb.Schema([rb.ColumnSchema("a", "float32", [Tags.CONTINUOUS])])
+    with pytest.raises(rb.ValueError, match=f"^column 'a': numpy dtype {dtype} is not numeric"):
+        rb.Dataset(schema, {"a": values})
+    lists = rb.Schema([rb.ColumnSchema("g", "int32", [Tags.CATEGORICAL])
+                       .with_domain(0, 9).with_list(True)])
+    with pytest.raises(rb.ValueError,
+                       match=f"^column 'g' values: numpy dtype {dtype} is not numeric"):
+        rb.Dataset(lists, {"g": (values, np.array([0, 1, 2], np.int64))})
 
 
 def test_list_columns_are_values_and_offsets():

@@ -1,7 +1,8 @@
 // Dataset: a schema plus one column of values per schema column, in memory
 // or memory-mapped from a dataset directory:
 //
-//   dir/schema.json              the Schema (recblocks' format)
+//   dir/schema.json              the Schema (recblocks' format; load also
+//                                reads Merlin's schema.pbtxt in its place)
 //   dir/<column>.npy             values: [rows] (or [rows, n] fixed-length)
 //   dir/<column>.offsets.npy     list columns only: int64 [rows + 1]
 //

@@ -54,6 +54,7 @@ enum class OutputKind : std::uint8_t {
   kDataset,     // replaces the directory whole (Dataset::save)
   kFolder,      // writes entries into the directory (train/, valid/, etl/, raw files),
                 // keeping what else is there
+  kFile,        // one file, replaced atomically (a schema file)
 };
 
 struct OutputPath {
@@ -81,9 +82,12 @@ struct InputPath {
 //   - without `overwrite`, not when out is a regular file, or a directory
 //     other than an empty one or one of the kind written (a model directory
 //     for kModel, ...; for kFolder any directory that is not a model,
-//     checkpoint or dataset directory).
+//     checkpoint or dataset directory);
+//   - for kFile, never when out is a directory, and without `overwrite` not
+//     when it is a regular file.
 // With `overwrite` a regular file at out is removed here, so that the
-// command can create its directory.
+// command can create its directory (kFile keeps it: the writer replaces it
+// in one rename).
 void check_output(const OutputPath& out, const std::vector<InputPath>& inputs, bool overwrite);
 
 }  // namespace recblocks::io

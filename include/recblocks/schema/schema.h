@@ -6,10 +6,28 @@
 //   select_by_tag(Tags::USER_ID)        columns having USER and ID
 //   select_by_tag({A, B})               columns having A or B
 //
-// schema.json: recblocks writes its own plain format (see to_json) and
-// reads both it and the proto-JSON schema that Merlin/NVTabular write
-// ({"feature": [{"name", "type", "intDomain", "valueCount",
-//   "annotation": {"tag", "extraMetadata"}}]}).
+// Files: recblocks writes its own plain schema.json (see to_json) and
+// reads it as well as the schemas merlin-core and NVTabular write:
+// tensorflow-metadata's Schema message in protobuf text format
+// (schema.pbtxt) or as proto-JSON ({"feature": [{"name", "type",
+// "intDomain", "valueCount", "annotation": {"tag", "extraMetadata"}}]}).
+// It writes those two as well (save with SchemaFormat), in the form
+// merlin-core 23.08's TensorflowMetadata reads:
+//
+//   Merlin (feature { ... })              recblocks ColumnSchema
+//   type INT / FLOAT, dtype_item_size     int32 (<= 32 bits), int64; float32
+//   int_domain {name min max}             domain; is_categorical adds CATEGORICAL
+//   value_count {min max}, _dims          is_list, is_ragged, value_count
+//   annotation tag                        tags: "binary_classification" and
+//                                         "multi_class_classification" (single
+//                                         tags in merlin-core 23.08, which Merlin
+//                                         Models' tasks select by) read as
+//                                         BINARY + CLASSIFICATION and
+//                                         MULTI_CLASS + CLASSIFICATION, and those
+//                                         pairs are written as the single tags
+//   extra_metadata embedding_sizes        embedding_dim (dimension)
+//   extra_metadata, other keys            properties (num_buckets, cat_path, ...)
+//   float_domain {min max}                properties["domain"] of a float column
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,6 +44,17 @@
 #include "recblocks/schema/tags.h"
 
 namespace recblocks {
+
+// The schema file formats Schema::save writes.
+enum class SchemaFormat : std::uint8_t {
+  kRecblocks,    // recblocks' schema.json (to_json)
+  kMerlinPbtxt,  // Merlin's schema.pbtxt: tensorflow-metadata Schema, protobuf text format
+  kMerlinJson,   // Merlin's schema.json: the same message as proto-JSON
+};
+// "recblocks", "merlin-pbtxt", "merlin-json"; parse_schema_format throws
+// ValueError naming the three for another name.
+SchemaFormat parse_schema_format(std::string_view name);
+std::string_view schema_format_name(SchemaFormat format);
 
 // Integer domain of a categorical column: ids in [min, max]. `name` is the
 // vocabulary's name; columns with the same name share an embedding table.
@@ -135,9 +164,28 @@ class Schema {
   // Reads recblocks' format or Merlin's proto-JSON. `source` names the
   // file in errors.
   static Schema from_json(const nlohmann::json& json, std::string_view source = "schema.json");
+
+  // Merlin's forms (see the top of this file). Throw ValueError for what
+  // Merlin cannot hold: a bfloat16 column; tags merlin-core's TagSet
+  // refuses together (continuous with id or embedding, categorical with
+  // embedding, embedding with id).
+  std::string to_merlin_pbtxt() const;
+  nlohmann::ordered_json to_merlin_json() const;
+  // Errors name `source`, the line and the column:
+  //   "schema.pbtxt: not valid protobuf text at line 3, column 9: ..."
+  //   "schema.pbtxt: line 7, column 5: feature 'userId' int_domain max: expected an integer, ..."
+  static Schema from_merlin_pbtxt(std::string_view text, std::string_view source = "schema.pbtxt");
+
   // Atomic write (write to a temporary, fsync, rename).
-  void save(const std::filesystem::path& path) const;
-  // Parse errors name the file and the byte offset.
+  //   schema.save("out/schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+  void save(const std::filesystem::path& path,
+            SchemaFormat format = SchemaFormat::kRecblocks) const;
+  // Reads any of the three: a .json file as JSON (recblocks' or Merlin's,
+  // told apart by their keys), a .pbtxt (.textproto, .txtpb, .prototxt)
+  // file as protobuf text, another name as JSON when its first non-space
+  // byte is '{' or '[', else as protobuf text (older NVTabular wrote its
+  // text schema as schema.pb). Errors name the file and the line and
+  // column (JSON also the byte offset).
   static Schema load(const std::filesystem::path& path);
 
   friend bool operator==(const Schema&, const Schema&) = default;
