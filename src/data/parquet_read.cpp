@@ -353,15 +353,6 @@ bool is_pandas_index(const std::string& name) {
   return std::regex_match(name, kIndex);
 }
 
-Schema load_schema_file(const fs::path& path) {
-  RB_CHECK(path.extension() != ".pbtxt", Error,
-           "{}: Merlin's text schema (schema.pbtxt) is not read by this version of recblocks; "
-           "give a JSON schema with --schema (recblocks' schema.json, or the JSON schema Merlin "
-           "writes to .merlin/schema.json)",
-           path.string());
-  return Schema::load(path);
-}
-
 // The schema file beside the data, as NVTabular and Merlin write them.
 fs::path schema_beside(const fs::path& dir) {
   for (const fs::path& rel :
@@ -739,7 +730,7 @@ ParquetReader::ParquetReader(const std::string& input, const ParquetReadOptions&
         schema_beside(fs::is_directory(input, ec) ? fs::path(input) : first_file.parent_path());
   }
   std::optional<Schema> file_schema;
-  if (!s.schema_file.empty()) file_schema = load_schema_file(s.schema_file);
+  if (!s.schema_file.empty()) file_schema = Schema::load(s.schema_file);
 
   std::vector<std::string> names;
   if (file_schema) {
