@@ -44,8 +44,9 @@ void run_convert(const ConvertArgs& a) {
   if (to == DataFormat::kParquet) {
     const std::size_t parts = write_parquet_output(data, a.out, a.parquet);
     fmt::print(
-        "convert: wrote {} ({} rows, {} columns) as Parquet: {} part file{} and schema.json\n",
-        a.out, data.num_rows(), data.schema().size(), parts, parts == 1 ? "" : "s");
+        "convert: wrote {} ({} rows, {} columns) as Parquet: {} part file{}, schema.json{}\n",
+        a.out, data.num_rows(), data.schema().size(), parts, parts == 1 ? "" : "s",
+        a.parquet.merlin_schema ? " and Merlin's schema.pbtxt" : "");
   } else {
     data.save(a.out);
     fmt::print("convert: wrote the dataset directory {} ({} rows, {} columns)\n", a.out,
@@ -86,6 +87,8 @@ void register_data_convert(CLI::App& data) {
                   "--to parquet: snappy, zstd, gzip, lz4, brotli or none")
       ->check(CLI::IsMember({"snappy", "zstd", "gzip", "lz4", "brotli", "none"}))
       ->capture_default_str();
+  cmd->add_flag("!--no-merlin-schema", args->parquet.merlin_schema,
+                "--to parquet: write schema.json alone, without Merlin's schema.pbtxt");
   add_overwrite_flag(*cmd, args->overwrite);
   cmd->callback([args] { run_convert(*args); });
 }

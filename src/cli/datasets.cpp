@@ -38,9 +38,11 @@ bool is_parquet_input(const std::string& path) {
 Dataset open_dataset(const std::string& path, const OpenOptions& options) {
   if (!is_parquet_input(path)) {
     std::error_code ec;
-    RB_CHECK(!fs::is_directory(path, ec) || fs::exists(fs::path(path) / "schema.json", ec), Error,
-             "{}: neither a dataset directory (no schema.json) nor Parquet data (no *.parquet "
-             "files)",
+    RB_CHECK(!fs::is_directory(path, ec) || fs::exists(fs::path(path) / "schema.json", ec) ||
+                 fs::exists(fs::path(path) / "schema.pbtxt", ec),
+             Error,
+             "{}: neither a dataset directory (no schema.json or schema.pbtxt) nor Parquet data "
+             "(no *.parquet files)",
              path);
     RB_CHECK(options.schema.empty(), ValueError,
              "--schema {}: a schema file is for Parquet data; {} is a dataset directory, which "

@@ -185,8 +185,9 @@ bool convert_one(Src v, Dst& out) {
     out = static_cast<Dst>(d);
     return true;
   } else {
-    if (!std::in_range<Dst>(v)) return false;
-    out = static_cast<Dst>(v);
+    // Src may be int8_t (signed char): its values are numbers, not characters.
+    if (!std::in_range<Dst>(v)) return false;  // NOLINT(bugprone-signed-char-misuse)
+    out = static_cast<Dst>(v);                 // NOLINT(bugprone-signed-char-misuse)
     return true;
   }
 }
@@ -350,15 +351,6 @@ bool is_utf8(const std::string& name) {
 bool is_pandas_index(const std::string& name) {
   static const std::regex kIndex("__index_level_[0-9]+__");
   return std::regex_match(name, kIndex);
-}
-
-Schema load_schema_file(const fs::path& path) {
-  RB_CHECK(path.extension() != ".pbtxt", Error,
-           "{}: Merlin's text schema (schema.pbtxt) is not read by this version of recblocks; "
-           "give a JSON schema with --schema (recblocks' schema.json, or the JSON schema Merlin "
-           "writes to .merlin/schema.json)",
-           path.string());
-  return Schema::load(path);
 }
 
 // The schema file beside the data, as NVTabular and Merlin write them.
@@ -673,7 +665,7 @@ void ParquetReader::State::infer_domain(Plan& plan, bool statistics_allowed) {
   plan.schema = plan.schema.with_domain(0, max);
 }
 
-ParquetReader::ParquetReader(const std::string& input, ParquetReadOptions options)
+ParquetReader::ParquetReader(const std::string& input, const ParquetReadOptions& options)
     : state_(std::make_unique<State>()) {
   State& s = *state_;
   s.paths = parquet_files(input);
@@ -738,7 +730,7 @@ ParquetReader::ParquetReader(const std::string& input, ParquetReadOptions option
         schema_beside(fs::is_directory(input, ec) ? fs::path(input) : first_file.parent_path());
   }
   std::optional<Schema> file_schema;
-  if (!s.schema_file.empty()) file_schema = load_schema_file(s.schema_file);
+  if (!s.schema_file.empty()) file_schema = Schema::load(s.schema_file);
 
   std::vector<std::string> names;
   if (file_schema) {

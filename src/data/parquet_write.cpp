@@ -164,6 +164,16 @@ std::vector<fs::path> write_parquet(const Dataset& data, const fs::path& dir,
     begin = end;
   } while (begin < rows);
   data.schema().save(staged.path() / "schema.json");
+  if (options.merlin_schema) {
+    try {
+      data.schema().save(staged.path() / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+    } catch (const ValueError& e) {
+      throw ValueError(
+          fmt::format("write_parquet: Merlin's schema.pbtxt cannot hold this schema: {} (without "
+                      "merlin_schema, `--no-merlin-schema`, schema.json alone is written)",
+                      e.what()));
+    }
+  }
   staged.commit();
   return written;
 }

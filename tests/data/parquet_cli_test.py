@@ -182,6 +182,65 @@ def test_glob_and_single_file_read_the_same_rows(nvt, tmp_path):
                                   train["userId"].to_numpy()[3 * per:4 * per])
 
 
+# NVTabular's schema.pbtxt for the same columns (no dtype_item_size: INT reads as int32).
+NVT_PBTXT = """feature {
+  name: "userId"
+  type: INT
+  int_domain {
+    name: "userId"
+    max: 60
+    is_categorical: true
+  }
+  annotation {
+    tag: "user"
+    tag: "id"
+    tag: "categorical"
+  }
+}
+feature {
+  name: "genres"
+  value_count {
+  }
+  type: INT
+  int_domain {
+    name: "genres"
+    max: 20
+    is_categorical: true
+  }
+  annotation {
+    tag: "item"
+    tag: "categorical"
+  }
+}
+feature {
+  name: "rating_binary"
+  type: INT
+  annotation {
+    tag: "target"
+    tag: "binary_classification"
+  }
+}
+"""
+
+
+def test_nvtabular_schema_pbtxt_beside_the_data(tmp_path):
+    table = nvt_table(200, 5)
+    write_nvt_dir(tmp_path / "raw", table, parts=3, row_group_size=50, merlin_schema=False)
+    (tmp_path / "raw" / "schema.pbtxt").write_text(NVT_PBTXT)
+    out = run("data", "convert", "--input", str(tmp_path / "raw"), "--out",
+              str(tmp_path / "ds")).stdout
+    assert "schema: " + str(tmp_path / "raw" / "schema.pbtxt") in out
+    assert "not read: 'movieId, age, title_len'" in out
+    # The int64 ids narrowed to the schema's int32: every value fits.
+    assert load(tmp_path / "ds", "userId").dtype == np.int32
+    np.testing.assert_array_equal(load(tmp_path / "ds", "userId"), table["userId"].to_numpy())
+    genres = table["genres"].to_pylist()
+    np.testing.assert_array_equal(load(tmp_path / "ds", "genres"), [v for g in genres for v in g])
+    schema = json.loads((tmp_path / "ds" / "schema.json").read_text())
+    by_name = {c["name"]: c for c in schema["columns"]}
+    assert "target" in by_name["rating_binary"]["tags"]
+
+
 def test_inferred_schema_is_reported(tmp_path):
     table = nvt_table(200, 3)
     write_nvt_dir(tmp_path / "raw", table, parts=2, row_group_size=50, merlin_schema=False)
@@ -245,7 +304,7 @@ def test_parquet_output_reads_back_in_pyarrow(nvt, tmp_path):
     out = run("data", "convert", "--input", str(tmp_path / "ds"), "--to", "parquet",
               "--rows-per-file", "300", "--row-group-size", "64", "--compression", "zstd",
               "--out", str(tmp_path / "pq")).stdout
-    assert "4 part files and schema.json" in out
+    assert "4 part files, schema.json and Merlin's schema.pbtxt" in out
     files = sorted((tmp_path / "pq").glob("part_*.parquet"), key=lambda p: int(p.stem[5:]))
     assert [f.name for f in files] == [f"part_{i}.parquet" for i in range(4)]
     first = pq.ParquetFile(files[0])

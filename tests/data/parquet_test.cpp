@@ -69,6 +69,12 @@ Dataset every_dtype() {
   return Dataset(schema, columns);
 }
 
+// Leaves the part files alone, so that the reader infers the schema.
+void remove_schema_files(const fs::path& dir) {
+  fs::remove(dir / "schema.json");
+  fs::remove(dir / "schema.pbtxt");
+}
+
 void expect_same(const Dataset& a, const Dataset& b) {
   EXPECT_EQ(a.schema(), b.schema());
   ASSERT_EQ(a.num_rows(), b.num_rows());
@@ -176,7 +182,7 @@ TEST(Parquet, RowGroupsAreReadOneByOneInOrder) {
   EXPECT_EQ(reader.num_rows(), 5);
   for (int rg = 0; rg < 3; ++rg) {
     SCOPED_TRACE(rg);
-    const std::int64_t begin = 2 * rg;
+    const std::int64_t begin = std::int64_t{2} * rg;
     expect_same(data.slice_rows(begin, std::min<std::int64_t>(begin + 2, 5)),
                 reader.read_row_group(0, rg));
   }
@@ -225,7 +231,7 @@ TEST(Parquet, EmptyDatasetKeepsItsSchema) {
   EXPECT_EQ(back.num_rows(), 0);
   EXPECT_EQ(back.column("pair").values.shape(), Shape({0, 2}));
   // Without the schema file, the inferred domain of an empty column is [0, 0].
-  fs::remove(tmp / "out" / "schema.json");
+  remove_schema_files(tmp / "out");
   const Dataset inferred = read_parquet((tmp / "out").string());
   EXPECT_EQ(inferred.num_rows(), 0);
   EXPECT_EQ(inferred.schema().column("user").domain()->max, 0);
@@ -253,7 +259,7 @@ TEST(Parquet, WriteReplacesTheDirectoryWholeAndRefusesBFloat16) {
 TEST(Parquet, InfersTheSchemaAsFromDictDoes) {
   TempDir tmp;
   write_parquet(every_dtype(), tmp / "out");
-  fs::remove(tmp / "out" / "schema.json");
+  remove_schema_files(tmp / "out");
   const ParquetReader reader((tmp / "out").string());
   EXPECT_TRUE(reader.schema_file().empty());
   const Schema& s = reader.schema();
@@ -307,7 +313,7 @@ TEST(Parquet, SchemaFileChoosesColumnsAndDtypes) {
   EXPECT_EQ(doubles(d.column("user").values), (std::vector<double>{3, 1, 4, 1, 9}));
 
   // Merlin's .merlin/schema.json beside the data is found when there is no schema.json.
-  fs::remove(tmp / "out" / "schema.json");
+  remove_schema_files(tmp / "out");
   fs::create_directories(tmp / "out" / ".merlin");
   fs::copy_file(tmp / "merlin.json", tmp / "out" / ".merlin" / "schema.json");
   EXPECT_EQ(ParquetReader((tmp / "out").string()).schema_file(),
@@ -327,19 +333,30 @@ TEST(Parquet, SchemaFileChoosesColumnsAndDtypes) {
                 " makes it a list column"));
 }
 
-TEST(Parquet, TextSchemaAloneAsksForJson) {
+TEST(Parquet, MerlinsSchemaPbtxtIsWrittenAndRead) {
   TempDir tmp;
   write_parquet(every_dtype(), tmp / "out");
+  ASSERT_TRUE(fs::is_regular_file(tmp / "out" / "schema.pbtxt"));
+  EXPECT_EQ(Schema::load(tmp / "out" / "schema.pbtxt"), every_dtype().schema());
+  // NVTabular's layout: schema.pbtxt alone beside the part files.
   fs::remove(tmp / "out" / "schema.json");
-  write_bytes(tmp / "out" / "schema.pbtxt", "feature {\n  name: \"user\"\n}\n");
+  const ParquetReader reader((tmp / "out").string());
+  EXPECT_EQ(reader.schema_file(), tmp / "out" / "schema.pbtxt");
+  expect_same(every_dtype(), reader.read());
+  // A text schema that does not parse names the file.
+  write_bytes(tmp / "out" / "schema.pbtxt", "feature {\n  name: \"user\"\n");
   EXPECT_THAT(error_of([&] { ParquetReader((tmp / "out").string()); }),
-              HasSubstr("schema.pbtxt: Merlin's text schema (schema.pbtxt) is not read"));
+              HasSubstr("schema.pbtxt"));
+  // Without merlin_schema, schema.json alone.
+  write_parquet(every_dtype(), tmp / "json_only", {.merlin_schema = false});
+  EXPECT_TRUE(fs::is_regular_file(tmp / "json_only" / "schema.json"));
+  EXPECT_FALSE(fs::exists(tmp / "json_only" / "schema.pbtxt"));
 }
 
 TEST(Parquet, ReadAsTakesAModelsDtypesAndSkipsItsMissingColumns) {
   TempDir tmp;
   write_parquet(every_dtype(), tmp / "out");
-  fs::remove(tmp / "out" / "schema.json");
+  remove_schema_files(tmp / "out");
   const Schema model({
       ColumnSchema("item", DType::kFloat32, {Tags::CONTINUOUS}),
       ColumnSchema("user", DType::kInt64, {Tags::CATEGORICAL}).with_domain(0, 99),

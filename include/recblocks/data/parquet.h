@@ -21,10 +21,9 @@
 //
 // Schema: ParquetReadOptions::schema_file, else the first of schema.json,
 // .merlin/schema.json and schema.pbtxt in the data's directory (the
-// directory given, or the first file's), as Merlin/NVTabular write them.
-// recblocks' schema.json and Merlin's JSON schema are read (Schema::load);
-// Merlin's text schema.pbtxt is not read yet: found alone, it is an error
-// that asks for a JSON one. The schema names the columns read, in its order;
+// directory given, or the first file's), as Merlin/NVTabular write them;
+// any form Schema::load reads (recblocks' schema.json, Merlin's proto-JSON
+// and text schema.pbtxt). The schema names the columns read, in its order;
 // the files' other columns are not read (ignored_columns() lists them), and
 // a schema column missing from the files is an error. Without a schema file
 // the schema is inferred as rb.Dataset.from_dict infers it from numpy
@@ -59,7 +58,9 @@
 // Output (write_parquet): a directory, replaced whole and atomically
 // (io::StagedDirectory), holding part_0.parquet, part_1.parquet, ... of
 // `rows_per_file` rows each (one file when 0; one file with no rows for an
-// empty dataset) and the schema as recblocks' schema.json. Columns are
+// empty dataset) and the schema as recblocks' schema.json and as Merlin's
+// schema.pbtxt (what NVTabular and merlin-core read; unless merlin_schema
+// is false, and an error when Merlin cannot hold the schema). Columns are
 // written without nulls as int32, int64 or float (float32); list columns as
 // list<T> (large_list<T> when one file holds 2^31 values or more), a
 // fixed-length list column as list<T> of its length; bfloat16 columns are
@@ -98,7 +99,7 @@ struct ParquetReadOptions {
 // metadata is read and checked); data is read by row group.
 class ParquetReader {
  public:
-  explicit ParquetReader(const std::string& input, ParquetReadOptions options = {});
+  explicit ParquetReader(const std::string& input, const ParquetReadOptions& options = {});
   ~ParquetReader();
   ParquetReader(ParquetReader&&) noexcept;
   ParquetReader& operator=(ParquetReader&&) noexcept;
@@ -131,9 +132,11 @@ struct ParquetWriteOptions {
   // Rows per part file; 0 writes one file.
   std::int64_t rows_per_file = 0;
   // Rows per row group (Arrow's default, 1Mi rows); a reader's unit of work.
-  std::int64_t row_group_size = 1024 * 1024;
+  std::int64_t row_group_size = std::int64_t{1} << 20;
   // snappy, zstd, gzip, lz4, brotli or none.
   std::string compression = "snappy";
+  // Also write Merlin's schema.pbtxt beside schema.json.
+  bool merlin_schema = true;
 };
 
 // Writes `data` into the directory `dir` (see above); returns the part files
