@@ -292,13 +292,22 @@ void bind_schema(nb::module_& m) {
           "The Schema of a dict in recblocks' format (to_json) or in the proto-JSON that "
           "Merlin/NVTabular write ({\"feature\": [...]}). Raises ValueError saying what is wrong "
           "(unknown key, format version, dtype, tag).")
-      .def("save", &Schema::save, "path"_a,
-           "Writes the schema to the file `path` in recblocks' format, atomically (a temporary "
-           "file, fsync, rename). Raises Error when it cannot be written.")
-      .def_static("load", &Schema::load, "path"_a,
-                  "The Schema of the schema.json file `path` (recblocks' or Merlin's format). "
-                  "Raises ValueError naming the file and the line, column and byte of a parse "
-                  "error, or what is wrong.")
+      .def(
+          "save",
+          [](const Schema& s, const fs::path& path, const std::string& format) {
+            s.save_as(path, parse_schema_format(format));
+          },
+          "path"_a, "format"_a = "recblocks",
+          "Writes the schema to the file `path`, atomically (a temporary file, fsync, rename), "
+          "in `format`: \"recblocks\" (schema.json), \"merlin-pbtxt\" (Merlin's schema.pbtxt, "
+          "which merlin-core and NVTabular read) or \"merlin-json\" (the same as proto-JSON). "
+          "Raises ValueError for another format, Error when it cannot be written.")
+      .def_static(
+          "load", &Schema::load, "path"_a,
+          "The Schema of the file `path`: recblocks' schema.json, Merlin's proto-JSON or Merlin's "
+          "schema.pbtxt. "
+          "Raises ValueError naming the file and the line, column and byte of a parse "
+          "error, or what is wrong.")
       .def("__repr__", [](const Schema& s) { return printed(s); });
 }
 
