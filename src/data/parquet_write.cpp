@@ -166,7 +166,7 @@ std::vector<fs::path> write_parquet(const Dataset& data, const fs::path& dir,
   data.schema().save(staged.path() / "schema.json");
   if (options.merlin_schema) {
     try {
-      data.schema().save(staged.path() / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
+      data.schema().save_as(staged.path() / "schema.pbtxt", SchemaFormat::kMerlinPbtxt);
     } catch (const ValueError& e) {
       throw ValueError(
           fmt::format("write_parquet: Merlin's schema.pbtxt cannot hold this schema: {} (without "

@@ -45,3 +45,18 @@ def test_column_schema_is_built_in_python():
     assert c.tags == ["categorical", "id", "item"]
     with pytest.raises(ValueError, match="dtype 'float16'"):
         rb.ColumnSchema("x", "float16")
+
+
+def test_a_schema_saves_and_loads_in_merlins_formats(tmp_path):
+    schema = rb.Schema([
+        rb.ColumnSchema("user", "int32", [Tags.USER_ID, Tags.CATEGORICAL]).with_domain(0, 99),
+        rb.ColumnSchema("price", "float32", [Tags.CONTINUOUS]),
+        rb.ColumnSchema("click", "float32", [Tags.TARGET, Tags.BINARY_CLASSIFICATION]),
+    ])
+    for fmt, name in (("merlin-pbtxt", "schema.pbtxt"), ("merlin-json", "merlin.json"),
+                      ("recblocks", "schema.json")):
+        schema.save(tmp_path / name, format=fmt)
+        assert rb.Schema.load(tmp_path / name) == schema, fmt
+    assert "feature {" in (tmp_path / "schema.pbtxt").read_text()
+    with pytest.raises(rb.ValueError, match="merlin-pbtxt"):
+        schema.save(tmp_path / "x", format="protobuf")
