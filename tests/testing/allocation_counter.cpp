@@ -17,6 +17,14 @@ namespace recblocks::testing {
 std::atomic<bool> g_counting{false};
 std::atomic<long> g_allocations{0};
 
+namespace {
+thread_local long t_allocations = 0;
+}  // namespace
+
+long this_thread_allocations() { return t_allocations; }
+
+void count_this_thread() { ++t_allocations; }
+
 }  // namespace recblocks::testing
 
 namespace {
@@ -25,8 +33,10 @@ using recblocks::testing::g_allocations;
 using recblocks::testing::g_counting;
 
 void* counted_allocate(std::size_t n, std::size_t align) {
-  if (g_counting.load(std::memory_order_relaxed))
+  if (g_counting.load(std::memory_order_relaxed)) {
     g_allocations.fetch_add(1, std::memory_order_relaxed);
+    recblocks::testing::count_this_thread();
+  }
   if (n == 0) n = 1;
   void* p = align <= alignof(std::max_align_t)
                 ? std::malloc(n)

@@ -10,5 +10,8 @@ namespace recblocks::testing {
 
 extern std::atomic<bool> g_counting;
 extern std::atomic<long> g_allocations;
+// The calling thread's own count while g_counting is on (every thread's
+// are in g_allocations).
+long this_thread_allocations();
 
 }  // namespace recblocks::testing
