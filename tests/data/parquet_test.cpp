@@ -345,8 +345,7 @@ TEST(Parquet, MerlinsSchemaPbtxtIsWrittenAndRead) {
   expect_same(every_dtype(), reader.read());
   // A text schema that does not parse names the file.
   write_bytes(tmp / "out" / "schema.pbtxt", "feature {\n  name: \"user\"\n");
-  EXPECT_THAT(error_of([&] { ParquetReader((tmp / "out").string()); }),
-              HasSubstr("schema.pbtxt"));
+  EXPECT_THAT(error_of([&] { ParquetReader((tmp / "out").string()); }), HasSubstr("schema.pbtxt"));
   // Without merlin_schema, schema.json alone.
   write_parquet(every_dtype(), tmp / "json_only", {.merlin_schema = false});
   EXPECT_TRUE(fs::is_regular_file(tmp / "json_only" / "schema.json"));
