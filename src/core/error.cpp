@@ -53,6 +53,16 @@ bool is_unprintable(char32_t c) {
 
 }  // namespace
 
+bool is_valid_utf8(std::string_view text) {
+  char32_t code_point = 0;
+  for (std::size_t i = 0; i < text.size();) {
+    const std::size_t length = utf8_sequence(text, i, code_point);
+    if (length == 0) return false;
+    i += length;
+  }
+  return true;
+}
+
 std::string quoted_excerpt(std::string_view user_text, std::size_t max_chars) {
   std::string body;
   std::size_t shown = 0;  // characters of body

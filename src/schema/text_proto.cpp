@@ -24,40 +24,6 @@ int hex_value(char c) {
   return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : c - 'A' + 10;
 }
 
-// RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF.
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    const auto lead = static_cast<unsigned char>(s[i]);
-    std::size_t length = 1;
-    unsigned char low = 0x80, high = 0xBF;
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    }
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      length = 2;
-    } else if (lead >= 0xE0 && lead <= 0xEF) {
-      length = 3;
-      if (lead == 0xE0) low = 0xA0;
-      if (lead == 0xED) high = 0x9F;
-    } else if (lead >= 0xF0 && lead <= 0xF4) {
-      length = 4;
-      if (lead == 0xF0) low = 0x90;
-      if (lead == 0xF4) high = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + length > s.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? low : 0x80) || b > (k == 1 ? high : 0xBF)) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 void append_utf8(std::string& out, char32_t cp) {
   if (cp < 0x80) {
     out += static_cast<char>(cp);
@@ -568,7 +534,7 @@ json wire_value(WireReader r, int depth) {
       case 3: {
         r.expect(type, 2, field);
         const std::string_view s = r.sub().rest();
-        if (!valid_utf8(s)) r.error("a string_value is not valid UTF-8");
+        if (!is_valid_utf8(s)) r.error("a string_value is not valid UTF-8");
         value = std::string(s);
         break;
       }
@@ -626,7 +592,7 @@ json wire_struct(WireReader r, int depth) {
       if (f == 1) {
         entry.expect(t, 2, f);
         key = std::string(entry.sub().rest());
-        if (!valid_utf8(key)) entry.error("a key is not valid UTF-8");
+        if (!is_valid_utf8(key)) entry.error("a key is not valid UTF-8");
       } else if (f == 2) {
         entry.expect(t, 2, f);
         value = wire_value(entry.sub(), depth + 2);  // fields { value
@@ -732,7 +698,7 @@ const std::string& Document::bytes(const Field& f, std::string_view what) const 
 
 const std::string& Document::string(const Field& f, std::string_view what) const {
   const std::string& s = bytes(f, what);
-  if (!valid_utf8(s)) {
+  if (!is_valid_utf8(s)) {
     fail(f.value_at, fmt::format("{}: the string {} is not valid UTF-8", what, quoted_excerpt(s)));
   }
   return s;

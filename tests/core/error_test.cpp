@@ -64,3 +64,20 @@ TEST(QuotedExcerpt, CountsEscapesAsTheirWidthAndNeverSplitsACharacter) {
 
 }  // namespace
 }  // namespace recblocks
+
+namespace recblocks {
+namespace {
+
+TEST(IsValidUtf8, AcceptsWellFormedAndRefusesOverlongSurrogatesAndTruncated) {
+  EXPECT_TRUE(is_valid_utf8(""));
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));  // é € 😀
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));                                  // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));                              // a surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));                          // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("ok \xe2\x82"));                               // truncated
+  EXPECT_FALSE(is_valid_utf8("\x80"));                                      // a lone continuation
+}
+
+}  // namespace
+}  // namespace recblocks

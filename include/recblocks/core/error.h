@@ -49,6 +49,10 @@ class NonFiniteError : public ValueError {
 //   quoted_excerpt(std::string(10'000'000, 'x')) -> 'xxx...x'... (10000000 bytes)
 std::string quoted_excerpt(std::string_view user_text, std::size_t max_chars = 200);
 
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), the test quoted_excerpt escapes by.
+bool is_valid_utf8(std::string_view text);
+
 }  // namespace recblocks
 
 // RB_CHECK(cond, ErrorType, "fmt", args...) throws ErrorType(fmt::format(...))
