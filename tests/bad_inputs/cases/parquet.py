@@ -9,10 +9,10 @@ Python has no pyarrow."""
 import json
 import os
 import pathlib
-import shutil
 import subprocess
 
 from corpus import Case, fifo
+from fixture_edits import copy_of
 
 
 def SKIP(cli):
@@ -119,17 +119,6 @@ def only_metadata(path: pathlib.Path) -> None:
     pq.write_metadata(table().schema, path / "_metadata")
 
 
-def copy_of(fixture):
-    def make(path: pathlib.Path) -> None:
-        for parent in path.parents:
-            source = parent / "fixtures" / fixture
-            if source.exists():
-                shutil.copytree(source, path)
-                return
-        raise FileNotFoundError(f"fixture {fixture}")
-    return make
-
-
 def strings(path: pathlib.Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -214,7 +203,7 @@ CASES = [
     # Outputs: never replacing what the user did not ask to replace.
     Case("convert_out_is_input", ["data", "convert", "--input", "{dir}/d", "--to", "parquet",
                                   "--out", "{dir}/d", "--overwrite"],
-         files={"d": copy_of("good/valid")},
+         files={"d": copy_of("good", "valid")},
          words=["--out", "is also this command's --input"]),
     Case("convert_out_holds_glob_input",
          ["data", "convert", "--input", "{dir}/d/part_*.parquet", "--out", "{dir}/d",
