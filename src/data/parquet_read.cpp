@@ -4,7 +4,6 @@
 #include <arrow/io/file.h>
 #include <arrow/util/config.h>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <parquet/arrow/reader.h>
 #include <parquet/arrow/schema.h>
 #include <parquet/file_reader.h>
@@ -21,7 +20,6 @@
 #include <map>
 #include <new>
 #include <optional>
-#include <regex>
 #include <set>
 #include <type_traits>
 #include <utility>
@@ -338,19 +336,17 @@ std::string field_names(const arrow::Schema& schema) {
   return quoted_excerpt(names, 300);
 }
 
-// Parquet's names are UTF-8; a corrupt one could not be written to schema.json.
-bool is_utf8(const std::string& name) {
-  try {
-    (void)nlohmann::json(name).dump();
-    return true;
-  } catch (const nlohmann::json::type_error&) {
+// pandas writes its index as __index_level_<n>__ when it has no name.
+bool is_pandas_index(std::string_view name) {
+  constexpr std::string_view kPrefix = "__index_level_";
+  constexpr std::string_view kSuffix = "__";
+  if (name.size() <= kPrefix.size() + kSuffix.size() || !name.starts_with(kPrefix) ||
+      !name.ends_with(kSuffix)) {
     return false;
   }
-}
-
-bool is_pandas_index(const std::string& name) {
-  static const std::regex kIndex("__index_level_[0-9]+__");
-  return std::regex_match(name, kIndex);
+  const std::string_view digits =
+      name.substr(kPrefix.size(), name.size() - kPrefix.size() - kSuffix.size());
+  return std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 // The schema file beside the data, as NVTabular and Merlin write them.
@@ -681,7 +677,7 @@ ParquetReader::ParquetReader(const std::string& input, const ParquetReadOptions&
     });
     std::set<std::string> seen;
     for (const auto& field : info.schema->fields()) {
-      RB_CHECK(is_utf8(field->name()), Error,
+      RB_CHECK(is_valid_utf8(field->name()), Error,
                "{}: column name {} is not valid UTF-8 (Parquet's names are; a corrupt file?)",
                path.string(), quoted_excerpt(field->name()));
       RB_CHECK(seen.insert(field->name()).second, Error, "{}: column {} appears twice",
