@@ -34,6 +34,7 @@
 #include "recblocks/data/loader.h"
 #include "recblocks/data/movielens.h"
 #include "recblocks/data/sequences.h"
+#include "recblocks/data/source.h"
 #include "recblocks/data/synthetic.h"
 #include "recblocks/io/atomic.h"
 #include "recblocks/io/json.h"

@@ -35,25 +35,50 @@ bool is_parquet_input(const std::string& path) {
   return !fs::exists(status) && path.find_first_of("*?[") != std::string::npos;
 }
 
-Dataset open_dataset(const std::string& path, const OpenOptions& options) {
-  if (!is_parquet_input(path)) {
-    std::error_code ec;
-    RB_CHECK(!fs::is_directory(path, ec) || fs::exists(fs::path(path) / "schema.json", ec) ||
-                 fs::exists(fs::path(path) / "schema.pbtxt", ec),
-             Error,
-             "{}: neither a dataset directory (no schema.json or schema.pbtxt) nor Parquet data "
-             "(no *.parquet files)",
-             path);
-    RB_CHECK(options.schema.empty(), ValueError,
-             "--schema {}: a schema file is for Parquet data; {} is a dataset directory, which "
-             "holds its own schema.json",
-             options.schema, path);
-    return Dataset::load(path);
-  }
+namespace {
+
+// A dataset directory, checked as the commands check it.
+void check_dataset_directory(const std::string& path, const OpenOptions& options) {
+  std::error_code ec;
+  RB_CHECK(!fs::is_directory(path, ec) || fs::exists(fs::path(path) / "schema.json", ec) ||
+               fs::exists(fs::path(path) / "schema.pbtxt", ec),
+           Error,
+           "{}: neither a dataset directory (no schema.json or schema.pbtxt) nor Parquet data "
+           "(no *.parquet files)",
+           path);
+  RB_CHECK(options.schema.empty(), ValueError,
+           "--schema {}: a schema file is for Parquet data; {} is a dataset directory, which "
+           "holds its own schema.json",
+           options.schema, path);
+}
+
+datasets::ParquetReadOptions parquet_options(const OpenOptions& options) {
   datasets::ParquetReadOptions read;
   read.schema_file = options.schema;
   if (options.read_as) read.read_as = *options.read_as;
-  return read_parquet_input(path, read, options.report);
+  return read;
+}
+
+}  // namespace
+
+DataSourcePtr open_source(const std::string& path, const OpenOptions& options) {
+  if (!is_parquet_input(path)) {
+    check_dataset_directory(path, options);
+    DataSourcePtr source = npy_source(path);
+    fmt::print(options.report, "streaming {}: {} rows, {} columns in {} chunks of up to {} rows\n",
+               path, source->num_rows(), source->schema().size(), source->num_chunks(),
+               source->num_chunks() > 0 ? source->chunk_rows(0) : 0);
+    return source;
+  }
+  return parquet_source_input(path, parquet_options(options), options.report);
+}
+
+Dataset open_dataset(const std::string& path, const OpenOptions& options) {
+  if (!is_parquet_input(path)) {
+    check_dataset_directory(path, options);
+    return Dataset::load(path);
+  }
+  return read_parquet_input(path, parquet_options(options), options.report);
 }
 
 std::string describe_column(const ColumnSchema& c) {

@@ -12,6 +12,7 @@
 
 #include "recblocks/data/dataset.h"
 #include "recblocks/data/parquet.h"
+#include "recblocks/data/source.h"
 #include "recblocks/schema/schema.h"
 
 namespace recblocks::cli {
@@ -35,6 +36,8 @@ struct OpenOptions {
 
 // A dataset directory (Dataset::load) or Parquet data (datasets::read_parquet).
 Dataset open_dataset(const std::string& path, const OpenOptions& options = {});
+// The same data streamed (--stream): npy_source or datasets::parquet_source.
+DataSourcePtr open_source(const std::string& path, const OpenOptions& options = {});
 
 // One line per column for the commands' output: "  userId   int32    categorical, id, user;
 // cardinality 944" (a list column's name ends with []).
@@ -60,6 +63,8 @@ void require_parquet(const std::string& what);
 std::string parquet_info();
 Dataset read_parquet_input(const std::string& input, const datasets::ParquetReadOptions& options,
                            std::FILE* report);
+DataSourcePtr parquet_source_input(const std::string& input,
+                                   const datasets::ParquetReadOptions& options, std::FILE* report);
 // The part files written.
 std::size_t write_parquet_output(const Dataset& data, const std::filesystem::path& out,
                                  const datasets::ParquetWriteOptions& options);

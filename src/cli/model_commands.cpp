@@ -53,6 +53,8 @@ struct TrainArgs {
   bool no_progress = false;
   std::vector<int> eval_k = {10};
   bool overwrite = false;
+  bool stream = false;
+  std::int64_t shuffle_window = 4;
 };
 
 void print_logs(const Logs& logs) {
@@ -137,7 +139,17 @@ void run_train(const TrainArgs& args) {
     fmt::print("--data {} is Parquet data: training on it{}\n", args.data,
                args.valid.empty() ? " without validation (give --valid for it)" : "");
   }
-  Dataset train = open_dataset(train_dir.string(), {.schema = args.schema});
+  // --stream: the training data read chunk by chunk (bounded memory).
+  std::optional<Dataset> train_in_memory;
+  DataSourcePtr train_source;
+  if (args.stream) {
+    train_source = open_source(train_dir.string(), {.schema = args.schema});
+  } else {
+    train_in_memory = open_dataset(train_dir.string(), {.schema = args.schema});
+  }
+  const auto train_schema = [&]() -> const Schema& {
+    return train_source ? train_source->schema() : train_in_memory->schema();
+  };
   std::optional<Dataset> valid;
   // --data DIR without DIR/valid trains without validation; an explicit
   // --valid must exist.
@@ -152,19 +164,23 @@ void run_train(const TrainArgs& args) {
   if (columns.empty() && args.architecture.model == "custom-dlrm" &&
       (target.empty() || target == "rating_binary")) {
     bool has_all = true;
-    for (const std::string& c : seed_columns()) has_all = has_all && train.columns().count(c) == 1;
+    for (const std::string& c : seed_columns()) has_all = has_all && train_schema().contains(c);
     if (has_all) {
       columns = seed_columns();
       fmt::print("custom-dlrm: the seed notebook's columns: {}\n", fmt::join(columns, ", "));
     }
   }
   if (!columns.empty()) {
-    train = train.select_by_name(columns);
+    if (train_source) {
+      train_source = select_columns(train_source, columns);
+    } else {
+      train_in_memory = train_in_memory->select_by_name(columns);
+    }
     if (valid) valid = valid->select_by_name(columns);
   }
 
-  Model model = make_model(args.architecture, train.schema());
-  model.build(train.schema(), args.seed);
+  Model model = make_model(args.architecture, train_schema());
+  model.build(train_schema(), args.seed);
   model.compile(make_optimizer({.name = args.optimizer,
                                 .learning_rate = args.learning_rate,
                                 .wide_name = args.wide_optimizer,
@@ -175,7 +191,8 @@ void run_train(const TrainArgs& args) {
                  .epochs = args.epochs,
                  .seed = args.seed,
                  .validation_data = valid,
-                 .progress = !args.no_progress};
+                 .progress = !args.no_progress,
+                 .shuffle_window = args.shuffle_window};
   if (!args.checkpoint_dir.empty()) {
     fit.callbacks.push_back(ModelCheckpoint(
         args.checkpoint_dir, {.every_n_steps = args.checkpoint_every, .every_epoch = true}));
@@ -190,13 +207,23 @@ void run_train(const TrainArgs& args) {
     fit.callbacks.push_back(EarlyStopping(
         {.monitor = args.monitor, .patience = args.early_stopping, .restore_best_weights = true}));
   }
-  const History history = model.fit(train, fit);
-  fmt::print("trained {} epochs on {} rows\n", history.epochs.size(), train.num_rows());
+  const History history =
+      train_source ? model.fit(train_source, fit) : model.fit(*train_in_memory, fit);
+  fmt::print("trained {} epochs on {} rows\n", history.epochs.size(),
+             train_source ? train_source->num_rows() : train_in_memory->num_rows());
   if (valid) {
     fmt::print("evaluation on {} ({} rows):\n", valid_dir.string(), valid->num_rows());
     print_logs(
         model.evaluate(*valid, {.batch_size = args.batch_size, .progress = !args.no_progress}));
-    if (is_retrieval(model)) print_top_k(model, train, *valid, args.eval_k, true);
+    if (is_retrieval(model)) {
+      if (train_in_memory) {
+        print_top_k(model, *train_in_memory, *valid, args.eval_k, true);
+      } else {
+        fmt::print(
+            "top-k metrics: not computed with --stream (they exclude each user's training items, "
+            "which --stream does not hold in memory); run recblocks evaluate --items TRAIN\n");
+      }
+    }
   }
   SaveOptions save;
   const fs::path etl = train_dir.parent_path() / "etl";
@@ -213,6 +240,7 @@ struct EvaluateArgs {
   bool json = false;
   bool no_progress = false;
   bool allow_non_finite = false;
+  bool stream = false;
 };
 
 // The data's columns that the model knows (a dataset may carry more).
@@ -226,10 +254,23 @@ void run_evaluate(const EvaluateArgs& args) {
   Model model = Model::load(args.model);
   // stdout carries the JSON object with --json: what was read goes to stderr.
   const OpenOptions open{.read_as = &model.schema(), .report = args.json ? stderr : stdout};
+  const EvaluateOptions options{.batch_size = args.batch_size,
+                                .progress = !args.no_progress,
+                                .allow_non_finite = args.allow_non_finite};
+  if (args.stream) {
+    RB_CHECK(args.items.empty(), ValueError,
+             "evaluate: --items (top-k metrics) needs the data in memory; leave out --stream");
+    const Logs logs = model.evaluate(
+        select_columns(open_source(args.data, open), model.schema().column_names()), options);
+    if (args.json) {
+      fmt::print("{}\n", nlohmann::json(logs).dump());
+    } else {
+      print_logs(logs);
+    }
+    return;
+  }
   const Dataset data = model_columns(model, open_dataset(args.data, open));
-  Logs logs = model.evaluate(data, {.batch_size = args.batch_size,
-                                    .progress = !args.no_progress,
-                                    .allow_non_finite = args.allow_non_finite});
+  Logs logs = model.evaluate(data, options);
   if (!args.items.empty()) {
     RB_CHECK(is_retrieval(model), ValueError,
              "evaluate: --items is for retrieval models (two_tower, mf, youtube_dnn)");
@@ -419,6 +460,15 @@ void register_model_commands(CLI::App& app) {
                    "two_tower, mf, youtube_dnn: the k of the top-k metrics on --valid, e.g. 10,20")
       ->delimiter(',')
       ->check(integer_in(1, kMaxK, "items"));
+  train->add_flag("--stream", t->stream,
+                  "Read the training data chunk by chunk (Parquet row groups, or row ranges of a "
+                  "dataset directory) with bounded memory: data larger than RAM");
+  train
+      ->add_option("--shuffle-window", t->shuffle_window,
+                   "--stream: chunks whose rows are shuffled together (memory: about four "
+                   "windows)")
+      ->capture_default_str()
+      ->check(integer_in(1, 1 << 20, "chunks"));
   train->callback([t] { run_train(*t); });
 
   auto e = std::make_shared<EvaluateArgs>();
@@ -442,6 +492,8 @@ void register_model_commands(CLI::App& app) {
       ->check(integer_in(1, kMaxK, "items"));
   evaluate->add_flag("--include-seen", e->include_seen,
                      "Do not exclude the items of each user's history");
+  evaluate->add_flag("--stream", e->stream,
+                     "Read the data chunk by chunk with bounded memory (not with --items)");
   evaluate->callback([e] { run_evaluate(*e); });
 
   auto p = std::make_shared<PredictArgs>();

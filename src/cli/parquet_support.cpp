@@ -16,13 +16,15 @@ std::string parquet_info() {
   return fmt::format("Arrow {} (build setting RECBLOCKS_PARQUET)", datasets::arrow_version());
 }
 
-Dataset read_parquet_input(const std::string& input, const datasets::ParquetReadOptions& options,
-                           std::FILE* report) {
-  const datasets::ParquetReader reader(input, options);
-  Dataset data = reader.read();
+namespace {
+
+// What was read, as every command says it.
+void report_read(const std::string& input, const datasets::ParquetReader& reader,
+                 const datasets::ParquetReadOptions& options, std::int64_t rows,
+                 std::string_view how, std::FILE* report) {
   const std::size_t files = reader.files().size();
-  fmt::print(report, "read {}: {} rows, {} columns from {} Parquet file{}\n", input,
-             data.num_rows(), data.schema().size(), files, files == 1 ? "" : "s");
+  fmt::print(report, "{} {}: {} rows, {} columns from {} Parquet file{}\n", how, input, rows,
+             reader.schema().size(), files, files == 1 ? "" : "s");
   if (!reader.schema_file().empty()) {
     fmt::print(report, "  schema: {}\n", reader.schema_file().string());
   } else {
@@ -38,7 +40,26 @@ Dataset read_parquet_input(const std::string& input, const datasets::ParquetRead
     fmt::print(report, "  not in the schema, not read: {}\n",
                quoted_excerpt(fmt::format("{}", fmt::join(reader.ignored_columns(), ", ")), 300));
   }
+}
+
+}  // namespace
+
+Dataset read_parquet_input(const std::string& input, const datasets::ParquetReadOptions& options,
+                           std::FILE* report) {
+  const datasets::ParquetReader reader(input, options);
+  Dataset data = reader.read();
+  report_read(input, reader, options, data.num_rows(), "read", report);
   return data;
+}
+
+DataSourcePtr parquet_source_input(const std::string& input,
+                                   const datasets::ParquetReadOptions& options, std::FILE* report) {
+  datasets::ParquetReader reader(input, options);
+  int row_groups = 0;
+  for (std::size_t f = 0; f < reader.files().size(); ++f) row_groups += reader.num_row_groups(f);
+  report_read(input, reader, options, reader.num_rows(),
+              fmt::format("streaming ({} row groups)", row_groups), report);
+  return datasets::parquet_source(std::move(reader));
 }
 
 std::size_t write_parquet_output(const Dataset& data, const std::filesystem::path& out,

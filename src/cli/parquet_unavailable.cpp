@@ -27,6 +27,12 @@ Dataset read_parquet_input(const std::string& input, const datasets::ParquetRead
   return {};
 }
 
+DataSourcePtr parquet_source_input(const std::string& input, const datasets::ParquetReadOptions&,
+                                   std::FILE*) {
+  require_parquet(input + ": Parquet data");
+  return {};
+}
+
 std::size_t write_parquet_output(const Dataset&, const std::filesystem::path& out,
                                  const datasets::ParquetWriteOptions&) {
   require_parquet(out.string() + ": Parquet output");

@@ -215,6 +215,17 @@ Batch Batch::with_column(const ColumnSchema& column, const RaggedTensor& values)
   return Batch(detail::make_layout(schema), std::move(columns), values.rows());
 }
 
+Dataset Batch::to_dataset() const {
+  std::map<std::string, Column> columns;
+  for (std::size_t c = 0; c < columns_.size(); ++c) {
+    const Entry& e = columns_[c];
+    columns.emplace(layout_->names[c], layout_->is_list[c]
+                                           ? Column{e.ragged.values(), e.ragged.offsets()}
+                                           : Column{e.dense, Tensor()});
+  }
+  return Dataset(schema(), std::move(columns));
+}
+
 std::string Batch::str(int edge_items) const {
   std::string out = fmt::format("Batch(rows={}, columns={})", rows_, columns_.size());
   for (std::size_t i = 0; i < columns_.size(); ++i) {

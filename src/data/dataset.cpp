@@ -159,7 +159,7 @@ Dataset::Dataset(Schema schema, std::map<std::string, Column> columns)
   }
 }
 
-Dataset Dataset::load(const fs::path& dir) {
+fs::path Dataset::schema_file(const fs::path& dir) {
   fs::path schema_path = dir / kSchemaFile;
   std::error_code ec;
   RB_CHECK(fs::is_directory(dir, ec), Error, "{}: no such dataset directory", dir.string());
@@ -171,6 +171,12 @@ Dataset Dataset::load(const fs::path& dir) {
            "{}: missing file (a dataset directory needs schema.json, or Merlin's schema.pbtxt, "
            "and one .npy per column)",
            schema_path.string());
+  return schema_path;
+}
+
+Dataset Dataset::load(const fs::path& dir) {
+  const fs::path schema_path = schema_file(dir);
+  std::error_code ec;
   Schema schema = Schema::load(schema_path);
 
   std::map<std::string, Column> columns;
@@ -252,6 +258,60 @@ Dataset Dataset::take(std::span<const std::int64_t> rows) const {
   std::map<std::string, Column> columns;
   for (const auto& [name, c] : columns_) columns.emplace(name, take_column(c, rows));
   return Dataset(schema_, std::move(columns));
+}
+
+Dataset Dataset::concat(const std::vector<Dataset>& parts) {
+  RB_CHECK(!parts.empty(), ValueError, "Dataset::concat: no parts");
+  if (parts.size() == 1) return parts.front();
+  const Schema& schema = parts.front().schema();
+  std::int64_t rows = 0;
+  for (std::size_t p = 0; p < parts.size(); ++p) {
+    for (const ColumnSchema& cs : schema) {
+      const Column& first = parts.front().column(cs.name());
+      const auto it = parts[p].columns_.find(cs.name());
+      RB_CHECK(it != parts[p].columns_.end(), ValueError,
+               "Dataset::concat: part {} has no column '{}'", p, cs.name());
+      const Tensor& v = it->second.values;
+      RB_CHECK(v.dtype() == first.values.dtype() &&
+                   v.shape().inner(0) == first.values.shape().inner(0) &&
+                   it->second.is_list() == first.is_list(),
+               ValueError, "Dataset::concat: part {}, column '{}' is {} {}, part 0 has {} {}", p,
+               cs.name(), dtype_name(v.dtype()), v.shape(), dtype_name(first.values.dtype()),
+               first.values.shape());
+    }
+    rows += parts[p].num_rows();
+  }
+  std::map<std::string, Column> columns;
+  for (const ColumnSchema& cs : schema) {
+    const Column& first = parts.front().column(cs.name());
+    const std::size_t row_bytes =
+        static_cast<std::size_t>(first.values.shape().inner(0)) * dtype_size(first.values.dtype());
+    Column out;
+    std::int64_t values = 0;
+    for (const Dataset& part : parts) values += part.column(cs.name()).values.size(0);
+    out.values = Tensor::empty(first.values.shape().with(0, values), first.values.dtype());
+    if (first.is_list()) {
+      out.offsets = Tensor::empty({rows + 1}, DType::kInt64);
+      out.offsets.data<std::int64_t>()[0] = 0;
+    }
+    auto* to = static_cast<std::byte*>(out.values.raw());
+    std::int64_t row = 0, value = 0;
+    for (const Dataset& part : parts) {
+      const Column& c = part.column(cs.name());
+      const std::size_t bytes = static_cast<std::size_t>(c.values.size(0)) * row_bytes;
+      if (bytes > 0) std::memcpy(to, c.values.raw(), bytes);
+      to += bytes;
+      if (first.is_list()) {
+        const std::int64_t* o = c.offsets.data<std::int64_t>();
+        std::int64_t* oo = out.offsets.data<std::int64_t>() + row;
+        for (std::int64_t r = 1; r <= part.num_rows(); ++r) oo[r] = value + o[r];
+      }
+      row += part.num_rows();
+      value += c.values.size(0);
+    }
+    columns.emplace(cs.name(), std::move(out));
+  }
+  return Dataset(schema, std::move(columns));
 }
 
 }  // namespace recblocks

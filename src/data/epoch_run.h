@@ -16,16 +16,16 @@
 
 namespace recblocks::detail {
 
-class EpochRun {
+class EpochRun final : public BatchRun {
  public:
   // Starts the producer thread when the plan asks for prefetch.
   EpochRun(std::shared_ptr<const LoaderPlan> plan, std::uint64_t epoch);
-  ~EpochRun();
+  ~EpochRun() override;
 
-  std::int64_t num_batches() const { return num_batches_; }
+  std::int64_t num_batches() const override { return num_batches_; }
 
   // The next batch of the epoch; rethrows the producer's exception.
-  Batch next();
+  Batch next() override;
 
  private:
   struct Item {

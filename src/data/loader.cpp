@@ -143,17 +143,37 @@ Loader::Loader(Dataset dataset, LoaderOptions options) {
   plan_ = std::move(plan);
 }
 
+Loader::Loader(DataSourcePtr source, LoaderOptions options) {
+  RB_CHECK(source != nullptr, ValueError, "Loader: the data source is null");
+  RB_CHECK(options.batch_size > 0, ValueError, "Loader: batch_size is {}, expected > 0",
+           options.batch_size);
+  RB_CHECK(options.prefetch >= 0, ValueError, "Loader: prefetch is {}, expected >= 0",
+           options.prefetch);
+  RB_CHECK(options.shuffle_window > 0, ValueError, "Loader: shuffle_window is {}, expected > 0",
+           options.shuffle_window);
+  auto plan = std::make_shared<detail::StreamPlan>();
+  plan->source = std::move(source);
+  plan->options = std::move(options);
+  stream_ = std::move(plan);
+}
+
 Loader::~Loader() = default;
 Loader::Loader(Loader&&) noexcept = default;
 Loader& Loader::operator=(Loader&&) noexcept = default;
 
 Loader::Iterator Loader::begin() {
+  if (stream_) return Iterator(detail::make_stream_run(stream_, epoch_++));
   return Iterator(std::make_unique<detail::EpochRun>(plan_, epoch_++));
 }
 
-std::int64_t Loader::num_batches() const { return plan_->num_batches(); }
+std::int64_t Loader::num_batches() const {
+  return stream_ ? stream_->num_batches() : plan_->num_batches();
+}
 
 std::vector<std::int64_t> Loader::epoch_order(std::uint64_t epoch) const {
+  RB_CHECK(!stream_, ValueError,
+           "Loader::epoch_order: a streaming loader has no order over all rows (it shuffles "
+           "within windows of chunks)");
   std::vector<std::int64_t> order(static_cast<std::size_t>(plan_->dataset.num_rows()));
   std::iota(order.begin(), order.end(), std::int64_t{0});
   if (plan_->options.shuffle) {
@@ -162,12 +182,25 @@ std::vector<std::int64_t> Loader::epoch_order(std::uint64_t epoch) const {
   return order;
 }
 
-const Dataset& Loader::dataset() const { return plan_->dataset; }
-const LoaderOptions& Loader::options() const { return plan_->options; }
+const Dataset& Loader::dataset() const {
+  RB_CHECK(!stream_, ValueError, "Loader::dataset: a streaming loader reads {}",
+           stream_->source->describe());
+  return plan_->dataset;
+}
+
+const Schema& Loader::schema() const {
+  return stream_ ? stream_->source->schema() : plan_->dataset.schema();
+}
+
+std::int64_t Loader::num_rows() const {
+  return stream_ ? stream_->source->num_rows() : plan_->dataset.num_rows();
+}
+
+const LoaderOptions& Loader::options() const { return stream_ ? stream_->options : plan_->options; }
 
 // ---- Loader::Iterator -------------------------------------------------------
 
-Loader::Iterator::Iterator(std::unique_ptr<detail::EpochRun> run) : run_(std::move(run)) {
+Loader::Iterator::Iterator(std::unique_ptr<detail::BatchRun> run) : run_(std::move(run)) {
   done_ = run_->num_batches() == 0;
   if (done_) {
     run_.reset();

@@ -104,6 +104,22 @@ struct RowCache {
   bool holds(std::size_t column) const { return !empty() && offsets[column] != kNotCached; }
 };
 
+// One epoch's batches, however they are made: EpochRun (a dataset in
+// memory) or StreamRun (a DataSource, stream_run.cpp).
+class BatchRun {
+ public:
+  virtual ~BatchRun() = default;
+  virtual std::int64_t num_batches() const = 0;
+  // The next batch of the epoch; rethrows an exception of a background thread.
+  virtual Batch next() = 0;
+};
+
+// Batches of a full epoch: ceil(rows / batch_size), or floor with drop_last.
+inline std::int64_t batches_of(std::int64_t rows, const LoaderOptions& options) {
+  const std::int64_t bs = options.batch_size;
+  return options.drop_last ? rows / bs : (rows + bs - 1) / bs;
+}
+
 // What every epoch of a loader shares.
 struct LoaderPlan {
   Dataset dataset;
@@ -114,11 +130,20 @@ struct LoaderPlan {
   std::shared_ptr<BufferPool> pool;
   std::int64_t capacity_rows = 0;  // rows of a full batch
 
-  std::int64_t num_batches() const {
-    const std::int64_t n = dataset.num_rows(), bs = options.batch_size;
-    return options.drop_last ? n / bs : (n + bs - 1) / bs;
-  }
+  std::int64_t num_batches() const { return batches_of(dataset.num_rows(), options); }
 };
+
+// What every epoch of a streaming loader shares.
+struct StreamPlan {
+  DataSourcePtr source;
+  LoaderOptions options;
+
+  std::int64_t num_batches() const { return batches_of(source->num_rows(), options); }
+};
+
+// A streaming loader's epoch.
+std::unique_ptr<BatchRun> make_stream_run(std::shared_ptr<const StreamPlan> plan,
+                                          std::uint64_t epoch);
 
 // How far ahead Fisher-Yates prefetches the element it will swap with.
 inline constexpr std::size_t kShuffleAhead = 32;

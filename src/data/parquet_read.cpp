@@ -812,13 +812,21 @@ std::int64_t ParquetReader::row_group_rows(std::size_t file, int row_group) cons
 }
 
 Dataset ParquetReader::read_row_group(std::size_t file, int row_group) const {
+  return read_row_group(file, row_group, {});
+}
+
+Dataset ParquetReader::read_row_group(std::size_t file, int row_group,
+                                      const std::vector<std::string>& names) const {
+  const Schema schema = names.empty() ? state_->schema : state_->schema.select_by_name(names);
   std::vector<const Plan*> which;
-  for (const Plan& p : state_->plans) which.push_back(&p);
+  for (const Plan& p : state_->plans) {
+    if (schema.contains(p.schema.name())) which.push_back(&p);
+  }
   std::vector<Column> read = state_->read_columns(file, row_group, which);
   std::map<std::string, Column> columns;
   for (std::size_t i = 0; i < read.size(); ++i)
     columns.emplace(which[i]->schema.name(), std::move(read[i]));
-  return Dataset(state_->schema, std::move(columns));
+  return Dataset(schema, std::move(columns));
 }
 
 Dataset ParquetReader::read() const {
@@ -886,6 +894,57 @@ Dataset ParquetReader::read() const {
 
 Dataset read_parquet(const std::string& input, const ParquetReadOptions& options) {
   return ParquetReader(input, options).read();
+}
+
+namespace {
+
+class ParquetSource final : public DataSource {
+ public:
+  explicit ParquetSource(ParquetReader reader)
+      : input_(reader.files().size() == 1 ? reader.files().front().string()
+                                          : reader.files().front().parent_path().string()),
+        reader_(std::move(reader)) {
+    for (std::size_t f = 0; f < reader_.files().size(); ++f) {
+      for (int rg = 0; rg < reader_.num_row_groups(f); ++rg) chunks_.push_back({f, rg});
+    }
+  }
+
+  const Schema& schema() const override { return reader_.schema(); }
+  std::int64_t num_rows() const override { return reader_.num_rows(); }
+  std::int64_t num_chunks() const override { return static_cast<std::int64_t>(chunks_.size()); }
+  std::int64_t chunk_rows(std::int64_t chunk) const override {
+    const auto [file, row_group] = at(chunk);
+    return reader_.row_group_rows(file, row_group);
+  }
+  Dataset read_chunk(std::int64_t chunk, const std::vector<std::string>& names) const override {
+    const auto [file, row_group] = at(chunk);
+    return reader_.read_row_group(file, row_group, names);
+  }
+  std::string describe() const override {
+    return fmt::format("{} (Parquet, {} rows, {} files, {} row groups)", input_, num_rows(),
+                       reader_.files().size(), chunks_.size());
+  }
+
+ private:
+  std::pair<std::size_t, int> at(std::int64_t chunk) const {
+    RB_CHECK(chunk >= 0 && chunk < num_chunks(), ValueError,
+             "{}: chunk {} out of range ({} row groups)", input_, chunk, chunks_.size());
+    return chunks_[static_cast<std::size_t>(chunk)];
+  }
+
+  std::string input_;
+  ParquetReader reader_;
+  std::vector<std::pair<std::size_t, int>> chunks_;  // (file, row group)
+};
+
+}  // namespace
+
+DataSourcePtr parquet_source(const std::string& input, const ParquetReadOptions& options) {
+  return parquet_source(ParquetReader(input, options));
+}
+
+DataSourcePtr parquet_source(ParquetReader reader) {
+  return std::make_shared<ParquetSource>(std::move(reader));
 }
 
 std::string arrow_version() { return arrow::GetBuildInfo().version_string; }

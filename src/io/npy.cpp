@@ -358,6 +358,55 @@ Tensor read_npy(const std::filesystem::path& path, bool memory_map) {
   return t;
 }
 
+NpyInfo read_npy_info(const std::filesystem::path& path) {
+  const MappedFile file(path);  // only the header's pages are touched
+  const Parsed parsed = parse_file(file, path);
+  return {parsed.type.dtype, parsed.shape, parsed.data_offset, parsed.type.file_itemsize};
+}
+
+Tensor read_npy_rows(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
+                     std::int64_t end) {
+  const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
+  RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
+           "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
+  const Shape shape = info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin);
+  const auto row_elements =
+      static_cast<std::size_t>(info.shape.rank() == 0 ? 1 : info.shape.inner(0));
+  const std::size_t row_bytes = row_elements * info.file_itemsize;
+  const bool from_float64 = info.file_itemsize == 8 && info.dtype == DType::kFloat32;
+  std::size_t n = static_cast<std::size_t>(end - begin) * row_bytes;
+  // A '<f8' file is read into staging, then narrowed as read_npy narrows it.
+  std::vector<std::byte> staging(from_float64 ? n : 0);
+  Tensor out = from_float64 ? Tensor() : Tensor::empty(shape, info.dtype);
+  std::byte* to = from_float64 ? staging.data() : static_cast<std::byte*>(out.raw());
+  if (n > 0) {
+    check_input_file(path);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("cannot open .npy file", path);
+    auto offset =
+        static_cast<off_t>(info.data_offset + static_cast<std::size_t>(begin) * row_bytes);
+    while (n > 0) {
+      const ssize_t r = ::pread(fd, to, n, offset);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        const int saved = errno;
+        ::close(fd);
+        errno = saved;
+        if (r < 0) throw_errno("read failed", path);
+        throw Error(
+            fmt::format("{}: truncated .npy file: rows [{}, {}) end past the file's end "
+                        "(was it changed after its header was read?)",
+                        path.string(), begin, end));
+      }
+      to += r;
+      offset += r;
+      n -= static_cast<std::size_t>(r);
+    }
+    ::close(fd);
+  }
+  return from_float64 ? converted_from_float64(staging.data(), shape) : out;
+}
+
 void write_npy(const std::filesystem::path& path, const Tensor& tensor) {
   RB_CHECK(tensor.defined(), ValueError, "write_npy {}: the tensor is undefined", path.string());
   RB_CHECK(!descr_of(tensor.dtype()).empty(), ValueError,

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <limits>
 #include <set>
+#include <unordered_set>
 #include <utility>
 
 #include "model/model_impl.h"
@@ -688,15 +689,77 @@ Logs epoch_logs(const Model::Impl& impl, const EpochState& epoch) {
 
 }  // namespace
 
+namespace {
+
+// What a retrieval task needs from a streamed training set: the target
+// column alone (item counts), or the first row of every item (catalogue),
+// gathered chunk by chunk.
+Dataset streamed_item_data(const DataSource& source, const std::string& target, bool catalogue) {
+  std::vector<Dataset> parts;
+  std::unordered_set<std::int64_t> seen;
+  for (std::int64_t c = 0; c < source.num_chunks(); ++c) {
+    if (!catalogue) {
+      parts.push_back(source.read_chunk(c, {target}));
+      continue;
+    }
+    const Dataset chunk = source.read_chunk(c);
+    const Column& column = chunk.column(target);
+    RB_CHECK(is_integer(column.values.dtype()) && !column.is_list(), ValueError,
+             "{}: column '{}' must be a scalar int32 or int64 column of item ids",
+             source.describe(), target);
+    std::vector<std::int64_t> rows;
+    for (std::int64_t r = 0; r < chunk.num_rows(); ++r) {
+      const std::int64_t id = column.values.dtype() == DType::kInt32
+                                  ? column.values.data<std::int32_t>()[r]
+                                  : column.values.data<std::int64_t>()[r];
+      if (seen.insert(id).second) rows.push_back(r);
+    }
+    if (!rows.empty()) parts.push_back(chunk.take(rows));
+  }
+  return Dataset::concat(parts);
+}
+
+}  // namespace
+
 History Model::fit(const Dataset& train, FitOptions options) {
+  RB_CHECK(train.num_rows() > 0, ValueError, "fit: the training data has no rows");
+  check_fit_options(options);
+  Loader loader(
+      train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
+  return fit_loader(
+      loader, [&](const std::string&, bool) { return train; }, std::move(options));
+}
+
+History Model::fit(const DataSourcePtr& train, FitOptions options) {
+  RB_CHECK(train != nullptr, ValueError, "fit: the training data source is null");
+  RB_CHECK(train->num_rows() > 0, ValueError, "fit: the training data ({}) has no rows",
+           train->describe());
+  check_fit_options(options);
+  Loader loader(train, {.batch_size = options.batch_size,
+                        .shuffle = options.shuffle,
+                        .seed = options.seed,
+                        .shuffle_window = options.shuffle_window});
+  return fit_loader(
+      loader,
+      [&](const std::string& target, bool catalogue) {
+        return streamed_item_data(*train, target, catalogue);
+      },
+      std::move(options));
+}
+
+void Model::check_fit_options(const FitOptions& options) const {
   checked_impl();
   RB_CHECK(compiled(), ValueError, "fit: the model is not compiled: call compile(optimizer) first");
   RB_CHECK(options.epochs >= 0, ValueError, "fit: epochs is {}, expected >= 0", options.epochs);
   RB_CHECK(options.batch_size > 0, ValueError, "fit: batch_size is {}, expected > 0",
            options.batch_size);
-  RB_CHECK(train.num_rows() > 0, ValueError, "fit: the training data has no rows");
+  RB_CHECK(options.shuffle_window > 0, ValueError, "fit: shuffle_window is {}, expected > 0",
+           options.shuffle_window);
+}
+
+History Model::fit_loader(Loader& loader, const ItemData& item_data, FitOptions options) {
   Impl& impl = *impl_;
-  build(train.schema(), impl.seed);
+  build(loader.schema(), impl.seed);
   prepare_optimizer(impl);
   // Nothing left over from a step that failed before its update.
   for (const auto& [name, p] : impl.parameters()) p->zero_grad();
@@ -706,15 +769,15 @@ History Model::fit(const Dataset& train, FitOptions options) {
   pos.loader_seed = options.seed;
   pos.batch_size = options.batch_size;
   pos.shuffle = options.shuffle;
-  pos.train_rows = train.num_rows();
+  pos.train_rows = loader.num_rows();
   if (options.resume_from) resume_checkpoint(*options.resume_from);
 
   for (const PredictionTask& task : impl.tasks) {
     if (ItemCountsUser* user = task.item_counts_user())
-      user->set_item_counts(item_counts(train, task.target()));
+      user->set_item_counts(item_counts(item_data(task.target(), false), task.target()));
     if (NegativeDrawer* drawer = task.negative_drawer()) {
       check_sampled_tower(impl.body, task);
-      drawer->set_item_catalogue(train);
+      drawer->set_item_catalogue(item_data(task.target(), true));
     }
   }
   FitState state;
@@ -725,8 +788,6 @@ History Model::fit(const Dataset& train, FitOptions options) {
   state.targets.resize(impl.tasks.size());
   state.logits_values.resize(impl.tasks.size());
 
-  Loader loader(
-      train, {.batch_size = options.batch_size, .shuffle = options.shuffle, .seed = options.seed});
   const std::int64_t steps_per_epoch = loader.num_batches();
   for (const CallbackPtr& cb : options.callbacks) cb->on_train_begin(*this);
 
@@ -771,23 +832,40 @@ Logs Model::evaluate(const Dataset& data, EvaluateOptions options) {
   RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0",
            options.batch_size);
   RB_CHECK(data.num_rows() > 0, ValueError, "evaluate: the data has no rows");
+  build(data.schema(), impl_->seed);
+  if (!options.allow_non_finite) check_finite_features(*impl_, data, "evaluate");
+  Loader loader(data, {.batch_size = options.batch_size, .shuffle = false});
+  return evaluate_loader(loader, options, false);
+}
+
+Logs Model::evaluate(const DataSourcePtr& data, EvaluateOptions options) {
+  checked_impl();
+  RB_CHECK(data != nullptr, ValueError, "evaluate: the data source is null");
+  RB_CHECK(options.batch_size > 0, ValueError, "evaluate: batch_size is {}, expected > 0",
+           options.batch_size);
+  RB_CHECK(data->num_rows() > 0, ValueError, "evaluate: the data ({}) has no rows",
+           data->describe());
+  Loader loader(data, {.batch_size = options.batch_size, .shuffle = false});
+  return evaluate_loader(loader, options, !options.allow_non_finite);
+}
+
+Logs Model::evaluate_loader(Loader& loader, const EvaluateOptions& options, bool check_batches) {
   Impl& impl = *impl_;
-  build(data.schema(), impl.seed);
-  if (!options.allow_non_finite) check_finite_features(impl, data, "evaluate");
+  build(loader.schema(), impl.seed);
   NoGradGuard no_grad;
   std::vector<float> weights = impl.compile.loss_weights;
   if (weights.empty()) weights.assign(impl.tasks.size(), 1.0f);
 
-  TaskMetrics metrics(impl.tasks, data.num_rows());
+  TaskMetrics metrics(impl.tasks, loader.num_rows());
   std::vector<double> task_loss(impl.tasks.size(), 0.0);
   std::vector<Tensor> targets(impl.tasks.size());
   std::vector<Tensor> logits(impl.tasks.size());
   std::int64_t rows = 0;
   double loss_sum = 0;
-  Loader loader(data, {.batch_size = options.batch_size, .shuffle = false});
   detail::Progress progress("evaluate", loader.num_batches(), options.progress);
   std::int64_t index = 0;
   for (const Batch& batch : loader) {
+    if (check_batches) check_finite_features(impl, batch, "evaluate");
     impl.tape.reset();
     RunContext run(impl.tape, batch, false);
     const Forward fwd = run_forward(impl, run);

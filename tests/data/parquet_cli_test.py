@@ -298,6 +298,32 @@ def test_train_evaluate_predict_on_parquet(nvt, tmp_path):
         == "rating_binary_prediction"
 
 
+def test_stream_trains_and_evaluates_row_group_by_row_group(nvt, tmp_path):
+    """--stream: NVTabular's output read row group by row group (12 files of 40-row groups)."""
+    root, _, _ = nvt
+    model = tmp_path / "model"
+    out = run("train", "--data", str(root / "train"), "--valid", str(root / "valid"), "--stream",
+              "--shuffle-window", "3", "--model", "dlrm", "--embedding-dim", "8", "--bottom",
+              "16,8", "--top", "16", "--epochs", "2", "--out", str(model), "--no-progress").stdout
+    assert "streaming (35 row groups)" in out  # 11 parts of 84 rows (40+40+4), one of 76 (40+36)
+    assert f"trained 2 epochs on {ROWS} rows" in out
+    # In order, the streamed evaluation sees the same batches: the same figures.
+    streamed = run("evaluate", "--model", str(model), "--data", str(root / "valid"), "--json",
+                   "--stream", "--no-progress", "--batch-size", "64")
+    whole = run("evaluate", "--model", str(model), "--data", str(root / "valid"), "--json",
+                "--no-progress", "--batch-size", "64")
+    assert "streaming (" in streamed.stderr
+    assert json.loads(streamed.stdout) == json.loads(whole.stdout)
+    # A dataset directory streams too.
+    run("data", "convert", "--input", str(root / "valid"), "--out", str(tmp_path / "valid_npy"))
+    npy = run("evaluate", "--model", str(model), "--data", str(tmp_path / "valid_npy"), "--json",
+              "--stream", "--no-progress", "--batch-size", "64")
+    assert json.loads(npy.stdout) == json.loads(whole.stdout)
+    refused = run("evaluate", "--model", str(model), "--data", str(root / "valid"), "--stream",
+                  "--items", str(root / "train"), expect=1)
+    assert "--items (top-k metrics) needs the data in memory" in refused.stderr
+
+
 def test_parquet_output_reads_back_in_pyarrow(nvt, tmp_path):
     root, train, _ = nvt
     run("data", "convert", "--input", str(root / "train"), "--out", str(tmp_path / "ds"))

@@ -12,13 +12,16 @@
 #include <parquet/properties.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "io/test_files.h"
 #include "recblocks/core/memory.h"
+#include "recblocks/data/loader.h"
 #include "testing/tensor_testing.h"
 
 namespace recblocks::datasets {
@@ -190,6 +193,39 @@ TEST(Parquet, RowGroupsAreReadOneByOneInOrder) {
   EXPECT_THAT(error_of([&] { reader.read_row_group(0, 3); }),
               HasSubstr("row group 3 out of range (3 row groups)"));
   EXPECT_THAT(error_of([&] { reader.read_row_group(1, 0); }), HasSubstr("file 1 out of range"));
+}
+
+// The row groups of every file as a DataSource: what the loader streams.
+TEST(Parquet, SourceChunksAreTheRowGroupsOfEveryFile) {
+  TempDir tmp;
+  const Dataset data = every_dtype();
+  write_parquet(data, tmp / "out", {.rows_per_file = 3, .row_group_size = 2});  // 2+1, 2
+  const DataSourcePtr source = parquet_source((tmp / "out").string());
+  EXPECT_EQ(source->num_rows(), 5);
+  ASSERT_EQ(source->num_chunks(), 3);
+  EXPECT_EQ(source->chunk_rows(1), 1);
+  expect_same(data.slice_rows(3, 5), source->read_chunk(2));
+  const Dataset items = source->read_chunk(0, {"item", "genres"});
+  EXPECT_EQ(items.schema().column_names(), (std::vector<std::string>{"item", "genres"}));
+  expect_same(data.slice_rows(0, 2).select_by_name({"item", "genres"}), items);
+  EXPECT_THAT(error_of([&] { source->read_chunk(3); }), HasSubstr("chunk 3 out of range"));
+  EXPECT_THAT(source->describe(), HasSubstr("3 row groups"));
+
+  // Streamed in order, batches across row groups and files are the rows.
+  Loader loader(source, {.batch_size = 2, .shuffle = false, .shuffle_window = 1});
+  std::vector<Dataset> batches;
+  for (const Batch& b : loader) batches.push_back(b.to_dataset());
+  ASSERT_EQ(batches.size(), 3u);
+  expect_same(data, Dataset::concat(batches));
+  // Shuffled: every row once.
+  Loader shuffled(source, {.batch_size = 2, .seed = 5, .shuffle_window = 2});
+  std::vector<std::int32_t> users;
+  for (const Batch& b : shuffled) {
+    for (std::int64_t r = 0; r < b.rows(); ++r)
+      users.push_back(b.tensor("user").data<std::int32_t>()[r]);
+  }
+  std::sort(users.begin(), users.end());
+  EXPECT_THAT(users, ElementsAre(1, 1, 3, 4, 9));
 }
 
 TEST(Parquet, PartFilesAreReadInTheirNumbersOrder) {

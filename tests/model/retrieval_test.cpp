@@ -347,6 +347,25 @@ TEST(UniqueRows, TheLossMapsRowsToDistinctItemsInOrderOfFirstAppearance) {
   }
 }
 
+// Streamed training data: the item counts and the catalogue of first rows
+// are gathered chunk by chunk, so training without shuffle ends where it
+// ends in memory.
+TEST(SampledNegatives, StreamedTrainingMatchesInMemory) {
+  testing::OneThread one_thread;
+  const Dataset train = interactions(2000, 31);
+  const auto model_of = [&] {
+    Model m = MatrixFactorizationModel(
+        train.schema(), {.dim = 4, .retrieval = {.logq_correction = true, .num_sampled = 50}});
+    m.compile("adam");
+    return m;
+  };
+  Model memory = model_of(), stream = model_of();
+  const FitOptions options{.batch_size = 500, .epochs = 2, .shuffle = false, .progress = false};
+  memory.fit(train, options);
+  stream.fit(in_memory_source(train, 300), options);
+  EXPECT_TRUE(testing::same_state(memory, stream));
+}
+
 // Popularity-drawn negatives (num_sampled): drawn by training frequency
 // from each item's first training row; the loss gets their columns after
 // the in-batch ones, with their items and logQ.

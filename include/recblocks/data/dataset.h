@@ -61,6 +61,9 @@ class Dataset {
 
   // Memory-maps a dataset directory. Errors name the file.
   static Dataset load(const std::filesystem::path& dir);
+  // The schema file of a dataset directory: schema.json, else Merlin's
+  // schema.pbtxt. Throws Error naming the directory when it has neither.
+  static std::filesystem::path schema_file(const std::filesystem::path& dir);
   // Writes a dataset directory atomically (replacing an existing one).
   void save(const std::filesystem::path& dir) const;
 
@@ -79,6 +82,10 @@ class Dataset {
   Dataset slice_rows(std::int64_t begin, std::int64_t end) const;
   // The given rows, in that order (copies).
   Dataset take(std::span<const std::int64_t> rows) const;
+  // The rows of `parts`, one after the other, copied into a dataset of the
+  // first part's schema. Each part must have its columns with the same
+  // dtypes and row shapes (ValueError naming the part and the column).
+  static Dataset concat(const std::vector<Dataset>& parts);
 
  private:
   Schema schema_;

@@ -16,6 +16,19 @@
 // are rethrown by the iterator, and leaving the loop early (or destroying
 // the Loader) stops it cleanly.
 //
+// A DataSource (source.h) streams instead: Loader(source, options) reads
+// it chunk by chunk (a Parquet row group, rows of a .npy directory) with
+// bounded memory, for data larger than RAM. Each epoch takes the chunks in
+// a random order (seed, epoch), `shuffle_window` chunks at a time; it
+// shuffles the rows of those chunks together and batches them. The rows of
+// a window that do not fill a batch go into the next window's first batch,
+// so every batch but an epoch's last is full and every row comes once per
+// epoch. A background thread reads the next window while this one is
+// batched. Memory: about four windows (the one batched, its row cache, the
+// next one being read and joined) plus the batches in flight. Without
+// shuffle the chunks and rows come in order. The order depends on (seed,
+// epoch, shuffle_window, the chunks) alone.
+//
 // Speed: shuffled batches of the seed's 7 columns come at 25 to 40 million
 // rows/s on one core (bench/loader), from a row-major copy of the columns
 // (see LoaderOptions::row_cache_bytes); in dataset order, over 100 million.
@@ -35,6 +48,7 @@
 #include "recblocks/core/ragged.h"
 #include "recblocks/core/tensor.h"
 #include "recblocks/data/dataset.h"
+#include "recblocks/data/source.h"
 #include "recblocks/schema/schema.h"
 
 namespace recblocks {
@@ -42,6 +56,8 @@ namespace recblocks {
 namespace detail {
 struct BatchLayout;
 struct LoaderPlan;
+struct StreamPlan;
+class BatchRun;
 class EpochRun;
 }  // namespace detail
 
@@ -82,6 +98,9 @@ class Batch {
   // Rows must match rows().
   Batch with_column(const ColumnSchema& column, const Tensor& values) const;
   Batch with_column(const ColumnSchema& column, const RaggedTensor& values) const;
+
+  // The batch's rows as a Dataset of its schema, sharing its tensors.
+  Dataset to_dataset() const;
 
   // Each column's name and numpy-like values (see Tensor::str).
   std::string str(int edge_items = 3) const;
@@ -133,12 +152,20 @@ struct LoaderOptions {
   // `transforms`. Its exceptions reach the caller.
   //   .transform = [](rb::Batch b) { return b.with_column(col, f(b)); }
   std::function<Batch(Batch)> transform = nullptr;
+  // Streaming (Loader(DataSourcePtr)) only: chunks whose rows are shuffled
+  // together (> 0). A window of w row groups of r rows holds w * r rows;
+  // the loader needs about four windows of memory (see above). Larger
+  // windows mix rows from more of the data, smaller ones use less memory.
+  std::int64_t shuffle_window = 4;
 };
 
 class Loader {
  public:
   // Throws ValueError for batch_size <= 0 or prefetch < 0.
   explicit Loader(Dataset dataset, LoaderOptions options = {});
+  // Streams `source` (see above). Throws ValueError as above, and for
+  // shuffle_window <= 0 or a null source.
+  explicit Loader(DataSourcePtr source, LoaderOptions options = {});
   ~Loader();
   Loader(Loader&&) noexcept;
   Loader& operator=(Loader&&) noexcept;
@@ -156,13 +183,20 @@ class Loader {
   // The row order of an epoch: a permutation of [0, rows) (the identity
   // without shuffle): Fisher-Yates whose i-th draw is mix64(key + i), the
   // key from (seed, epoch), so it is a function of (seed, epoch, rows).
+  // In-memory loaders only (ValueError for a streaming one).
   std::vector<std::int64_t> epoch_order(std::uint64_t epoch) const;
 
+  bool streaming() const { return stream_ != nullptr; }
+  // The dataset of an in-memory loader (ValueError for a streaming one).
   const Dataset& dataset() const;
+  // What it reads: the source, or the dataset as one.
+  const Schema& schema() const;
+  std::int64_t num_rows() const;
   const LoaderOptions& options() const;
 
  private:
-  std::shared_ptr<const detail::LoaderPlan> plan_;
+  std::shared_ptr<const detail::LoaderPlan> plan_;    // in memory
+  std::shared_ptr<const detail::StreamPlan> stream_;  // streaming
   std::uint64_t epoch_ = 0;
 };
 
@@ -193,9 +227,9 @@ class Loader::Iterator {
 
  private:
   friend class Loader;
-  explicit Iterator(std::unique_ptr<detail::EpochRun> run);
+  explicit Iterator(std::unique_ptr<detail::BatchRun> run);
 
-  std::unique_ptr<detail::EpochRun> run_;
+  std::unique_ptr<detail::BatchRun> run_;
   Batch current_;
   std::int64_t index_ = 0;
   bool done_ = true;

@@ -75,6 +75,7 @@
 #include <vector>
 
 #include "recblocks/data/dataset.h"
+#include "recblocks/data/source.h"
 #include "recblocks/schema/schema.h"
 
 namespace recblocks::datasets {
@@ -117,6 +118,10 @@ class ParquetReader {
   // Row group `row_group` of file `file` (0-based, as files() lists them):
   // a Dataset of schema() with that row group's rows.
   Dataset read_row_group(std::size_t file, int row_group) const;
+  // The same, only the columns named (in that order); ValueError
+  // for a name the schema does not have.
+  Dataset read_row_group(std::size_t file, int row_group,
+                         const std::vector<std::string>& names) const;
   // Every row group of every file, in order, as one Dataset.
   Dataset read() const;
 
@@ -127,6 +132,13 @@ class ParquetReader {
 
 // ParquetReader(input, options).read().
 Dataset read_parquet(const std::string& input, const ParquetReadOptions& options = {});
+
+// The same dataset as a DataSource (source.h) whose chunks are the row
+// groups, file after file: what Loader(source) and Model::fit(source)
+// stream with bounded memory. The files' metadata is read now; a row group
+// when it is asked for (from any thread).
+DataSourcePtr parquet_source(const std::string& input, const ParquetReadOptions& options = {});
+DataSourcePtr parquet_source(ParquetReader reader);
 
 struct ParquetWriteOptions {
   // Rows per part file; 0 writes one file.

@@ -16,6 +16,23 @@ namespace recblocks::io {
 // rank above kMaxRank, or a file shorter than the header says.
 Tensor read_npy(const std::filesystem::path& path, bool memory_map = true);
 
+// A .npy file's header, checked as read_npy checks it (the file's size
+// included): the tensor it holds and where its data starts.
+struct NpyInfo {
+  DType dtype = DType::kFloat32;  // the tensor's ('<f8' files read as float32)
+  Shape shape;
+  std::size_t data_offset = 0;    // bytes before the data
+  std::size_t file_itemsize = 0;  // bytes per element in the file
+};
+NpyInfo read_npy_info(const std::filesystem::path& path);
+
+// Rows [begin, end) of the file's first dimension, read with pread into a
+// tensor of its own (the pages stay in the page cache, not in the process):
+// what a streaming reader needs. Throws ValueError for a range outside
+// [0, rows] and Error naming the file when the read fails or comes short.
+Tensor read_npy_rows(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
+                     std::int64_t end);
+
 // Writes `tensor` as a version 1.0 .npy file (2.0 when the header needs it)
 // and fsyncs it. Not atomic by itself: write into a StagedDirectory or use
 // write_npy_atomic.

@@ -51,11 +51,13 @@
 #include "recblocks/blocks/block.h"
 #include "recblocks/core/error.h"
 #include "recblocks/data/dataset.h"
+#include "recblocks/data/source.h"
 #include "recblocks/optim/optim.h"
 #include "recblocks/tasks/tasks.h"
 
 namespace recblocks {
 
+class Loader;
 class Model;
 
 // Training stops with a NonFiniteError (recblocks/core/error.h) when it
@@ -137,6 +139,9 @@ struct FitOptions {
   // interrupted epoch (they cover the batches after the resume) and the
   // callbacks' own state.
   std::optional<std::filesystem::path> resume_from = std::nullopt;
+  // Streaming (fit(DataSourcePtr)) only: chunks shuffled together
+  // (LoaderOptions::shuffle_window).
+  std::int64_t shuffle_window = 4;
 };
 
 struct EvaluateOptions {
@@ -189,7 +194,15 @@ class Model {
   const Optimizer& optimizer() const;
 
   History fit(const Dataset& train, FitOptions options = {});
+  // Streams `train` chunk by chunk with bounded memory (Loader(source),
+  // loader.h): data larger than RAM. A retrieval task that needs item
+  // counts or a catalogue of items reads the source once more for them
+  // before training.
+  History fit(const DataSourcePtr& train, FitOptions options = {});
   Logs evaluate(const Dataset& data, EvaluateOptions options = {});
+  // Streams `data` in order; non-finite features are refused batch by
+  // batch, the error naming the batch's row.
+  Logs evaluate(const DataSourcePtr& data, EvaluateOptions options = {});
   // Predictions per task name: float32 [N] (binary probabilities,
   // regression values) or [N, C] (multi-class probabilities).
   // Non-finite feature values are refused unless options.allow_non_finite
@@ -230,6 +243,13 @@ class Model {
   // Restores weights, optimizer state and fit's position from a checkpoint
   // (after checking all of it against this model and fit).
   void resume_checkpoint(const std::filesystem::path& dir);
+  // fit and evaluate over a loader of either kind. item_data(target,
+  // catalogue) gives the training rows a retrieval task needs: the target
+  // column, or (catalogue) the first row of every item.
+  using ItemData = std::function<Dataset(const std::string& target, bool catalogue)>;
+  void check_fit_options(const FitOptions& options) const;
+  History fit_loader(Loader& loader, const ItemData& item_data, FitOptions options);
+  Logs evaluate_loader(Loader& loader, const EvaluateOptions& options, bool check_batches);
   Impl& checked_impl() const;
   static Model load_model(const std::filesystem::path& dir);
   // build() with a check of the planned parameters (by model name, values

@@ -16,6 +16,14 @@ def column_case(name, content, words, column="I3.npy", **kwargs):
                 files={"d": copy_of("good", "valid", replace(column, content))}, **kwargs)
 
 
+def stream_case(name, content, words, column="I3.npy"):
+    """`evaluate --stream` (npy_source, chunk by chunk) on the same broken copy."""
+    return Case(name, ["evaluate", "--model", "{model}", "--data", "{dir}/d", "--stream",
+                       "--no-progress"],
+                words=[column] + words,
+                files={"d": copy_of("good", "valid", replace(column, content))})
+
+
 def array_case(name, change, words, column="I3.npy"):
     return Case(name, ["evaluate", "--model", "{model}", "--data", "{dir}/d", "--no-progress"],
                 words=[column] + words, files={"d": copy_of("good", "valid", edit_array(column, change))})
@@ -101,4 +109,14 @@ CASES = [
                ["column 'C1'", "has dtype int64", "expects int32"], column="C1.npy"),
     array_case("npy_two_dimensional_scalar_column", lambda a: np.stack([a, a], axis=1),
                ["column 'I3'", "[600, 2]", "expected [rows]"]),
+    # Streamed (--stream): the source checks each file's header and size when
+    # it opens the directory, and a list column's offsets chunk by chunk.
+    stream_case("npy_truncated_data_streamed", npy(npy_header(), F4[:100]),
+                ["truncated .npy file", "shape [600]", "needs 2400 data bytes"]),
+    stream_case("npy_text_file_streamed", b"0.5\n1.5\n", ["not a .npy file"]),
+    stream_case("npy_missing_column_streamed", None, ["missing file for column 'I3'"]),
+    Case("npy_wrong_dtype_streamed",
+         ["evaluate", "--model", "{model}", "--data", "{dir}/d", "--stream", "--no-progress"],
+         words=["C1.npy", "has dtype float32", "expects int32"],
+         files={"d": copy_of("good", "valid", edit_array("C1.npy", lambda a: a.astype("<f4")))}),
 ]

@@ -73,6 +73,16 @@ MERLIN_SCHEMA = json.dumps({"feature": [
      "annotation": {"tag": ["target", "binary_classification"]}},
 ]})
 CONVERT = ["data", "convert", "--out", "{dir}/o", "--input"]
+STREAM_SCHEMA = json.dumps({"feature": [
+    *json.loads(MERLIN_SCHEMA)["feature"],
+    {"name": "price", "type": "FLOAT", "annotation": {"tag": ["continuous"]}},
+]})
+STREAM_TRAIN = ["train", "--stream", "--schema", "{dir}/s.json", "--out", "{dir}/m", "--epochs",
+                "1", "--no-progress", "--model", "mlp", "--train"]
+
+
+def no_model(work: pathlib.Path):
+    return "a model was written" if (work / "m").exists() else None
 ARROW_SAYS = "(Arrow: "
 
 
@@ -231,4 +241,13 @@ CASES = [
     Case("rows_per_file_negative", [*CONVERT, "{good}/valid", "--to", "parquet",
                                     "--rows-per-file", "-1"],
          exit=105, words=["--rows-per-file", "-1", "out of range"]),
+    # Streamed: a row group that Arrow cannot decode, or a null in a later
+    # row group, fails on the loader's reader thread; the error reaches the
+    # command, naming the file, and no model is written.
+    Case("pages_overwritten_streamed", [*STREAM_TRAIN, "{dir}/c.parquet"],
+         files={"c.parquet": parquet(garbage=True), "s.json": STREAM_SCHEMA},
+         words=["c.parquet: ", ARROW_SAYS], check=no_model),
+    Case("null_in_a_later_row_group_streamed", [*STREAM_TRAIN, "{dir}/n.parquet"],
+         files={"n.parquet": pyarrow_null_table, "s.json": STREAM_SCHEMA},
+         words=["n.parquet: column 'price', row 250: a null value"], check=no_model),
 ]
