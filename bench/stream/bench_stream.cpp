@@ -91,8 +91,13 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
+// A .parquet file or a directory holding one; else a dataset directory.
 bool is_parquet(const std::string& path) {
-  return !fs::exists(fs::path(path) / "schema.json") || fs::path(path).extension() == ".parquet";
+  if (fs::path(path).extension() == ".parquet") return true;
+  for (const auto& entry : fs::directory_iterator(path)) {
+    if (entry.path().extension() == ".parquet") return true;
+  }
+  return false;
 }
 
 rb::DataSourcePtr open_source(const std::string& path, std::int64_t chunk_rows) {

@@ -215,6 +215,31 @@ Batch Batch::with_column(const ColumnSchema& column, const RaggedTensor& values)
   return Batch(detail::make_layout(schema), std::move(columns), values.rows());
 }
 
+namespace detail {
+
+Batch LoaderAccess::slice(const std::shared_ptr<const BatchLayout>& layout, const Dataset& data,
+                          std::int64_t begin, std::int64_t end) {
+  RB_CHECK(0 <= begin && begin <= end && end <= data.num_rows(), ValueError,
+           "Batch: rows [{}, {}) out of range for {} rows", begin, end, data.num_rows());
+  std::vector<Batch::Entry> columns;
+  columns.reserve(layout->names.size());
+  for (const std::string& name : layout->names) {
+    const Column& c = data.column(name);
+    if (!c.is_list()) {
+      columns.push_back({c.values.slice_rows(begin, end), {}});
+      continue;
+    }
+    const std::int64_t* o = c.offsets.data<std::int64_t>();
+    Tensor offsets = Tensor::empty({end - begin + 1}, DType::kInt64);
+    std::int64_t* out = offsets.data<std::int64_t>();
+    for (std::int64_t r = begin; r <= end; ++r) out[r - begin] = o[r] - o[begin];
+    columns.push_back({Tensor(), RaggedTensor(c.values.slice_rows(o[begin], o[end]), offsets)});
+  }
+  return Batch(layout, std::move(columns), end - begin);
+}
+
+}  // namespace detail
+
 Dataset Batch::to_dataset() const {
   std::map<std::string, Column> columns;
   for (std::size_t c = 0; c < columns_.size(); ++c) {

@@ -72,15 +72,22 @@ void EpochRun::fill(BatchBuffers& buffers, std::span<const Index> rows) {
     }
     auto* stage = static_cast<std::byte*>(stage_.raw());
     data_detail::gather_block_rows(cache.memory.get(), cache.stride, rows, stage);
+    field_offsets_.clear();
+    field_columns_.clear();
     for (std::size_t c = 0; c < plan_->sources.size(); ++c) {
       if (!cache.holds(c)) continue;
       if (plan_->sources[c].offsets != nullptr) {
         unpack_list(buffers, c, stage, rows.size());
-        continue;
+      } else if (plan_->sources[c].row_bytes == 4) {  // all at once, below
+        field_offsets_.push_back(cache.offsets[c]);
+        field_columns_.push_back(static_cast<std::byte*>(buffers.values[c].raw()));
+      } else {
+        data_detail::unpack_field(stage, cache.stride, cache.offsets[c],
+                                  plan_->sources[c].row_bytes, rows.size(),
+                                  buffers.values[c].raw());
       }
-      data_detail::unpack_field(stage, cache.stride, cache.offsets[c], plan_->sources[c].row_bytes,
-                                rows.size(), buffers.values[c].raw());
     }
+    data_detail::unpack_fields4(stage, cache.stride, rows.size(), field_offsets_, field_columns_);
   }
   for (std::size_t c = 0; c < plan_->sources.size(); ++c) {
     if (cache.holds(c)) continue;

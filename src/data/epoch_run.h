@@ -62,7 +62,10 @@ class EpochRun final : public BatchRun {
   // The epoch's order (shuffle only), 32-bit when the rows allow.
   std::vector<std::uint32_t> order32_;
   std::vector<std::int64_t> order64_;
-  Tensor stage_;                 // rows gathered from the row cache
+  Tensor stage_;  // rows gathered from the row cache
+  // fill's 4-byte fields, unpacked together (kept to reuse their memory).
+  std::vector<std::size_t> field_offsets_;
+  std::vector<std::byte*> field_columns_;
   std::int64_t next_batch_ = 0;  // prefetch == 0 only
 
   std::thread producer_;

@@ -164,4 +164,28 @@ inline void pack_field(const void* __restrict column, std::size_t stride, std::s
   }
 }
 
+// Several 4-byte fields at once, row by row: each row's lines are read (or
+// written) once while they are in L1, instead of one strided pass over the
+// whole block per field. offsets[j] is field j's place in a row, columns[j]
+// its contiguous column.
+inline void unpack_fields4(const std::byte* __restrict rows, std::size_t stride, std::size_t n,
+                           std::span<const std::size_t> offsets,
+                           std::span<std::byte* const> columns) {
+  const std::size_t k = offsets.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::byte* row = rows + i * stride;
+    for (std::size_t j = 0; j < k; ++j) std::memcpy(columns[j] + 4 * i, row + offsets[j], 4);
+  }
+}
+
+inline void pack_fields4(std::span<const std::byte* const> columns,
+                         std::span<const std::size_t> offsets, std::size_t stride, std::size_t n,
+                         std::byte* __restrict rows) {
+  const std::size_t k = offsets.size();
+  for (std::size_t i = 0; i < n; ++i) {
+    std::byte* row = rows + i * stride;
+    for (std::size_t j = 0; j < k; ++j) std::memcpy(row + offsets[j], columns[j] + 4 * i, 4);
+  }
+}
+
 }  // namespace recblocks::data_detail

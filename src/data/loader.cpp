@@ -72,7 +72,7 @@ void pack_list(const ColumnSource& s, std::size_t begin, std::size_t n, std::siz
 // fits in options.row_cache_bytes; otherwise returns an empty one (the
 // loader then gathers column by column).
 RowCache make_row_cache(const std::vector<ColumnSource>& sources, std::int64_t rows,
-                        const LoaderOptions& options) {
+                        const LoaderOptions& options, CacheArena* arena) {
   if (!options.shuffle || rows == 0 || options.row_cache_bytes <= 0) return {};
   RowCache cache;
   cache.offsets.assign(sources.size(), RowCache::kNotCached);
@@ -87,24 +87,54 @@ RowCache make_row_cache(const std::vector<ColumnSource>& sources, std::int64_t r
   cache.stride = width <= 64 ? std::bit_ceil(width) : (width + 63) / 64 * 64;
   const std::size_t bytes = cache.stride * static_cast<std::size_t>(rows);
   if (static_cast<double>(bytes) > static_cast<double>(options.row_cache_bytes)) return {};
-  cache.memory = allocate_huge(bytes);
+  // A reused block held the previous window's rows of the same layout: its
+  // padding is zero already.
+  const bool reused = arena != nullptr && arena->memory != nullptr && arena->bytes >= bytes &&
+                      arena->memory.use_count() == 1;
+  if (reused) {
+    cache.memory = arena->memory;
+  } else {
+    cache.memory = allocate_huge(bytes);
+    if (arena != nullptr) *arena = {cache.memory, bytes};
+  }
   // In blocks of rows that stay in the L2 cache while every column is
   // written into them.
   const std::size_t block = std::max<std::size_t>(1, (256 << 10) / cache.stride);
+  bool has_lists = false;
+  for (std::size_t c = 0; c < sources.size(); ++c) {
+    has_lists = has_lists || (cache.offsets[c] != RowCache::kNotCached && sources[c].offsets);
+  }
+  std::vector<std::size_t> offsets4;  // the 4-byte dense fields, packed together
+  std::vector<const std::byte*> columns4;
   for (std::size_t begin = 0; begin < static_cast<std::size_t>(rows); begin += block) {
     const std::size_t n = std::min(block, static_cast<std::size_t>(rows) - begin);
     std::byte* dst = cache.memory.get() + begin * cache.stride;
-    std::memset(dst, 0, n * cache.stride);  // padding and short lists: no uninitialised bytes
+    // No uninitialised bytes: the padding, and short lists' unused values.
+    if (reused) {
+      // zeroed when the block was first used
+    } else if (has_lists) {
+      std::memset(dst, 0, n * cache.stride);
+    } else if (width < cache.stride) {
+      for (std::size_t i = 0; i < n; ++i) {
+        std::memset(dst + i * cache.stride + width, 0, cache.stride - width);
+      }
+    }
+    offsets4.clear();
+    columns4.clear();
     for (std::size_t c = 0; c < sources.size(); ++c) {
       if (cache.offsets[c] == RowCache::kNotCached) continue;
       const ColumnSource& s = sources[c];
       if (s.offsets != nullptr) {
         pack_list(s, begin, n, cache.stride, cache.offsets[c], dst);
+      } else if (s.row_bytes == 4) {  // all at once, below
+        offsets4.push_back(cache.offsets[c]);
+        columns4.push_back(s.values + begin * 4);
       } else {
         data_detail::pack_field(s.values + begin * s.row_bytes, cache.stride, cache.offsets[c],
                                 s.row_bytes, n, dst);
       }
     }
+    data_detail::pack_fields4(columns4, offsets4, cache.stride, n, dst);
   }
   return cache;
 }
@@ -115,7 +145,15 @@ RowCache make_row_cache(const std::vector<ColumnSource>& sources, std::int64_t r
 
 // ---- Loader -----------------------------------------------------------------
 
-Loader::Loader(Dataset dataset, LoaderOptions options) {
+Loader detail::LoaderAccess::window_loader(Dataset window, LoaderOptions options,
+                                           CacheArena& arena) {
+  return Loader(std::move(window), std::move(options), &arena);
+}
+
+Loader::Loader(Dataset dataset, LoaderOptions options)
+    : Loader(std::move(dataset), std::move(options), nullptr) {}
+
+Loader::Loader(Dataset dataset, LoaderOptions options, detail::CacheArena* arena) {
   RB_CHECK(options.batch_size > 0, ValueError, "Loader: batch_size is {}, expected > 0",
            options.batch_size);
   RB_CHECK(options.prefetch >= 0, ValueError, "Loader: prefetch is {}, expected >= 0",
@@ -137,7 +175,7 @@ Loader::Loader(Dataset dataset, LoaderOptions options) {
   plan->pool = std::make_shared<detail::BufferPool>(plan->sources, capacity,
                                                     std::move(initial_values), max_free);
   plan->capacity_rows = capacity;
-  plan->cache = detail::make_row_cache(plan->sources, dataset.num_rows(), options);
+  plan->cache = detail::make_row_cache(plan->sources, dataset.num_rows(), options, arena);
   plan->dataset = std::move(dataset);
   plan->options = std::move(options);
   plan_ = std::move(plan);

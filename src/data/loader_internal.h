@@ -32,6 +32,22 @@ struct BatchLayout {
 // A layout with its split by TARGET computed.
 std::shared_ptr<const BatchLayout> make_layout_with_split(Schema schema);
 
+// One epoch's batches, however they are made: EpochRun (a dataset in
+// memory) or StreamRun (a DataSource, stream_run.cpp).
+class BatchRun {
+ public:
+  virtual ~BatchRun() = default;
+  virtual std::int64_t num_batches() const = 0;
+  // The next batch of the epoch; rethrows an exception of a background thread.
+  virtual Batch next() = 0;
+};
+
+// Batches of a full epoch: ceil(rows / batch_size), or floor with drop_last.
+inline std::int64_t batches_of(std::int64_t rows, const LoaderOptions& options) {
+  const std::int64_t bs = options.batch_size;
+  return options.drop_last ? rows / bs : (rows + bs - 1) / bs;
+}
+
 // Where a column's rows come from.
 struct ColumnSource {
   const std::byte* values = nullptr;
@@ -104,21 +120,24 @@ struct RowCache {
   bool holds(std::size_t column) const { return !empty() && offsets[column] != kNotCached; }
 };
 
-// One epoch's batches, however they are made: EpochRun (a dataset in
-// memory) or StreamRun (a DataSource, stream_run.cpp).
-class BatchRun {
- public:
-  virtual ~BatchRun() = default;
-  virtual std::int64_t num_batches() const = 0;
-  // The next batch of the epoch; rethrows an exception of a background thread.
-  virtual Batch next() = 0;
+// Memory for row caches that a streaming loader reuses window after
+// window: a fresh block of hundreds of MB per window would cost the kernel
+// zeroing every page of it. A block is taken only when nobody else holds
+// it (the previous window's loader is gone).
+struct CacheArena {
+  std::shared_ptr<std::byte> memory;
+  std::size_t bytes = 0;
 };
 
-// Batches of a full epoch: ceil(rows / batch_size), or floor with drop_last.
-inline std::int64_t batches_of(std::int64_t rows, const LoaderOptions& options) {
-  const std::int64_t bs = options.batch_size;
-  return options.drop_last ? rows / bs : (rows + bs - 1) / bs;
-}
+// Batches and loaders made by the streaming loader (batch.cpp, loader.cpp).
+struct LoaderAccess {
+  // Rows [begin, end) of `data` (whose schema is the layout's) as a batch:
+  // views of its tensors, no copy.
+  static Batch slice(const std::shared_ptr<const BatchLayout>& layout, const Dataset& data,
+                     std::int64_t begin, std::int64_t end);
+  // An in-memory loader over a window whose row cache reuses `arena`.
+  static Loader window_loader(Dataset window, LoaderOptions options, CacheArena& arena);
+};
 
 // What every epoch of a loader shares.
 struct LoaderPlan {

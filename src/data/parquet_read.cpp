@@ -383,10 +383,13 @@ struct ParquetReader::State {
                    [&] { return std::shared_ptr(info.metadata->RowGroup(rg)); });
   }
 
-  std::vector<Column> read_columns(std::size_t f, int rg,
-                                   const std::vector<const Plan*>& which) const;
+  // `into`: empty, or one tensor per column of `which` (see convert).
+  std::vector<Column> read_columns(std::size_t f, int rg, const std::vector<const Plan*>& which,
+                                   const std::vector<Tensor>& into = {}) const;
+  // `into`, when defined, receives a dense column's rows (a view into a
+  // larger tensor); otherwise the column gets tensors of its own.
   Column convert(const arrow::ChunkedArray& data, const Plan& plan, const FileInfo& info,
-                 std::int64_t first_row) const;
+                 std::int64_t first_row, const Tensor& into) const;
   void infer_domain(Plan& plan, bool statistics_allowed);
 };
 
@@ -477,13 +480,14 @@ void check_statistics_max(const T* values, std::int64_t n, const Plan& plan, con
 }  // namespace
 
 Column ParquetReader::State::convert(const arrow::ChunkedArray& data, const Plan& plan,
-                                     const FileInfo& info, std::int64_t first_row) const {
+                                     const FileInfo& info, std::int64_t first_row,
+                                     const Tensor& into) const {
   const ColumnSchema& cs = plan.schema;
   const std::int64_t rows = data.length();
   Column column;
   with_ctype(cs.dtype(), [&]<class T>(T*) {
     if (!cs.is_list()) {
-      column.values = Tensor::empty({rows}, cs.dtype());
+      column.values = into.defined() ? into : Tensor::empty({rows}, cs.dtype());
       T* out = column.values.data<T>();
       std::int64_t row = first_row;
       for (const auto& chunk : data.chunks()) {
@@ -563,8 +567,9 @@ Column ParquetReader::State::convert(const arrow::ChunkedArray& data, const Plan
   return column;
 }
 
-std::vector<Column> ParquetReader::State::read_columns(
-    std::size_t f, int rg, const std::vector<const Plan*>& which) const {
+std::vector<Column> ParquetReader::State::read_columns(std::size_t f, int rg,
+                                                       const std::vector<const Plan*>& which,
+                                                       const std::vector<Tensor>& into) const {
   const FileInfo& info = file(f);
   const auto meta = row_group(info, rg);
   const std::int64_t rows = meta->num_rows();
@@ -589,6 +594,7 @@ std::vector<Column> ParquetReader::State::read_columns(
   std::shared_ptr<arrow::Table> table;
   {
     const auto reader = open_reader(info.path, info.metadata);
+    reader->set_use_threads(true);  // the columns decoded in parallel (Arrow's CPU pool)
     guarded(info.path, fmt::format("cannot read row group {}", rg), [&] {
       check_status(reader->ReadRowGroup(rg, leaves, &table), info.path,
                    fmt::format("cannot read row group {}", rg));
@@ -599,12 +605,13 @@ std::vector<Column> ParquetReader::State::read_columns(
            info.path.string(), rg, table->num_rows(), rows);
   const std::int64_t first_row = info.row_group_first_row[static_cast<std::size_t>(rg)];
   std::vector<Column> columns;
-  for (const Plan* plan : which) {
+  for (std::size_t i = 0; i < which.size(); ++i) {
+    const Plan* plan = which[i];
     const std::shared_ptr<arrow::ChunkedArray> data = table->GetColumnByName(plan->schema.name());
     RB_CHECK(data != nullptr && data->length() == rows, Error,
              "{}: row group {}: column '{}' was not read whole (corrupt file)", info.path.string(),
              rg, plan->schema.name());
-    columns.push_back(convert(*data, *plan, info, first_row));
+    columns.push_back(convert(*data, *plan, info, first_row, into.empty() ? Tensor() : into[i]));
   }
   return columns;
 }
@@ -830,52 +837,72 @@ Dataset ParquetReader::read_row_group(std::size_t file, int row_group,
 }
 
 Dataset ParquetReader::read() const {
+  std::vector<std::pair<std::size_t, int>> all;
+  for (std::size_t f = 0; f < state_->files.size(); ++f) {
+    for (int rg = 0; rg < num_row_groups(f); ++rg) all.emplace_back(f, rg);
+  }
+  return read_row_groups(all);
+}
+
+Dataset ParquetReader::read_row_groups(std::span<const std::pair<std::size_t, int>> groups) const {
   const State& s = *state_;
-  // Columns of one value (or n values) per row go straight into tensors of
-  // the whole size; a ragged list's values are kept per row group and
-  // joined at the end (their number is known only once read).
+  std::int64_t num_rows = 0;
+  for (const auto& [f, rg] : groups) num_rows += row_group_rows(f, rg);
+  // Columns of one value (or n values) per row are decoded straight into
+  // tensors of the whole size; a ragged list's values are kept per row
+  // group and joined at the end (their number is known only once read).
   struct Out {
     Column column;
     std::vector<Tensor> value_chunks;
   };
-  std::map<std::string, Out> outs;
+  std::vector<const Plan*> which;
+  std::vector<Out> outs;
   for (const Plan& p : s.plans) {
     const ColumnSchema& cs = p.schema;
     Out out;
     if (cs.is_ragged()) {
-      out.column.offsets = Tensor::empty({s.num_rows + 1}, DType::kInt64);
+      out.column.offsets = Tensor::empty({num_rows + 1}, DType::kInt64);
       out.column.offsets.data<std::int64_t>()[0] = 0;
     } else if (cs.is_list()) {
-      out.column.values = Tensor::empty({s.num_rows, cs.value_count()->max}, cs.dtype());
+      out.column.values = Tensor::empty({num_rows, cs.value_count()->max}, cs.dtype());
     } else {
-      out.column.values = Tensor::empty({s.num_rows}, cs.dtype());
+      out.column.values = Tensor::empty({num_rows}, cs.dtype());
     }
-    outs.emplace(cs.name(), std::move(out));
+    which.push_back(&p);
+    outs.push_back(std::move(out));
   }
   std::int64_t row = 0;
-  for (std::size_t f = 0; f < s.files.size(); ++f) {
-    for (int rg = 0; rg < num_row_groups(f); ++rg) {
-      const Dataset chunk = read_row_group(f, rg);
-      for (auto& [name, out] : outs) {
-        const Column& c = chunk.column(name);
-        if (c.is_list()) {
-          std::int64_t* o = out.column.offsets.data<std::int64_t>() + row;
-          const std::int64_t* co = c.offsets.data<std::int64_t>();
-          for (std::int64_t i = 1; i <= chunk.num_rows(); ++i) o[i] = o[0] + co[i];
-          out.value_chunks.push_back(c.values);
-        } else if (c.values.nbytes() > 0) {
-          const std::size_t row_bytes =
-              static_cast<std::size_t>(c.values.shape().inner(0)) * dtype_size(c.values.dtype());
-          std::memcpy(static_cast<char*>(out.column.values.raw()) +
-                          static_cast<std::size_t>(row) * row_bytes,
-                      c.values.raw(), c.values.nbytes());
-        }
-      }
-      row += chunk.num_rows();
+  for (const auto& [f, rg] : groups) {
+    const std::int64_t rows = row_group_rows(f, rg);
+    std::vector<Tensor> into;  // scalar columns only
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      into.push_back(which[i]->schema.is_list()
+                         ? Tensor()
+                         : outs[i].column.values.slice_rows(row, row + rows));
     }
+    std::vector<Column> read = s.read_columns(f, rg, which, into);
+    for (std::size_t i = 0; i < outs.size(); ++i) {
+      Out& out = outs[i];
+      const Column& c = read[i];
+      if (c.is_list()) {
+        std::int64_t* o = out.column.offsets.data<std::int64_t>() + row;
+        const std::int64_t* co = c.offsets.data<std::int64_t>();
+        for (std::int64_t r = 1; r <= rows; ++r) o[r] = o[0] + co[r];
+        out.value_chunks.push_back(c.values);
+      } else if (!into[i].defined() && c.values.nbytes() > 0) {  // fixed-length lists
+        const std::size_t row_bytes =
+            static_cast<std::size_t>(c.values.shape().inner(0)) * dtype_size(c.values.dtype());
+        std::memcpy(
+            static_cast<char*>(out.column.values.raw()) + static_cast<std::size_t>(row) * row_bytes,
+            c.values.raw(), c.values.nbytes());
+      }
+    }
+    row += rows;
   }
   std::map<std::string, Column> columns;
-  for (auto& [name, out] : outs) {
+  for (std::size_t i = 0; i < outs.size(); ++i) {
+    Out& out = outs[i];
+    const std::string& name = which[i]->schema.name();
     if (out.column.offsets.defined()) {
       std::int64_t nnz = 0;
       for (const Tensor& t : out.value_chunks) nnz += t.size(0);
@@ -919,6 +946,11 @@ class ParquetSource final : public DataSource {
   Dataset read_chunk(std::int64_t chunk, const std::vector<std::string>& names) const override {
     const auto [file, row_group] = at(chunk);
     return reader_.read_row_group(file, row_group, names);
+  }
+  Dataset read_chunks(std::span<const std::int64_t> chunks) const override {
+    std::vector<std::pair<std::size_t, int>> groups;
+    for (const std::int64_t c : chunks) groups.push_back(at(c));
+    return reader_.read_row_groups(groups);
   }
   std::string describe() const override {
     return fmt::format("{} (Parquet, {} rows, {} files, {} row groups)", input_, num_rows(),

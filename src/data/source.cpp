@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <utility>
 
@@ -29,6 +30,17 @@ struct EvenChunks {
              what, chunk, count());
   }
 };
+
+}  // namespace
+
+Dataset DataSource::read_chunks(std::span<const std::int64_t> chunks) const {
+  std::vector<Dataset> parts;
+  for (const std::int64_t c : chunks) parts.push_back(read_chunk(c));
+  if (parts.empty()) return read_chunk(0).slice_rows(0, 0);
+  return Dataset::concat(parts);
+}
+
+namespace {
 
 class InMemorySource final : public DataSource {
  public:
@@ -134,6 +146,41 @@ class NpySource final : public DataSource {
       columns.emplace(cs.name(), read_rows(*it, begin, end));
     }
     return Dataset(schema, std::move(columns));
+  }
+
+  Dataset read_chunks(std::span<const std::int64_t> chunks) const override {
+    std::int64_t rows = 0;
+    for (const std::int64_t c : chunks) {
+      chunks_.check(c, describe());
+      rows += chunks_.end(c) - chunks_.begin(c);
+    }
+    std::map<std::string, Column> columns;
+    for (const NpyColumn& c : columns_) {
+      if (c.ragged) {  // the values' count is known chunk by chunk: joined
+        std::vector<Dataset> parts;
+        const Schema one = schema_.select_by_name({c.schema.name()});
+        for (const std::int64_t k : chunks) {
+          parts.emplace_back(
+              one, std::map<std::string, Column>{
+                       {c.schema.name(), read_rows(c, chunks_.begin(k), chunks_.end(k))}});
+        }
+        columns.emplace(c.schema.name(), parts.empty()
+                                             ? read_rows(c, 0, 0)
+                                             : Dataset::concat(parts).column(c.schema.name()));
+        continue;
+      }
+      Tensor values = Tensor::empty(c.values.shape.with(0, rows), c.values.dtype);
+      std::int64_t at = 0;
+      for (const std::int64_t k : chunks) {
+        const std::int64_t n = chunks_.end(k) - chunks_.begin(k);
+        Tensor rows_view = values.slice_rows(at, at + n);
+        io::read_npy_rows_into(c.values_path, c.values, chunks_.begin(k), chunks_.end(k),
+                               rows_view);
+        at += n;
+      }
+      columns.emplace(c.schema.name(), Column{std::move(values), Tensor()});
+    }
+    return Dataset(schema_, std::move(columns));
   }
 
   std::string describe() const override {

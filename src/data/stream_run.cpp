@@ -1,7 +1,9 @@
 // One epoch of a streaming Loader (loader.h): the chunks in the epoch's
-// order, read a window at a time by a background thread; each window (with
-// the rows the previous one left over) is batched by an in-memory Loader,
-// which shuffles its rows and gathers them through its row cache.
+// order, read a window at a time by a background thread. With shuffle an
+// in-memory Loader batches each window (its rows shuffled and gathered
+// through its row cache); in order the batches are views of the window's
+// rows. A window's last, partial batch waits for the next window's, so
+// every batch but the epoch's last is full.
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -45,36 +47,25 @@ class StreamRun final : public BatchRun {
   std::int64_t num_batches() const override { return num_batches_; }
 
   Batch next() override {
-    const LoaderOptions& options = plan_->options;
+    const std::int64_t bs = plan_->options.batch_size;
     for (;;) {
-      if (inner_ && !(it_ == std::default_sentinel)) {
-        Batch batch = *it_;
-        ++it_;
-        if (batch.rows() < options.batch_size && taken_ < windows_) {
-          leftover_ = batch.to_dataset();  // into the next window's first batch
-          continue;
-        }
-        return options.transform ? options.transform(std::move(batch)) : batch;
+      if (std::optional<Batch> batch = window_batch()) {
+        if (batch->rows() == bs) return finish(std::move(*batch));
+        // A window's last, partial batch: its rows wait with those left
+        // before, and make a batch once there are enough.
+        add_pending(batch->to_dataset());
+        if (pending_->num_rows() >= bs) return finish(take_pending(bs));
+        continue;
       }
-      RB_CHECK(taken_ < windows_, ValueError,
+      if (taken_ < windows_) {
+        start_window(take_window());
+        continue;
+      }
+      // The epoch's last batch: the rows left over.
+      RB_CHECK(pending_ && pending_->num_rows() > 0, ValueError,
                "Loader: the epoch's batches are done ({} batches from {})", num_batches_,
                plan_->source->describe());
-      Dataset window = take_window();
-      if (leftover_) {
-        window = Dataset::concat({*leftover_, window});
-        leftover_.reset();
-      }
-      it_ = Loader::Iterator();
-      inner_.emplace(std::move(window), LoaderOptions{
-                                            .batch_size = options.batch_size,
-                                            .shuffle = options.shuffle,
-                                            .seed = mix64(options.seed + taken_),
-                                            .drop_last = false,
-                                            .prefetch = options.prefetch,
-                                            .row_cache_bytes = options.row_cache_bytes,
-                                        });
-      inner_->set_epoch(epoch_);
-      it_ = inner_->begin();
+      return finish(take_pending(pending_->num_rows()));
     }
   }
 
@@ -82,11 +73,79 @@ class StreamRun final : public BatchRun {
   // The rows of window w: its chunks, in the epoch's order, as one dataset.
   Dataset read_window(std::size_t w) const {
     const auto size = static_cast<std::size_t>(plan_->options.shuffle_window);
-    std::vector<Dataset> parts;
-    for (std::size_t i = w * size; i < std::min(chunks_.size(), (w + 1) * size); ++i) {
-      parts.push_back(plan_->source->read_chunk(chunks_[i]));
+    const std::size_t begin = w * size, end = std::min(chunks_.size(), begin + size);
+    return plan_->source->read_chunks(std::span(chunks_).subspan(begin, end - begin));
+  }
+
+  // Batches a window: shuffled by an in-memory Loader (its row cache and
+  // prefetch thread), or in order as views of its rows.
+  void start_window(Dataset window) {
+    const LoaderOptions& options = plan_->options;
+    it_ = Loader::Iterator();
+    inner_.reset();
+    window_ = std::move(window);
+    position_ = 0;
+    if (options.shuffle) {
+      inner_.emplace(LoaderAccess::window_loader(window_,
+                                                 {
+                                                     .batch_size = options.batch_size,
+                                                     .shuffle = true,
+                                                     .seed = mix64(options.seed + taken_),
+                                                     .prefetch = options.prefetch,
+                                                     .row_cache_bytes = options.row_cache_bytes,
+                                                 },
+                                                 arena_));
+      inner_->set_epoch(epoch_);
+      it_ = inner_->begin();
+    } else if (!layout_) {
+      layout_ = make_layout_with_split(window_.schema());
     }
-    return Dataset::concat(parts);
+  }
+
+  // The window's next batch (full, or its last one, shorter), or nothing
+  // when it has no more rows. In order, the rows pending from the previous
+  // window are completed first from this one's.
+  std::optional<Batch> window_batch() {
+    if (inner_) {
+      if (it_ == std::default_sentinel) return std::nullopt;
+      Batch batch = *it_;
+      ++it_;
+      return batch;
+    }
+    const std::int64_t bs = plan_->options.batch_size;
+    if (pending_ && position_ < window_.num_rows()) {
+      // In order, the rows left from the previous window come first.
+      const std::int64_t take = std::min(bs - pending_->num_rows(), window_.num_rows() - position_);
+      add_pending(window_.slice_rows(position_, position_ + take));
+      position_ += take;
+      if (pending_->num_rows() == bs) return take_pending(bs);
+      return std::nullopt;  // the window is used up
+    }
+    if (position_ >= window_.num_rows()) return std::nullopt;
+    const std::int64_t end = std::min(window_.num_rows(), position_ + bs);
+    Batch batch = LoaderAccess::slice(layout_, window_, position_, end);
+    position_ = end;
+    return batch;
+  }
+
+  void add_pending(Dataset rows) {
+    pending_ = pending_ ? Dataset::concat({*pending_, rows}) : std::move(rows);
+  }
+
+  // The first `rows` pending rows as a batch; the rest stay pending.
+  Batch take_pending(std::int64_t rows) {
+    Batch batch(pending_->slice_rows(0, rows));
+    if (rows < pending_->num_rows()) {
+      pending_ = pending_->slice_rows(rows, pending_->num_rows());
+    } else {
+      pending_.reset();
+    }
+    return batch;
+  }
+
+  Batch finish(Batch batch) const {
+    const LoaderOptions& options = plan_->options;
+    return options.transform ? options.transform(std::move(batch)) : batch;
   }
 
   // The next window: read here without prefetch, else handed over by the
@@ -141,9 +200,13 @@ class StreamRun final : public BatchRun {
   std::size_t windows_ = 0;
   std::size_t taken_ = 0;  // windows handed to the consumer
 
-  std::optional<Loader> inner_;  // batches the current window
+  Dataset window_;               // the rows being batched
+  std::optional<Loader> inner_;  // shuffle: batches window_
   Loader::Iterator it_;
-  std::optional<Dataset> leftover_;
+  std::shared_ptr<const BatchLayout> layout_;  // in order: of the views
+  std::int64_t position_ = 0;                  // in order: the next row
+  CacheArena arena_;                           // shuffle: the row caches' memory
+  std::optional<Dataset> pending_;             // rows of partial batches, fewer than a batch
 
   std::thread reader_;
   std::mutex mutex_;

@@ -364,47 +364,72 @@ NpyInfo read_npy_info(const std::filesystem::path& path) {
   return {parsed.type.dtype, parsed.shape, parsed.data_offset, parsed.type.file_itemsize};
 }
 
+namespace {
+
+// pread of exactly n bytes at `offset`, or an Error naming the file.
+void pread_all(const std::filesystem::path& path, std::byte* to, std::size_t n, off_t offset,
+               std::int64_t begin, std::int64_t end) {
+  if (n == 0) return;
+  check_input_file(path);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw_errno("cannot open .npy file", path);
+  while (n > 0) {
+    const ssize_t r = ::pread(fd, to, n, offset);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      const int saved = errno;
+      ::close(fd);
+      errno = saved;
+      if (r < 0) throw_errno("read failed", path);
+      throw Error(
+          fmt::format("{}: truncated .npy file: rows [{}, {}) end past the file's end "
+                      "(was it changed after its header was read?)",
+                      path.string(), begin, end));
+    }
+    to += r;
+    offset += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  ::close(fd);
+}
+
+}  // namespace
+
+void read_npy_rows_into(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
+                        std::int64_t end, Tensor& out) {
+  const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
+  RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
+           "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
+  const Shape shape = info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin);
+  RB_CHECK(out.defined() && out.dtype() == info.dtype && out.shape() == shape, ValueError,
+           "{}: rows [{}, {}) are {} {}, the tensor to read them into is {} {}", path.string(),
+           begin, end, dtype_name(info.dtype), shape, dtype_name(out.dtype()), out.shape());
+  const auto row_elements =
+      static_cast<std::size_t>(info.shape.rank() == 0 ? 1 : info.shape.inner(0));
+  const std::size_t row_bytes = row_elements * info.file_itemsize;
+  const std::size_t n = static_cast<std::size_t>(end - begin) * row_bytes;
+  const auto offset =
+      static_cast<off_t>(info.data_offset + static_cast<std::size_t>(begin) * row_bytes);
+  if (info.file_itemsize == dtype_size(info.dtype)) {
+    pread_all(path, static_cast<std::byte*>(out.raw()), n, offset, begin, end);
+    return;
+  }
+  // A '<f8' file: read, then narrowed as read_npy narrows it.
+  std::vector<std::byte> staging(n);
+  pread_all(path, staging.data(), n, offset, begin, end);
+  const Tensor narrowed = converted_from_float64(staging.data(), shape);
+  if (narrowed.nbytes() > 0) std::memcpy(out.raw(), narrowed.raw(), narrowed.nbytes());
+}
+
 Tensor read_npy_rows(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
                      std::int64_t end) {
   const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
   RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
            "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
-  const Shape shape = info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin);
-  const auto row_elements =
-      static_cast<std::size_t>(info.shape.rank() == 0 ? 1 : info.shape.inner(0));
-  const std::size_t row_bytes = row_elements * info.file_itemsize;
-  const bool from_float64 = info.file_itemsize == 8 && info.dtype == DType::kFloat32;
-  std::size_t n = static_cast<std::size_t>(end - begin) * row_bytes;
-  // A '<f8' file is read into staging, then narrowed as read_npy narrows it.
-  std::vector<std::byte> staging(from_float64 ? n : 0);
-  Tensor out = from_float64 ? Tensor() : Tensor::empty(shape, info.dtype);
-  std::byte* to = from_float64 ? staging.data() : static_cast<std::byte*>(out.raw());
-  if (n > 0) {
-    check_input_file(path);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno("cannot open .npy file", path);
-    auto offset =
-        static_cast<off_t>(info.data_offset + static_cast<std::size_t>(begin) * row_bytes);
-    while (n > 0) {
-      const ssize_t r = ::pread(fd, to, n, offset);
-      if (r < 0 && errno == EINTR) continue;
-      if (r <= 0) {
-        const int saved = errno;
-        ::close(fd);
-        errno = saved;
-        if (r < 0) throw_errno("read failed", path);
-        throw Error(
-            fmt::format("{}: truncated .npy file: rows [{}, {}) end past the file's end "
-                        "(was it changed after its header was read?)",
-                        path.string(), begin, end));
-      }
-      to += r;
-      offset += r;
-      n -= static_cast<std::size_t>(r);
-    }
-    ::close(fd);
-  }
-  return from_float64 ? converted_from_float64(staging.data(), shape) : out;
+  Tensor out = Tensor::empty(info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin),
+                             info.dtype);
+  read_npy_rows_into(path, info, begin, end, out);
+  return out;
 }
 
 void write_npy(const std::filesystem::path& path, const Tensor& tensor) {

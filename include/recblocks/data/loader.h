@@ -19,15 +19,16 @@
 // A DataSource (source.h) streams instead: Loader(source, options) reads
 // it chunk by chunk (a Parquet row group, rows of a .npy directory) with
 // bounded memory, for data larger than RAM. Each epoch takes the chunks in
-// a random order (seed, epoch), `shuffle_window` chunks at a time; it
-// shuffles the rows of those chunks together and batches them. The rows of
-// a window that do not fill a batch go into the next window's first batch,
-// so every batch but an epoch's last is full and every row comes once per
-// epoch. A background thread reads the next window while this one is
-// batched. Memory: about four windows (the one batched, its row cache, the
-// next one being read and joined) plus the batches in flight. Without
-// shuffle the chunks and rows come in order. The order depends on (seed,
-// epoch, shuffle_window, the chunks) alone.
+// a random order (seed, epoch), `shuffle_window` chunks at a time, read
+// into one window by a background thread while the previous window is
+// batched; it shuffles the window's rows together and gathers them into
+// batches. A window's last rows, too few for a batch, wait for the next
+// window's and join them, so every batch but an epoch's last is full and
+// every row comes once per epoch. Memory: about four windows (the one
+// batched and its row cache, the next one being read) plus the batches in
+// flight. Without shuffle the chunks come in order and the batches are
+// views of the window's rows (no copy). The order depends on (seed, epoch,
+// shuffle_window, the chunks) alone.
 //
 // Speed: shuffled batches of the seed's 7 columns come at 25 to 40 million
 // rows/s on one core (bench/loader), from a row-major copy of the columns
@@ -57,6 +58,8 @@ namespace detail {
 struct BatchLayout;
 struct LoaderPlan;
 struct StreamPlan;
+struct LoaderAccess;
+struct CacheArena;
 class BatchRun;
 class EpochRun;
 }  // namespace detail
@@ -111,6 +114,7 @@ class Batch {
     RaggedTensor ragged;  // list columns
   };
   friend class detail::EpochRun;
+  friend struct detail::LoaderAccess;
   Batch(std::shared_ptr<const detail::BatchLayout> layout, std::vector<Entry> columns,
         std::int64_t rows);
   std::size_t index_of(std::string_view name) const;  // throws for an unknown name
@@ -195,6 +199,10 @@ class Loader {
   const LoaderOptions& options() const;
 
  private:
+  friend struct detail::LoaderAccess;
+  // A streaming loader's window: its row cache in `arena`'s memory.
+  Loader(Dataset dataset, LoaderOptions options, detail::CacheArena* arena);
+
   std::shared_ptr<const detail::LoaderPlan> plan_;    // in memory
   std::shared_ptr<const detail::StreamPlan> stream_;  // streaming
   std::uint64_t epoch_ = 0;

@@ -71,7 +71,9 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "recblocks/data/dataset.h"
@@ -122,6 +124,9 @@ class ParquetReader {
   // for a name the schema does not have.
   Dataset read_row_group(std::size_t file, int row_group,
                          const std::vector<std::string>& names) const;
+  // The row groups `groups` ((file, row group) pairs, in that order) as
+  // one Dataset, each decoded straight into its rows.
+  Dataset read_row_groups(std::span<const std::pair<std::size_t, int>> groups) const;
   // Every row group of every file, in order, as one Dataset.
   Dataset read() const;
 

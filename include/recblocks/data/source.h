@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ class DataSource {
   // unknown name, Error naming the file when reading fails.
   virtual Dataset read_chunk(std::int64_t chunk,
                              const std::vector<std::string>& names = {}) const = 0;
+  // Chunks `chunks` (in that order) as one Dataset of every column: a
+  // streaming loader's window. The .npy and Parquet sources read them
+  // straight into its tensors; the default joins read_chunk's.
+  virtual Dataset read_chunks(std::span<const std::int64_t> chunks) const;
   // What it reads, for messages: "criteo/train (.npy, 45 chunks)".
   virtual std::string describe() const = 0;
 };

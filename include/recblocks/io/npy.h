@@ -32,6 +32,10 @@ NpyInfo read_npy_info(const std::filesystem::path& path);
 // [0, rows] and Error naming the file when the read fails or comes short.
 Tensor read_npy_rows(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
                      std::int64_t end);
+// The same into `out`, a tensor of info's dtype and row shape with
+// end - begin rows (a view into a larger tensor, for instance).
+void read_npy_rows_into(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
+                        std::int64_t end, Tensor& out);
 
 // Writes `tensor` as a version 1.0 .npy file (2.0 when the header needs it)
 // and fsyncs it. Not atomic by itself: write into a StagedDirectory or use
