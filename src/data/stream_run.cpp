@@ -20,6 +20,13 @@ namespace {
 // Keeps the chunks' order apart from the rows' orders within windows.
 constexpr std::uint64_t kChunkOrderSalt = 0x6a09e667f3bcc908ULL;
 
+// A window ready to batch: its rows and, with shuffle, the loader over
+// them, its row cache packed on the reader thread.
+struct Window {
+  Dataset rows;
+  std::optional<Loader> loader;
+};
+
 class StreamRun final : public BatchRun {
  public:
   StreamRun(std::shared_ptr<const StreamPlan> plan, std::uint64_t epoch)
@@ -58,6 +65,10 @@ class StreamRun final : public BatchRun {
         continue;
       }
       if (taken_ < windows_) {
+        // The window done goes first: its row cache's memory is then free
+        // for the reader to pack a later window into.
+        it_ = Loader::Iterator();
+        inner_.reset();
         start_window(take_window());
         continue;
       }
@@ -70,32 +81,37 @@ class StreamRun final : public BatchRun {
   }
 
  private:
-  // The rows of window w: its chunks, in the epoch's order, as one dataset.
-  Dataset read_window(std::size_t w) const {
-    const auto size = static_cast<std::size_t>(plan_->options.shuffle_window);
+  // Window w: its chunks, in the epoch's order, as one dataset, and with
+  // shuffle its loader (row cache packed in one of two alternating arenas:
+  // window w - 1's is still in use while w is prepared).
+  Window prepare_window(std::size_t w) {
+    const LoaderOptions& options = plan_->options;
+    const auto size = static_cast<std::size_t>(options.shuffle_window);
     const std::size_t begin = w * size, end = std::min(chunks_.size(), begin + size);
-    return plan_->source->read_chunks(std::span(chunks_).subspan(begin, end - begin));
+    Window window{plan_->source->read_chunks(std::span(chunks_).subspan(begin, end - begin)), {}};
+    if (options.shuffle) {
+      window.loader.emplace(
+          LoaderAccess::window_loader(window.rows,
+                                      {
+                                          .batch_size = options.batch_size,
+                                          .shuffle = true,
+                                          .seed = mix64(options.seed + w),
+                                          .prefetch = options.prefetch,
+                                          .row_cache_bytes = options.row_cache_bytes,
+                                      },
+                                      arenas_[w % 2]));
+      window.loader->set_epoch(epoch_);
+    }
+    return window;
   }
 
-  // Batches a window: shuffled by an in-memory Loader (its row cache and
-  // prefetch thread), or in order as views of its rows.
-  void start_window(Dataset window) {
-    const LoaderOptions& options = plan_->options;
-    it_ = Loader::Iterator();
-    inner_.reset();
-    window_ = std::move(window);
+  // Batches a window: shuffled by its loader (its prefetch thread gathers
+  // through the row cache), or in order as views of its rows.
+  void start_window(Window window) {
+    window_ = std::move(window.rows);
     position_ = 0;
-    if (options.shuffle) {
-      inner_.emplace(LoaderAccess::window_loader(window_,
-                                                 {
-                                                     .batch_size = options.batch_size,
-                                                     .shuffle = true,
-                                                     .seed = mix64(options.seed + taken_),
-                                                     .prefetch = options.prefetch,
-                                                     .row_cache_bytes = options.row_cache_bytes,
-                                                 },
-                                                 arena_));
-      inner_->set_epoch(epoch_);
+    if (window.loader) {
+      inner_.emplace(std::move(*window.loader));
       it_ = inner_->begin();
     } else if (!layout_) {
       layout_ = make_layout_with_split(window_.schema());
@@ -150,8 +166,8 @@ class StreamRun final : public BatchRun {
 
   // The next window: read here without prefetch, else handed over by the
   // reader thread (started on the first call), which then reads the next.
-  Dataset take_window() {
-    if (plan_->options.prefetch == 0) return read_window(taken_++);
+  Window take_window() {
+    if (plan_->options.prefetch == 0) return prepare_window(taken_++);
     if (!reader_.joinable()) reader_ = std::thread([this] { read_ahead(); });
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return ready_.has_value() || error_ != nullptr; });
@@ -159,7 +175,7 @@ class StreamRun final : public BatchRun {
       ++taken_;
       std::rethrow_exception(error_);
     }
-    Dataset window = std::move(*ready_);
+    Window window = std::move(*ready_);
     ready_.reset();
     ++taken_;
     lock.unlock();
@@ -176,7 +192,7 @@ class StreamRun final : public BatchRun {
           cv_.wait(lock, [&] { return stop_ || !ready_.has_value(); });
           if (stop_) return;
         }
-        Dataset window = read_window(w);
+        Window window = prepare_window(w);
         {
           const std::lock_guard lock(mutex_);
           if (stop_) return;
@@ -205,13 +221,13 @@ class StreamRun final : public BatchRun {
   Loader::Iterator it_;
   std::shared_ptr<const BatchLayout> layout_;  // in order: of the views
   std::int64_t position_ = 0;                  // in order: the next row
-  CacheArena arena_;                           // shuffle: the row caches' memory
-  std::optional<Dataset> pending_;             // rows of partial batches, fewer than a batch
+  CacheArena arenas_[2];            // shuffle: the row caches' memory (reader thread only)
+  std::optional<Dataset> pending_;  // rows of partial batches, fewer than a batch
 
   std::thread reader_;
   std::mutex mutex_;
   std::condition_variable cv_;
-  std::optional<Dataset> ready_;
+  std::optional<Window> ready_;
   std::exception_ptr error_;
   bool stop_ = false;
 };
