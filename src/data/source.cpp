@@ -29,6 +29,11 @@ struct EvenChunks {
     RB_CHECK(chunk >= 0 && chunk < count(), ValueError, "{}: chunk {} out of range ({} chunks)",
              what, chunk, count());
   }
+  // The rows of `chunk`, checked.
+  std::int64_t rows_of(std::int64_t chunk, const std::string& what) const {
+    check(chunk, what);
+    return end(chunk) - begin(chunk);
+  }
 };
 
 }  // namespace
@@ -51,8 +56,7 @@ class InMemorySource final : public DataSource {
   std::int64_t num_rows() const override { return data_.num_rows(); }
   std::int64_t num_chunks() const override { return chunks_.count(); }
   std::int64_t chunk_rows(std::int64_t chunk) const override {
-    chunks_.check(chunk, describe());
-    return chunks_.end(chunk) - chunks_.begin(chunk);
+    return chunks_.rows_of(chunk, describe());
   }
   Dataset read_chunk(std::int64_t chunk, const std::vector<std::string>& names) const override {
     chunks_.check(chunk, describe());
@@ -130,8 +134,7 @@ class NpySource final : public DataSource {
   std::int64_t num_rows() const override { return chunks_.rows; }
   std::int64_t num_chunks() const override { return chunks_.count(); }
   std::int64_t chunk_rows(std::int64_t chunk) const override {
-    chunks_.check(chunk, describe());
-    return chunks_.end(chunk) - chunks_.begin(chunk);
+    return chunks_.rows_of(chunk, describe());
   }
 
   Dataset read_chunk(std::int64_t chunk, const std::vector<std::string>& names) const override {
