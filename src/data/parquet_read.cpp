@@ -283,6 +283,15 @@ void with_ctype(DType dtype, F&& f) {
 
 // ---- the reader ----------------------------------------------------------------
 
+// The Arrow type that holds values of T as they are.
+template <class T>
+constexpr arrow::Type::type arrow_id_of() {
+  if constexpr (std::is_same_v<T, std::int32_t>) return arrow::Type::INT32;
+  if constexpr (std::is_same_v<T, std::int64_t>) return arrow::Type::INT64;
+  if constexpr (std::is_same_v<T, float>) return arrow::Type::FLOAT;
+  return arrow::Type::NA;  // bfloat16: never the file's type
+}
+
 // One column to read: its schema, where it is in the files, and the domain
 // maximum taken from the files' statistics (then every value is checked
 // against it: statistics can be wrong).
@@ -388,8 +397,8 @@ struct ParquetReader::State {
                                    const std::vector<Tensor>& into = {}) const;
   // `into`, when defined, receives a dense column's rows (a view into a
   // larger tensor); otherwise the column gets tensors of its own.
-  Column convert(const arrow::ChunkedArray& data, const Plan& plan, const FileInfo& info,
-                 std::int64_t first_row, const Tensor& into) const;
+  Column convert(const std::shared_ptr<arrow::ChunkedArray>& data, const Plan& plan,
+                 const FileInfo& info, std::int64_t first_row, const Tensor& into) const;
   void infer_domain(Plan& plan, bool statistics_allowed);
 };
 
@@ -479,13 +488,23 @@ void check_statistics_max(const T* values, std::int64_t n, const Plan& plan, con
 
 }  // namespace
 
-Column ParquetReader::State::convert(const arrow::ChunkedArray& data, const Plan& plan,
-                                     const FileInfo& info, std::int64_t first_row,
+Column ParquetReader::State::convert(const std::shared_ptr<arrow::ChunkedArray>& column_data,
+                                     const Plan& plan, const FileInfo& info, std::int64_t first_row,
                                      const Tensor& into) const {
+  const arrow::ChunkedArray& data = *column_data;
   const ColumnSchema& cs = plan.schema;
   const std::int64_t rows = data.length();
   Column column;
   with_ctype(cs.dtype(), [&]<class T>(T*) {
+    if (!cs.is_list() && !into.defined() && rows > 0 && data.num_chunks() == 1 &&
+        data.chunk(0)->null_count() == 0 && data.chunk(0)->type_id() == arrow_id_of<T>()) {
+      // The file's type is the schema's: the tensor borrows Arrow's buffer.
+      const T* values = data.chunk(0)->data()->GetValues<T>(1);
+      check_statistics_max(values, rows, plan, info, [&](std::int64_t i) { return first_row + i; });
+      column.values = Tensor::borrow(const_cast<T*>(values), {rows}, cs.dtype(),
+                                     std::shared_ptr<const void>(column_data, values));
+      return;
+    }
     if (!cs.is_list()) {
       column.values = into.defined() ? into : Tensor::empty({rows}, cs.dtype());
       T* out = column.values.data<T>();
@@ -611,7 +630,7 @@ std::vector<Column> ParquetReader::State::read_columns(std::size_t f, int rg,
     RB_CHECK(data != nullptr && data->length() == rows, Error,
              "{}: row group {}: column '{}' was not read whole (corrupt file)", info.path.string(),
              rg, plan->schema.name());
-    columns.push_back(convert(*data, *plan, info, first_row, into.empty() ? Tensor() : into[i]));
+    columns.push_back(convert(data, *plan, info, first_row, into.empty() ? Tensor() : into[i]));
   }
   return columns;
 }

@@ -38,8 +38,11 @@ class StreamRun final : public BatchRun {
       shuffle_order(std::span<std::int64_t>(chunks_), plan_->options.seed ^ kChunkOrderSalt,
                     epoch_);
     }
-    const auto window = static_cast<std::size_t>(plan_->options.shuffle_window);
-    windows_ = (chunks_.size() + window - 1) / window;
+    // In order, a window is one chunk: its batches are views of it (of
+    // Arrow's own buffers for Parquet), and nothing needs joining.
+    window_size_ =
+        plan_->options.shuffle ? static_cast<std::size_t>(plan_->options.shuffle_window) : 1;
+    windows_ = (chunks_.size() + window_size_ - 1) / window_size_;
   }
 
   ~StreamRun() override {
@@ -86,10 +89,11 @@ class StreamRun final : public BatchRun {
   // window w - 1's is still in use while w is prepared).
   Window prepare_window(std::size_t w) {
     const LoaderOptions& options = plan_->options;
-    const auto size = static_cast<std::size_t>(options.shuffle_window);
-    const std::size_t begin = w * size, end = std::min(chunks_.size(), begin + size);
+    if (!options.shuffle) return {plan_->source->read_chunk(chunks_[w]), {}};
+    const std::size_t begin = w * window_size_,
+                      end = std::min(chunks_.size(), begin + window_size_);
     Window window{plan_->source->read_chunks(std::span(chunks_).subspan(begin, end - begin)), {}};
-    if (options.shuffle) {
+    {
       window.loader.emplace(
           LoaderAccess::window_loader(window.rows,
                                       {
@@ -213,6 +217,7 @@ class StreamRun final : public BatchRun {
   const std::uint64_t epoch_;
   const std::int64_t num_batches_;
   std::vector<std::int64_t> chunks_;  // the epoch's chunk order
+  std::size_t window_size_ = 1;       // chunks per window
   std::size_t windows_ = 0;
   std::size_t taken_ = 0;  // windows handed to the consumer
 
