@@ -12,7 +12,8 @@
 # written once and reused, default /tmp/stream_bench; about 15 GB for both
 # formats), WINDOW (row groups per shuffle window, default 4), ROW_GROUP
 # (rows per Parquet row group and per .npy chunk, default 262144), ONLY
-# (loader, train or peer: run only those), STREAM_OUT (folder for
+# (loader, train or peer: run only those), RUNS (processes per loader
+# measurement, default 3; the summary gives the median and the best), STREAM_OUT (folder for
 # stream.jsonl and summary.md, default a new /tmp/stream_bench_out.*).
 # The data is read from the page cache (the machine needs its 15 GB free
 # for that; the first reads after writing are).
@@ -26,6 +27,7 @@ data=${STREAM_DATA:-/tmp/stream_bench}
 window=${WINDOW:-4}
 row_group=${ROW_GROUP:-262144}
 only=${ONLY:-}
+runs=${RUNS:-3}
 out=${STREAM_OUT:-$(mktemp -d /tmp/stream_bench_out.XXXXXX)}
 python=${PYTHON:-$root/.venv/bin/python}
 mkdir -p "$out" "$data"
@@ -55,14 +57,18 @@ if [[ -z $only || $only == loader ]]; then
   for format in parquet npy; do
     src=$data/$format
     [[ $format == npy ]] && src=$data/npy/train
-    run "$bench" loader --data "$src" --window "$window" --chunk-rows "$row_group"
-    run "$bench" loader --data "$src" --no-shuffle --chunk-rows "$row_group"
+    for ((r = 1; r <= runs; r++)); do
+      run "$bench" loader --data "$src" --window "$window" --chunk-rows "$row_group"
+      run "$bench" loader --data "$src" --no-shuffle --chunk-rows "$row_group"
+    done
   done
 fi
 if [[ -z $only || $only == peer ]]; then
   for threads in 1 2; do
-    run "$python" "$here/peer_pyarrow.py" --data "$data/parquet" --window "$window" --threads "$threads"
-    run "$python" "$here/peer_pyarrow.py" --data "$data/parquet" --no-shuffle --threads "$threads"
+    for ((r = 1; r <= runs; r++)); do
+      run "$python" "$here/peer_pyarrow.py" --data "$data/parquet" --window "$window" --threads "$threads"
+      run "$python" "$here/peer_pyarrow.py" --data "$data/parquet" --no-shuffle --threads "$threads"
+    done
   done
 fi
 if [[ -z $only || $only == train ]]; then
@@ -77,17 +83,28 @@ lines = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 machine = next(l for l in lines if l.get("type") == "machine")
 print(f"{machine['model']}, {machine['cpus']} CPUs, {machine['rows']:,} rows {sys.argv[2]}\n")
 loaders = [l for l in lines if l.get("mode") == "loader"]
-def best_peer(shuffle):
-    peers = [l for l in loaders if l["storage"] == "pyarrow" and l["shuffle"] == shuffle]
-    return max(peers, key=lambda l: l["rows_per_s"]) if peers else None
-print("| loader | order | rows/s | CPU s | peak RSS MiB | vs pyarrow (best threads) |")
-print("| --- | --- | --- | --- | --- | --- |")
-for l in loaders:
+def key(l):
     who = f"pyarrow {l['threads']} threads" if l["storage"] == "pyarrow" else f"recblocks {l['storage']} {l['format']}"
-    order = f"shuffled, window {l['window']}" if l["shuffle"] else "in order"
-    peer = best_peer(l["shuffle"])
-    ratio = f"{l['rows_per_s'] / peer['rows_per_s']:.2f}x" if peer and l["storage"] != "pyarrow" else ""
-    print(f"| {who} | {order} | {l['rows_per_s'] / 1e6:.1f} M | {l['cpu_s']} | {l['peak_rss_mib']} | {ratio} |")
+    return (who, l["shuffle"])
+groups = {}
+for l in loaders:
+    groups.setdefault(key(l), []).append(l)
+def median(values):
+    values = sorted(values)
+    return values[len(values) // 2]
+def best_peer(shuffle):
+    peers = [median([l["rows_per_s"] for l in g]) for (who, s), g in groups.items()
+             if who.startswith("pyarrow") and s == shuffle]
+    return max(peers) if peers else None
+print("| loader | order | rows/s median (best) | CPU s median | peak RSS MiB | vs pyarrow's best setting |")
+print("| --- | --- | --- | --- | --- | --- |")
+for (who, shuffle), g in groups.items():
+    rate = median([l["rows_per_s"] for l in g])
+    order = f"shuffled, window {g[0]['window']}" if shuffle else "in order"
+    peer = best_peer(shuffle)
+    ratio = f"{rate / peer:.2f}x" if peer and not who.startswith("pyarrow") else ""
+    print(f"| {who} | {order} | {rate / 1e6:.1f} M ({max(l['rows_per_s'] for l in g) / 1e6:.1f} M) "
+          f"| {median([l['cpu_s'] for l in g])} | {max(l['peak_rss_mib'] for l in g)} | {ratio} |")
 trains = [l for l in lines if l.get("mode") == "train"]
 if trains:
     print("\n| training epoch | rows/s | seconds | peak RSS MiB | model MiB | RSS less model MiB |")

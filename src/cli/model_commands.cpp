@@ -465,7 +465,7 @@ void register_model_commands(CLI::App& app) {
                   "dataset directory) with bounded memory: data larger than RAM");
   train
       ->add_option("--shuffle-window", t->shuffle_window,
-                   "--stream: chunks whose rows are shuffled together (memory: about four "
+                   "--stream: chunks whose rows are shuffled together (memory: about six "
                    "windows)")
       ->capture_default_str()
       ->check(integer_in(1, 1 << 20, "chunks"));

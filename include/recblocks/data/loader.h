@@ -24,11 +24,15 @@
 // batched; it shuffles the window's rows together and gathers them into
 // batches. A window's last rows, too few for a batch, wait for the next
 // window's and join them, so every batch but an epoch's last is full and
-// every row comes once per epoch. Memory: about four windows (the one
-// batched and its row cache, the next one being read) plus the batches in
-// flight. Without shuffle the chunks come in order and the batches are
-// views of the window's rows (no copy). The order depends on (seed, epoch,
-// shuffle_window, the chunks) alone.
+// every row comes once per epoch. Memory: about six windows (the one
+// batched and the next one, each with its row cache, 1.2 times its rows for
+// Criteo's 40 columns) plus the batches in flight and the decoder's
+// buffers: 1.07 GB at the peak for windows of 4 x 262,144 Criteo rows
+// (168 MB each; bench/stream). Without shuffle the chunks come in order, one at a time, and
+// the batches are views of a chunk's rows (of Arrow's own buffers for a
+// Parquet column whose type is the schema's): no copy but where a batch
+// spans two chunks. The order depends on (seed, epoch, shuffle_window, the
+// chunks) alone.
 //
 // Speed: shuffled batches of the seed's 7 columns come at 25 to 40 million
 // rows/s on one core (bench/loader), from a row-major copy of the columns
@@ -153,12 +157,13 @@ struct LoaderOptions {
   std::int64_t row_cache_bytes = std::int64_t{1} << 30;
   // Applied to each batch after gathering, on the producer thread (so it
   // overlaps the caller's work when prefetch > 0), like Merlin's
-  // `transforms`. Its exceptions reach the caller.
+  // `transforms`; a streaming loader applies it on the caller's thread.
+  // Its exceptions reach the caller.
   //   .transform = [](rb::Batch b) { return b.with_column(col, f(b)); }
   std::function<Batch(Batch)> transform = nullptr;
   // Streaming (Loader(DataSourcePtr)) only: chunks whose rows are shuffled
   // together (> 0). A window of w row groups of r rows holds w * r rows;
-  // the loader needs about four windows of memory (see above). Larger
+  // the loader needs about six windows of memory (see above). Larger
   // windows mix rows from more of the data, smaller ones use less memory.
   std::int64_t shuffle_window = 4;
 };
