@@ -27,6 +27,7 @@ from recblocks._recblocks import model_checkpoint as ModelCheckpoint  # noqa: F4
 from recblocks._recblocks import criteo, csv, synthetic, synthetic_criteo, synthetic_movielens  # noqa
 from recblocks._recblocks import CriteoTransform, CsvTransform  # noqa: F401
 from recblocks._recblocks import AnnIndex, ItemIndex, recall_against, top_k  # noqa: F401
+from recblocks._recblocks import DataSource, in_memory_source, npy_source  # noqa: F401
 from recblocks._tags import Tags  # noqa: F401
 from recblocks._data import from_arrow, from_dict, from_pandas, movielens  # noqa: F401
 from recblocks._training import History, ProgressBar  # noqa: F401

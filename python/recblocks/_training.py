@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from recblocks import _recblocks
-from recblocks._recblocks import Dataset, TopKRecommender
+from recblocks._recblocks import DataSource, Dataset, TopKRecommender
 
 
 def _interactive(stream) -> bool:
@@ -99,18 +99,21 @@ class History:
         return f"History({self.history})"
 
 
-def fit(self, train: Dataset, batch_size: int = 1024, epochs: int = 1, shuffle: bool = True,
-        seed: int = 0, validation_data: Dataset | None = None, train_metrics_steps: int = 1,
-        callbacks: Sequence[Any] | None = None, resume_from: str | os.PathLike | None = None,
-        progress: bool = True) -> History:
-    """Trains the model on `train` (a Dataset), building it from the dataset's schema
-    (seed 0) if it is not built; compile() first.
+def fit(self, train: Dataset | DataSource, batch_size: int = 1024, epochs: int = 1,
+        shuffle: bool = True, seed: int = 0, validation_data: Dataset | None = None,
+        train_metrics_steps: int = 1, callbacks: Sequence[Any] | None = None,
+        resume_from: str | os.PathLike | None = None, progress: bool = True,
+        shuffle_window: int = 4) -> History:
+    """Trains the model on `train` (a Dataset, or a DataSource such as rb.npy_source(dir),
+    streamed with bounded memory), building it from the data's schema (seed 0) if it is not
+    built; compile() first.
 
     `epochs` passes in batches of `batch_size` rows, shuffled when `shuffle` (the order fixed
     by `seed` and the epoch); `validation_data` (a Dataset) is evaluated at each epoch's end
     ("val_" keys); training metrics every `train_metrics_steps` steps (0: none);
     `resume_from`: a ModelCheckpoint directory to continue from, bit-identically;
-    `progress`: the progress bar on stdout. `callbacks` are Callback objects (EarlyStopping,
+    `progress`: the progress bar on stdout; `shuffle_window`: a DataSource's chunks whose
+    rows are shuffled together. `callbacks` are Callback objects (EarlyStopping,
     ModelCheckpoint) or objects with any of on_train_begin(), on_batch_end(step, logs),
     on_epoch_end(epoch, logs) (returning False stops) and on_train_end().
 
@@ -123,16 +126,18 @@ def fit(self, train: Dataset, batch_size: int = 1024, epochs: int = 1, shuffle: 
     if progress:
         steps = math.ceil(len(train) / batch_size)
         callbacks.insert(0, ProgressBar(epochs, steps, batch_size, len(train)))
+    streamed = {"shuffle_window": shuffle_window} if isinstance(train, DataSource) else {}
     history = self._fit(train, batch_size=batch_size, epochs=epochs, shuffle=shuffle, seed=seed,
                         validation_data=validation_data, train_metrics_steps=train_metrics_steps,
-                        callbacks=callbacks, resume_from=resume_from)
+                        callbacks=callbacks, resume_from=resume_from, **streamed)
     return History(history, {"epochs": epochs, "batch_size": batch_size,
                              "steps": math.ceil(len(train) / batch_size)})
 
 
-def evaluate(self, data: Dataset, batch_size: int = 1024, return_dict: bool = True,
+def evaluate(self, data: Dataset | DataSource, batch_size: int = 1024, return_dict: bool = True,
              allow_non_finite: bool = False) -> dict | list:
-    """Exact metrics over every row of `data` (a Dataset), in batches of `batch_size` rows:
+    """Exact metrics over every row of `data` (a Dataset, or a DataSource streamed in order),
+    in batches of `batch_size` rows:
     a dict of Merlin's keys ("<target>/<task>/<metric>", "loss", "regularization_loss",
     "total_loss"), or with return_dict=False the values as Keras lists them (loss first).
     Raises ValueError naming the column and row of a NaN or infinite feature unless

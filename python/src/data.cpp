@@ -4,6 +4,7 @@
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/pair.h>
+#include <nanobind/stl/shared_ptr.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 #include <nanobind/stl/vector.h>
@@ -19,6 +20,7 @@
 #include "recblocks/data/dataset.h"
 #include "recblocks/data/loader.h"
 #include "recblocks/data/movielens.h"
+#include "recblocks/data/source.h"
 #include "recblocks/data/synthetic.h"
 #include "recblocks/schema/schema.h"
 #include "recblocks/schema/tags.h"
@@ -432,6 +434,41 @@ void bind_data(nb::module_& m) {
         return *i.it;
       });
 
+  nb::class_<DataSource>(
+      m, "DataSource",
+      "A dataset read chunk by chunk (rows of a dataset directory), for data larger than "
+      "memory: Model.fit, Model.evaluate and Loader stream it with bounded memory.")
+      .def_prop_ro("schema", &DataSource::schema, "The Schema of its columns.")
+      .def("__len__", &DataSource::num_rows, "Its number of rows.")
+      .def_prop_ro("num_chunks", &DataSource::num_chunks, "Its number of chunks.")
+      .def("chunk_rows", &DataSource::chunk_rows, "chunk"_a,
+           "The rows of chunk `chunk`; raises ValueError for a chunk out of range.")
+      .def(
+          "read_chunk",
+          [](const DataSource& s, std::int64_t chunk, const std::vector<std::string>& names) {
+            nb::gil_scoped_release release;
+            return s.read_chunk(chunk, names);
+          },
+          "chunk"_a, "names"_a = std::vector<std::string>{},
+          "Chunk `chunk` as a Dataset: every column, or the columns `names` in that order. "
+          "Raises ValueError for a chunk out of range or an unknown name, RuntimeError naming "
+          "the file when reading fails.")
+      .def("__repr__", [](const DataSource& s) { return "DataSource(" + s.describe() + ")"; });
+
+  m.def(
+      "npy_source",
+      [](const fs::path& dir, std::int64_t chunk_rows) { return npy_source(dir, chunk_rows); },
+      "dir"_a, "chunk_rows"_a = std::int64_t{1} << 18,
+      "A dataset directory (schema.json and one .npy per column) as a DataSource of "
+      "`chunk_rows`-row chunks, read with pread when asked for (no file stays mapped, so "
+      "memory stays bounded). Its files' headers, dtypes and shapes are checked now, a list "
+      "column's offsets chunk by chunk. Raises ValueError or RuntimeError naming the file.");
+  m.def(
+      "in_memory_source",
+      [](const Dataset& d, std::int64_t chunk_rows) { return in_memory_source(d, chunk_rows); },
+      "dataset"_a, "chunk_rows"_a = std::int64_t{1} << 20,
+      "A Dataset as a DataSource of `chunk_rows`-row chunks (sharing its memory).");
+
   nb::class_<Loader>(m, "Loader", "Batches of a dataset: shuffled each epoch, prefetched.")
       .def(
           "__init__",
@@ -451,6 +488,24 @@ void bind_data(nb::module_& m) {
           "dataset order; every row once. `prefetch`: batches prepared ahead by a background "
           "thread (0: on the caller's thread). len() is the batches per epoch. Raises ValueError "
           "for batch_size <= 0 or prefetch < 0.")
+      .def(
+          "__init__",
+          [](Loader* l, DataSourcePtr source, std::int64_t batch_size, bool shuffle,
+             std::uint64_t seed, bool drop_last, int prefetch, std::int64_t shuffle_window) {
+            new (l) Loader(std::move(source), {.batch_size = batch_size,
+                                               .shuffle = shuffle,
+                                               .seed = seed,
+                                               .drop_last = drop_last,
+                                               .prefetch = prefetch,
+                                               .shuffle_window = shuffle_window});
+          },
+          "source"_a, "batch_size"_a = 1024, "shuffle"_a = true, "seed"_a = 0,
+          "drop_last"_a = false, "prefetch"_a = 2, "shuffle_window"_a = 4,
+          "A streaming loader of the DataSource `source`: each epoch takes its chunks in a "
+          "new order (`seed`, epoch), `shuffle_window` chunks at a time read by a background "
+          "thread, and shuffles the rows of those chunks together (without `shuffle`: every "
+          "row in order). Every batch but an epoch's last is full; every row comes once. "
+          "Raises ValueError for batch_size <= 0, prefetch < 0 or shuffle_window <= 0.")
       .def("__len__", &Loader::num_batches)
       .def_prop_rw("epoch", &Loader::epoch, &Loader::set_epoch,
                    "The epoch the next iteration runs (0, 1, 2, ...; each iteration adds one); "

@@ -74,6 +74,22 @@ class PythonCallbacks : public Callback {
   nb::list callbacks_;
 };
 
+// recblocks' own callbacks (EarlyStopping, ModelCheckpoint) run as they
+// are; Python objects through one PythonCallbacks, first.
+std::vector<CallbackPtr> python_and_native_callbacks(nb::list callbacks) {
+  std::vector<CallbackPtr> out;
+  nb::list python_callbacks;
+  for (nb::handle c : callbacks) {
+    if (nb::isinstance<Callback>(c)) {
+      out.push_back(nb::cast<CallbackPtr>(c));
+    } else {
+      python_callbacks.append(c);
+    }
+  }
+  out.insert(out.begin(), std::make_shared<PythonCallbacks>(python_callbacks));
+  return out;
+}
+
 nb::dict history_to_python(const History& h) {
   nb::dict out;
   for (const Logs& epoch : h.epochs) {
@@ -184,21 +200,9 @@ void bind_model(nb::module_& m) {
                          .seed = seed,
                          .validation_data = std::move(validation_data),
                          .train_metrics_steps = train_metrics_steps,
-                         .callbacks = {},
+                         .callbacks = python_and_native_callbacks(callbacks),
                          .progress = false,
                          .resume_from = std::move(resume_from)};
-            // recblocks' own callbacks (EarlyStopping, ModelCheckpoint) run as
-            // they are; Python objects through PythonCallbacks.
-            nb::list python_callbacks;
-            for (nb::handle c : callbacks) {
-              if (nb::isinstance<Callback>(c)) {
-                o.callbacks.push_back(nb::cast<CallbackPtr>(c));
-              } else {
-                python_callbacks.append(c);
-              }
-            }
-            o.callbacks.insert(o.callbacks.begin(),
-                               std::make_shared<PythonCallbacks>(python_callbacks));
             History h;
             {
               nb::gil_scoped_release release;
@@ -219,6 +223,34 @@ void bind_model(nb::module_& m) {
           "NonFiniteError for a NaN or infinite loss or gradient, KeyboardInterrupt on Ctrl-C "
           "(between two steps).")
       .def(
+          "_fit",
+          [](Model& model, const DataSourcePtr& train, std::int64_t batch_size, int epochs,
+             bool shuffle, std::uint64_t seed, std::optional<Dataset> validation_data,
+             std::int64_t train_metrics_steps, nb::list callbacks,
+             std::optional<fs::path> resume_from, std::int64_t shuffle_window) {
+            FitOptions o{.batch_size = batch_size,
+                         .epochs = epochs,
+                         .shuffle = shuffle,
+                         .seed = seed,
+                         .validation_data = std::move(validation_data),
+                         .train_metrics_steps = train_metrics_steps,
+                         .callbacks = python_and_native_callbacks(callbacks),
+                         .progress = false,
+                         .resume_from = std::move(resume_from),
+                         .shuffle_window = shuffle_window};
+            History h;
+            {
+              nb::gil_scoped_release release;
+              h = model.fit(train, std::move(o));
+            }
+            return history_to_python(h);
+          },
+          "train"_a, "batch_size"_a = 1024, "epochs"_a = 1, "shuffle"_a = true, "seed"_a = 0,
+          "validation_data"_a = nb::none(), "train_metrics_steps"_a = 1, "callbacks"_a = nb::list(),
+          "resume_from"_a = nb::none(), "shuffle_window"_a = 4,
+          "The same streaming the DataSource `train` with bounded memory: its chunks in a new "
+          "order each epoch, the rows of `shuffle_window` chunks shuffled together.")
+      .def(
           "_evaluate",
           [](Model& model, const Dataset& data, std::int64_t batch_size, bool allow_non_finite) {
             Logs logs;
@@ -235,6 +267,22 @@ void bind_model(nb::module_& m) {
           "`data`, in batches of `batch_size`, as a dict (\"<task name>/<metric>\", "
           "\"loss\", \"regularization_loss\", \"total_loss\"). Raises ValueError naming "
           "the column and row of a NaN or infinite feature unless `allow_non_finite`.")
+      .def(
+          "_evaluate",
+          [](Model& model, const DataSourcePtr& data, std::int64_t batch_size,
+             bool allow_non_finite) {
+            Logs logs;
+            {
+              nb::gil_scoped_release release;
+              logs = model.evaluate(data, {.batch_size = batch_size,
+                                           .progress = false,
+                                           .allow_non_finite = allow_non_finite});
+            }
+            return logs_to_python(logs);
+          },
+          "data"_a, "batch_size"_a = 1024, "allow_non_finite"_a = false,
+          "The same streaming the DataSource `data` in order, non-finite features refused batch "
+          "by batch.")
       .def(
           "predict",
           [](const Model& model, nb::handle data, std::int64_t batch_size, bool allow_non_finite) {
