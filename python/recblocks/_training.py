@@ -126,10 +126,10 @@ def fit(self, train: Dataset | DataSource, batch_size: int = 1024, epochs: int =
     if progress:
         steps = math.ceil(len(train) / batch_size)
         callbacks.insert(0, ProgressBar(epochs, steps, batch_size, len(train)))
-    streamed = {"shuffle_window": shuffle_window} if isinstance(train, DataSource) else {}
     history = self._fit(train, batch_size=batch_size, epochs=epochs, shuffle=shuffle, seed=seed,
                         validation_data=validation_data, train_metrics_steps=train_metrics_steps,
-                        callbacks=callbacks, resume_from=resume_from, **streamed)
+                        callbacks=callbacks, resume_from=resume_from,
+                        shuffle_window=shuffle_window)
     return History(history, {"epochs": epochs, "batch_size": batch_size,
                              "steps": math.ceil(len(train) / batch_size)})
 

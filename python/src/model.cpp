@@ -90,6 +90,17 @@ std::vector<CallbackPtr> python_and_native_callbacks(nb::list callbacks) {
   return out;
 }
 
+// `data` as a Dataset (the caller took a DataSource apart), else a TypeError
+// naming what it was.
+const Dataset& dataset_or_source(nb::handle data, const char* who) {
+  if (!nb::isinstance<Dataset>(data)) {
+    throw nb::type_error((std::string(who) + ": expected a Dataset or a DataSource, got " +
+                          nb::str(data.type().attr("__name__")).c_str())
+                             .c_str());
+  }
+  return nb::cast<const Dataset&>(data);
+}
+
 nb::dict history_to_python(const History& h) {
   nb::dict out;
   for (const Logs& epoch : h.epochs) {
@@ -190,42 +201,8 @@ void bind_model(nb::module_& m) {
           "Raises ValueError for an unknown optimizer or a wrong number of weights.")
       .def(
           "_fit",
-          [](Model& model, const Dataset& train, std::int64_t batch_size, int epochs, bool shuffle,
+          [](Model& model, nb::handle train, std::int64_t batch_size, int epochs, bool shuffle,
              std::uint64_t seed, std::optional<Dataset> validation_data,
-             std::int64_t train_metrics_steps, nb::list callbacks,
-             std::optional<fs::path> resume_from) {
-            FitOptions o{.batch_size = batch_size,
-                         .epochs = epochs,
-                         .shuffle = shuffle,
-                         .seed = seed,
-                         .validation_data = std::move(validation_data),
-                         .train_metrics_steps = train_metrics_steps,
-                         .callbacks = python_and_native_callbacks(callbacks),
-                         .progress = false,
-                         .resume_from = std::move(resume_from)};
-            History h;
-            {
-              nb::gil_scoped_release release;
-              h = model.fit(train, std::move(o));
-            }
-            return history_to_python(h);
-          },
-          "train"_a, "batch_size"_a = 1024, "epochs"_a = 1, "shuffle"_a = true, "seed"_a = 0,
-          "validation_data"_a = nb::none(), "train_metrics_steps"_a = 1, "callbacks"_a = nb::list(),
-          "resume_from"_a = nb::none(),
-          "Model.fit without the progress bar (fit calls it): trains `epochs` epochs on the "
-          "Dataset `train` in batches of `batch_size` rows, shuffled by `seed` when `shuffle`, "
-          "evaluating `validation_data` at each epoch's end (\"val_\" keys), training metrics "
-          "every `train_metrics_steps` steps (0: none), resuming from the checkpoint directory "
-          "`resume_from`. `callbacks`: Callback objects, or Python objects with any of "
-          "on_train_begin(), on_batch_end(step, logs), on_epoch_end(epoch, logs) (False stops) "
-          "and on_train_end(). Returns a dict metric name -> one value per epoch. Raises "
-          "NonFiniteError for a NaN or infinite loss or gradient, KeyboardInterrupt on Ctrl-C "
-          "(between two steps).")
-      .def(
-          "_fit",
-          [](Model& model, const DataSourcePtr& train, std::int64_t batch_size, int epochs,
-             bool shuffle, std::uint64_t seed, std::optional<Dataset> validation_data,
              std::int64_t train_metrics_steps, nb::list callbacks,
              std::optional<fs::path> resume_from, std::int64_t shuffle_window) {
             FitOptions o{.batch_size = batch_size,
@@ -239,50 +216,54 @@ void bind_model(nb::module_& m) {
                          .resume_from = std::move(resume_from),
                          .shuffle_window = shuffle_window};
             History h;
-            {
+            if (nb::isinstance<DataSource>(train)) {
+              const DataSourcePtr source = nb::cast<DataSourcePtr>(train);
               nb::gil_scoped_release release;
-              h = model.fit(train, std::move(o));
+              h = model.fit(source, std::move(o));
+            } else {
+              const Dataset& d = dataset_or_source(train, "fit");
+              nb::gil_scoped_release release;
+              h = model.fit(d, std::move(o));
             }
             return history_to_python(h);
           },
           "train"_a, "batch_size"_a = 1024, "epochs"_a = 1, "shuffle"_a = true, "seed"_a = 0,
           "validation_data"_a = nb::none(), "train_metrics_steps"_a = 1, "callbacks"_a = nb::list(),
           "resume_from"_a = nb::none(), "shuffle_window"_a = 4,
-          "The same streaming the DataSource `train` with bounded memory: its chunks in a new "
-          "order each epoch, the rows of `shuffle_window` chunks shuffled together.")
+          "Model.fit without the progress bar (fit calls it): trains `epochs` epochs on `train` "
+          "(a Dataset, or a DataSource streamed with bounded memory, the rows of "
+          "`shuffle_window` chunks shuffled together) in batches of `batch_size` rows, "
+          "shuffled by `seed` when `shuffle`, evaluating `validation_data` at each epoch's end "
+          "(\"val_\" keys), training metrics every `train_metrics_steps` steps (0: none), "
+          "resuming from the checkpoint directory `resume_from`. `callbacks`: Callback objects, "
+          "or Python objects with any of on_train_begin(), on_batch_end(step, logs), "
+          "on_epoch_end(epoch, logs) (False stops) and on_train_end(). Returns a dict metric "
+          "name -> one value per epoch. Raises NonFiniteError for a NaN or infinite loss or "
+          "gradient, KeyboardInterrupt on Ctrl-C (between two steps), TypeError for data "
+          "that is neither a Dataset nor a DataSource.")
       .def(
           "_evaluate",
-          [](Model& model, const Dataset& data, std::int64_t batch_size, bool allow_non_finite) {
+          [](Model& model, nb::handle data, std::int64_t batch_size, bool allow_non_finite) {
+            const EvaluateOptions o{
+                .batch_size = batch_size, .progress = false, .allow_non_finite = allow_non_finite};
             Logs logs;
-            {
+            if (nb::isinstance<DataSource>(data)) {
+              const DataSourcePtr source = nb::cast<DataSourcePtr>(data);
               nb::gil_scoped_release release;
-              logs = model.evaluate(data, {.batch_size = batch_size,
-                                           .progress = false,
-                                           .allow_non_finite = allow_non_finite});
+              logs = model.evaluate(source, o);
+            } else {
+              const Dataset& d = dataset_or_source(data, "evaluate");
+              nb::gil_scoped_release release;
+              logs = model.evaluate(d, o);
             }
             return logs_to_python(logs);
           },
           "data"_a, "batch_size"_a = 1024, "allow_non_finite"_a = false,
-          "Model.evaluate without the progress bar: exact metrics over every row of the Dataset "
-          "`data`, in batches of `batch_size`, as a dict (\"<task name>/<metric>\", "
-          "\"loss\", \"regularization_loss\", \"total_loss\"). Raises ValueError naming "
-          "the column and row of a NaN or infinite feature unless `allow_non_finite`.")
-      .def(
-          "_evaluate",
-          [](Model& model, const DataSourcePtr& data, std::int64_t batch_size,
-             bool allow_non_finite) {
-            Logs logs;
-            {
-              nb::gil_scoped_release release;
-              logs = model.evaluate(data, {.batch_size = batch_size,
-                                           .progress = false,
-                                           .allow_non_finite = allow_non_finite});
-            }
-            return logs_to_python(logs);
-          },
-          "data"_a, "batch_size"_a = 1024, "allow_non_finite"_a = false,
-          "The same streaming the DataSource `data` in order, non-finite features refused batch "
-          "by batch.")
+          "Model.evaluate without the progress bar: exact metrics over every row of `data` (a "
+          "Dataset, or a DataSource streamed in order), in batches of `batch_size`, as a dict "
+          "(\"<task name>/<metric>\", \"loss\", \"regularization_loss\", \"total_loss\"). "
+          "Raises ValueError naming the column and row of a NaN or infinite feature unless "
+          "`allow_non_finite`.")
       .def(
           "predict",
           [](const Model& model, nb::handle data, std::int64_t batch_size, bool allow_non_finite) {

@@ -224,16 +224,9 @@ Batch LoaderAccess::slice(const std::shared_ptr<const BatchLayout>& layout, cons
   std::vector<Batch::Entry> columns;
   columns.reserve(layout->names.size());
   for (const std::string& name : layout->names) {
-    const Column& c = data.column(name);
-    if (!c.is_list()) {
-      columns.push_back({c.values.slice_rows(begin, end), {}});
-      continue;
-    }
-    const std::int64_t* o = c.offsets.data<std::int64_t>();
-    Tensor offsets = Tensor::empty({end - begin + 1}, DType::kInt64);
-    std::int64_t* out = offsets.data<std::int64_t>();
-    for (std::int64_t r = begin; r <= end; ++r) out[r - begin] = o[r] - o[begin];
-    columns.push_back({Tensor(), RaggedTensor(c.values.slice_rows(o[begin], o[end]), offsets)});
+    const Column c = data.column(name).slice(begin, end);
+    columns.push_back(c.is_list() ? Batch::Entry{Tensor(), c.ragged()}
+                                  : Batch::Entry{c.values, {}});
   }
   return Batch(layout, std::move(columns), end - begin);
 }

@@ -87,15 +87,6 @@ std::int64_t check_column(const ColumnSchema& schema, const Column& column,
   return values.size(0);
 }
 
-Column slice_column(const Column& c, std::int64_t begin, std::int64_t end) {
-  if (!c.is_list()) return {c.values.slice_rows(begin, end), Tensor()};
-  const std::int64_t* o = c.offsets.data<std::int64_t>();
-  Tensor offsets = Tensor::empty({end - begin + 1}, DType::kInt64);
-  std::int64_t* out = offsets.data<std::int64_t>();
-  for (std::int64_t r = begin; r <= end; ++r) out[r - begin] = o[r] - o[begin];
-  return {c.values.slice_rows(o[begin], o[end]), offsets};
-}
-
 Column take_column(const Column& c, std::span<const std::int64_t> rows) {
   const auto n = static_cast<std::int64_t>(rows.size());
   const std::size_t row_bytes =
@@ -129,6 +120,15 @@ std::string column_file_stem(std::string_view column_name) {
 }
 
 std::int64_t Column::rows() const { return is_list() ? offsets.numel() - 1 : values.size(0); }
+
+Column Column::slice(std::int64_t begin, std::int64_t end) const {
+  if (!is_list()) return {values.slice_rows(begin, end), Tensor()};
+  const std::int64_t* o = offsets.data<std::int64_t>();
+  Tensor rebased = Tensor::empty({end - begin + 1}, DType::kInt64);
+  std::int64_t* out = rebased.data<std::int64_t>();
+  for (std::int64_t r = begin; r <= end; ++r) out[r - begin] = o[r] - o[begin];
+  return {values.slice_rows(o[begin], o[end]), rebased};
+}
 
 RaggedTensor Column::ragged() const {
   RB_CHECK(is_list(), ValueError, "Column::ragged: the column has no offsets (not a list column)");
@@ -246,7 +246,7 @@ Dataset Dataset::slice_rows(std::int64_t begin, std::int64_t end) const {
   RB_CHECK(0 <= begin && begin <= end && end <= num_rows_, ValueError,
            "Dataset::slice_rows: rows [{}, {}) out of range for {} rows", begin, end, num_rows_);
   std::map<std::string, Column> columns;
-  for (const auto& [name, c] : columns_) columns.emplace(name, slice_column(c, begin, end));
+  for (const auto& [name, c] : columns_) columns.emplace(name, c.slice(begin, end));
   return Dataset(schema_, std::move(columns));
 }
 

@@ -93,19 +93,17 @@ class StreamRun final : public BatchRun {
     const std::size_t begin = w * window_size_,
                       end = std::min(chunks_.size(), begin + window_size_);
     Window window{plan_->source->read_chunks(std::span(chunks_).subspan(begin, end - begin)), {}};
-    {
-      window.loader.emplace(
-          LoaderAccess::window_loader(window.rows,
-                                      {
-                                          .batch_size = options.batch_size,
-                                          .shuffle = true,
-                                          .seed = mix64(options.seed + w),
-                                          .prefetch = options.prefetch,
-                                          .row_cache_bytes = options.row_cache_bytes,
-                                      },
-                                      arenas_[w % 2]));
-      window.loader->set_epoch(epoch_);
-    }
+    window.loader.emplace(
+        LoaderAccess::window_loader(window.rows,
+                                    {
+                                        .batch_size = options.batch_size,
+                                        .shuffle = true,
+                                        .seed = mix64(options.seed + w),
+                                        .prefetch = options.prefetch,
+                                        .row_cache_bytes = options.row_cache_bytes,
+                                    },
+                                    arenas_[w % 2]));
+    window.loader->set_epoch(epoch_);
     return window;
   }
 

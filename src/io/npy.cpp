@@ -393,14 +393,20 @@ void pread_all(const std::filesystem::path& path, std::byte* to, std::size_t n, 
   ::close(fd);
 }
 
+// The shape of rows [begin, end) of the file, checked against its rows.
+Shape rows_shape(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
+                 std::int64_t end) {
+  const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
+  RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
+           "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
+  return info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin);
+}
+
 }  // namespace
 
 void read_npy_rows_into(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
                         std::int64_t end, Tensor& out) {
-  const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
-  RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
-           "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
-  const Shape shape = info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin);
+  const Shape shape = rows_shape(path, info, begin, end);
   RB_CHECK(out.defined() && out.dtype() == info.dtype && out.shape() == shape, ValueError,
            "{}: rows [{}, {}) are {} {}, the tensor to read them into is {} {}", path.string(),
            begin, end, dtype_name(info.dtype), shape, dtype_name(out.dtype()), out.shape());
@@ -423,11 +429,7 @@ void read_npy_rows_into(const std::filesystem::path& path, const NpyInfo& info, 
 
 Tensor read_npy_rows(const std::filesystem::path& path, const NpyInfo& info, std::int64_t begin,
                      std::int64_t end) {
-  const std::int64_t rows = info.shape.rank() == 0 ? 1 : info.shape[0];
-  RB_CHECK(0 <= begin && begin <= end && end <= rows, ValueError,
-           "{}: rows [{}, {}) out of range for {} rows", path.string(), begin, end, rows);
-  Tensor out = Tensor::empty(info.shape.rank() == 0 ? info.shape : info.shape.with(0, end - begin),
-                             info.dtype);
+  Tensor out = Tensor::empty(rows_shape(path, info, begin, end), info.dtype);
   read_npy_rows_into(path, info, begin, end, out);
   return out;
 }

@@ -44,6 +44,8 @@ def test_fit_and_evaluate_on_a_source_match_the_dataset_in_order(tmp_path):
     for name, value in a.state().items():
         np.testing.assert_array_equal(value, b.state()[name])
     assert a.evaluate(data) == b.evaluate(source)
+    with pytest.raises(TypeError, match="expected a Dataset or a DataSource, got str"):
+        a.fit("train.parquet", progress=False)
 
 
 def test_loader_streams_every_row_once(tmp_path):

@@ -45,6 +45,9 @@ struct Column {
   bool is_list() const { return offsets.defined() && offsets.numel() > 0; }
   std::int64_t rows() const;
   RaggedTensor ragged() const;  // list columns only
+  // Rows [begin, end) (unchecked): the values shared, a list's offsets
+  // copied from 0.
+  Column slice(std::int64_t begin, std::int64_t end) const;
 };
 
 // The escaped file stem of a column: "a/b" -> "a%2Fb" (see above).
