@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/blas.h"
@@ -39,7 +41,10 @@ inline Vec loadv(const float* p) {
   return v;
 }
 inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-inline Vec splatv(float x) { return Vec{} + x; }
+// x - 0 is x for every x (-0 included), so this is a plain broadcast: one
+// load-port vbroadcastss from memory. (0 + x is not x for x = -0, and
+// costs an add and a register broadcast on the FMA ports of Intel cores.)
+inline Vec splatv(float x) { return x - Vec{}; }
 
 constexpr std::int64_t kTileRows = 6;
 constexpr std::int64_t kTileCols = 2 * kLanes;
@@ -52,15 +57,18 @@ constexpr std::int64_t kTileCols = 2 * kLanes;
 // BLIS 0.9) it runs these shapes at 230-470 GFLOP/s, 3-6x BLIS, which
 // packs both operands per call (build/bench/tile/tile_bench: 1024 x 128 x
 // 512 fwd 0.30 against 1.72 ms, 128 x 512 x 1024 dW 0.40 against 1.79 ms,
-// in-batch G^T Q 0.58 against 1.9 ms). op(B) is read in place when it is B
-// with a width that is a multiple of kTileCols, else packed once per call
-// into zero-padded panels of kTileCols columns ([panel][k][kTileCols]). C
-// goes 6 rows at a time; op(A) = A is read in place (6 sequential streams),
-// op(A) = A^T has the tile's 6 columns packed first ([k][6]) so that each
-// panel's pass reads them from L1. Each element sums its k products in
-// order: the same result on any thread count and vector width. sgemm and the fused linear
-// kernels split C between the threads as before (sgemm_run_part); a
-// thread's block runs here when it has the shape, else on BLIS.
+// in-batch G^T Q 0.58 against 1.9 ms); on an Intel Xeon (Emerald Rapids,
+// 2 vCPUs) 1.05-2x BLIS on every model shape. op(B) is read in place when
+// it is B with a width that is a multiple of kTileCols and at most
+// kInPlaceMaxK rows, else packed once per call into zero-padded panels of
+// kTileCols columns ([panel][k][kTileCols]). C goes 6 rows at a time;
+// op(A) = A is read in place (6 sequential streams), and so is A^T when
+// its rows are near each other; A^T with rows far apart (the in-batch
+// G^T Q) is packed [k][6] per tile, kPackGroup tiles at once. Each element
+// sums its k products in order: the same result on any thread count and
+// vector width. sgemm and the fused linear kernels split C between the
+// threads (sgemm_run_part); a thread's block runs here when it has the
+// shape, else on BLIS.
 // Checked against a naive product in tests/kernels.
 constexpr std::int64_t kTiledMinNK = 16;
 
@@ -69,6 +77,13 @@ constexpr std::int64_t kTiledMinNK = 16;
 // layer, is 2 MiB and runs 2.8x faster than BLIS); larger products go to
 // BLIS, which blocks for the caches.
 constexpr std::int64_t kTiledMaxB = std::int64_t{1} << 21;  // floats
+
+// Rows of B read in place at most (see gemm_tiled_serial).
+constexpr std::int64_t kInPlaceMaxK = 256;
+// Row stride (floats) of A^T read in place at most.
+constexpr std::int64_t kInPlaceMaxLda = 256;
+// Tiles of A^T packed together when it is not read in place.
+constexpr std::int64_t kPackGroup = 8;
 
 // By the whole product's N and K (never by a part's rows or columns): a
 // product takes one kernel whatever its split, so results do not depend on
@@ -90,7 +105,11 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
                        std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
   // op(B) by panels: row p of panel q at panel_row(q, p), kTileCols floats.
-  const bool b_in_place = !trans_b && n % kTileCols == 0;
+  // B is read in place when its width is whole panels and its rows are few
+  // enough to stay in the caches across tiles: k rows of ldb floats, and
+  // with a long k (a weight gradient's batch) the rows' large stride puts
+  // them in few cache sets, so they are packed into sequential panels.
+  const bool b_in_place = !trans_b && n % kTileCols == 0 && k <= kInPlaceMaxK;
   thread_local std::vector<float> packed_b;  // grows once per thread, reused
   if (!b_in_place) {
     grow(packed_b, static_cast<std::size_t>(panels * k * kTileCols));
@@ -98,10 +117,22 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
     for (std::int64_t q = 0; q < panels; ++q) {
       const std::int64_t d0 = q * kTileCols;
       const std::int64_t cols = std::min(kTileCols, n - d0);
-      for (std::int64_t p = 0; p < k; ++p) {
-        float* row = bp + (q * k + p) * kTileCols;
-        for (std::int64_t j = 0; j < kTileCols; ++j) {
-          row[j] = j >= cols ? 0.0f : trans_b ? b[(d0 + j) * ldb + p] : b[p * ldb + d0 + j];
+      float* panel = bp + q * k * kTileCols;
+      if (!trans_b && cols == kTileCols) {
+        for (std::int64_t p = 0; p < k; ++p) {
+          std::memcpy(panel + p * kTileCols, b + p * ldb + d0, sizeof(float) * kTileCols);
+        }
+      } else if (!trans_b) {
+        for (std::int64_t p = 0; p < k; ++p) {
+          float* row = panel + p * kTileCols;
+          std::memcpy(row, b + p * ldb + d0, sizeof(float) * static_cast<std::size_t>(cols));
+          std::fill(row + cols, row + kTileCols, 0.0f);
+        }
+      } else {
+        for (std::int64_t p = 0; p < k; ++p) {
+          float* row = panel + p * kTileCols;
+          for (std::int64_t j = 0; j < kTileCols; ++j)
+            row[j] = j < cols ? b[(d0 + j) * ldb + p] : 0.0f;
         }
       }
     }
@@ -111,34 +142,69 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
     return b_in_place ? b + p * ldb + q * kTileCols : bp + (q * k + p) * kTileCols;
   };
   const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
+  // Packed tiles of op(A), [tile][k][6]. A^T far apart is packed
+  // kPackGroup tiles at a time: each of its cache lines is then read once,
+  // not once per tile.
+  const bool pack_all = trans_a && lda > kInPlaceMaxLda;
+  const std::int64_t group = pack_all ? kPackGroup : 1;
   thread_local std::vector<float> packed_a;
-  grow(packed_a, static_cast<std::size_t>(k * kTileRows));
+  grow(packed_a, static_cast<std::size_t>(group * k * kTileRows));
   {
     for (std::int64_t tile = 0; tile < tiles; ++tile) {
       const std::int64_t i0 = tile * kTileRows;
       const std::int64_t rows = std::min(kTileRows, m - i0);
-      // A^T, and a last tile of fewer than 6 rows, are packed [k][6] (rows
-      // past the end as zeros): the full-tile loop then runs on them too.
-      const bool packed = trans_a || rows < kTileRows;
-      if (packed) {
+      // A last tile of fewer than 6 rows is packed too (rows past the end
+      // as zeros): the full-tile loop then runs on it. A full tile of A^T
+      // is otherwise read in place (its 6 values of step p are adjacent),
+      // and one of A always (6 row streams).
+      const bool packed = pack_all || rows < kTileRows;
+      if (packed && (!pack_all || tile % group == 0)) {
+        const std::int64_t first = i0;
+        const std::int64_t count = pack_all ? std::min(group, tiles - tile) : 1;
         float* pk = packed_a.data();
-        for (std::int64_t p = 0; p < k; ++p) {
-          for (std::int64_t r = 0; r < kTileRows; ++r) {
-            pk[p * kTileRows + r] = r >= rows ? 0.0f
-                                    : trans_a ? a[p * lda + i0 + r]
-                                              : a[(i0 + r) * lda + p];
+        if (trans_a && first + count * kTileRows <= m) {
+          // Whole tiles of A^T: 6 adjacent values per tile and step.
+          for (std::int64_t p = 0; p < k; ++p) {
+            const float* row = a + p * lda + first;
+            for (std::int64_t t = 0; t < count; ++t) {
+              std::memcpy(pk + (t * k + p) * kTileRows, row + t * kTileRows,
+                          sizeof(float) * kTileRows);
+            }
+          }
+        } else {
+          for (std::int64_t p = 0; p < k; ++p) {
+            for (std::int64_t t = 0; t < count; ++t) {
+              float* out = pk + (t * k + p) * kTileRows;
+              for (std::int64_t r = 0; r < kTileRows; ++r) {
+                const std::int64_t i = first + t * kTileRows + r;
+                out[r] = i >= m ? 0.0f : trans_a ? a[p * lda + i] : a[i * lda + p];
+              }
+            }
           }
         }
       }
+      const float* pa = packed_a.data() + (pack_all ? (tile % group) * k * kTileRows : 0);
       for (std::int64_t q = 0; q < panels; ++q) {
         Vec acc[kTileRows][2] = {};
         if (packed) {
-          const float* pa = packed_a.data();
           for (std::int64_t p = 0; p < k; ++p) {
             const float* brow = panel_row(q, p);
             const Vec b0 = loadv(brow);
             const Vec b1 = loadv(brow + kLanes);
             const float* x = pa + p * kTileRows;
+            for (std::int64_t r = 0; r < kTileRows; ++r) {
+              const Vec v = splatv(x[r]);
+              acc[r][0] += v * b0;
+              acc[r][1] += v * b1;
+            }
+          }
+        } else if (trans_a) {
+          const float* a0 = a + i0;
+          for (std::int64_t p = 0; p < k; ++p) {
+            const float* brow = panel_row(q, p);
+            const Vec b0 = loadv(brow);
+            const Vec b1 = loadv(brow + kLanes);
+            const float* x = a0 + p * lda;
             for (std::int64_t r = 0; r < kTileRows; ++r) {
               const Vec v = splatv(x[r]);
               acc[r][0] += v * b0;

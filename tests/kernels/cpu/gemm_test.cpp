@@ -81,7 +81,8 @@ TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
 
 // Shapes with m >= 24 and n, k >= 16 run recblocks' own tile kernel (6 x
 // 32 with AVX-512, 6 x 16 without): every transpose, B in place or packed,
-// tails of rows and of columns (widths not a multiple of the panel's),
+// A^T in place or packed in groups of tiles (288 rows: whole groups), tails
+// of rows and of columns (widths not a multiple of the panel's),
 // alpha, beta 0 and 1, and the same bits on 1 and 2 threads.
 TEST(Gemm, TiledKernelMatchesReference) {
   const int threads = num_threads();
@@ -90,7 +91,7 @@ TEST(Gemm, TiledKernelMatchesReference) {
       for (const auto& [m, n, k] :
            {std::tuple{1024, 64, 1024}, std::tuple{67, 37, 257}, std::tuple{100, 48, 300},
             std::tuple{1024, 74, 64}, std::tuple{128, 512, 1024}, std::tuple{24, 16, 16},
-            std::tuple{31, 17, 19}}) {
+            std::tuple{31, 17, 19}, std::tuple{288, 40, 300}}) {
         for (float beta : {0.0f, 1.0f}) {
           const Tensor a = operand(ta, m, k, 31), b = operand(tb, k, n, 32);
           const Tensor c0 = uniform({m, n}, 33);
