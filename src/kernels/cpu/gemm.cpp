@@ -28,7 +28,9 @@ namespace {
 // has AVX-512, which doubles the multiply-adds per instruction on this
 // project's machine (an AMD EPYC with full-width AVX-512 units: 402 against
 // 200 GFLOP/s on one core in a register-only loop); else 8 (AVX2 or SSE).
-// A tile is 6 rows by two vectors: twelve accumulators.
+// A tile is kTileRows rows by two vectors: 12 x 2 accumulators with
+// AVX-512 (24 of its 32 registers: half the loads of B per multiply-add of
+// 6 x 2), 6 x 2 with 16 registers.
 #if defined(__AVX512F__)
 using Vec = f16;
 #else
@@ -46,11 +48,11 @@ inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
 // costs an add and a register broadcast on the FMA ports of Intel cores.)
 inline Vec splatv(float x) { return x - Vec{}; }
 
-constexpr std::int64_t kTileRows = 6;
+constexpr std::int64_t kTileRows = kLanes == 16 ? 12 : 6;
 constexpr std::int64_t kTileCols = 2 * kLanes;
 
-// C = alpha op(A) op(B) + beta C on 6 x kTileCols register tiles (6 x 32
-// with AVX-512, 6 x 16 without) straight from the caches, for every
+// C = alpha op(A) op(B) + beta C on kTileRows x kTileCols register tiles
+// (12 x 32 with AVX-512, 6 x 16 without) straight from the caches, for every
 // product with n, k >= 16 and op(B) within 8 MiB: the MLP layers of the
 // ranking models in all three passes, the backward of the in-batch scores,
 // a catalogue softmax. On this project's 2-core machine (AMD EPYC, Debian's
@@ -61,10 +63,10 @@ constexpr std::int64_t kTileCols = 2 * kLanes;
 // 2 vCPUs) 1.05-2x BLIS on every model shape. op(B) is read in place when
 // it is B with a width that is a multiple of kTileCols and at most
 // kInPlaceMaxK rows, else packed once per call into zero-padded panels of
-// kTileCols columns ([panel][k][kTileCols]). C goes 6 rows at a time;
+// kTileCols columns ([panel][k][kTileCols]). C goes kTileRows rows at a time;
 // op(A) = A is read in place (6 sequential streams), and so is A^T when
 // its rows are near each other; A^T with rows far apart (the in-batch
-// G^T Q) is packed [k][6] per tile, kPackGroup tiles at once. Each element
+// G^T Q) is packed [k][kTileRows] per tile, kPackGroup tiles at once. Each element
 // sums its k products in order: the same result on any thread count and
 // vector width. sgemm and the fused linear kernels split C between the
 // threads (sgemm_run_part); a thread's block runs here when it has the
@@ -72,7 +74,7 @@ constexpr std::int64_t kTileCols = 2 * kLanes;
 // Checked against a naive product in tests/kernels.
 constexpr std::int64_t kTiledMinNK = 16;
 
-// op(B) is streamed once per tile of 6 rows, from L2 or L3: up to 8 MiB
+// op(B) is streamed once per tile of rows, from L2 or L3: up to 8 MiB
 // (a fourth of this machine's L3; the seed's largest, dY of the 512-wide
 // layer, is 2 MiB and runs 2.8x faster than BLIS); larger products go to
 // BLIS, which blocks for the caches.
@@ -83,7 +85,7 @@ constexpr std::int64_t kInPlaceMaxK = 256;
 // Row stride (floats) of A^T read in place at most.
 constexpr std::int64_t kInPlaceMaxLda = 256;
 // Tiles of A^T packed together when it is not read in place.
-constexpr std::int64_t kPackGroup = 8;
+constexpr std::int64_t kPackGroup = 48 / kTileRows;  // 3 cache lines a step
 
 // By the whole product's N and K (never by a part's rows or columns): a
 // product takes one kernel whatever its split, so results do not depend on
@@ -104,7 +106,8 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
                        float alpha, const float* a, std::int64_t lda, const float* b,
                        std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
   const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
-  // op(B) by panels: row p of panel q at panel_row(q, p), kTileCols floats.
+  // op(B) by panels: row p of panel q at panel(q) + p * b_step, kTileCols
+  // floats.
   // B is read in place when its width is whole panels and its rows are few
   // enough to stay in the caches across tiles: k rows of ldb floats, and
   // with a long k (a weight gradient's batch) the rows' large stride puts
@@ -138,11 +141,12 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
     }
   }
   const float* bp = packed_b.data();
-  auto panel_row = [&](std::int64_t q, std::int64_t p) {
-    return b_in_place ? b + p * ldb + q * kTileCols : bp + (q * k + p) * kTileCols;
+  auto panel = [&](std::int64_t q) {
+    return b_in_place ? b + q * kTileCols : bp + q * k * kTileCols;
   };
+  const std::int64_t b_step = b_in_place ? ldb : kTileCols;
   const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
-  // Packed tiles of op(A), [tile][k][6]. A^T far apart is packed
+  // Packed tiles of op(A), [tile][k][kTileRows]. A^T far apart is packed
   // kPackGroup tiles at a time: each of its cache lines is then read once,
   // not once per tile.
   const bool pack_all = trans_a && lda > kInPlaceMaxLda;
@@ -153,9 +157,9 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
     for (std::int64_t tile = 0; tile < tiles; ++tile) {
       const std::int64_t i0 = tile * kTileRows;
       const std::int64_t rows = std::min(kTileRows, m - i0);
-      // A last tile of fewer than 6 rows is packed too (rows past the end
+      // A last tile of fewer than kTileRows rows is packed too (rows past the end
       // as zeros): the full-tile loop then runs on it. A full tile of A^T
-      // is otherwise read in place (its 6 values of step p are adjacent),
+      // is otherwise read in place (its values of step p are adjacent),
       // and one of A always (6 row streams).
       const bool packed = pack_all || rows < kTileRows;
       if (packed && (!pack_all || tile % group == 0)) {
@@ -163,7 +167,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         const std::int64_t count = pack_all ? std::min(group, tiles - tile) : 1;
         float* pk = packed_a.data();
         if (trans_a && first + count * kTileRows <= m) {
-          // Whole tiles of A^T: 6 adjacent values per tile and step.
+          // Whole tiles of A^T: kTileRows adjacent values per tile and step.
           for (std::int64_t p = 0; p < k; ++p) {
             const float* row = a + p * lda + first;
             for (std::int64_t t = 0; t < count; ++t) {
@@ -185,10 +189,11 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
       }
       const float* pa = packed_a.data() + (pack_all ? (tile % group) * k * kTileRows : 0);
       for (std::int64_t q = 0; q < panels; ++q) {
+        const float* bq = panel(q);
         Vec acc[kTileRows][2] = {};
         if (packed) {
           for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = panel_row(q, p);
+            const float* brow = bq + p * b_step;
             const Vec b0 = loadv(brow);
             const Vec b1 = loadv(brow + kLanes);
             const float* x = pa + p * kTileRows;
@@ -201,7 +206,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         } else if (trans_a) {
           const float* a0 = a + i0;
           for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = panel_row(q, p);
+            const float* brow = bq + p * b_step;
             const Vec b0 = loadv(brow);
             const Vec b1 = loadv(brow + kLanes);
             const float* x = a0 + p * lda;
@@ -214,7 +219,7 @@ void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t 
         } else {
           const float* a0 = a + i0 * lda;
           for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = panel_row(q, p);
+            const float* brow = bq + p * b_step;
             const Vec b0 = loadv(brow);
             const Vec b1 = loadv(brow + kLanes);
             for (std::int64_t r = 0; r < kTileRows; ++r) {
@@ -298,7 +303,7 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 // and the top-k scan. BLIS reaches a third of its peak on these shapes (a
 // pack per call for a k-step of only d). Each thread takes whole panels
 // of kTileCols columns of C: it packs its panel of B transposed ([k][kTileCols], in L1)
-// and sweeps all rows of A six at a time, a 6 x kTileCols tile of C in twelve
+// and sweeps all rows of A kTileRows at a time, a kTileRows x kTileCols tile of C in
 // vector registers; each element sums its k products in order (the
 // same result on any thread count). Checked against a naive product in
 // tests/kernels.

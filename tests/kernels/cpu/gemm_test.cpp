@@ -79,7 +79,7 @@ TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   }
 }
 
-// Shapes with m >= 24 and n, k >= 16 run recblocks' own tile kernel (6 x
+// Shapes with m >= 24 and n, k >= 16 run recblocks' own tile kernel (12 x
 // 32 with AVX-512, 6 x 16 without): every transpose, B in place or packed,
 // A^T in place or packed in groups of tiles (288 rows: whole groups), tails
 // of rows and of columns (widths not a multiple of the panel's),
