@@ -293,9 +293,10 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
                    ldc);
     return;
   }
-#pragma omp parallel num_threads(parts)
-  sgemm_run_part(sgemm_part(m, n, omp_get_thread_num(), parts), trans_a, trans_b, k, alpha, a, lda,
-                 b, ldb, beta, c, ldc);
+  run_tasks(parts, parts, [&](int part) {
+    sgemm_run_part(sgemm_part(m, n, part, parts), trans_a, trans_b, k, alpha, a, lda, b, ldb, beta,
+                   c, ldc);
+  });
 }
 
 // C = alpha A B^T for a short inner dimension (k <= kShortK) and a wide C:

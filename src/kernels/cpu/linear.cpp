@@ -98,8 +98,7 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
     return;
   }
   const int blocks = blocks_for(parts, std::max(m, n));
-#pragma omp parallel for schedule(dynamic, 1) num_threads(parts)
-  for (int b = 0; b < blocks; ++b) run(b, blocks);
+  run_tasks(blocks, parts, [&](int b) { run(b, blocks); });
 }
 
 // One parallel region in two loops over blocks. The first takes blocks of
@@ -193,13 +192,8 @@ void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor&
     after_barrier(0);
     return;
   }
-#pragma omp parallel num_threads(parts)
-  {
-#pragma omp for schedule(dynamic, 1)
-    for (int b = 0; b < row_blocks; ++b) before_barrier(b);
-#pragma omp for schedule(dynamic, 1)
-    for (int b = 0; b < dw_blocks; ++b) after_barrier(b);
-  }
+  run_tasks(row_blocks, parts, before_barrier);
+  run_tasks(dw_blocks, parts, after_barrier);
 }
 
 }  // namespace recblocks::kernels::cpu

@@ -1,6 +1,7 @@
 // The optimizers' updates (optim/optim.h gives the rules), the finite check
 // of gradients and the merge of a table's sparse segments.
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -12,7 +13,7 @@ namespace recblocks::kernels::cpu {
 namespace {
 
 // Runs body(begin, end) over [0, n) items of `cost` floats each, in static
-// OpenMP chunks above kParallelGrain. Every update here is element- or
+// chunks on the pool above kParallelGrain. Every update here is element- or
 // row-wise with distinct outputs, so the result does not depend on the
 // split.
 template <class Body>
@@ -26,8 +27,13 @@ void parallel_ranges(std::int64_t n, std::int64_t cost, Body&& body) {
   }
   const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 12) / cost);
   const std::int64_t chunks = (n + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) num_threads(threads)
-  for (std::int64_t c = 0; c < chunks; ++c) body(c * chunk, std::min(n, (c + 1) * chunk));
+  // One task per thread, each a contiguous run of chunks.
+  const int tasks = static_cast<int>(std::min<std::int64_t>(threads, chunks));
+  run_tasks(tasks, tasks, [&](int t) {
+    for (std::int64_t c = chunks * t / tasks; c < chunks * (t + 1) / tasks; ++c) {
+      body(c * chunk, std::min(n, (c + 1) * chunk));
+    }
+  });
 }
 
 // True when x[0, n) is all finite: x - x is 0 for a finite x and NaN
@@ -209,14 +215,11 @@ std::int64_t CpuBackend::find_non_finite(const Tensor& x) {
   const std::int64_t n = x.numel();
   // A vector pass over the threads' parts, then a scalar search only when
   // it fails.
-  bool finite = true;
+  std::atomic<bool> finite = true;
   parallel_ranges(n, 1, [&](std::int64_t begin, std::int64_t end) {
-    if (!all_finite(p + begin, end - begin)) {
-#pragma omp atomic write
-      finite = false;
-    }
+    if (!all_finite(p + begin, end - begin)) finite.store(false, std::memory_order_relaxed);
   });
-  if (finite) return -1;
+  if (finite.load()) return -1;
   for (std::int64_t i = 0; i < n; ++i) {
     if (!std::isfinite(p[i])) return i;
   }
