@@ -1,10 +1,16 @@
 #include <algorithm>
+#include <array>
+#include <cstdlib>
 #include <cstring>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "kernels/cpu/blas.h"
 #include "kernels/cpu/cpu_backend.h"
+#include "kernels/cpu/gemm_tiles.h"
 #include "kernels/cpu/simd.h"
+#include "recblocks/core/error.h"
 
 namespace recblocks::kernels::cpu {
 
@@ -22,56 +28,57 @@ GemmPart sgemm_part(std::int64_t m, std::int64_t n, int part, int parts) {
   return {0, m, n * part / parts, n * (part + 1) / parts, n};
 }
 
+namespace tiles_avx512 {
+extern const TileKernel kKernel;
+}
+namespace tiles_avx2 {
+extern const TileKernel kKernel;
+}
+namespace tiles_base {
+extern const TileKernel kKernel;
+}
+
+const TileKernel* const* available_tile_kernels() {
+  static const auto list = [] {
+    std::array<const TileKernel*, 4> kernels{};
+    std::size_t n = 0;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq")) {
+      kernels[n++] = &tiles_avx512::kKernel;
+    }
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      kernels[n++] = &tiles_avx2::kKernel;
+    }
+    kernels[n++] = &tiles_base::kKernel;
+    return kernels;
+  }();
+  return list.data();
+}
+
+const TileKernel& tile_kernel() {
+  static const TileKernel* chosen = [] {
+    const TileKernel* const* kernels = available_tile_kernels();
+    const char* wanted = std::getenv("RECBLOCKS_GEMM_ISA");
+    if (wanted == nullptr || *wanted == '\0') return kernels[0];
+    for (const TileKernel* const* k = kernels; *k != nullptr; ++k) {
+      if (std::string_view((*k)->name) == wanted) return *k;
+    }
+    std::string have;
+    for (const TileKernel* const* k = kernels; *k != nullptr; ++k) {
+      have += have.empty() ? "" : ", ";
+      have += (*k)->name;
+    }
+    throw ValueError(fmt::format("RECBLOCKS_GEMM_ISA={}: expected one of this CPU's {}",
+                                 quoted_excerpt(wanted), have));
+  }();
+  return *chosen;
+}
+
 namespace {
 
-// The tile's vectors: 16 floats (one 512-bit register) where the build
-// has AVX-512, which doubles the multiply-adds per instruction on this
-// project's machine (an AMD EPYC with full-width AVX-512 units: 402 against
-// 200 GFLOP/s on one core in a register-only loop); else 8 (AVX2 or SSE).
-// A tile is kTileRows rows by two vectors: 12 x 2 accumulators with
-// AVX-512 (24 of its 32 registers: half the loads of B per multiply-add of
-// 6 x 2), 6 x 2 with 16 registers.
-#if defined(__AVX512F__)
-using Vec = f16;
-#else
-using Vec = f8;
-#endif
-constexpr std::int64_t kLanes = static_cast<std::int64_t>(sizeof(Vec) / sizeof(float));
-inline Vec loadv(const float* p) {
-  Vec v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-inline void storev(float* p, Vec v) { std::memcpy(p, &v, sizeof v); }
-// x - 0 is x for every x (-0 included), so this is a plain broadcast: one
-// load-port vbroadcastss from memory. (0 + x is not x for x = -0, and
-// costs an add and a register broadcast on the FMA ports of Intel cores.)
-inline Vec splatv(float x) { return x - Vec{}; }
-
-constexpr std::int64_t kTileRows = kLanes == 16 ? 12 : 6;
-constexpr std::int64_t kTileCols = 2 * kLanes;
-
-// C = alpha op(A) op(B) + beta C on kTileRows x kTileCols register tiles
-// (12 x 32 with AVX-512, 6 x 16 without) straight from the caches, for every
-// product with n, k >= 16 and op(B) within 8 MiB: the MLP layers of the
-// ranking models in all three passes, the backward of the in-batch scores,
-// a catalogue softmax. On this project's 2-core machine (AMD EPYC, Debian's
-// BLIS 0.9) it runs these shapes at 230-470 GFLOP/s, 3-6x BLIS, which
-// packs both operands per call (build/bench/tile/tile_bench: 1024 x 128 x
-// 512 fwd 0.30 against 1.72 ms, 128 x 512 x 1024 dW 0.40 against 1.79 ms,
-// in-batch G^T Q 0.58 against 1.9 ms); on an Intel Xeon (Emerald Rapids,
-// 2 vCPUs) 1.05-2x BLIS on every model shape. op(B) is read in place when
-// it is B with a width that is a multiple of kTileCols and at most
-// kInPlaceMaxK rows, else packed once per call into zero-padded panels of
-// kTileCols columns ([panel][k][kTileCols]). C goes kTileRows rows at a time;
-// op(A) = A is read in place (6 sequential streams), and so is A^T when
-// its rows are near each other; A^T with rows far apart (the in-batch
-// G^T Q) is packed [k][kTileRows] per tile, kPackGroup tiles at once. Each element
-// sums its k products in order: the same result on any thread count and
-// vector width. sgemm and the fused linear kernels split C between the
-// threads (sgemm_run_part); a thread's block runs here when it has the
-// shape, else on BLIS.
-// Checked against a naive product in tests/kernels.
+// Products with n, k >= 16 and op(B) within 8 MiB run the tile kernels
+// (gemm_tiles_impl.h); others BLIS.
 constexpr std::int64_t kTiledMinNK = 16;
 
 // op(B) is streamed once per tile of rows, from L2 or L3: up to 8 MiB
@@ -80,13 +87,6 @@ constexpr std::int64_t kTiledMinNK = 16;
 // BLIS, which blocks for the caches.
 constexpr std::int64_t kTiledMaxB = std::int64_t{1} << 21;  // floats
 
-// Rows of B read in place at most (see gemm_tiled_serial).
-constexpr std::int64_t kInPlaceMaxK = 256;
-// Row stride (floats) of A^T read in place at most.
-constexpr std::int64_t kInPlaceMaxLda = 256;
-// Tiles of A^T packed together when it is not read in place.
-constexpr std::int64_t kPackGroup = 48 / kTileRows;  // 3 cache lines a step
-
 // By the whole product's N and K (never by a part's rows or columns): a
 // product takes one kernel whatever its split, so results do not depend on
 // the thread count.
@@ -94,167 +94,14 @@ bool tiled_gemm_applies(std::int64_t n, std::int64_t k) {
   return n >= kTiledMinNK && k >= kTiledMinNK && n * k <= kTiledMaxB;
 }
 
-// Makes `buffer` hold at least n floats. Never shrinks: resize() after a
-// smaller call would zero-fill the regrown part on every call (5 % of a
-// seed training step went to that memset, layers of different K taking
-// turns).
-void grow(std::vector<float>& buffer, std::size_t n) {
-  if (buffer.size() < n) buffer.resize(n);
-}
-
-void gemm_tiled_serial(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k,
-                       float alpha, const float* a, std::int64_t lda, const float* b,
-                       std::int64_t ldb, float beta, float* c, std::int64_t ldc) {
-  const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
-  // op(B) by panels: row p of panel q at panel(q) + p * b_step, kTileCols
-  // floats.
-  // B is read in place when its width is whole panels and its rows are few
-  // enough to stay in the caches across tiles: k rows of ldb floats, and
-  // with a long k (a weight gradient's batch) the rows' large stride puts
-  // them in few cache sets, so they are packed into sequential panels.
-  const bool b_in_place = !trans_b && n % kTileCols == 0 && k <= kInPlaceMaxK;
-  thread_local std::vector<float> packed_b;  // grows once per thread, reused
-  if (!b_in_place) {
-    grow(packed_b, static_cast<std::size_t>(panels * k * kTileCols));
-    float* bp = packed_b.data();
-    for (std::int64_t q = 0; q < panels; ++q) {
-      const std::int64_t d0 = q * kTileCols;
-      const std::int64_t cols = std::min(kTileCols, n - d0);
-      float* panel = bp + q * k * kTileCols;
-      if (!trans_b && cols == kTileCols) {
-        for (std::int64_t p = 0; p < k; ++p) {
-          std::memcpy(panel + p * kTileCols, b + p * ldb + d0, sizeof(float) * kTileCols);
-        }
-      } else if (!trans_b) {
-        for (std::int64_t p = 0; p < k; ++p) {
-          float* row = panel + p * kTileCols;
-          std::memcpy(row, b + p * ldb + d0, sizeof(float) * static_cast<std::size_t>(cols));
-          std::fill(row + cols, row + kTileCols, 0.0f);
-        }
-      } else {
-        for (std::int64_t p = 0; p < k; ++p) {
-          float* row = panel + p * kTileCols;
-          for (std::int64_t j = 0; j < kTileCols; ++j)
-            row[j] = j < cols ? b[(d0 + j) * ldb + p] : 0.0f;
-        }
-      }
-    }
-  }
-  const float* bp = packed_b.data();
-  auto panel = [&](std::int64_t q) {
-    return b_in_place ? b + q * kTileCols : bp + q * k * kTileCols;
-  };
-  const std::int64_t b_step = b_in_place ? ldb : kTileCols;
-  const std::int64_t tiles = (m + kTileRows - 1) / kTileRows;
-  // Packed tiles of op(A), [tile][k][kTileRows]. A^T far apart is packed
-  // kPackGroup tiles at a time: each of its cache lines is then read once,
-  // not once per tile.
-  const bool pack_all = trans_a && lda > kInPlaceMaxLda;
-  const std::int64_t group = pack_all ? kPackGroup : 1;
-  thread_local std::vector<float> packed_a;
-  grow(packed_a, static_cast<std::size_t>(group * k * kTileRows));
-  {
-    for (std::int64_t tile = 0; tile < tiles; ++tile) {
-      const std::int64_t i0 = tile * kTileRows;
-      const std::int64_t rows = std::min(kTileRows, m - i0);
-      // A last tile of fewer than kTileRows rows is packed too (rows past the end
-      // as zeros): the full-tile loop then runs on it. A full tile of A^T
-      // is otherwise read in place (its values of step p are adjacent),
-      // and one of A always (6 row streams).
-      const bool packed = pack_all || rows < kTileRows;
-      if (packed && (!pack_all || tile % group == 0)) {
-        const std::int64_t first = i0;
-        const std::int64_t count = pack_all ? std::min(group, tiles - tile) : 1;
-        float* pk = packed_a.data();
-        if (trans_a && first + count * kTileRows <= m) {
-          // Whole tiles of A^T: kTileRows adjacent values per tile and step.
-          for (std::int64_t p = 0; p < k; ++p) {
-            const float* row = a + p * lda + first;
-            for (std::int64_t t = 0; t < count; ++t) {
-              std::memcpy(pk + (t * k + p) * kTileRows, row + t * kTileRows,
-                          sizeof(float) * kTileRows);
-            }
-          }
-        } else {
-          for (std::int64_t p = 0; p < k; ++p) {
-            for (std::int64_t t = 0; t < count; ++t) {
-              float* out = pk + (t * k + p) * kTileRows;
-              for (std::int64_t r = 0; r < kTileRows; ++r) {
-                const std::int64_t i = first + t * kTileRows + r;
-                out[r] = i >= m ? 0.0f : trans_a ? a[p * lda + i] : a[i * lda + p];
-              }
-            }
-          }
-        }
-      }
-      const float* pa = packed_a.data() + (pack_all ? (tile % group) * k * kTileRows : 0);
-      for (std::int64_t q = 0; q < panels; ++q) {
-        const float* bq = panel(q);
-        Vec acc[kTileRows][2] = {};
-        if (packed) {
-          for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = bq + p * b_step;
-            const Vec b0 = loadv(brow);
-            const Vec b1 = loadv(brow + kLanes);
-            const float* x = pa + p * kTileRows;
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const Vec v = splatv(x[r]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        } else if (trans_a) {
-          const float* a0 = a + i0;
-          for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = bq + p * b_step;
-            const Vec b0 = loadv(brow);
-            const Vec b1 = loadv(brow + kLanes);
-            const float* x = a0 + p * lda;
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const Vec v = splatv(x[r]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        } else {
-          const float* a0 = a + i0 * lda;
-          for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = bq + p * b_step;
-            const Vec b0 = loadv(brow);
-            const Vec b1 = loadv(brow + kLanes);
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const Vec v = splatv(a0[r * lda + p]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        }
-        const std::int64_t d0 = q * kTileCols;
-        const std::int64_t cols = std::min(kTileCols, n - d0);
-        const Vec scale = splatv(alpha);
-        const Vec keep = splatv(beta);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          float* out = c + (i0 + r) * ldc + d0;
-          Vec lo = acc[r][0] * scale;
-          Vec hi = acc[r][1] * scale;
-          if (cols == kTileCols) {
-            if (beta != 0.0f) {
-              lo += loadv(out) * keep;
-              hi += loadv(out + kLanes) * keep;
-            }
-            storev(out, lo);
-            storev(out + kLanes, hi);
-          } else {
-            float tile_out[kTileCols];
-            storev(tile_out, lo);
-            storev(tile_out + kLanes, hi);
-            for (std::int64_t j = 0; j < cols; ++j)
-              out[j] = tile_out[j] + (beta != 0.0f ? beta * out[j] : 0.0f);
-          }
-        }
-      }
-    }
-  }
+// The calling thread's scratch, at least n floats. Never shrinks: resize()
+// after a smaller call would zero-fill the regrown part on every call (5 %
+// of a seed training step went to that memset, layers of different K
+// taking turns).
+float* scratch(std::int64_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
 }
 
 }  // namespace
@@ -275,8 +122,9 @@ void sgemm_run_part(const GemmPart& p, bool trans_a, bool trans_b, std::int64_t 
   const float* pa = trans_a ? a + p.r0 : a + p.r0 * lda;
   const float* pb = trans_b ? b + p.c0 * ldb : b + p.c0;
   if (tiled_gemm_applies(p.n > 0 ? p.n : cols, k)) {
-    gemm_tiled_serial(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta,
-                      c + p.r0 * ldc + p.c0, ldc);
+    const TileKernel& tiles = tile_kernel();
+    tiles.gemm(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta,
+               c + p.r0 * ldc + p.c0, ldc, scratch(tiles.scratch_floats(cols, k)));
     return;
   }
   blas_sgemm(trans_a, trans_b, rows, cols, k, alpha, pa, lda, pb, ldb, beta, c + p.r0 * ldc + p.c0,
@@ -302,12 +150,10 @@ void sgemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int6
 // C = alpha A B^T for a short inner dimension (k <= kShortK) and a wide C:
 // the in-batch scores of retrieval (queries [B, d] x candidates [B, d]^T)
 // and the top-k scan. BLIS reaches a third of its peak on these shapes (a
-// pack per call for a k-step of only d). Each thread takes whole panels
-// of kTileCols columns of C: it packs its panel of B transposed ([k][kTileCols], in L1)
-// and sweeps all rows of A kTileRows at a time, a kTileRows x kTileCols tile of C in
-// vector registers; each element sums its k products in order (the
-// same result on any thread count). Checked against a naive product in
-// tests/kernels.
+// pack per call for a k-step of only d). Each thread takes whole panels of
+// C's columns (TileKernel::nt_short_k); each element sums its k products
+// in order (the same result on any thread count). Checked against a naive
+// product in tests/kernels.
 namespace {
 
 constexpr std::int64_t kShortK = 128;
@@ -315,58 +161,11 @@ constexpr std::int64_t kShortK = 128;
 void gemm_nt_short_k(std::int64_t m, std::int64_t n, std::int64_t k, float alpha, const float* a,
                      std::int64_t lda, const float* b, std::int64_t ldb, float* c,
                      std::int64_t ldc) {
-  const std::int64_t panels = (n + kTileCols - 1) / kTileCols;
-  parallel_for(panels, m * k * kTileCols * 2, [&](std::int64_t begin, std::int64_t end) {
-    thread_local std::vector<float> packed;
-    grow(packed, static_cast<std::size_t>(k * kTileCols));
-    float* bp = packed.data();
-    for (std::int64_t panel = begin; panel < end; ++panel) {
-      const std::int64_t j0 = panel * kTileCols;
-      const std::int64_t cols = std::min(kTileCols, n - j0);
-      for (std::int64_t kk = 0; kk < k; ++kk) {
-        for (std::int64_t j = 0; j < kTileCols; ++j)
-          bp[kk * kTileCols + j] = j < cols ? b[(j0 + j) * ldb + kk] : 0.0f;
-      }
-      for (std::int64_t i0 = 0; i0 < m; i0 += kTileRows) {
-        const std::int64_t rows = std::min(kTileRows, m - i0);
-        Vec acc[kTileRows][2] = {};
-        if (rows == kTileRows) {
-          const float* a0 = a + i0 * lda;
-          for (std::int64_t kk = 0; kk < k; ++kk) {
-            const Vec b0 = loadv(bp + kk * kTileCols);
-            const Vec b1 = loadv(bp + kk * kTileCols + kLanes);
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const Vec x = splatv(a0[r * lda + kk]);
-              acc[r][0] += x * b0;
-              acc[r][1] += x * b1;
-            }
-          }
-        } else {
-          for (std::int64_t kk = 0; kk < k; ++kk) {
-            const Vec b0 = loadv(bp + kk * kTileCols);
-            const Vec b1 = loadv(bp + kk * kTileCols + kLanes);
-            for (std::int64_t r = 0; r < rows; ++r) {
-              const Vec x = splatv(a[(i0 + r) * lda + kk]);
-              acc[r][0] += x * b0;
-              acc[r][1] += x * b1;
-            }
-          }
-        }
-        const Vec scale = splatv(alpha);
-        for (std::int64_t r = 0; r < rows; ++r) {
-          float* out = c + (i0 + r) * ldc + j0;
-          if (cols == kTileCols) {
-            storev(out, acc[r][0] * scale);
-            storev(out + kLanes, acc[r][1] * scale);
-          } else {
-            float tile[kTileCols];
-            storev(tile, acc[r][0] * scale);
-            storev(tile + kLanes, acc[r][1] * scale);
-            for (std::int64_t j = 0; j < cols; ++j) out[j] = tile[j];
-          }
-        }
-      }
-    }
+  const TileKernel& tiles = tile_kernel();
+  const std::int64_t panels = (n + tiles.tile_cols - 1) / tiles.tile_cols;
+  parallel_for(panels, m * k * tiles.tile_cols * 2, [&](std::int64_t begin, std::int64_t end) {
+    tiles.nt_short_k(begin, end, m, n, k, alpha, a, lda, b, ldb, c, ldc,
+                     scratch(k * tiles.tile_cols));
   });
 }
 

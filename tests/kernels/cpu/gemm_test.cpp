@@ -4,7 +4,9 @@
 
 #include <cstring>
 #include <tuple>
+#include <vector>
 
+#include "kernels/cpu/gemm_tiles.h"
 #include "recblocks/core/threads.h"
 #include "recblocks/kernels/backend.h"
 #include "testing/reference.h"
@@ -57,8 +59,8 @@ INSTANTIATE_TEST_SUITE_P(Transposes, GemmTest,
                          });
 
 // A B^T with a short inner dimension and a wide C (retrieval's in-batch
-// scores, the top-k scan) runs recblocks' own kernel (6-row tiles over
-// panels of 32 columns with AVX-512, 16 without): every tail of rows,
+// scores, the top-k scan) runs recblocks' own kernel (12-row tiles over
+// panels of 32 columns with AVX-512, 6 x 16 without): every tail of rows,
 // columns and k, alpha, and the same bits on 1 and 2 threads.
 TEST(Gemm, ShortInnerDimensionKernelMatchesReference) {
   const int threads = num_threads();
@@ -170,6 +172,61 @@ INSTANTIATE_TEST_SUITE_P(Transposes, BatchedGemmTest,
                            return std::string(std::get<0>(info.param) ? "T" : "N") +
                                   (std::get<1>(info.param) ? "T" : "N");
                          });
+
+// Every tile kernel this CPU can run (AVX-512, AVX2, the baseline: one
+// portable binary picks among them by cpuid) against the naive product, on
+// one thread, every transpose, tails of rows and columns, A^T in place and
+// packed, B in place and packed; AVX2 and AVX-512 (both fused multiply-adds,
+// each element's k products summed in order) give the same bits.
+TEST(Gemm, EveryInstructionSetsTilesMatchReference) {
+  using kernels::cpu::TileKernel;
+  std::vector<const TileKernel*> isas;
+  for (const TileKernel* const* k = kernels::cpu::available_tile_kernels(); *k != nullptr; ++k) {
+    isas.push_back(*k);
+  }
+  ASSERT_FALSE(isas.empty());
+  EXPECT_STREQ(isas.back()->name, "baseline");
+  for (bool ta : {false, true}) {
+    for (bool tb : {false, true}) {
+      for (const auto& [m, n, k] :
+           {std::tuple{100, 48, 300}, std::tuple{288, 40, 300}, std::tuple{67, 64, 257},
+            std::tuple{13, 37, 16}, std::tuple{128, 512, 1024}}) {
+        const Tensor a = operand(ta, m, k, 41), b = operand(tb, k, n, 42);
+        const Tensor c0 = uniform({m, n}, 43);
+        const Tensor expected = testing::ref::gemm(ta, tb, 0.5f, a, b, 1.0f, c0);
+        std::vector<Tensor> results;
+        for (const TileKernel* kernel : isas) {
+          std::vector<float> scratch(static_cast<std::size_t>(kernel->scratch_floats(n, k)));
+          const Tensor c = c0.clone();
+          kernel->gemm(ta, tb, m, n, k, 0.5f, a.data<float>(), a.size(1), b.data<float>(),
+                       b.size(1), 1.0f, c.data<float>(), n, scratch.data());
+          EXPECT_TRUE(tensors_close(c, expected, 1e-4, 1e-4))
+              << kernel->name << " " << (ta ? "T" : "N") << (tb ? "T" : "N") << " " << m << "x" << n
+              << "x" << k;
+          results.push_back(c);
+        }
+        if (isas.size() >= 3) {  // avx512 and avx2
+          EXPECT_EQ(std::memcmp(results[0].data<float>(), results[1].data<float>(),
+                                sizeof(float) * m * n),
+                    0)
+              << m << "x" << n << "x" << k;
+        }
+      }
+    }
+  }
+  for (const TileKernel* kernel : isas) {
+    const std::int64_t m = 67, n = 259, k = 37;
+    const Tensor a = uniform({m, k}, 44), b = uniform({n, k}, 45);
+    const Tensor c = nans({m, n});
+    std::vector<float> scratch(static_cast<std::size_t>(k * kernel->tile_cols));
+    const std::int64_t panels = (n + kernel->tile_cols - 1) / kernel->tile_cols;
+    kernel->nt_short_k(0, panels, m, n, k, 0.75f, a.data<float>(), k, b.data<float>(), k,
+                       c.data<float>(), n, scratch.data());
+    EXPECT_TRUE(
+        tensors_close(c, testing::ref::gemm(false, true, 0.75f, a, b, 0.0f, Tensor()), 1e-5, 1e-5))
+        << kernel->name;
+  }
+}
 
 }  // namespace
 }  // namespace recblocks
