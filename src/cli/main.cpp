@@ -38,7 +38,9 @@ constexpr int kExitError = 1;
 void run_info() {
   fmt::print("recblocks {}\n", rb::kVersion);
   fmt::print("threads:  {}\n", rb::num_threads());
-  fmt::print("backend:  {}\n", rb::kernels::backend().name());
+  const std::string details = rb::kernels::backend().details();
+  fmt::print("backend:  {}{}\n", rb::kernels::backend().name(),
+             details.empty() ? "" : " (" + details + ")");
   fmt::print("blas:     {} (build setting RECBLOCKS_BLAS)\n", RECBLOCKS_CLI_BLAS);
   fmt::print("build:    {}, {}, sanitizers {}\n", RECBLOCKS_CLI_BUILD_TYPE,
              RECBLOCKS_CLI_NATIVE ? "-march=native" : "portable x86-64-v2",

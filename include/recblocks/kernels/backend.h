@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "recblocks/core/arena.h"
 #include "recblocks/core/tensor.h"
@@ -82,6 +83,9 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual const char* name() const = 0;
+  // What the backend chose on this machine, for `recblocks info` (the CPU
+  // backend: its GEMM tiles' instruction set).
+  virtual std::string details() const { return {}; }
 
   // c = alpha * op(a) @ op(b) + beta * c; a, b, c 2-D.
   virtual void gemm(bool trans_a, bool trans_b, float alpha, const Tensor& a, const Tensor& b,

@@ -75,6 +75,16 @@ const TileKernel& tile_kernel() {
   return *chosen;
 }
 
+std::string CpuBackend::details() const {
+  std::string isas;
+  for (const TileKernel* const* k = available_tile_kernels(); *k != nullptr; ++k) {
+    isas += isas.empty() ? "" : ", ";
+    isas += (*k)->name;
+  }
+  return fmt::format("GEMM tiles {} (this CPU runs {}; RECBLOCKS_GEMM_ISA chooses)",
+                     tile_kernel().name, isas);
+}
+
 namespace {
 
 // Products with n, k >= 16 and op(B) within 8 MiB run the tile kernels
