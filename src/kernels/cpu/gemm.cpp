@@ -81,7 +81,7 @@ std::string CpuBackend::details() const {
     isas += isas.empty() ? "" : ", ";
     isas += (*k)->name;
   }
-  return fmt::format("GEMM tiles {} (this CPU runs {}; RECBLOCKS_GEMM_ISA chooses)",
+  return fmt::format("GEMM tiles: {}; this CPU runs {}; RECBLOCKS_GEMM_ISA chooses",
                      tile_kernel().name, isas);
 }
 

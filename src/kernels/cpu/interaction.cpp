@@ -11,8 +11,8 @@ namespace {
 // c[t * f + j] x[j] (each of d floats), the j in order. The four sums share
 // each load of x[j] and are kept in registers 16 floats at a time. c has
 // four rows (zero rows past the last feature); g[t] is written for t < n.
-void combine4(const float* const* x, const float* c, std::int64_t f, std::int64_t d, float* g,
-              std::int64_t n) {
+RB_MULTIVERSION void combine4(const float* const* x, const float* c, std::int64_t f, std::int64_t d,
+                              float* g, std::int64_t n) {
   std::int64_t k = 0;
   for (; k + 16 <= d; k += 16) {
     f8 acc[4][2] = {};

@@ -38,7 +38,7 @@ void parallel_ranges(std::int64_t n, std::int64_t cost, Body&& body) {
 
 // True when x[0, n) is all finite: x - x is 0 for a finite x and NaN
 // otherwise, summed in four vector accumulators.
-bool all_finite(const float* x, std::int64_t n) {
+RB_MULTIVERSION bool all_finite(const float* x, std::int64_t n) {
   f8 a0{}, a1{}, a2{}, a3{};
   std::int64_t i = 0;
   for (; i + 32 <= n; i += 32) {
@@ -87,8 +87,8 @@ struct AdamScalars {
   float step;   // lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)
 };
 
-void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n,
-                 const AdamScalars& k) {
+RB_MULTIVERSION void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n,
+                                 const AdamScalars& k) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + k.l2 * w[i];
     m[i] = k.beta_1 * m[i] + k.one_minus_beta_1 * gi;
@@ -98,8 +98,8 @@ void adam_update(float* w, const float* g, float* m, float* v, std::int64_t n,
   }
 }
 
-void adagrad_update(float* w, const float* g, float* acc, std::int64_t n, float lr, float l2,
-                    float epsilon) {
+RB_MULTIVERSION void adagrad_update(float* w, const float* g, float* acc, std::int64_t n, float lr,
+                                    float l2, float epsilon) {
   for (std::int64_t i = 0; i < n; ++i) {
     const float gi = g[i] + l2 * w[i];
     acc[i] += gi * gi;

@@ -8,6 +8,17 @@
 #include <cstdint>
 #include <cstring>
 
+// A hot loop that a portable build (x86-64-v2, no AVX2) also compiles for
+// AVX2 and AVX-512, the CPU's widest picked when the program loads (GCC's
+// function multiversioning). Builds for AVX2 or better have no clones.
+// The GEMM tiles have their own per-instruction-set files (gemm_tiles.h).
+#if defined(__AVX2__) || !defined(__x86_64__)
+#define RB_MULTIVERSION
+#else
+#define RB_MULTIVERSION \
+  __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#endif
+
 namespace recblocks::kernels::cpu {
 
 using f8 = float __attribute__((vector_size(32)));
