@@ -1,5 +1,7 @@
-// Threads: recblocks runs on one OpenMP pool, shared with the BLAS (which is
-// an OpenMP build, see bench/RESULTS.md), so two pools never compete.
+// Threads: recblocks' kernels run on its own pool (src/kernels/cpu/
+// thread_pool.h: the calling thread and n - 1 workers that spin briefly and
+// then sleep, with a fallback to the calling thread when the machine is
+// busy); the BLAS runs single-threaded inside it.
 //
 // The thread count comes from set_num_threads(n) or, at start-up, from the
 // environment variable RECBLOCKS_NUM_THREADS (else OMP_NUM_THREADS, else the

@@ -165,25 +165,16 @@ void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64
       for (std::int64_t q = 0; q < panels; ++q) {
         const float* bq = panel(q);
         Vec acc[kTileRows][2] = {};
-        if (packed) {
+        if (packed || trans_a) {
+          // The tile's kTileRows values of step p are adjacent: packed, or
+          // a row of A^T read in place.
+          const float* x0 = packed ? pa : a + i0;
+          const std::int64_t x_step = packed ? kTileRows : lda;
           for (std::int64_t p = 0; p < k; ++p) {
             const float* brow = bq + p * b_step;
             const Vec b0 = loadv(brow);
             const Vec b1 = loadv(brow + kLanes);
-            const float* x = pa + p * kTileRows;
-            for (std::int64_t r = 0; r < kTileRows; ++r) {
-              const Vec v = splatv(x[r]);
-              acc[r][0] += v * b0;
-              acc[r][1] += v * b1;
-            }
-          }
-        } else if (trans_a) {
-          const float* a0 = a + i0;
-          for (std::int64_t p = 0; p < k; ++p) {
-            const float* brow = bq + p * b_step;
-            const Vec b0 = loadv(brow);
-            const Vec b1 = loadv(brow + kLanes);
-            const float* x = a0 + p * lda;
+            const float* x = x0 + p * x_step;
             for (std::int64_t r = 0; r < kTileRows; ++r) {
               const Vec v = splatv(x[r]);
               acc[r][0] += v * b0;
