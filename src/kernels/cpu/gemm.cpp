@@ -56,6 +56,20 @@ const TileKernel* const* available_tile_kernels() {
   return list.data();
 }
 
+namespace {
+
+// "avx512, avx2, baseline": the kernels this CPU runs.
+std::string available_names() {
+  std::string names;
+  for (const TileKernel* const* k = available_tile_kernels(); *k != nullptr; ++k) {
+    names += names.empty() ? "" : ", ";
+    names += (*k)->name;
+  }
+  return names;
+}
+
+}  // namespace
+
 const TileKernel& tile_kernel() {
   static const TileKernel* chosen = [] {
     const TileKernel* const* kernels = available_tile_kernels();
@@ -64,25 +78,15 @@ const TileKernel& tile_kernel() {
     for (const TileKernel* const* k = kernels; *k != nullptr; ++k) {
       if (std::string_view((*k)->name) == wanted) return *k;
     }
-    std::string have;
-    for (const TileKernel* const* k = kernels; *k != nullptr; ++k) {
-      have += have.empty() ? "" : ", ";
-      have += (*k)->name;
-    }
     throw ValueError(fmt::format("RECBLOCKS_GEMM_ISA={}: expected one of this CPU's {}",
-                                 quoted_excerpt(wanted), have));
+                                 quoted_excerpt(wanted), available_names()));
   }();
   return *chosen;
 }
 
 std::string CpuBackend::details() const {
-  std::string isas;
-  for (const TileKernel* const* k = available_tile_kernels(); *k != nullptr; ++k) {
-    isas += isas.empty() ? "" : ", ";
-    isas += (*k)->name;
-  }
   return fmt::format("GEMM tiles: {}; this CPU runs {}; RECBLOCKS_GEMM_ISA chooses",
-                     tile_kernel().name, isas);
+                     tile_kernel().name, available_names());
 }
 
 namespace {

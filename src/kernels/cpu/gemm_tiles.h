@@ -1,8 +1,8 @@
 // recblocks' own GEMM register-tile kernels (gemm_tiles_impl.h), one per
 // instruction set, so that one portable binary runs the widest tiles the
 // machine has: AVX-512 (12 x 32 tiles), AVX2 with FMA (6 x 16), and the
-// build's baseline (the same 6 x 16 code without FMA; SSE in a portable
-// x86-64-v2 build). tile_kernel() picks one at first use from the CPU's
+// build's own flags (in a portable x86-64-v2 build, 6 x 16 on SSE without
+// FMA). tile_kernel() picks one at first use from the CPU's
 // features (cpuid); the environment variable RECBLOCKS_GEMM_ISA (avx512,
 // avx2 or baseline) overrides the choice, and naming an instruction set the
 // CPU lacks is an error.

@@ -101,11 +101,11 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
   run_tasks(blocks, parts, [&](int b) { run(b, blocks); });
 }
 
-// One parallel region in two loops over blocks. The first takes blocks of
-// rows of dy: dz = dy * act'(y) in place, the column sums of the block's
-// rows for the bias, and the block's rows of dx (which need only those rows
-// of dz). After its barrier, the second takes blocks of dw (sgemm's split
-// of [K, N]) and their columns of the bias gradient, summed over the row
+// Two parallel regions over blocks. The first takes blocks of rows of dy:
+// dz = dy * act'(y) in place, the column sums of the block's rows for the
+// bias, and the block's rows of dx (which need only those rows of dz). The
+// second, once all of dz is done, takes blocks of dw (sgemm's split of
+// [K, N]) and their columns of the bias gradient, summed over the row
 // blocks in block order (deterministic for a thread count).
 void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& y, Activation act,
                                  float alpha, const Tensor& dy, const GradOut& dx,

@@ -1,5 +1,7 @@
 // The optimizers' updates (optim/optim.h gives the rules), the finite check
-// of gradients and the merge of a table's sparse segments.
+// of gradients and the merge of a table's sparse segments. Every update is
+// element- or row-wise with distinct outputs, split by parallel_for: the
+// result does not depend on the split.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -11,30 +13,6 @@
 
 namespace recblocks::kernels::cpu {
 namespace {
-
-// Runs body(begin, end) over [0, n) items of `cost` floats each, in static
-// chunks on the pool above kParallelGrain. Every update here is element- or
-// row-wise with distinct outputs, so the result does not depend on the
-// split.
-template <class Body>
-void parallel_ranges(std::int64_t n, std::int64_t cost, Body&& body) {
-  if (n <= 0) return;
-  cost = std::max<std::int64_t>(cost, 1);
-  const int threads = num_threads();
-  if (threads <= 1 || n * cost < kParallelGrain) {
-    body(std::int64_t{0}, n);
-    return;
-  }
-  const std::int64_t chunk = std::max<std::int64_t>(1, (std::int64_t{1} << 12) / cost);
-  const std::int64_t chunks = (n + chunk - 1) / chunk;
-  // One task per thread, each a contiguous run of chunks.
-  const int tasks = static_cast<int>(std::min<std::int64_t>(threads, chunks));
-  run_tasks(tasks, tasks, [&](int t) {
-    for (std::int64_t c = chunks * t / tasks; c < chunks * (t + 1) / tasks; ++c) {
-      body(c * chunk, std::min(n, (c + 1) * chunk));
-    }
-  });
-}
 
 // True when x[0, n) is all finite: x - x is 0 for a finite x and NaN
 // otherwise, summed in four vector accumulators.
@@ -216,7 +194,7 @@ std::int64_t CpuBackend::find_non_finite(const Tensor& x) {
   // A vector pass over the threads' parts, then a scalar search only when
   // it fails.
   std::atomic<bool> finite = true;
-  parallel_ranges(n, 1, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(n, 1, [&](std::int64_t begin, std::int64_t end) {
     if (!all_finite(p + begin, end - begin)) finite.store(false, std::memory_order_relaxed);
   });
   if (finite.load()) return -1;
@@ -265,12 +243,12 @@ void CpuBackend::optimizer_update(UpdateRule rule, const UpdateScalars& s, const
   const float* g = grad.data<float>();
   const std::int64_t dim = update.dim();
   if (update.whole_rows()) {
-    parallel_ranges(update.rows(), dim, [&](std::int64_t begin, std::int64_t end) {
+    parallel_for(update.rows(), dim, [&](std::int64_t begin, std::int64_t end) {
       update(g + begin * dim, begin * dim, end * dim);
     });
   } else {
-    parallel_ranges(weights.numel(), 1,
-                    [&](std::int64_t begin, std::int64_t end) { update(g + begin, begin, end); });
+    parallel_for(weights.numel(), 1,
+                 [&](std::int64_t begin, std::int64_t end) { update(g + begin, begin, end); });
   }
 }
 
@@ -281,7 +259,7 @@ void CpuBackend::optimizer_update_rows(UpdateRule rule, const UpdateScalars& s,
   const std::int64_t* rows = grad.rows.data<std::int64_t>();
   const float* values = grad.values.data<float>();
   const std::int64_t dim = update.dim();
-  parallel_ranges(grad.rows.numel(), dim, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(grad.rows.numel(), dim, [&](std::int64_t begin, std::int64_t end) {
     for (std::int64_t i = begin; i < end; ++i) {
       update(values + i * dim, rows[i] * dim, (rows[i] + 1) * dim);
     }
@@ -304,7 +282,7 @@ void CpuBackend::optimizer_update_all_rows(UpdateRule rule, const UpdateScalars&
     zeros_buffer.assign(static_cast<std::size_t>(kZeroRows * dim), 0.0f);
   }
   const float* zeros = zeros_buffer.data();
-  parallel_ranges(update.rows(), dim, [&](std::int64_t begin, std::int64_t end) {
+  parallel_for(update.rows(), dim, [&](std::int64_t begin, std::int64_t end) {
     std::int64_t j = std::lower_bound(rows, rows + n, begin) - rows;
     std::int64_t r = begin;
     while (r < end) {

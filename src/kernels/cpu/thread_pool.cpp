@@ -17,6 +17,19 @@ namespace {
 
 thread_local bool t_in_task = false;
 
+// Marks the calling thread as running tasks for its lifetime (restoring
+// the outer state, exceptions included).
+class InTask {
+ public:
+  InTask() : outer_(t_in_task) { t_in_task = true; }
+  ~InTask() { t_in_task = outer_; }
+  InTask(const InTask&) = delete;
+  InTask& operator=(const InTask&) = delete;
+
+ private:
+  bool outer_;
+};
+
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -122,8 +135,7 @@ class Pool {
 
   // Claims and runs tasks of the current region until none is left.
   void claim_and_run() {
-    const bool outer = t_in_task;
-    t_in_task = true;
+    const InTask in_task;
     std::uint64_t w = next_.load(std::memory_order_seq_cst);
     while (word_index(w) < word_tasks(w)) {
       if (!next_.compare_exchange_weak(w, w + 1, std::memory_order_seq_cst)) continue;
@@ -140,19 +152,11 @@ class Pool {
       }
       w = next_.load(std::memory_order_seq_cst);
     }
-    t_in_task = outer;
   }
 
   static void serial(int tasks, detail::TaskFn fn, void* context) {
-    const bool outer = t_in_task;
-    t_in_task = true;
-    try {
-      for (int i = 0; i < tasks; ++i) fn(context, i);
-    } catch (...) {
-      t_in_task = outer;
-      throw;
-    }
-    t_in_task = outer;
+    const InTask in_task;
+    for (int i = 0; i < tasks; ++i) fn(context, i);
   }
 
   // Under load (another process on the helpers' cores) a helper is
@@ -226,15 +230,11 @@ class Pool {
 Pool* g_pool = nullptr;
 
 Pool& pool() {
-  static const bool registered = [] {
+  [[maybe_unused]] static const bool started = [] {
+    g_pool = new Pool;
     pthread_atfork(nullptr, nullptr, [] { g_pool = new Pool; });  // the parent's stays, unused
     return true;
   }();
-  (void)registered;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (g_pool == nullptr) g_pool = new Pool;
-  });
   return *g_pool;
 }
 
